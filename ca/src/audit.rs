@@ -1,0 +1,153 @@
+//! The hash-chained audit log: every CA and staff action is appended inside the
+//! transaction that performs it, and `ca audit verify` recomputes the chain.
+//!
+//! `hash = SHA-256(prev_hash ‖ seq ‖ at ‖ actor ‖ action ‖ subject ‖ details)` with
+//! integers big-endian and strings length-prefixed, so no two field splits hash alike.
+//! `audit_head` holds the last sequence number and hash: a modified row breaks its
+//! own hash, an inserted or deleted row breaks the chain or the sequence, and a
+//! deleted tail no longer matches the head.
+
+use ring::digest::{Context, SHA256};
+use serde::Serialize;
+
+use crate::db::{Database, Tx};
+use crate::{Error, Result, on_pool, on_tx};
+
+/// One audit record as appended.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Entry {
+    /// Position in the chain, from 1.
+    pub seq: i64,
+    /// Unix seconds.
+    pub at: i64,
+    /// Who did it (`ca-cli`, `staff:alice@example.cn`, `system`).
+    pub actor: String,
+    /// What was done (`certificate.issue`, `certificate.revoke`, …).
+    pub action: String,
+    /// What it was done to (a serial, a site id).
+    pub subject: String,
+    /// JSON details.
+    pub details: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct StoredEntry {
+    #[sqlx(flatten)]
+    entry: Entry,
+    prev_hash: Vec<u8>,
+    hash: Vec<u8>,
+}
+
+fn entry_hash(prev: &[u8], e: &Entry) -> Vec<u8> {
+    let mut ctx = Context::new(&SHA256);
+    ctx.update(prev);
+    ctx.update(&e.seq.to_be_bytes());
+    ctx.update(&e.at.to_be_bytes());
+    for s in [&e.actor, &e.action, &e.subject, &e.details] {
+        ctx.update(&(s.len() as u64).to_be_bytes());
+        ctx.update(s.as_bytes());
+    }
+    ctx.finish().as_ref().to_vec()
+}
+
+/// Appends an entry inside `tx`. The head row is updated first, which takes the
+/// write lock (SQLite) or the row lock (PostgreSQL) so appends are serialised.
+pub async fn append(
+    tx: &mut Tx,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    details: &serde_json::Value,
+) -> Result<i64> {
+    let (seq, prev): (i64, Vec<u8>) = on_tx!(tx, |c| sqlx::query_as(
+        "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash"
+    )
+    .fetch_one(c)
+    .await?);
+    let entry = Entry {
+        seq,
+        at: time::OffsetDateTime::now_utc().unix_timestamp(),
+        actor: actor.to_string(),
+        action: action.to_string(),
+        subject: subject.to_string(),
+        details: details.to_string(),
+    };
+    let hash = entry_hash(&prev, &entry);
+    on_tx!(tx, |c| {
+        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+            .bind(&hash)
+            .execute(&mut *c)
+            .await?;
+        sqlx::query(
+            "INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(entry.seq)
+        .bind(entry.at)
+        .bind(&entry.actor)
+        .bind(&entry.action)
+        .bind(&entry.subject)
+        .bind(&entry.details)
+        .bind(&prev)
+        .bind(&hash)
+        .execute(&mut *c)
+        .await?;
+    });
+    Ok(seq)
+}
+
+/// Recomputes the whole chain; returns the number of entries, or the first break.
+pub async fn verify(db: &Database) -> Result<i64> {
+    let rows: Vec<StoredEntry> = on_pool!(db, |p| sqlx::query_as(
+        "SELECT seq, at, actor, action, subject, details, prev_hash, hash FROM audit_log ORDER BY seq"
+    )
+    .fetch_all(p)
+    .await?);
+    let (head_seq, head_hash): (i64, Vec<u8>) =
+        on_pool!(db, |p| sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_one(p)
+            .await?);
+    let mut prev = vec![0u8; 32];
+    let mut expected_seq = 1i64;
+    for row in rows {
+        let StoredEntry { entry: e, prev_hash: stored_prev, hash: stored_hash } = row;
+        let broken = |reason: &str| Error::AuditChain {
+            seq: e.seq,
+            reason: reason.to_string(),
+        };
+        if e.seq != expected_seq {
+            return Err(Error::AuditChain {
+                seq: expected_seq,
+                reason: format!("entry missing (next stored entry is {})", e.seq),
+            });
+        }
+        if stored_prev != prev {
+            return Err(broken("does not chain to the entry before it"));
+        }
+        if entry_hash(&prev, &e) != stored_hash {
+            return Err(broken("contents were modified after it was written"));
+        }
+        prev = stored_hash;
+        expected_seq += 1;
+    }
+    if head_seq != expected_seq - 1 || head_hash != prev {
+        return Err(Error::AuditChain {
+            seq: head_seq,
+            reason: format!(
+                "the log ends at entry {} but the head records entry {head_seq}",
+                expected_seq - 1
+            ),
+        });
+    }
+    Ok(expected_seq - 1)
+}
+
+/// The most recent entries, newest first.
+pub async fn recent(db: &Database, limit: i64) -> Result<Vec<Entry>> {
+    Ok(on_pool!(db, |p| sqlx::query_as(
+        "SELECT seq, at, actor, action, subject, details FROM audit_log ORDER BY seq DESC LIMIT $1"
+    )
+    .bind(limit)
+    .fetch_all(p)
+    .await?))
+}

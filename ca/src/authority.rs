@@ -1,0 +1,324 @@
+//! The CA hierarchy on disk and the online issuing CA in memory.
+
+use std::fs;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CustomExtension, DistinguishedName, DnType, IsCa, KeyIdMethod,
+    KeyUsagePurpose, SerialNumber,
+};
+use ring::digest::{SHA1_FOR_LEGACY_USE_ONLY, digest};
+use ring::rand::SystemRandom;
+use time::{Duration, OffsetDateTime};
+use x509_parser::prelude::{FromDer, X509Certificate};
+use zeroize::Zeroizing;
+
+use crate::db::Database;
+use crate::oid;
+use crate::profile::{IssuerInfo, Urls};
+use crate::serial::Serial;
+use crate::signer::{FileSigner, KeyAlgorithm, RcgenSigner, Signer, write_encrypted_key};
+use crate::{Error, Result, store};
+
+/// Root CA lifetime: 20 years.
+const ROOT_DAYS: i64 = 20 * 365 + 5;
+/// Issuing CA lifetime: 5 years.
+const ISSUING_DAYS: i64 = 5 * 365 + 1;
+/// Shortest passphrase `ca init` accepts.
+pub const MIN_PASSPHRASE_LEN: usize = 12;
+
+/// File names inside the CA directory.
+pub mod files {
+    /// Root certificate, PEM.
+    pub const ROOT_CERT: &str = "root.pem";
+    /// Root private key, encrypted PKCS#8 PEM. Move it offline after `ca init`.
+    pub const ROOT_KEY: &str = "root.key.pem";
+    /// Issuing CA certificate, PEM.
+    pub const ISSUING_CERT: &str = "issuing.pem";
+    /// Issuing CA private key, encrypted PKCS#8 PEM.
+    pub const ISSUING_KEY: &str = "issuing.key.pem";
+    /// Issuing then root certificate, PEM.
+    pub const CHAIN: &str = "chain.pem";
+}
+
+/// What `ca init` created.
+#[derive(Debug, Clone)]
+pub struct InitReport {
+    /// The directory.
+    pub dir: PathBuf,
+    /// Root certificate, PEM.
+    pub root_pem: String,
+    /// Issuing certificate, PEM.
+    pub issuing_pem: String,
+}
+
+fn ca_name(common_name: &str) -> DistinguishedName {
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CountryName, rcgen::DnValue::PrintableString("CN".try_into().expect("ascii")));
+    dn.push(DnType::OrganizationName, "Chengxin Internet Integrity Alliance");
+    dn.push(DnType::CommonName, common_name);
+    dn
+}
+
+fn now_seconds() -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    now.replace_nanosecond(0).unwrap_or(now)
+}
+
+/// Creates the root CA (P-384, 20 years) and the issuing CA (P-256, 5 years, pathLen
+/// 0) in `dir`, keys encrypted with `passphrase`. Refuses to touch a directory that
+/// already holds any CA file. With `hsm_issuing_key`, the issuing key is that token
+/// key and no issuing key file is written.
+pub fn init(dir: &Path, passphrase: &[u8], hsm_issuing_key: Option<&dyn Signer>) -> Result<InitReport> {
+    if passphrase.len() < MIN_PASSPHRASE_LEN {
+        return Err(Error::Config(format!(
+            "the CA passphrase must be at least {MIN_PASSPHRASE_LEN} bytes"
+        )));
+    }
+    for f in [files::ROOT_CERT, files::ROOT_KEY, files::ISSUING_CERT, files::ISSUING_KEY, files::CHAIN] {
+        if dir.join(f).exists() {
+            return Err(Error::AlreadyInitialized(dir.to_path_buf()));
+        }
+    }
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| Error::io(dir, e))?;
+    let rng = SystemRandom::new();
+    let now = now_seconds();
+
+    let (root_key, root_pkcs8) = FileSigner::generate(KeyAlgorithm::EcdsaP384)?;
+    let mut root = CertificateParams::default();
+    root.distinguished_name = ca_name("Chengxin Root CA R1");
+    root.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    root.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    root.not_before = now;
+    root.not_after = now + Duration::days(ROOT_DAYS);
+    root.serial_number = Some(SerialNumber::from_slice(Serial::generate(0x01, &rng)?.as_bytes()));
+    root.key_identifier_method = KeyIdMethod::Sha256;
+    let root_cert = root.self_signed(&RcgenSigner(&root_key))?;
+
+    let generated;
+    let (issuing_key, issuing_pkcs8): (&dyn Signer, Option<Zeroizing<Vec<u8>>>) = match hsm_issuing_key {
+        Some(k) if k.algorithm() == KeyAlgorithm::EcdsaP256 => (k, None),
+        Some(_) => return Err(Error::Config("the issuing key in the token must be P-256".into())),
+        None => {
+            let (signer, pkcs8) = FileSigner::generate(KeyAlgorithm::EcdsaP256)?;
+            generated = signer;
+            (&generated, Some(pkcs8))
+        }
+    };
+    let mut issuing = CertificateParams::default();
+    issuing.distinguished_name = ca_name("Chengxin Site Identity CA 1");
+    issuing.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    issuing.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+    ];
+    issuing.not_before = now;
+    issuing.not_after = now + Duration::days(ISSUING_DAYS);
+    issuing.serial_number = Some(SerialNumber::from_slice(Serial::generate(0x01, &rng)?.as_bytes()));
+    issuing.use_authority_key_identifier_extension = true;
+    issuing.key_identifier_method = KeyIdMethod::Sha256;
+    let policies = x509_cert::ext::pkix::CertificatePolicies(vec![x509_cert::ext::pkix::certpolicy::PolicyInformation {
+        policy_identifier: oid::der_oid(&oid::POLICY_SITE_IDENTITY),
+        policy_qualifiers: None,
+    }]);
+    issuing.custom_extensions = vec![CustomExtension::from_oid_content(
+        &[2, 5, 29, 32],
+        der::Encode::to_der(&policies)?,
+    )];
+    let root_issuer = rcgen::Issuer::new(root.clone(), RcgenSigner(&root_key));
+    let issuing_cert = issuing.signed_by(&RcgenSigner(issuing_key), &root_issuer)?;
+
+    write_encrypted_key(&dir.join(files::ROOT_KEY), &root_pkcs8, passphrase)?;
+    if let Some(pkcs8) = issuing_pkcs8 {
+        write_encrypted_key(&dir.join(files::ISSUING_KEY), &pkcs8, passphrase)?;
+    }
+    let root_pem = root_cert.pem();
+    let issuing_pem = issuing_cert.pem();
+    for (name, contents) in [
+        (files::ROOT_CERT, root_pem.clone()),
+        (files::ISSUING_CERT, issuing_pem.clone()),
+        (files::CHAIN, format!("{issuing_pem}{root_pem}")),
+    ] {
+        let path = dir.join(name);
+        fs::write(&path, contents).map_err(|e| Error::io(&path, e))?;
+    }
+    Ok(InitReport {
+        dir: dir.to_path_buf(),
+        root_pem,
+        issuing_pem,
+    })
+}
+
+/// How to open the online CA.
+#[derive(Debug, Clone)]
+pub struct CaConfig {
+    /// The CA directory (`CHENGXIN_CA_DIR`).
+    pub dir: PathBuf,
+    /// Base URL that CRL, OCSP and AIA URLs hang from (`CHENGXIN_PUBLIC_URL`).
+    pub public_url: String,
+    /// Serial prefix of this CA instance (0x01–0x7f).
+    pub instance: u8,
+}
+
+/// The online issuing CA: its certificate, its signer, the database, and a throwaway
+/// lint key that signs a mirror of every certificate before the real key does.
+pub struct Ca {
+    pub(crate) db: Database,
+    pub(crate) issuer: IssuerInfo,
+    pub(crate) issuer_id: i64,
+    pub(crate) signer: Arc<dyn Signer>,
+    pub(crate) urls: Urls,
+    pub(crate) lint_key: rcgen::KeyPair,
+    pub(crate) rng: SystemRandom,
+    pub(crate) instance: u8,
+    pub(crate) issuer_name_hash: Vec<u8>,
+    pub(crate) issuer_key_hash: Vec<u8>,
+    pub(crate) issuer_name_hash256: Vec<u8>,
+    pub(crate) issuer_key_hash256: Vec<u8>,
+    root_der: Vec<u8>,
+    chain_pem: String,
+}
+
+impl std::fmt::Debug for Ca {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ca")
+            .field("issuer", &self.issuer.slug)
+            .field("signer", &self.signer)
+            .finish_non_exhaustive()
+    }
+}
+
+fn read_pem_cert(path: &Path) -> Result<Vec<u8>> {
+    let text = fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let (label, der) = der::pem::decode_vec(text.trim().as_bytes())
+        .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+    if label != "CERTIFICATE" {
+        return Err(Error::Config(format!("{}: not a CERTIFICATE", path.display())));
+    }
+    Ok(der)
+}
+
+impl Ca {
+    /// Opens the CA in `config.dir` with the issuing key decrypted by `passphrase`.
+    pub async fn open(config: &CaConfig, passphrase: Option<&[u8]>, db: Database) -> Result<Self> {
+        let key_path = config.dir.join(files::ISSUING_KEY);
+        if !config.dir.join(files::ISSUING_CERT).exists() || !key_path.exists() {
+            return Err(Error::NotInitialized(config.dir.clone()));
+        }
+        let passphrase = passphrase.ok_or(Error::MissingPassphrase)?;
+        let signer = FileSigner::load_encrypted(&key_path, KeyAlgorithm::EcdsaP256, passphrase)?;
+        Self::open_with_signer(config, Arc::new(signer), db).await
+    }
+
+    /// Opens the CA with any [`Signer`] for the issuing key (an HSM, for instance).
+    /// The signer's public key must be the issuing certificate's.
+    pub async fn open_with_signer(config: &CaConfig, signer: Arc<dyn Signer>, db: Database) -> Result<Self> {
+        if !config.dir.join(files::ISSUING_CERT).exists() {
+            return Err(Error::NotInitialized(config.dir.clone()));
+        }
+        let cert_der = read_pem_cert(&config.dir.join(files::ISSUING_CERT))?;
+        let root_der = read_pem_cert(&config.dir.join(files::ROOT_CERT))?;
+        let chain_path = config.dir.join(files::CHAIN);
+        let chain_pem = fs::read_to_string(&chain_path).map_err(|e| Error::io(&chain_path, e))?;
+        let issuer = IssuerInfo::from_cert_der(&cert_der)?;
+        let (_, parsed) = X509Certificate::from_der(&cert_der)
+            .map_err(|e| Error::Config(format!("issuing certificate: {e}")))?;
+        let public_bits = parsed.public_key().subject_public_key.data.to_vec();
+        if public_bits != signer.public_key() {
+            return Err(Error::Config(
+                "the issuing key does not belong to the issuing certificate".into(),
+            ));
+        }
+        let subject = parsed.subject().to_string();
+        let issuer_name_hash = digest(&SHA1_FOR_LEGACY_USE_ONLY, &issuer.subject_der).as_ref().to_vec();
+        let issuer_key_hash = digest(&SHA1_FOR_LEGACY_USE_ONLY, &public_bits).as_ref().to_vec();
+        let issuer_name_hash256 = digest(&ring::digest::SHA256, &issuer.subject_der).as_ref().to_vec();
+        let issuer_key_hash256 = digest(&ring::digest::SHA256, &public_bits).as_ref().to_vec();
+        let issuer_id = store::ensure_issuer(
+            &db,
+            &issuer.slug,
+            &subject,
+            &cert_der,
+            &issuer_name_hash,
+            &issuer_key_hash,
+        )
+        .await?;
+        if !(0x01..=0x7f).contains(&config.instance) {
+            return Err(Error::Config(format!(
+                "CA instance prefix must be 1 to 127, got {}",
+                config.instance
+            )));
+        }
+        let lint_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+        let urls = Urls::new(&config.public_url, &issuer.slug);
+        Ok(Ca {
+            db,
+            issuer,
+            issuer_id,
+            signer,
+            urls,
+            lint_key,
+            rng: SystemRandom::new(),
+            instance: config.instance,
+            issuer_name_hash,
+            issuer_key_hash,
+            issuer_name_hash256,
+            issuer_key_hash256,
+            root_der,
+            chain_pem,
+        })
+    }
+
+    /// The database this CA writes to.
+    pub fn db(&self) -> &Database {
+        &self.db
+    }
+
+    /// The issuing CA's URL slug (`/crl/{slug}.crl`, `/ca/{slug}.der`).
+    pub fn slug(&self) -> &str {
+        &self.issuer.slug
+    }
+
+    /// The issuing CA certificate, DER.
+    pub fn issuing_der(&self) -> &[u8] {
+        &self.issuer.cert_der
+    }
+
+    /// The root certificate, DER.
+    pub fn root_der(&self) -> &[u8] {
+        &self.root_der
+    }
+
+    /// Issuing then root certificate, PEM.
+    pub fn chain_pem(&self) -> &str {
+        &self.chain_pem
+    }
+
+    /// The URLs certificates point at.
+    pub fn urls(&self) -> &Urls {
+        &self.urls
+    }
+
+    pub(crate) fn rcgen_issuer(&self) -> Result<rcgen::Issuer<'static, RcgenSigner<'_>>> {
+        Ok(rcgen::Issuer::from_ca_cert_der(
+            &self.issuer.cert_der.clone().into(),
+            RcgenSigner(&*self.signer),
+        )?)
+    }
+}
+
+/// Reads a passphrase file, dropping one trailing newline.
+pub fn read_passphrase_file(path: &Path) -> Result<Zeroizing<Vec<u8>>> {
+    let mut bytes = Zeroizing::new(fs::read(path).map_err(|e| Error::io(path, e))?);
+    while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+        bytes.pop();
+    }
+    Ok(bytes)
+}

@@ -1,0 +1,200 @@
+//! The `ca` command line. `main.rs` only calls [`main`].
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+use crate::certificate::KeySource;
+use crate::config::Settings;
+use crate::pkcs11::Pkcs11Signer;
+use crate::profile::{SiteIdentity, SubjectPublicKey};
+use crate::signer::{KeyAlgorithm, Signer, write_private_file};
+use crate::{Error, Result, RevocationReason, Serial, audit, authority};
+
+/// Chengxin certificate authority.
+#[derive(Parser, Debug)]
+#[command(name = "ca", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    settings: Settings,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create the root and issuing CA in the CA directory.
+    Init,
+    /// Issue a one-year site identity certificate.
+    Issue {
+        /// A certified domain; repeat for more (the first is the primary).
+        #[arg(long = "domain", required = true)]
+        domains: Vec<String>,
+        /// Organization name, as on the business licence.
+        #[arg(long)]
+        org: String,
+        /// Unified social credit code.
+        #[arg(long)]
+        uscc: String,
+        /// Website ICP filing number (…号-N).
+        #[arg(long)]
+        icp: String,
+        /// Province.
+        #[arg(long)]
+        province: String,
+        /// City.
+        #[arg(long)]
+        city: String,
+        /// The operator's PKCS#10 request (PEM or DER); without it a key pair is generated.
+        #[arg(long)]
+        csr: Option<PathBuf>,
+        /// Where to write the certificate (PEM).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Revoke, hold (certificateHold) or release (removeFromCRL) a certificate.
+    Revoke {
+        /// Serial number in hexadecimal.
+        #[arg(long)]
+        serial: String,
+        /// RFC 5280 reason name.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Publish a new CRL and write it (DER).
+    Crl {
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Check a certificate: chain signature, validity and revocation status.
+    Verify {
+        /// The certificate (PEM or DER).
+        #[arg(long)]
+        cert: PathBuf,
+    },
+    /// Re-sign OCSP responses that expire soon.
+    OcspRefresh,
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Recompute the hash chain and report the first break.
+    Verify,
+}
+
+/// Runs the CLI and maps errors to exit codes: 1 for bad input, 2 for failures.
+pub async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            if e.is_input_error() { ExitCode::from(1) } else { ExitCode::from(2) }
+        }
+    }
+}
+
+const ACTOR: &str = "ca-cli";
+
+async fn run(cli: Cli) -> Result<()> {
+    let s = cli.settings;
+    match cli.command {
+        Command::Init => {
+            let passphrase = s.passphrase()?.ok_or(Error::MissingPassphrase)?;
+            let hsm: Option<Arc<dyn Signer>> = match s.pkcs11()? {
+                Some(p) => Some(Arc::new(Pkcs11Signer::generate(&p, KeyAlgorithm::EcdsaP256)?)),
+                None => None,
+            };
+            let report = authority::init(&s.ca_dir, &passphrase, hsm.as_deref())?;
+            let db = s.database().await?;
+            let ca = s.open_ca(db.clone()).await?;
+            let mut tx = db.begin().await?;
+            audit::append(&mut tx, ACTOR, "ca.init", ca.slug(), &json!({ "dir": report.dir, "hsm": hsm.is_some() })).await?;
+            ca.publish_crl_in(&mut tx).await?;
+            tx.commit().await?;
+            println!("created root and issuing CA in {}", report.dir.display());
+            println!("issuer: {}", ca.slug());
+            println!("move {} offline", report.dir.join(authority::files::ROOT_KEY).display());
+        }
+        Command::Issue { domains, org, uscc, icp, province, city, csr, out } => {
+            let identity = SiteIdentity::parse(&org, &uscc, &icp, &province, &city, &domains)?;
+            let key = match csr {
+                Some(path) => KeySource::Csr(read_csr(&path)?),
+                None => KeySource::Generate,
+            };
+            let key_out = key_path_for(&out);
+            if matches!(key, KeySource::Generate) && key_out.exists() {
+                return Err(Error::Config(format!("{} exists; refusing to overwrite a key", key_out.display())));
+            }
+            let ca = s.open_ca(s.database().await?).await?;
+            let issued = ca.issue(&identity, key, ACTOR).await?;
+            std::fs::write(&out, &issued.pem).map_err(|e| Error::io(&out, e))?;
+            if let Some(pem) = &issued.private_key_pem {
+                write_private_file(&key_out, pem.as_bytes())?;
+                println!("key: {} (generated; not stored by the CA)", key_out.display());
+            }
+            println!("serial: {}", issued.serial);
+            println!("sha256: {}", hex::encode(&issued.sha256));
+            println!("not_after: {}", issued.not_after);
+            println!("certificate: {}", out.display());
+        }
+        Command::Revoke { serial, reason } => {
+            let serial = Serial::parse_hex(&serial)?;
+            let reason: RevocationReason = reason.parse()?;
+            let ca = s.open_ca(s.database().await?).await?;
+            let r = ca.revoke(&serial, reason, ACTOR).await?;
+            println!("{} {} (CRL {})", r.serial, r.reason, r.crl_number);
+        }
+        Command::Crl { out } => {
+            let ca = s.open_ca(s.database().await?).await?;
+            let crl = ca.publish_crl(ACTOR).await?;
+            std::fs::write(&out, &crl.der).map_err(|e| Error::io(&out, e))?;
+            println!("CRL {} with {} entries: {}", crl.number, crl.entries, out.display());
+        }
+        Command::Verify { cert } => {
+            let ca = s.open_ca(s.database().await?).await?;
+            let bytes = std::fs::read(&cert).map_err(|e| Error::io(&cert, e))?;
+            let report = ca.check_certificate(&bytes).await?;
+            println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            if !report.valid {
+                return Err(Error::CertificateInvalid(report.problems.join("; ")));
+            }
+        }
+        Command::OcspRefresh => {
+            let ca = s.open_ca(s.database().await?).await?;
+            let n = ca.refresh_ocsp(100_000).await?;
+            println!("refreshed {n} OCSP responses");
+        }
+        Command::Audit { command: AuditCommand::Verify } => {
+            let db = s.database().await?;
+            let n = audit::verify(&db).await?;
+            println!("audit log intact: {n} entries");
+        }
+    }
+    Ok(())
+}
+
+fn read_csr(path: &Path) -> Result<SubjectPublicKey> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    match std::str::from_utf8(&bytes) {
+        Ok(text) if text.contains("-----BEGIN") => SubjectPublicKey::from_csr_pem(text),
+        _ => SubjectPublicKey::from_csr_der(&bytes),
+    }
+}
+
+/// `cert.pem` → `cert.key.pem`; anything else gets `.key` appended.
+fn key_path_for(out: &Path) -> PathBuf {
+    match out.to_str().and_then(|s| s.strip_suffix(".pem")) {
+        Some(stem) => PathBuf::from(format!("{stem}.key.pem")),
+        None => PathBuf::from(format!("{}.key", out.display())),
+    }
+}

@@ -1,0 +1,114 @@
+//! Settings shared by every binary: one database, one CA directory, one public URL.
+//! Each is a flag and a `CHENGXIN_*` environment variable, as design §7 lists them.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use zeroize::Zeroizing;
+
+use crate::authority::{Ca, CaConfig, read_passphrase_file};
+use crate::db::Database;
+use crate::pkcs11::{Pkcs11Config, Pkcs11Signer};
+use crate::signer::Signer;
+use crate::{Error, Result};
+
+/// Where the shared state lives.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Settings {
+    /// Database: `sqlite://path` (default) or `postgres://…`.
+    #[arg(long, env = "CHENGXIN_DATABASE_URL", default_value = "sqlite://./data/chengxin.db", global = true)]
+    pub database_url: String,
+    /// Public base URL that seals, CRL, OCSP and AIA URLs point at.
+    #[arg(long, env = "CHENGXIN_PUBLIC_URL", default_value = "http://127.0.0.1:8080", global = true)]
+    pub public_url: String,
+    /// The CA directory (certificates and encrypted keys).
+    #[arg(long = "dir", env = "CHENGXIN_CA_DIR", default_value = "./data/ca", global = true)]
+    pub ca_dir: PathBuf,
+    /// File holding the CA key passphrase (else `CHENGXIN_CA_PASSPHRASE`).
+    #[arg(long, env = "CHENGXIN_CA_PASSPHRASE_FILE", global = true)]
+    pub passphrase_file: Option<PathBuf>,
+    /// Serial-number prefix of this CA instance (1–127).
+    #[arg(long, env = "CHENGXIN_CA_INSTANCE", default_value_t = 1, global = true)]
+    pub ca_instance: u8,
+    /// Issuing key in a PKCS#11 token: `module=PATH;token=LABEL;key=LABEL` (PIN in
+    /// `CHENGXIN_CA_PKCS11_PIN`).
+    #[arg(long, env = "CHENGXIN_CA_PKCS11", global = true)]
+    pub ca_pkcs11: Option<String>,
+}
+
+impl Settings {
+    /// The passphrase: `--passphrase-file` if given, else `CHENGXIN_CA_PASSPHRASE`.
+    pub fn passphrase(&self) -> Result<Option<Zeroizing<Vec<u8>>>> {
+        if let Some(path) = &self.passphrase_file {
+            return read_passphrase_file(path).map(Some);
+        }
+        Ok(std::env::var("CHENGXIN_CA_PASSPHRASE")
+            .ok()
+            .filter(|p| !p.is_empty())
+            .map(|p| Zeroizing::new(p.into_bytes())))
+    }
+
+    /// The public URL without a trailing slash, checked to be http(s).
+    pub fn public_url(&self) -> Result<String> {
+        let url = self.public_url.trim().trim_end_matches('/');
+        let parsed = url::Url::parse(url).map_err(|e| Error::Config(format!("CHENGXIN_PUBLIC_URL {url:?}: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+            return Err(Error::Config(format!("CHENGXIN_PUBLIC_URL {url:?} must be an http(s) URL")));
+        }
+        Ok(url.to_string())
+    }
+
+    /// The HSM location, when the issuing key is in a token.
+    pub fn pkcs11(&self) -> Result<Option<Pkcs11Config>> {
+        let Some(spec) = &self.ca_pkcs11 else { return Ok(None) };
+        let mut module = None;
+        let mut token = None;
+        let mut key = None;
+        for part in spec.split(';').filter(|p| !p.trim().is_empty()) {
+            match part.split_once('=') {
+                Some(("module", v)) => module = Some(PathBuf::from(v.trim())),
+                Some(("token", v)) => token = Some(v.trim().to_string()),
+                Some(("key", v)) => key = Some(v.trim().to_string()),
+                _ => return Err(Error::Config(format!("CHENGXIN_CA_PKCS11: cannot read {part:?}"))),
+            }
+        }
+        let pin = std::env::var("CHENGXIN_CA_PKCS11_PIN")
+            .map_err(|_| Error::Config("CHENGXIN_CA_PKCS11 needs CHENGXIN_CA_PKCS11_PIN".into()))?;
+        match (module, token, key) {
+            (Some(module), Some(token_label), Some(key_label)) => Ok(Some(Pkcs11Config {
+                module,
+                token_label,
+                pin,
+                key_label,
+            })),
+            _ => Err(Error::Config("CHENGXIN_CA_PKCS11 needs module=, token= and key=".into())),
+        }
+    }
+
+    /// The CA as configured.
+    pub fn ca_config(&self) -> Result<CaConfig> {
+        Ok(CaConfig {
+            dir: self.ca_dir.clone(),
+            public_url: self.public_url()?,
+            instance: self.ca_instance,
+        })
+    }
+
+    /// Connects to the database (running migrations).
+    pub async fn database(&self) -> Result<Database> {
+        Database::connect(&self.database_url).await
+    }
+
+    /// Opens the online CA: from the token when configured, else from the encrypted
+    /// issuing key file.
+    pub async fn open_ca(&self, db: Database) -> Result<Ca> {
+        let config = self.ca_config()?;
+        match self.pkcs11()? {
+            Some(p) => {
+                let signer: Arc<dyn Signer> = Arc::new(Pkcs11Signer::open(&p)?);
+                Ca::open_with_signer(&config, signer, db).await
+            }
+            None => Ca::open(&config, self.passphrase()?.as_deref().map(|p| p.as_slice()), db).await,
+        }
+    }
+}

@@ -1,0 +1,282 @@
+//! Revocation and CRLs (RFC 5280 v2, one full CRL per issuing CA).
+
+use std::fmt;
+use std::str::FromStr;
+
+use rcgen::{
+    CertificateRevocationListParams, CrlDistributionPoint, CrlIssuingDistributionPoint, CrlScope, KeyIdMethod,
+    RevocationReason as RcgenReason, RevokedCertParams, SerialNumber,
+};
+use serde_json::json;
+use time::{Duration, OffsetDateTime};
+
+use crate::authority::Ca;
+use crate::db::Tx;
+use crate::ocsp::Status;
+use crate::serial::Serial;
+use crate::store::{CrlRecord, RevokedEntry};
+use crate::{Error, Result, audit, store};
+
+/// How long a CRL is valid; the server publishes a new one well before.
+pub const CRL_LIFETIME_DAYS: i64 = 7;
+
+/// RFC 5280 revocation reasons we use, plus `removeFromCRL` to release a hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RevocationReason {
+    /// No reason given (the CRL entry then carries no reason code).
+    Unspecified,
+    /// The subject's private key was compromised.
+    KeyCompromise,
+    /// The organization changed (e.g. the ICP subject changed).
+    AffiliationChanged,
+    /// Replaced by a new certificate.
+    Superseded,
+    /// The site or organization ceased operating (e.g. the filing was cancelled).
+    CessationOfOperation,
+    /// Suspended; can be released with `removeFromCRL` or made final.
+    CertificateHold,
+    /// Releases a `certificateHold`.
+    #[serde(rename = "removeFromCRL")]
+    RemoveFromCrl,
+    /// Withdrawn by the alliance (e.g. an upheld complaint).
+    PrivilegeWithdrawn,
+}
+
+impl RevocationReason {
+    /// The RFC 5280 code.
+    pub fn code(self) -> i64 {
+        match self {
+            RevocationReason::Unspecified => 0,
+            RevocationReason::KeyCompromise => 1,
+            RevocationReason::AffiliationChanged => 3,
+            RevocationReason::Superseded => 4,
+            RevocationReason::CessationOfOperation => 5,
+            RevocationReason::CertificateHold => 6,
+            RevocationReason::RemoveFromCrl => 8,
+            RevocationReason::PrivilegeWithdrawn => 9,
+        }
+    }
+
+    /// From an RFC 5280 code.
+    pub fn from_code(code: i64) -> Option<Self> {
+        Some(match code {
+            0 => RevocationReason::Unspecified,
+            1 => RevocationReason::KeyCompromise,
+            3 => RevocationReason::AffiliationChanged,
+            4 => RevocationReason::Superseded,
+            5 => RevocationReason::CessationOfOperation,
+            6 => RevocationReason::CertificateHold,
+            8 => RevocationReason::RemoveFromCrl,
+            9 => RevocationReason::PrivilegeWithdrawn,
+            _ => return None,
+        })
+    }
+
+    /// The RFC 5280 name (`keyCompromise`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            RevocationReason::Unspecified => "unspecified",
+            RevocationReason::KeyCompromise => "keyCompromise",
+            RevocationReason::AffiliationChanged => "affiliationChanged",
+            RevocationReason::Superseded => "superseded",
+            RevocationReason::CessationOfOperation => "cessationOfOperation",
+            RevocationReason::CertificateHold => "certificateHold",
+            RevocationReason::RemoveFromCrl => "removeFromCRL",
+            RevocationReason::PrivilegeWithdrawn => "privilegeWithdrawn",
+        }
+    }
+
+    fn rcgen(code: i64) -> Option<RcgenReason> {
+        Some(match code {
+            1 => RcgenReason::KeyCompromise,
+            3 => RcgenReason::AffiliationChanged,
+            4 => RcgenReason::Superseded,
+            5 => RcgenReason::CessationOfOperation,
+            6 => RcgenReason::CertificateHold,
+            9 => RcgenReason::PrivilegeWithdrawn,
+            _ => return None,
+        })
+    }
+}
+
+impl FromStr for RevocationReason {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        [
+            RevocationReason::Unspecified,
+            RevocationReason::KeyCompromise,
+            RevocationReason::AffiliationChanged,
+            RevocationReason::Superseded,
+            RevocationReason::CessationOfOperation,
+            RevocationReason::CertificateHold,
+            RevocationReason::RemoveFromCrl,
+            RevocationReason::PrivilegeWithdrawn,
+        ]
+        .into_iter()
+        .find(|r| r.name().eq_ignore_ascii_case(s.trim()))
+        .ok_or_else(|| Error::InvalidReason(s.to_string()))
+    }
+}
+
+impl fmt::Display for RevocationReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a revocation did.
+#[derive(Debug, Clone)]
+pub struct Revoked {
+    /// The certificate row.
+    pub certificate_id: i64,
+    /// Its serial.
+    pub serial: Serial,
+    /// The reason now in force (`RemoveFromCrl` when a hold was released).
+    pub reason: RevocationReason,
+    /// Unix seconds.
+    pub at: i64,
+    /// The CRL published with it.
+    pub crl_number: i64,
+}
+
+impl Ca {
+    /// Revokes (or holds, or releases) a certificate in one transaction: revocation
+    /// row, new OCSP response, new CRL and audit entry commit together.
+    pub async fn revoke(&self, serial: &Serial, reason: RevocationReason, actor: &str) -> Result<Revoked> {
+        let mut tx = self.db.begin().await?;
+        let out = self.revoke_in(&mut tx, serial, reason, actor).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// As [`Ca::revoke`], inside the caller's transaction.
+    pub async fn revoke_in(&self, tx: &mut Tx, serial: &Serial, reason: RevocationReason, actor: &str) -> Result<Revoked> {
+        // Take the write lock first (SQLite) so two revocations queue instead of deadlocking.
+        store::next_counter(tx, "revocations").await?;
+        let rec = store::certificate_by_serial_tx(tx, self.issuer_id, serial)
+            .await?
+            .filter(|r| r.status == "issued")
+            .ok_or_else(|| Error::UnknownCertificate(serial.to_hex()))?;
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let current = rec.revocation_reason.and_then(RevocationReason::from_code);
+        let hold = Some(RevocationReason::CertificateHold);
+        let status = if reason == RevocationReason::RemoveFromCrl {
+            if current != hold {
+                return Err(Error::RevocationRefused(
+                    "removeFromCRL releases a certificateHold, and this certificate is not on hold".into(),
+                ));
+            }
+            store::delete_revocation(tx, rec.id).await?;
+            Status::Good
+        } else {
+            // A certificate not yet revoked, or one on hold being revoked for good.
+            let allowed = current.is_none() || (current == hold && reason != RevocationReason::CertificateHold);
+            if let (false, Some(existing)) = (allowed, current) {
+                return Err(Error::RevocationRefused(format!("already revoked ({existing})")));
+            }
+            store::upsert_revocation(tx, rec.id, now, reason.code(), actor).await?;
+            Status::Revoked { at: now, reason: reason.code() }
+        };
+        self.store_ocsp_in(tx, rec.id, serial, status).await?;
+        let crl = self.publish_crl_in(tx).await?;
+        audit::append(
+            tx,
+            actor,
+            if reason == RevocationReason::RemoveFromCrl { "certificate.release" } else { "certificate.revoke" },
+            &serial.to_hex(),
+            &json!({ "reason": reason.name(), "crl_number": crl.number }),
+        )
+        .await?;
+        Ok(Revoked {
+            certificate_id: rec.id,
+            serial: serial.clone(),
+            reason,
+            at: now,
+            crl_number: crl.number,
+        })
+    }
+
+    /// Builds, signs and stores a new CRL in its own transaction.
+    pub async fn publish_crl(&self, actor: &str) -> Result<CrlRecord> {
+        let mut tx = self.db.begin().await?;
+        let crl = self.publish_crl_in(&mut tx).await?;
+        audit::append(&mut tx, actor, "crl.publish", self.slug(), &json!({ "number": crl.number, "entries": crl.entries }))
+            .await?;
+        tx.commit().await?;
+        Ok(crl)
+    }
+
+    /// Builds, signs and stores a new CRL inside `tx`; the number comes from a
+    /// database counter, so it only ever grows.
+    pub async fn publish_crl_in(&self, tx: &mut Tx) -> Result<CrlRecord> {
+        let number = store::next_counter(tx, &format!("crl:{}", self.issuer_id)).await?;
+        let now = OffsetDateTime::now_utc();
+        let this_update = now.replace_nanosecond(0).unwrap_or(now);
+        let entries = store::revoked_entries(tx, self.issuer_id, this_update.unix_timestamp()).await?;
+        let der = self.build_crl(number, this_update, &entries)?;
+        let rec = CrlRecord {
+            number,
+            this_update: this_update.unix_timestamp(),
+            next_update: (this_update + Duration::days(CRL_LIFETIME_DAYS)).unix_timestamp(),
+            entries: entries.len() as i64,
+            der,
+        };
+        store::insert_crl(tx, self.issuer_id, &rec).await?;
+        Ok(rec)
+    }
+
+    /// Encodes and signs a CRL over `entries`; the signature is checked before return.
+    pub fn build_crl(&self, number: i64, this_update: OffsetDateTime, entries: &[RevokedEntry]) -> Result<Vec<u8>> {
+        let revoked_certs = entries
+            .iter()
+            .map(|e| {
+                Ok(RevokedCertParams {
+                    serial_number: SerialNumber::from_slice(&e.serial),
+                    revocation_time: OffsetDateTime::from_unix_timestamp(e.revoked_at)
+                        .map_err(|e| Error::Encoding(e.to_string()))?,
+                    reason_code: RevocationReason::rcgen(e.reason),
+                    invalidity_date: None,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let params = CertificateRevocationListParams {
+            this_update,
+            next_update: this_update + Duration::days(CRL_LIFETIME_DAYS),
+            crl_number: SerialNumber::from(number as u64),
+            issuing_distribution_point: Some(CrlIssuingDistributionPoint {
+                distribution_point: CrlDistributionPoint {
+                    uris: vec![self.urls.crl.clone()],
+                },
+                scope: Some(CrlScope::UserCertsOnly),
+            }),
+            revoked_certs,
+            key_identifier_method: KeyIdMethod::PreSpecified(self.issuer.ski.clone()),
+        };
+        let crl = params.signed_by(&self.rcgen_issuer()?)?;
+        let der = crl.der().to_vec();
+        self.check_crl_signature(&der)?;
+        Ok(der)
+    }
+
+    /// Verifies the CRL signature over its TBS bytes with the issuing key. Only the
+    /// outer SEQUENCE is decoded, so a 100,000-entry CRL is not parsed twice.
+    fn check_crl_signature(&self, der: &[u8]) -> Result<()> {
+        use der::{Decode, Encode};
+        let list = RawSigned::from_der(der).map_err(|e| Error::SignatureCheck(e.to_string()))?;
+        let tbs = list.tbs.to_der()?;
+        let sig = list
+            .signature
+            .as_bytes()
+            .ok_or_else(|| Error::SignatureCheck("CRL signature has unused bits".into()))?;
+        crate::signer::verify_with(&*self.signer, &tbs, sig)
+    }
+}
+
+/// `SEQUENCE { tbs, signatureAlgorithm, signature }`, the tbs left undecoded.
+#[derive(der::Sequence)]
+struct RawSigned<'a> {
+    tbs: der::asn1::AnyRef<'a>,
+    algorithm: der::asn1::AnyRef<'a>,
+    signature: der::asn1::BitStringRef<'a>,
+}

@@ -1,0 +1,37 @@
+//! The Chengxin certificate authority.
+//!
+//! An offline root and an online issuing CA sign one-year site identity certificates
+//! (organization, unified social credit code, ICP filing number, location, domains),
+//! publish CRLs and pre-signed OCSP responses, and refuse to sign anything that fails
+//! their own lint. Every action is appended to a hash-chained audit log in the same
+//! database transaction as the action itself.
+//!
+//! The CA signs; it never decides whether a site deserves a certificate: that is the
+//! verifier's and the server's job.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod audit;
+pub mod authority;
+pub mod certificate;
+pub mod cli;
+pub mod config;
+pub mod crl;
+pub mod db;
+mod error;
+pub mod identity;
+pub mod ocsp;
+pub mod oid;
+pub mod pkcs11;
+pub mod profile;
+pub mod serial;
+pub mod signer;
+pub mod store;
+
+pub use authority::{Ca, CaConfig};
+pub use certificate::{Issued, KeySource};
+pub use crl::RevocationReason;
+pub use error::{Error, Result};
+pub use profile::SiteIdentity;
+pub use serial::Serial;

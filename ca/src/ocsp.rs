@@ -1,0 +1,233 @@
+//! OCSP (RFC 6960): responses are signed ahead of time, at issuance, revocation and
+//! refresh, and stored, so a responder only reads bytes. Only requests for serials we
+//! never issued are signed on demand ("unknown").
+
+use der::asn1::{BitString, GeneralizedTime, OctetString};
+use der::{Decode, Encode};
+use std::time::Duration as StdDuration;
+use time::OffsetDateTime;
+use x509_cert::ext::pkix::CrlReason;
+use x509_cert::serial_number::SerialNumber;
+use x509_cert::spki::AlgorithmIdentifierOwned;
+use x509_ocsp::{
+    BasicOcspResponse, CertId, CertStatus, OcspGeneralizedTime, OcspRequest, OcspResponse, ResponderId, ResponseData,
+    RevokedInfo, SingleResponse, Version,
+};
+
+use crate::authority::Ca;
+use crate::db::Tx;
+use crate::serial::Serial;
+use crate::signer::verify_with;
+use crate::{Error, Result, store};
+
+/// How long a pre-signed response is valid.
+pub const RESPONSE_LIFETIME_SECS: i64 = 4 * 86_400;
+/// Refresh responses that have less than this left.
+pub const REFRESH_MARGIN_SECS: i64 = 2 * 86_400;
+
+const SHA1_OID: &str = "1.3.14.3.2.26";
+const SHA256_OID: &str = "2.16.840.1.101.3.4.2.1";
+
+/// A certificate's status as OCSP reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Issued by us and not revoked.
+    Good,
+    /// Revoked at a Unix time with an RFC 5280 reason code.
+    Revoked {
+        /// Unix seconds.
+        at: i64,
+        /// Reason code (omitted from the response when 0, unspecified).
+        reason: i64,
+    },
+    /// Not a certificate we know.
+    Unknown,
+}
+
+/// The responder's answer: DER bytes for `application/ocsp-response`.
+#[derive(Debug)]
+pub struct Answer {
+    /// The encoded `OCSPResponse`.
+    pub der: Vec<u8>,
+    /// Whether this is a successful response (for metrics).
+    pub successful: bool,
+}
+
+fn gtime(unix: i64) -> Result<OcspGeneralizedTime> {
+    let secs = u64::try_from(unix).map_err(|_| Error::Encoding("time before 1970".into()))?;
+    Ok(OcspGeneralizedTime(GeneralizedTime::from_unix_duration(StdDuration::from_secs(secs))?))
+}
+
+fn crl_reason(code: i64) -> Option<CrlReason> {
+    Some(match code {
+        1 => CrlReason::KeyCompromise,
+        2 => CrlReason::CaCompromise,
+        3 => CrlReason::AffiliationChanged,
+        4 => CrlReason::Superseded,
+        5 => CrlReason::CessationOfOperation,
+        6 => CrlReason::CertificateHold,
+        9 => CrlReason::PrivilegeWithdrawn,
+        10 => CrlReason::AaCompromise,
+        _ => return None,
+    })
+}
+
+fn encode(resp: OcspResponse) -> Vec<u8> {
+    resp.to_der().unwrap_or_default()
+}
+
+impl Ca {
+    fn cert_id(&self, serial: &[u8], sha256: bool) -> Result<CertId> {
+        let (alg, name, key) = if sha256 {
+            (SHA256_OID, &self.issuer_name_hash256, &self.issuer_key_hash256)
+        } else {
+            (SHA1_OID, &self.issuer_name_hash, &self.issuer_key_hash)
+        };
+        Ok(CertId {
+            hash_algorithm: AlgorithmIdentifierOwned {
+                oid: der::oid::ObjectIdentifier::new_unwrap(alg),
+                parameters: Some(der::Any::null()),
+            },
+            issuer_name_hash: OctetString::new(name.clone())?,
+            issuer_key_hash: OctetString::new(key.clone())?,
+            serial_number: SerialNumber::new(serial)?,
+        })
+    }
+
+    /// Signs one OCSP response for `cert_id`, valid from `this_update` for the
+    /// configured lifetime, and checks the signature before returning it.
+    pub(crate) fn sign_ocsp(&self, cert_id: CertId, status: Status, this_update: i64) -> Result<Vec<u8>> {
+        let cert_status = match status {
+            Status::Good => CertStatus::good(),
+            Status::Unknown => CertStatus::unknown(),
+            Status::Revoked { at, reason } => CertStatus::revoked(RevokedInfo {
+                revocation_time: gtime(at)?,
+                revocation_reason: crl_reason(reason),
+            }),
+        };
+        let data = ResponseData {
+            version: Version::V1,
+            responder_id: ResponderId::ByKey(OctetString::new(self.issuer_key_hash.clone())?),
+            produced_at: gtime(this_update)?,
+            responses: vec![SingleResponse {
+                cert_id,
+                cert_status,
+                this_update: gtime(this_update)?,
+                next_update: Some(gtime(this_update + RESPONSE_LIFETIME_SECS)?),
+                single_extensions: None,
+            }],
+            response_extensions: None,
+        };
+        let tbs = data.to_der()?;
+        let sig = self.signer.sign(&tbs)?;
+        verify_with(&*self.signer, &tbs, &sig)?;
+        let basic = BasicOcspResponse {
+            tbs_response_data: data,
+            signature_algorithm: AlgorithmIdentifierOwned {
+                oid: self.signer.algorithm().signature_oid(),
+                parameters: None,
+            },
+            signature: BitString::from_bytes(&sig)?,
+            certs: None,
+        };
+        Ok(OcspResponse::successful(basic)?.to_der()?)
+    }
+
+    /// Signs and stores the response for one of our certificates.
+    pub(crate) async fn store_ocsp_in(&self, tx: &mut Tx, certificate_id: i64, serial: &Serial, status: Status) -> Result<()> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let der = self.sign_ocsp(self.cert_id(serial.as_bytes(), false)?, status, now)?;
+        store::upsert_ocsp(tx, certificate_id, now, now + RESPONSE_LIFETIME_SECS, &der).await
+    }
+
+    /// Re-signs stored responses that expire within the refresh margin. Returns how
+    /// many were refreshed. Run on a timer by the server.
+    pub async fn refresh_ocsp(&self, batch: i64) -> Result<usize> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let ids = store::certificates_needing_ocsp(&self.db, self.issuer_id, now + REFRESH_MARGIN_SECS, batch).await?;
+        let mut tx = self.db.begin().await?;
+        for id in &ids {
+            let Some(rec) = store::certificate_by_id(&self.db, *id).await? else { continue };
+            let status = match (rec.revoked_at, rec.revocation_reason) {
+                (Some(at), Some(reason)) => Status::Revoked { at, reason },
+                _ => Status::Good,
+            };
+            self.store_ocsp_in(&mut tx, *id, &Serial::from_bytes(&rec.serial), status).await?;
+        }
+        tx.commit().await?;
+        Ok(ids.len())
+    }
+
+    /// Answers a DER `OCSPRequest` (from POST, or GET after base64 decoding).
+    pub async fn answer_ocsp(&self, request: &[u8]) -> Answer {
+        match self.try_answer(request).await {
+            Ok(der) => Answer { der, successful: true },
+            Err(AnswerError::Malformed) => Answer {
+                der: encode(OcspResponse::malformed_request()),
+                successful: false,
+            },
+            Err(AnswerError::Unauthorized) => Answer {
+                der: encode(OcspResponse::unauthorized()),
+                successful: false,
+            },
+            Err(AnswerError::Internal(e)) => {
+                tracing::error!(error = %e, "OCSP responder failed");
+                Answer {
+                    der: encode(OcspResponse::internal_error()),
+                    successful: false,
+                }
+            }
+        }
+    }
+
+    async fn try_answer(&self, request: &[u8]) -> Result<Vec<u8>, AnswerError> {
+        let req = OcspRequest::from_der(request).map_err(|_| AnswerError::Malformed)?;
+        // RFC 5019: one certificate per request; answers are pre-signed, so no nonce.
+        let [single] = req.tbs_request.request_list.as_slice() else {
+            return Err(AnswerError::Malformed);
+        };
+        let id = &single.req_cert;
+        let alg = id.hash_algorithm.oid.to_string();
+        let sha256 = match alg.as_str() {
+            SHA1_OID => false,
+            SHA256_OID => true,
+            _ => return Err(AnswerError::Unauthorized),
+        };
+        let (name_hash, key_hash) = if sha256 {
+            (&self.issuer_name_hash256, &self.issuer_key_hash256)
+        } else {
+            (&self.issuer_name_hash, &self.issuer_key_hash)
+        };
+        if id.issuer_name_hash.as_bytes() != name_hash.as_slice() || id.issuer_key_hash.as_bytes() != key_hash.as_slice() {
+            return Err(AnswerError::Unauthorized);
+        }
+        let serial = Serial::from_bytes(id.serial_number.as_bytes());
+        if !sha256 {
+            if let Some(der) = store::ocsp_response(&self.db, self.issuer_id, serial.as_bytes())
+                .await
+                .map_err(AnswerError::Internal)?
+            {
+                return Ok(der);
+            }
+        }
+        let status = match store::certificate_by_serial(&self.db, self.issuer_id, &serial)
+            .await
+            .map_err(AnswerError::Internal)?
+        {
+            Some(rec) if rec.status == "issued" => match (rec.revoked_at, rec.revocation_reason) {
+                (Some(at), Some(reason)) => Status::Revoked { at, reason },
+                _ => Status::Good,
+            },
+            _ => Status::Unknown,
+        };
+        let cert_id = self.cert_id(serial.as_bytes(), sha256).map_err(AnswerError::Internal)?;
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        self.sign_ocsp(cert_id, status, now).map_err(AnswerError::Internal)
+    }
+}
+
+enum AnswerError {
+    Malformed,
+    Unauthorized,
+    Internal(Error),
+}

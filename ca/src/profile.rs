@@ -1,0 +1,588 @@
+//! The site identity certificate profile (design §3): one struct, [`Expected`], both
+//! builds the rcgen parameters and lints the parsed result, so the lint can never
+//! drift from what we mean to sign.
+
+use der::Encode;
+use der::asn1::{Ia5String, Utf8StringRef};
+use rcgen::{
+    CertificateParams, CrlDistributionPoint, CustomExtension, DistinguishedName, DnType, DnValue,
+    ExtendedKeyUsagePurpose, IsCa, KeyIdMethod, KeyUsagePurpose, SanType, SerialNumber,
+};
+use serde::Serialize;
+use time::{Duration, OffsetDateTime};
+use x509_cert::ext::pkix::name::GeneralName as DerGeneralName;
+use x509_cert::ext::pkix::certpolicy::PolicyInformation;
+use x509_cert::ext::pkix::{AccessDescription, AuthorityInfoAccessSyntax, CertificatePolicies};
+use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
+use x509_parser::prelude::{FromDer, X509Certificate};
+use x509_parser::public_key::PublicKey;
+
+use crate::identity::{Domain, IcpNumber, Uscc, subject_text};
+use crate::oid::{self, std_oids};
+use crate::serial::Serial;
+use crate::{Error, Result};
+
+/// Days a site identity certificate is valid: one year, as the seed requires.
+pub const VALIDITY_DAYS: i64 = 365;
+/// Most domains one certificate may carry.
+pub const MAX_DOMAINS: usize = 100;
+
+/// What a site identity certificate asserts. Every field was parsed and validated
+/// before it got here; the first domain is the primary one (subject CN).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SiteIdentity {
+    /// Legal name of the organization, as on its business licence.
+    pub organization: String,
+    /// Its unified social credit code.
+    pub uscc: Uscc,
+    /// The website ICP filing number.
+    pub icp: IcpNumber,
+    /// Province (ST).
+    pub province: String,
+    /// City (L).
+    pub city: String,
+    /// Certified domains, primary first, no duplicates.
+    pub domains: Vec<Domain>,
+}
+
+impl SiteIdentity {
+    /// Parses and validates raw input; the first error found is returned.
+    pub fn parse(
+        organization: &str,
+        uscc: &str,
+        icp: &str,
+        province: &str,
+        city: &str,
+        domains: &[impl AsRef<str>],
+    ) -> Result<Self> {
+        let organization = subject_text("organization", organization, 128)?;
+        let uscc = Uscc::parse(uscc)?;
+        let icp = IcpNumber::parse_website(icp)?;
+        let province = subject_text("province", province, 32)?;
+        let city = subject_text("city", city, 64)?;
+        if domains.is_empty() {
+            return Err(Error::InvalidDomain {
+                domain: String::new(),
+                reason: "at least one domain is required".into(),
+            });
+        }
+        if domains.len() > MAX_DOMAINS {
+            return Err(Error::InvalidDomain {
+                domain: String::new(),
+                reason: format!("at most {MAX_DOMAINS} domains per certificate"),
+            });
+        }
+        let mut parsed: Vec<Domain> = Vec::with_capacity(domains.len());
+        for d in domains {
+            let d = Domain::parse(d.as_ref())?;
+            if !parsed.contains(&d) {
+                parsed.push(d);
+            }
+        }
+        Ok(SiteIdentity {
+            organization,
+            uscc,
+            icp,
+            province,
+            city,
+            domains: parsed,
+        })
+    }
+
+    /// The primary domain (subject CN).
+    pub fn primary(&self) -> &Domain {
+        &self.domains[0]
+    }
+}
+
+/// The subject's public key: from a checked CSR, or generated for the operator.
+#[derive(Debug, Clone)]
+pub struct SubjectPublicKey {
+    raw: Vec<u8>,
+    alg: &'static rcgen::SignatureAlgorithm,
+    spki_der: Vec<u8>,
+}
+
+impl rcgen::PublicKeyData for SubjectPublicKey {
+    fn der_bytes(&self) -> &[u8] {
+        &self.raw
+    }
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        self.alg
+    }
+}
+
+impl SubjectPublicKey {
+    /// Takes the key of a PKCS#10 request after checking that the request parses with
+    /// nothing left over, that its self-signature verifies (proof of possession), and
+    /// that the key is EC P-256/P-384 or RSA of 2048 to 8192 bits.
+    pub fn from_csr_der(der: &[u8]) -> Result<Self> {
+        use x509_parser::certification_request::X509CertificationRequest;
+        let (rest, csr) = X509CertificationRequest::from_der(der)
+            .map_err(|e| Error::InvalidCsr(format!("not a PKCS#10 request: {e}")))?;
+        if !rest.is_empty() {
+            return Err(Error::InvalidCsr(format!("{} bytes after the request", rest.len())));
+        }
+        csr.verify_signature()
+            .map_err(|_| Error::InvalidCsr("the request's signature does not verify".into()))?;
+        let spki = &csr.certification_request_info.subject_pki;
+        let alg = check_public_key(spki).map_err(Error::InvalidCsr)?;
+        Ok(SubjectPublicKey {
+            raw: spki.subject_public_key.data.to_vec(),
+            alg,
+            spki_der: spki.raw.to_vec(),
+        })
+    }
+
+    /// Takes the key of a PEM `CERTIFICATE REQUEST`.
+    pub fn from_csr_pem(pem: &str) -> Result<Self> {
+        let (label, der) = der::pem::decode_vec(pem.trim().as_bytes())
+            .map_err(|e| Error::InvalidCsr(format!("not PEM: {e}")))?;
+        if label != "CERTIFICATE REQUEST" && label != "NEW CERTIFICATE REQUEST" {
+            return Err(Error::InvalidCsr(format!("expected CERTIFICATE REQUEST, found {label}")));
+        }
+        Self::from_csr_der(&der)
+    }
+
+    /// Uses a key pair generated here (its private half goes to the operator once).
+    pub fn from_key_pair(key: &rcgen::KeyPair) -> Self {
+        use rcgen::PublicKeyData;
+        SubjectPublicKey {
+            raw: key.der_bytes().to_vec(),
+            alg: key.algorithm(),
+            spki_der: key.subject_public_key_info(),
+        }
+    }
+
+    /// The SubjectPublicKeyInfo, DER.
+    pub fn spki_der(&self) -> &[u8] {
+        &self.spki_der
+    }
+}
+
+/// Accepts EC P-256/P-384 and RSA 2048–8192 and says which algorithm identifier to
+/// write for it. The algorithm comes from the key itself, never from the CSR's
+/// signature algorithm, which could name another curve.
+fn check_public_key(
+    spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>,
+) -> std::result::Result<&'static rcgen::SignatureAlgorithm, String> {
+    let key_oid = spki.algorithm.algorithm.to_id_string();
+    let parsed = spki
+        .parsed()
+        .map_err(|e| format!("cannot parse the public key: {e}"))?;
+    match (key_oid.as_str(), parsed) {
+        ("1.2.840.10045.2.1", PublicKey::EC(_)) => {
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok())
+                .map(|o| o.to_id_string())
+                .unwrap_or_default();
+            match curve.as_str() {
+                "1.2.840.10045.3.1.7" => Ok(&rcgen::PKCS_ECDSA_P256_SHA256),
+                "1.3.132.0.34" => Ok(&rcgen::PKCS_ECDSA_P384_SHA384),
+                other => Err(format!("EC curve {other} is not accepted; use P-256 or P-384")),
+            }
+        }
+        ("1.2.840.113549.1.1.1", PublicKey::RSA(rsa)) => {
+            let bits = rsa.key_size();
+            if !(2048..=8192).contains(&bits) {
+                Err(format!("RSA key of {bits} bits; 2048 to 8192 bits are accepted"))
+            } else if rsa.exponent != [0x01, 0x00, 0x01] {
+                Err("RSA public exponent must be 65537".into())
+            } else {
+                Ok(&rcgen::PKCS_RSA_SHA256)
+            }
+        }
+        (oid, _) => Err(format!("key algorithm {oid} is not accepted; use EC P-256")),
+    }
+}
+
+/// The issuing CA as the profile needs it.
+#[derive(Debug, Clone)]
+pub struct IssuerInfo {
+    /// Short stable name used in URLs (`/crl/{slug}.crl`).
+    pub slug: String,
+    /// The issuing CA certificate, DER.
+    pub cert_der: Vec<u8>,
+    /// Its subject Name, DER.
+    pub subject_der: Vec<u8>,
+    /// Its subject key identifier.
+    pub ski: Vec<u8>,
+    /// Its SubjectPublicKeyInfo, DER.
+    pub spki_der: Vec<u8>,
+}
+
+impl IssuerInfo {
+    /// Reads what the profile needs from the issuing CA certificate, checking that it
+    /// may sign certificates: rcgen does not check this itself.
+    pub fn from_cert_der(cert_der: &[u8]) -> Result<Self> {
+        let (_, cert) = X509Certificate::from_der(cert_der)
+            .map_err(|e| Error::Config(format!("issuing certificate does not parse: {e}")))?;
+        let bc = cert
+            .basic_constraints()
+            .ok()
+            .flatten()
+            .map(|e| e.value.ca)
+            .unwrap_or(false);
+        let ku = cert
+            .key_usage()
+            .ok()
+            .flatten()
+            .map(|e| e.value.key_cert_sign() && e.value.crl_sign())
+            .unwrap_or(false);
+        if !bc || !ku {
+            return Err(Error::Config(
+                "the issuing certificate is not a CA allowed to sign certificates and CRLs".into(),
+            ));
+        }
+        let ski = cert
+            .extensions()
+            .iter()
+            .find_map(|e| match e.parsed_extension() {
+                ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0.to_vec()),
+                _ => None,
+            })
+            .ok_or_else(|| Error::Config("issuing certificate has no subject key identifier".into()))?;
+        let spki_der = cert.public_key().raw.to_vec();
+        let slug = hex::encode(&ring::digest::digest(&ring::digest::SHA256, &spki_der).as_ref()[..8]);
+        Ok(IssuerInfo {
+            slug,
+            cert_der: cert_der.to_vec(),
+            subject_der: cert.subject().as_raw().to_vec(),
+            ski,
+            spki_der,
+        })
+    }
+}
+
+/// Where certificates point relying parties: CRL, OCSP and issuer certificate URLs.
+#[derive(Debug, Clone)]
+pub struct Urls {
+    /// CRL distribution point.
+    pub crl: String,
+    /// OCSP responder.
+    pub ocsp: String,
+    /// Issuer certificate (DER) for AIA caIssuers.
+    pub ca_issuers: String,
+}
+
+impl Urls {
+    /// The URLs under the public base URL for an issuer.
+    pub fn new(public_url: &str, slug: &str) -> Self {
+        let base = public_url.trim_end_matches('/');
+        Urls {
+            crl: format!("{base}/crl/{slug}.crl"),
+            ocsp: format!("{base}/ocsp"),
+            ca_issuers: format!("{base}/ca/{slug}.der"),
+        }
+    }
+}
+
+/// Everything one certificate must say. Built once per issuance; it makes the rcgen
+/// parameters and it lints the parsed certificate.
+#[derive(Debug, Clone)]
+pub struct Expected<'a> {
+    /// The certified identity.
+    pub identity: &'a SiteIdentity,
+    /// The serial number.
+    pub serial: &'a Serial,
+    /// notBefore (whole seconds).
+    pub not_before: OffsetDateTime,
+    /// The issuing CA.
+    pub issuer: &'a IssuerInfo,
+    /// Relying-party URLs.
+    pub urls: &'a Urls,
+    /// The subject key.
+    pub subject_key: &'a SubjectPublicKey,
+}
+
+impl Expected<'_> {
+    /// notAfter: notBefore plus exactly 365 days.
+    pub fn not_after(&self) -> OffsetDateTime {
+        self.not_before + Duration::days(VALIDITY_DAYS)
+    }
+
+    fn subject(&self) -> Vec<(&'static str, String)> {
+        let id = self.identity;
+        vec![
+            (std_oids::COUNTRY, "CN".to_string()),
+            (std_oids::STATE, id.province.clone()),
+            (std_oids::LOCALITY, id.city.clone()),
+            (std_oids::ORGANIZATION, id.organization.clone()),
+            (std_oids::SERIAL_NUMBER, id.uscc.as_str().to_string()),
+            (std_oids::COMMON_NAME, id.primary().as_str().to_string()),
+        ]
+    }
+
+    fn extension_set() -> [(&'static str, bool); 10] {
+        static ICP: std::sync::LazyLock<String> =
+            std::sync::LazyLock::new(|| oid::dotted(&oid::EXT_ICP_NUMBER));
+        let icp: &'static str = ICP.as_str();
+        [
+            (std_oids::AUTHORITY_KEY_ID, false),
+            (std_oids::SUBJECT_ALT_NAME, false),
+            (std_oids::KEY_USAGE, true),
+            (std_oids::EXT_KEY_USAGE, false),
+            (std_oids::CRL_DISTRIBUTION_POINTS, false),
+            (std_oids::SUBJECT_KEY_ID, false),
+            (std_oids::BASIC_CONSTRAINTS, true),
+            (std_oids::CERTIFICATE_POLICIES, false),
+            (std_oids::AUTHORITY_INFO_ACCESS, false),
+            (icp, false),
+        ]
+    }
+
+    /// The rcgen parameters for this certificate.
+    pub fn params(&self) -> Result<CertificateParams> {
+        let id = self.identity;
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CountryName, DnValue::PrintableString("CN".try_into()?));
+        dn.push(DnType::StateOrProvinceName, DnValue::Utf8String(id.province.clone()));
+        dn.push(DnType::LocalityName, DnValue::Utf8String(id.city.clone()));
+        dn.push(DnType::OrganizationName, DnValue::Utf8String(id.organization.clone()));
+        dn.push(
+            DnType::CustomDnType(vec![2, 5, 4, 5]),
+            DnValue::PrintableString(id.uscc.as_str().try_into()?),
+        );
+        dn.push(DnType::CommonName, DnValue::Utf8String(id.primary().as_str().to_string()));
+
+        let mut params = CertificateParams::default();
+        params.not_before = self.not_before;
+        params.not_after = self.not_after();
+        params.serial_number = Some(SerialNumber::from_slice(self.serial.as_bytes()));
+        params.distinguished_name = dn;
+        params.subject_alt_names = id
+            .domains
+            .iter()
+            .map(|d| Ok(SanType::DnsName(d.as_str().try_into()?)))
+            .collect::<Result<_>>()?;
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::Other(oid::EKU_SITE_IDENTITY.to_vec())];
+        params.crl_distribution_points = vec![CrlDistributionPoint {
+            uris: vec![self.urls.crl.clone()],
+        }];
+        params.use_authority_key_identifier_extension = true;
+        params.key_identifier_method = KeyIdMethod::Sha256;
+
+        let policies = CertificatePolicies(vec![PolicyInformation {
+            policy_identifier: oid::der_oid(&oid::POLICY_SITE_IDENTITY),
+            policy_qualifiers: None,
+        }]);
+        let uri = |s: &str| -> Result<DerGeneralName> {
+            Ok(DerGeneralName::UniformResourceIdentifier(Ia5String::new(s)?))
+        };
+        let aia = AuthorityInfoAccessSyntax(vec![
+            AccessDescription {
+                access_method: der::oid::ObjectIdentifier::new_unwrap(std_oids::AD_OCSP),
+                access_location: uri(&self.urls.ocsp)?,
+            },
+            AccessDescription {
+                access_method: der::oid::ObjectIdentifier::new_unwrap(std_oids::AD_CA_ISSUERS),
+                access_location: uri(&self.urls.ca_issuers)?,
+            },
+        ]);
+        params.custom_extensions = vec![
+            CustomExtension::from_oid_content(&[2, 5, 29, 32], policies.to_der()?),
+            CustomExtension::from_oid_content(&[1, 3, 6, 1, 5, 5, 7, 1, 1], aia.to_der()?),
+            CustomExtension::from_oid_content(
+                &oid::EXT_ICP_NUMBER,
+                Utf8StringRef::new(id.icp.as_str())?.to_der()?,
+            ),
+        ];
+        Ok(params)
+    }
+
+    /// Checks a certificate signed from [`Expected::params`] against the profile. Used on
+    /// the lint copy (throwaway key, mirror issuer) before the real key signs anything.
+    pub fn lint(&self, der: &[u8]) -> Result<()> {
+        let lint = |msg: String| Error::Lint(msg);
+        let (rest, cert) = X509Certificate::from_der(der).map_err(|e| lint(format!("does not parse: {e}")))?;
+        if !rest.is_empty() {
+            return Err(lint("trailing bytes after the certificate".into()));
+        }
+        let tbs = &cert.tbs_certificate;
+        if tbs.version.0 != 2 {
+            return Err(lint("not an X.509 v3 certificate".into()));
+        }
+        if tbs.raw_serial() != self.serial.as_bytes() {
+            return Err(lint(format!(
+                "serial is {} instead of {}",
+                hex::encode(tbs.raw_serial()),
+                self.serial
+            )));
+        }
+        let s = self.serial.as_bytes();
+        if s.len() != 18 || !(0x01..=0x7f).contains(&s[0]) {
+            return Err(lint("serial must be an instance byte 0x01-0x7f and 136 random bits".into()));
+        }
+        if tbs.issuer.as_raw() != self.issuer.subject_der.as_slice() {
+            return Err(lint("issuer name differs from the issuing CA's subject".into()));
+        }
+        let nb = tbs.validity.not_before.timestamp();
+        let na = tbs.validity.not_after.timestamp();
+        if nb != self.not_before.unix_timestamp() || na - nb != VALIDITY_DAYS * 86_400 {
+            return Err(lint(format!(
+                "validity must be {VALIDITY_DAYS} days from issuance, is {} s",
+                na - nb
+            )));
+        }
+        if tbs.subject_pki.raw != self.subject_key.spki_der() {
+            return Err(lint("subject public key differs from the requested key".into()));
+        }
+
+        let mut subject = Vec::new();
+        for rdn in tbs.subject.iter() {
+            let atvs: Vec<_> = rdn.iter().collect();
+            let [atv] = atvs.as_slice() else {
+                return Err(lint("multi-valued RDN in subject".into()));
+            };
+            let value = atv
+                .as_str()
+                .map_err(|_| lint(format!("subject attribute {} is not a string", atv.attr_type())))?;
+            subject.push((atv.attr_type().to_id_string(), value.to_string()));
+        }
+        let want: Vec<(String, String)> = self
+            .subject()
+            .into_iter()
+            .map(|(o, v)| (o.to_string(), v))
+            .collect();
+        if subject != want {
+            return Err(lint(format!("subject is {subject:?}, expected {want:?}")));
+        }
+
+        let expected_exts = Self::extension_set();
+        let exts = cert.extensions();
+        if exts.len() != expected_exts.len() {
+            return Err(lint(format!(
+                "{} extensions, the profile has {}",
+                exts.len(),
+                expected_exts.len()
+            )));
+        }
+        for (oid_str, critical) in expected_exts {
+            let matching: Vec<_> = exts.iter().filter(|e| e.oid.to_id_string() == oid_str).collect();
+            if matching.len() != 1 {
+                return Err(lint(format!("extension {oid_str} appears {} times", matching.len())));
+            }
+            if matching[0].critical != critical {
+                return Err(lint(format!("extension {oid_str} criticality must be {critical}")));
+            }
+        }
+        for ext in exts {
+            self.lint_extension(ext)?;
+        }
+        Ok(())
+    }
+
+    fn lint_extension(&self, ext: &x509_parser::extensions::X509Extension<'_>) -> Result<()> {
+        let lint = |msg: String| Error::Lint(msg);
+        let icp_oid = oid::dotted(&oid::EXT_ICP_NUMBER);
+        match ext.parsed_extension() {
+            ParsedExtension::BasicConstraints(bc) => {
+                if bc.ca || bc.path_len_constraint.is_some() {
+                    return Err(lint("basicConstraints must say CA:FALSE".into()));
+                }
+            }
+            ParsedExtension::KeyUsage(ku) => {
+                if ku.flags.count_ones() != 1 || !ku.digital_signature() {
+                    return Err(lint("keyUsage must be digitalSignature only".into()));
+                }
+            }
+            ParsedExtension::ExtendedKeyUsage(eku) => {
+                let ours = oid::dotted(&oid::EKU_SITE_IDENTITY);
+                let only_ours = !eku.any
+                    && !eku.server_auth
+                    && !eku.client_auth
+                    && !eku.code_signing
+                    && !eku.email_protection
+                    && !eku.time_stamping
+                    && !eku.ocsp_signing
+                    && eku.other.len() == 1
+                    && eku.other[0].to_id_string() == ours;
+                if !only_ours {
+                    return Err(lint(format!("extendedKeyUsage must be exactly {ours}")));
+                }
+            }
+            ParsedExtension::CertificatePolicies(p) => {
+                let ours = oid::dotted(&oid::POLICY_SITE_IDENTITY);
+                if p.len() != 1 || p[0].policy_id.to_id_string() != ours || p[0].policy_qualifiers.is_some() {
+                    return Err(lint(format!("certificatePolicies must be exactly {ours}")));
+                }
+            }
+            ParsedExtension::SubjectAlternativeName(san) => {
+                let names: Vec<&str> = san
+                    .general_names
+                    .iter()
+                    .map(|g| match g {
+                        GeneralName::DNSName(n) => Ok(*n),
+                        other => Err(lint(format!("SAN holds a non-DNS name {other:?}"))),
+                    })
+                    .collect::<Result<_>>()?;
+                let want: Vec<&str> = self.identity.domains.iter().map(Domain::as_str).collect();
+                if names != want {
+                    return Err(lint(format!("SAN is {names:?}, expected {want:?}")));
+                }
+            }
+            ParsedExtension::AuthorityKeyIdentifier(aki) => {
+                let ok = aki.key_identifier.as_ref().map(|k| k.0) == Some(self.issuer.ski.as_slice())
+                    && aki.authority_cert_issuer.is_none()
+                    && aki.authority_cert_serial.is_none();
+                if !ok {
+                    return Err(lint("authorityKeyIdentifier must be the issuer's key id only".into()));
+                }
+            }
+            ParsedExtension::SubjectKeyIdentifier(ski) => {
+                if ski.0.len() != 20 {
+                    return Err(lint("subjectKeyIdentifier must be 20 bytes".into()));
+                }
+            }
+            ParsedExtension::CRLDistributionPoints(dps) => {
+                let ok = dps.points.len() == 1
+                    && dps.points[0].reasons.is_none()
+                    && dps.points[0].crl_issuer.is_none()
+                    && matches!(&dps.points[0].distribution_point,
+                        Some(DistributionPointName::FullName(names))
+                            if names.len() == 1 && names[0] == GeneralName::URI(&self.urls.crl));
+                if !ok {
+                    return Err(lint(format!("CRL distribution point must be exactly {}", self.urls.crl)));
+                }
+            }
+            ParsedExtension::AuthorityInfoAccess(aia) => {
+                let got: Vec<(String, &GeneralName<'_>)> = aia
+                    .accessdescs
+                    .iter()
+                    .map(|a| (a.access_method.to_id_string(), &a.access_location))
+                    .collect();
+                let ok = got.len() == 2
+                    && got[0].0 == std_oids::AD_OCSP
+                    && *got[0].1 == GeneralName::URI(&self.urls.ocsp)
+                    && got[1].0 == std_oids::AD_CA_ISSUERS
+                    && *got[1].1 == GeneralName::URI(&self.urls.ca_issuers);
+                if !ok {
+                    return Err(lint("authorityInformationAccess must give our OCSP and issuer URLs".into()));
+                }
+            }
+            _ if ext.oid.to_id_string() == icp_oid => {
+                let value = der::asn1::Utf8StringRef::from_der(ext.value)
+                    .map_err(|_| lint("ICP extension is not a UTF8String".into()))?;
+                if value.as_str() != self.identity.icp.as_str() {
+                    return Err(lint(format!(
+                        "ICP extension says {:?}, expected {:?}",
+                        value.as_str(),
+                        self.identity.icp.as_str()
+                    )));
+                }
+            }
+            ParsedExtension::ParseError { error } => {
+                return Err(lint(format!("extension {} does not parse: {error}", ext.oid)));
+            }
+            _ => return Err(lint(format!("unexpected extension {}", ext.oid))),
+        }
+        Ok(())
+    }
+}
+
+use der::Decode as _;

@@ -1,0 +1,331 @@
+//! The CA's tables: issuers, certificates, revocations, CRLs, OCSP responses and
+//! counters. All SQL touching them lives here.
+
+use serde::Serialize;
+use sqlx::FromRow;
+
+use crate::db::{Database, Tx};
+use crate::profile::SiteIdentity;
+use crate::serial::Serial;
+use crate::{Result, on_pool, on_tx};
+
+/// A certificate row joined with its revocation, if any.
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct CertificateRecord {
+    /// Row id.
+    pub id: i64,
+    /// Issuer row id.
+    pub issuer_id: i64,
+    /// Serial, big-endian bytes.
+    #[serde(with = "hex_bytes")]
+    pub serial: Vec<u8>,
+    /// `reserved` (intent stored, not yet signed) or `issued`.
+    pub status: String,
+    /// Organization (O).
+    pub organization: String,
+    /// USCC (serialNumber).
+    pub uscc: String,
+    /// ICP filing number.
+    pub icp: String,
+    /// Province (ST).
+    pub province: String,
+    /// City (L).
+    pub city: String,
+    /// JSON array of the certified domains.
+    pub domains: String,
+    /// Unix seconds.
+    pub not_before: i64,
+    /// Unix seconds.
+    pub not_after: i64,
+    /// The signed certificate, once issued.
+    #[serde(skip)]
+    pub der: Option<Vec<u8>>,
+    /// SHA-256 of the DER.
+    #[serde(with = "hex_opt")]
+    pub sha256: Option<Vec<u8>>,
+    /// Revocation time, Unix seconds.
+    pub revoked_at: Option<i64>,
+    /// RFC 5280 reason code.
+    pub revocation_reason: Option<i64>,
+}
+
+mod hex_bytes {
+    pub fn serialize<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(v))
+    }
+}
+mod hex_opt {
+    pub fn serialize<S: serde::Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => s.serialize_str(&hex::encode(v)),
+            None => s.serialize_none(),
+        }
+    }
+}
+
+const CERT_COLUMNS: &str = "c.id, c.issuer_id, c.serial, c.status, c.organization, c.uscc, c.icp, \
+    c.province, c.city, c.domains, c.not_before, c.not_after, c.der, c.sha256, \
+    r.revoked_at, r.reason AS revocation_reason";
+
+/// A revoked certificate as the CRL lists it.
+#[derive(Debug, Clone, FromRow)]
+pub struct RevokedEntry {
+    /// Serial bytes.
+    pub serial: Vec<u8>,
+    /// Unix seconds.
+    pub revoked_at: i64,
+    /// RFC 5280 reason code.
+    pub reason: i64,
+}
+
+/// A stored CRL.
+#[derive(Debug, Clone, FromRow)]
+pub struct CrlRecord {
+    /// CRL number.
+    pub number: i64,
+    /// Unix seconds.
+    pub this_update: i64,
+    /// Unix seconds.
+    pub next_update: i64,
+    /// Entries listed.
+    pub entries: i64,
+    /// DER.
+    pub der: Vec<u8>,
+}
+
+/// Registers an issuing CA (idempotent) and returns its row id.
+pub async fn ensure_issuer(
+    db: &Database,
+    slug: &str,
+    subject: &str,
+    cert_der: &[u8],
+    name_hash: &[u8],
+    key_hash: &[u8],
+) -> Result<i64> {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    on_pool!(db, |p| {
+        sqlx::query(
+            "INSERT INTO issuers (slug, subject, cert_der, name_hash, key_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (slug) DO NOTHING",
+        )
+        .bind(slug)
+        .bind(subject)
+        .bind(cert_der)
+        .bind(name_hash)
+        .bind(key_hash)
+        .bind(now)
+        .execute(p)
+        .await?;
+        let id: (i64,) = sqlx::query_as("SELECT id FROM issuers WHERE slug = $1")
+            .bind(slug)
+            .fetch_one(p)
+            .await?;
+        Ok(id.0)
+    })
+}
+
+/// Stores the intent to issue (status `reserved`), claiming the serial: the unique
+/// (issuer, serial) constraint makes a repeated serial fail here, before signing.
+pub async fn reserve_certificate(
+    tx: &mut Tx,
+    issuer_id: i64,
+    serial: &Serial,
+    identity: &SiteIdentity,
+    not_before: i64,
+    not_after: i64,
+) -> Result<i64> {
+    let domains = serde_json::to_string(&identity.domains).unwrap_or_else(|_| "[]".into());
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let id: (i64,) = on_tx!(tx, |c| sqlx::query_as(
+        "INSERT INTO certificates (issuer_id, serial, status, organization, uscc, icp, province, city, \
+         domains, not_before, not_after, created_at) \
+         VALUES ($1, $2, 'reserved', $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id"
+    )
+    .bind(issuer_id)
+    .bind(serial.as_bytes())
+    .bind(&identity.organization)
+    .bind(identity.uscc.as_str())
+    .bind(identity.icp.as_str())
+    .bind(&identity.province)
+    .bind(&identity.city)
+    .bind(domains)
+    .bind(not_before)
+    .bind(not_after)
+    .bind(now)
+    .fetch_one(c)
+    .await?);
+    Ok(id.0)
+}
+
+/// Records the signed certificate on its reserved row.
+pub async fn complete_certificate(tx: &mut Tx, id: i64, der: &[u8], sha256: &[u8]) -> Result<()> {
+    on_tx!(tx, |c| sqlx::query(
+        "UPDATE certificates SET status = 'issued', der = $1, sha256 = $2 WHERE id = $3 AND status = 'reserved'"
+    )
+    .bind(der)
+    .bind(sha256)
+    .bind(id)
+    .execute(c)
+    .await
+    .map(|_| ())?);
+    Ok(())
+}
+
+/// Looks a certificate up by issuer and serial.
+pub async fn certificate_by_serial(db: &Database, issuer_id: i64, serial: &Serial) -> Result<Option<CertificateRecord>> {
+    let sql = format!(
+        "SELECT {CERT_COLUMNS} FROM certificates c LEFT JOIN revocations r ON r.certificate_id = c.id \
+         WHERE c.issuer_id = $1 AND c.serial = $2"
+    );
+    Ok(on_pool!(db, |p| sqlx::query_as(&sql)
+        .bind(issuer_id)
+        .bind(serial.as_bytes())
+        .fetch_optional(p)
+        .await?))
+}
+
+/// As [`certificate_by_serial`], inside a transaction.
+pub async fn certificate_by_serial_tx(tx: &mut Tx, issuer_id: i64, serial: &Serial) -> Result<Option<CertificateRecord>> {
+    let sql = format!(
+        "SELECT {CERT_COLUMNS} FROM certificates c LEFT JOIN revocations r ON r.certificate_id = c.id \
+         WHERE c.issuer_id = $1 AND c.serial = $2"
+    );
+    Ok(on_tx!(tx, |c| sqlx::query_as(&sql)
+        .bind(issuer_id)
+        .bind(serial.as_bytes())
+        .fetch_optional(c)
+        .await?))
+}
+
+/// Looks a certificate up by row id.
+pub async fn certificate_by_id(db: &Database, id: i64) -> Result<Option<CertificateRecord>> {
+    let sql = format!(
+        "SELECT {CERT_COLUMNS} FROM certificates c LEFT JOIN revocations r ON r.certificate_id = c.id WHERE c.id = $1"
+    );
+    Ok(on_pool!(db, |p| sqlx::query_as(&sql).bind(id).fetch_optional(p).await?))
+}
+
+/// Certificates whose stored OCSP response expires before `before` (Unix seconds).
+pub async fn certificates_needing_ocsp(db: &Database, issuer_id: i64, before: i64, limit: i64) -> Result<Vec<i64>> {
+    let rows: Vec<(i64,)> = on_pool!(db, |p| sqlx::query_as(
+        "SELECT c.id FROM certificates c LEFT JOIN ocsp_responses o ON o.certificate_id = c.id \
+         WHERE c.issuer_id = $1 AND c.status = 'issued' AND c.not_after > $2 \
+         AND (o.next_update IS NULL OR o.next_update < $3) ORDER BY c.id LIMIT $4"
+    )
+    .bind(issuer_id)
+    .bind(time::OffsetDateTime::now_utc().unix_timestamp())
+    .bind(before)
+    .bind(limit)
+    .fetch_all(p)
+    .await?);
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+/// Records a revocation (or replaces a certificateHold with a final reason).
+pub async fn upsert_revocation(tx: &mut Tx, certificate_id: i64, at: i64, reason: i64, actor: &str) -> Result<()> {
+    on_tx!(tx, |c| sqlx::query(
+        "INSERT INTO revocations (certificate_id, revoked_at, reason, actor) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (certificate_id) DO UPDATE SET revoked_at = excluded.revoked_at, \
+         reason = excluded.reason, actor = excluded.actor"
+    )
+    .bind(certificate_id)
+    .bind(at)
+    .bind(reason)
+    .bind(actor)
+    .execute(c)
+    .await
+    .map(|_| ())?);
+    Ok(())
+}
+
+/// Removes a revocation (release of a certificateHold).
+pub async fn delete_revocation(tx: &mut Tx, certificate_id: i64) -> Result<()> {
+    on_tx!(tx, |c| sqlx::query("DELETE FROM revocations WHERE certificate_id = $1")
+        .bind(certificate_id)
+        .execute(c)
+        .await
+        .map(|_| ())?);
+    Ok(())
+}
+
+/// Every revoked, unexpired certificate of an issuer.
+pub async fn revoked_entries(tx: &mut Tx, issuer_id: i64, now: i64) -> Result<Vec<RevokedEntry>> {
+    Ok(on_tx!(tx, |c| sqlx::query_as(
+        "SELECT c.serial, r.revoked_at, r.reason FROM revocations r JOIN certificates c ON c.id = r.certificate_id \
+         WHERE c.issuer_id = $1 AND c.not_after > $2 ORDER BY r.revoked_at, c.id"
+    )
+    .bind(issuer_id)
+    .bind(now)
+    .fetch_all(c)
+    .await?))
+}
+
+/// Advances a named counter and returns its new value (first value 1).
+pub async fn next_counter(tx: &mut Tx, name: &str) -> Result<i64> {
+    let v: (i64,) = on_tx!(tx, |c| sqlx::query_as(
+        "INSERT INTO counters (name, value) VALUES ($1, 1) \
+         ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value"
+    )
+    .bind(name)
+    .fetch_one(c)
+    .await?);
+    Ok(v.0)
+}
+
+/// Stores a CRL.
+pub async fn insert_crl(tx: &mut Tx, issuer_id: i64, crl: &CrlRecord) -> Result<()> {
+    on_tx!(tx, |c| sqlx::query(
+        "INSERT INTO crls (issuer_id, number, this_update, next_update, entries, der) VALUES ($1, $2, $3, $4, $5, $6)"
+    )
+    .bind(issuer_id)
+    .bind(crl.number)
+    .bind(crl.this_update)
+    .bind(crl.next_update)
+    .bind(crl.entries)
+    .bind(&crl.der)
+    .execute(c)
+    .await
+    .map(|_| ())?);
+    Ok(())
+}
+
+/// The newest CRL of an issuer.
+pub async fn latest_crl(db: &Database, issuer_slug: &str) -> Result<Option<CrlRecord>> {
+    Ok(on_pool!(db, |p| sqlx::query_as(
+        "SELECT l.number, l.this_update, l.next_update, l.entries, l.der FROM crls l \
+         JOIN issuers i ON i.id = l.issuer_id WHERE i.slug = $1 ORDER BY l.number DESC LIMIT 1"
+    )
+    .bind(issuer_slug)
+    .fetch_optional(p)
+    .await?))
+}
+
+/// Stores (or replaces) the pre-signed OCSP response of a certificate.
+pub async fn upsert_ocsp(tx: &mut Tx, certificate_id: i64, this_update: i64, next_update: i64, der: &[u8]) -> Result<()> {
+    on_tx!(tx, |c| sqlx::query(
+        "INSERT INTO ocsp_responses (certificate_id, this_update, next_update, der) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (certificate_id) DO UPDATE SET this_update = excluded.this_update, \
+         next_update = excluded.next_update, der = excluded.der"
+    )
+    .bind(certificate_id)
+    .bind(this_update)
+    .bind(next_update)
+    .bind(der)
+    .execute(c)
+    .await
+    .map(|_| ())?);
+    Ok(())
+}
+
+/// The stored OCSP response for (issuer, serial), if we issued that certificate.
+pub async fn ocsp_response(db: &Database, issuer_id: i64, serial: &[u8]) -> Result<Option<Vec<u8>>> {
+    let row: Option<(Vec<u8>,)> = on_pool!(db, |p| sqlx::query_as(
+        "SELECT o.der FROM ocsp_responses o JOIN certificates c ON c.id = o.certificate_id \
+         WHERE c.issuer_id = $1 AND c.serial = $2"
+    )
+    .bind(issuer_id)
+    .bind(serial)
+    .fetch_optional(p)
+    .await?);
+    Ok(row.map(|r| r.0))
+}
