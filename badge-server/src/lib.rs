@@ -1,1 +1,21 @@
-//! placeholder
+//! The Chengxin badge server: the public face of the CA.
+//!
+//! It serves the PKI endpoints relying parties need (`/ca/chain.pem`, the issuing
+//! certificate, CRLs, OCSP) and, as issues land, seals, certificate pages, the
+//! registry and the complaint platform. It is the orchestrator: it owns site state
+//! and asks the `ca` crate to sign.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod jobs;
+pub mod router;
+pub mod routes;
+pub mod state;
+pub mod telemetry;
+
+pub use error::AppError;
+pub use state::AppState;

@@ -71,9 +71,12 @@ fn open_session(config: &Pkcs11Config) -> Result<(Pkcs11, Session)> {
         .find(|s| ctx.get_token_info(*s).map(|t| t.label() == config.token_label).unwrap_or(false))
         .ok_or_else(|| Error::Signer(format!("no PKCS#11 token labelled {:?}", config.token_label)))?;
     let session = ctx.open_rw_session(slot).map_err(p11)?;
-    session
-        .login(UserType::User, Some(&AuthPin::from(config.pin.clone())))
-        .map_err(p11)?;
+    // Login state belongs to the application, not the session: a second session
+    // (after key generation, say) finds the user already logged in.
+    match session.login(UserType::User, Some(&AuthPin::from(config.pin.clone()))) {
+        Ok(()) | Err(cryptoki::error::Error::Pkcs11(cryptoki::error::RvError::UserAlreadyLoggedIn, _)) => {}
+        Err(e) => return Err(p11(e)),
+    }
     Ok((ctx, session))
 }
 

@@ -123,10 +123,12 @@ impl SubjectPublicKey {
         if !rest.is_empty() {
             return Err(Error::InvalidCsr(format!("{} bytes after the request", rest.len())));
         }
-        csr.verify_signature()
-            .map_err(|_| Error::InvalidCsr("the request's signature does not verify".into()))?;
+        // The key first: ring cannot verify with a weak key, and "weak key" is the
+        // message the operator needs.
         let spki = &csr.certification_request_info.subject_pki;
         let alg = check_public_key(spki).map_err(Error::InvalidCsr)?;
+        csr.verify_signature()
+            .map_err(|_| Error::InvalidCsr("the request's signature does not verify".into()))?;
         Ok(SubjectPublicKey {
             raw: spki.subject_public_key.data.to_vec(),
             alg,

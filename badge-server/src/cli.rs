@@ -1,0 +1,131 @@
+//! The `badge-server` command line.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use ca::authority;
+use ring::rand::{SecureRandom, SystemRandom};
+use zeroize::Zeroizing;
+
+use crate::config::ServerSettings;
+use crate::state::AppState;
+use crate::{jobs, router, telemetry};
+
+/// Chengxin badge server.
+#[derive(Parser, Debug)]
+#[command(name = "badge-server", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve HTTP.
+    Serve(ServerSettings),
+}
+
+/// Parses the command line and runs it.
+pub async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init();
+    let result = match cli.command {
+        Command::Serve(settings) => serve(settings).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "badge-server stopped");
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// On first start with no CA and no passphrase, creates a development CA whose
+/// passphrase is a generated file in the data directory, and says so loudly.
+fn ensure_dev_ca(settings: &mut ServerSettings) -> ca::Result<()> {
+    let common = &mut settings.common;
+    let exists = common.ca_dir.join(authority::files::ISSUING_CERT).exists();
+    let configured = common.passphrase()?.is_some() || common.ca_pkcs11.is_some();
+    let dev_file = settings_dev_file(common);
+    if configured {
+        return Ok(());
+    }
+    if exists {
+        if dev_file.exists() {
+            tracing::warn!(file = %dev_file.display(), "DEVELOPMENT CA: using the generated passphrase file");
+            common.passphrase_file = Some(dev_file);
+        }
+        return Ok(());
+    }
+    let rng = SystemRandom::new();
+    let mut raw = Zeroizing::new([0u8; 32]);
+    rng.fill(raw.as_mut()).map_err(|_| ca::Error::Config("no system randomness".into()))?;
+    let passphrase = Zeroizing::new(hex::encode(raw.as_ref()));
+    if let Some(parent) = dev_file.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| ca::Error::io(parent, e))?;
+    }
+    ca::signer::write_private_file(&dev_file, passphrase.as_bytes())?;
+    authority::init(&common.ca_dir, passphrase.as_bytes(), None)?;
+    tracing::warn!(
+        dir = %common.ca_dir.display(),
+        passphrase_file = %dev_file.display(),
+        "DEVELOPMENT CA CREATED: not for production. Its keys are protected only by a generated \
+         passphrase file next to them. Run `ca init` with a real passphrase for production."
+    );
+    common.passphrase_file = Some(dev_file);
+    Ok(())
+}
+
+fn settings_dev_file(common: &ca::config::Settings) -> std::path::PathBuf {
+    common
+        .ca_dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| std::path::Path::new("."))
+        .join("ca-passphrase")
+}
+
+async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
+    ensure_dev_ca(&mut settings)?;
+    let db = settings.common.database().await?;
+    let ca = Arc::new(settings.common.open_ca(db.clone()).await?);
+    tracing::info!(backend = db.backend(), issuer = ca.slug(), "CA opened");
+    jobs::refresh_once(&ca).await?;
+    tokio::spawn(jobs::run(ca.clone(), Duration::from_secs(3600)));
+
+    let state = AppState { db: db.clone(), ca };
+    let app = router::build(state);
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(|e| ca::Error::Config(format!("cannot listen on {}: {e}", settings.listen)))?;
+    let addr = listener.local_addr().map_err(|e| ca::Error::Config(e.to_string()))?;
+    tracing::info!(%addr, "listening");
+    println!("listening on http://{addr}");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await
+        .map_err(|e| ca::Error::Config(format!("server: {e}")))?;
+    db.close().await;
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

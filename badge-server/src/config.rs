@@ -1,0 +1,16 @@
+//! Server settings: the shared CA/database settings plus the listen address.
+
+use std::net::SocketAddr;
+
+use ca::config::Settings;
+
+/// `badge-server serve` settings.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServerSettings {
+    /// Shared settings (database, CA directory, public URL).
+    #[command(flatten)]
+    pub common: Settings,
+    /// Address to listen on.
+    #[arg(long, env = "CHENGXIN_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+}

@@ -1,0 +1,4 @@
+//! Handlers, one module per area.
+
+pub mod health;
+pub mod pki;
