@@ -4,8 +4,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
 use ca::authority;
+use clap::{Parser, Subcommand};
 use ring::rand::{SecureRandom, SystemRandom};
 use zeroize::Zeroizing;
 
@@ -63,7 +63,8 @@ fn ensure_dev_ca(settings: &mut ServerSettings) -> ca::Result<()> {
     }
     let rng = SystemRandom::new();
     let mut raw = Zeroizing::new([0u8; 32]);
-    rng.fill(raw.as_mut()).map_err(|_| ca::Error::Config("no system randomness".into()))?;
+    rng.fill(raw.as_mut())
+        .map_err(|_| ca::Error::Config("no system randomness".into()))?;
     let passphrase = Zeroizing::new(hex::encode(raw.as_ref()));
     if let Some(parent) = dev_file.parent() {
         std::fs::create_dir_all(parent).map_err(|e| ca::Error::io(parent, e))?;
@@ -102,7 +103,9 @@ async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .map_err(|e| ca::Error::Config(format!("cannot listen on {}: {e}", settings.listen)))?;
-    let addr = listener.local_addr().map_err(|e| ca::Error::Config(e.to_string()))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ca::Error::Config(e.to_string()))?;
     tracing::info!(%addr, "listening");
     println!("listening on http://{addr}");
     axum::serve(listener, app)
@@ -119,7 +122,8 @@ async fn shutdown() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -98,19 +98,26 @@ pub async fn append(
 
 /// Recomputes the whole chain; returns the number of entries, or the first break.
 pub async fn verify(db: &Database) -> Result<i64> {
-    let rows: Vec<StoredEntry> = on_pool!(db, |p| sqlx::query_as(
+    let rows: Vec<StoredEntry> = on_pool!(db, |p| {
+        sqlx::query_as(
         "SELECT seq, at, actor, action, subject, details, prev_hash, hash FROM audit_log ORDER BY seq"
     )
     .fetch_all(p)
+    .await?
+    });
+    let (head_seq, head_hash): (i64, Vec<u8>) = on_pool!(db, |p| sqlx::query_as(
+        "SELECT seq, hash FROM audit_head WHERE id = 1"
+    )
+    .fetch_one(p)
     .await?);
-    let (head_seq, head_hash): (i64, Vec<u8>) =
-        on_pool!(db, |p| sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
-            .fetch_one(p)
-            .await?);
     let mut prev = vec![0u8; 32];
     let mut expected_seq = 1i64;
     for row in rows {
-        let StoredEntry { entry: e, prev_hash: stored_prev, hash: stored_hash } = row;
+        let StoredEntry {
+            entry: e,
+            prev_hash: stored_prev,
+            hash: stored_hash,
+        } = row;
         let broken = |reason: &str| Error::AuditChain {
             seq: e.seq,
             reason: reason.to_string(),

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, CustomExtension, DistinguishedName, DnType, IsCa, KeyIdMethod,
-    KeyUsagePurpose, SerialNumber,
+    BasicConstraints, CertificateParams, CustomExtension, DistinguishedName, DnType, IsCa,
+    KeyIdMethod, KeyUsagePurpose, SerialNumber,
 };
 use ring::digest::{SHA1_FOR_LEGACY_USE_ONLY, digest};
 use ring::rand::SystemRandom;
@@ -56,8 +56,14 @@ pub struct InitReport {
 
 fn ca_name(common_name: &str) -> DistinguishedName {
     let mut dn = DistinguishedName::new();
-    dn.push(DnType::CountryName, rcgen::DnValue::PrintableString("CN".try_into().expect("ascii")));
-    dn.push(DnType::OrganizationName, "Chengxin Internet Integrity Alliance");
+    dn.push(
+        DnType::CountryName,
+        rcgen::DnValue::PrintableString("CN".try_into().expect("ascii")),
+    );
+    dn.push(
+        DnType::OrganizationName,
+        "Chengxin Internet Integrity Alliance",
+    );
     dn.push(DnType::CommonName, common_name);
     dn
 }
@@ -71,13 +77,23 @@ fn now_seconds() -> OffsetDateTime {
 /// 0) in `dir`, keys encrypted with `passphrase`. Refuses to touch a directory that
 /// already holds any CA file. With `hsm_issuing_key`, the issuing key is that token
 /// key and no issuing key file is written.
-pub fn init(dir: &Path, passphrase: &[u8], hsm_issuing_key: Option<&dyn Signer>) -> Result<InitReport> {
+pub fn init(
+    dir: &Path,
+    passphrase: &[u8],
+    hsm_issuing_key: Option<&dyn Signer>,
+) -> Result<InitReport> {
     if passphrase.len() < MIN_PASSPHRASE_LEN {
         return Err(Error::Config(format!(
             "the CA passphrase must be at least {MIN_PASSPHRASE_LEN} bytes"
         )));
     }
-    for f in [files::ROOT_CERT, files::ROOT_KEY, files::ISSUING_CERT, files::ISSUING_KEY, files::CHAIN] {
+    for f in [
+        files::ROOT_CERT,
+        files::ROOT_KEY,
+        files::ISSUING_CERT,
+        files::ISSUING_KEY,
+        files::CHAIN,
+    ] {
         if dir.join(f).exists() {
             return Err(Error::AlreadyInitialized(dir.to_path_buf()));
         }
@@ -97,20 +113,27 @@ pub fn init(dir: &Path, passphrase: &[u8], hsm_issuing_key: Option<&dyn Signer>)
     root.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     root.not_before = now;
     root.not_after = now + Duration::days(ROOT_DAYS);
-    root.serial_number = Some(SerialNumber::from_slice(Serial::generate(0x01, &rng)?.as_bytes()));
+    root.serial_number = Some(SerialNumber::from_slice(
+        Serial::generate(0x01, &rng)?.as_bytes(),
+    ));
     root.key_identifier_method = KeyIdMethod::Sha256;
     let root_cert = root.self_signed(&RcgenSigner(&root_key))?;
 
     let generated;
-    let (issuing_key, issuing_pkcs8): (&dyn Signer, Option<Zeroizing<Vec<u8>>>) = match hsm_issuing_key {
-        Some(k) if k.algorithm() == KeyAlgorithm::EcdsaP256 => (k, None),
-        Some(_) => return Err(Error::Config("the issuing key in the token must be P-256".into())),
-        None => {
-            let (signer, pkcs8) = FileSigner::generate(KeyAlgorithm::EcdsaP256)?;
-            generated = signer;
-            (&generated, Some(pkcs8))
-        }
-    };
+    let (issuing_key, issuing_pkcs8): (&dyn Signer, Option<Zeroizing<Vec<u8>>>) =
+        match hsm_issuing_key {
+            Some(k) if k.algorithm() == KeyAlgorithm::EcdsaP256 => (k, None),
+            Some(_) => {
+                return Err(Error::Config(
+                    "the issuing key in the token must be P-256".into(),
+                ));
+            }
+            None => {
+                let (signer, pkcs8) = FileSigner::generate(KeyAlgorithm::EcdsaP256)?;
+                generated = signer;
+                (&generated, Some(pkcs8))
+            }
+        };
     let mut issuing = CertificateParams::default();
     issuing.distinguished_name = ca_name("Chengxin Site Identity CA 1");
     issuing.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
@@ -121,13 +144,17 @@ pub fn init(dir: &Path, passphrase: &[u8], hsm_issuing_key: Option<&dyn Signer>)
     ];
     issuing.not_before = now;
     issuing.not_after = now + Duration::days(ISSUING_DAYS);
-    issuing.serial_number = Some(SerialNumber::from_slice(Serial::generate(0x01, &rng)?.as_bytes()));
+    issuing.serial_number = Some(SerialNumber::from_slice(
+        Serial::generate(0x01, &rng)?.as_bytes(),
+    ));
     issuing.use_authority_key_identifier_extension = true;
     issuing.key_identifier_method = KeyIdMethod::Sha256;
-    let policies = x509_cert::ext::pkix::CertificatePolicies(vec![x509_cert::ext::pkix::certpolicy::PolicyInformation {
-        policy_identifier: oid::der_oid(&oid::POLICY_SITE_IDENTITY),
-        policy_qualifiers: None,
-    }]);
+    let policies = x509_cert::ext::pkix::CertificatePolicies(vec![
+        x509_cert::ext::pkix::certpolicy::PolicyInformation {
+            policy_identifier: oid::der_oid(&oid::POLICY_SITE_IDENTITY),
+            policy_qualifiers: None,
+        },
+    ]);
     issuing.custom_extensions = vec![CustomExtension::from_oid_content(
         &[2, 5, 29, 32],
         der::Encode::to_der(&policies)?,
@@ -200,7 +227,10 @@ fn read_pem_cert(path: &Path) -> Result<Vec<u8>> {
     let (label, der) = der::pem::decode_vec(text.trim().as_bytes())
         .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
     if label != "CERTIFICATE" {
-        return Err(Error::Config(format!("{}: not a CERTIFICATE", path.display())));
+        return Err(Error::Config(format!(
+            "{}: not a CERTIFICATE",
+            path.display()
+        )));
     }
     Ok(der)
 }
@@ -219,7 +249,11 @@ impl Ca {
 
     /// Opens the CA with any [`Signer`] for the issuing key (an HSM, for instance).
     /// The signer's public key must be the issuing certificate's.
-    pub async fn open_with_signer(config: &CaConfig, signer: Arc<dyn Signer>, db: Database) -> Result<Self> {
+    pub async fn open_with_signer(
+        config: &CaConfig,
+        signer: Arc<dyn Signer>,
+        db: Database,
+    ) -> Result<Self> {
         if !config.dir.join(files::ISSUING_CERT).exists() {
             return Err(Error::NotInitialized(config.dir.clone()));
         }
@@ -237,10 +271,18 @@ impl Ca {
             ));
         }
         let subject = parsed.subject().to_string();
-        let issuer_name_hash = digest(&SHA1_FOR_LEGACY_USE_ONLY, &issuer.subject_der).as_ref().to_vec();
-        let issuer_key_hash = digest(&SHA1_FOR_LEGACY_USE_ONLY, &public_bits).as_ref().to_vec();
-        let issuer_name_hash256 = digest(&ring::digest::SHA256, &issuer.subject_der).as_ref().to_vec();
-        let issuer_key_hash256 = digest(&ring::digest::SHA256, &public_bits).as_ref().to_vec();
+        let issuer_name_hash = digest(&SHA1_FOR_LEGACY_USE_ONLY, &issuer.subject_der)
+            .as_ref()
+            .to_vec();
+        let issuer_key_hash = digest(&SHA1_FOR_LEGACY_USE_ONLY, &public_bits)
+            .as_ref()
+            .to_vec();
+        let issuer_name_hash256 = digest(&ring::digest::SHA256, &issuer.subject_der)
+            .as_ref()
+            .to_vec();
+        let issuer_key_hash256 = digest(&ring::digest::SHA256, &public_bits)
+            .as_ref()
+            .to_vec();
         let issuer_id = store::ensure_issuer(
             &db,
             &issuer.slug,

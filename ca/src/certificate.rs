@@ -43,12 +43,18 @@ pub struct Issued {
 }
 
 fn pem_encode(label: &str, der: &[u8]) -> Result<String> {
-    der::pem::encode_string(label, der::pem::LineEnding::LF, der).map_err(|e| Error::Encoding(e.to_string()))
+    der::pem::encode_string(label, der::pem::LineEnding::LF, der)
+        .map_err(|e| Error::Encoding(e.to_string()))
 }
 
 impl Ca {
     /// Issues a one-year site identity certificate in its own transaction.
-    pub async fn issue(&self, identity: &SiteIdentity, key: KeySource, actor: &str) -> Result<Issued> {
+    pub async fn issue(
+        &self,
+        identity: &SiteIdentity,
+        key: KeySource,
+        actor: &str,
+    ) -> Result<Issued> {
         let mut tx = self.db.begin().await?;
         let issued = self.issue_in(&mut tx, identity, key, actor).await?;
         tx.commit().await?;
@@ -57,12 +63,21 @@ impl Ca {
 
     /// Issues inside the caller's transaction, so that the caller's own state change
     /// (a site becoming certified) commits or rolls back with the certificate.
-    pub async fn issue_in(&self, tx: &mut Tx, identity: &SiteIdentity, key: KeySource, actor: &str) -> Result<Issued> {
+    pub async fn issue_in(
+        &self,
+        tx: &mut Tx,
+        identity: &SiteIdentity,
+        key: KeySource,
+        actor: &str,
+    ) -> Result<Issued> {
         let (subject_key, private_key_pem) = match key {
             KeySource::Csr(k) => (k, None),
             KeySource::Generate => {
                 let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
-                (SubjectPublicKey::from_key_pair(&kp), Some(Zeroizing::new(kp.serialize_pem())))
+                (
+                    SubjectPublicKey::from_key_pair(&kp),
+                    Some(Zeroizing::new(kp.serialize_pem())),
+                )
             }
         };
         let serial = Serial::generate(self.instance, &self.rng)?;
@@ -90,7 +105,8 @@ impl Ca {
 
         let params = expected.params()?;
         // The lint copy: same issuer name and key identifier, throwaway key.
-        let mirror = rcgen::Issuer::from_ca_cert_der(&self.issuer.cert_der.clone().into(), &self.lint_key)?;
+        let mirror =
+            rcgen::Issuer::from_ca_cert_der(&self.issuer.cert_der.clone().into(), &self.lint_key)?;
         let lint_cert = params.signed_by(&subject_key, &mirror)?;
         expected.lint(lint_cert.der())?;
 
@@ -100,7 +116,8 @@ impl Ca {
 
         let sha256 = digest(&SHA256, &der).as_ref().to_vec();
         store::complete_certificate(tx, certificate_id, &der, &sha256).await?;
-        self.store_ocsp_in(tx, certificate_id, &serial, crate::ocsp::Status::Good).await?;
+        self.store_ocsp_in(tx, certificate_id, &serial, crate::ocsp::Status::Good)
+            .await?;
         audit::append(
             tx,
             actor,
@@ -132,14 +149,18 @@ impl Ca {
     /// The real signature must verify under the issuing CA's key, and everything it
     /// signed must be byte-for-byte what the lint approved.
     fn check_signed(&self, der: &[u8], lint_der: &[u8]) -> Result<()> {
-        let (_, cert) = X509Certificate::from_der(der).map_err(|e| Error::SignatureCheck(e.to_string()))?;
-        let (_, linted) = X509Certificate::from_der(lint_der).map_err(|e| Error::SignatureCheck(e.to_string()))?;
+        let (_, cert) =
+            X509Certificate::from_der(der).map_err(|e| Error::SignatureCheck(e.to_string()))?;
+        let (_, linted) = X509Certificate::from_der(lint_der)
+            .map_err(|e| Error::SignatureCheck(e.to_string()))?;
         let (_, issuer) = X509Certificate::from_der(&self.issuer.cert_der)
             .map_err(|e| Error::SignatureCheck(e.to_string()))?;
         cert.verify_signature(Some(issuer.public_key()))
             .map_err(|e| Error::SignatureCheck(e.to_string()))?;
         if cert.tbs_certificate.as_ref() != linted.tbs_certificate.as_ref() {
-            return Err(Error::Lint("the signed certificate differs from the linted one".into()));
+            return Err(Error::Lint(
+                "the signed certificate differs from the linted one".into(),
+            ));
         }
         Ok(())
     }
@@ -175,7 +196,9 @@ impl Ca {
                 let (label, der) = der::pem::decode_vec(text.trim().as_bytes())
                     .map_err(|e| Error::CertificateInvalid(format!("not PEM: {e}")))?;
                 if label != "CERTIFICATE" {
-                    return Err(Error::CertificateInvalid(format!("expected CERTIFICATE, found {label}")));
+                    return Err(Error::CertificateInvalid(format!(
+                        "expected CERTIFICATE, found {label}"
+                    )));
                 }
                 der
             }
@@ -198,7 +221,10 @@ impl Ca {
             Some(r) if r.der.as_deref() == Some(der.as_slice()) => match r.revocation_reason {
                 Some(code) => (
                     "revoked",
-                    Some(crate::RevocationReason::from_code(code).map_or("unknown".into(), |r| r.name().to_string())),
+                    Some(
+                        crate::RevocationReason::from_code(code)
+                            .map_or("unknown".into(), |r| r.name().to_string()),
+                    ),
                 ),
                 None => ("good", None),
             },

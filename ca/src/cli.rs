@@ -98,7 +98,11 @@ pub async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
-            if e.is_input_error() { ExitCode::from(1) } else { ExitCode::from(2) }
+            if e.is_input_error() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::from(2)
+            }
         }
     }
 }
@@ -111,21 +115,43 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Init => {
             let passphrase = s.passphrase()?.ok_or(Error::MissingPassphrase)?;
             let hsm: Option<Arc<dyn Signer>> = match s.pkcs11()? {
-                Some(p) => Some(Arc::new(Pkcs11Signer::generate(&p, KeyAlgorithm::EcdsaP256)?)),
+                Some(p) => Some(Arc::new(Pkcs11Signer::generate(
+                    &p,
+                    KeyAlgorithm::EcdsaP256,
+                )?)),
                 None => None,
             };
             let report = authority::init(&s.ca_dir, &passphrase, hsm.as_deref())?;
             let db = s.database().await?;
             let ca = s.open_ca(db.clone()).await?;
             let mut tx = db.begin().await?;
-            audit::append(&mut tx, ACTOR, "ca.init", ca.slug(), &json!({ "dir": report.dir, "hsm": hsm.is_some() })).await?;
+            audit::append(
+                &mut tx,
+                ACTOR,
+                "ca.init",
+                ca.slug(),
+                &json!({ "dir": report.dir, "hsm": hsm.is_some() }),
+            )
+            .await?;
             ca.publish_crl_in(&mut tx).await?;
             tx.commit().await?;
             println!("created root and issuing CA in {}", report.dir.display());
             println!("issuer: {}", ca.slug());
-            println!("move {} offline", report.dir.join(authority::files::ROOT_KEY).display());
+            println!(
+                "move {} offline",
+                report.dir.join(authority::files::ROOT_KEY).display()
+            );
         }
-        Command::Issue { domains, org, uscc, icp, province, city, csr, out } => {
+        Command::Issue {
+            domains,
+            org,
+            uscc,
+            icp,
+            province,
+            city,
+            csr,
+            out,
+        } => {
             let identity = SiteIdentity::parse(&org, &uscc, &icp, &province, &city, &domains)?;
             let key = match csr {
                 Some(path) => KeySource::Csr(read_csr(&path)?),
@@ -133,14 +159,20 @@ async fn run(cli: Cli) -> Result<()> {
             };
             let key_out = key_path_for(&out);
             if matches!(key, KeySource::Generate) && key_out.exists() {
-                return Err(Error::Config(format!("{} exists; refusing to overwrite a key", key_out.display())));
+                return Err(Error::Config(format!(
+                    "{} exists; refusing to overwrite a key",
+                    key_out.display()
+                )));
             }
             let ca = s.open_ca(s.database().await?).await?;
             let issued = ca.issue(&identity, key, ACTOR).await?;
             std::fs::write(&out, &issued.pem).map_err(|e| Error::io(&out, e))?;
             if let Some(pem) = &issued.private_key_pem {
                 write_private_file(&key_out, pem.as_bytes())?;
-                println!("key: {} (generated; not stored by the CA)", key_out.display());
+                println!(
+                    "key: {} (generated; not stored by the CA)",
+                    key_out.display()
+                );
             }
             println!("serial: {}", issued.serial);
             println!("sha256: {}", hex::encode(&issued.sha256));
@@ -158,13 +190,21 @@ async fn run(cli: Cli) -> Result<()> {
             let ca = s.open_ca(s.database().await?).await?;
             let crl = ca.publish_crl(ACTOR).await?;
             std::fs::write(&out, &crl.der).map_err(|e| Error::io(&out, e))?;
-            println!("CRL {} with {} entries: {}", crl.number, crl.entries, out.display());
+            println!(
+                "CRL {} with {} entries: {}",
+                crl.number,
+                crl.entries,
+                out.display()
+            );
         }
         Command::Verify { cert } => {
             let ca = s.open_ca(s.database().await?).await?;
             let bytes = std::fs::read(&cert).map_err(|e| Error::io(&cert, e))?;
             let report = ca.check_certificate(&bytes).await?;
-            println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
             if !report.valid {
                 return Err(Error::CertificateInvalid(report.problems.join("; ")));
             }
@@ -174,7 +214,9 @@ async fn run(cli: Cli) -> Result<()> {
             let n = ca.refresh_ocsp(100_000).await?;
             println!("refreshed {n} OCSP responses");
         }
-        Command::Audit { command: AuditCommand::Verify } => {
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
             let db = s.database().await?;
             let n = audit::verify(&db).await?;
             println!("audit log intact: {n} entries");

@@ -16,13 +16,28 @@ use crate::{Error, Result};
 #[derive(clap::Args, Debug, Clone)]
 pub struct Settings {
     /// Database: `sqlite://path` (default) or `postgres://…`.
-    #[arg(long, env = "CHENGXIN_DATABASE_URL", default_value = "sqlite://./data/chengxin.db", global = true)]
+    #[arg(
+        long,
+        env = "CHENGXIN_DATABASE_URL",
+        default_value = "sqlite://./data/chengxin.db",
+        global = true
+    )]
     pub database_url: String,
     /// Public base URL that seals, CRL, OCSP and AIA URLs point at.
-    #[arg(long, env = "CHENGXIN_PUBLIC_URL", default_value = "http://127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "CHENGXIN_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
     pub public_url: String,
     /// The CA directory (certificates and encrypted keys).
-    #[arg(long = "dir", env = "CHENGXIN_CA_DIR", default_value = "./data/ca", global = true)]
+    #[arg(
+        long = "dir",
+        env = "CHENGXIN_CA_DIR",
+        default_value = "./data/ca",
+        global = true
+    )]
     pub ca_dir: PathBuf,
     /// File holding the CA key passphrase (else `CHENGXIN_CA_PASSPHRASE`).
     #[arg(long, env = "CHENGXIN_CA_PASSPHRASE_FILE", global = true)]
@@ -51,16 +66,21 @@ impl Settings {
     /// The public URL without a trailing slash, checked to be http(s).
     pub fn public_url(&self) -> Result<String> {
         let url = self.public_url.trim().trim_end_matches('/');
-        let parsed = url::Url::parse(url).map_err(|e| Error::Config(format!("CHENGXIN_PUBLIC_URL {url:?}: {e}")))?;
+        let parsed = url::Url::parse(url)
+            .map_err(|e| Error::Config(format!("CHENGXIN_PUBLIC_URL {url:?}: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-            return Err(Error::Config(format!("CHENGXIN_PUBLIC_URL {url:?} must be an http(s) URL")));
+            return Err(Error::Config(format!(
+                "CHENGXIN_PUBLIC_URL {url:?} must be an http(s) URL"
+            )));
         }
         Ok(url.to_string())
     }
 
     /// The HSM location, when the issuing key is in a token.
     pub fn pkcs11(&self) -> Result<Option<Pkcs11Config>> {
-        let Some(spec) = &self.ca_pkcs11 else { return Ok(None) };
+        let Some(spec) = &self.ca_pkcs11 else {
+            return Ok(None);
+        };
         let mut module = None;
         let mut token = None;
         let mut key = None;
@@ -69,7 +89,11 @@ impl Settings {
                 Some(("module", v)) => module = Some(PathBuf::from(v.trim())),
                 Some(("token", v)) => token = Some(v.trim().to_string()),
                 Some(("key", v)) => key = Some(v.trim().to_string()),
-                _ => return Err(Error::Config(format!("CHENGXIN_CA_PKCS11: cannot read {part:?}"))),
+                _ => {
+                    return Err(Error::Config(format!(
+                        "CHENGXIN_CA_PKCS11: cannot read {part:?}"
+                    )));
+                }
             }
         }
         let pin = std::env::var("CHENGXIN_CA_PKCS11_PIN")
@@ -81,7 +105,9 @@ impl Settings {
                 pin,
                 key_label,
             })),
-            _ => Err(Error::Config("CHENGXIN_CA_PKCS11 needs module=, token= and key=".into())),
+            _ => Err(Error::Config(
+                "CHENGXIN_CA_PKCS11 needs module=, token= and key=".into(),
+            )),
         }
     }
 
@@ -108,7 +134,14 @@ impl Settings {
                 let signer: Arc<dyn Signer> = Arc::new(Pkcs11Signer::open(&p)?);
                 Ca::open_with_signer(&config, signer, db).await
             }
-            None => Ca::open(&config, self.passphrase()?.as_deref().map(|p| p.as_slice()), db).await,
+            None => {
+                Ca::open(
+                    &config,
+                    self.passphrase()?.as_deref().map(|p| p.as_slice()),
+                    db,
+                )
+                .await
+            }
         }
     }
 }

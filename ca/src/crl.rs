@@ -4,8 +4,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use rcgen::{
-    CertificateRevocationListParams, CrlDistributionPoint, CrlIssuingDistributionPoint, CrlScope, KeyIdMethod,
-    RevocationReason as RcgenReason, RevokedCertParams, SerialNumber,
+    CertificateRevocationListParams, CrlDistributionPoint, CrlIssuingDistributionPoint, CrlScope,
+    KeyIdMethod, RevocationReason as RcgenReason, RevokedCertParams, SerialNumber,
 };
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
@@ -143,7 +143,12 @@ pub struct Revoked {
 impl Ca {
     /// Revokes (or holds, or releases) a certificate in one transaction: revocation
     /// row, new OCSP response, new CRL and audit entry commit together.
-    pub async fn revoke(&self, serial: &Serial, reason: RevocationReason, actor: &str) -> Result<Revoked> {
+    pub async fn revoke(
+        &self,
+        serial: &Serial,
+        reason: RevocationReason,
+        actor: &str,
+    ) -> Result<Revoked> {
         let mut tx = self.db.begin().await?;
         let out = self.revoke_in(&mut tx, serial, reason, actor).await?;
         tx.commit().await?;
@@ -151,7 +156,13 @@ impl Ca {
     }
 
     /// As [`Ca::revoke`], inside the caller's transaction.
-    pub async fn revoke_in(&self, tx: &mut Tx, serial: &Serial, reason: RevocationReason, actor: &str) -> Result<Revoked> {
+    pub async fn revoke_in(
+        &self,
+        tx: &mut Tx,
+        serial: &Serial,
+        reason: RevocationReason,
+        actor: &str,
+    ) -> Result<Revoked> {
         // Take the write lock first (SQLite) so two revocations queue instead of deadlocking.
         store::next_counter(tx, "revocations").await?;
         let rec = store::certificate_by_serial_tx(tx, self.issuer_id, serial)
@@ -164,26 +175,37 @@ impl Ca {
         let status = if reason == RevocationReason::RemoveFromCrl {
             if current != hold {
                 return Err(Error::RevocationRefused(
-                    "removeFromCRL releases a certificateHold, and this certificate is not on hold".into(),
+                    "removeFromCRL releases a certificateHold, and this certificate is not on hold"
+                        .into(),
                 ));
             }
             store::delete_revocation(tx, rec.id).await?;
             Status::Good
         } else {
             // A certificate not yet revoked, or one on hold being revoked for good.
-            let allowed = current.is_none() || (current == hold && reason != RevocationReason::CertificateHold);
+            let allowed = current.is_none()
+                || (current == hold && reason != RevocationReason::CertificateHold);
             if let (false, Some(existing)) = (allowed, current) {
-                return Err(Error::RevocationRefused(format!("already revoked ({existing})")));
+                return Err(Error::RevocationRefused(format!(
+                    "already revoked ({existing})"
+                )));
             }
             store::upsert_revocation(tx, rec.id, now, reason.code(), actor).await?;
-            Status::Revoked { at: now, reason: reason.code() }
+            Status::Revoked {
+                at: now,
+                reason: reason.code(),
+            }
         };
         self.store_ocsp_in(tx, rec.id, serial, status).await?;
         let crl = self.publish_crl_in(tx).await?;
         audit::append(
             tx,
             actor,
-            if reason == RevocationReason::RemoveFromCrl { "certificate.release" } else { "certificate.revoke" },
+            if reason == RevocationReason::RemoveFromCrl {
+                "certificate.release"
+            } else {
+                "certificate.revoke"
+            },
             &serial.to_hex(),
             &json!({ "reason": reason.name(), "crl_number": crl.number }),
         )
@@ -201,8 +223,14 @@ impl Ca {
     pub async fn publish_crl(&self, actor: &str) -> Result<CrlRecord> {
         let mut tx = self.db.begin().await?;
         let crl = self.publish_crl_in(&mut tx).await?;
-        audit::append(&mut tx, actor, "crl.publish", self.slug(), &json!({ "number": crl.number, "entries": crl.entries }))
-            .await?;
+        audit::append(
+            &mut tx,
+            actor,
+            "crl.publish",
+            self.slug(),
+            &json!({ "number": crl.number, "entries": crl.entries }),
+        )
+        .await?;
         tx.commit().await?;
         Ok(crl)
     }
@@ -213,7 +241,8 @@ impl Ca {
         let number = store::next_counter(tx, &format!("crl:{}", self.issuer_id)).await?;
         let now = OffsetDateTime::now_utc();
         let this_update = now.replace_nanosecond(0).unwrap_or(now);
-        let entries = store::revoked_entries(tx, self.issuer_id, this_update.unix_timestamp()).await?;
+        let entries =
+            store::revoked_entries(tx, self.issuer_id, this_update.unix_timestamp()).await?;
         let der = self.build_crl(number, this_update, &entries)?;
         let rec = CrlRecord {
             number,
@@ -227,7 +256,12 @@ impl Ca {
     }
 
     /// Encodes and signs a CRL over `entries`; the signature is checked before return.
-    pub fn build_crl(&self, number: i64, this_update: OffsetDateTime, entries: &[RevokedEntry]) -> Result<Vec<u8>> {
+    pub fn build_crl(
+        &self,
+        number: i64,
+        this_update: OffsetDateTime,
+        entries: &[RevokedEntry],
+    ) -> Result<Vec<u8>> {
         let revoked_certs = entries
             .iter()
             .map(|e| {

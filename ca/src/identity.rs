@@ -537,7 +537,16 @@ mod tests {
         assert_eq!(d.as_str(), "example.com.cn");
         assert!(d.covers("www.example.com.cn"));
         assert!(!d.covers("badexample.com.cn"));
-        for bad in ["", "localhost", "*.example.cn", "127.0.0.1", "-a.cn", "a..cn", "a_b.cn", "a.123"] {
+        for bad in [
+            "",
+            "localhost",
+            "*.example.cn",
+            "127.0.0.1",
+            "-a.cn",
+            "a..cn",
+            "a_b.cn",
+            "a.123",
+        ] {
             assert!(Domain::parse(bad).is_err(), "{bad:?} accepted");
         }
     }

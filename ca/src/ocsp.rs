@@ -10,8 +10,8 @@ use x509_cert::ext::pkix::CrlReason;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::spki::AlgorithmIdentifierOwned;
 use x509_ocsp::{
-    BasicOcspResponse, CertId, CertStatus, OcspGeneralizedTime, OcspRequest, OcspResponse, ResponderId, ResponseData,
-    RevokedInfo, SingleResponse, Version,
+    BasicOcspResponse, CertId, CertStatus, OcspGeneralizedTime, OcspRequest, OcspResponse,
+    ResponderId, ResponseData, RevokedInfo, SingleResponse, Version,
 };
 
 use crate::authority::Ca;
@@ -55,7 +55,9 @@ pub struct Answer {
 
 fn gtime(unix: i64) -> Result<OcspGeneralizedTime> {
     let secs = u64::try_from(unix).map_err(|_| Error::Encoding("time before 1970".into()))?;
-    Ok(OcspGeneralizedTime(GeneralizedTime::from_unix_duration(StdDuration::from_secs(secs))?))
+    Ok(OcspGeneralizedTime(GeneralizedTime::from_unix_duration(
+        StdDuration::from_secs(secs),
+    )?))
 }
 
 fn crl_reason(code: i64) -> Option<CrlReason> {
@@ -79,7 +81,11 @@ fn encode(resp: OcspResponse) -> Vec<u8> {
 impl Ca {
     fn cert_id(&self, serial: &[u8], sha256: bool) -> Result<CertId> {
         let (alg, name, key) = if sha256 {
-            (SHA256_OID, &self.issuer_name_hash256, &self.issuer_key_hash256)
+            (
+                SHA256_OID,
+                &self.issuer_name_hash256,
+                &self.issuer_key_hash256,
+            )
         } else {
             (SHA1_OID, &self.issuer_name_hash, &self.issuer_key_hash)
         };
@@ -96,7 +102,12 @@ impl Ca {
 
     /// Signs one OCSP response for `cert_id`, valid from `this_update` for the
     /// configured lifetime, and checks the signature before returning it.
-    pub(crate) fn sign_ocsp(&self, cert_id: CertId, status: Status, this_update: i64) -> Result<Vec<u8>> {
+    pub(crate) fn sign_ocsp(
+        &self,
+        cert_id: CertId,
+        status: Status,
+        this_update: i64,
+    ) -> Result<Vec<u8>> {
         let cert_status = match status {
             Status::Good => CertStatus::good(),
             Status::Unknown => CertStatus::unknown(),
@@ -134,7 +145,13 @@ impl Ca {
     }
 
     /// Signs and stores the response for one of our certificates.
-    pub(crate) async fn store_ocsp_in(&self, tx: &mut Tx, certificate_id: i64, serial: &Serial, status: Status) -> Result<()> {
+    pub(crate) async fn store_ocsp_in(
+        &self,
+        tx: &mut Tx,
+        certificate_id: i64,
+        serial: &Serial,
+        status: Status,
+    ) -> Result<()> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let der = self.sign_ocsp(self.cert_id(serial.as_bytes(), false)?, status, now)?;
         store::upsert_ocsp(tx, certificate_id, now, now + RESPONSE_LIFETIME_SECS, &der).await
@@ -144,15 +161,24 @@ impl Ca {
     /// many were refreshed. Run on a timer by the server.
     pub async fn refresh_ocsp(&self, batch: i64) -> Result<usize> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        let ids = store::certificates_needing_ocsp(&self.db, self.issuer_id, now + REFRESH_MARGIN_SECS, batch).await?;
+        let ids = store::certificates_needing_ocsp(
+            &self.db,
+            self.issuer_id,
+            now + REFRESH_MARGIN_SECS,
+            batch,
+        )
+        .await?;
         let mut tx = self.db.begin().await?;
         for id in &ids {
-            let Some(rec) = store::certificate_by_id(&self.db, *id).await? else { continue };
+            let Some(rec) = store::certificate_by_id(&self.db, *id).await? else {
+                continue;
+            };
             let status = match (rec.revoked_at, rec.revocation_reason) {
                 (Some(at), Some(reason)) => Status::Revoked { at, reason },
                 _ => Status::Good,
             };
-            self.store_ocsp_in(&mut tx, *id, &Serial::from_bytes(&rec.serial), status).await?;
+            self.store_ocsp_in(&mut tx, *id, &Serial::from_bytes(&rec.serial), status)
+                .await?;
         }
         tx.commit().await?;
         Ok(ids.len())
@@ -161,7 +187,10 @@ impl Ca {
     /// Answers a DER `OCSPRequest` (from POST, or GET after base64 decoding).
     pub async fn answer_ocsp(&self, request: &[u8]) -> Answer {
         match self.try_answer(request).await {
-            Ok(der) => Answer { der, successful: true },
+            Ok(der) => Answer {
+                der,
+                successful: true,
+            },
             Err(AnswerError::Malformed) => Answer {
                 der: encode(OcspResponse::malformed_request()),
                 successful: false,
@@ -198,7 +227,9 @@ impl Ca {
         } else {
             (&self.issuer_name_hash, &self.issuer_key_hash)
         };
-        if id.issuer_name_hash.as_bytes() != name_hash.as_slice() || id.issuer_key_hash.as_bytes() != key_hash.as_slice() {
+        if id.issuer_name_hash.as_bytes() != name_hash.as_slice()
+            || id.issuer_key_hash.as_bytes() != key_hash.as_slice()
+        {
             return Err(AnswerError::Unauthorized);
         }
         let serial = Serial::from_bytes(id.serial_number.as_bytes());
@@ -220,9 +251,12 @@ impl Ca {
             },
             _ => Status::Unknown,
         };
-        let cert_id = self.cert_id(serial.as_bytes(), sha256).map_err(AnswerError::Internal)?;
+        let cert_id = self
+            .cert_id(serial.as_bytes(), sha256)
+            .map_err(AnswerError::Internal)?;
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        self.sign_ocsp(cert_id, status, now).map_err(AnswerError::Internal)
+        self.sign_ocsp(cert_id, status, now)
+            .map_err(AnswerError::Internal)
     }
 }
 

@@ -50,7 +50,9 @@ pub struct Pkcs11Signer {
 
 impl std::fmt::Debug for Pkcs11Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pkcs11Signer").field("alg", &self.alg).finish_non_exhaustive()
+        f.debug_struct("Pkcs11Signer")
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
     }
 }
 
@@ -61,20 +63,35 @@ fn p11(e: cryptoki::error::Error) -> Error {
 fn open_session(config: &Pkcs11Config) -> Result<(Pkcs11, Session)> {
     let ctx = Pkcs11::new(&config.module).map_err(p11)?;
     match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
-        Ok(()) | Err(cryptoki::error::Error::Pkcs11(cryptoki::error::RvError::CryptokiAlreadyInitialized, _)) => {}
+        Ok(())
+        | Err(cryptoki::error::Error::Pkcs11(
+            cryptoki::error::RvError::CryptokiAlreadyInitialized,
+            _,
+        )) => {}
         Err(e) => return Err(p11(e)),
     }
     let slot = ctx
         .get_slots_with_token()
         .map_err(p11)?
         .into_iter()
-        .find(|s| ctx.get_token_info(*s).map(|t| t.label() == config.token_label).unwrap_or(false))
-        .ok_or_else(|| Error::Signer(format!("no PKCS#11 token labelled {:?}", config.token_label)))?;
+        .find(|s| {
+            ctx.get_token_info(*s)
+                .map(|t| t.label() == config.token_label)
+                .unwrap_or(false)
+        })
+        .ok_or_else(|| {
+            Error::Signer(format!(
+                "no PKCS#11 token labelled {:?}",
+                config.token_label
+            ))
+        })?;
     let session = ctx.open_rw_session(slot).map_err(p11)?;
     // Login state belongs to the application, not the session: a second session
     // (after key generation, say) finds the user already logged in.
     match session.login(UserType::User, Some(&AuthPin::from(config.pin.clone()))) {
-        Ok(()) | Err(cryptoki::error::Error::Pkcs11(cryptoki::error::RvError::UserAlreadyLoggedIn, _)) => {}
+        Ok(())
+        | Err(cryptoki::error::Error::Pkcs11(cryptoki::error::RvError::UserAlreadyLoggedIn, _)) => {
+        }
         Err(e) => return Err(p11(e)),
     }
     Ok((ctx, session))
@@ -100,7 +117,12 @@ impl Pkcs11Signer {
                 .map_err(p11)?
                 .into_iter()
                 .next()
-                .ok_or_else(|| Error::Signer(format!("no key labelled {:?} in the token", config.key_label)))
+                .ok_or_else(|| {
+                    Error::Signer(format!(
+                        "no key labelled {:?} in the token",
+                        config.key_label
+                    ))
+                })
         };
         let private = find(ObjectClass::PRIVATE_KEY)?;
         let public = find(ObjectClass::PUBLIC_KEY)?;
@@ -116,7 +138,9 @@ impl Pkcs11Signer {
                 _ => {}
             }
         }
-        let alg = curve_of(&params.ok_or_else(|| Error::Signer("public key lacks CKA_EC_PARAMS".into()))?)?;
+        let alg = curve_of(
+            &params.ok_or_else(|| Error::Signer("public key lacks CKA_EC_PARAMS".into()))?,
+        )?;
         let point = point.ok_or_else(|| Error::Signer("public key lacks CKA_EC_POINT".into()))?;
         // CKA_EC_POINT is a DER OCTET STRING around the uncompressed point.
         let public = OctetString::from_der(&point)
@@ -152,14 +176,23 @@ impl Pkcs11Signer {
             Attribute::Label(label),
         ];
         session
-            .generate_key_pair(&Mechanism::EccKeyPairGen, &public_template, &private_template)
+            .generate_key_pair(
+                &Mechanism::EccKeyPairGen,
+                &public_template,
+                &private_template,
+            )
             .map_err(p11)?;
         drop(session);
         Self::open(config)
     }
 
     /// Opens the token at `module` with the given labels and PIN.
-    pub fn open_module(module: &Path, token_label: &str, pin: &str, key_label: &str) -> Result<Self> {
+    pub fn open_module(
+        module: &Path,
+        token_label: &str,
+        pin: &str,
+        key_label: &str,
+    ) -> Result<Self> {
         Self::open(&Pkcs11Config {
             module: module.to_path_buf(),
             token_label: token_label.into(),
@@ -185,9 +218,14 @@ impl Signer for Pkcs11Signer {
             .session
             .lock()
             .map_err(|_| Error::Signer("PKCS#11 session lock poisoned".into()))?;
-        let raw = session.sign(&Mechanism::Ecdsa, self.key, hash.as_ref()).map_err(p11)?;
+        let raw = session
+            .sign(&Mechanism::Ecdsa, self.key, hash.as_ref())
+            .map_err(p11)?;
         if raw.len() != 2 * self.alg.scalar_len() {
-            return Err(Error::Signer(format!("token returned a {}-byte signature", raw.len())));
+            return Err(Error::Signer(format!(
+                "token returned a {}-byte signature",
+                raw.len()
+            )));
         }
         raw_ecdsa_to_der(&raw)
     }

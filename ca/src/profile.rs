@@ -10,8 +10,8 @@ use rcgen::{
 };
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
-use x509_cert::ext::pkix::name::GeneralName as DerGeneralName;
 use x509_cert::ext::pkix::certpolicy::PolicyInformation;
+use x509_cert::ext::pkix::name::GeneralName as DerGeneralName;
 use x509_cert::ext::pkix::{AccessDescription, AuthorityInfoAccessSyntax, CertificatePolicies};
 use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
 use x509_parser::prelude::{FromDer, X509Certificate};
@@ -121,7 +121,10 @@ impl SubjectPublicKey {
         let (rest, csr) = X509CertificationRequest::from_der(der)
             .map_err(|e| Error::InvalidCsr(format!("not a PKCS#10 request: {e}")))?;
         if !rest.is_empty() {
-            return Err(Error::InvalidCsr(format!("{} bytes after the request", rest.len())));
+            return Err(Error::InvalidCsr(format!(
+                "{} bytes after the request",
+                rest.len()
+            )));
         }
         // The key first: ring cannot verify with a weak key, and "weak key" is the
         // message the operator needs.
@@ -141,7 +144,9 @@ impl SubjectPublicKey {
         let (label, der) = der::pem::decode_vec(pem.trim().as_bytes())
             .map_err(|e| Error::InvalidCsr(format!("not PEM: {e}")))?;
         if label != "CERTIFICATE REQUEST" && label != "NEW CERTIFICATE REQUEST" {
-            return Err(Error::InvalidCsr(format!("expected CERTIFICATE REQUEST, found {label}")));
+            return Err(Error::InvalidCsr(format!(
+                "expected CERTIFICATE REQUEST, found {label}"
+            )));
         }
         Self::from_csr_der(&der)
     }
@@ -184,13 +189,17 @@ fn check_public_key(
             match curve.as_str() {
                 "1.2.840.10045.3.1.7" => Ok(&rcgen::PKCS_ECDSA_P256_SHA256),
                 "1.3.132.0.34" => Ok(&rcgen::PKCS_ECDSA_P384_SHA384),
-                other => Err(format!("EC curve {other} is not accepted; use P-256 or P-384")),
+                other => Err(format!(
+                    "EC curve {other} is not accepted; use P-256 or P-384"
+                )),
             }
         }
         ("1.2.840.113549.1.1.1", PublicKey::RSA(rsa)) => {
             let bits = rsa.key_size();
             if !(2048..=8192).contains(&bits) {
-                Err(format!("RSA key of {bits} bits; 2048 to 8192 bits are accepted"))
+                Err(format!(
+                    "RSA key of {bits} bits; 2048 to 8192 bits are accepted"
+                ))
             } else if rsa.exponent != [0x01, 0x00, 0x01] {
                 Err("RSA public exponent must be 65537".into())
             } else {
@@ -246,9 +255,12 @@ impl IssuerInfo {
                 ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0.to_vec()),
                 _ => None,
             })
-            .ok_or_else(|| Error::Config("issuing certificate has no subject key identifier".into()))?;
+            .ok_or_else(|| {
+                Error::Config("issuing certificate has no subject key identifier".into())
+            })?;
         let spki_der = cert.public_key().raw.to_vec();
-        let slug = hex::encode(&ring::digest::digest(&ring::digest::SHA256, &spki_der).as_ref()[..8]);
+        let slug =
+            hex::encode(&ring::digest::digest(&ring::digest::SHA256, &spki_der).as_ref()[..8]);
         Ok(IssuerInfo {
             slug,
             cert_der: cert_der.to_vec(),
@@ -340,15 +352,27 @@ impl Expected<'_> {
     pub fn params(&self) -> Result<CertificateParams> {
         let id = self.identity;
         let mut dn = DistinguishedName::new();
-        dn.push(DnType::CountryName, DnValue::PrintableString("CN".try_into()?));
-        dn.push(DnType::StateOrProvinceName, DnValue::Utf8String(id.province.clone()));
+        dn.push(
+            DnType::CountryName,
+            DnValue::PrintableString("CN".try_into()?),
+        );
+        dn.push(
+            DnType::StateOrProvinceName,
+            DnValue::Utf8String(id.province.clone()),
+        );
         dn.push(DnType::LocalityName, DnValue::Utf8String(id.city.clone()));
-        dn.push(DnType::OrganizationName, DnValue::Utf8String(id.organization.clone()));
+        dn.push(
+            DnType::OrganizationName,
+            DnValue::Utf8String(id.organization.clone()),
+        );
         dn.push(
             DnType::CustomDnType(vec![2, 5, 4, 5]),
             DnValue::PrintableString(id.uscc.as_str().try_into()?),
         );
-        dn.push(DnType::CommonName, DnValue::Utf8String(id.primary().as_str().to_string()));
+        dn.push(
+            DnType::CommonName,
+            DnValue::Utf8String(id.primary().as_str().to_string()),
+        );
 
         let mut params = CertificateParams::default();
         params.not_before = self.not_before;
@@ -362,7 +386,9 @@ impl Expected<'_> {
             .collect::<Result<_>>()?;
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::Other(oid::EKU_SITE_IDENTITY.to_vec())];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::Other(
+            oid::EKU_SITE_IDENTITY.to_vec(),
+        )];
         params.crl_distribution_points = vec![CrlDistributionPoint {
             uris: vec![self.urls.crl.clone()],
         }];
@@ -374,7 +400,9 @@ impl Expected<'_> {
             policy_qualifiers: None,
         }]);
         let uri = |s: &str| -> Result<DerGeneralName> {
-            Ok(DerGeneralName::UniformResourceIdentifier(Ia5String::new(s)?))
+            Ok(DerGeneralName::UniformResourceIdentifier(Ia5String::new(
+                s,
+            )?))
         };
         let aia = AuthorityInfoAccessSyntax(vec![
             AccessDescription {
@@ -401,7 +429,8 @@ impl Expected<'_> {
     /// the lint copy (throwaway key, mirror issuer) before the real key signs anything.
     pub fn lint(&self, der: &[u8]) -> Result<()> {
         let lint = |msg: String| Error::Lint(msg);
-        let (rest, cert) = X509Certificate::from_der(der).map_err(|e| lint(format!("does not parse: {e}")))?;
+        let (rest, cert) =
+            X509Certificate::from_der(der).map_err(|e| lint(format!("does not parse: {e}")))?;
         if !rest.is_empty() {
             return Err(lint("trailing bytes after the certificate".into()));
         }
@@ -418,10 +447,14 @@ impl Expected<'_> {
         }
         let s = self.serial.as_bytes();
         if s.len() != 18 || !(0x01..=0x7f).contains(&s[0]) {
-            return Err(lint("serial must be an instance byte 0x01-0x7f and 136 random bits".into()));
+            return Err(lint(
+                "serial must be an instance byte 0x01-0x7f and 136 random bits".into(),
+            ));
         }
         if tbs.issuer.as_raw() != self.issuer.subject_der.as_slice() {
-            return Err(lint("issuer name differs from the issuing CA's subject".into()));
+            return Err(lint(
+                "issuer name differs from the issuing CA's subject".into(),
+            ));
         }
         let nb = tbs.validity.not_before.timestamp();
         let na = tbs.validity.not_after.timestamp();
@@ -432,7 +465,9 @@ impl Expected<'_> {
             )));
         }
         if tbs.subject_pki.raw != self.subject_key.spki_der() {
-            return Err(lint("subject public key differs from the requested key".into()));
+            return Err(lint(
+                "subject public key differs from the requested key".into(),
+            ));
         }
 
         let mut subject = Vec::new();
@@ -441,9 +476,12 @@ impl Expected<'_> {
             let [atv] = atvs.as_slice() else {
                 return Err(lint("multi-valued RDN in subject".into()));
             };
-            let value = atv
-                .as_str()
-                .map_err(|_| lint(format!("subject attribute {} is not a string", atv.attr_type())))?;
+            let value = atv.as_str().map_err(|_| {
+                lint(format!(
+                    "subject attribute {} is not a string",
+                    atv.attr_type()
+                ))
+            })?;
             subject.push((atv.attr_type().to_id_string(), value.to_string()));
         }
         let want: Vec<(String, String)> = self
@@ -465,12 +503,20 @@ impl Expected<'_> {
             )));
         }
         for (oid_str, critical) in expected_exts {
-            let matching: Vec<_> = exts.iter().filter(|e| e.oid.to_id_string() == oid_str).collect();
+            let matching: Vec<_> = exts
+                .iter()
+                .filter(|e| e.oid.to_id_string() == oid_str)
+                .collect();
             if matching.len() != 1 {
-                return Err(lint(format!("extension {oid_str} appears {} times", matching.len())));
+                return Err(lint(format!(
+                    "extension {oid_str} appears {} times",
+                    matching.len()
+                )));
             }
             if matching[0].critical != critical {
-                return Err(lint(format!("extension {oid_str} criticality must be {critical}")));
+                return Err(lint(format!(
+                    "extension {oid_str} criticality must be {critical}"
+                )));
             }
         }
         for ext in exts {
@@ -510,7 +556,10 @@ impl Expected<'_> {
             }
             ParsedExtension::CertificatePolicies(p) => {
                 let ours = oid::dotted(&oid::POLICY_SITE_IDENTITY);
-                if p.len() != 1 || p[0].policy_id.to_id_string() != ours || p[0].policy_qualifiers.is_some() {
+                if p.len() != 1
+                    || p[0].policy_id.to_id_string() != ours
+                    || p[0].policy_qualifiers.is_some()
+                {
                     return Err(lint(format!("certificatePolicies must be exactly {ours}")));
                 }
             }
@@ -529,11 +578,14 @@ impl Expected<'_> {
                 }
             }
             ParsedExtension::AuthorityKeyIdentifier(aki) => {
-                let ok = aki.key_identifier.as_ref().map(|k| k.0) == Some(self.issuer.ski.as_slice())
+                let ok = aki.key_identifier.as_ref().map(|k| k.0)
+                    == Some(self.issuer.ski.as_slice())
                     && aki.authority_cert_issuer.is_none()
                     && aki.authority_cert_serial.is_none();
                 if !ok {
-                    return Err(lint("authorityKeyIdentifier must be the issuer's key id only".into()));
+                    return Err(lint(
+                        "authorityKeyIdentifier must be the issuer's key id only".into(),
+                    ));
                 }
             }
             ParsedExtension::SubjectKeyIdentifier(ski) => {
@@ -549,7 +601,10 @@ impl Expected<'_> {
                         Some(DistributionPointName::FullName(names))
                             if names.len() == 1 && names[0] == GeneralName::URI(&self.urls.crl));
                 if !ok {
-                    return Err(lint(format!("CRL distribution point must be exactly {}", self.urls.crl)));
+                    return Err(lint(format!(
+                        "CRL distribution point must be exactly {}",
+                        self.urls.crl
+                    )));
                 }
             }
             ParsedExtension::AuthorityInfoAccess(aia) => {
@@ -564,7 +619,9 @@ impl Expected<'_> {
                     && got[1].0 == std_oids::AD_CA_ISSUERS
                     && *got[1].1 == GeneralName::URI(&self.urls.ca_issuers);
                 if !ok {
-                    return Err(lint("authorityInformationAccess must give our OCSP and issuer URLs".into()));
+                    return Err(lint(
+                        "authorityInformationAccess must give our OCSP and issuer URLs".into(),
+                    ));
                 }
             }
             _ if ext.oid.to_id_string() == icp_oid => {
@@ -579,7 +636,10 @@ impl Expected<'_> {
                 }
             }
             ParsedExtension::ParseError { error } => {
-                return Err(lint(format!("extension {} does not parse: {error}", ext.oid)));
+                return Err(lint(format!(
+                    "extension {} does not parse: {error}",
+                    ext.oid
+                )));
             }
             _ => return Err(lint(format!("unexpected extension {}", ext.oid))),
         }

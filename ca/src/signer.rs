@@ -51,15 +51,21 @@ impl KeyAlgorithm {
     /// The signature AlgorithmIdentifier OID (ecdsa-with-SHA256 / -SHA384).
     pub fn signature_oid(self) -> der::oid::ObjectIdentifier {
         match self {
-            KeyAlgorithm::EcdsaP256 => der::oid::ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2"),
-            KeyAlgorithm::EcdsaP384 => der::oid::ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3"),
+            KeyAlgorithm::EcdsaP256 => {
+                der::oid::ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2")
+            }
+            KeyAlgorithm::EcdsaP384 => {
+                der::oid::ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3")
+            }
         }
     }
 
     /// The named-curve OID.
     pub fn curve_oid(self) -> der::oid::ObjectIdentifier {
         match self {
-            KeyAlgorithm::EcdsaP256 => der::oid::ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7"),
+            KeyAlgorithm::EcdsaP256 => {
+                der::oid::ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7")
+            }
             KeyAlgorithm::EcdsaP384 => der::oid::ObjectIdentifier::new_unwrap("1.3.132.0.34"),
         }
     }
@@ -125,7 +131,8 @@ impl FileSigner {
     /// Loads an `ENCRYPTED PRIVATE KEY` PEM file, decrypting it with `passphrase`.
     pub fn load_encrypted(path: &Path, alg: KeyAlgorithm, passphrase: &[u8]) -> Result<Self> {
         let pem = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let (label, der) = pem_rfc7468_decode(&pem).map_err(|_| Error::WrongPassphrase(path.into()))?;
+        let (label, der) =
+            pem_rfc7468_decode(&pem).map_err(|_| Error::WrongPassphrase(path.into()))?;
         if label != "ENCRYPTED PRIVATE KEY" {
             return Err(Error::Signer(format!(
                 "{}: expected an ENCRYPTED PRIVATE KEY, found {label}",
@@ -223,7 +230,9 @@ pub fn raw_ecdsa_to_der(raw: &[u8]) -> Result<Vec<u8>> {
 pub fn verify_with(signer: &dyn Signer, message: &[u8], sig: &[u8]) -> Result<()> {
     signature::UnparsedPublicKey::new(signer.algorithm().ring_verify(), signer.public_key())
         .verify(message, sig)
-        .map_err(|_| Error::SignatureCheck("signature does not verify with the signer's public key".into()))
+        .map_err(|_| {
+            Error::SignatureCheck("signature does not verify with the signer's public key".into())
+        })
 }
 
 /// Lets rcgen sign certificates and CRLs through a [`Signer`].
@@ -254,13 +263,19 @@ mod tests {
         let path = dir.path().join("k.pem");
         let (signer, der) = FileSigner::generate(KeyAlgorithm::EcdsaP256).unwrap();
         write_encrypted_key(&path, &der, b"correct horse").unwrap();
-        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions());
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&path).unwrap().permissions(),
+        );
         assert_eq!(mode & 0o777, 0o600);
-        let back = FileSigner::load_encrypted(&path, KeyAlgorithm::EcdsaP256, b"correct horse").unwrap();
+        let back =
+            FileSigner::load_encrypted(&path, KeyAlgorithm::EcdsaP256, b"correct horse").unwrap();
         assert_eq!(back.public_key(), signer.public_key());
         let err = FileSigner::load_encrypted(&path, KeyAlgorithm::EcdsaP256, b"wrong").unwrap_err();
         assert!(matches!(err, Error::WrongPassphrase(_)), "{err}");
-        assert!(write_encrypted_key(&path, &der, b"x").is_err(), "overwrote a key file");
+        assert!(
+            write_encrypted_key(&path, &der, b"x").is_err(),
+            "overwrote a key file"
+        );
     }
 
     #[test]
@@ -268,12 +283,17 @@ mod tests {
         let (signer, _) = FileSigner::generate(KeyAlgorithm::EcdsaP256).unwrap();
         let rng = SystemRandom::new();
         let (_, der) = FileSigner::generate(KeyAlgorithm::EcdsaP256).unwrap();
-        let fixed = EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &der, &rng).unwrap();
+        let fixed =
+            EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &der, &rng)
+                .unwrap();
         let raw = fixed.sign(&rng, b"msg").unwrap();
         let converted = raw_ecdsa_to_der(raw.as_ref()).unwrap();
-        signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_ASN1, fixed.public_key().as_ref())
-            .verify(b"msg", &converted)
-            .unwrap();
+        signature::UnparsedPublicKey::new(
+            &signature::ECDSA_P256_SHA256_ASN1,
+            fixed.public_key().as_ref(),
+        )
+        .verify(b"msg", &converted)
+        .unwrap();
         let sig = signer.sign(b"hello").unwrap();
         verify_with(&signer, b"hello", &sig).unwrap();
         assert!(verify_with(&signer, b"hellO", &sig).is_err());

@@ -136,7 +136,8 @@ pub async fn reserve_certificate(
 ) -> Result<i64> {
     let domains = serde_json::to_string(&identity.domains).unwrap_or_else(|_| "[]".into());
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let id: (i64,) = on_tx!(tx, |c| sqlx::query_as(
+    let id: (i64,) = on_tx!(tx, |c| {
+        sqlx::query_as(
         "INSERT INTO certificates (issuer_id, serial, status, organization, uscc, icp, province, city, \
          domains, not_before, not_after, created_at) \
          VALUES ($1, $2, 'reserved', $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id"
@@ -153,13 +154,15 @@ pub async fn reserve_certificate(
     .bind(not_after)
     .bind(now)
     .fetch_one(c)
-    .await?);
+    .await?
+    });
     Ok(id.0)
 }
 
 /// Records the signed certificate on its reserved row.
 pub async fn complete_certificate(tx: &mut Tx, id: i64, der: &[u8], sha256: &[u8]) -> Result<()> {
-    on_tx!(tx, |c| sqlx::query(
+    on_tx!(tx, |c| {
+        sqlx::query(
         "UPDATE certificates SET status = 'issued', der = $1, sha256 = $2 WHERE id = $3 AND status = 'reserved'"
     )
     .bind(der)
@@ -167,12 +170,17 @@ pub async fn complete_certificate(tx: &mut Tx, id: i64, der: &[u8], sha256: &[u8
     .bind(id)
     .execute(c)
     .await
-    .map(|_| ())?);
+    .map(|_| ())?
+    });
     Ok(())
 }
 
 /// Looks a certificate up by issuer and serial.
-pub async fn certificate_by_serial(db: &Database, issuer_id: i64, serial: &Serial) -> Result<Option<CertificateRecord>> {
+pub async fn certificate_by_serial(
+    db: &Database,
+    issuer_id: i64,
+    serial: &Serial,
+) -> Result<Option<CertificateRecord>> {
     let sql = format!(
         "SELECT {CERT_COLUMNS} FROM certificates c LEFT JOIN revocations r ON r.certificate_id = c.id \
          WHERE c.issuer_id = $1 AND c.serial = $2"
@@ -185,7 +193,11 @@ pub async fn certificate_by_serial(db: &Database, issuer_id: i64, serial: &Seria
 }
 
 /// As [`certificate_by_serial`], inside a transaction.
-pub async fn certificate_by_serial_tx(tx: &mut Tx, issuer_id: i64, serial: &Serial) -> Result<Option<CertificateRecord>> {
+pub async fn certificate_by_serial_tx(
+    tx: &mut Tx,
+    issuer_id: i64,
+    serial: &Serial,
+) -> Result<Option<CertificateRecord>> {
     let sql = format!(
         "SELECT {CERT_COLUMNS} FROM certificates c LEFT JOIN revocations r ON r.certificate_id = c.id \
          WHERE c.issuer_id = $1 AND c.serial = $2"
@@ -202,11 +214,19 @@ pub async fn certificate_by_id(db: &Database, id: i64) -> Result<Option<Certific
     let sql = format!(
         "SELECT {CERT_COLUMNS} FROM certificates c LEFT JOIN revocations r ON r.certificate_id = c.id WHERE c.id = $1"
     );
-    Ok(on_pool!(db, |p| sqlx::query_as(&sql).bind(id).fetch_optional(p).await?))
+    Ok(on_pool!(db, |p| sqlx::query_as(&sql)
+        .bind(id)
+        .fetch_optional(p)
+        .await?))
 }
 
 /// Certificates whose stored OCSP response expires before `before` (Unix seconds).
-pub async fn certificates_needing_ocsp(db: &Database, issuer_id: i64, before: i64, limit: i64) -> Result<Vec<i64>> {
+pub async fn certificates_needing_ocsp(
+    db: &Database,
+    issuer_id: i64,
+    before: i64,
+    limit: i64,
+) -> Result<Vec<i64>> {
     let rows: Vec<(i64,)> = on_pool!(db, |p| sqlx::query_as(
         "SELECT c.id FROM certificates c LEFT JOIN ocsp_responses o ON o.certificate_id = c.id \
          WHERE c.issuer_id = $1 AND c.status = 'issued' AND c.not_after > $2 \
@@ -222,8 +242,15 @@ pub async fn certificates_needing_ocsp(db: &Database, issuer_id: i64, before: i6
 }
 
 /// Records a revocation (or replaces a certificateHold with a final reason).
-pub async fn upsert_revocation(tx: &mut Tx, certificate_id: i64, at: i64, reason: i64, actor: &str) -> Result<()> {
-    on_tx!(tx, |c| sqlx::query(
+pub async fn upsert_revocation(
+    tx: &mut Tx,
+    certificate_id: i64,
+    at: i64,
+    reason: i64,
+    actor: &str,
+) -> Result<()> {
+    on_tx!(tx, |c| {
+        sqlx::query(
         "INSERT INTO revocations (certificate_id, revoked_at, reason, actor) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (certificate_id) DO UPDATE SET revoked_at = excluded.revoked_at, \
          reason = excluded.reason, actor = excluded.actor"
@@ -234,30 +261,35 @@ pub async fn upsert_revocation(tx: &mut Tx, certificate_id: i64, at: i64, reason
     .bind(actor)
     .execute(c)
     .await
-    .map(|_| ())?);
+    .map(|_| ())?
+    });
     Ok(())
 }
 
 /// Removes a revocation (release of a certificateHold).
 pub async fn delete_revocation(tx: &mut Tx, certificate_id: i64) -> Result<()> {
-    on_tx!(tx, |c| sqlx::query("DELETE FROM revocations WHERE certificate_id = $1")
-        .bind(certificate_id)
-        .execute(c)
-        .await
-        .map(|_| ())?);
+    on_tx!(tx, |c| sqlx::query(
+        "DELETE FROM revocations WHERE certificate_id = $1"
+    )
+    .bind(certificate_id)
+    .execute(c)
+    .await
+    .map(|_| ())?);
     Ok(())
 }
 
 /// Every revoked, unexpired certificate of an issuer.
 pub async fn revoked_entries(tx: &mut Tx, issuer_id: i64, now: i64) -> Result<Vec<RevokedEntry>> {
-    Ok(on_tx!(tx, |c| sqlx::query_as(
+    Ok(on_tx!(tx, |c| {
+        sqlx::query_as(
         "SELECT c.serial, r.revoked_at, r.reason FROM revocations r JOIN certificates c ON c.id = r.certificate_id \
          WHERE c.issuer_id = $1 AND c.not_after > $2 ORDER BY r.revoked_at, c.id"
     )
     .bind(issuer_id)
     .bind(now)
     .fetch_all(c)
-    .await?))
+    .await?
+    }))
 }
 
 /// Advances a named counter and returns its new value (first value 1).
@@ -274,7 +306,8 @@ pub async fn next_counter(tx: &mut Tx, name: &str) -> Result<i64> {
 
 /// Stores a CRL.
 pub async fn insert_crl(tx: &mut Tx, issuer_id: i64, crl: &CrlRecord) -> Result<()> {
-    on_tx!(tx, |c| sqlx::query(
+    on_tx!(tx, |c| {
+        sqlx::query(
         "INSERT INTO crls (issuer_id, number, this_update, next_update, entries, der) VALUES ($1, $2, $3, $4, $5, $6)"
     )
     .bind(issuer_id)
@@ -285,7 +318,8 @@ pub async fn insert_crl(tx: &mut Tx, issuer_id: i64, crl: &CrlRecord) -> Result<
     .bind(&crl.der)
     .execute(c)
     .await
-    .map(|_| ())?);
+    .map(|_| ())?
+    });
     Ok(())
 }
 
@@ -301,8 +335,15 @@ pub async fn latest_crl(db: &Database, issuer_slug: &str) -> Result<Option<CrlRe
 }
 
 /// Stores (or replaces) the pre-signed OCSP response of a certificate.
-pub async fn upsert_ocsp(tx: &mut Tx, certificate_id: i64, this_update: i64, next_update: i64, der: &[u8]) -> Result<()> {
-    on_tx!(tx, |c| sqlx::query(
+pub async fn upsert_ocsp(
+    tx: &mut Tx,
+    certificate_id: i64,
+    this_update: i64,
+    next_update: i64,
+    der: &[u8],
+) -> Result<()> {
+    on_tx!(tx, |c| {
+        sqlx::query(
         "INSERT INTO ocsp_responses (certificate_id, this_update, next_update, der) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (certificate_id) DO UPDATE SET this_update = excluded.this_update, \
          next_update = excluded.next_update, der = excluded.der"
@@ -313,12 +354,17 @@ pub async fn upsert_ocsp(tx: &mut Tx, certificate_id: i64, this_update: i64, nex
     .bind(der)
     .execute(c)
     .await
-    .map(|_| ())?);
+    .map(|_| ())?
+    });
     Ok(())
 }
 
 /// The stored OCSP response for (issuer, serial), if we issued that certificate.
-pub async fn ocsp_response(db: &Database, issuer_id: i64, serial: &[u8]) -> Result<Option<Vec<u8>>> {
+pub async fn ocsp_response(
+    db: &Database,
+    issuer_id: i64,
+    serial: &[u8],
+) -> Result<Option<Vec<u8>>> {
     let row: Option<(Vec<u8>,)> = on_pool!(db, |p| sqlx::query_as(
         "SELECT o.der FROM ocsp_responses o JOIN certificates c ON c.id = o.certificate_id \
          WHERE c.issuer_id = $1 AND c.serial = $2"

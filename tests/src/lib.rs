@@ -59,11 +59,22 @@ pub fn fresh_postgres_database() -> String {
     );
     let out = Command::new("psql")
         .arg(&admin)
-        .args(["-v", "ON_ERROR_STOP=1", "-qc", &format!("CREATE DATABASE {name}")])
+        .args([
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-qc",
+            &format!("CREATE DATABASE {name}"),
+        ])
         .output()
         .expect("psql must be installed (apt-get install postgresql-client)");
-    assert!(out.status.success(), "CREATE DATABASE failed: {}", String::from_utf8_lossy(&out.stderr));
-    let (base, _) = admin.rsplit_once('/').expect("database URL ends in /dbname");
+    assert!(
+        out.status.success(),
+        "CREATE DATABASE failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (base, _) = admin
+        .rsplit_once('/')
+        .expect("database URL ends in /dbname");
     format!("{base}/{name}")
 }
 
@@ -75,18 +86,29 @@ pub fn psql(url: &str, sql: &str) -> String {
         .args(["-v", "ON_ERROR_STOP=1", "-qAtc", sql])
         .output()
         .unwrap();
-    assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
 /// The workspace root (the directory holding the top-level Cargo.toml).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// `shared/fixtures`, laid beside the repository.
 pub fn fixtures_dir() -> PathBuf {
-    let dir = workspace_root().parent().unwrap().join("shared").join("fixtures");
+    let dir = workspace_root()
+        .parent()
+        .unwrap()
+        .join("shared")
+        .join("fixtures");
     assert!(dir.is_dir(), "fixtures not found at {}", dir.display());
     dir
 }
@@ -123,7 +145,11 @@ impl Run {
     /// Asserts exit code 0 and returns self.
     #[track_caller]
     pub fn ok(self) -> Self {
-        assert_eq!(self.code, 0, "command failed\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "command failed\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
@@ -140,7 +166,9 @@ impl From<Output> for Run {
 
 /// Runs a command to completion.
 pub fn run(cmd: &mut Command) -> Run {
-    cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}")).into()
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+        .into()
 }
 
 /// Runs `openssl` with arguments in `dir`.
@@ -150,7 +178,11 @@ pub fn openssl(dir: &Path, args: &[&str]) -> Run {
 
 /// A TCP port that was free a moment ago.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A child process that is killed when dropped.
@@ -168,7 +200,10 @@ impl Drop for Child {
 pub fn wait_for_port(addr: &str, secs: u64) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
     while std::net::TcpStream::connect(addr).is_err() {
-        assert!(std::time::Instant::now() < deadline, "{addr} did not start listening in {secs} s");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{addr} did not start listening in {secs} s"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }

@@ -15,5 +15,7 @@ pub fn router() -> Router<AppState> {
 
 async fn healthz(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
     ca::store::latest_crl(&state.db, state.ca.slug()).await?;
-    Ok(Json(json!({ "status": "ok", "database": state.db.backend(), "issuer": state.ca.slug() })))
+    Ok(Json(
+        json!({ "status": "ok", "database": state.db.backend(), "issuer": state.ca.slug() }),
+    ))
 }
