@@ -1,10 +1,20 @@
-//! The Chengxin verifier: proves domain control (DNS TXT, HTTP file, HTML meta) and
-//! matches the domain's MIIT ICP filing against the applicant.
+//! The Chengxin verifier: proves that an applicant controls a domain (DNS TXT record,
+//! file under `/.well-known/chengxin/`, or HTML meta tag, ACME-style) and that the
+//! domain's MIIT ICP filing names the same organization; re-runs both for the whole
+//! certificate year.
 //!
-//! Identifier parsing (`Uscc`, `IcpNumber`, `Domain`) lives in `ca::identity`, because
-//! the CA must refuse malformed identifiers itself; this crate re-exports it.
+//! Identifier parsing (`Uscc`, `IcpNumber`, `Domain`) lives in `ca::identity`, since
+//! the CA must refuse malformed identifiers itself; this crate re-exports it and adds
+//! what only verification needs (公安 numbers, registrable domains).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod error;
+pub mod icp;
+pub mod ident;
+pub mod verdict;
+
 pub use ca::identity;
+pub use error::{Error, Result};
+pub use verdict::{Evidence, Outcome, Verdict};

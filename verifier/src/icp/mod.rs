@@ -1,0 +1,1 @@
+//! ICP filing providers and the rules that match a filing to an applicant.
