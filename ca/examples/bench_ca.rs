@@ -417,7 +417,7 @@ fn verdict(ok: bool) -> &'static str {
 #[tokio::main]
 async fn main() -> BoxResult<()> {
     let args = Args::parse();
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     println!("Chengxin CA benchmark");
     println!(
         "  cores {cores}, issuances/run {}, warmup {}, concurrency {:?}, CRL entries {}, revocations {}, DB CRL entries {}",

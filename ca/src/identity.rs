@@ -550,4 +550,15 @@ mod tests {
             assert!(Domain::parse(bad).is_err(), "{bad:?} accepted");
         }
     }
+
+    #[test]
+    fn zz_probe() {
+        for s in ["91110108MA04T7K2中H", "91110108MA04T7K2ÄH"] {
+            println!("{s}: {:?}", Uscc::parse(s).map_err(|e| e.to_string()));
+        }
+        for s in ["example.cn。", "example.cn．", "example.cn.", "a.0x1", "1.2.3.0x4", "example.0x7f", "a.0xg", "ab--cd.cn", "xn--abc.cn", "EXAMPLE。CN", "a.b.c.d.e.f.g.xn--fiqs8s", "ΑΣ.cn", "ας.cn", "ασ.cn", "ß.cn", "faß.de"] {
+            println!("{s}: {:?}", Domain::parse(s).map_err(|e| e.to_string()));
+        }
+        println!("{:?}", Domain::parse("ΑΣ.cn").ok() == Domain::parse(&"ΑΣ.cn".to_lowercase()).ok());
+    }
 }

@@ -4,9 +4,9 @@
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// An identifier failed to parse (USCC, ICP number, domain, 公安 number).
+    /// An identifier failed to parse (USCC, ICP number, domain).
     #[error(transparent)]
-    Identifier(#[from] ca::Error),
+    Identifier(ca::Error),
     /// A 公安 (public security) filing number is malformed.
     #[error("invalid 公安 filing number: {0}")]
     InvalidGongan(String),
@@ -30,6 +30,15 @@ pub enum Error {
     /// The database failed.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// The CA or its database layer failed.
+    #[error("CA: {0}")]
+    Ca(String),
+}
+
+impl From<ca::Error> for Error {
+    fn from(e: ca::Error) -> Self {
+        if e.is_input_error() { Error::Identifier(e) } else { Error::Ca(e.to_string()) }
+    }
 }
 
 /// Result with the crate's [`Error`].

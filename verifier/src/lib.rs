@@ -10,11 +10,21 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod challenge;
+pub mod cli;
+pub mod config;
+pub mod dns;
 mod error;
+pub mod http;
 pub mod icp;
 pub mod ident;
+pub mod net;
+pub mod store;
+pub mod token;
 pub mod verdict;
 
 pub use ca::identity;
 pub use error::{Error, Result};
+pub use challenge::{Challenger, Method};
+pub use token::Token;
 pub use verdict::{Evidence, Outcome, Verdict};

@@ -1,8 +1,12 @@
-//! `verifier`: domain-control and ICP checks (see issue 3).
+//! `verifier`: domain-control and ICP checks, re-verification.
 
 use std::process::ExitCode;
 
-fn main() -> ExitCode {
-    eprintln!("verifier: not implemented yet; domain-control and ICP checks arrive with issue 3");
-    ExitCode::from(2)
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    verifier::cli::main().await
 }
