@@ -50,8 +50,20 @@ fn entry_hash(prev: &[u8], e: &Entry) -> Vec<u8> {
     ctx.finish().as_ref().to_vec()
 }
 
-/// Appends an entry inside `tx`. The head row is updated first, which takes the
-/// write lock (SQLite) or the row lock (PostgreSQL) so appends are serialised.
+/// An entry to append.
+#[derive(Debug, Clone)]
+pub struct NewEntry<'a> {
+    /// Who.
+    pub actor: &'a str,
+    /// What.
+    pub action: &'a str,
+    /// To what.
+    pub subject: String,
+    /// JSON details.
+    pub details: String,
+}
+
+/// Appends one entry inside `tx`; returns its sequence number.
 pub async fn append(
     tx: &mut Tx,
     actor: &str,
@@ -59,41 +71,71 @@ pub async fn append(
     subject: &str,
     details: &serde_json::Value,
 ) -> Result<i64> {
-    let (seq, prev): (i64, Vec<u8>) = on_tx!(tx, |c| sqlx::query_as(
-        "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash"
+    append_many(
+        tx,
+        &[NewEntry {
+            actor,
+            action,
+            subject: subject.to_string(),
+            details: details.to_string(),
+        }],
     )
+    .await
+}
+
+/// Appends entries inside `tx` in three statements whatever their number; returns
+/// the sequence number of the first. The head row is updated first, which takes the
+/// write lock (SQLite) or the row lock (PostgreSQL), so appends are serialised.
+pub async fn append_many(tx: &mut Tx, entries: &[NewEntry<'_>]) -> Result<i64> {
+    if entries.is_empty() {
+        return Ok(0);
+    }
+    let n = entries.len() as i64;
+    let (last, mut prev): (i64, Vec<u8>) = on_tx!(tx, |c| sqlx::query_as(
+        "UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, hash"
+    )
+    .bind(n)
     .fetch_one(c)
     .await?);
-    let entry = Entry {
-        seq,
-        at: time::OffsetDateTime::now_utc().unix_timestamp(),
-        actor: actor.to_string(),
-        action: action.to_string(),
-        subject: subject.to_string(),
-        details: details.to_string(),
-    };
-    let hash = entry_hash(&prev, &entry);
-    on_tx!(tx, |c| {
-        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
-            .bind(&hash)
-            .execute(&mut *c)
-            .await?;
-        sqlx::query(
-            "INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(entry.seq)
-        .bind(entry.at)
-        .bind(&entry.actor)
-        .bind(&entry.action)
-        .bind(&entry.subject)
-        .bind(&entry.details)
+    let first = last - n + 1;
+    let at = time::OffsetDateTime::now_utc().unix_timestamp();
+    let mut rows = Vec::with_capacity(entries.len());
+    for (i, e) in entries.iter().enumerate() {
+        let entry = Entry {
+            seq: first + i as i64,
+            at,
+            actor: e.actor.to_string(),
+            action: e.action.to_string(),
+            subject: e.subject.clone(),
+            details: e.details.clone(),
+        };
+        let hash = entry_hash(&prev, &entry);
+        rows.push((entry, std::mem::replace(&mut prev, hash.clone()), hash));
+    }
+    for chunk in rows.chunks(500) {
+        on_tx!(tx, |c| {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash) ",
+            );
+            q.push_values(chunk, |mut b, (e, p, h)| {
+                b.push_bind(e.seq)
+                    .push_bind(e.at)
+                    .push_bind(&e.actor)
+                    .push_bind(&e.action)
+                    .push_bind(&e.subject)
+                    .push_bind(&e.details)
+                    .push_bind(p)
+                    .push_bind(h);
+            });
+            q.build().execute(&mut *c).await?;
+        });
+    }
+    on_tx!(tx, |c| sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
         .bind(&prev)
-        .bind(&hash)
-        .execute(&mut *c)
-        .await?;
-    });
-    Ok(seq)
+        .execute(c)
+        .await
+        .map(|_| ())?);
+    Ok(first)
 }
 
 /// Recomputes the whole chain; returns the number of entries, or the first break.

@@ -209,6 +209,7 @@ pub struct Ca {
     pub(crate) issuer_key_hash: Vec<u8>,
     pub(crate) issuer_name_hash256: Vec<u8>,
     pub(crate) issuer_key_hash256: Vec<u8>,
+    pub(crate) queue: crate::certificate::IssueQueue,
     root_der: Vec<u8>,
     chain_pem: String,
 }
@@ -313,6 +314,7 @@ impl Ca {
             issuer_key_hash,
             issuer_name_hash256,
             issuer_key_hash256,
+            queue: Default::default(),
             root_der,
             chain_pem,
         })

@@ -1,4 +1,5 @@
-//! Issuance: reserve → lint → sign → verify → store → audit, in one transaction.
+//! Issuance: lint → sign → verify → pre-sign OCSP, then store certificate, OCSP
+//! answer and audit entry in one transaction (shared with concurrent issuances).
 
 use ring::digest::{SHA256, digest};
 use serde_json::json;
@@ -43,41 +44,63 @@ pub struct Issued {
 }
 
 fn pem_encode(label: &str, der: &[u8]) -> Result<String> {
-    der::pem::encode_string(label, der::pem::LineEnding::LF, der)
-        .map_err(|e| Error::Encoding(e.to_string()))
+    der::pem::encode_string(label, der::pem::LineEnding::LF, der).map_err(|e| Error::Encoding(e.to_string()))
+}
+
+/// A certificate that is signed, checked and ready to store: everything but the
+/// database work, so signing never happens while the database write lock is held.
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared {
+    pub(crate) serial: Serial,
+    pub(crate) identity: SiteIdentity,
+    pub(crate) der: Vec<u8>,
+    pub(crate) sha256: Vec<u8>,
+    pub(crate) not_before: OffsetDateTime,
+    pub(crate) not_after: OffsetDateTime,
+    pub(crate) ocsp_der: Vec<u8>,
+    pub(crate) ocsp_this_update: i64,
+    pub(crate) audit_details: serde_json::Value,
 }
 
 impl Ca {
-    /// Issues a one-year site identity certificate in its own transaction.
-    pub async fn issue(
-        &self,
-        identity: &SiteIdentity,
-        key: KeySource,
-        actor: &str,
-    ) -> Result<Issued> {
-        let mut tx = self.db.begin().await?;
-        let issued = self.issue_in(&mut tx, identity, key, actor).await?;
-        tx.commit().await?;
-        Ok(issued)
+    /// Issues a one-year site identity certificate. The signing happens first, in
+    /// the caller's task; the store joins a group commit, so concurrent issuances
+    /// share transactions instead of queueing for one commit each.
+    pub async fn issue(&self, identity: &SiteIdentity, key: KeySource, actor: &str) -> Result<Issued> {
+        let (prepared, private_key_pem) = self.prepare(identity, key)?;
+        let certificate_id = self.queue.submit(self, prepared.clone(), actor).await?;
+        Self::issued(prepared, certificate_id, private_key_pem)
     }
 
     /// Issues inside the caller's transaction, so that the caller's own state change
     /// (a site becoming certified) commits or rolls back with the certificate.
-    pub async fn issue_in(
-        &self,
-        tx: &mut Tx,
-        identity: &SiteIdentity,
-        key: KeySource,
-        actor: &str,
-    ) -> Result<Issued> {
+    pub async fn issue_in(&self, tx: &mut Tx, identity: &SiteIdentity, key: KeySource, actor: &str) -> Result<Issued> {
+        let (prepared, private_key_pem) = self.prepare(identity, key)?;
+        let ids = self.store_prepared(tx, std::slice::from_ref(&prepared), actor).await?;
+        Self::issued(prepared, ids[0], private_key_pem)
+    }
+
+    fn issued(p: Prepared, certificate_id: i64, private_key_pem: Option<Zeroizing<String>>) -> Result<Issued> {
+        Ok(Issued {
+            certificate_id,
+            pem: pem_encode("CERTIFICATE", &p.der)?,
+            serial: p.serial,
+            der: p.der,
+            sha256: p.sha256,
+            not_before: p.not_before,
+            not_after: p.not_after,
+            private_key_pem,
+        })
+    }
+
+    /// Lint, sign, verify and pre-sign the OCSP answer: all the cryptography of an
+    /// issuance. A failing lint signs nothing with the real key.
+    pub(crate) fn prepare(&self, identity: &SiteIdentity, key: KeySource) -> Result<(Prepared, Option<Zeroizing<String>>)> {
         let (subject_key, private_key_pem) = match key {
             KeySource::Csr(k) => (k, None),
             KeySource::Generate => {
                 let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
-                (
-                    SubjectPublicKey::from_key_pair(&kp),
-                    Some(Zeroizing::new(kp.serialize_pem())),
-                )
+                (SubjectPublicKey::from_key_pair(&kp), Some(Zeroizing::new(kp.serialize_pem())))
             }
         };
         let serial = Serial::generate(self.instance, &self.rng)?;
@@ -92,77 +115,145 @@ impl Ca {
             subject_key: &subject_key,
         };
         let not_after = expected.not_after();
-
-        let certificate_id = store::reserve_certificate(
-            tx,
-            self.issuer_id,
-            &serial,
-            identity,
-            not_before.unix_timestamp(),
-            not_after.unix_timestamp(),
-        )
-        .await?;
-
         let params = expected.params()?;
         // The lint copy: same issuer name and key identifier, throwaway key.
-        let mirror =
-            rcgen::Issuer::from_ca_cert_der(&self.issuer.cert_der.clone().into(), &self.lint_key)?;
+        let mirror = rcgen::Issuer::from_ca_cert_der(&self.issuer.cert_der.clone().into(), &self.lint_key)?;
         let lint_cert = params.signed_by(&subject_key, &mirror)?;
         expected.lint(lint_cert.der())?;
 
         let cert = params.signed_by(&subject_key, &self.rcgen_issuer()?)?;
         let der = cert.der().to_vec();
         self.check_signed(&der, lint_cert.der())?;
-
         let sha256 = digest(&SHA256, &der).as_ref().to_vec();
-        store::complete_certificate(tx, certificate_id, &der, &sha256).await?;
-        self.store_ocsp_in(tx, certificate_id, &serial, crate::ocsp::Status::Good)
-            .await?;
-        audit::append(
-            tx,
-            actor,
-            "certificate.issue",
-            &serial.to_hex(),
-            &json!({
-                "organization": identity.organization,
-                "uscc": identity.uscc.as_str(),
-                "icp": identity.icp.as_str(),
-                "domains": identity.domains,
-                "not_after": not_after.unix_timestamp(),
-                "sha256": hex::encode(&sha256),
-                "key": if private_key_pem.is_some() { "generated" } else { "csr" },
-            }),
-        )
-        .await?;
-        Ok(Issued {
-            certificate_id,
-            serial,
-            pem: pem_encode("CERTIFICATE", &der)?,
-            der,
-            sha256,
-            not_before,
-            not_after,
+        let ocsp_this_update = now.unix_timestamp();
+        let ocsp_der = self.sign_ocsp_for(&serial, crate::ocsp::Status::Good, ocsp_this_update)?;
+        let audit_details = json!({
+            "organization": identity.organization,
+            "uscc": identity.uscc.as_str(),
+            "icp": identity.icp.as_str(),
+            "domains": identity.domains,
+            "not_after": not_after.unix_timestamp(),
+            "sha256": hex::encode(&sha256),
+            "key": if private_key_pem.is_some() { "generated" } else { "csr" },
+        });
+        Ok((
+            Prepared {
+                serial,
+                identity: identity.clone(),
+                der,
+                sha256,
+                not_before,
+                not_after,
+                ocsp_der,
+                ocsp_this_update,
+                audit_details,
+            },
             private_key_pem,
-        })
+        ))
+    }
+
+    /// Stores prepared certificates, their OCSP answers and audit entries inside
+    /// `tx`, a few multi-row statements for the whole batch. The unique (issuer,
+    /// serial) constraint refuses a repeated serial. Returns the row ids in order.
+    pub(crate) async fn store_prepared(&self, tx: &mut Tx, items: &[Prepared], actor: &str) -> Result<Vec<i64>> {
+        let ids = store::insert_certificates(tx, self.issuer_id, items).await?;
+        let ocsp: Vec<(i64, i64, &[u8])> =
+            ids.iter().zip(items).map(|(id, p)| (*id, p.ocsp_this_update, p.ocsp_der.as_slice())).collect();
+        store::insert_ocsp_responses(tx, &ocsp, crate::ocsp::RESPONSE_LIFETIME_SECS).await?;
+        let entries: Vec<audit::NewEntry<'_>> = items
+            .iter()
+            .map(|p| audit::NewEntry {
+                actor,
+                action: "certificate.issue",
+                subject: p.serial.to_hex(),
+                details: p.audit_details.to_string(),
+            })
+            .collect();
+        audit::append_many(tx, &entries).await?;
+        Ok(ids)
     }
 
     /// The real signature must verify under the issuing CA's key, and everything it
     /// signed must be byte-for-byte what the lint approved.
     fn check_signed(&self, der: &[u8], lint_der: &[u8]) -> Result<()> {
-        let (_, cert) =
-            X509Certificate::from_der(der).map_err(|e| Error::SignatureCheck(e.to_string()))?;
-        let (_, linted) = X509Certificate::from_der(lint_der)
-            .map_err(|e| Error::SignatureCheck(e.to_string()))?;
-        let (_, issuer) = X509Certificate::from_der(&self.issuer.cert_der)
-            .map_err(|e| Error::SignatureCheck(e.to_string()))?;
-        cert.verify_signature(Some(issuer.public_key()))
-            .map_err(|e| Error::SignatureCheck(e.to_string()))?;
+        let (_, cert) = X509Certificate::from_der(der).map_err(|e| Error::SignatureCheck(e.to_string()))?;
+        let (_, linted) = X509Certificate::from_der(lint_der).map_err(|e| Error::SignatureCheck(e.to_string()))?;
+        crate::signer::verify_with(&*self.signer, cert.tbs_certificate.as_ref(), &cert.signature_value.data)?;
         if cert.tbs_certificate.as_ref() != linted.tbs_certificate.as_ref() {
-            return Err(Error::Lint(
-                "the signed certificate differs from the linted one".into(),
-            ));
+            return Err(Error::Lint("the signed certificate differs from the linted one".into()));
         }
         Ok(())
+    }
+}
+
+/// Group commit: every caller queues its prepared certificate, then whoever gets
+/// the writer lock stores everything queued so far in one transaction and answers
+/// each waiting caller. One caller alone pays one transaction, as before; many
+/// callers share transactions.
+#[derive(Debug, Default)]
+pub(crate) struct IssueQueue {
+    pending: std::sync::Mutex<Vec<Pending>>,
+    writer: tokio::sync::Mutex<()>,
+}
+
+#[derive(Debug)]
+struct Pending {
+    prepared: Prepared,
+    actor: String,
+    reply: tokio::sync::oneshot::Sender<std::result::Result<i64, String>>,
+}
+
+/// Most certificates stored in one group transaction.
+const MAX_GROUP: usize = 256;
+
+impl IssueQueue {
+    async fn submit(&self, ca: &Ca, prepared: Prepared, actor: &str) -> Result<i64> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.lock_pending().push(Pending { prepared, actor: actor.to_string(), reply });
+        {
+            let _writer = self.writer.lock().await;
+            loop {
+                let batch: Vec<Pending> = {
+                    let mut q = self.lock_pending();
+                    let n = q.len().min(MAX_GROUP);
+                    q.drain(..n).collect()
+                };
+                if batch.is_empty() {
+                    break;
+                }
+                let result = Self::write(ca, &batch).await;
+                for (i, p) in batch.into_iter().enumerate() {
+                    let _ = p.reply.send(match &result {
+                        Ok(ids) => Ok(ids[i]),
+                        Err(e) => Err(e.to_string()),
+                    });
+                }
+            }
+        }
+        answer
+            .await
+            .map_err(|_| Error::Encoding("issuance writer went away".into()))?
+            .map_err(|e| Error::Encoding(format!("storing the certificate failed: {e}")))
+    }
+
+    fn lock_pending(&self) -> std::sync::MutexGuard<'_, Vec<Pending>> {
+        self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    async fn write(ca: &Ca, batch: &[Pending]) -> Result<Vec<i64>> {
+        let mut tx = ca.db.begin().await?;
+        let mut ids = Vec::with_capacity(batch.len());
+        // Entries of one actor are stored together; a batch usually has one actor.
+        let mut start = 0;
+        while start < batch.len() {
+            let actor = &batch[start].actor;
+            let end = batch[start..].iter().position(|p| &p.actor != actor).map_or(batch.len(), |n| start + n);
+            let items: Vec<Prepared> = batch[start..end].iter().map(|p| p.prepared.clone()).collect();
+            ids.extend(ca.store_prepared(&mut tx, &items, actor).await?);
+            start = end;
+        }
+        tx.commit().await?;
+        Ok(ids)
     }
 }
 

@@ -76,12 +76,11 @@ impl Uscc {
             )));
         }
         if let Some(bad) = code
-            .bytes()
-            .find(|&b| !b.is_ascii() || uscc_value(b).is_none())
+            .chars()
+            .find(|&c| !c.is_ascii() || uscc_value(c as u8).is_none())
         {
             return Err(Error::InvalidUscc(format!(
-                "{input:?} contains {:?}, which is not in the USCC alphabet (I, O, Z, S and V are never used)",
-                bad as char
+                "{input:?} contains {bad:?}, which is not in the USCC alphabet (I, O, Z, S and V are never used)"
             )));
         }
         if !SHAPE.is_match(&code) {
@@ -381,7 +380,10 @@ impl Domain {
             reason: reason.to_string(),
         };
         let trimmed = input.trim();
-        let trimmed = trimmed.strip_suffix('.').unwrap_or(trimmed);
+        // One trailing root dot, in any of the forms UTS 46 maps to `.` (an IME types 。).
+        let trimmed = trimmed
+            .strip_suffix(['.', '\u{3002}', '\u{FF0E}', '\u{FF61}'])
+            .unwrap_or(trimmed);
         if trimmed.is_empty() {
             return Err(fail("empty"));
         }
@@ -414,8 +416,13 @@ impl Domain {
                 return Err(fail("a label may not start or end with a hyphen"));
             }
         }
+        // The WHATWG URL standard's "ends in a number": such a host is parsed as an IPv4
+        // address (`1.2.3.0x4` is 1.2.3.4 in a browser), never as a domain.
         let tld = labels[labels.len() - 1];
-        if tld.bytes().all(|b| b.is_ascii_digit()) {
+        let hex = tld
+            .strip_prefix("0x")
+            .is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit()));
+        if hex || tld.bytes().all(|b| b.is_ascii_digit()) {
             return Err(fail("the top-level label cannot be numeric"));
         }
         Ok(Domain(ascii))
@@ -552,13 +559,330 @@ mod tests {
     }
 
     #[test]
-    fn zz_probe() {
-        for s in ["91110108MA04T7K2中H", "91110108MA04T7K2ÄH"] {
-            println!("{s}: {:?}", Uscc::parse(s).map_err(|e| e.to_string()));
+    fn a_non_ascii_character_in_a_uscc_is_named_as_itself() {
+        let err = Uscc::parse("91110108MA04T7K2中H").unwrap_err().to_string();
+        assert!(err.contains("contains '中'"), "{err}");
+        let err = Uscc::parse("91110108MA04T7KI1H").unwrap_err().to_string();
+        assert!(err.contains("contains 'I'"), "{err}");
+    }
+
+    #[test]
+    fn a_trailing_ideographic_full_stop_is_a_root_dot_like_an_ascii_one() {
+        for input in ["example.cn.", "example.cn。", "example。cn．", "EXAMPLE.CN｡"] {
+            let d = Domain::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
+            assert_eq!(d.as_str(), "example.cn");
         }
-        for s in ["example.cn。", "example.cn．", "example.cn.", "a.0x1", "1.2.3.0x4", "example.0x7f", "a.0xg", "ab--cd.cn", "xn--abc.cn", "EXAMPLE。CN", "a.b.c.d.e.f.g.xn--fiqs8s", "ΑΣ.cn", "ας.cn", "ασ.cn", "ß.cn", "faß.de"] {
-            println!("{s}: {:?}", Domain::parse(s).map_err(|e| e.to_string()));
+        let d = Domain::parse("诚信。中国。").unwrap();
+        assert_eq!(d, Domain::parse("诚信.中国").unwrap());
+        for bad in ["example.cn..", "example.cn.。", "example.cn。。", "。", "."] {
+            assert!(Domain::parse(bad).is_err(), "{bad:?} accepted");
         }
-        println!("{:?}", Domain::parse("ΑΣ.cn").ok() == Domain::parse(&"ΑΣ.cn".to_lowercase()).ok());
+    }
+
+    #[test]
+    fn a_name_a_browser_would_read_as_an_ipv4_address_is_refused() {
+        // WHATWG URL: a host whose last label is decimal or 0x-hex is an IPv4 address.
+        for bad in ["1.2.3.0x4", "a.0x1", "example.0x7f", "a.0x", "127.1", "0x7f.0.0.1"] {
+            let err = Domain::parse(bad).expect_err(bad).to_string();
+            assert!(err.contains("numeric"), "{bad}: {err}");
+        }
+        for ok in ["a.0xg", "1.2.3.x4", "0x7f.cn"] {
+            Domain::parse(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+    }
+
+    #[test]
+    fn every_uscc_vector_of_icp_md_is_judged_as_listed() {
+        for ok in [
+            "91440300708461136T",
+            "9144030071526726XG",
+            "91110000802100433B",
+            "91110108551385082Q",
+            "91512081MA62K0260E",
+            "91110000600037341L",
+            "91350100M000100Y43",
+            "91110105MA0002E790",
+            "91110105MA0000E73Y",
+            "91110105MA000047XN",
+            "12100000425006117P",
+            "531000005000126499",
+            "91440300708461136t",
+            "9144 0300 7084 6113-6T",
+        ] {
+            Uscc::parse(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in [
+            "91350100M000100Y4Z",
+            "91110108MA04T7KI1H",
+            "91110108MA04T7K21J",
+            "91520102MAAJ3P7YXX",
+            "9144030070846113",
+        ] {
+            assert!(Uscc::parse(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// The USCC alphabet and weights as icp.md §3.1–§3.2 state them, kept apart from
+        /// the implementation's own constants on purpose.
+        const ALPHABET: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+        const WEIGHTS: [u32; 17] = [
+            1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+        ];
+        const PROVINCES: &[&str] = &[
+            "10", "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35",
+            "36", "37", "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61",
+            "62", "63", "64", "65",
+        ];
+
+        /// GB 32100 §4: C18 = 31 − (Σ Ci·Wi mod 31), 31 → 0.
+        fn check_char(first17: &str) -> char {
+            let sum: u32 = first17
+                .chars()
+                .zip(WEIGHTS)
+                .map(|(c, w)| ALPHABET.find(c).expect("alphabet") as u32 * w)
+                .sum();
+            let value = match 31 - sum % 31 {
+                31 => 0,
+                v => v,
+            };
+            ALPHABET.chars().nth(value as usize).expect("value below 31")
+        }
+
+        #[test]
+        fn the_test_oracle_agrees_with_the_standard_and_the_worked_examples() {
+            let mut w = 1;
+            for weight in WEIGHTS {
+                assert_eq!(weight, w);
+                w = w * 3 % 31;
+            }
+            assert_eq!(ALPHABET.len(), 31);
+            assert_eq!(check_char("91350100M000100Y4"), '3');
+            assert_eq!(check_char("91440300708461136"), 'T');
+            assert_eq!(check_char("91110105MA0002E79"), '0');
+        }
+
+        fn alphabet_char() -> impl Strategy<Value = char> {
+            proptest::sample::select(ALPHABET.chars().collect::<Vec<_>>())
+        }
+
+        fn alphabet_string(n: usize) -> impl Strategy<Value = String> {
+            proptest::collection::vec(alphabet_char(), n).prop_map(String::from_iter)
+        }
+
+        /// 17 characters of a well-shaped USCC: two alphabet characters, a province code
+        /// and four more digits of division code, nine alphabet characters.
+        fn uscc_body() -> impl Strategy<Value = String> {
+            (
+                alphabet_string(2),
+                proptest::sample::select(PROVINCES),
+                "[0-9]{4}",
+                alphabet_string(9),
+            )
+                .prop_map(|(a, p, d, b)| format!("{a}{p}{d}{b}"))
+        }
+
+        /// Text shaped like an ICP number, to get past the first checks.
+        fn icp_like() -> impl Strategy<Value = String> {
+            (
+                "[京沪粤蜀川陇A]{0,2}",
+                prop_oneof![Just("ICP备"), Just("ICP证"), Just("B2-"), Just("ICP 备 ")],
+                "[0-9０-９]{0,12}",
+                prop_oneof![Just("号"), Just("")],
+                prop_oneof![
+                    Just(String::new()),
+                    "[-－‐]{1,2}[0-9]{0,5}[AX]?",
+                ],
+            )
+                .prop_map(|(p, w, n, h, s)| format!("{p}{w}{n}{h}{s}"))
+        }
+
+        /// Text shaped like a host name: labels of letters, digits, hyphens, IDN
+        /// characters and A-labels, with any of the dots UTS 46 knows.
+        fn domain_like() -> impl Strategy<Value = String> {
+            let label = prop_oneof![
+                "[a-zA-Z0-9-]{0,12}",
+                "(xn|XN)--[a-z0-9]{1,10}",
+                "[诚信中国公司網絡ÄßΣ]{1,3}",
+                "[0-9]{1,3}",
+                "0x[0-9a-f]{0,2}",
+            ];
+            (
+                proptest::collection::vec(label, 1..6),
+                proptest::sample::select(vec![".", "。", "．"]),
+                proptest::sample::select(vec!["", ".", "。", " "]),
+            )
+                .prop_map(|(labels, dot, end)| format!("{}{end}", labels.join(dot)))
+        }
+
+        fn check_uscc(input: &str) -> std::result::Result<(), TestCaseError> {
+            if let Ok(u) = Uscc::parse(input) {
+                prop_assert_eq!(u.as_str().len(), 18);
+                prop_assert_eq!(Uscc::parse(u.as_str()).ok(), Some(u.clone()));
+                prop_assert_eq!(u.to_string(), u.as_str());
+                let _ = u.warnings();
+            }
+            Ok(())
+        }
+
+        fn check_icp(input: &str) -> std::result::Result<(), TestCaseError> {
+            if let Ok(n) = IcpNumber::parse_any(input) {
+                prop_assert_eq!(IcpNumber::parse_any(n.as_str()).ok(), Some(n.clone()));
+                prop_assert!(n.as_str().starts_with(n.main()));
+                match n.site() {
+                    Some(site) => prop_assert_eq!(n.as_str(), format!("{}-{site}", n.main())),
+                    None => prop_assert_eq!(n.as_str(), n.main()),
+                }
+                prop_assert_eq!(IcpNumber::parse_website(input).is_ok(), n.site().is_some());
+                let _ = n.kind();
+            }
+            Ok(())
+        }
+
+        fn check_domain(input: &str) -> std::result::Result<(), TestCaseError> {
+            let parsed = Domain::parse(input);
+            // Upper or lower case in the ASCII letters makes no difference.
+            prop_assert_eq!(
+                Domain::parse(&input.to_ascii_lowercase()).ok(),
+                parsed.as_ref().ok().cloned()
+            );
+            prop_assert_eq!(
+                Domain::parse(&input.to_ascii_uppercase()).ok(),
+                parsed.as_ref().ok().cloned()
+            );
+            if let Ok(d) = parsed {
+                let s = d.as_str();
+                // Parsing is idempotent, and the Unicode form is the same name.
+                prop_assert_eq!(Domain::parse(s).ok(), Some(d.clone()));
+                prop_assert_eq!(Domain::parse(&d.to_unicode()).ok(), Some(d.clone()));
+                prop_assert!(s.len() <= 253);
+                prop_assert!(s.split('.').count() >= 2);
+                prop_assert!(s.split('.').all(|l| (1..=63).contains(&l.len())));
+                prop_assert!(
+                    s.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+                );
+                prop_assert!(d.covers(s));
+                let sub = format!("www.{s}");
+                prop_assert!(d.covers(&sub));
+            }
+            Ok(())
+        }
+
+        proptest! {
+            #[test]
+            fn uscc_parse_never_panics_on_any_string_and_round_trips(s in any::<String>()) {
+                check_uscc(&s)?;
+            }
+
+            #[test]
+            fn uscc_parse_never_panics_on_code_shaped_text_and_round_trips(
+                s in "[0-9A-Za-z -]{0,22}",
+            ) {
+                check_uscc(&s)?;
+            }
+
+            #[test]
+            fn seventeen_characters_and_their_check_character_always_parse(
+                body in uscc_body(),
+            ) {
+                let code = format!("{body}{}", check_char(&body));
+                let parsed = Uscc::parse(&code);
+                prop_assert!(parsed.is_ok(), "{code}: {parsed:?}");
+                prop_assert_eq!(parsed.as_ref().map(Uscc::as_str).ok(), Some(code.as_str()));
+                // Lower case, spaces and hyphens are display noise.
+                let noisy = format!("{} {}-{}", &code[..6], &code[6..12], &code[12..]).to_lowercase();
+                prop_assert_eq!(Uscc::parse(&noisy).ok(), parsed.ok());
+            }
+
+            #[test]
+            fn any_17_alphabet_characters_with_their_check_character_never_fail_the_check(
+                body in alphabet_string(17),
+            ) {
+                let code = format!("{body}{}", check_char(&body));
+                if let Err(e) = Uscc::parse(&code) {
+                    // Only the shape (positions 3–8 are digits) or the province may fail.
+                    let msg = e.to_string();
+                    prop_assert!(!msg.contains("check character"), "{code}: {msg}");
+                    let shape_ok = code[2..8].bytes().all(|b| b.is_ascii_digit());
+                    prop_assert!(!shape_ok || !PROVINCES.contains(&&code[2..4]), "{code}: {msg}");
+                }
+            }
+
+            #[test]
+            fn any_other_check_character_fails(body in uscc_body(), other in alphabet_char()) {
+                let right = check_char(&body);
+                prop_assume!(other != right);
+                let code = format!("{body}{other}");
+                let err = Uscc::parse(&code);
+                prop_assert!(
+                    matches!(&err, Err(Error::InvalidUscc(m)) if m.contains("check character")),
+                    "{code}: {err:?}"
+                );
+            }
+
+            #[test]
+            fn icp_parse_never_panics_on_any_string_and_round_trips(s in any::<String>()) {
+                check_icp(&s)?;
+            }
+
+            #[test]
+            fn icp_parse_never_panics_on_number_shaped_text_and_round_trips(s in icp_like()) {
+                check_icp(&s)?;
+            }
+
+            #[test]
+            fn every_well_formed_ten_digit_website_filing_parses(
+                prov in proptest::sample::select(ICP_PROVINCES.chars().collect::<Vec<_>>()),
+                year in 2020..=2025_u32,
+                seq in "[0-9]{6}",
+                site in 1..=9999_u32,
+            ) {
+                let text = format!("{prov}ICP备{year}{seq}号-{site}");
+                let n = IcpNumber::parse_website(&text);
+                prop_assert!(n.is_ok(), "{text}: {n:?}");
+                let n = n.unwrap();
+                prop_assert_eq!(n.as_str(), text.as_str());
+                prop_assert_eq!(n.main(), format!("{prov}ICP备{year}{seq}号"));
+                prop_assert_eq!(n.site(), Some(site));
+                prop_assert_eq!(n.kind(), IcpKind::Filing);
+                let app = format!("{text}A");
+                prop_assert!(IcpNumber::parse_website(&app).is_err());
+            }
+
+            #[test]
+            fn domain_parse_never_panics_on_any_string_is_idempotent_and_ignores_case(
+                s in any::<String>(),
+            ) {
+                check_domain(&s)?;
+            }
+
+            #[test]
+            fn domain_parse_of_host_shaped_text_is_idempotent_and_ignores_case(s in domain_like()) {
+                check_domain(&s)?;
+            }
+
+            #[test]
+            fn every_ldh_name_parses_to_its_lower_case(
+                labels in proptest::collection::vec("[a-zA-Z0-9]([a-zA-Z0-9-]{0,10}[a-zA-Z0-9])?", 1..5),
+                tld in "[a-zA-Z]{2,6}",
+            ) {
+                let name = format!("{}.{tld}", labels.join("."));
+                let lower = name.to_ascii_lowercase();
+                // A-labels are checked by the other properties.
+                prop_assume!(!lower.split('.').any(|l| l.starts_with("xn--")));
+                // Labels with "--" in positions 3–4 are reserved (RFC 5891) and refused.
+                let reserved = lower.split('.').any(|l| l.get(2..4) == Some("--"));
+                let parsed = Domain::parse(&name);
+                if reserved {
+                    prop_assert!(parsed.is_err(), "{name}");
+                } else {
+                    prop_assert_eq!(parsed.map(String::from).ok(), Some(lower));
+                }
+            }
+        }
     }
 }

@@ -5,7 +5,7 @@ use serde::Serialize;
 use sqlx::FromRow;
 
 use crate::db::{Database, Tx};
-use crate::profile::SiteIdentity;
+use crate::certificate::Prepared;
 use crate::serial::Serial;
 use crate::{Result, on_pool, on_tx};
 
@@ -124,54 +124,62 @@ pub async fn ensure_issuer(
     })
 }
 
-/// Stores the intent to issue (status `reserved`), claiming the serial: the unique
-/// (issuer, serial) constraint makes a repeated serial fail here, before signing.
-pub async fn reserve_certificate(
-    tx: &mut Tx,
-    issuer_id: i64,
-    serial: &Serial,
-    identity: &SiteIdentity,
-    not_before: i64,
-    not_after: i64,
-) -> Result<i64> {
-    let domains = serde_json::to_string(&identity.domains).unwrap_or_else(|_| "[]".into());
+/// Stores signed certificates (multi-row inserts) and returns their row ids in the
+/// order given. The unique (issuer, serial) constraint refuses a repeated serial.
+pub(crate) async fn insert_certificates(tx: &mut Tx, issuer_id: i64, items: &[Prepared]) -> Result<Vec<i64>> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let id: (i64,) = on_tx!(tx, |c| {
-        sqlx::query_as(
-        "INSERT INTO certificates (issuer_id, serial, status, organization, uscc, icp, province, city, \
-         domains, not_before, not_after, created_at) \
-         VALUES ($1, $2, 'reserved', $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id"
-    )
-    .bind(issuer_id)
-    .bind(serial.as_bytes())
-    .bind(&identity.organization)
-    .bind(identity.uscc.as_str())
-    .bind(identity.icp.as_str())
-    .bind(&identity.province)
-    .bind(&identity.city)
-    .bind(domains)
-    .bind(not_before)
-    .bind(not_after)
-    .bind(now)
-    .fetch_one(c)
-    .await?
-    });
-    Ok(id.0)
+    let mut ids_by_serial = std::collections::HashMap::with_capacity(items.len());
+    for chunk in items.chunks(200) {
+        let rows: Vec<(Vec<u8>, i64)> = on_tx!(tx, |c| {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO certificates (issuer_id, serial, status, organization, uscc, icp, province, city, \
+                 domains, not_before, not_after, der, sha256, created_at) ",
+            );
+            q.push_values(chunk, |mut b, p| {
+                let domains = serde_json::to_string(&p.identity.domains).unwrap_or_else(|_| "[]".into());
+                b.push_bind(issuer_id)
+                    .push_bind(p.serial.as_bytes().to_vec())
+                    .push_bind("issued")
+                    .push_bind(p.identity.organization.clone())
+                    .push_bind(p.identity.uscc.as_str().to_string())
+                    .push_bind(p.identity.icp.as_str().to_string())
+                    .push_bind(p.identity.province.clone())
+                    .push_bind(p.identity.city.clone())
+                    .push_bind(domains)
+                    .push_bind(p.not_before.unix_timestamp())
+                    .push_bind(p.not_after.unix_timestamp())
+                    .push_bind(p.der.clone())
+                    .push_bind(p.sha256.clone())
+                    .push_bind(now);
+            });
+            q.push(" RETURNING serial, id");
+            q.build_query_as().fetch_all(&mut *c).await?
+        });
+        ids_by_serial.extend(rows);
+    }
+    items
+        .iter()
+        .map(|p| {
+            ids_by_serial
+                .get(p.serial.as_bytes())
+                .copied()
+                .ok_or_else(|| crate::Error::Encoding("inserted certificate has no id".into()))
+        })
+        .collect()
 }
 
-/// Records the signed certificate on its reserved row.
-pub async fn complete_certificate(tx: &mut Tx, id: i64, der: &[u8], sha256: &[u8]) -> Result<()> {
-    on_tx!(tx, |c| {
-        sqlx::query(
-        "UPDATE certificates SET status = 'issued', der = $1, sha256 = $2 WHERE id = $3 AND status = 'reserved'"
-    )
-    .bind(der)
-    .bind(sha256)
-    .bind(id)
-    .execute(c)
-    .await
-    .map(|_| ())?
-    });
+/// Stores the first OCSP responses of new certificates: (certificate id, thisUpdate, DER).
+pub(crate) async fn insert_ocsp_responses(tx: &mut Tx, rows: &[(i64, i64, &[u8])], lifetime: i64) -> Result<()> {
+    for chunk in rows.chunks(500) {
+        on_tx!(tx, |c| {
+            let mut q =
+                sqlx::QueryBuilder::new("INSERT INTO ocsp_responses (certificate_id, this_update, next_update, der) ");
+            q.push_values(chunk, |mut b, (id, this_update, der)| {
+                b.push_bind(*id).push_bind(*this_update).push_bind(*this_update + lifetime).push_bind(der.to_vec());
+            });
+            q.build().execute(&mut *c).await?;
+        });
+    }
     Ok(())
 }
 
@@ -282,8 +290,8 @@ pub async fn delete_revocation(tx: &mut Tx, certificate_id: i64) -> Result<()> {
 pub async fn revoked_entries(tx: &mut Tx, issuer_id: i64, now: i64) -> Result<Vec<RevokedEntry>> {
     Ok(on_tx!(tx, |c| {
         sqlx::query_as(
-        "SELECT c.serial, r.revoked_at, r.reason FROM revocations r JOIN certificates c ON c.id = r.certificate_id \
-         WHERE c.issuer_id = $1 AND c.not_after > $2 ORDER BY r.revoked_at, c.id"
+        "SELECT c.serial, r.revoked_at, r.reason FROM revocations r CROSS JOIN certificates c \
+         WHERE c.id = r.certificate_id AND c.issuer_id = $1 AND c.not_after > $2"
     )
     .bind(issuer_id)
     .bind(now)

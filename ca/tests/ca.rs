@@ -709,10 +709,10 @@ async fn ocsp_answers_good_then_revoked_and_unknown_for_serials_we_never_issued(
 }
 
 #[tokio::test]
-async fn two_hundred_certificates_have_two_hundred_distinct_serials() {
+async fn two_hundred_certificates_issued_concurrently_have_two_hundred_distinct_serials_and_one_audit_chain() {
     for backend in Backend::all() {
         let t = TestCa::new(backend);
-        let ca = t.open().await;
+        let ca = std::sync::Arc::new(t.open().await);
         let identity = SiteIdentity::parse(
             "北京晨曦数智科技有限公司",
             "91110108MA04T7K21H",
@@ -722,30 +722,41 @@ async fn two_hundred_certificates_have_two_hundred_distinct_serials() {
             &["chenxi-shuzhi.cn"],
         )
         .unwrap();
+        // Eight tasks at once: the group commit shares transactions between them.
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let ca = ca.clone();
+                let identity = identity.clone();
+                tokio::spawn(async move {
+                    let mut serials = Vec::new();
+                    for _ in 0..25 {
+                        let issued = ca.issue(&identity, KeySource::Generate, "test").await.unwrap();
+                        assert_eq!(issued.serial.as_bytes().len(), 18);
+                        serials.push((issued.serial.to_hex(), issued.certificate_id));
+                    }
+                    serials
+                })
+            })
+            .collect();
         let mut serials = HashSet::new();
-        for _ in 0..200 {
-            let issued = ca
-                .issue(&identity, KeySource::Generate, "test")
-                .await
-                .unwrap();
-            assert_eq!(issued.serial.as_bytes().len(), 18);
-            serials.insert(issued.serial.to_hex());
+        let mut ids = HashSet::new();
+        for task in tasks {
+            for (serial, id) in task.await.unwrap() {
+                serials.insert(serial);
+                ids.insert(id);
+            }
         }
         assert_eq!(serials.len(), 200);
+        assert_eq!(ids.len(), 200, "each caller got its own row id back");
         assert_eq!(t.count("certificates").await, 200);
+        assert_eq!(t.count("ocsp_responses").await, 200);
         let db = t.db().await;
-        let distinct: (i64,) = on_pool!(&db, |p| sqlx::query_as(
-            "SELECT COUNT(DISTINCT serial) FROM certificates"
-        )
-        .fetch_one(p)
-        .await
-        .unwrap());
+        let distinct: (i64,) = on_pool!(&db, |p| sqlx::query_as("SELECT COUNT(DISTINCT serial) FROM certificates")
+            .fetch_one(p)
+            .await
+            .unwrap());
         assert_eq!(distinct.0, 200);
-        assert_eq!(
-            ca::audit::verify(&db).await.unwrap(),
-            200 + 1,
-            "one audit entry per issuance plus ca.init"
-        );
+        assert_eq!(ca::audit::verify(&db).await.unwrap(), 200 + 1, "one audit entry per issuance plus ca.init");
     }
 }
 

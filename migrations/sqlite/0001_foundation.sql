@@ -1,6 +1,8 @@
 -- Foundation: organizations, sites and their domains (owned by badge-server), and the
 -- CA's issuers, certificates, revocations, CRLs, OCSP responses and audit log.
 -- Times are Unix seconds (BIGINT) so both backends store and compare them alike.
+-- In SQLite, single-column integer keys are INTEGER PRIMARY KEY (rowid aliases), so
+-- no second index is written on every insert.
 
 CREATE TABLE issuers (
     id          INTEGER PRIMARY KEY,
@@ -32,7 +34,7 @@ CREATE TABLE certificates (
 );
 
 CREATE TABLE revocations (
-    certificate_id  BIGINT  PRIMARY KEY REFERENCES certificates(id),
+    certificate_id  INTEGER PRIMARY KEY REFERENCES certificates(id),
     revoked_at      BIGINT  NOT NULL,
     reason          BIGINT  NOT NULL,
     actor           TEXT    NOT NULL
@@ -50,7 +52,7 @@ CREATE TABLE crls (
 );
 
 CREATE TABLE ocsp_responses (
-    certificate_id  BIGINT  PRIMARY KEY REFERENCES certificates(id),
+    certificate_id  INTEGER PRIMARY KEY REFERENCES certificates(id),
     this_update     BIGINT  NOT NULL,
     next_update     BIGINT  NOT NULL,
     der             BLOB    NOT NULL
@@ -67,7 +69,7 @@ CREATE TABLE counters (
 -- Hash-chained audit log: hash = SHA-256(prev_hash ‖ fields). audit_head holds the
 -- last sequence number and hash, so a deleted tail is detected too.
 CREATE TABLE audit_log (
-    seq        BIGINT  PRIMARY KEY,
+    seq        INTEGER PRIMARY KEY,
     at         BIGINT  NOT NULL,
     actor      TEXT    NOT NULL,
     action     TEXT    NOT NULL,

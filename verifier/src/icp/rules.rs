@@ -215,6 +215,20 @@ fn check_row(applicant: &Applicant, registrable: &str, row: &IcpRecord, f: &mut 
         ));
     }
 
+    // design.md §4: the same USCC where the source gives it (detail records and some
+    // licensed sources carry the subject's certificate number; list rows do not).
+    if let (Some(uscc), Some(cert)) = (
+        &applicant.uscc,
+        row.raw.get("mainUnitCertNo").and_then(|v| v.as_str()),
+    ) && !cert.trim().is_empty()
+        && !cert.trim().eq_ignore_ascii_case(uscc.as_str())
+    {
+        f.review(format!(
+            "the filing's subject certificate number {} differs from the applicant's USCC {uscc}",
+            cert.trim()
+        ));
+    }
+
     // Rule 3: USCC type against the filing's nature.
     if row.nature_name != "个人" {
         match &applicant.uscc {
@@ -248,10 +262,13 @@ fn check_row(applicant: &Applicant, registrable: &str, row: &IcpRecord, f: &mut 
     }
 }
 
+/// Reads one text field of a row.
+type Field = fn(&IcpRecord) -> &str;
+
 /// Legacy multi-domain filings can give several rows for one domain; they must tell
 /// the same story.
 fn check_agreement(registrable: &str, rows: &[&IcpRecord], f: &mut Findings) {
-    let fields: [(&str, fn(&IcpRecord) -> &str); 5] = [
+    let fields: [(&str, Field); 5] = [
         ("unitName", |r| &r.unit_name),
         ("natureName", |r| &r.nature_name),
         ("mainLicence", |r| &r.main_licence),

@@ -800,3 +800,19 @@ async fn a_subdomain_is_checked_through_its_registrable_domain() {
     assert_eq!(outcome.evidence[0].subject, "shop.chenxi-shuzhi.cn");
     assert_eq!(outcome.evidence[0].asked["registrable"], "chenxi-shuzhi.cn");
 }
+
+#[test]
+fn a_certificate_number_in_the_row_must_be_the_applicants_uscc() {
+    let mut raw = miit_rows()[0].clone();
+    raw["mainUnitCertNo"] = json!("91110108MA04T7K21H");
+    let row = IcpRecord::from_json(raw.clone()).unwrap();
+    assert_eq!(
+        evaluate(&f01(), "chenxi-shuzhi.cn", &[row]).0,
+        Verdict::Pass
+    );
+    raw["mainUnitCertNo"] = json!("91440300708461136T");
+    let row = IcpRecord::from_json(raw).unwrap();
+    let (verdict, reasons) = evaluate(&f01(), "chenxi-shuzhi.cn", &[row]);
+    assert_eq!(verdict, Verdict::Review);
+    assert!(reasons[0].contains("91440300708461136T"), "{reasons:?}");
+}
