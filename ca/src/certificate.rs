@@ -208,32 +208,44 @@ const MAX_GROUP: usize = 256;
 
 impl IssueQueue {
     async fn submit(&self, ca: &Ca, prepared: Prepared, actor: &str) -> Result<i64> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
+        let (reply, mut answer) = tokio::sync::oneshot::channel();
         self.lock_pending().push(Pending { prepared, actor: actor.to_string(), reply });
-        {
-            let _writer = self.writer.lock().await;
-            loop {
-                let batch: Vec<Pending> = {
-                    let mut q = self.lock_pending();
-                    let n = q.len().min(MAX_GROUP);
-                    q.drain(..n).collect()
-                };
-                if batch.is_empty() {
-                    break;
+        loop {
+            // Whichever comes first: our answer (another caller stored our certificate)
+            // or the writer lock (we store everything queued). Waiting only for the
+            // lock would make every caller pass through it one by one, a convoy that
+            // writes one certificate per transaction.
+            tokio::select! {
+                biased;
+                result = &mut answer => {
+                    return result
+                        .map_err(|_| Error::Encoding("issuance writer went away".into()))?
+                        .map_err(|e| Error::Encoding(format!("storing the certificate failed: {e}")));
                 }
-                let result = Self::write(ca, &batch).await;
-                for (i, p) in batch.into_iter().enumerate() {
-                    let _ = p.reply.send(match &result {
-                        Ok(ids) => Ok(ids[i]),
-                        Err(e) => Err(e.to_string()),
-                    });
+                _writer = self.writer.lock() => {
+                    loop {
+                        let batch: Vec<Pending> = {
+                            let mut q = self.lock_pending();
+                            let n = q.len().min(MAX_GROUP);
+                            q.drain(..n).collect()
+                        };
+                        if batch.is_empty() {
+                            break;
+                        }
+                        let result = Self::write(ca, &batch).await;
+                        if let Err(e) = &result {
+                            tracing::error!(error = %e, certificates = batch.len(), "group commit failed");
+                        }
+                        for (i, p) in batch.into_iter().enumerate() {
+                            let _ = p.reply.send(match &result {
+                                Ok(ids) => Ok(ids[i]),
+                                Err(e) => Err(e.to_string()),
+                            });
+                        }
+                    }
                 }
             }
         }
-        answer
-            .await
-            .map_err(|_| Error::Encoding("issuance writer went away".into()))?
-            .map_err(|e| Error::Encoding(format!("storing the certificate failed: {e}")))
     }
 
     fn lock_pending(&self) -> std::sync::MutexGuard<'_, Vec<Pending>> {

@@ -75,13 +75,10 @@ impl Database {
             Database::Postgres(pool)
         } else if let Some(path) = url.strip_prefix("sqlite://") {
             let path = path.split('?').next().unwrap_or(path);
-            if path != ":memory:" {
-                if let Some(parent) = Path::new(path)
-                    .parent()
-                    .filter(|p| !p.as_os_str().is_empty())
-                {
-                    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-                }
+            if path != ":memory:"
+                && let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
             }
             let opts = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)

@@ -232,13 +232,12 @@ impl Ca {
             return Err(AnswerError::Unauthorized);
         }
         let serial = Serial::from_bytes(id.serial_number.as_bytes());
-        if !sha256 {
-            if let Some(der) = store::ocsp_response(&self.db, self.issuer_id, serial.as_bytes())
+        if !sha256
+            && let Some(der) = store::ocsp_response(&self.db, self.issuer_id, serial.as_bytes())
                 .await
                 .map_err(AnswerError::Internal)?
-            {
-                return Ok(der);
-            }
+        {
+            return Ok(der);
         }
         let status = match store::certificate_by_serial(&self.db, self.issuer_id, &serial)
             .await

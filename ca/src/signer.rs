@@ -211,7 +211,7 @@ struct EcdsaSigValue<'a> {
 
 /// Converts a raw `r ‖ s` signature (PKCS#11 `CKM_ECDSA`) to DER.
 pub fn raw_ecdsa_to_der(raw: &[u8]) -> Result<Vec<u8>> {
-    if raw.is_empty() || raw.len() % 2 != 0 {
+    if raw.is_empty() || !raw.len().is_multiple_of(2) {
         return Err(Error::Signer(format!(
             "raw ECDSA signature has odd length {}",
             raw.len()

@@ -151,10 +151,10 @@ impl SafeHttp {
             let status = response.status();
             hop.status = Some(status.as_u16());
             hops.push(hop);
-            if let Some(addr) = response.remote_addr() {
-                if !self.policy.permits(addr.ip()) {
-                    return Err((format!("{url} connected to internal address {addr}; refused"), false));
-                }
+            if let Some(addr) = response.remote_addr()
+                && !self.policy.permits(addr.ip())
+            {
+                return Err((format!("{url} connected to internal address {addr}; refused"), false));
             }
             if matches!(status.as_u16(), 301 | 302 | 307 | 308) {
                 let location = response
@@ -191,10 +191,10 @@ impl SafeHttp {
             Some(url::Host::Domain(_)) => None,
             None => return Err((format!("{url}: no host"), false)),
         };
-        if let Some(ip) = ip {
-            if !self.policy.permits(ip) {
-                return Err((format!("{url}: {ip} is an internal address; refused"), false));
-            }
+        if let Some(ip) = ip
+            && !self.policy.permits(ip)
+        {
+            return Err((format!("{url}: {ip} is an internal address; refused"), false));
         }
         Ok(())
     }
