@@ -301,7 +301,8 @@ async fn db_only_path(ca: &Ca, id: &SiteIdentity, n: usize) -> BoxResult<Duratio
         let serial = Serial::generate(1, &rng)?;
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let mut tx = ca.db().begin().await?;
-        let (cid,): (i64,) = ca::on_tx!(&mut tx, |c| sqlx::query_as(
+        let (cid,): (i64,) = ca::on_tx!(&mut tx, |c| {
+            sqlx::query_as(
             "INSERT INTO certificates (issuer_id, serial, status, organization, uscc, icp, province, city, \
              domains, not_before, not_after, der, sha256, created_at) \
              VALUES ($1, $2, 'issued', $3, $4, $5, $6, $7, '[]', $8, $9, $10, $11, $12) RETURNING id"
@@ -319,7 +320,8 @@ async fn db_only_path(ca: &Ca, id: &SiteIdentity, n: usize) -> BoxResult<Duratio
         .bind(&sha)
         .bind(now)
         .fetch_one(c)
-        .await?);
+        .await?
+        });
         ca::store::upsert_ocsp(&mut tx, cid, now, now + 4 * 86_400, &ocsp_der).await?;
         ca::audit::append(
             &mut tx,

@@ -130,11 +130,13 @@ pub async fn append_many(tx: &mut Tx, entries: &[NewEntry<'_>]) -> Result<i64> {
             q.build().execute(&mut *c).await?;
         });
     }
-    on_tx!(tx, |c| sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
-        .bind(&prev)
-        .execute(c)
-        .await
-        .map(|_| ())?);
+    on_tx!(tx, |c| sqlx::query(
+        "UPDATE audit_head SET hash = $1 WHERE id = 1"
+    )
+    .bind(&prev)
+    .execute(c)
+    .await
+    .map(|_| ())?);
     Ok(first)
 }
 

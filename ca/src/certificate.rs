@@ -44,7 +44,8 @@ pub struct Issued {
 }
 
 fn pem_encode(label: &str, der: &[u8]) -> Result<String> {
-    der::pem::encode_string(label, der::pem::LineEnding::LF, der).map_err(|e| Error::Encoding(e.to_string()))
+    der::pem::encode_string(label, der::pem::LineEnding::LF, der)
+        .map_err(|e| Error::Encoding(e.to_string()))
 }
 
 /// A certificate that is signed, checked and ready to store: everything but the
@@ -66,7 +67,12 @@ impl Ca {
     /// Issues a one-year site identity certificate. The signing happens first, in
     /// the caller's task; the store joins a group commit, so concurrent issuances
     /// share transactions instead of queueing for one commit each.
-    pub async fn issue(&self, identity: &SiteIdentity, key: KeySource, actor: &str) -> Result<Issued> {
+    pub async fn issue(
+        &self,
+        identity: &SiteIdentity,
+        key: KeySource,
+        actor: &str,
+    ) -> Result<Issued> {
         let (prepared, private_key_pem) = self.prepare(identity, key)?;
         let certificate_id = self.queue.submit(self, prepared.clone(), actor).await?;
         Self::issued(prepared, certificate_id, private_key_pem)
@@ -74,13 +80,25 @@ impl Ca {
 
     /// Issues inside the caller's transaction, so that the caller's own state change
     /// (a site becoming certified) commits or rolls back with the certificate.
-    pub async fn issue_in(&self, tx: &mut Tx, identity: &SiteIdentity, key: KeySource, actor: &str) -> Result<Issued> {
+    pub async fn issue_in(
+        &self,
+        tx: &mut Tx,
+        identity: &SiteIdentity,
+        key: KeySource,
+        actor: &str,
+    ) -> Result<Issued> {
         let (prepared, private_key_pem) = self.prepare(identity, key)?;
-        let ids = self.store_prepared(tx, std::slice::from_ref(&prepared), actor).await?;
+        let ids = self
+            .store_prepared(tx, std::slice::from_ref(&prepared), actor)
+            .await?;
         Self::issued(prepared, ids[0], private_key_pem)
     }
 
-    fn issued(p: Prepared, certificate_id: i64, private_key_pem: Option<Zeroizing<String>>) -> Result<Issued> {
+    fn issued(
+        p: Prepared,
+        certificate_id: i64,
+        private_key_pem: Option<Zeroizing<String>>,
+    ) -> Result<Issued> {
         Ok(Issued {
             certificate_id,
             pem: pem_encode("CERTIFICATE", &p.der)?,
@@ -95,12 +113,19 @@ impl Ca {
 
     /// Lint, sign, verify and pre-sign the OCSP answer: all the cryptography of an
     /// issuance. A failing lint signs nothing with the real key.
-    pub(crate) fn prepare(&self, identity: &SiteIdentity, key: KeySource) -> Result<(Prepared, Option<Zeroizing<String>>)> {
+    pub(crate) fn prepare(
+        &self,
+        identity: &SiteIdentity,
+        key: KeySource,
+    ) -> Result<(Prepared, Option<Zeroizing<String>>)> {
         let (subject_key, private_key_pem) = match key {
             KeySource::Csr(k) => (k, None),
             KeySource::Generate => {
                 let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
-                (SubjectPublicKey::from_key_pair(&kp), Some(Zeroizing::new(kp.serialize_pem())))
+                (
+                    SubjectPublicKey::from_key_pair(&kp),
+                    Some(Zeroizing::new(kp.serialize_pem())),
+                )
             }
         };
         let serial = Serial::generate(self.instance, &self.rng)?;
@@ -117,7 +142,8 @@ impl Ca {
         let not_after = expected.not_after();
         let params = expected.params()?;
         // The lint copy: same issuer name and key identifier, throwaway key.
-        let mirror = rcgen::Issuer::from_ca_cert_der(&self.issuer.cert_der.clone().into(), &self.lint_key)?;
+        let mirror =
+            rcgen::Issuer::from_ca_cert_der(&self.issuer.cert_der.clone().into(), &self.lint_key)?;
         let lint_cert = params.signed_by(&subject_key, &mirror)?;
         expected.lint(lint_cert.der())?;
 
@@ -155,10 +181,18 @@ impl Ca {
     /// Stores prepared certificates, their OCSP answers and audit entries inside
     /// `tx`, a few multi-row statements for the whole batch. The unique (issuer,
     /// serial) constraint refuses a repeated serial. Returns the row ids in order.
-    pub(crate) async fn store_prepared(&self, tx: &mut Tx, items: &[Prepared], actor: &str) -> Result<Vec<i64>> {
+    pub(crate) async fn store_prepared(
+        &self,
+        tx: &mut Tx,
+        items: &[Prepared],
+        actor: &str,
+    ) -> Result<Vec<i64>> {
         let ids = store::insert_certificates(tx, self.issuer_id, items).await?;
-        let ocsp: Vec<(i64, i64, &[u8])> =
-            ids.iter().zip(items).map(|(id, p)| (*id, p.ocsp_this_update, p.ocsp_der.as_slice())).collect();
+        let ocsp: Vec<(i64, i64, &[u8])> = ids
+            .iter()
+            .zip(items)
+            .map(|(id, p)| (*id, p.ocsp_this_update, p.ocsp_der.as_slice()))
+            .collect();
         store::insert_ocsp_responses(tx, &ocsp, crate::ocsp::RESPONSE_LIFETIME_SECS).await?;
         let entries: Vec<audit::NewEntry<'_>> = items
             .iter()
@@ -176,11 +210,19 @@ impl Ca {
     /// The real signature must verify under the issuing CA's key, and everything it
     /// signed must be byte-for-byte what the lint approved.
     fn check_signed(&self, der: &[u8], lint_der: &[u8]) -> Result<()> {
-        let (_, cert) = X509Certificate::from_der(der).map_err(|e| Error::SignatureCheck(e.to_string()))?;
-        let (_, linted) = X509Certificate::from_der(lint_der).map_err(|e| Error::SignatureCheck(e.to_string()))?;
-        crate::signer::verify_with(&*self.signer, cert.tbs_certificate.as_ref(), &cert.signature_value.data)?;
+        let (_, cert) =
+            X509Certificate::from_der(der).map_err(|e| Error::SignatureCheck(e.to_string()))?;
+        let (_, linted) = X509Certificate::from_der(lint_der)
+            .map_err(|e| Error::SignatureCheck(e.to_string()))?;
+        crate::signer::verify_with(
+            &*self.signer,
+            cert.tbs_certificate.as_ref(),
+            &cert.signature_value.data,
+        )?;
         if cert.tbs_certificate.as_ref() != linted.tbs_certificate.as_ref() {
-            return Err(Error::Lint("the signed certificate differs from the linted one".into()));
+            return Err(Error::Lint(
+                "the signed certificate differs from the linted one".into(),
+            ));
         }
         Ok(())
     }
@@ -209,7 +251,11 @@ const MAX_GROUP: usize = 256;
 impl IssueQueue {
     async fn submit(&self, ca: &Ca, prepared: Prepared, actor: &str) -> Result<i64> {
         let (reply, mut answer) = tokio::sync::oneshot::channel();
-        self.lock_pending().push(Pending { prepared, actor: actor.to_string(), reply });
+        self.lock_pending().push(Pending {
+            prepared,
+            actor: actor.to_string(),
+            reply,
+        });
         loop {
             // Whichever comes first: our answer (another caller stored our certificate)
             // or the writer lock (we store everything queued). Waiting only for the
@@ -249,7 +295,9 @@ impl IssueQueue {
     }
 
     fn lock_pending(&self) -> std::sync::MutexGuard<'_, Vec<Pending>> {
-        self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     async fn write(ca: &Ca, batch: &[Pending]) -> Result<Vec<i64>> {
@@ -259,8 +307,14 @@ impl IssueQueue {
         let mut start = 0;
         while start < batch.len() {
             let actor = &batch[start].actor;
-            let end = batch[start..].iter().position(|p| &p.actor != actor).map_or(batch.len(), |n| start + n);
-            let items: Vec<Prepared> = batch[start..end].iter().map(|p| p.prepared.clone()).collect();
+            let end = batch[start..]
+                .iter()
+                .position(|p| &p.actor != actor)
+                .map_or(batch.len(), |n| start + n);
+            let items: Vec<Prepared> = batch[start..end]
+                .iter()
+                .map(|p| p.prepared.clone())
+                .collect();
             ids.extend(ca.store_prepared(&mut tx, &items, actor).await?);
             start = end;
         }

@@ -76,7 +76,9 @@ impl Database {
         } else if let Some(path) = url.strip_prefix("sqlite://") {
             let path = path.split('?').next().unwrap_or(path);
             if path != ":memory:"
-                && let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty())
+                && let Some(parent) = Path::new(path)
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
             {
                 std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
             }

@@ -568,7 +568,12 @@ mod tests {
 
     #[test]
     fn a_trailing_ideographic_full_stop_is_a_root_dot_like_an_ascii_one() {
-        for input in ["example.cn.", "example.cn。", "example。cn．", "EXAMPLE.CN｡"] {
+        for input in [
+            "example.cn.",
+            "example.cn。",
+            "example。cn．",
+            "EXAMPLE.CN｡",
+        ] {
             let d = Domain::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
             assert_eq!(d.as_str(), "example.cn");
         }
@@ -582,7 +587,14 @@ mod tests {
     #[test]
     fn a_name_a_browser_would_read_as_an_ipv4_address_is_refused() {
         // WHATWG URL: a host whose last label is decimal or 0x-hex is an IPv4 address.
-        for bad in ["1.2.3.0x4", "a.0x1", "example.0x7f", "a.0x", "127.1", "0x7f.0.0.1"] {
+        for bad in [
+            "1.2.3.0x4",
+            "a.0x1",
+            "example.0x7f",
+            "a.0x",
+            "127.1",
+            "0x7f.0.0.1",
+        ] {
             let err = Domain::parse(bad).expect_err(bad).to_string();
             assert!(err.contains("numeric"), "{bad}: {err}");
         }
@@ -649,7 +661,10 @@ mod tests {
                 31 => 0,
                 v => v,
             };
-            ALPHABET.chars().nth(value as usize).expect("value below 31")
+            ALPHABET
+                .chars()
+                .nth(value as usize)
+                .expect("value below 31")
         }
 
         #[test]
@@ -692,10 +707,7 @@ mod tests {
                 prop_oneof![Just("ICP备"), Just("ICP证"), Just("B2-"), Just("ICP 备 ")],
                 "[0-9０-９]{0,12}",
                 prop_oneof![Just("号"), Just("")],
-                prop_oneof![
-                    Just(String::new()),
-                    "[-－‐]{1,2}[0-9]{0,5}[AX]?",
-                ],
+                prop_oneof![Just(String::new()), "[-－‐]{1,2}[0-9]{0,5}[AX]?",],
             )
                 .prop_map(|(p, w, n, h, s)| format!("{p}{w}{n}{h}{s}"))
         }
@@ -761,10 +773,10 @@ mod tests {
                 prop_assert!(s.len() <= 253);
                 prop_assert!(s.split('.').count() >= 2);
                 prop_assert!(s.split('.').all(|l| (1..=63).contains(&l.len())));
-                prop_assert!(
-                    s.bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-                );
+                prop_assert!(s.bytes().all(|b| b.is_ascii_lowercase()
+                    || b.is_ascii_digit()
+                    || b == b'-'
+                    || b == b'.'));
                 prop_assert!(d.covers(s));
                 let sub = format!("www.{s}");
                 prop_assert!(d.covers(&sub));

@@ -145,12 +145,23 @@ impl Ca {
     }
 
     /// Signs the SHA-1-keyed response for one of our serials (what clients ask for).
-    pub(crate) fn sign_ocsp_for(&self, serial: &Serial, status: Status, this_update: i64) -> Result<Vec<u8>> {
+    pub(crate) fn sign_ocsp_for(
+        &self,
+        serial: &Serial,
+        status: Status,
+        this_update: i64,
+    ) -> Result<Vec<u8>> {
         self.sign_ocsp(self.cert_id(serial.as_bytes(), false)?, status, this_update)
     }
 
     /// Signs and stores the response for one of our certificates.
-    pub(crate) async fn store_ocsp_in(&self, tx: &mut Tx, certificate_id: i64, serial: &Serial, status: Status) -> Result<()> {
+    pub(crate) async fn store_ocsp_in(
+        &self,
+        tx: &mut Tx,
+        certificate_id: i64,
+        serial: &Serial,
+        status: Status,
+    ) -> Result<()> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let der = self.sign_ocsp_for(serial, status, now)?;
         store::upsert_ocsp(tx, certificate_id, now, now + RESPONSE_LIFETIME_SECS, &der).await

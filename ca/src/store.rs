@@ -4,8 +4,8 @@
 use serde::Serialize;
 use sqlx::FromRow;
 
-use crate::db::{Database, Tx};
 use crate::certificate::Prepared;
+use crate::db::{Database, Tx};
 use crate::serial::Serial;
 use crate::{Result, on_pool, on_tx};
 
@@ -126,7 +126,11 @@ pub async fn ensure_issuer(
 
 /// Stores signed certificates (multi-row inserts) and returns their row ids in the
 /// order given. The unique (issuer, serial) constraint refuses a repeated serial.
-pub(crate) async fn insert_certificates(tx: &mut Tx, issuer_id: i64, items: &[Prepared]) -> Result<Vec<i64>> {
+pub(crate) async fn insert_certificates(
+    tx: &mut Tx,
+    issuer_id: i64,
+    items: &[Prepared],
+) -> Result<Vec<i64>> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let mut ids_by_serial = std::collections::HashMap::with_capacity(items.len());
     for chunk in items.chunks(200) {
@@ -136,7 +140,8 @@ pub(crate) async fn insert_certificates(tx: &mut Tx, issuer_id: i64, items: &[Pr
                  domains, not_before, not_after, der, sha256, created_at) ",
             );
             q.push_values(chunk, |mut b, p| {
-                let domains = serde_json::to_string(&p.identity.domains).unwrap_or_else(|_| "[]".into());
+                let domains =
+                    serde_json::to_string(&p.identity.domains).unwrap_or_else(|_| "[]".into());
                 b.push_bind(issuer_id)
                     .push_bind(p.serial.as_bytes().to_vec())
                     .push_bind("issued")
@@ -169,13 +174,21 @@ pub(crate) async fn insert_certificates(tx: &mut Tx, issuer_id: i64, items: &[Pr
 }
 
 /// Stores the first OCSP responses of new certificates: (certificate id, thisUpdate, DER).
-pub(crate) async fn insert_ocsp_responses(tx: &mut Tx, rows: &[(i64, i64, &[u8])], lifetime: i64) -> Result<()> {
+pub(crate) async fn insert_ocsp_responses(
+    tx: &mut Tx,
+    rows: &[(i64, i64, &[u8])],
+    lifetime: i64,
+) -> Result<()> {
     for chunk in rows.chunks(500) {
         on_tx!(tx, |c| {
-            let mut q =
-                sqlx::QueryBuilder::new("INSERT INTO ocsp_responses (certificate_id, this_update, next_update, der) ");
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO ocsp_responses (certificate_id, this_update, next_update, der) ",
+            );
             q.push_values(chunk, |mut b, (id, this_update, der)| {
-                b.push_bind(*id).push_bind(*this_update).push_bind(*this_update + lifetime).push_bind(der.to_vec());
+                b.push_bind(*id)
+                    .push_bind(*this_update)
+                    .push_bind(*this_update + lifetime)
+                    .push_bind(der.to_vec());
             });
             q.build().execute(&mut *c).await?;
         });
@@ -290,13 +303,13 @@ pub async fn delete_revocation(tx: &mut Tx, certificate_id: i64) -> Result<()> {
 pub async fn revoked_entries(tx: &mut Tx, issuer_id: i64, now: i64) -> Result<Vec<RevokedEntry>> {
     Ok(on_tx!(tx, |c| {
         sqlx::query_as(
-        "SELECT c.serial, r.revoked_at, r.reason FROM revocations r CROSS JOIN certificates c \
-         WHERE c.id = r.certificate_id AND c.issuer_id = $1 AND c.not_after > $2"
-    )
-    .bind(issuer_id)
-    .bind(now)
-    .fetch_all(c)
-    .await?
+            "SELECT c.serial, r.revoked_at, r.reason FROM revocations r CROSS JOIN certificates c \
+         WHERE c.id = r.certificate_id AND c.issuer_id = $1 AND c.not_after > $2",
+        )
+        .bind(issuer_id)
+        .bind(now)
+        .fetch_all(c)
+        .await?
     }))
 }
 

@@ -709,7 +709,8 @@ async fn ocsp_answers_good_then_revoked_and_unknown_for_serials_we_never_issued(
 }
 
 #[tokio::test]
-async fn two_hundred_certificates_issued_concurrently_have_two_hundred_distinct_serials_and_one_audit_chain() {
+async fn two_hundred_certificates_issued_concurrently_have_two_hundred_distinct_serials_and_one_audit_chain()
+ {
     for backend in Backend::all() {
         let t = TestCa::new(backend);
         let ca = std::sync::Arc::new(t.open().await);
@@ -730,7 +731,10 @@ async fn two_hundred_certificates_issued_concurrently_have_two_hundred_distinct_
                 tokio::spawn(async move {
                     let mut serials = Vec::new();
                     for _ in 0..25 {
-                        let issued = ca.issue(&identity, KeySource::Generate, "test").await.unwrap();
+                        let issued = ca
+                            .issue(&identity, KeySource::Generate, "test")
+                            .await
+                            .unwrap();
                         assert_eq!(issued.serial.as_bytes().len(), 18);
                         serials.push((issued.serial.to_hex(), issued.certificate_id));
                     }
@@ -751,12 +755,18 @@ async fn two_hundred_certificates_issued_concurrently_have_two_hundred_distinct_
         assert_eq!(t.count("certificates").await, 200);
         assert_eq!(t.count("ocsp_responses").await, 200);
         let db = t.db().await;
-        let distinct: (i64,) = on_pool!(&db, |p| sqlx::query_as("SELECT COUNT(DISTINCT serial) FROM certificates")
-            .fetch_one(p)
-            .await
-            .unwrap());
+        let distinct: (i64,) = on_pool!(&db, |p| sqlx::query_as(
+            "SELECT COUNT(DISTINCT serial) FROM certificates"
+        )
+        .fetch_one(p)
+        .await
+        .unwrap());
         assert_eq!(distinct.0, 200);
-        assert_eq!(ca::audit::verify(&db).await.unwrap(), 200 + 1, "one audit entry per issuance plus ca.init");
+        assert_eq!(
+            ca::audit::verify(&db).await.unwrap(),
+            200 + 1,
+            "one audit entry per issuance plus ca.init"
+        );
     }
 }
 

@@ -274,10 +274,18 @@ impl Zone {
         let child = Child(cmd.spawn().unwrap());
         let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         wait_for_port(&addr.to_string(), 10);
-        DnsServer { _child: child, addr, _dir: dir }
+        DnsServer {
+            _child: child,
+            addr,
+            _dir: dir,
+        }
     }
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0\n"))
+        .unwrap_or(false)
 }

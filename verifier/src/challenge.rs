@@ -59,7 +59,11 @@ impl FromStr for Method {
         Method::ALL
             .into_iter()
             .find(|m| m.as_str() == s.trim())
-            .ok_or_else(|| Error::Config(format!("unknown method {s:?}; use dns-txt, http-file or html-meta")))
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "unknown method {s:?}; use dns-txt, http-file or html-meta"
+                ))
+            })
     }
 }
 
@@ -100,24 +104,49 @@ impl Challenger {
     /// From settings: perspectives, SSRF policy, challenge port, timeouts.
     pub fn from_settings(s: &VerifierSettings) -> Result<Self> {
         let servers = s.dns_servers()?;
-        let dns = Arc::new(Perspectives::new(&servers, s.quorum(servers.len())?, s.dns_timeout())?);
-        let http = SafeHttp::new(dns.clone(), s.private_policy()?, s.http_challenge_port, s.http_timeout())?;
-        Ok(Challenger { dns, http, http_port: s.http_challenge_port })
+        let dns = Arc::new(Perspectives::new(
+            &servers,
+            s.quorum(servers.len())?,
+            s.dns_timeout(),
+        )?);
+        let http = SafeHttp::new(
+            dns.clone(),
+            s.private_policy()?,
+            s.http_challenge_port,
+            s.http_timeout(),
+        )?;
+        Ok(Challenger {
+            dns,
+            http,
+            http_port: s.http_challenge_port,
+        })
     }
 
     fn port_suffix(&self) -> String {
-        if self.http_port == 80 { String::new() } else { format!(":{}", self.http_port) }
+        if self.http_port == 80 {
+            String::new()
+        } else {
+            format!(":{}", self.http_port)
+        }
     }
 
     /// The three ways to prove control of `domain` with `token`.
     pub fn instructions(&self, domain: &Domain, token: &Token) -> Vec<Instruction> {
         vec![
-            Instruction::DnsTxt { name: format!("{DNS_LABEL}.{domain}"), value: token.to_string() },
+            Instruction::DnsTxt {
+                name: format!("{DNS_LABEL}.{domain}"),
+                value: token.to_string(),
+            },
             Instruction::HttpFile {
-                url: format!("http://{domain}{}/.well-known/chengxin/{token}", self.port_suffix()),
+                url: format!(
+                    "http://{domain}{}/.well-known/chengxin/{token}",
+                    self.port_suffix()
+                ),
                 body: token.to_string(),
             },
-            Instruction::HtmlMeta { html: format!("<meta name=\"{META_NAME}\" content=\"{token}\">") },
+            Instruction::HtmlMeta {
+                html: format!("<meta name=\"{META_NAME}\" content=\"{token}\">"),
+            },
         ]
     }
 
@@ -144,30 +173,63 @@ impl Challenger {
             reasons.extend(e.reasons.iter().map(|r| format!("{m}: {r}")));
             evidence.push(e);
             if verdict == Verdict::Pass {
-                return Outcome { verdict, reasons: vec![format!("{m}: control proven")], evidence };
+                return Outcome {
+                    verdict,
+                    reasons: vec![format!("{m}: control proven")],
+                    evidence,
+                };
             }
             any_error |= verdict == Verdict::Error;
         }
-        Outcome { verdict: if any_error { Verdict::Error } else { Verdict::Fail }, reasons, evidence }
+        Outcome {
+            verdict: if any_error {
+                Verdict::Error
+            } else {
+                Verdict::Fail
+            },
+            reasons,
+            evidence,
+        }
     }
 
     async fn dns_txt(&self, domain: &Domain, token: &Token) -> Evidence {
         let name = format!("{DNS_LABEL}.{domain}");
         let answers = self.dns.txt(&name).await;
         let answered = answers.iter().filter(|a| a.error.is_none()).count();
-        let agreeing = answers.iter().filter(|a| a.records.iter().any(|r| r.trim() == token.as_str())).count();
+        let agreeing = answers
+            .iter()
+            .filter(|a| a.records.iter().any(|r| r.trim() == token.as_str()))
+            .count();
         let quorum = self.dns.quorum();
         let (verdict, reason) = if agreeing >= quorum {
-            (Verdict::Pass, format!("{agreeing} of {} resolvers see the token at {name}", answers.len()))
+            (
+                Verdict::Pass,
+                format!(
+                    "{agreeing} of {} resolvers see the token at {name}",
+                    answers.len()
+                ),
+            )
         } else if answered < quorum {
             (
                 Verdict::Error,
-                format!("only {answered} of {} resolvers answered for {name}; {quorum} must agree", answers.len()),
+                format!(
+                    "only {answered} of {} resolvers answered for {name}; {quorum} must agree",
+                    answers.len()
+                ),
             )
         } else if agreeing > 0 {
-            (Verdict::Fail, format!("only {agreeing} of {} resolvers see the token at {name}; {quorum} must agree", answers.len()))
+            (
+                Verdict::Fail,
+                format!(
+                    "only {agreeing} of {} resolvers see the token at {name}; {quorum} must agree",
+                    answers.len()
+                ),
+            )
         } else {
-            (Verdict::Fail, format!("no TXT record at {name} holds the token"))
+            (
+                Verdict::Fail,
+                format!("no TXT record at {name} holds the token"),
+            )
         };
         Evidence {
             check: Method::DnsTxt.to_string(),
@@ -182,7 +244,10 @@ impl Challenger {
     }
 
     async fn http_file(&self, domain: &Domain, token: &Token) -> Evidence {
-        let url = format!("http://{domain}{}/.well-known/chengxin/{token}", self.port_suffix());
+        let url = format!(
+            "http://{domain}{}/.well-known/chengxin/{token}",
+            self.port_suffix()
+        );
         let (verdict, reason, answered) = match self.http.get(&url).await {
             Ok(f) => {
                 let body = String::from_utf8_lossy(&f.body);
@@ -195,7 +260,15 @@ impl Challenger {
                 };
                 (v, r, json!(f))
             }
-            Err(f) => (if f.transient { Verdict::Error } else { Verdict::Fail }, f.reason.clone(), json!(f)),
+            Err(f) => (
+                if f.transient {
+                    Verdict::Error
+                } else {
+                    Verdict::Fail
+                },
+                f.reason.clone(),
+                json!(f),
+            ),
         };
         Evidence {
             check: Method::HttpFile.to_string(),
@@ -215,19 +288,39 @@ impl Challenger {
             Ok(f) => {
                 let found = meta_contents(&String::from_utf8_lossy(&f.body));
                 let (v, r) = if f.status != 200 {
-                    (Verdict::Fail, format!("the homepage answered HTTP {}", f.status))
+                    (
+                        Verdict::Fail,
+                        format!("the homepage answered HTTP {}", f.status),
+                    )
                 } else if found.iter().any(|c| c.trim() == token.as_str()) {
-                    (Verdict::Pass, format!("the homepage head carries the {META_NAME} tag"))
+                    (
+                        Verdict::Pass,
+                        format!("the homepage head carries the {META_NAME} tag"),
+                    )
                 } else if found.is_empty() {
-                    (Verdict::Fail, format!("no <meta name=\"{META_NAME}\"> in the homepage head"))
+                    (
+                        Verdict::Fail,
+                        format!("no <meta name=\"{META_NAME}\"> in the homepage head"),
+                    )
                 } else {
-                    (Verdict::Fail, format!("the {META_NAME} tag does not hold the token"))
+                    (
+                        Verdict::Fail,
+                        format!("the {META_NAME} tag does not hold the token"),
+                    )
                 };
                 let mut answered = json!(f);
                 answered["meta_contents"] = json!(found);
                 (v, r, answered)
             }
-            Err(f) => (if f.transient { Verdict::Error } else { Verdict::Fail }, f.reason.clone(), json!(f)),
+            Err(f) => (
+                if f.transient {
+                    Verdict::Error
+                } else {
+                    Verdict::Fail
+                },
+                f.reason.clone(),
+                json!(f),
+            ),
         };
         Evidence {
             check: Method::HtmlMeta.to_string(),
@@ -249,7 +342,10 @@ pub fn meta_contents(html: &str) -> Vec<String> {
     let Ok(selector) = scraper::Selector::parse(&format!("head meta[name=\"{META_NAME}\"]")) else {
         return Vec::new();
     };
-    doc.select(&selector).filter_map(|e| e.value().attr("content")).map(str::to_string).collect()
+    doc.select(&selector)
+        .filter_map(|e| e.value().attr("content"))
+        .map(str::to_string)
+        .collect()
 }
 
 #[cfg(test)]

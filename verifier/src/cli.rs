@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use crate::challenge::{Challenger, Method};
 use crate::config::VerifierSettings;
 use crate::icp::{self, Applicant};
+use crate::recheck::{Rechecker, Scope, Summary};
 use crate::store::{self, Subject};
 use crate::token::Token;
 use crate::verdict::Outcome;
@@ -56,6 +57,21 @@ enum Command {
         #[arg(long)]
         icp: Option<String>,
     },
+    /// Re-verify certified sites: those due, all, or one.
+    Recheck {
+        /// Only sites with a check or retry due (the scheduled run).
+        #[arg(long, conflicts_with_all = ["all", "site"])]
+        due: bool,
+        /// Every site not yet revoked.
+        #[arg(long, conflicts_with = "site")]
+        all: bool,
+        /// One site (on request, on complaint, by staff).
+        #[arg(long)]
+        site: Option<String>,
+        /// Change site states without holding or revoking certificates (no CA keys here).
+        #[arg(long)]
+        no_ca: bool,
+    },
     /// Validate an ICP dataset (JSONL, JSON array or CSV) and write it as JSONL.
     IcpImport {
         /// Input file.
@@ -79,29 +95,64 @@ pub async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<u8> {
     let outcome = match cli.command {
-        Command::Check { domain, method, token } => {
+        Command::Check {
+            domain,
+            method,
+            token,
+        } => {
             let domain = Domain::parse(&domain)?;
             let token = Token::parse(&token)?;
             let challenger = Challenger::from_settings(&cli.settings)?;
             match method {
-                Some(m) => challenger.check(m.parse::<Method>()?, &domain, &token).await,
+                Some(m) => {
+                    challenger
+                        .check(m.parse::<Method>()?, &domain, &token)
+                        .await
+                }
                 None => challenger.check_any(&Method::ALL, &domain, &token).await,
             }
         }
-        Command::Icp { domain, org, uscc, icp: claimed } => {
-            let spec = cli
-                .settings
-                .icp_provider
-                .as_deref()
-                .ok_or_else(|| Error::Config("set CHENGXIN_ICP_PROVIDER (miit:URL or file:PATH)".into()))?;
+        Command::Icp {
+            domain,
+            org,
+            uscc,
+            icp: claimed,
+        } => {
+            let spec = cli.settings.icp_provider.as_deref().ok_or_else(|| {
+                Error::Config("set CHENGXIN_ICP_PROVIDER (miit:URL or file:PATH)".into())
+            })?;
             let provider = icp::provider_from_spec(spec)?;
             let applicant = Applicant {
                 organization: org.unwrap_or_default(),
                 uscc: uscc.as_deref().map(Uscc::parse).transpose()?,
-                icp: claimed.as_deref().map(IcpNumber::parse_website).transpose()?,
+                icp: claimed
+                    .as_deref()
+                    .map(IcpNumber::parse_website)
+                    .transpose()?,
                 domain: Domain::parse(&domain)?,
             };
             icp::check(provider.as_ref(), &applicant).await
+        }
+        Command::Recheck {
+            due,
+            all,
+            site,
+            no_ca,
+        } => {
+            let scope = match (due, all, site) {
+                (_, _, Some(id)) => Scope::Site(id),
+                (_, true, None) => Scope::All,
+                (true, false, None) => Scope::Due,
+                (false, false, None) => {
+                    return Err(Error::Config(
+                        "say which sites: --due, --all or --site ID".into(),
+                    ));
+                }
+            };
+            let summary = recheck(&cli.common, &cli.settings, scope, no_ca).await?;
+            let failed = !summary.failures.is_empty();
+            print_json(&summary);
+            return Ok(if failed { 2 } else { 0 });
         }
         Command::IcpImport { input, output } => {
             let n = icp::import(&input, &output)?;
@@ -112,8 +163,62 @@ async fn run(cli: Cli) -> Result<u8> {
     if !cli.no_record {
         record(&cli.common, &outcome).await?;
     }
-    println!("{}", serde_json::to_string_pretty(&outcome).unwrap_or_default());
+    print_json(&outcome);
     Ok(outcome.verdict.exit_code())
+}
+
+/// Prints JSON to standard output; a closed pipe (`| head`) is not an error.
+fn print_json(value: &impl serde::Serialize) {
+    use std::io::Write;
+    let text = serde_json::to_string_pretty(value).unwrap_or_default();
+    let _ = writeln!(std::io::stdout(), "{text}");
+}
+
+async fn recheck(
+    common: &ca::config::Settings,
+    settings: &VerifierSettings,
+    scope: Scope,
+    no_ca: bool,
+) -> Result<Summary> {
+    let db = common.database().await?;
+    let ca = if no_ca {
+        None
+    } else {
+        Some(std::sync::Arc::new(common.open_ca(db.clone()).await?))
+    };
+    let icp = match settings.icp_provider.as_deref() {
+        Some(spec) => Some(std::sync::Arc::from(icp::provider_from_spec(spec)?)),
+        None => {
+            tracing::warn!("no CHENGXIN_ICP_PROVIDER: only domain control is re-checked");
+            None
+        }
+    };
+    let rechecker = Rechecker {
+        db: db.clone(),
+        challenger: Challenger::from_settings(settings)?,
+        icp,
+        ca,
+        policy: settings.policy(),
+        concurrency: settings.recheck_concurrency,
+    };
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        indicatif::ProgressBar::new(0)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} sites {per_sec} eta {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let summary = rechecker
+        .run(scope, crate::verdict::now(), &|done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        })
+        .await?;
+    bar.finish_and_clear();
+    db.close().await;
+    Ok(summary)
 }
 
 async fn record(common: &ca::config::Settings, outcome: &Outcome) -> Result<()> {

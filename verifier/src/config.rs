@@ -17,7 +17,12 @@ pub struct VerifierSettings {
     #[arg(long, env = "CHENGXIN_DNS_QUORUM", global = true)]
     pub dns_quorum: Option<usize>,
     /// Port for `http-file` and `html-meta` challenges.
-    #[arg(long, env = "CHENGXIN_HTTP_CHALLENGE_PORT", default_value_t = 80, global = true)]
+    #[arg(
+        long,
+        env = "CHENGXIN_HTTP_CHALLENGE_PORT",
+        default_value_t = 80,
+        global = true
+    )]
     pub http_challenge_port: u16,
     /// Tests only: `1` allows every private target, or a comma list of CIDRs to allow.
     #[arg(long, env = "CHENGXIN_ALLOW_PRIVATE_TARGETS", global = true)]
@@ -29,11 +34,59 @@ pub struct VerifierSettings {
     #[arg(long, env = "CHENGXIN_DNS_TIMEOUT", default_value_t = 3, global = true)]
     pub dns_timeout_secs: u64,
     /// Seconds one HTTP challenge (all redirects included) may take.
-    #[arg(long, env = "CHENGXIN_HTTP_TIMEOUT", default_value_t = 10, global = true)]
+    #[arg(
+        long,
+        env = "CHENGXIN_HTTP_TIMEOUT",
+        default_value_t = 10,
+        global = true
+    )]
     pub http_timeout_secs: u64,
+    /// Days between ICP re-checks of a healthy site.
+    #[arg(
+        long,
+        env = "CHENGXIN_RECHECK_ICP_DAYS",
+        default_value_t = 7,
+        global = true
+    )]
+    pub recheck_icp_days: i64,
+    /// Days between domain-control re-checks of a healthy site.
+    #[arg(
+        long,
+        env = "CHENGXIN_RECHECK_DOMAIN_DAYS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub recheck_domain_days: i64,
+    /// Hours of grace between the first failure and suspension (and again before revocation).
+    #[arg(
+        long,
+        env = "CHENGXIN_GRACE_HOURS",
+        default_value_t = 72,
+        global = true
+    )]
+    pub grace_hours: i64,
+    /// Sites re-verified at once.
+    #[arg(
+        long,
+        env = "CHENGXIN_RECHECK_CONCURRENCY",
+        default_value_t = 64,
+        global = true
+    )]
+    pub recheck_concurrency: usize,
 }
 
 impl VerifierSettings {
+    /// The re-verification timings.
+    pub fn policy(&self) -> crate::recheck::Policy {
+        crate::recheck::Policy {
+            icp_every: self.recheck_icp_days.max(1) * 86_400,
+            domain_every: self.recheck_domain_days.max(1) * 86_400,
+            grace: self.grace_hours.max(0) * 3_600,
+            suspension: self.grace_hours.max(0) * 3_600,
+            ..Default::default()
+        }
+    }
+
     /// The configured perspectives, or the system resolvers.
     pub fn dns_servers(&self) -> Result<Vec<SocketAddr>> {
         match &self.dns_servers {
@@ -44,7 +97,9 @@ impl VerifierSettings {
                 .map(|s| {
                     s.parse::<SocketAddr>()
                         .or_else(|_| s.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
-                        .map_err(|_| Error::Config(format!("CHENGXIN_DNS_SERVERS: {s:?} is not ip:port")))
+                        .map_err(|_| {
+                            Error::Config(format!("CHENGXIN_DNS_SERVERS: {s:?} is not ip:port"))
+                        })
                 })
                 .collect::<Result<Vec<_>>>()
                 .and_then(|v| {
@@ -86,8 +141,11 @@ impl VerifierSettings {
 }
 
 fn system_resolvers() -> Result<Vec<SocketAddr>> {
-    let text = std::fs::read_to_string("/etc/resolv.conf")
-        .map_err(|e| Error::Config(format!("no CHENGXIN_DNS_SERVERS and /etc/resolv.conf unreadable: {e}")))?;
+    let text = std::fs::read_to_string("/etc/resolv.conf").map_err(|e| {
+        Error::Config(format!(
+            "no CHENGXIN_DNS_SERVERS and /etc/resolv.conf unreadable: {e}"
+        ))
+    })?;
     let servers: Vec<SocketAddr> = text
         .lines()
         .filter_map(|l| l.trim().strip_prefix("nameserver"))
@@ -95,7 +153,9 @@ fn system_resolvers() -> Result<Vec<SocketAddr>> {
         .map(|ip| SocketAddr::new(ip, 53))
         .collect();
     if servers.is_empty() {
-        return Err(Error::Config("no CHENGXIN_DNS_SERVERS and no nameserver in /etc/resolv.conf".into()));
+        return Err(Error::Config(
+            "no CHENGXIN_DNS_SERVERS and no nameserver in /etc/resolv.conf".into(),
+        ));
     }
     Ok(servers)
 }

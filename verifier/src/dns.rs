@@ -86,7 +86,10 @@ impl Perspectives {
 
     /// Asks every perspective for the A and AAAA records of `host`.
     pub async fn addresses(&self, host: &str) -> Vec<Answer> {
-        let (v4, v6) = tokio::join!(self.ask(host, RecordType::A), self.ask(host, RecordType::AAAA));
+        let (v4, v6) = tokio::join!(
+            self.ask(host, RecordType::A),
+            self.ask(host, RecordType::AAAA)
+        );
         v4.into_iter()
             .zip(v6)
             .map(|(a, b)| Answer {
@@ -102,7 +105,10 @@ impl Perspectives {
 
     /// The addresses that at least a quorum of perspectives returned for `host`, or
     /// the reason there are none.
-    pub async fn agreed_addresses(&self, host: &str) -> std::result::Result<(Vec<IpAddr>, Vec<Answer>), String> {
+    pub async fn agreed_addresses(
+        &self,
+        host: &str,
+    ) -> std::result::Result<(Vec<IpAddr>, Vec<Answer>), String> {
         let answers = self.addresses(host).await;
         let answered = answers.iter().filter(|a| a.error.is_none()).count();
         if answered < self.quorum {
@@ -120,15 +126,26 @@ impl Perspectives {
                 }
             }
         }
-        let agreed: Vec<IpAddr> = votes.into_iter().filter(|(_, n)| *n >= self.quorum).map(|(ip, _)| ip).collect();
+        let agreed: Vec<IpAddr> = votes
+            .into_iter()
+            .filter(|(_, n)| *n >= self.quorum)
+            .map(|(ip, _)| ip)
+            .collect();
         if agreed.is_empty() {
-            return Err(format!("no address of {host} is agreed by {} resolvers", self.quorum));
+            return Err(format!(
+                "no address of {host} is agreed by {} resolvers",
+                self.quorum
+            ));
         }
         Ok((agreed, answers))
     }
 
     async fn ask(&self, name: &str, rtype: RecordType) -> Vec<Answer> {
-        let fqdn = if name.ends_with('.') { name.to_string() } else { format!("{name}.") };
+        let fqdn = if name.ends_with('.') {
+            name.to_string()
+        } else {
+            format!("{name}.")
+        };
         let futures = self.resolvers.iter().map(|(addr, r)| {
             let fqdn = fqdn.clone();
             async move {
@@ -141,7 +158,10 @@ impl Perspectives {
                             .iter()
                             .filter_map(|rec| match &rec.data {
                                 RData::TXT(txt) => Some(
-                                    txt.txt_data.iter().map(|s| String::from_utf8_lossy(s)).collect::<String>(),
+                                    txt.txt_data
+                                        .iter()
+                                        .map(|s| String::from_utf8_lossy(s))
+                                        .collect::<String>(),
                                 ),
                                 RData::A(a) => Some(a.0.to_string()),
                                 RData::AAAA(a) => Some(a.0.to_string()),
@@ -150,8 +170,16 @@ impl Perspectives {
                             .collect(),
                         error: None,
                     },
-                    Err(e) if e.is_no_records_found() => Answer { resolver, records: vec![], error: None },
-                    Err(e) => Answer { resolver, records: vec![], error: Some(e.to_string()) },
+                    Err(e) if e.is_no_records_found() => Answer {
+                        resolver,
+                        records: vec![],
+                        error: None,
+                    },
+                    Err(e) => Answer {
+                        resolver,
+                        records: vec![],
+                        error: Some(e.to_string()),
+                    },
                 }
             }
         });

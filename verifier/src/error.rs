@@ -37,7 +37,11 @@ pub enum Error {
 
 impl From<ca::Error> for Error {
     fn from(e: ca::Error) -> Self {
-        if e.is_input_error() { Error::Identifier(e) } else { Error::Ca(e.to_string()) }
+        if e.is_input_error() {
+            Error::Identifier(e)
+        } else {
+            Error::Ca(e.to_string())
+        }
     }
 }
 

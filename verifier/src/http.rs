@@ -35,9 +35,14 @@ impl Resolve for GuardedResolver {
         let port = self.port_hint;
         let host = name.as_str().to_string();
         Box::pin(async move {
-            let (ips, _) = dns.agreed_addresses(&host).await.map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e.into() })?;
+            let (ips, _) = dns
+                .agreed_addresses(&host)
+                .await
+                .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e.into() })?;
             if let Some(bad) = ips.iter().find(|ip| !policy.permits(**ip)) {
-                return Err(format!("{host} resolves to {bad}, an internal address: refused").into());
+                return Err(
+                    format!("{host} resolves to {bad}, an internal address: refused").into(),
+                );
             }
             let addrs: Addrs = Box::new(ips.into_iter().map(move |ip| SocketAddr::new(ip, port)));
             Ok(addrs)
@@ -94,16 +99,28 @@ pub struct SafeHttp {
 
 impl std::fmt::Debug for SafeHttp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SafeHttp").field("policy", &self.policy).field("ports", &self.allowed_ports).finish()
+        f.debug_struct("SafeHttp")
+            .field("policy", &self.policy)
+            .field("ports", &self.allowed_ports)
+            .finish()
     }
 }
 
 impl SafeHttp {
     /// A client whose connections go through `dns` and `policy`. `challenge_port` is
     /// where challenges are fetched (80 in production); redirects may go to it, 80 or 443.
-    pub fn new(dns: Arc<Perspectives>, policy: PrivatePolicy, challenge_port: u16, timeout: Duration) -> Result<Self> {
+    pub fn new(
+        dns: Arc<Perspectives>,
+        policy: PrivatePolicy,
+        challenge_port: u16,
+        timeout: Duration,
+    ) -> Result<Self> {
         crate::icp::install_crypto_provider();
-        let resolver: Arc<dyn Resolve> = Arc::new(GuardedResolver { dns, policy: policy.clone(), port_hint: 0 });
+        let resolver: Arc<dyn Resolve> = Arc::new(GuardedResolver {
+            dns,
+            policy: policy.clone(),
+            port_hint: 0,
+        });
         let client = reqwest::Client::builder()
             .dns_resolver(resolver)
             .redirect(reqwest::redirect::Policy::none())
@@ -116,7 +133,12 @@ impl SafeHttp {
             .map_err(|e| Error::Config(format!("HTTP client: {e}")))?;
         let mut allowed_ports = vec![80, 443, challenge_port];
         allowed_ports.dedup();
-        Ok(SafeHttp { client, policy, allowed_ports, timeout })
+        Ok(SafeHttp {
+            client,
+            policy,
+            allowed_ports,
+            timeout,
+        })
     }
 
     /// GETs `url`, following redirects under the rules above.
@@ -124,7 +146,11 @@ impl SafeHttp {
         let mut hops = Vec::new();
         match tokio::time::timeout(self.timeout, self.follow(url, &mut hops)).await {
             Ok(Ok(f)) => Ok(Fetched { hops, ..f }),
-            Ok(Err((reason, transient))) => Err(FetchFailure { hops, reason, transient }),
+            Ok(Err((reason, transient))) => Err(FetchFailure {
+                hops,
+                reason,
+                transient,
+            }),
             Err(_) => Err(FetchFailure {
                 hops,
                 reason: format!("no complete answer within {} s", self.timeout.as_secs()),
@@ -133,16 +159,25 @@ impl SafeHttp {
         }
     }
 
-    async fn follow(&self, start: &str, hops: &mut Vec<Hop>) -> std::result::Result<Fetched, (String, bool)> {
+    async fn follow(
+        &self,
+        start: &str,
+        hops: &mut Vec<Hop>,
+    ) -> std::result::Result<Fetched, (String, bool)> {
         let mut url = Url::parse(start).map_err(|e| (format!("bad URL {start:?}: {e}"), false))?;
         for _ in 0..=MAX_REDIRECTS {
             self.check_target(&url)?;
-            let mut hop = Hop { url: url.to_string(), address: None, status: None };
+            let mut hop = Hop {
+                url: url.to_string(),
+                address: None,
+                status: None,
+            };
             let response = match self.client.get(url.clone()).send().await {
                 Ok(r) => r,
                 Err(e) => {
                     let reason = describe(&e);
-                    let transient = e.is_timeout() || (e.is_connect() && !reason.contains("internal address"));
+                    let transient =
+                        e.is_timeout() || (e.is_connect() && !reason.contains("internal address"));
                     hops.push(hop);
                     return Err((format!("{url}: {reason}"), transient));
                 }
@@ -154,7 +189,10 @@ impl SafeHttp {
             if let Some(addr) = response.remote_addr()
                 && !self.policy.permits(addr.ip())
             {
-                return Err((format!("{url} connected to internal address {addr}; refused"), false));
+                return Err((
+                    format!("{url} connected to internal address {addr}; refused"),
+                    false,
+                ));
             }
             if matches!(status.as_u16(), 301 | 302 | 307 | 308) {
                 let location = response
@@ -162,12 +200,22 @@ impl SafeHttp {
                     .get(reqwest::header::LOCATION)
                     .and_then(|v| v.to_str().ok())
                     .ok_or_else(|| (format!("{url} redirects without a Location"), false))?;
-                url = url.join(location).map_err(|e| (format!("bad redirect {location:?}: {e}"), false))?;
+                url = url
+                    .join(location)
+                    .map_err(|e| (format!("bad redirect {location:?}: {e}"), false))?;
                 continue;
             }
-            let (body, truncated) = read_capped(response).await.map_err(|e| (format!("{url}: {e}"), true))?;
+            let (body, truncated) = read_capped(response)
+                .await
+                .map_err(|e| (format!("{url}: {e}"), true))?;
             let body_sha256 = hex::encode(ring::digest::digest(&ring::digest::SHA256, &body));
-            return Ok(Fetched { hops: Vec::new(), status: status.as_u16(), body, truncated, body_sha256 });
+            return Ok(Fetched {
+                hops: Vec::new(),
+                status: status.as_u16(),
+                body,
+                truncated,
+                body_sha256,
+            });
         }
         Err((format!("more than {MAX_REDIRECTS} redirects"), false))
     }
@@ -194,14 +242,19 @@ impl SafeHttp {
         if let Some(ip) = ip
             && !self.policy.permits(ip)
         {
-            return Err((format!("{url}: {ip} is an internal address; refused"), false));
+            return Err((
+                format!("{url}: {ip} is an internal address; refused"),
+                false,
+            ));
         }
         Ok(())
     }
 }
 
 /// Reads at most [`MAX_BODY`] bytes.
-async fn read_capped(mut response: reqwest::Response) -> std::result::Result<(Vec<u8>, bool), String> {
+async fn read_capped(
+    mut response: reqwest::Response,
+) -> std::result::Result<(Vec<u8>, bool), String> {
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e))? {
         let room = MAX_BODY - body.len();

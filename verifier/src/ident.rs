@@ -103,7 +103,11 @@ impl GonganNumber {
             return Err(fail("empty".into()));
         }
         let (prov, digits, legacy) = if let Some(c) = GONGAN.captures(&text) {
-            (c["prov"].to_string(), format!("{}{}{}", &c["div"], &c["kind"], &c["seq"]), false)
+            (
+                c["prov"].to_string(),
+                format!("{}{}{}", &c["div"], &c["kind"], &c["seq"]),
+                false,
+            )
         } else if let Some(c) = GONGAN_12.captures(&text) {
             (c["prov"].to_string(), c["code"].to_string(), true)
         } else {
@@ -360,7 +364,10 @@ mod tests {
             );
             assert_eq!(
                 n.query_url(),
-                format!("https://beian.mps.gov.cn/#/query/webSearch?code={}", n.digits()),
+                format!(
+                    "https://beian.mps.gov.cn/#/query/webSearch?code={}",
+                    n.digits()
+                ),
                 "{fixture}"
             );
             seen += 1;
@@ -488,7 +495,10 @@ mod tests {
         ] {
             let err = GonganNumber::parse(bad).expect_err(bad);
             assert!(matches!(err, Error::InvalidGongan(_)), "{bad}: {err:?}");
-            assert!(err.to_string().contains(&format!("{bad:?}")), "{bad}: {err}");
+            assert!(
+                err.to_string().contains(&format!("{bad:?}")),
+                "{bad}: {err}"
+            );
         }
     }
 
@@ -634,10 +644,7 @@ mod tests {
             prop_assert_eq!(again.ok(), Some(n.clone()));
             prop_assert_eq!(n.to_string(), n.as_str());
             prop_assert_eq!(n.digits().len(), if n.is_legacy() { 12 } else { 14 });
-            prop_assert_eq!(
-                Some(&n.division_code()[..2]),
-                province_code(n.province())
-            );
+            prop_assert_eq!(Some(&n.division_code()[..2]), province_code(n.province()));
             prop_assert!(n.query_url().ends_with(n.digits()));
         }
         Ok(())
@@ -699,11 +706,11 @@ mod tests {
         fn registrable_domain_never_panics_and_is_a_registrable_suffix(
             s in prop_oneof![any::<String>(), "[a-zA-Z0-9.-]{1,40}", "([a-z0-9-]{1,6}\\.){1,4}(cn|com\\.cn|gov\\.cn|org\\.cn|com|io|公司\\.cn|中国)"],
         ) {
-            if let Ok(d) = Domain::parse(&s) {
-                if let Ok(r) = registrable_domain(&d) {
-                    prop_assert!(r.covers(d.as_str()), "{r} does not cover {d}");
-                    prop_assert_eq!(registrable_domain(&r).ok(), Some(r.clone()));
-                }
+            if let Ok(d) = Domain::parse(&s)
+                && let Ok(r) = registrable_domain(&d)
+            {
+                prop_assert!(r.covers(d.as_str()), "{r} does not cover {d}");
+                prop_assert_eq!(registrable_domain(&r).ok(), Some(r.clone()));
             }
         }
 

@@ -19,12 +19,13 @@ pub mod http;
 pub mod icp;
 pub mod ident;
 pub mod net;
+pub mod recheck;
 pub mod store;
 pub mod token;
 pub mod verdict;
 
 pub use ca::identity;
-pub use error::{Error, Result};
 pub use challenge::{Challenger, Method};
+pub use error::{Error, Result};
 pub use token::Token;
 pub use verdict::{Evidence, Outcome, Verdict};

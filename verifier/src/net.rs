@@ -31,9 +31,11 @@ impl PrivatePolicy {
             .split(',')
             .map(|cidr| {
                 let (ip, len) = cidr.trim().split_once('/').unwrap_or((cidr.trim(), ""));
-                let ip: IpAddr = ip
-                    .parse()
-                    .map_err(|_| Error::Config(format!("CHENGXIN_ALLOW_PRIVATE_TARGETS: bad address {ip:?}")))?;
+                let ip: IpAddr = ip.parse().map_err(|_| {
+                    Error::Config(format!(
+                        "CHENGXIN_ALLOW_PRIVATE_TARGETS: bad address {ip:?}"
+                    ))
+                })?;
                 let max = if ip.is_ipv4() { 32 } else { 128 };
                 let len = if len.is_empty() {
                     max
@@ -41,7 +43,11 @@ impl PrivatePolicy {
                     len.parse::<u8>()
                         .ok()
                         .filter(|l| *l <= max)
-                        .ok_or_else(|| Error::Config(format!("CHENGXIN_ALLOW_PRIVATE_TARGETS: bad prefix in {cidr:?}")))?
+                        .ok_or_else(|| {
+                            Error::Config(format!(
+                                "CHENGXIN_ALLOW_PRIVATE_TARGETS: bad prefix in {cidr:?}"
+                            ))
+                        })?
                 };
                 Ok((ip, len))
             })
@@ -65,11 +71,19 @@ impl PrivatePolicy {
 fn in_network(ip: IpAddr, net: IpAddr, len: u8) -> bool {
     match (ip, net) {
         (IpAddr::V4(a), IpAddr::V4(b)) => {
-            let mask = if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len)) };
+            let mask = if len == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(len))
+            };
             u32::from(a) & mask == u32::from(b) & mask
         }
         (IpAddr::V6(a), IpAddr::V6(b)) => {
-            let mask = if len == 0 { 0 } else { u128::MAX << (128 - u32::from(len)) };
+            let mask = if len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(len))
+            };
             u128::from(a) & mask == u128::from(b) & mask
         }
         _ => false,
@@ -133,13 +147,36 @@ mod tests {
     fn internal_addresses_of_every_kind_are_refused_and_public_ones_allowed() {
         let refuse = PrivatePolicy::Refuse;
         for bad in [
-            "127.0.0.1", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "0.0.0.0", "100.64.0.1",
-            "224.0.0.1", "255.255.255.255", "::1", "::", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "fe80::1",
-            "fc00::1", "fd12:3456::1", "ff02::1", "64:ff9b::a00:1", "2002:7f00:1::", "::127.0.0.1",
+            "127.0.0.1",
+            "10.0.0.1",
+            "172.16.5.4",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "fe80::1",
+            "fc00::1",
+            "fd12:3456::1",
+            "ff02::1",
+            "64:ff9b::a00:1",
+            "2002:7f00:1::",
+            "::127.0.0.1",
         ] {
             assert!(!refuse.permits(bad.parse().unwrap()), "{bad} permitted");
         }
-        for good in ["1.1.1.1", "223.5.5.5", "2400:3200::1", "::ffff:1.1.1.1", "64:ff9b::101:101"] {
+        for good in [
+            "1.1.1.1",
+            "223.5.5.5",
+            "2400:3200::1",
+            "::ffff:1.1.1.1",
+            "64:ff9b::101:101",
+        ] {
             assert!(refuse.permits(good.parse().unwrap()), "{good} refused");
         }
     }
@@ -151,7 +188,11 @@ mod tests {
         assert!(p.permits("::1".parse().unwrap()));
         assert!(!p.permits("127.0.0.2".parse().unwrap()));
         assert!(!p.permits("10.0.0.1".parse().unwrap()));
-        assert!(PrivatePolicy::parse(Some("1")).unwrap().permits("10.0.0.1".parse().unwrap()));
+        assert!(
+            PrivatePolicy::parse(Some("1"))
+                .unwrap()
+                .permits("10.0.0.1".parse().unwrap())
+        );
         assert!(PrivatePolicy::parse(Some("127.0.0.1/40")).is_err());
         assert!(PrivatePolicy::parse(Some("nonsense")).is_err());
     }

@@ -27,7 +27,8 @@ pub async fn record(db: &Database, subject: &Subject, evidence: &[Evidence]) -> 
 pub async fn record_in(tx: &mut Tx, subject: &Subject, evidence: &[Evidence]) -> Result<()> {
     for e in evidence {
         let json = serde_json::to_string(e).unwrap_or_else(|_| "{}".into());
-        on_tx!(tx, |c| sqlx::query(
+        on_tx!(tx, |c| {
+            sqlx::query(
             "INSERT INTO verification_checks (subject, check_kind, verdict, application_id, site_id, evidence, at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)"
         )
@@ -40,19 +41,25 @@ pub async fn record_in(tx: &mut Tx, subject: &Subject, evidence: &[Evidence]) ->
         .bind(e.at)
         .execute(c)
         .await
-        .map(|_| ())?);
+        .map(|_| ())?
+        });
     }
     Ok(())
 }
 
 /// The most recent evidence for a domain, newest first.
 pub async fn recent(db: &Database, domain: &str, limit: i64) -> Result<Vec<Evidence>> {
-    let rows: Vec<(String,)> = on_pool!(db, |p| sqlx::query_as(
+    let rows: Vec<(String,)> = on_pool!(db, |p| {
+        sqlx::query_as(
         "SELECT evidence FROM verification_checks WHERE subject = $1 ORDER BY at DESC, id DESC LIMIT $2"
     )
     .bind(domain)
     .bind(limit)
     .fetch_all(p)
-    .await?);
-    Ok(rows.into_iter().filter_map(|(j,)| serde_json::from_str(&j).ok()).collect())
+    .await?
+    });
+    Ok(rows
+        .into_iter()
+        .filter_map(|(j,)| serde_json::from_str(&j).ok())
+        .collect())
 }

@@ -38,8 +38,13 @@ impl Token {
                 t.len()
             )));
         }
-        if !t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-            return Err(Error::InvalidToken("a token holds only base64url characters".into()));
+        if !t
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(Error::InvalidToken(
+                "a token holds only base64url characters".into(),
+            ));
         }
         Ok(Token(t.to_string()))
     }

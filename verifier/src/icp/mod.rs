@@ -24,7 +24,7 @@ use crate::verdict::{Evidence, Outcome, Verdict, now};
 
 pub use file::{FileProvider, import, read_records};
 pub use miit::{MAX_PAGES, MAX_RESPONSE_BYTES, MiitProvider};
-pub use rules::{evaluate, normalise_name};
+pub use rules::{covers, evaluate, normalise_name};
 
 /// The environment variable holding the provider spec (`miit:URL` or `file:PATH`),
 /// named here so the CLI and the server read the same one.

@@ -29,7 +29,7 @@ pub fn normalise_name(name: &str) -> String {
 /// True when the row's `domain` is the registrable domain: byte-exact, or equal once
 /// parsed as a domain (case, trailing dot, a Unicode IDN against its A-label). A
 /// subdomain or a sibling name never matches.
-pub(super) fn covers(row: &IcpRecord, registrable: &str) -> bool {
+pub fn covers(row: &IcpRecord, registrable: &str) -> bool {
     row.domain == registrable || Domain::parse(&row.domain).is_ok_and(|d| d.as_str() == registrable)
 }
 

@@ -5,3 +5,4 @@
 
 mod challenge;
 mod icp;
+mod recheck;

@@ -1,0 +1,698 @@
+//! Re-verification for the certificate's whole year: the operator's proof stays in
+//! place and is checked again on schedule, on request, on complaint and by staff,
+//! together with the ICP filing.
+//!
+//! Outcome policy: a pass moves the due dates; a transient error retries with
+//! backoff; a failure starts a grace period (with notice), then the certificate is
+//! put on hold (suspended), then revoked through the `ca` API. A change of the
+//! filing's subject (`unitName`, `mainLicence`, `natureName`) suspends at once.
+//! Every transition is one transaction with its evidence and an audit entry.
+
+use std::sync::Arc;
+
+use ca::db::{Database, Tx};
+use ca::identity::{Domain, IcpNumber, Uscc};
+use ca::{Ca, RevocationReason, Serial, on_pool, on_tx};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::challenge::{Challenger, Method};
+use crate::icp::{self, Applicant, IcpProvider, IcpRecord};
+use crate::store::{self, Subject};
+use crate::token::Token;
+use crate::verdict::{Evidence, Verdict};
+use crate::{Error, Result};
+
+/// Timings of re-verification, in seconds.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Between ICP checks of a healthy site (default 7 days).
+    pub icp_every: i64,
+    /// Between domain-control checks of a healthy site (default 30 days).
+    pub domain_every: i64,
+    /// From the first failure to suspension (default 72 hours).
+    pub grace: i64,
+    /// From suspension to revocation while the failure lasts (default 72 hours).
+    pub suspension: i64,
+    /// Between checks of a failing site (default 1 hour).
+    pub failing_every: i64,
+    /// First retry after a transient error (default 5 minutes), doubled each time.
+    pub retry_base: i64,
+    /// Longest retry interval (default 6 hours).
+    pub retry_max: i64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            icp_every: 7 * 86_400,
+            domain_every: 30 * 86_400,
+            grace: 72 * 3_600,
+            suspension: 72 * 3_600,
+            failing_every: 3_600,
+            retry_base: 300,
+            retry_max: 6 * 3_600,
+        }
+    }
+}
+
+/// A certified site handed to the verifier for re-verification.
+#[derive(Debug, Clone)]
+pub struct Enrollment {
+    /// The server's site id.
+    pub site_id: String,
+    /// Organization as certified.
+    pub organization: String,
+    /// Its USCC.
+    pub uscc: Option<Uscc>,
+    /// Its website ICP number.
+    pub icp: Option<IcpNumber>,
+    /// Certified domains, primary first.
+    pub domains: Vec<Domain>,
+    /// The method that proved control.
+    pub method: Method,
+    /// The token the operator published.
+    pub token: Token,
+    /// The certificate to hold or revoke when checks fail.
+    pub certificate_serial: Option<Serial>,
+}
+
+/// A site's re-verification state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Checks pass.
+    Ok,
+    /// Failing, within the grace period.
+    Grace,
+    /// Failing past the grace period; the certificate is on hold.
+    Suspended,
+    /// Failing past the suspension period; the certificate is revoked.
+    Revoked,
+}
+
+impl State {
+    fn as_str(self) -> &'static str {
+        match self {
+            State::Ok => "ok",
+            State::Grace => "grace",
+            State::Suspended => "suspended",
+            State::Revoked => "revoked",
+        }
+    }
+    fn parse(s: &str) -> State {
+        match s {
+            "grace" => State::Grace,
+            "suspended" => State::Suspended,
+            "revoked" => State::Revoked,
+            _ => State::Ok,
+        }
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct Row {
+    site_id: String,
+    organization: String,
+    uscc: Option<String>,
+    icp: Option<String>,
+    domains: String,
+    method: String,
+    token: String,
+    certificate_serial: Option<Vec<u8>>,
+    state: String,
+    domain_due_at: i64,
+    icp_due_at: i64,
+    retry_at: Option<i64>,
+    retries: i64,
+    failing_since: Option<i64>,
+    suspended_at: Option<i64>,
+    icp_snapshot: Option<String>,
+}
+
+const COLUMNS: &str = "site_id, organization, uscc, icp, domains, method, token, certificate_serial, state, \
+    domain_due_at, icp_due_at, retry_at, retries, failing_since, suspended_at, icp_snapshot";
+
+/// The subject fields of a filing whose change suspends at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Snapshot {
+    unit_name: String,
+    main_licence: String,
+    nature_name: String,
+}
+
+/// Registers (or re-registers, after renewal) a site for re-verification. The
+/// first checks are due after the policy's intervals.
+pub async fn enroll(db: &Database, e: &Enrollment, policy: &Policy, now: i64) -> Result<()> {
+    let domains = serde_json::to_string(&e.domains).unwrap_or_else(|_| "[]".into());
+    on_pool!(db, |p| {
+        sqlx::query(
+        "INSERT INTO recheck_subjects (site_id, organization, uscc, icp, domains, method, token, certificate_serial, \
+         state, domain_due_at, icp_due_at, retries, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'ok', $9, $10, 0, $11) \
+         ON CONFLICT (site_id) DO UPDATE SET organization = excluded.organization, uscc = excluded.uscc, \
+         icp = excluded.icp, domains = excluded.domains, method = excluded.method, token = excluded.token, \
+         certificate_serial = excluded.certificate_serial, state = 'ok', domain_due_at = excluded.domain_due_at, \
+         icp_due_at = excluded.icp_due_at, retry_at = NULL, retries = 0, failing_since = NULL, \
+         suspended_at = NULL, last_reason = NULL, icp_snapshot = NULL, updated_at = excluded.updated_at"
+    )
+    .bind(&e.site_id)
+    .bind(&e.organization)
+    .bind(e.uscc.as_ref().map(Uscc::as_str))
+    .bind(e.icp.as_ref().map(IcpNumber::as_str))
+    .bind(domains)
+    .bind(e.method.as_str())
+    .bind(e.token.as_str())
+    .bind(e.certificate_serial.as_ref().map(|s| s.as_bytes().to_vec()))
+    .bind(now + policy.domain_every)
+    .bind(now + policy.icp_every)
+    .bind(now)
+    .execute(p)
+    .await
+    .map(|_| ())?
+    });
+    Ok(())
+}
+
+/// A site's current state, for the server's pages.
+pub async fn state_of(db: &Database, site_id: &str) -> Result<Option<(State, Option<String>)>> {
+    let row: Option<(String, Option<String>)> = on_pool!(db, |p| sqlx::query_as(
+        "SELECT state, last_reason FROM recheck_subjects WHERE site_id = $1"
+    )
+    .bind(site_id)
+    .fetch_optional(p)
+    .await?);
+    Ok(row.map(|(s, r)| (State::parse(&s), r)))
+}
+
+/// Which sites to re-verify.
+#[derive(Debug, Clone)]
+pub enum Scope {
+    /// Sites with a check or a retry due.
+    Due,
+    /// Every site not yet revoked, every check.
+    All,
+    /// One site, every check (on request, on complaint, by staff).
+    Site(String),
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    /// Sites checked.
+    pub checked: usize,
+    /// Sites whose checks passed.
+    pub passed: usize,
+    /// Sites with a transient error, to retry.
+    pub retried: usize,
+    /// Sites that started a grace period.
+    pub entered_grace: usize,
+    /// Sites still failing within grace or suspension.
+    pub still_failing: usize,
+    /// Certificates put on hold.
+    pub suspended: usize,
+    /// Certificates revoked.
+    pub revoked: usize,
+    /// Holds released after the checks passed again.
+    pub released: usize,
+    /// Sites that could not be processed, with the reason.
+    pub failures: Vec<String>,
+}
+
+enum Transition {
+    Passed { released: bool },
+    Retried,
+    EnteredGrace,
+    StillFailing,
+    Suspended,
+    Revoked,
+}
+
+/// Runs re-verification.
+pub struct Rechecker {
+    /// The shared database.
+    pub db: Database,
+    /// Domain-control checks.
+    pub challenger: Challenger,
+    /// ICP filing source; without one, only domain control is re-checked.
+    pub icp: Option<Arc<dyn IcpProvider>>,
+    /// The CA that holds, releases and revokes certificates; without one, states change
+    /// but no certificate is touched.
+    pub ca: Option<Arc<Ca>>,
+    /// Timings.
+    pub policy: Policy,
+    /// Sites checked at once.
+    pub concurrency: usize,
+}
+
+impl Rechecker {
+    /// Re-verifies the sites in `scope` as of `now`; `progress(done, total)` is called
+    /// after each site.
+    pub async fn run(
+        &self,
+        scope: Scope,
+        now: i64,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<Summary> {
+        let rows = self.select(&scope, now).await?;
+        let total = rows.len();
+        let force = !matches!(scope, Scope::Due);
+        let mut summary = Summary::default();
+        let mut done = 0;
+        let mut results = futures_util::stream::iter(rows)
+            .map(|row| async move {
+                let id = row.site_id.clone();
+                (id, self.recheck(row, now, force).await)
+            })
+            .buffer_unordered(self.concurrency.max(1));
+        while let Some((id, result)) = results.next().await {
+            done += 1;
+            summary.checked += 1;
+            match result {
+                Ok(Transition::Passed { released }) => {
+                    summary.passed += 1;
+                    summary.released += usize::from(released);
+                }
+                Ok(Transition::Retried) => summary.retried += 1,
+                Ok(Transition::EnteredGrace) => summary.entered_grace += 1,
+                Ok(Transition::StillFailing) => summary.still_failing += 1,
+                Ok(Transition::Suspended) => summary.suspended += 1,
+                Ok(Transition::Revoked) => summary.revoked += 1,
+                Err(e) => summary.failures.push(format!("{id}: {e}")),
+            }
+            progress(done, total);
+        }
+        Ok(summary)
+    }
+
+    async fn select(&self, scope: &Scope, now: i64) -> Result<Vec<Row>> {
+        let rows: Vec<Row> = match scope {
+            Scope::Due => {
+                let sql = format!(
+                    "SELECT {COLUMNS} FROM recheck_subjects WHERE state <> 'revoked' AND \
+                     (CASE WHEN retry_at IS NOT NULL THEN retry_at <= $1 \
+                      ELSE (domain_due_at <= $1 OR icp_due_at <= $1) END) ORDER BY site_id"
+                );
+                on_pool!(&self.db, |p| sqlx::query_as(&sql)
+                    .bind(now)
+                    .fetch_all(p)
+                    .await?)
+            }
+            Scope::All => {
+                let sql = format!(
+                    "SELECT {COLUMNS} FROM recheck_subjects WHERE state <> 'revoked' ORDER BY site_id"
+                );
+                on_pool!(&self.db, |p| sqlx::query_as(&sql).fetch_all(p).await?)
+            }
+            Scope::Site(id) => {
+                let sql = format!("SELECT {COLUMNS} FROM recheck_subjects WHERE site_id = $1");
+                let rows: Vec<Row> = on_pool!(&self.db, |p| sqlx::query_as(&sql)
+                    .bind(id)
+                    .fetch_all(p)
+                    .await?);
+                if rows.is_empty() {
+                    return Err(Error::Config(format!(
+                        "no site {id:?} is enrolled for re-verification"
+                    )));
+                }
+                rows
+            }
+        };
+        Ok(rows)
+    }
+
+    async fn recheck(&self, row: Row, now: i64, force: bool) -> Result<Transition> {
+        let domains: Vec<Domain> = serde_json::from_str(&row.domains)
+            .map_err(|e| Error::Config(format!("stored domains of {}: {e}", row.site_id)))?;
+        let method: Method = row.method.parse()?;
+        let token = Token::parse(&row.token)?;
+        let retrying = row.retry_at.is_some();
+        let run_domain = force || retrying || row.domain_due_at <= now;
+        let run_icp = self.icp.is_some() && (force || retrying || row.icp_due_at <= now);
+
+        let mut evidence: Vec<Evidence> = Vec::new();
+        let mut verdict = Verdict::Pass;
+        let mut reasons = Vec::new();
+        if run_domain {
+            for d in &domains {
+                let out = self.challenger.check(method, d, &token).await;
+                verdict = verdict.and(out.verdict);
+                if out.verdict != Verdict::Pass {
+                    reasons.extend(out.reasons.iter().map(|r| format!("{d}: {r}")));
+                }
+                evidence.extend(out.evidence);
+            }
+        }
+        let mut icp_verdict = None;
+        let mut snapshot = None;
+        if let (true, Some(provider)) = (run_icp, &self.icp) {
+            let applicant = Applicant {
+                organization: row.organization.clone(),
+                uscc: row.uscc.as_deref().map(Uscc::parse).transpose()?,
+                icp: row
+                    .icp
+                    .as_deref()
+                    .map(IcpNumber::parse_website)
+                    .transpose()?,
+                domain: domains
+                    .first()
+                    .cloned()
+                    .ok_or_else(|| Error::Config(format!("site {} has no domains", row.site_id)))?,
+            };
+            let out = icp::check(provider.as_ref(), &applicant).await;
+            snapshot = snapshot_of(&out.evidence, &applicant.domain);
+            verdict = verdict.and(out.verdict);
+            icp_verdict = Some(out.verdict);
+            if out.verdict != Verdict::Pass {
+                reasons.extend(out.reasons.iter().map(|r| format!("ICP: {r}")));
+            }
+            evidence.extend(out.evidence);
+        }
+        let previous: Option<Snapshot> = row
+            .icp_snapshot
+            .as_deref()
+            .and_then(|s| serde_json::from_str(s).ok());
+        let subject_changed = match (&previous, &snapshot) {
+            (Some(a), Some(b)) if a != b => Some(format!(
+                "the filing's subject changed: {} / {} / {} became {} / {} / {}",
+                a.unit_name,
+                a.main_licence,
+                a.nature_name,
+                b.unit_name,
+                b.main_licence,
+                b.nature_name
+            )),
+            _ => None,
+        };
+
+        let mut tx = self.db.begin().await?;
+        store::record_in(
+            &mut tx,
+            &Subject {
+                site_id: Some(row.site_id.clone()),
+                application_id: None,
+            },
+            &evidence,
+        )
+        .await?;
+        let state = State::parse(&row.state);
+        let serial = row.certificate_serial.as_deref().map(Serial::from_bytes);
+        let p = &self.policy;
+        let transition = if let Some(change) = subject_changed {
+            if state != State::Suspended {
+                self.certificate(&mut tx, serial.as_ref(), RevocationReason::CertificateHold)
+                    .await?;
+            }
+            self.save(
+                &mut tx,
+                &row.site_id,
+                State::Suspended,
+                now,
+                &change,
+                Some(row.failing_since.unwrap_or(now)),
+                Some(now),
+                None,
+                0,
+                snapshot.as_ref(),
+            )
+            .await?;
+            self.audit(&mut tx, &row.site_id, "site.suspend", &change)
+                .await?;
+            Transition::Suspended
+        } else {
+            match verdict {
+                Verdict::Pass => {
+                    let released = state == State::Suspended;
+                    if released {
+                        self.certificate(&mut tx, serial.as_ref(), RevocationReason::RemoveFromCrl)
+                            .await?;
+                        self.audit(&mut tx, &row.site_id, "site.release", "checks pass again")
+                            .await?;
+                    }
+                    let domain_due = if run_domain {
+                        now + p.domain_every
+                    } else {
+                        row.domain_due_at
+                    };
+                    let icp_due = if run_icp {
+                        now + p.icp_every
+                    } else {
+                        row.icp_due_at
+                    };
+                    self.save_due(
+                        &mut tx,
+                        &row.site_id,
+                        State::Ok,
+                        now,
+                        "checks pass",
+                        domain_due,
+                        icp_due,
+                        snapshot.as_ref().or(previous.as_ref()),
+                    )
+                    .await?;
+                    Transition::Passed { released }
+                }
+                Verdict::Error => {
+                    let retries = row.retries + 1;
+                    let wait = (p.retry_base.saturating_mul(1 << (retries - 1).clamp(0, 20)))
+                        .min(p.retry_max);
+                    let reason = reasons.join("; ");
+                    self.save(
+                        &mut tx,
+                        &row.site_id,
+                        state,
+                        now,
+                        &reason,
+                        row.failing_since,
+                        row.suspended_at,
+                        Some(now + wait),
+                        retries,
+                        previous.as_ref(),
+                    )
+                    .await?;
+                    Transition::Retried
+                }
+                Verdict::Fail | Verdict::Review => {
+                    let reason = reasons.join("; ");
+                    let since = row.failing_since.unwrap_or(now);
+                    match state {
+                        State::Ok => {
+                            self.save(
+                                &mut tx,
+                                &row.site_id,
+                                State::Grace,
+                                now,
+                                &reason,
+                                Some(now),
+                                None,
+                                None,
+                                0,
+                                previous.as_ref(),
+                            )
+                            .await?;
+                            self.audit(&mut tx, &row.site_id, "site.grace", &reason)
+                                .await?;
+                            Transition::EnteredGrace
+                        }
+                        State::Grace if now - since >= p.grace => {
+                            self.certificate(
+                                &mut tx,
+                                serial.as_ref(),
+                                RevocationReason::CertificateHold,
+                            )
+                            .await?;
+                            self.save(
+                                &mut tx,
+                                &row.site_id,
+                                State::Suspended,
+                                now,
+                                &reason,
+                                Some(since),
+                                Some(now),
+                                None,
+                                0,
+                                previous.as_ref(),
+                            )
+                            .await?;
+                            self.audit(&mut tx, &row.site_id, "site.suspend", &reason)
+                                .await?;
+                            Transition::Suspended
+                        }
+                        State::Suspended
+                            if now - row.suspended_at.unwrap_or(now) >= p.suspension =>
+                        {
+                            let why = if icp_verdict == Some(Verdict::Review) {
+                                RevocationReason::AffiliationChanged
+                            } else {
+                                RevocationReason::CessationOfOperation
+                            };
+                            self.certificate(&mut tx, serial.as_ref(), why).await?;
+                            self.save(
+                                &mut tx,
+                                &row.site_id,
+                                State::Revoked,
+                                now,
+                                &reason,
+                                Some(since),
+                                row.suspended_at,
+                                None,
+                                0,
+                                previous.as_ref(),
+                            )
+                            .await?;
+                            self.audit(
+                                &mut tx,
+                                &row.site_id,
+                                "site.revoke",
+                                &format!("{why}: {reason}"),
+                            )
+                            .await?;
+                            Transition::Revoked
+                        }
+                        _ => {
+                            self.save(
+                                &mut tx,
+                                &row.site_id,
+                                state,
+                                now,
+                                &reason,
+                                Some(since),
+                                row.suspended_at,
+                                None,
+                                0,
+                                previous.as_ref(),
+                            )
+                            .await?;
+                            Transition::StillFailing
+                        }
+                    }
+                }
+            }
+        };
+        tx.commit().await?;
+        Ok(transition)
+    }
+
+    /// Holds, releases or revokes the site's certificate in the same transaction.
+    async fn certificate(
+        &self,
+        tx: &mut Tx,
+        serial: Option<&Serial>,
+        reason: RevocationReason,
+    ) -> Result<()> {
+        let (Some(ca), Some(serial)) = (&self.ca, serial) else {
+            return Ok(());
+        };
+        match ca.revoke_in(tx, serial, reason, "verifier").await {
+            Ok(_) => Ok(()),
+            // Staff may already have revoked it; the site's state still follows the checks.
+            Err(ca::Error::RevocationRefused(why)) => {
+                tracing::warn!(%serial, %why, "certificate state unchanged");
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn audit(&self, tx: &mut Tx, site: &str, action: &str, reason: &str) -> Result<()> {
+        ca::audit::append(tx, "verifier", action, site, &json!({ "reason": reason })).await?;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn save(
+        &self,
+        tx: &mut Tx,
+        site: &str,
+        state: State,
+        now: i64,
+        reason: &str,
+        failing_since: Option<i64>,
+        suspended_at: Option<i64>,
+        retry_at: Option<i64>,
+        retries: i64,
+        snapshot: Option<&Snapshot>,
+    ) -> Result<()> {
+        // A failing site is looked at again soon, so grace and suspension expire on time.
+        let next = now
+            + if state == State::Ok && retry_at.is_none() {
+                self.policy.icp_every
+            } else {
+                self.policy.failing_every
+            };
+        let snapshot = snapshot.map(|s| serde_json::to_string(s).unwrap_or_default());
+        on_tx!(tx, |c| {
+            sqlx::query(
+            "UPDATE recheck_subjects SET state = $1, last_reason = $2, failing_since = $3, suspended_at = $4, \
+             retry_at = $5, retries = $6, icp_snapshot = $7, domain_due_at = $8, icp_due_at = $8, updated_at = $9 \
+             WHERE site_id = $10"
+        )
+        .bind(state.as_str())
+        .bind(reason)
+        .bind(failing_since)
+        .bind(suspended_at)
+        .bind(retry_at)
+        .bind(retries)
+        .bind(snapshot)
+        .bind(next)
+        .bind(now)
+        .bind(site)
+        .execute(c)
+        .await
+        .map(|_| ())?
+        });
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn save_due(
+        &self,
+        tx: &mut Tx,
+        site: &str,
+        state: State,
+        now: i64,
+        reason: &str,
+        domain_due: i64,
+        icp_due: i64,
+        snapshot: Option<&Snapshot>,
+    ) -> Result<()> {
+        let snapshot = snapshot.map(|s| serde_json::to_string(s).unwrap_or_default());
+        on_tx!(tx, |c| {
+            sqlx::query(
+            "UPDATE recheck_subjects SET state = $1, last_reason = $2, failing_since = NULL, suspended_at = NULL, \
+             retry_at = NULL, retries = 0, icp_snapshot = $3, domain_due_at = $4, icp_due_at = $5, updated_at = $6 \
+             WHERE site_id = $7"
+        )
+        .bind(state.as_str())
+        .bind(reason)
+        .bind(snapshot)
+        .bind(domain_due)
+        .bind(icp_due)
+        .bind(now)
+        .bind(site)
+        .execute(c)
+        .await
+        .map(|_| ())?
+        });
+        Ok(())
+    }
+}
+
+/// The subject fields of the row that covers `domain`, from ICP evidence.
+fn snapshot_of(evidence: &[Evidence], domain: &Domain) -> Option<Snapshot> {
+    let registrable = crate::ident::registrable_domain(domain).ok()?;
+    let rows = evidence
+        .iter()
+        .find(|e| e.check == "icp")?
+        .answered
+        .as_array()?;
+    rows.iter()
+        .filter_map(|v| IcpRecord::from_json(v.clone()).ok())
+        .find(|r| icp::covers(r, registrable.as_str()))
+        .map(|r| Snapshot {
+            unit_name: r.unit_name,
+            main_licence: r.main_licence,
+            nature_name: r.nature_name,
+        })
+}
