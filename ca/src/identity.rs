@@ -806,7 +806,8 @@ mod tests {
                 prop_assert!(parsed.is_ok(), "{code}: {parsed:?}");
                 prop_assert_eq!(parsed.as_ref().map(Uscc::as_str).ok(), Some(code.as_str()));
                 // Lower case, spaces and hyphens are display noise.
-                let noisy = format!("{} {}-{}", &code[..6], &code[6..12], &code[12..]).to_lowercase();
+                let noisy = format!("{} {}-{}", &code[..6], &code[6..12], &code[12..]);
+                let noisy = noisy.to_lowercase();
                 prop_assert_eq!(Uscc::parse(&noisy).ok(), parsed.ok());
             }
 
@@ -879,7 +880,10 @@ mod tests {
 
             #[test]
             fn every_ldh_name_parses_to_its_lower_case(
-                labels in proptest::collection::vec("[a-zA-Z0-9]([a-zA-Z0-9-]{0,10}[a-zA-Z0-9])?", 1..5),
+                labels in proptest::collection::vec(
+                    "[a-zA-Z0-9]([a-zA-Z0-9-]{0,10}[a-zA-Z0-9])?",
+                    1..5,
+                ),
                 tld in "[a-zA-Z]{2,6}",
             ) {
                 let name = format!("{}.{tld}", labels.join("."));

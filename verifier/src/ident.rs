@@ -704,7 +704,11 @@ mod tests {
 
         #[test]
         fn registrable_domain_never_panics_and_is_a_registrable_suffix(
-            s in prop_oneof![any::<String>(), "[a-zA-Z0-9.-]{1,40}", "([a-z0-9-]{1,6}\\.){1,4}(cn|com\\.cn|gov\\.cn|org\\.cn|com|io|公司\\.cn|中国)"],
+            s in prop_oneof![
+                any::<String>(),
+                "[a-zA-Z0-9.-]{1,40}",
+                "([a-z0-9-]{1,6}\\.){1,4}(cn|com\\.cn|gov\\.cn|org\\.cn|com|io|公司\\.cn|中国)",
+            ],
         ) {
             if let Ok(d) = Domain::parse(&s)
                 && let Ok(r) = registrable_domain(&d)
@@ -719,7 +723,8 @@ mod tests {
             label in registrable_label(),
             subs in proptest::collection::vec(a_label(), 0..3),
             suffix in proptest::sample::select(vec![
-                "cn", "com.cn", "gov.cn", "org.cn", "net.cn", "edu.cn", "com", "xn--55qx5d.cn", "xn--fiqs8s",
+                "cn", "com.cn", "gov.cn", "org.cn", "net.cn", "edu.cn", "com",
+                "xn--55qx5d.cn", "xn--fiqs8s",
             ]),
         ) {
             let registrable = format!("{label}.{suffix}");
