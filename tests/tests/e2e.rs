@@ -91,6 +91,8 @@ impl Deployment {
 }
 
 fn http() -> reqwest::blocking::Client {
+    // reqwest is built without a default TLS provider; the project uses ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
