@@ -9,7 +9,9 @@ use clap::{Parser, Subcommand};
 use ring::rand::{SecureRandom, SystemRandom};
 use zeroize::Zeroizing;
 
+use crate::account::{self, Email, Role};
 use crate::config::ServerSettings;
+use crate::error::AppError;
 use crate::state::AppState;
 use crate::{jobs, router, telemetry};
 
@@ -25,6 +27,29 @@ pub struct Cli {
 enum Command {
     /// Serve HTTP.
     Serve(ServerSettings),
+    /// API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TokenCommand {
+    /// Create the account if needed and print a new API token on the last line.
+    Create {
+        /// user, operator, staff or admin.
+        #[arg(long)]
+        role: String,
+        /// The account's e-mail address.
+        #[arg(long)]
+        email: String,
+        /// What the token is for.
+        #[arg(long, default_value = "cli")]
+        label: String,
+        #[command(flatten)]
+        common: ca::config::Settings,
+    },
 }
 
 /// Parses the command line and runs it.
@@ -33,6 +58,21 @@ pub async fn main() -> ExitCode {
     telemetry::init();
     let result = match cli.command {
         Command::Serve(settings) => serve(settings).await,
+        Command::Token {
+            command:
+                TokenCommand::Create {
+                    role,
+                    email,
+                    label,
+                    common,
+                },
+        } => match token_create(&common, &role, &email, &label).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(1);
+            }
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -113,6 +153,23 @@ async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
         .await
         .map_err(|e| ca::Error::Config(format!("server: {e}")))?;
     db.close().await;
+    Ok(())
+}
+
+async fn token_create(
+    common: &ca::config::Settings,
+    role: &str,
+    email: &str,
+    label: &str,
+) -> Result<(), AppError> {
+    let role: Role = role.parse()?;
+    let email = Email::parse(email)?;
+    let db = common.database().await?;
+    let account = account::ensure(&db, &email, role).await?;
+    let token = account::create_token(&db, &account, label).await?;
+    db.close().await;
+    println!("account {} ({})", account.email, account.role);
+    println!("{token}");
     Ok(())
 }
 

@@ -15,6 +15,12 @@ pub enum AppError {
     /// The request is malformed; the message is shown to the client.
     #[error("{0}")]
     BadRequest(String),
+    /// No valid credentials were presented.
+    #[error("authentication required")]
+    Unauthorized,
+    /// The credentials do not allow this.
+    #[error("{0}")]
+    Forbidden(String),
     /// Anything else; logged, and the client sees a generic message.
     #[error(transparent)]
     Internal(#[from] ca::Error),
@@ -25,6 +31,19 @@ impl IntoResponse for AppError {
         let (status, message) = match &self {
             AppError::NotFound => (StatusCode::NOT_FOUND, "not found".to_string()),
             AppError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),
+            AppError::Unauthorized => {
+                let mut r = (
+                    StatusCode::UNAUTHORIZED,
+                    Json(json!({ "error": "authentication required: send Authorization: Bearer <token>" })),
+                )
+                    .into_response();
+                r.headers_mut().insert(
+                    axum::http::header::WWW_AUTHENTICATE,
+                    axum::http::HeaderValue::from_static("Bearer"),
+                );
+                return r;
+            }
+            AppError::Forbidden(m) => (StatusCode::FORBIDDEN, m.clone()),
             AppError::Internal(e) => {
                 tracing::error!(error = %e, "request failed");
                 (

@@ -8,6 +8,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod account;
+mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;

@@ -18,6 +18,7 @@ pub const MAX_BODY: usize = 64 * 1024;
 pub fn build(state: AppState) -> Router {
     Router::new()
         .merge(routes::health::router())
+        .merge(routes::me::router())
         .merge(routes::pki::router())
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(MAX_BODY))

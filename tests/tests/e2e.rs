@@ -396,3 +396,84 @@ fn the_first_start_creates_a_development_ca_says_so_loudly_and_reuses_it_after_a
     );
     assert!(Path::new(&data.join("ca/root.pem")).exists());
 }
+
+#[test]
+fn a_token_created_on_the_command_line_identifies_its_account_and_nothing_else_does() {
+    for backend in Backend::all() {
+        let d = Deployment::new(backend);
+        d.ca(&["init"]).ok();
+        let token_create = |args: &[&str]| {
+            let mut cmd = Command::new(bin("badge-server"));
+            d.env(&mut cmd);
+            run(cmd.args(["token", "create"]).args(args))
+        };
+        let created = token_create(&["--role", "operator", "--email", "Ops@Chenxi-Shuzhi.cn"]).ok();
+        let token = created.stdout.lines().last().unwrap().to_string();
+        assert!(token.starts_with("cx_") && token.len() == 46, "{token}");
+        let second = token_create(&["--role", "operator", "--email", "ops@chenxi-shuzhi.cn"]).ok();
+        assert_ne!(
+            second.stdout.lines().last().unwrap(),
+            token,
+            "every call makes a new token"
+        );
+
+        let other_role = token_create(&["--role", "staff", "--email", "ops@chenxi-shuzhi.cn"]);
+        assert_eq!(other_role.code, 1);
+        assert!(
+            other_role
+                .stderr
+                .contains("already exists with the operator role"),
+            "{}",
+            other_role.stderr
+        );
+        let bad_role = token_create(&["--role", "root", "--email", "x@chenxi-shuzhi.cn"]);
+        assert_eq!(bad_role.code, 1);
+        assert!(
+            bad_role.stderr.contains("unknown role"),
+            "{}",
+            bad_role.stderr
+        );
+        let bad_email = token_create(&["--role", "user", "--email", "not-an-address"]);
+        assert_eq!(bad_email.code, 1);
+        assert!(
+            bad_email.stderr.contains("invalid e-mail address"),
+            "{}",
+            bad_email.stderr
+        );
+
+        let _server = d.serve();
+        let client = http();
+        let me: serde_json::Value = client
+            .get(d.url("/api/v1/me"))
+            .bearer_auth(&token)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(me["email"], "ops@chenxi-shuzhi.cn");
+        assert_eq!(me["role"], "operator");
+        let anonymous = client.get(d.url("/api/v1/me")).send().unwrap();
+        assert_eq!(anonymous.status(), 401);
+        assert_eq!(anonymous.headers()["www-authenticate"], "Bearer");
+        let mut forged = token.clone();
+        forged.replace_range(10..11, if &token[10..11] == "A" { "B" } else { "A" });
+        assert_eq!(
+            client
+                .get(d.url("/api/v1/me"))
+                .bearer_auth(&forged)
+                .send()
+                .unwrap()
+                .status(),
+            401
+        );
+        assert_eq!(
+            client
+                .get(d.url("/api/v1/me"))
+                .header("authorization", "Basic Zm9vOmJhcg==")
+                .send()
+                .unwrap()
+                .status(),
+            401
+        );
+    }
+}

@@ -1,4 +1,5 @@
 //! Handlers, one module per area.
 
 pub mod health;
+pub mod me;
 pub mod pki;
