@@ -138,7 +138,28 @@ async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
     jobs::refresh_once(&ca).await?;
     tokio::spawn(jobs::run(ca.clone(), Duration::from_secs(3600)));
 
-    let state = AppState { db: db.clone(), ca };
+    let icp = match settings.verifier.icp_provider.as_deref() {
+        Some(spec) => Some(Arc::from(
+            verifier::icp::provider_from_spec(spec)
+                .map_err(|e| ca::Error::Config(e.to_string()))?,
+        )),
+        None => {
+            tracing::warn!(
+                "no CHENGXIN_ICP_PROVIDER: every application will wait for staff review"
+            );
+            None
+        }
+    };
+    let challenger = verifier::Challenger::from_settings(&settings.verifier)
+        .map_err(|e| ca::Error::Config(e.to_string()))?;
+    let state = AppState {
+        db: db.clone(),
+        ca,
+        challenger: Arc::new(challenger),
+        icp,
+        auto_approve: settings.auto_approve,
+        policy: settings.verifier.policy(),
+    };
     let app = router::build(state);
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await

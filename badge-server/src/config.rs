@@ -10,6 +10,12 @@ pub struct ServerSettings {
     /// Shared settings (database, CA directory, public URL).
     #[command(flatten)]
     pub common: Settings,
+    /// Domain-control and ICP settings.
+    #[command(flatten)]
+    pub verifier: verifier::config::VerifierSettings,
+    /// Issue as soon as every check passes, without staff approval.
+    #[arg(long, env = "CHENGXIN_AUTO_APPROVE", default_value_t = false)]
+    pub auto_approve: bool,
     /// Address to listen on.
     #[arg(long, env = "CHENGXIN_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,

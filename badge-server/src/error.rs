@@ -15,6 +15,12 @@ pub enum AppError {
     /// The request is malformed; the message is shown to the client.
     #[error("{0}")]
     BadRequest(String),
+    /// Fields of a request failed validation: field name → message.
+    #[error("invalid fields")]
+    Invalid(Vec<(String, String)>),
+    /// The request conflicts with the resource's state.
+    #[error("{0}")]
+    Conflict(String),
     /// No valid credentials were presented.
     #[error("authentication required")]
     Unauthorized,
@@ -24,6 +30,24 @@ pub enum AppError {
     /// Anything else; logged, and the client sees a generic message.
     #[error(transparent)]
     Internal(#[from] ca::Error),
+}
+
+impl From<verifier::Error> for AppError {
+    fn from(e: verifier::Error) -> Self {
+        AppError::Internal(ca::Error::Config(e.to_string()))
+    }
+}
+
+impl From<axum::extract::rejection::JsonRejection> for AppError {
+    fn from(e: axum::extract::rejection::JsonRejection) -> Self {
+        // Well-formed JSON of the wrong shape (unknown or missing fields, wrong types)
+        // is 422 like other validation failures; unparsable JSON is 400.
+        if e.status() == StatusCode::UNPROCESSABLE_ENTITY {
+            AppError::Invalid(vec![("body".into(), e.body_text())])
+        } else {
+            AppError::BadRequest(format!("request body: {}", e.body_text()))
+        }
+    }
 }
 
 impl IntoResponse for AppError {
@@ -44,6 +68,18 @@ impl IntoResponse for AppError {
                 return r;
             }
             AppError::Forbidden(m) => (StatusCode::FORBIDDEN, m.clone()),
+            AppError::Conflict(m) => (StatusCode::CONFLICT, m.clone()),
+            AppError::Invalid(fields) => {
+                let map: serde_json::Map<String, serde_json::Value> = fields
+                    .iter()
+                    .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                    .collect();
+                return (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Json(json!({ "error": "invalid fields", "fields": map })),
+                )
+                    .into_response();
+            }
             AppError::Internal(e) => {
                 tracing::error!(error = %e, "request failed");
                 (

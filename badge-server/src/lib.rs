@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod account;
+pub mod application;
 mod auth;
 pub mod cli;
 pub mod config;

@@ -19,6 +19,7 @@ pub fn build(state: AppState) -> Router {
     Router::new()
         .merge(routes::health::router())
         .merge(routes::me::router())
+        .merge(routes::applications::router())
         .merge(routes::pki::router())
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(MAX_BODY))

@@ -6,10 +6,18 @@ use ca::Ca;
 use ca::db::Database;
 
 /// Shared by every handler through axum's `State`.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AppState {
     /// The shared database.
     pub db: Database,
     /// The online issuing CA.
     pub ca: Arc<Ca>,
+    /// Domain-control checks.
+    pub challenger: Arc<verifier::Challenger>,
+    /// ICP filing source (none: every application goes to staff review).
+    pub icp: Option<Arc<dyn verifier::icp::IcpProvider>>,
+    /// Issue without staff approval once every check passes.
+    pub auto_approve: bool,
+    /// Re-verification timings for enrolled sites.
+    pub policy: verifier::recheck::Policy,
 }

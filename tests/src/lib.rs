@@ -244,10 +244,15 @@ impl Zone {
         self.lines.push(format!("cname={alias},{target}"));
         self
     }
-    /// Starts dnsmasq with these records.
+    /// Starts dnsmasq with these records on a free port.
     pub fn start(self) -> DnsServer {
+        self.start_on(free_port())
+    }
+
+    /// Starts dnsmasq with these records on `port` (to replace a server whose address
+    /// is already configured somewhere).
+    pub fn start_on(self, port: u16) -> DnsServer {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
         let mut conf = format!(
             "port={port}\nlisten-address=127.0.0.1\nbind-interfaces\nno-resolv\nno-hosts\nno-poll\n\
              local=/test/\nlocal=/cn/\nlocal=/com/\nlocal-ttl=0\n"

@@ -477,3 +477,257 @@ fn a_token_created_on_the_command_line_identifies_its_account_and_nothing_else_d
         );
     }
 }
+
+#[test]
+fn an_operator_applies_proves_control_and_staff_approve_while_everyone_else_is_kept_out() {
+    for backend in Backend::all() {
+        let d = Deployment::new(backend);
+        d.ca(&["init"]).ok();
+        let dns_port = free_port();
+        let miit = testkit::fixtures_dir().join("miit-rows.json");
+        let token_for = |role: &str, email: &str| {
+            let mut cmd = Command::new(bin("badge-server"));
+            d.env(&mut cmd);
+            let out = run(cmd.args(["token", "create", "--role", role, "--email", email])).ok();
+            out.stdout.lines().last().unwrap().to_string()
+        };
+        let (a, b, staff, user) = (
+            token_for("operator", "a@chenxi-shuzhi.cn"),
+            token_for("operator", "b@pujiangyun.com"),
+            token_for("staff", "staff@seal.test"),
+            token_for("user", "visitor@seal.test"),
+        );
+        let mut cmd = Command::new(bin("badge-server"));
+        d.env(&mut cmd);
+        cmd.env("CHENGXIN_DNS_SERVERS", format!("127.0.0.1:{dns_port}"))
+            .env("CHENGXIN_DNS_TIMEOUT", "1")
+            .env("CHENGXIN_HTTP_TIMEOUT", "2")
+            .env("CHENGXIN_HTTP_CHALLENGE_PORT", free_port().to_string())
+            .env("CHENGXIN_ICP_PROVIDER", format!("file:{}", miit.display()));
+        let log = std::fs::File::create(d.path("server.log")).unwrap();
+        let _server = Child(
+            cmd.arg("serve")
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        );
+        wait_for_port(&format!("127.0.0.1:{}", d.port), 30);
+        let _empty_dns = testkit::Zone::new().start_on(dns_port);
+        let client = http();
+        let post = |path: &str, token: Option<&str>, body: serde_json::Value| {
+            let mut r = client.post(d.url(path)).json(&body);
+            if let Some(t) = token {
+                r = r.bearer_auth(t);
+            }
+            r.send().unwrap()
+        };
+        let get =
+            |path: &str, token: &str| client.get(d.url(path)).bearer_auth(token).send().unwrap();
+        let f01 = serde_json::json!({
+            "domains": ["chenxi-shuzhi.cn"], "organization": "北京晨曦数智科技有限公司", "uscc": "91110108MA04T7K21H",
+            "icp": "京ICP备2024018653号-1", "province": "北京市", "city": "海淀区"
+        });
+
+        assert_eq!(
+            post("/api/v1/applications", None, f01.clone()).status(),
+            401
+        );
+        assert_eq!(
+            post("/api/v1/applications", Some(&user), f01.clone()).status(),
+            403
+        );
+        assert_eq!(
+            post("/api/v1/applications", Some(&staff), f01.clone()).status(),
+            403
+        );
+        let invalid = post(
+            "/api/v1/applications",
+            Some(&a),
+            serde_json::json!({"domains": ["bad domain"], "organization": "<script>x</script>公司", "uscc": "91110108MA04T7K21J",
+                "icp": "冀ICP备2022016663号-4A", "province": "北京市", "city": "海淀区"}),
+        );
+        assert_eq!(invalid.status(), 422);
+        let fields: serde_json::Value = invalid.json().unwrap();
+        for f in ["uscc", "icp", "domains[0]"] {
+            assert!(
+                fields["fields"][f].is_string(),
+                "{f} not reported: {fields}"
+            );
+        }
+        let mut unknown = f01.clone();
+        unknown["admin"] = serde_json::json!(true);
+        assert_eq!(
+            post("/api/v1/applications", Some(&a), unknown).status(),
+            422
+        );
+        let bad_json = client
+            .post(d.url("/api/v1/applications"))
+            .bearer_auth(&a)
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .unwrap();
+        assert_eq!(bad_json.status(), 400);
+
+        let created = post("/api/v1/applications", Some(&a), f01.clone());
+        assert_eq!(created.status(), 201);
+        let app: serde_json::Value = created.json().unwrap();
+        let id = app["id"].as_str().unwrap().to_string();
+        let txt = app["challenges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["method"] == "dns-txt")
+            .unwrap()
+            .clone();
+        assert_eq!(txt["name"], "_chengxin-challenge.chenxi-shuzhi.cn");
+        let token = txt["value"].as_str().unwrap().to_string();
+        assert!(app["challenges"].as_array().unwrap().iter().any(|c| c["method"] == "html-meta"
+            && c["html"].as_str().unwrap().contains(&token)));
+
+        // Before the record exists: failed, with the reason.
+        let first: serde_json::Value = post(
+            &format!("/api/v1/applications/{id}/verify"),
+            Some(&a),
+            serde_json::json!({"method": "dns-txt"}),
+        )
+        .json()
+        .unwrap();
+        assert_eq!(first["status"], "failed", "{first}");
+        assert!(
+            first["reasons"].to_string().contains("no TXT record"),
+            "{first}"
+        );
+        assert_eq!(
+            post(
+                &format!("/api/v1/applications/{id}/verify"),
+                Some(&b),
+                serde_json::json!({})
+            )
+            .status(),
+            403
+        );
+        assert_eq!(
+            post(
+                &format!("/api/v1/applications/{id}/verify"),
+                Some(&a),
+                serde_json::json!({"method": "pigeon"})
+            )
+            .status(),
+            422
+        );
+
+        // The operator publishes the record; verification passes.
+        drop(_empty_dns);
+        let _dns = testkit::Zone::new()
+            .txt("_chengxin-challenge.chenxi-shuzhi.cn", &token)
+            .start_on(dns_port);
+        let second: serde_json::Value = post(
+            &format!("/api/v1/applications/{id}/verify"),
+            Some(&a),
+            serde_json::json!({"method": "dns-txt"}),
+        )
+        .json()
+        .unwrap();
+        assert_eq!(second["status"], "validated", "{second}");
+
+        assert_eq!(get(&format!("/api/v1/applications/{id}"), &b).status(), 403);
+        let seen: serde_json::Value = get(&format!("/api/v1/applications/{id}"), &staff)
+            .json()
+            .unwrap();
+        assert_eq!(seen["status"], "validated");
+        let checks: Vec<&str> = seen["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["check"].as_str().unwrap())
+            .collect();
+        assert!(
+            checks.contains(&"dns-txt") && checks.contains(&"icp"),
+            "{checks:?}"
+        );
+        assert_eq!(
+            get("/api/v1/applications/app_doesnotexist", &staff).status(),
+            404
+        );
+
+        assert_eq!(
+            post(
+                &format!("/api/v1/applications/{id}/approve"),
+                Some(&a),
+                serde_json::json!({})
+            )
+            .status(),
+            403
+        );
+        let approved = post(
+            &format!("/api/v1/applications/{id}/approve"),
+            Some(&staff),
+            serde_json::json!({}),
+        );
+        assert_eq!(approved.status(), 200);
+        let site: serde_json::Value = approved.json().unwrap();
+        assert_eq!(site["status"], "certified");
+        assert_eq!(site["uscc"], "91110108MA04T7K21H");
+        assert_eq!(site["serial"].as_str().unwrap().len(), 36);
+        assert!(
+            site["private_key_pem"]
+                .as_str()
+                .unwrap()
+                .contains("PRIVATE KEY")
+        );
+        assert!(site["snippet"].as_str().unwrap().contains("/seal/"));
+        let site_id = site["site"].as_str().unwrap().to_string();
+        assert_eq!(
+            post(
+                &format!("/api/v1/applications/{id}/approve"),
+                Some(&staff),
+                serde_json::json!({})
+            )
+            .status(),
+            409
+        );
+
+        let mine: serde_json::Value = get(&format!("/api/v1/sites/{site_id}"), &a).json().unwrap();
+        assert!(
+            mine.get("private_key_pem").is_none(),
+            "the key is shown once only"
+        );
+        assert_eq!(get(&format!("/api/v1/sites/{site_id}"), &b).status(), 403);
+        assert_eq!(get("/api/v1/sites/s_nothere", &staff).status(), 404);
+        assert_eq!(
+            post(
+                &format!("/api/v1/sites/{site_id}/revoke"),
+                Some(&a),
+                serde_json::json!({"reason": "keyCompromise"})
+            )
+            .status(),
+            403
+        );
+        assert_eq!(
+            post(
+                &format!("/api/v1/sites/{site_id}/revoke"),
+                Some(&staff),
+                serde_json::json!({"reason": "nope"})
+            )
+            .status(),
+            422
+        );
+        let revoked: serde_json::Value = post(
+            &format!("/api/v1/sites/{site_id}/revoke"),
+            Some(&staff),
+            serde_json::json!({"reason": "privilegeWithdrawn"}),
+        )
+        .json()
+        .unwrap();
+        assert_eq!(revoked["status"], "revoked", "{revoked}");
+        assert_eq!(revoked["revocation_reason"], "privilegeWithdrawn");
+        let again = post(
+            &format!("/api/v1/sites/{site_id}/revoke"),
+            Some(&staff),
+            serde_json::json!({"reason": "keyCompromise"}),
+        );
+        assert_eq!(again.status(), 409);
+    }
+}

@@ -1,5 +1,6 @@
 //! Handlers, one module per area.
 
+pub mod applications;
 pub mod health;
 pub mod me;
 pub mod pki;

@@ -1,0 +1,495 @@
+//! Applications and sites: the tables badge-server owns, and the state changes
+//! between them (verification, approval, rejection). SQL for them lives here.
+
+use base64::Engine;
+use ca::db::{Database, Tx};
+use ca::profile::{SiteIdentity, SubjectPublicKey};
+use ca::{KeySource, on_pool, on_tx};
+use ring::rand::{SecureRandom, SystemRandom};
+use serde::Serialize;
+use serde_json::json;
+use verifier::recheck::{Enrollment, enroll};
+use verifier::{Method, Token, Verdict};
+
+use crate::account::Account;
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// An application row.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Application {
+    /// Public id (`app_…`).
+    pub id: String,
+    /// Owner.
+    #[serde(skip)]
+    pub account_id: i64,
+    /// `pending`, `validated`, `review`, `failed`, `certified` or `rejected`.
+    pub status: String,
+    /// Organization.
+    pub organization: String,
+    /// USCC.
+    pub uscc: String,
+    /// ICP number.
+    pub icp: String,
+    /// Province.
+    pub province: String,
+    /// City.
+    pub city: String,
+    /// JSON array of domains.
+    #[serde(skip)]
+    pub domains: String,
+    /// Operator's CSR, if given.
+    #[serde(skip)]
+    pub csr_pem: Option<String>,
+    /// Challenge token.
+    pub token: String,
+    /// The method that proved control.
+    pub method: Option<String>,
+    /// JSON array of the last verification's reasons.
+    #[serde(skip)]
+    pub reasons: String,
+    /// The site, once certified.
+    pub site_id: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+impl Application {
+    /// Its domains.
+    pub fn domain_list(&self) -> Vec<String> {
+        serde_json::from_str(&self.domains).unwrap_or_default()
+    }
+
+    /// The identity it asks to certify (already validated when it was stored).
+    pub fn identity(&self) -> Result<SiteIdentity, AppError> {
+        Ok(SiteIdentity::parse(
+            &self.organization,
+            &self.uscc,
+            &self.icp,
+            &self.province,
+            &self.city,
+            &self.domain_list(),
+        )?)
+    }
+
+    /// Whether `account` may see and act on it: its owner, or staff.
+    pub fn visible_to(&self, account: &Account) -> bool {
+        account.role.is_staff() || account.id == self.account_id
+    }
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// A short random public id with a prefix.
+pub fn new_id(prefix: &str) -> Result<String, AppError> {
+    let mut raw = [0u8; 9];
+    SystemRandom::new()
+        .fill(&mut raw)
+        .map_err(|_| AppError::Internal(ca::Error::Config("no system randomness".into())))?;
+    Ok(format!(
+        "{prefix}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+    ))
+}
+
+const COLUMNS: &str = "id, account_id, status, organization, uscc, icp, province, city, domains, csr_pem, token, \
+    method, reasons, site_id, created_at, updated_at";
+
+/// Stores a new application.
+pub async fn insert(
+    db: &Database,
+    account: &Account,
+    identity: &SiteIdentity,
+    csr_pem: Option<&str>,
+) -> Result<Application, AppError> {
+    let id = new_id("app_")?;
+    let token = Token::generate()?;
+    let domains = serde_json::to_string(&identity.domains).unwrap_or_else(|_| "[]".into());
+    let t = now();
+    let mut tx = db.begin().await?;
+    on_tx!(&mut tx, |c| {
+        sqlx::query(
+        "INSERT INTO applications (id, account_id, status, organization, uscc, icp, province, city, domains, csr_pem, \
+         token, created_at, updated_at) VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)"
+    )
+    .bind(&id)
+    .bind(account.id)
+    .bind(&identity.organization)
+    .bind(identity.uscc.as_str())
+    .bind(identity.icp.as_str())
+    .bind(&identity.province)
+    .bind(&identity.city)
+    .bind(&domains)
+    .bind(csr_pem)
+    .bind(token.as_str())
+    .bind(t)
+    .execute(c)
+    .await
+    .map(|_| ())
+    .map_err(ca::Error::from)?
+    });
+    ca::audit::append(
+        &mut tx,
+        &account.email,
+        "application.create",
+        &id,
+        &json!({ "domains": identity.domains }),
+    )
+    .await?;
+    tx.commit().await?;
+    get(db, &id).await?.ok_or(AppError::NotFound)
+}
+
+/// One application.
+pub async fn get(db: &Database, id: &str) -> Result<Option<Application>, AppError> {
+    let sql = format!("SELECT {COLUMNS} FROM applications WHERE id = $1");
+    Ok(on_pool!(db, |p| sqlx::query_as(&sql)
+        .bind(id)
+        .fetch_optional(p)
+        .await
+        .map_err(ca::Error::from)?))
+}
+
+async fn set_status(
+    tx: &mut Tx,
+    id: &str,
+    status: &str,
+    method: Option<&str>,
+    reasons: &[String],
+    site: Option<&str>,
+) -> Result<(), AppError> {
+    let reasons = serde_json::to_string(reasons).unwrap_or_else(|_| "[]".into());
+    on_tx!(tx, |c| sqlx::query(
+        "UPDATE applications SET status = $1, method = COALESCE($2, method), reasons = $3, \
+         site_id = COALESCE($4, site_id), updated_at = $5 WHERE id = $6"
+    )
+    .bind(status)
+    .bind(method)
+    .bind(reasons)
+    .bind(site)
+    .bind(now())
+    .bind(id)
+    .execute(c)
+    .await
+    .map(|_| ())
+    .map_err(ca::Error::from)?);
+    Ok(())
+}
+
+/// Runs domain control for every domain and the ICP check, stores the evidence, and
+/// moves the application to `validated`, `review`, `failed` or (on a transient error)
+/// keeps it `pending`. With auto-approval a validated application is issued at once.
+pub async fn verify(
+    state: &AppState,
+    app: &Application,
+    actor: &Account,
+    method: Option<Method>,
+) -> Result<serde_json::Value, AppError> {
+    if !matches!(
+        app.status.as_str(),
+        "pending" | "failed" | "review" | "validated"
+    ) {
+        return Err(AppError::Conflict(format!(
+            "application is {}; nothing to verify",
+            app.status
+        )));
+    }
+    let identity = app.identity()?;
+    let token = Token::parse(&app.token)?;
+    let methods: Vec<Method> = method.map_or_else(|| Method::ALL.to_vec(), |m| vec![m]);
+    let mut verdict = Verdict::Pass;
+    let mut reasons = Vec::new();
+    let mut evidence = Vec::new();
+    let mut proven_by = None;
+    for d in &identity.domains {
+        let out = state.challenger.check_any(&methods, d, &token).await;
+        if out.verdict == Verdict::Pass {
+            proven_by = out.evidence.last().map(|e| e.check.clone());
+        } else {
+            reasons.extend(out.reasons.iter().map(|r| format!("{d}: {r}")));
+        }
+        verdict = verdict.and(out.verdict);
+        evidence.extend(out.evidence);
+    }
+    match &state.icp {
+        Some(provider) => {
+            let applicant = verifier::icp::Applicant {
+                organization: identity.organization.clone(),
+                uscc: Some(identity.uscc.clone()),
+                icp: Some(identity.icp.clone()),
+                domain: identity.primary().clone(),
+            };
+            let out = verifier::icp::check(provider.as_ref(), &applicant).await;
+            if out.verdict != Verdict::Pass {
+                reasons.extend(out.reasons.iter().map(|r| format!("ICP: {r}")));
+            }
+            verdict = verdict.and(out.verdict);
+            evidence.extend(out.evidence);
+        }
+        None => {
+            reasons.push("ICP: no filing source is configured; staff must check the filing".into());
+            verdict = verdict.and(Verdict::Review);
+        }
+    }
+    let status = match verdict {
+        Verdict::Pass => "validated",
+        Verdict::Review => "review",
+        Verdict::Fail => "failed",
+        Verdict::Error => "pending",
+    };
+    let mut tx = state.db.begin().await?;
+    verifier::store::record_in(
+        &mut tx,
+        &verifier::store::Subject {
+            application_id: Some(app.id.clone()),
+            site_id: None,
+        },
+        &evidence,
+    )
+    .await?;
+    set_status(
+        &mut tx,
+        &app.id,
+        status,
+        proven_by.as_deref(),
+        &reasons,
+        None,
+    )
+    .await?;
+    ca::audit::append(
+        &mut tx,
+        &actor.email,
+        "application.verify",
+        &app.id,
+        &json!({ "verdict": verdict, "reasons": reasons }),
+    )
+    .await?;
+    tx.commit().await?;
+    if verdict == Verdict::Pass && state.auto_approve {
+        let fresh = get(&state.db, &app.id).await?.ok_or(AppError::NotFound)?;
+        return approve(state, &fresh, actor).await;
+    }
+    Ok(
+        json!({ "id": app.id, "status": status, "verdict": verdict, "reasons": reasons, "evidence": evidence }),
+    )
+}
+
+/// Issues the certificate: organization, site, domains, certificate and the
+/// application's new state commit together; then the site is enrolled for
+/// re-verification.
+pub async fn approve(
+    state: &AppState,
+    app: &Application,
+    actor: &Account,
+) -> Result<serde_json::Value, AppError> {
+    if !matches!(app.status.as_str(), "validated" | "review") {
+        return Err(AppError::Conflict(format!(
+            "application is {}; only validated or review applications can be approved",
+            app.status
+        )));
+    }
+    let identity = app.identity()?;
+    let key = match &app.csr_pem {
+        Some(pem) => KeySource::Csr(SubjectPublicKey::from_csr_pem(pem)?),
+        None => KeySource::Generate,
+    };
+    let site_id = new_id("s_")?;
+    let t = now();
+    let mut tx = state.db.begin().await?;
+    // Write first (SQLite takes its write lock here).
+    set_status(&mut tx, &app.id, "certified", None, &[], Some(&site_id)).await?;
+    let org_id: (i64,) = on_tx!(&mut tx, |c| {
+        sqlx::query_as(
+        "INSERT INTO organizations (name, uscc, province, city, created_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (uscc) DO UPDATE SET name = excluded.name, province = excluded.province, city = excluded.city \
+         RETURNING id"
+    )
+    .bind(&identity.organization)
+    .bind(identity.uscc.as_str())
+    .bind(&identity.province)
+    .bind(&identity.city)
+    .bind(t)
+    .fetch_one(c)
+    .await
+    .map_err(ca::Error::from)?
+    });
+    let issued = state
+        .ca
+        .issue_in(&mut tx, &identity, key, &actor.email)
+        .await?;
+    on_tx!(&mut tx, |c| {
+        sqlx::query(
+        "INSERT INTO sites (id, organization_id, status, icp, certificate_id, created_at, updated_at, account_id) \
+         VALUES ($1, $2, 'certified', $3, $4, $5, $5, $6)"
+    )
+    .bind(&site_id)
+    .bind(org_id.0)
+    .bind(identity.icp.as_str())
+    .bind(issued.certificate_id)
+    .bind(t)
+    .bind(app.account_id)
+    .execute(c)
+    .await
+    .map(|_| ())
+    .map_err(ca::Error::from)?
+    });
+    for (i, d) in identity.domains.iter().enumerate() {
+        let r = on_tx!(&mut tx, |c| sqlx::query(
+            "INSERT INTO site_domains (site_id, domain, position) VALUES ($1, $2, $3)"
+        )
+        .bind(&site_id)
+        .bind(d.as_str())
+        .bind(i as i64)
+        .execute(c)
+        .await
+        .map(|_| ()));
+        if let Err(e) = r {
+            if e.as_database_error()
+                .is_some_and(|d| d.is_unique_violation())
+            {
+                return Err(AppError::Conflict(format!(
+                    "{d} is already certified for another site"
+                )));
+            }
+            return Err(ca::Error::from(e).into());
+        }
+    }
+    ca::audit::append(
+        &mut tx,
+        &actor.email,
+        "application.approve",
+        &app.id,
+        &json!({ "site": site_id, "serial": issued.serial.to_hex() }),
+    )
+    .await?;
+    tx.commit().await?;
+
+    let method: Method = app.method.as_deref().unwrap_or("dns-txt").parse()?;
+    let enrollment = Enrollment {
+        site_id: site_id.clone(),
+        organization: identity.organization.clone(),
+        uscc: Some(identity.uscc.clone()),
+        icp: Some(identity.icp.clone()),
+        domains: identity.domains.clone(),
+        method,
+        token: Token::parse(&app.token)?,
+        certificate_serial: Some(issued.serial.clone()),
+    };
+    enroll(&state.db, &enrollment, &state.policy, t).await?;
+    let mut site = site_view(state, &site_id).await?;
+    if let Some(key) = &issued.private_key_pem {
+        site["private_key_pem"] = json!(key.as_str());
+    }
+    Ok(site)
+}
+
+/// Rejects an application (staff).
+pub async fn reject(
+    state: &AppState,
+    app: &Application,
+    actor: &Account,
+    reason: &str,
+) -> Result<(), AppError> {
+    if matches!(app.status.as_str(), "certified" | "rejected") {
+        return Err(AppError::Conflict(format!(
+            "application is already {}",
+            app.status
+        )));
+    }
+    let mut tx = state.db.begin().await?;
+    set_status(
+        &mut tx,
+        &app.id,
+        "rejected",
+        None,
+        &[reason.to_string()],
+        None,
+    )
+    .await?;
+    ca::audit::append(
+        &mut tx,
+        &actor.email,
+        "application.reject",
+        &app.id,
+        &json!({ "reason": reason }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct SiteRow {
+    id: String,
+    status: String,
+    account_id: Option<i64>,
+    certificate_id: Option<i64>,
+}
+
+/// The owner of a site, for authorization.
+pub async fn site_owner(db: &Database, site: &str) -> Result<Option<i64>, AppError> {
+    let row: Option<(Option<i64>,)> = on_pool!(db, |p| sqlx::query_as(
+        "SELECT account_id FROM sites WHERE id = $1"
+    )
+    .bind(site)
+    .fetch_optional(p)
+    .await
+    .map_err(ca::Error::from)?);
+    row.map(|r| r.0).ok_or(AppError::NotFound)
+}
+
+/// A site as the API shows it.
+pub async fn site_view(state: &AppState, site: &str) -> Result<serde_json::Value, AppError> {
+    let row: SiteRow = on_pool!(&state.db, |p| sqlx::query_as(
+        "SELECT id, status, account_id, certificate_id FROM sites WHERE id = $1"
+    )
+    .bind(site)
+    .fetch_optional(p)
+    .await
+    .map_err(ca::Error::from)?)
+    .ok_or(AppError::NotFound)?;
+    let _ = row.account_id;
+    let cert = match row.certificate_id {
+        Some(id) => ca::store::certificate_by_id(&state.db, id).await?,
+        None => None,
+    };
+    let Some(cert) = cert else {
+        return Ok(json!({ "site": row.id, "status": row.status }));
+    };
+    let domains: Vec<String> = serde_json::from_str(&cert.domains).unwrap_or_default();
+    let status = if cert.revocation_reason == Some(6) {
+        "suspended"
+    } else if cert.revoked_at.is_some() {
+        "revoked"
+    } else if cert.not_after < now() {
+        "expired"
+    } else {
+        row.status.as_str()
+    };
+    let base = state.ca.urls().ocsp.trim_end_matches("/ocsp").to_string();
+    let seal_url = format!("{base}/seal/{}.svg", row.id);
+    let certificate_url = format!("{base}/cert/{}", row.id);
+    Ok(json!({
+        "site": row.id,
+        "status": status,
+        "domains": domains,
+        "organization": cert.organization,
+        "uscc": cert.uscc,
+        "icp": cert.icp,
+        "serial": hex::encode(&cert.serial),
+        "sha256_fingerprint": cert.sha256.as_deref().map(hex::encode),
+        "not_before": cert.not_before,
+        "not_after": cert.not_after,
+        "revocation_reason": cert.revocation_reason.and_then(ca::RevocationReason::from_code).map(|r| r.name()),
+        "seal_url": seal_url,
+        "certificate_url": certificate_url,
+        "snippet": format!(
+            "<a href=\"{certificate_url}\"><img src=\"{seal_url}\" alt=\"网站身份已验证 Verified: {}\" width=\"160\" height=\"60\"></a>",
+            domains.first().map(String::as_str).unwrap_or("")
+        ),
+    }))
+}
