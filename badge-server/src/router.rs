@@ -21,6 +21,7 @@ pub fn build(state: AppState) -> Router {
         .merge(routes::me::router())
         .merge(routes::applications::router())
         .merge(routes::pki::router())
+        .merge(routes::public::router())
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .layer(TimeoutLayer::with_status_code(

@@ -689,6 +689,80 @@ fn an_operator_applies_proves_control_and_staff_approve_while_everyone_else_is_k
             409
         );
 
+        // The certificate is public: PEM that openssl verifies against the served chain, and JSON.
+        let pem = client
+            .get(d.url(&format!("/cert/{site_id}.pem")))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        std::fs::write(d.path("site.pem"), &pem).unwrap();
+        std::fs::write(
+            d.path("chain.pem"),
+            client
+                .get(d.url("/ca/chain.pem"))
+                .send()
+                .unwrap()
+                .text()
+                .unwrap(),
+        )
+        .unwrap();
+        d.openssl(&[
+            "verify",
+            "-CAfile",
+            "ca/root.pem",
+            "-untrusted",
+            "chain.pem",
+            "site.pem",
+        ])
+        .ok();
+        let public: serde_json::Value = client
+            .get(d.url(&format!("/cert/{site_id}.json")))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(public["serial"], site["serial"]);
+        assert_eq!(
+            client
+                .get(d.url("/cert/s_nothere.pem"))
+                .send()
+                .unwrap()
+                .status(),
+            404
+        );
+        let check = |u: &str| -> serde_json::Value {
+            client
+                .get(d.url("/api/v1/check"))
+                .query(&[("url", u)])
+                .send()
+                .unwrap()
+                .json()
+                .unwrap()
+        };
+        assert_eq!(
+            check("https://www.chenxi-shuzhi.cn/shop?x=1")["result"],
+            "certified"
+        );
+        assert_eq!(check("chenxi-shuzhi.cn")["result"], "certified");
+        assert_eq!(
+            check("https://chenxi-shuzhi.cn.evil.example/")["result"],
+            "not_certified"
+        );
+        assert_eq!(
+            check("https://notchenxi-shuzhi.cn/")["result"],
+            "not_certified"
+        );
+        assert_eq!(
+            client
+                .get(d.url("/api/v1/check"))
+                .query(&[("url", "http://")])
+                .send()
+                .unwrap()
+                .status(),
+            422
+        );
+
         let mine: serde_json::Value = get(&format!("/api/v1/sites/{site_id}"), &a).json().unwrap();
         assert!(
             mine.get("private_key_pem").is_none(),
@@ -723,6 +797,7 @@ fn an_operator_applies_proves_control_and_staff_approve_while_everyone_else_is_k
         .unwrap();
         assert_eq!(revoked["status"], "revoked", "{revoked}");
         assert_eq!(revoked["revocation_reason"], "privilegeWithdrawn");
+        assert_eq!(check("chenxi-shuzhi.cn")["result"], "revoked");
         let again = post(
             &format!("/api/v1/sites/{site_id}/revoke"),
             Some(&staff),

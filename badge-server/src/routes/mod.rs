@@ -4,3 +4,4 @@ pub mod applications;
 pub mod health;
 pub mod me;
 pub mod pki;
+pub mod public;
