@@ -159,6 +159,7 @@ async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
         icp,
         auto_approve: settings.auto_approve,
         policy: settings.verifier.policy(),
+        seal_cache: Arc::default(),
     };
     let app = router::build(state);
     let listener = tokio::net::TcpListener::bind(settings.listen)

@@ -17,6 +17,7 @@ pub mod error;
 pub mod jobs;
 pub mod router;
 pub mod routes;
+pub mod seal;
 pub mod state;
 pub mod telemetry;
 

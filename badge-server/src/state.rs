@@ -20,4 +20,6 @@ pub struct AppState {
     pub auto_approve: bool,
     /// Re-verification timings for enrolled sites.
     pub policy: verifier::recheck::Policy,
+    /// Site facts for the seal, fresh for a second.
+    pub seal_cache: Arc<crate::routes::seal::SealCache>,
 }

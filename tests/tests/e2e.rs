@@ -763,6 +763,63 @@ fn an_operator_applies_proves_control_and_staff_approve_while_everyone_else_is_k
             422
         );
 
+        // The seal: certified on the site itself, "not certified for this site" elsewhere.
+        let seal = |referer: Option<&str>| {
+            let mut r = client.get(d.url(&format!("/seal/{site_id}.svg")));
+            if let Some(r2) = referer {
+                r = r.header("referer", r2);
+            }
+            r.send().unwrap()
+        };
+        let own = seal(Some("https://www.chenxi-shuzhi.cn/"));
+        assert_eq!(own.status(), 200);
+        assert_eq!(
+            own.headers()["content-type"],
+            "image/svg+xml; charset=utf-8"
+        );
+        let etag = own.headers()["etag"].to_str().unwrap().to_string();
+        let own = own.text().unwrap();
+        assert!(
+            own.contains("网站身份已验证") && own.contains("chenxi-shuzhi.cn"),
+            "{own}"
+        );
+        assert!(
+            seal(None).text().unwrap().contains("网站身份已验证"),
+            "no Referer proves nothing either way"
+        );
+        let copied = seal(Some("https://shop.evil-copy.cn/index.html"))
+            .text()
+            .unwrap();
+        assert!(
+            copied.contains("非本站认证") && copied.contains("chenxi-shuzhi.cn"),
+            "{copied}"
+        );
+        let not_modified = client
+            .get(d.url(&format!("/seal/{site_id}.svg")))
+            .header("referer", "https://chenxi-shuzhi.cn/")
+            .header("if-none-match", &etag)
+            .send()
+            .unwrap();
+        assert_eq!(not_modified.status(), 304);
+        let english = client
+            .get(d.url(&format!("/seal/{site_id}.svg?lang=en&size=l")))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        assert!(english.find("Verified").unwrap() < english.find("网站身份已验证").unwrap());
+        assert_eq!(
+            client
+                .get(d.url(&format!("/seal/{site_id}.svg?size=xxl")))
+                .send()
+                .unwrap()
+                .status(),
+            400
+        );
+        let unknown = client.get(d.url("/seal/s_nothere.svg")).send().unwrap();
+        assert_eq!(unknown.status(), 404);
+        assert!(unknown.text().unwrap().contains("未认证网站"));
+
         let mine: serde_json::Value = get(&format!("/api/v1/sites/{site_id}"), &a).json().unwrap();
         assert!(
             mine.get("private_key_pem").is_none(),
@@ -798,6 +855,10 @@ fn an_operator_applies_proves_control_and_staff_approve_while_everyone_else_is_k
         assert_eq!(revoked["status"], "revoked", "{revoked}");
         assert_eq!(revoked["revocation_reason"], "privilegeWithdrawn");
         assert_eq!(check("chenxi-shuzhi.cn")["result"], "revoked");
+        // The seal follows within its one-second freshness window.
+        std::thread::sleep(Duration::from_millis(1100));
+        let after = seal(Some("https://chenxi-shuzhi.cn/")).text().unwrap();
+        assert!(after.contains("认证已撤销"), "{after}");
         let again = post(
             &format!("/api/v1/sites/{site_id}/revoke"),
             Some(&staff),

@@ -5,3 +5,4 @@ pub mod health;
 pub mod me;
 pub mod pki;
 pub mod public;
+pub mod seal;
