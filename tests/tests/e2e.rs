@@ -820,6 +820,58 @@ fn an_operator_applies_proves_control_and_staff_approve_while_everyone_else_is_k
         assert_eq!(unknown.status(), 404);
         assert!(unknown.text().unwrap().contains("未认证网站"));
 
+        // The certificate page: zh-CN by default, English on request, a banner about the Referer.
+        let page = |referer: Option<&str>, query: &str, lang: Option<&str>| {
+            let mut r = client.get(d.url(&format!("/cert/{site_id}{query}")));
+            if let Some(v) = referer {
+                r = r.header("referer", v);
+            }
+            if let Some(l) = lang {
+                r = r.header("accept-language", l);
+            }
+            let resp = r.send().unwrap();
+            assert_eq!(resp.status(), 200);
+            assert!(
+                resp.headers()["content-security-policy"]
+                    .to_str()
+                    .unwrap()
+                    .contains("default-src 'none'")
+            );
+            resp.text().unwrap()
+        };
+        let zh = page(Some("https://www.chenxi-shuzhi.cn/"), "", None);
+        for needle in [
+            "网站身份证书",
+            "北京晨曦数智科技有限公司",
+            "91110108MA04T7K21H",
+            "京ICP备2024018653号-1",
+            "北京市 海淀区",
+            "class=\"banner ok\"",
+            "有效",
+        ] {
+            assert!(zh.contains(needle), "{needle} missing from {zh}");
+        }
+        let warned = page(Some("https://shop.evil-copy.cn/"), "", None);
+        assert!(
+            warned.contains("class=\"banner warn\"") && warned.contains("shop.evil-copy.cn"),
+            "{warned}"
+        );
+        assert!(page(None, "", None).contains("class=\"banner neutral\""));
+        assert!(page(None, "?lang=en", None).contains("Website identity certificate"));
+        assert!(
+            page(None, "", Some("en-US,en;q=0.9"))
+                .contains("We could not tell where this seal was shown")
+        );
+        assert!(page(None, "", Some("en-US,en;q=0.9")).contains("Certified domains"));
+        assert_eq!(
+            client
+                .get(d.url("/cert/s_nothere"))
+                .send()
+                .unwrap()
+                .status(),
+            404
+        );
+
         let mine: serde_json::Value = get(&format!("/api/v1/sites/{site_id}"), &a).json().unwrap();
         assert!(
             mine.get("private_key_pem").is_none(),
@@ -859,6 +911,16 @@ fn an_operator_applies_proves_control_and_staff_approve_while_everyone_else_is_k
         std::thread::sleep(Duration::from_millis(1100));
         let after = seal(Some("https://chenxi-shuzhi.cn/")).text().unwrap();
         assert!(after.contains("认证已撤销"), "{after}");
+        let revoked_page = client
+            .get(d.url(&format!("/cert/{site_id}")))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        assert!(
+            revoked_page.contains("已撤销") && revoked_page.contains("privilegeWithdrawn"),
+            "{revoked_page}"
+        );
         let again = post(
             &format!("/api/v1/sites/{site_id}/revoke"),
             Some(&staff),

@@ -21,10 +21,12 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/check", get(check))
 }
 
-/// `/cert/{site}.pem` and `/cert/{site}.json` (the HTML page comes with the seal).
+/// `/cert/{site}.pem`, `/cert/{site}.json`, and the HTML page at `/cert/{site}`.
 async fn certificate(
     State(state): State<AppState>,
     Path(file): Path<String>,
+    Query(page): Query<crate::routes::certificate::PageQuery>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, AppError> {
     if let Some(site) = file.strip_suffix(".json") {
         let mut view = application::site_view(&state, site).await?;
@@ -58,7 +60,7 @@ async fn certificate(
         );
         return Ok(r);
     }
-    Err(AppError::NotFound)
+    crate::routes::certificate::page(&state, &file, &page, &headers).await
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,0 +1,263 @@
+//! `GET /cert/{site}`: the certificate page on our own domain, where a seal leads.
+//! zh-CN by default; English by `?lang=en` or `Accept-Language`. A banner compares
+//! the page that linked here (the `Referer` host) with the certified domains.
+
+use askama::Template;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use ca::identity::Domain;
+use serde::Deserialize;
+
+use crate::application;
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// Labels in one language.
+struct Texts {
+    html_lang: &'static str,
+    title: &'static str,
+    banner_match: &'static str,
+    banner_mismatch_1: &'static str,
+    banner_mismatch_2: &'static str,
+    banner_unknown: &'static str,
+    status: &'static str,
+    organization: &'static str,
+    uscc: &'static str,
+    icp: &'static str,
+    icp_query: &'static str,
+    location: &'static str,
+    domains: &'static str,
+    validity: &'static str,
+    last_check: &'static str,
+    serial: &'static str,
+    download: &'static str,
+    report: &'static str,
+    other_lang: &'static str,
+    other_lang_name: &'static str,
+}
+
+const ZH: Texts = Texts {
+    html_lang: "zh-CN",
+    title: "网站身份证书",
+    banner_match: "此印章显示在本证书认证的网站上：",
+    banner_mismatch_1: "警告：此印章显示在 ",
+    banner_mismatch_2: " 上，本证书并不认证该网站。",
+    banner_unknown: "无法判断此印章显示在哪个网站上；请核对浏览器地址栏中的域名是否在下列域名之中。",
+    status: "状态",
+    organization: "主办单位",
+    uscc: "统一社会信用代码",
+    icp: "ICP备案号",
+    icp_query: "在工信部备案系统查询",
+    location: "所在地",
+    domains: "认证域名",
+    validity: "有效期",
+    last_check: "最近核验",
+    serial: "证书序列号",
+    download: "下载证书 (PEM)",
+    report: "举报此网站",
+    other_lang: "en",
+    other_lang_name: "English",
+};
+
+const EN: Texts = Texts {
+    html_lang: "en",
+    title: "Website identity certificate",
+    banner_match: "This seal was shown on a site this certificate covers:",
+    banner_mismatch_1: "Warning: this seal was shown on ",
+    banner_mismatch_2: ", which this certificate does not cover.",
+    banner_unknown: "We could not tell where this seal was shown; check that the address bar shows one of the domains below.",
+    status: "Status",
+    organization: "Organization",
+    uscc: "Unified social credit code",
+    icp: "ICP filing number",
+    icp_query: "look it up at MIIT",
+    location: "Location",
+    domains: "Certified domains",
+    validity: "Valid",
+    last_check: "Last verification",
+    serial: "Serial number",
+    download: "Download certificate (PEM)",
+    report: "Report this site",
+    other_lang: "zh",
+    other_lang_name: "中文",
+};
+
+/// What the page says about the Referer.
+enum Banner {
+    Match(String),
+    Mismatch(String),
+    Unknown,
+}
+
+#[derive(Template)]
+#[template(path = "cert.html")]
+struct CertPage {
+    t: &'static Texts,
+    banner: Banner,
+    site: String,
+    primary: String,
+    status: String,
+    status_text: String,
+    reason: Option<String>,
+    organization: String,
+    uscc: String,
+    icp: String,
+    province: String,
+    city: String,
+    domains: Vec<String>,
+    not_before: String,
+    not_after: String,
+    last_check: String,
+    serial: String,
+    fingerprint: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct PageQuery {
+    lang: Option<String>,
+}
+
+fn date(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .map(|t| t.to_offset(time::macros::offset!(+8)).date().to_string())
+        .unwrap_or_default()
+}
+
+fn status_text(status: &str, en: bool) -> &'static str {
+    match (status, en) {
+        ("certified", false) => "有效",
+        ("certified", true) => "valid",
+        ("suspended", false) => "已暂停",
+        ("suspended", true) => "suspended",
+        ("revoked", false) => "已撤销",
+        ("revoked", true) => "revoked",
+        ("expired", false) => "已过期",
+        ("expired", true) => "expired",
+        (_, false) => "未认证",
+        (_, true) => "not certified",
+    }
+}
+
+/// Renders the page for `site`.
+pub(crate) async fn page(
+    state: &AppState,
+    site: &str,
+    q: &PageQuery,
+    headers: &HeaderMap,
+) -> Result<Response, AppError> {
+    let en = match q.lang.as_deref() {
+        Some("en") => true,
+        Some(_) => false,
+        None => headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("en")),
+    };
+    let t = if en { &EN } else { &ZH };
+    let view = application::site_view(state, site).await?;
+    let Some(cert_serial) = view["serial"].as_str() else {
+        return Err(AppError::NotFound);
+    };
+    let domains: Vec<Domain> = view["domains"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| d.as_str().and_then(|d| Domain::parse(d).ok()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let referer_host = headers
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| url::Url::parse(r).ok())
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+    let banner = match referer_host {
+        Some(h) if domains.iter().any(|d| d.covers(&h)) => Banner::Match(h),
+        Some(h) => Banner::Mismatch(h),
+        None => Banner::Unknown,
+    };
+    let record = ca::store::certificate_by_serial(
+        &state.db,
+        issuer_id(state).await?,
+        &ca::Serial::parse_hex(cert_serial)?,
+    )
+    .await?
+    .ok_or(AppError::NotFound)?;
+    let last = match domains.first() {
+        Some(d) => verifier::store::recent(&state.db, d.as_str(), 1)
+            .await?
+            .into_iter()
+            .next(),
+        None => None,
+    };
+    let last_check = last.map_or_else(
+        || "—".to_string(),
+        |e| format!("{} ({}, {})", date(e.at), e.check, e.verdict.as_str()),
+    );
+    let status = view["status"].as_str().unwrap_or("unknown").to_string();
+    let page = CertPage {
+        t,
+        banner,
+        site: site.to_string(),
+        primary: domains.first().map(Domain::to_unicode).unwrap_or_default(),
+        status_text: status_text(&status, en).to_string(),
+        status,
+        reason: view["revocation_reason"].as_str().map(str::to_string),
+        organization: record.organization,
+        uscc: record.uscc,
+        icp: record.icp,
+        province: record.province,
+        city: record.city,
+        domains: domains
+            .iter()
+            .map(|d| {
+                let u = d.to_unicode();
+                if u == d.as_str() {
+                    u
+                } else {
+                    format!("{u} ({d})")
+                }
+            })
+            .collect(),
+        not_before: date(record.not_before),
+        not_after: date(record.not_after),
+        last_check,
+        serial: cert_serial.to_string(),
+        fingerprint: view["sha256_fingerprint"]
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
+    };
+    let html = page
+        .render()
+        .map_err(|e| AppError::Internal(ca::Error::Encoding(e.to_string())))?;
+    let mut r = (StatusCode::OK, Html(html)).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::VARY,
+        HeaderValue::from_static("Referer, Accept-Language"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(r)
+}
+
+async fn issuer_id(state: &AppState) -> Result<i64, AppError> {
+    let (id,): (i64,) = ca::on_pool!(&state.db, |p| sqlx::query_as(
+        "SELECT id FROM issuers WHERE slug = $1"
+    )
+    .bind(state.ca.slug())
+    .fetch_one(p)
+    .await
+    .map_err(ca::Error::from)?);
+    Ok(id)
+}
