@@ -358,6 +358,28 @@ pub async fn approve(
             return Err(ca::Error::from(e).into());
         }
     }
+    let search_text = format!(
+        "{} {} {} {}",
+        identity.organization,
+        identity.uscc.as_str(),
+        identity.icp.as_str(),
+        identity
+            .domains
+            .iter()
+            .map(|d| format!("{} {}", d.as_str(), d.to_unicode()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    )
+    .to_lowercase();
+    on_tx!(&mut tx, |c| sqlx::query(
+        "UPDATE sites SET search_text = $1 WHERE id = $2"
+    )
+    .bind(&search_text)
+    .bind(&site_id)
+    .execute(c)
+    .await
+    .map(|_| ())
+    .map_err(ca::Error::from)?);
     ca::audit::append(
         &mut tx,
         &actor.email,
@@ -385,6 +407,59 @@ pub async fn approve(
         site["private_key_pem"] = json!(key.as_str());
     }
     Ok(site)
+}
+
+/// Sites per registry page.
+pub const PAGE_SIZE: i64 = 20;
+
+/// Registry search: sites whose organization, USCC, ICP number or a domain contains
+/// `q` (case-insensitive), newest first, one page. Returns site ids.
+pub async fn search(db: &Database, q: &str, page: i64) -> Result<Vec<String>, AppError> {
+    let needle = q.trim().to_lowercase();
+    // LIKE wildcards in the query are literal characters.
+    let escaped: String = needle
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    let pattern = format!("%{escaped}%");
+    let offset = (page.max(1) - 1) * PAGE_SIZE;
+    // The trigram index cannot answer substrings shorter than three characters (two
+    // Chinese characters are a common query): those scan the sites table instead.
+    let short = needle.chars().count() < 3;
+    let rows: Vec<(String,)> = match db {
+        Database::Sqlite(p) if short => sqlx::query_as(
+            "SELECT id FROM sites WHERE search_text LIKE $1 ESCAPE '\\' ORDER BY created_at DESC, id LIMIT $2 OFFSET $3",
+        )
+        .bind(&pattern)
+        .bind(PAGE_SIZE)
+        .bind(offset)
+        .fetch_all(p)
+        .await
+        .map_err(ca::Error::from)?,
+        Database::Sqlite(p) => sqlx::query_as(
+            "SELECT s.id FROM site_search f JOIN sites s ON s.id = f.site_id \
+             WHERE f.text LIKE $1 ESCAPE '\\' ORDER BY s.created_at DESC, s.id LIMIT $2 OFFSET $3",
+        )
+        .bind(&pattern)
+        .bind(PAGE_SIZE)
+        .bind(offset)
+        .fetch_all(p)
+        .await
+        .map_err(ca::Error::from)?,
+        Database::Postgres(p) => sqlx::query_as(
+            "SELECT id FROM sites WHERE search_text LIKE $1 ESCAPE '\\' ORDER BY created_at DESC, id LIMIT $2 OFFSET $3",
+        )
+        .bind(&pattern)
+        .bind(PAGE_SIZE)
+        .bind(offset)
+        .fetch_all(p)
+        .await
+        .map_err(ca::Error::from)?,
+    };
+    Ok(rows.into_iter().map(|r| r.0).collect())
 }
 
 /// Rejects an application (staff).

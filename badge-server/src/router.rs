@@ -23,6 +23,7 @@ pub fn build(state: AppState) -> Router {
         .merge(routes::pki::router())
         .merge(routes::public::router())
         .merge(routes::seal::router())
+        .merge(routes::archive::router())
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .layer(TimeoutLayer::with_status_code(

@@ -872,6 +872,70 @@ fn an_operator_applies_proves_control_and_staff_approve_while_everyone_else_is_k
             404
         );
 
+        // The registry finds the site by Chinese substring, domain, USCC and ICP number.
+        let search = |q: &str| -> serde_json::Value {
+            client
+                .get(d.url("/api/v1/sites"))
+                .query(&[("q", q)])
+                .send()
+                .unwrap()
+                .json()
+                .unwrap()
+        };
+        for q in [
+            "晨曦",
+            "北京晨曦数智",
+            "chenxi-shuzhi",
+            "CHENXI",
+            "91110108ma04t7k21h",
+            "京ICP备2024018653号",
+        ] {
+            let found = search(q);
+            assert_eq!(
+                found["results"].as_array().unwrap().len(),
+                1,
+                "{q}: {found}"
+            );
+            assert_eq!(found["results"][0]["site"], site_id.as_str());
+        }
+        assert_eq!(search("浦江")["results"].as_array().unwrap().len(), 0);
+        assert_eq!(
+            search("%")["results"].as_array().unwrap().len(),
+            0,
+            "LIKE wildcards are literal"
+        );
+        let html = client
+            .get(d.url("/archive"))
+            .query(&[("q", "<script>alert('x')</script>晨曦")])
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        assert!(
+            !html.contains("<script>alert"),
+            "the query is escaped: {html}"
+        );
+        let html = client
+            .get(d.url("/archive"))
+            .query(&[("q", "晨曦")])
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        assert!(
+            html.contains(&format!("/cert/{site_id}")) && html.contains("北京晨曦数智科技有限公司"),
+            "{html}"
+        );
+        assert_eq!(
+            client
+                .get(d.url("/api/v1/sites"))
+                .query(&[("q", "x".repeat(201))])
+                .send()
+                .unwrap()
+                .status(),
+            422
+        );
+
         let mine: serde_json::Value = get(&format!("/api/v1/sites/{site_id}"), &a).json().unwrap();
         assert!(
             mine.get("private_key_pem").is_none(),

@@ -1,6 +1,7 @@
 //! Handlers, one module per area.
 
 pub mod applications;
+pub mod archive;
 pub mod certificate;
 pub mod health;
 pub mod me;
