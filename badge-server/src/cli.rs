@@ -160,6 +160,10 @@ async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
         auto_approve: settings.auto_approve,
         policy: settings.verifier.policy(),
         seal_cache: Arc::default(),
+        metrics: metrics_exporter_prometheus::PrometheusBuilder::new()
+            .install_recorder()
+            .map_err(|e| tracing::warn!(error = %e, "metrics disabled"))
+            .ok(),
     };
     let app = router::build(state);
     let listener = tokio::net::TcpListener::bind(settings.listen)

@@ -20,6 +20,8 @@ pub struct AppState {
     pub auto_approve: bool,
     /// Re-verification timings for enrolled sites.
     pub policy: verifier::recheck::Policy,
+    /// Renders the Prometheus metrics.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Site facts for the seal, fresh for a second.
     pub seal_cache: Arc<crate::routes::seal::SealCache>,
 }

@@ -10,7 +10,9 @@ use crate::state::AppState;
 
 /// Routes of this area.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz))
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
 }
 
 async fn healthz(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
@@ -18,4 +20,13 @@ async fn healthz(State(state): State<AppState>) -> Result<Json<Value>, AppError>
     Ok(Json(
         json!({ "status": "ok", "database": state.db.backend(), "issuer": state.ca.slug() }),
     ))
+}
+
+/// Prometheus text format.
+async fn metrics(State(state): State<AppState>) -> Result<String, AppError> {
+    state
+        .metrics
+        .as_ref()
+        .map(|m| m.render())
+        .ok_or(AppError::NotFound)
 }

@@ -70,6 +70,7 @@ async fn crl(
 }
 
 fn ocsp_response(der: Vec<u8>) -> Response {
+    metrics::counter!("chengxin_ocsp_answers_total").increment(1);
     with_type("application/ocsp-response", "public, max-age=60", der)
 }
 

@@ -153,6 +153,8 @@ async fn seal(
         .date()
         .to_string();
     let svg = render_svg(seal_state, &shown, &today, lang, size);
+    metrics::counter!("chengxin_seals_served_total", "state" => format!("{seal_state:?}"))
+        .increment(1);
     let etag = format!(
         "\"{}\"",
         hex::encode(&ring::digest::digest(&ring::digest::SHA256, svg.as_bytes()).as_ref()[..12])
