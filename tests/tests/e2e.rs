@@ -93,8 +93,11 @@ impl Deployment {
 fn http() -> reqwest::blocking::Client {
     // reqwest is built without a default TLS provider; the project uses ring.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // No pooled connections: a server that closed a connection after refusing a
+    // request must not make the next request fail.
     reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(10))
+        .pool_max_idle_per_host(0)
         .build()
         .unwrap()
 }
