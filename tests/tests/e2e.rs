@@ -1008,3 +1008,105 @@ fn an_operator_applies_proves_control_and_staff_approve_while_everyone_else_is_k
         assert_eq!(again.status(), 409);
     }
 }
+
+#[test]
+fn a_hostile_organization_name_is_escaped_on_every_page_that_shows_it() {
+    let d = Deployment::new(Backend::Sqlite);
+    d.ca(&["init"]).ok();
+    let dns_port = free_port();
+    let token_for = |role: &str, email: &str| {
+        let mut cmd = Command::new(bin("badge-server"));
+        d.env(&mut cmd);
+        run(cmd.args(["token", "create", "--role", role, "--email", email]))
+            .ok()
+            .stdout
+            .lines()
+            .last()
+            .unwrap()
+            .to_string()
+    };
+    let (op, staff) = (
+        token_for("operator", "op@pujiangyun.com"),
+        token_for("staff", "staff@seal.test"),
+    );
+    let mut cmd = Command::new(bin("badge-server"));
+    d.env(&mut cmd);
+    cmd.env("CHENGXIN_DNS_SERVERS", format!("127.0.0.1:{dns_port}"))
+        .env("CHENGXIN_DNS_TIMEOUT", "1")
+        .env(
+            "CHENGXIN_ICP_PROVIDER",
+            format!(
+                "file:{}",
+                testkit::fixtures_dir().join("miit-rows.json").display()
+            ),
+        );
+    let log = std::fs::File::create(d.path("server.log")).unwrap();
+    let _server = Child(
+        cmd.arg("serve")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_port(&format!("127.0.0.1:{}", d.port), 30);
+    let client = http();
+    let hostile =
+        "<script>alert('x')</script>\"><img src=x onerror=alert(1)>上海浦江云服务有限公司";
+    let app: serde_json::Value = client
+        .post(d.url("/api/v1/applications"))
+        .bearer_auth(&op)
+        .json(&serde_json::json!({"domains": ["pujiangyun.com"], "organization": hostile, "uscc": "91310115MA1H93QW9A",
+            "icp": "沪ICP备17024538号-3", "province": "上海市", "city": "<b>浦东</b>"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let id = app["id"].as_str().unwrap().to_string();
+    let token = app["challenges"][0]["value"].as_str().unwrap().to_string();
+    let _dns = testkit::Zone::new()
+        .txt("_chengxin-challenge.pujiangyun.com", &token)
+        .start_on(dns_port);
+    let verified: serde_json::Value = client
+        .post(d.url(&format!("/api/v1/applications/{id}/verify")))
+        .bearer_auth(&op)
+        .json(&serde_json::json!({"method": "dns-txt"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    // The filing names 上海浦江云服务有限公司 without the markup: a human must look.
+    assert_eq!(verified["status"], "review", "{verified}");
+    let site: serde_json::Value = client
+        .post(d.url(&format!("/api/v1/applications/{id}/approve")))
+        .bearer_auth(&staff)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let site_id = site["site"].as_str().unwrap();
+    let page = client
+        .get(d.url(&format!("/cert/{site_id}")))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let archive = client
+        .get(d.url("/archive"))
+        .query(&[("q", "浦江")])
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    for (name, html) in [("certificate page", &page), ("archive", &archive)] {
+        assert!(
+            html.contains("上海浦江云服务有限公司"),
+            "{name} lost the name: {html}"
+        );
+        for raw in ["<script>alert", "<img src=x", "<b>浦东"] {
+            assert!(
+                !html.contains(raw),
+                "{name} shows {raw:?} unescaped: {html}"
+            );
+        }
+    }
+}
