@@ -54,8 +54,16 @@ impl Deployment {
     }
 
     fn serve(&self) -> Child {
+        self.serve_with(&[])
+    }
+
+    /// Starts `badge-server serve` with extra environment and waits for its port.
+    fn serve_with(&self, extra: &[(&str, String)]) -> Child {
         let mut cmd = Command::new(bin("badge-server"));
         self.env(&mut cmd);
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
         let log = std::fs::File::create(self.path("server.log")).unwrap();
         let child = cmd
             .arg("serve")
@@ -65,6 +73,27 @@ impl Deployment {
             .unwrap();
         wait_for_port(&format!("127.0.0.1:{}", self.port), 30);
         Child(child)
+    }
+
+    /// Serves with a loopback DNS server at `dns_port` and the fixture rows as the
+    /// ICP source: what the application flow needs.
+    fn serve_for_applications(&self, dns_port: u16) -> Child {
+        let miit = testkit::fixtures_dir().join("miit-rows.json");
+        self.serve_with(&[
+            ("CHENGXIN_DNS_SERVERS", format!("127.0.0.1:{dns_port}")),
+            ("CHENGXIN_DNS_TIMEOUT", "1".into()),
+            ("CHENGXIN_HTTP_TIMEOUT", "2".into()),
+            ("CHENGXIN_HTTP_CHALLENGE_PORT", free_port().to_string()),
+            ("CHENGXIN_ICP_PROVIDER", format!("file:{}", miit.display())),
+        ])
+    }
+
+    /// `badge-server token create`: the token printed on the last line.
+    fn token(&self, role: &str, email: &str) -> String {
+        let mut cmd = Command::new(bin("badge-server"));
+        self.env(&mut cmd);
+        let out = run(cmd.args(["token", "create", "--role", role, "--email", email])).ok();
+        out.stdout.lines().last().unwrap().to_string()
     }
 
     fn openssl(&self, args: &[&str]) -> Run {
@@ -499,35 +528,13 @@ fn an_operator_applies_proves_control_and_staff_approve_while_everyone_else_is_k
         let d = Deployment::new(backend);
         d.ca(&["init"]).ok();
         let dns_port = free_port();
-        let miit = testkit::fixtures_dir().join("miit-rows.json");
-        let token_for = |role: &str, email: &str| {
-            let mut cmd = Command::new(bin("badge-server"));
-            d.env(&mut cmd);
-            let out = run(cmd.args(["token", "create", "--role", role, "--email", email])).ok();
-            out.stdout.lines().last().unwrap().to_string()
-        };
         let (a, b, staff, user) = (
-            token_for("operator", "a@chenxi-shuzhi.cn"),
-            token_for("operator", "b@pujiangyun.com"),
-            token_for("staff", "staff@seal.test"),
-            token_for("user", "visitor@seal.test"),
+            d.token("operator", "a@chenxi-shuzhi.cn"),
+            d.token("operator", "b@pujiangyun.com"),
+            d.token("staff", "staff@seal.test"),
+            d.token("user", "visitor@seal.test"),
         );
-        let mut cmd = Command::new(bin("badge-server"));
-        d.env(&mut cmd);
-        cmd.env("CHENGXIN_DNS_SERVERS", format!("127.0.0.1:{dns_port}"))
-            .env("CHENGXIN_DNS_TIMEOUT", "1")
-            .env("CHENGXIN_HTTP_TIMEOUT", "2")
-            .env("CHENGXIN_HTTP_CHALLENGE_PORT", free_port().to_string())
-            .env("CHENGXIN_ICP_PROVIDER", format!("file:{}", miit.display()));
-        let log = std::fs::File::create(d.path("server.log")).unwrap();
-        let _server = Child(
-            cmd.arg("serve")
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        );
-        wait_for_port(&format!("127.0.0.1:{}", d.port), 30);
+        let _server = d.serve_for_applications(dns_port);
         let _empty_dns = testkit::Zone::new().start_on(dns_port);
         let client = http();
         let post = |path: &str, token: Option<&str>, body: serde_json::Value| {
@@ -1014,41 +1021,11 @@ fn a_hostile_organization_name_is_escaped_on_every_page_that_shows_it() {
     let d = Deployment::new(Backend::Sqlite);
     d.ca(&["init"]).ok();
     let dns_port = free_port();
-    let token_for = |role: &str, email: &str| {
-        let mut cmd = Command::new(bin("badge-server"));
-        d.env(&mut cmd);
-        run(cmd.args(["token", "create", "--role", role, "--email", email]))
-            .ok()
-            .stdout
-            .lines()
-            .last()
-            .unwrap()
-            .to_string()
-    };
     let (op, staff) = (
-        token_for("operator", "op@pujiangyun.com"),
-        token_for("staff", "staff@seal.test"),
+        d.token("operator", "op@pujiangyun.com"),
+        d.token("staff", "staff@seal.test"),
     );
-    let mut cmd = Command::new(bin("badge-server"));
-    d.env(&mut cmd);
-    cmd.env("CHENGXIN_DNS_SERVERS", format!("127.0.0.1:{dns_port}"))
-        .env("CHENGXIN_DNS_TIMEOUT", "1")
-        .env(
-            "CHENGXIN_ICP_PROVIDER",
-            format!(
-                "file:{}",
-                testkit::fixtures_dir().join("miit-rows.json").display()
-            ),
-        );
-    let log = std::fs::File::create(d.path("server.log")).unwrap();
-    let _server = Child(
-        cmd.arg("serve")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    );
-    wait_for_port(&format!("127.0.0.1:{}", d.port), 30);
+    let _server = d.serve_for_applications(dns_port);
     let client = http();
     let hostile =
         "<script>alert('x')</script>\"><img src=x onerror=alert(1)>上海浦江云服务有限公司";
