@@ -231,16 +231,14 @@ impl Challenger {
                 format!("no TXT record at {name} holds the token"),
             )
         };
-        Evidence {
-            check: Method::DnsTxt.to_string(),
-            subject: domain.to_string(),
-            asked: json!({ "name": name, "type": "TXT", "quorum": quorum }),
-            answered: json!(answers),
-            resolver: Some(self.dns.servers().join(",")),
-            at: now(),
+        self.evidence(
+            Method::DnsTxt,
+            domain,
+            json!({ "name": name, "type": "TXT", "quorum": quorum }),
+            json!(answers),
             verdict,
-            reasons: vec![reason],
-        }
+            reason,
+        )
     }
 
     async fn http_file(&self, domain: &Domain, token: &Token) -> Evidence {
@@ -248,70 +246,63 @@ impl Challenger {
             "http://{domain}{}/.well-known/chengxin/{token}",
             self.port_suffix()
         );
-        let (verdict, reason, answered) = match self.http.get(&url).await {
-            Ok(f) => {
-                let body = String::from_utf8_lossy(&f.body);
-                let (v, r) = if f.status != 200 {
-                    (Verdict::Fail, format!("{url} answered HTTP {}", f.status))
-                } else if body.trim() == token.as_str() {
-                    (Verdict::Pass, format!("{url} returns the token"))
-                } else {
-                    (Verdict::Fail, format!("{url} does not return the token"))
-                };
-                (v, r, json!(f))
-            }
-            Err(f) => (
-                if f.transient {
-                    Verdict::Error
-                } else {
-                    Verdict::Fail
-                },
-                f.reason.clone(),
-                json!(f),
-            ),
-        };
-        Evidence {
-            check: Method::HttpFile.to_string(),
-            subject: domain.to_string(),
-            asked: json!({ "url": url }),
-            answered,
-            resolver: Some(self.dns.servers().join(",")),
-            at: now(),
-            verdict,
-            reasons: vec![reason],
-        }
+        self.fetch_check(Method::HttpFile, domain, &url, |f| {
+            let body = String::from_utf8_lossy(&f.body);
+            let (v, r) = if f.status != 200 {
+                (Verdict::Fail, format!("{url} answered HTTP {}", f.status))
+            } else if body.trim() == token.as_str() {
+                (Verdict::Pass, format!("{url} returns the token"))
+            } else {
+                (Verdict::Fail, format!("{url} does not return the token"))
+            };
+            (v, r, json!(f))
+        })
+        .await
     }
 
     async fn html_meta(&self, domain: &Domain, token: &Token) -> Evidence {
         let url = format!("http://{domain}{}/", self.port_suffix());
-        let (verdict, reason, answered) = match self.http.get(&url).await {
-            Ok(f) => {
-                let found = meta_contents(&String::from_utf8_lossy(&f.body));
-                let (v, r) = if f.status != 200 {
-                    (
-                        Verdict::Fail,
-                        format!("the homepage answered HTTP {}", f.status),
-                    )
-                } else if found.iter().any(|c| c.trim() == token.as_str()) {
-                    (
-                        Verdict::Pass,
-                        format!("the homepage head carries the {META_NAME} tag"),
-                    )
-                } else if found.is_empty() {
-                    (
-                        Verdict::Fail,
-                        format!("no <meta name=\"{META_NAME}\"> in the homepage head"),
-                    )
-                } else {
-                    (
-                        Verdict::Fail,
-                        format!("the {META_NAME} tag does not hold the token"),
-                    )
-                };
-                let mut answered = json!(f);
-                answered["meta_contents"] = json!(found);
-                (v, r, answered)
-            }
+        self.fetch_check(Method::HtmlMeta, domain, &url, |f| {
+            let found = meta_contents(&String::from_utf8_lossy(&f.body));
+            let (v, r) = if f.status != 200 {
+                (
+                    Verdict::Fail,
+                    format!("the homepage answered HTTP {}", f.status),
+                )
+            } else if found.iter().any(|c| c.trim() == token.as_str()) {
+                (
+                    Verdict::Pass,
+                    format!("the homepage head carries the {META_NAME} tag"),
+                )
+            } else if found.is_empty() {
+                (
+                    Verdict::Fail,
+                    format!("no <meta name=\"{META_NAME}\"> in the homepage head"),
+                )
+            } else {
+                (
+                    Verdict::Fail,
+                    format!("the {META_NAME} tag does not hold the token"),
+                )
+            };
+            let mut answered = json!(f);
+            answered["meta_contents"] = json!(found);
+            (v, r, answered)
+        })
+        .await
+    }
+
+    /// Fetches `url` through the guarded client and judges what came back; a fetch
+    /// failure is an error when retrying could help, else a failure.
+    async fn fetch_check(
+        &self,
+        method: Method,
+        domain: &Domain,
+        url: &str,
+        judge: impl FnOnce(&crate::http::Fetched) -> (Verdict, String, serde_json::Value),
+    ) -> Evidence {
+        let (verdict, reason, answered) = match self.http.get(url).await {
+            Ok(f) => judge(&f),
             Err(f) => (
                 if f.transient {
                     Verdict::Error
@@ -322,10 +313,29 @@ impl Challenger {
                 json!(f),
             ),
         };
+        self.evidence(
+            method,
+            domain,
+            json!({ "url": url }),
+            answered,
+            verdict,
+            reason,
+        )
+    }
+
+    fn evidence(
+        &self,
+        method: Method,
+        domain: &Domain,
+        asked: serde_json::Value,
+        answered: serde_json::Value,
+        verdict: Verdict,
+        reason: String,
+    ) -> Evidence {
         Evidence {
-            check: Method::HtmlMeta.to_string(),
+            check: method.to_string(),
             subject: domain.to_string(),
-            asked: json!({ "url": url }),
+            asked,
             answered,
             resolver: Some(self.dns.servers().join(",")),
             at: now(),
