@@ -415,6 +415,7 @@ impl Rechecker {
                 None,
                 0,
                 snapshot.as_ref(),
+                None,
             )
             .await?;
             self.audit(&mut tx, &row.site_id, "site.suspend", &change)
@@ -440,15 +441,18 @@ impl Rechecker {
                     } else {
                         row.icp_due_at
                     };
-                    self.save_due(
+                    self.save(
                         &mut tx,
                         &row.site_id,
                         State::Ok,
                         now,
                         "checks pass",
-                        domain_due,
-                        icp_due,
+                        None,
+                        None,
+                        None,
+                        0,
                         snapshot.as_ref().or(previous.as_ref()),
+                        Some((domain_due, icp_due)),
                     )
                     .await?;
                     Transition::Passed { released }
@@ -469,6 +473,7 @@ impl Rechecker {
                         Some(now + wait),
                         retries,
                         previous.as_ref(),
+                        None,
                     )
                     .await?;
                     Transition::Retried
@@ -489,6 +494,7 @@ impl Rechecker {
                                 None,
                                 0,
                                 previous.as_ref(),
+                                None,
                             )
                             .await?;
                             self.audit(&mut tx, &row.site_id, "site.grace", &reason)
@@ -513,6 +519,7 @@ impl Rechecker {
                                 None,
                                 0,
                                 previous.as_ref(),
+                                None,
                             )
                             .await?;
                             self.audit(&mut tx, &row.site_id, "site.suspend", &reason)
@@ -539,6 +546,7 @@ impl Rechecker {
                                 None,
                                 0,
                                 previous.as_ref(),
+                                None,
                             )
                             .await?;
                             self.audit(
@@ -562,6 +570,7 @@ impl Rechecker {
                                 None,
                                 0,
                                 previous.as_ref(),
+                                None,
                             )
                             .await?;
                             Transition::StillFailing
@@ -613,20 +622,25 @@ impl Rechecker {
         retry_at: Option<i64>,
         retries: i64,
         snapshot: Option<&Snapshot>,
+        due: Option<(i64, i64)>,
     ) -> Result<()> {
-        // A failing site is looked at again soon, so grace and suspension expire on time.
-        let next = now
-            + if state == State::Ok && retry_at.is_none() {
-                self.policy.icp_every
-            } else {
-                self.policy.failing_every
-            };
+        // Unless the caller moved them (a pass), a failing site is looked at again
+        // soon, so grace and suspension expire on time.
+        let (domain_due, icp_due) = due.unwrap_or_else(|| {
+            let next = now
+                + if state == State::Ok && retry_at.is_none() {
+                    self.policy.icp_every
+                } else {
+                    self.policy.failing_every
+                };
+            (next, next)
+        });
         let snapshot = snapshot.map(|s| serde_json::to_string(s).unwrap_or_default());
         on_tx!(tx, |c| {
             sqlx::query(
             "UPDATE recheck_subjects SET state = $1, last_reason = $2, failing_since = $3, suspended_at = $4, \
-             retry_at = $5, retries = $6, icp_snapshot = $7, domain_due_at = $8, icp_due_at = $8, updated_at = $9 \
-             WHERE site_id = $10"
+             retry_at = $5, retries = $6, icp_snapshot = $7, domain_due_at = $8, icp_due_at = $9, updated_at = $10 \
+             WHERE site_id = $11"
         )
         .bind(state.as_str())
         .bind(reason)
@@ -634,38 +648,6 @@ impl Rechecker {
         .bind(suspended_at)
         .bind(retry_at)
         .bind(retries)
-        .bind(snapshot)
-        .bind(next)
-        .bind(now)
-        .bind(site)
-        .execute(c)
-        .await
-        .map(|_| ())?
-        });
-        Ok(())
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn save_due(
-        &self,
-        tx: &mut Tx,
-        site: &str,
-        state: State,
-        now: i64,
-        reason: &str,
-        domain_due: i64,
-        icp_due: i64,
-        snapshot: Option<&Snapshot>,
-    ) -> Result<()> {
-        let snapshot = snapshot.map(|s| serde_json::to_string(s).unwrap_or_default());
-        on_tx!(tx, |c| {
-            sqlx::query(
-            "UPDATE recheck_subjects SET state = $1, last_reason = $2, failing_since = NULL, suspended_at = NULL, \
-             retry_at = NULL, retries = 0, icp_snapshot = $3, domain_due_at = $4, icp_due_at = $5, updated_at = $6 \
-             WHERE site_id = $7"
-        )
-        .bind(state.as_str())
-        .bind(reason)
         .bind(snapshot)
         .bind(domain_due)
         .bind(icp_due)
