@@ -430,16 +430,7 @@ pub async fn search(db: &Database, q: &str, page: i64) -> Result<Vec<String>, Ap
     // Chinese characters are a common query): those scan the sites table instead.
     let short = needle.chars().count() < 3;
     let rows: Vec<(String,)> = match db {
-        Database::Sqlite(p) if short => sqlx::query_as(
-            "SELECT id FROM sites WHERE search_text LIKE $1 ESCAPE '\\' ORDER BY created_at DESC, id LIMIT $2 OFFSET $3",
-        )
-        .bind(&pattern)
-        .bind(PAGE_SIZE)
-        .bind(offset)
-        .fetch_all(p)
-        .await
-        .map_err(ca::Error::from)?,
-        Database::Sqlite(p) => sqlx::query_as(
+        Database::Sqlite(p) if !short => sqlx::query_as(
             "SELECT s.id FROM site_search f JOIN sites s ON s.id = f.site_id \
              WHERE f.text LIKE $1 ESCAPE '\\' ORDER BY s.created_at DESC, s.id LIMIT $2 OFFSET $3",
         )
@@ -449,15 +440,17 @@ pub async fn search(db: &Database, q: &str, page: i64) -> Result<Vec<String>, Ap
         .fetch_all(p)
         .await
         .map_err(ca::Error::from)?,
-        Database::Postgres(p) => sqlx::query_as(
-            "SELECT id FROM sites WHERE search_text LIKE $1 ESCAPE '\\' ORDER BY created_at DESC, id LIMIT $2 OFFSET $3",
+        // PostgreSQL's trigram index serves LIKE on the column itself.
+        _ => on_pool!(db, |p| sqlx::query_as(
+            "SELECT id FROM sites WHERE search_text LIKE $1 ESCAPE '\\' \
+             ORDER BY created_at DESC, id LIMIT $2 OFFSET $3"
         )
         .bind(&pattern)
         .bind(PAGE_SIZE)
         .bind(offset)
         .fetch_all(p)
         .await
-        .map_err(ca::Error::from)?,
+        .map_err(ca::Error::from)?),
     };
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
@@ -501,8 +494,47 @@ pub async fn reject(
 struct SiteRow {
     id: String,
     status: String,
-    account_id: Option<i64>,
     certificate_id: Option<i64>,
+}
+
+/// A site and its certificate, with the status derived from the certificate: a
+/// revocation or hold made anywhere (CLI, verifier, another replica) shows at once,
+/// with no site row to keep in step.
+#[derive(Debug, Clone)]
+pub struct SiteCertificate {
+    /// Site id.
+    pub id: String,
+    /// `certified`, `suspended`, `revoked`, `expired` or the site row's own status.
+    pub status: String,
+    /// The certificate, once issued.
+    pub certificate: Option<ca::store::CertificateRecord>,
+}
+
+/// Loads a site and its certificate; 404 for an unknown site.
+pub async fn site_certificate(db: &Database, site: &str) -> Result<SiteCertificate, AppError> {
+    let row: SiteRow = on_pool!(db, |p| sqlx::query_as(
+        "SELECT id, status, certificate_id FROM sites WHERE id = $1"
+    )
+    .bind(site)
+    .fetch_optional(p)
+    .await
+    .map_err(ca::Error::from)?)
+    .ok_or(AppError::NotFound)?;
+    let certificate = match row.certificate_id {
+        Some(id) => ca::store::certificate_by_id(db, id).await?,
+        None => None,
+    };
+    let status = match &certificate {
+        Some(c) if c.revocation_reason == Some(6) => "suspended".to_string(),
+        Some(c) if c.revoked_at.is_some() => "revoked".to_string(),
+        Some(c) if c.not_after < now() => "expired".to_string(),
+        _ => row.status,
+    };
+    Ok(SiteCertificate {
+        id: row.id,
+        status,
+        certificate,
+    })
 }
 
 /// The owner of a site, for authorization.
@@ -519,37 +551,20 @@ pub async fn site_owner(db: &Database, site: &str) -> Result<Option<i64>, AppErr
 
 /// A site as the API shows it.
 pub async fn site_view(state: &AppState, site: &str) -> Result<serde_json::Value, AppError> {
-    let row: SiteRow = on_pool!(&state.db, |p| sqlx::query_as(
-        "SELECT id, status, account_id, certificate_id FROM sites WHERE id = $1"
-    )
-    .bind(site)
-    .fetch_optional(p)
-    .await
-    .map_err(ca::Error::from)?)
-    .ok_or(AppError::NotFound)?;
-    let _ = row.account_id;
-    let cert = match row.certificate_id {
-        Some(id) => ca::store::certificate_by_id(&state.db, id).await?,
-        None => None,
-    };
-    let Some(cert) = cert else {
-        return Ok(json!({ "site": row.id, "status": row.status }));
+    let SiteCertificate {
+        id,
+        status,
+        certificate,
+    } = site_certificate(&state.db, site).await?;
+    let Some(cert) = certificate else {
+        return Ok(json!({ "site": id, "status": status }));
     };
     let domains: Vec<String> = serde_json::from_str(&cert.domains).unwrap_or_default();
-    let status = if cert.revocation_reason == Some(6) {
-        "suspended"
-    } else if cert.revoked_at.is_some() {
-        "revoked"
-    } else if cert.not_after < now() {
-        "expired"
-    } else {
-        row.status.as_str()
-    };
     let base = state.ca.urls().ocsp.trim_end_matches("/ocsp").to_string();
-    let seal_url = format!("{base}/seal/{}.svg", row.id);
-    let certificate_url = format!("{base}/cert/{}", row.id);
+    let seal_url = format!("{base}/seal/{id}.svg");
+    let certificate_url = format!("{base}/cert/{id}");
     Ok(json!({
-        "site": row.id,
+        "site": id,
         "status": status,
         "domains": domains,
         "organization": cert.organization,

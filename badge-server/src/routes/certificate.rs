@@ -154,35 +154,18 @@ pub(crate) async fn page(
             .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("en")),
     };
     let t = if en { &EN } else { &ZH };
-    let view = application::site_view(state, site).await?;
-    let Some(cert_serial) = view["serial"].as_str() else {
-        return Err(AppError::NotFound);
-    };
-    let domains: Vec<Domain> = view["domains"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|d| d.as_str().and_then(|d| Domain::parse(d).ok()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let referer_host = headers
-        .get(header::REFERER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|r| url::Url::parse(r).ok())
-        .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
-    let banner = match referer_host {
+    let site_cert = application::site_certificate(&state.db, site).await?;
+    let record = site_cert.certificate.ok_or(AppError::NotFound)?;
+    let domains: Vec<Domain> = serde_json::from_str::<Vec<String>>(&record.domains)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|d| Domain::parse(d).ok())
+        .collect();
+    let banner = match super::referer_host(headers) {
         Some(h) if domains.iter().any(|d| d.covers(&h)) => Banner::Match(h),
         Some(h) => Banner::Mismatch(h),
         None => Banner::Unknown,
     };
-    let record = ca::store::certificate_by_serial(
-        &state.db,
-        issuer_id(state).await?,
-        &ca::Serial::parse_hex(cert_serial)?,
-    )
-    .await?
-    .ok_or(AppError::NotFound)?;
     let last = match domains.first() {
         Some(d) => verifier::store::recent(&state.db, d.as_str(), 1)
             .await?
@@ -194,7 +177,7 @@ pub(crate) async fn page(
         || "—".to_string(),
         |e| format!("{} ({}, {})", date(e.at), e.check, e.verdict.as_str()),
     );
-    let status = view["status"].as_str().unwrap_or("unknown").to_string();
+    let status = site_cert.status;
     let page = CertPage {
         t,
         banner,
@@ -202,7 +185,10 @@ pub(crate) async fn page(
         primary: domains.first().map(Domain::to_unicode).unwrap_or_default(),
         status_text: status_text(&status, en).to_string(),
         status,
-        reason: view["revocation_reason"].as_str().map(str::to_string),
+        reason: record
+            .revocation_reason
+            .and_then(ca::RevocationReason::from_code)
+            .map(|r| r.name().to_string()),
         organization: record.organization,
         uscc: record.uscc,
         icp: record.icp,
@@ -222,11 +208,12 @@ pub(crate) async fn page(
         not_before: date(record.not_before),
         not_after: date(record.not_after),
         last_check,
-        serial: cert_serial.to_string(),
-        fingerprint: view["sha256_fingerprint"]
-            .as_str()
-            .unwrap_or("")
-            .to_string(),
+        serial: hex::encode(&record.serial),
+        fingerprint: record
+            .sha256
+            .as_deref()
+            .map(hex::encode)
+            .unwrap_or_default(),
     };
     let html = page
         .render()
@@ -249,15 +236,4 @@ pub(crate) async fn page(
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     Ok(r)
-}
-
-async fn issuer_id(state: &AppState) -> Result<i64, AppError> {
-    let (id,): (i64,) = ca::on_pool!(&state.db, |p| sqlx::query_as(
-        "SELECT id FROM issuers WHERE slug = $1"
-    )
-    .bind(state.ca.slug())
-    .fetch_one(p)
-    .await
-    .map_err(ca::Error::from)?);
-    Ok(id)
 }

@@ -8,3 +8,13 @@ pub mod me;
 pub mod pki;
 pub mod public;
 pub mod seal;
+
+/// The host of the `Referer`, lower-cased: all a cross-origin image request reveals
+/// (browsers send only the origin), and absent when the page suppressed it.
+pub(crate) fn referer_host(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get(axum::http::header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| url::Url::parse(r).ok())
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+}

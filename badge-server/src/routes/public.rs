@@ -36,21 +36,11 @@ async fn certificate(
         return Ok(Json(view).into_response());
     }
     if let Some(site) = file.strip_suffix(".pem") {
-        let (cert_id,): (Option<i64>,) = on_pool!(&state.db, |p| sqlx::query_as(
-            "SELECT certificate_id FROM sites WHERE id = $1"
-        )
-        .bind(site)
-        .fetch_optional(p)
-        .await
-        .map_err(ca::Error::from)?)
-        .ok_or(AppError::NotFound)?;
-        let der = match cert_id {
-            Some(id) => ca::store::certificate_by_id(&state.db, id)
-                .await?
-                .and_then(|c| c.der),
-            None => None,
-        }
-        .ok_or(AppError::NotFound)?;
+        let der = application::site_certificate(&state.db, site)
+            .await?
+            .certificate
+            .and_then(|c| c.der)
+            .ok_or(AppError::NotFound)?;
         let pem = der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &der)
             .map_err(|e| AppError::Internal(ca::Error::Encoding(e.to_string())))?;
         let mut r = pem.into_response();

@@ -121,11 +121,7 @@ async fn seal(
         }
     };
     let facts = facts(&state, site).await?;
-    let referer_host = headers
-        .get(header::REFERER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|r| url::Url::parse(r).ok())
-        .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+    let referer_host = super::referer_host(&headers);
     let (seal_state, shown) = match &facts {
         None => (SealState::Unknown, String::from("—")),
         Some(f) => {
