@@ -683,6 +683,27 @@ fn an_operator_applies_proves_control_and_staff_approve_while_everyone_else_is_k
             .status(),
             403
         );
+        // Rejection needs staff and a reason; a refused attempt changes nothing.
+        let reject = |token: &str, body: serde_json::Value| {
+            post(
+                &format!("/api/v1/applications/{id}/reject"),
+                Some(token),
+                body,
+            )
+            .status()
+        };
+        assert_eq!(reject(&a, serde_json::json!({"reason": "mine"})), 403);
+        assert_eq!(reject(&staff, serde_json::json!({"reason": "   "})), 422);
+        assert_eq!(reject(&staff, serde_json::json!({})), 422);
+        assert_eq!(
+            reject(&staff, serde_json::json!({"reason": "x".repeat(1001)})),
+            422
+        );
+        let still: serde_json::Value = get(&format!("/api/v1/applications/{id}"), &staff)
+            .json()
+            .unwrap();
+        assert_eq!(still["status"], "validated");
+
         let approved = post(
             &format!("/api/v1/applications/{id}/approve"),
             Some(&staff),

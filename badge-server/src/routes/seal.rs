@@ -75,17 +75,16 @@ async fn facts(state: &AppState, site: &str) -> Result<Option<SiteFacts>, AppErr
     if let Some(f) = state.seal_cache.get(site) {
         return Ok(f);
     }
-    let facts = match application::site_view(state, site).await {
-        Ok(v) => Some(SiteFacts {
-            status: v["status"].as_str().unwrap_or("unknown").to_string(),
-            domains: v["domains"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|d| d.as_str().and_then(|d| Domain::parse(d).ok()))
-                        .collect()
-                })
-                .unwrap_or_default(),
+    let facts = match application::site_certificate(&state.db, site).await {
+        Ok(sc) => Some(SiteFacts {
+            domains: sc
+                .certificate
+                .map(|c| serde_json::from_str::<Vec<String>>(&c.domains).unwrap_or_default())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|d| Domain::parse(d).ok())
+                .collect(),
+            status: sc.status,
         }),
         Err(AppError::NotFound) => None,
         Err(e) => return Err(e),
