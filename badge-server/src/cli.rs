@@ -160,11 +160,20 @@ async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
         auto_approve: settings.auto_approve,
         policy: settings.verifier.policy(),
         seal_cache: Arc::default(),
+        seals: Arc::new(
+            crate::seal::SealRenderer::new().map_err(|e| ca::Error::Config(e.to_string()))?,
+        ),
         metrics: metrics_exporter_prometheus::PrometheusBuilder::new()
             .install_recorder()
             .map_err(|e| tracing::warn!(error = %e, "metrics disabled"))
             .ok(),
     };
+    tokio::spawn(
+        state
+            .seal_cache
+            .clone()
+            .run_flusher(db.clone(), Duration::from_secs(1)),
+    );
     let app = router::build(state);
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await

@@ -24,4 +24,6 @@ pub struct AppState {
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Site facts for the seal, fresh for a second.
     pub seal_cache: Arc<crate::routes::seal::SealCache>,
+    /// Draws seals and keeps the bytes.
+    pub seals: Arc<crate::seal::SealRenderer>,
 }

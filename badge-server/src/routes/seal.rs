@@ -1,11 +1,13 @@
-//! `GET /seal/{site}.svg`: the embedded seal. Site facts are cached for one second
-//! (so a revocation shows within a second on every replica without a database query
-//! per request), the answer carries an ETag, and a `Referer` host that the
-//! certificate does not cover gets the "not certified for this site" seal and is
-//! recorded for staff.
+//! `GET /seal/{site}.svg`, `.png` and `@2x.png`: the embedded seal.
+//!
+//! The hot path touches no database: site facts are reused for one second (so a
+//! revocation shows within a second on every replica), rendered bytes come from the
+//! renderer's cache, and a `Referer` host that the certificate does not cover gets the
+//! "not certified for this site" seal and is counted in memory, written to
+//! `seal_copies` for staff by a background flush.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -13,17 +15,22 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use ca::db::Database;
 use ca::identity::Domain;
 use ca::on_pool;
 use serde::Deserialize;
 
 use crate::application;
 use crate::error::AppError;
-use crate::seal::{Lang, SealState, Size, render_svg};
+use crate::seal::{Format, Lang, Seal, SealState, Size};
 use crate::state::AppState;
 
 /// How long site facts are reused before the database is asked again.
 pub const FRESHNESS: Duration = Duration::from_secs(1);
+
+/// Distinct (site, host) copies held in memory between flushes; beyond this new
+/// hosts are dropped (and logged) rather than letting forged `Referer`s grow memory.
+const MAX_PENDING_COPIES: usize = 10_000;
 
 /// Routes of this area.
 pub fn router() -> Router<AppState> {
@@ -31,37 +38,104 @@ pub fn router() -> Router<AppState> {
 }
 
 /// What a seal needs to know about a site.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct SiteFacts {
     status: String,
     domains: Vec<Domain>,
+    /// The first domain as the seal shows it.
+    shown: Arc<str>,
 }
 
-/// Site facts by site id, each with the time it was read.
+/// Facts (or their absence: an unknown site) and when they were read.
+type Fresh = (Instant, Option<Arc<SiteFacts>>);
+
+#[derive(Debug, Clone, Copy)]
+struct CopySeen {
+    first: i64,
+    last: i64,
+    hits: i64,
+}
+
+/// Site facts by site id, each with the time it was read, and the copies seen
+/// since the last flush.
 #[derive(Debug, Default)]
 pub struct SealCache {
-    entries: Mutex<HashMap<String, (Instant, Option<SiteFacts>)>>,
+    facts: Mutex<HashMap<String, Fresh>>,
+    copies: Mutex<HashMap<(String, String), CopySeen>>,
 }
 
 impl SealCache {
-    fn get(&self, site: &str) -> Option<Option<SiteFacts>> {
-        let map = self
-            .entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+    fn get(&self, site: &str) -> Option<Option<Arc<SiteFacts>>> {
+        let map = self.facts.lock().unwrap_or_else(PoisonError::into_inner);
         map.get(site)
             .filter(|(at, _)| at.elapsed() < FRESHNESS)
             .map(|(_, f)| f.clone())
     }
-    fn put(&self, site: &str, facts: Option<SiteFacts>) {
-        let mut map = self
-            .entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+
+    fn put(&self, site: &str, facts: Option<Arc<SiteFacts>>) {
+        let mut map = self.facts.lock().unwrap_or_else(PoisonError::into_inner);
         if map.len() > 200_000 {
             map.retain(|_, (at, _)| at.elapsed() < FRESHNESS);
         }
         map.insert(site.to_string(), (Instant::now(), facts));
+    }
+
+    fn saw_copy(&self, site: &str, host: &str) {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let mut map = self.copies.lock().unwrap_or_else(PoisonError::into_inner);
+        let key = (site.to_string(), host.chars().take(253).collect::<String>());
+        if let Some(seen) = map.get_mut(&key) {
+            seen.last = now;
+            seen.hits += 1;
+        } else if map.len() < MAX_PENDING_COPIES {
+            map.insert(
+                key,
+                CopySeen {
+                    first: now,
+                    last: now,
+                    hits: 1,
+                },
+            );
+        } else {
+            tracing::warn!(%site, %host, "too many copied-seal hosts pending; dropped one");
+        }
+    }
+
+    /// Writes the copies seen since the last call to `seal_copies`.
+    pub async fn flush_copies(&self, db: &Database) -> Result<usize, AppError> {
+        let pending =
+            std::mem::take(&mut *self.copies.lock().unwrap_or_else(PoisonError::into_inner));
+        let n = pending.len();
+        for ((site, host), seen) in pending {
+            on_pool!(db, |p| {
+                sqlx::query(
+                    "INSERT INTO seal_copies (site_id, host, first_seen, last_seen, hits) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (site_id, host) DO UPDATE SET last_seen = excluded.last_seen, \
+                     hits = seal_copies.hits + excluded.hits",
+                )
+                .bind(&site)
+                .bind(&host)
+                .bind(seen.first)
+                .bind(seen.last)
+                .bind(seen.hits)
+                .execute(p)
+                .await
+                .map(|_| ())
+            })
+            .map_err(ca::Error::from)?;
+        }
+        Ok(n)
+    }
+
+    /// Flushes copies every `every` until the process ends.
+    pub async fn run_flusher(self: Arc<Self>, db: Database, every: Duration) {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            if let Err(e) = self.flush_copies(&db).await {
+                tracing::warn!(error = %e, "could not record copied seals");
+            }
+        }
     }
 }
 
@@ -71,26 +145,46 @@ struct SealQuery {
     size: Option<String>,
 }
 
-async fn facts(state: &AppState, site: &str) -> Result<Option<SiteFacts>, AppError> {
+async fn facts(state: &AppState, site: &str) -> Result<Option<Arc<SiteFacts>>, AppError> {
     if let Some(f) = state.seal_cache.get(site) {
         return Ok(f);
     }
     let facts = match application::site_certificate(&state.db, site).await {
-        Ok(sc) => Some(SiteFacts {
-            domains: sc
+        Ok(sc) => {
+            let domains: Vec<Domain> = sc
                 .certificate
                 .map(|c| serde_json::from_str::<Vec<String>>(&c.domains).unwrap_or_default())
                 .unwrap_or_default()
                 .iter()
                 .filter_map(|d| Domain::parse(d).ok())
-                .collect(),
-            status: sc.status,
-        }),
+                .collect();
+            let shown = domains
+                .first()
+                .map(|d| state.seals.display_domain(d))
+                .unwrap_or_default();
+            Some(Arc::new(SiteFacts {
+                status: sc.status,
+                domains,
+                shown: shown.into(),
+            }))
+        }
         Err(AppError::NotFound) => None,
         Err(e) => return Err(e),
     };
     state.seal_cache.put(site, facts.clone());
     Ok(facts)
+}
+
+/// `{site}.svg`, `{site}.png` or `{site}@2x.png`.
+fn parse_file(file: &str) -> Option<(&str, Format)> {
+    if let Some(site) = file.strip_suffix(".svg") {
+        Some((site, Format::Svg))
+    } else if let Some(site) = file.strip_suffix("@2x.png") {
+        Some((site, Format::Png { scale: 2 }))
+    } else {
+        file.strip_suffix(".png")
+            .map(|site| (site, Format::Png { scale: 1 }))
+    }
 }
 
 async fn seal(
@@ -99,110 +193,89 @@ async fn seal(
     Query(q): Query<SealQuery>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let site = file.strip_suffix(".svg").ok_or(AppError::NotFound)?;
-    let lang = match q.lang.as_deref() {
-        None | Some("zh") => Lang::Zh,
-        Some("en") => Lang::En,
-        Some(other) => {
-            return Err(AppError::BadRequest(format!(
-                "lang must be zh or en, not {other:?}"
-            )));
-        }
-    };
-    let size = match q.size.as_deref() {
-        None | Some("m") => Size::Medium,
-        Some("s") => Size::Small,
-        Some("l") => Size::Large,
-        Some(other) => {
-            return Err(AppError::BadRequest(format!(
-                "size must be s, m or l, not {other:?}"
-            )));
-        }
-    };
+    let (site, format) = parse_file(&file).ok_or(AppError::NotFound)?;
+    let lang = Lang::parse(q.lang.as_deref()).map_err(AppError::BadRequest)?;
+    let size = Size::parse(q.size.as_deref()).map_err(AppError::BadRequest)?;
     let facts = facts(&state, site).await?;
     let referer_host = super::referer_host(&headers);
-    let (seal_state, shown) = match &facts {
-        None => (SealState::Unknown, String::from("—")),
+    let (seal_state, domain) = match &facts {
+        None => (SealState::Unknown, Arc::from("—")),
         Some(f) => {
-            let primary = f
-                .domains
-                .first()
-                .map(Domain::to_unicode)
-                .unwrap_or_default();
             let copied = match &referer_host {
                 Some(host) => !f.domains.iter().any(|d| d.covers(host)),
                 None => false,
             };
-            if copied {
-                if let Some(host) = referer_host.clone() {
-                    record_copy(&state, site, &host);
-                }
-                (SealState::NotThisSite, primary)
+            if let (true, Some(host)) = (copied, &referer_host) {
+                state.seal_cache.saw_copy(site, host);
+                (SealState::NotThisSite, f.shown.clone())
             } else {
-                (SealState::from_status(&f.status), primary)
+                (SealState::from_status(&f.status), f.shown.clone())
             }
         }
     };
-    let today = time::OffsetDateTime::now_utc()
-        .to_offset(time::macros::offset!(+8))
-        .date()
-        .to_string();
-    let svg = render_svg(seal_state, &shown, &today, lang, size);
-    metrics::counter!("chengxin_seals_served_total", "state" => format!("{seal_state:?}"))
+    let key = Seal {
+        state: seal_state,
+        domain,
+        date: time::OffsetDateTime::now_utc()
+            .to_offset(time::macros::offset!(+8))
+            .date(),
+        lang,
+        size,
+        format,
+    };
+    let rendered = match state.seals.cached(&key) {
+        Some(r) => r,
+        None => {
+            let seals = state.seals.clone();
+            tokio::task::spawn_blocking(move || seals.get(&key))
+                .await
+                .map_err(|e| ca::Error::Config(format!("seal renderer: {e}")))?
+                .map_err(|e| ca::Error::Config(e.to_string()))?
+        }
+    };
+    metrics::counter!("chengxin_seals_served_total", "state" => seal_state_name(seal_state))
         .increment(1);
-    let etag = format!(
-        "\"{}\"",
-        hex::encode(&ring::digest::digest(&ring::digest::SHA256, svg.as_bytes()).as_ref()[..12])
-    );
-    let mut h = HeaderMap::new();
+    let mut h = HeaderMap::with_capacity(6);
     h.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("image/svg+xml; charset=utf-8"),
+        HeaderValue::from_static(format.content_type()),
     );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    // Short-lived in browsers and shared caches, keyed by the Referer that decided
+    // it: a revoked seal reaches a visitor within a minute at worst.
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=60"),
+    );
     h.insert(header::VARY, HeaderValue::from_static("Referer"));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    if let Ok(v) = HeaderValue::from_str(&etag) {
+    if let Ok(v) = HeaderValue::from_str(&rendered.etag) {
         h.insert(header::ETAG, v);
+    }
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        == Some(rendered.etag.as_str())
+    {
+        return Ok((StatusCode::NOT_MODIFIED, h).into_response());
     }
     let status = if facts.is_none() {
         StatusCode::NOT_FOUND
     } else {
         StatusCode::OK
     };
-    if headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        == Some(etag.as_str())
-    {
-        return Ok((StatusCode::NOT_MODIFIED, h).into_response());
-    }
-    Ok((status, h, svg).into_response())
+    Ok((status, h, rendered.bytes.clone()).into_response())
 }
 
-/// Records a copied seal off the request path.
-fn record_copy(state: &AppState, site: &str, host: &str) {
-    let db = state.db.clone();
-    let (site, host) = (site.to_string(), host.chars().take(253).collect::<String>());
-    tokio::spawn(async move {
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let r = on_pool!(&db, |p| {
-            sqlx::query(
-            "INSERT INTO seal_copies (site_id, host, first_seen, last_seen, hits) VALUES ($1, $2, $3, $3, 1) \
-             ON CONFLICT (site_id, host) DO UPDATE SET last_seen = excluded.last_seen, hits = seal_copies.hits + 1"
-        )
-        .bind(&site)
-        .bind(&host)
-        .bind(now)
-        .execute(p)
-        .await
-        .map(|_| ())
-        });
-        if let Err(e) = r {
-            tracing::warn!(error = %e, %site, %host, "could not record a copied seal");
-        }
-    });
+fn seal_state_name(s: SealState) -> &'static str {
+    match s {
+        SealState::Certified => "certified",
+        SealState::Suspended => "suspended",
+        SealState::Revoked => "revoked",
+        SealState::Expired => "expired",
+        SealState::Unknown => "unknown",
+        SealState::NotThisSite => "not_this_site",
+    }
 }
