@@ -1,6 +1,7 @@
 //! The test harness every crate's integration tests share: both database backends
 //! (SQLite files and databases on a real PostgreSQL server), `openssl` and the
-//! workspace's binaries run as real processes, and the shared fixtures.
+//! workspace's binaries run as real processes, the shared fixtures, and headless
+//! Chromium for browser tests ([`browser`]).
 //!
 //! PostgreSQL comes from `CHENGXIN_TEST_DATABASE_URL` (an admin URL on a running
 //! server; `scripts/test` starts one). A test that needs it and does not find it fails
@@ -13,6 +14,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
+
+pub mod browser;
 
 /// The two database backends every storage test runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,8 +81,8 @@ pub fn fresh_postgres_database() -> String {
     format!("{base}/{name}")
 }
 
-/// Runs an SQL statement with psql against a PostgreSQL URL or sqlite3-less SQLite
-/// file is not supported: use the crate's own database layer for SQLite.
+/// Runs an SQL statement with psql against a PostgreSQL URL (for SQLite see
+/// [`sqlite3`]).
 pub fn psql(url: &str, sql: &str) -> String {
     let out = Command::new("psql")
         .arg(url)
@@ -89,6 +92,23 @@ pub fn psql(url: &str, sql: &str) -> String {
     assert!(
         out.status.success(),
         "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs an SQL statement with the `sqlite3` shell (Debian `sqlite3`) against an
+/// SQLite URL (`sqlite://PATH`) or file, waiting up to 5 s for a writer's lock; the
+/// rows come back one a line, columns separated by `|`.
+pub fn sqlite3(url: &str, sql: &str) -> String {
+    let path = url.strip_prefix("sqlite://").unwrap_or(url);
+    let out = Command::new("sqlite3")
+        .args(["-batch", "-noheader", "-cmd", ".timeout 5000", path, sql])
+        .output()
+        .expect("sqlite3 must be installed (apt-get install sqlite3)");
+    assert!(
+        out.status.success(),
+        "sqlite3 {sql}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()

@@ -1,5 +1,5 @@
 //! End-to-end: the real `ca` and `badge-server` binaries on both database backends,
-//! checked from the outside with `openssl` and an HTTP client.
+//! checked from the outside with `openssl`, an HTTP client and headless Chromium.
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -96,6 +96,61 @@ impl Deployment {
         out.stdout.lines().last().unwrap().to_string()
     }
 
+    /// Takes `application` through the whole flow on a server started with
+    /// [`Deployment::serve_for_applications`]`(dns_port)`: the operator applies, the
+    /// DNS TXT challenge is published on a loopback DNS server at `dns_port`, the
+    /// operator asks for verification and staff approve. Returns the verification
+    /// verdict and the approval (site id, snippet, seal and certificate URLs).
+    fn certify(
+        &self,
+        operator: &str,
+        staff: &str,
+        dns_port: u16,
+        application: serde_json::Value,
+    ) -> (serde_json::Value, serde_json::Value) {
+        let client = http();
+        let app: serde_json::Value = client
+            .post(self.url("/api/v1/applications"))
+            .bearer_auth(operator)
+            .json(&application)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let id = app["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("application refused: {app}"));
+        let txt = app["challenges"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["method"] == "dns-txt"))
+            .unwrap_or_else(|| panic!("no dns-txt challenge: {app}"));
+        let _dns = testkit::Zone::new()
+            .txt(
+                txt["name"].as_str().unwrap(),
+                txt["value"].as_str().unwrap(),
+            )
+            .start_on(dns_port);
+        let verification: serde_json::Value = client
+            .post(self.url(&format!("/api/v1/applications/{id}/verify")))
+            .bearer_auth(operator)
+            .json(&serde_json::json!({"method": "dns-txt"}))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let approved = client
+            .post(self.url(&format!("/api/v1/applications/{id}/approve")))
+            .bearer_auth(staff)
+            .send()
+            .unwrap();
+        assert_eq!(
+            approved.status(),
+            200,
+            "approval refused after {verification}"
+        );
+        (verification, approved.json().unwrap())
+    }
+
     fn openssl(&self, args: &[&str]) -> Run {
         openssl(self.dir.path(), args)
     }
@@ -117,6 +172,14 @@ impl Deployment {
             "-no_nonce",
         ])
     }
+}
+
+/// The fixture organization's application: its ICP filing is in `miit-rows.json`.
+fn chenxi_application() -> serde_json::Value {
+    serde_json::json!({
+        "domains": ["chenxi-shuzhi.cn"], "organization": "北京晨曦数智科技有限公司", "uscc": "91110108MA04T7K21H",
+        "icp": "京ICP备2024018653号-1", "province": "北京市", "city": "海淀区"
+    })
 }
 
 fn http() -> reqwest::blocking::Client {
@@ -546,10 +609,7 @@ fn an_operator_applies_proves_control_and_staff_approve_while_everyone_else_is_k
         };
         let get =
             |path: &str, token: &str| client.get(d.url(path)).bearer_auth(token).send().unwrap();
-        let f01 = serde_json::json!({
-            "domains": ["chenxi-shuzhi.cn"], "organization": "北京晨曦数智科技有限公司", "uscc": "91110108MA04T7K21H",
-            "icp": "京ICP备2024018653号-1", "province": "北京市", "city": "海淀区"
-        });
+        let f01 = chenxi_application();
 
         assert_eq!(
             post("/api/v1/applications", None, f01.clone()).status(),
@@ -1050,37 +1110,15 @@ fn a_hostile_organization_name_is_escaped_on_every_page_that_shows_it() {
     let client = http();
     let hostile =
         "<script>alert('x')</script>\"><img src=x onerror=alert(1)>上海浦江云服务有限公司";
-    let app: serde_json::Value = client
-        .post(d.url("/api/v1/applications"))
-        .bearer_auth(&op)
-        .json(&serde_json::json!({"domains": ["pujiangyun.com"], "organization": hostile, "uscc": "91310115MA1H93QW9A",
-            "icp": "沪ICP备17024538号-3", "province": "上海市", "city": "<b>浦东</b>"}))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let id = app["id"].as_str().unwrap().to_string();
-    let token = app["challenges"][0]["value"].as_str().unwrap().to_string();
-    let _dns = testkit::Zone::new()
-        .txt("_chengxin-challenge.pujiangyun.com", &token)
-        .start_on(dns_port);
-    let verified: serde_json::Value = client
-        .post(d.url(&format!("/api/v1/applications/{id}/verify")))
-        .bearer_auth(&op)
-        .json(&serde_json::json!({"method": "dns-txt"}))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let (verified, site) = d.certify(
+        &op,
+        &staff,
+        dns_port,
+        serde_json::json!({"domains": ["pujiangyun.com"], "organization": hostile, "uscc": "91310115MA1H93QW9A",
+            "icp": "沪ICP备17024538号-3", "province": "上海市", "city": "<b>浦东</b>"}),
+    );
     // The filing names 上海浦江云服务有限公司 without the markup: a human must look.
     assert_eq!(verified["status"], "review", "{verified}");
-    let site: serde_json::Value = client
-        .post(d.url(&format!("/api/v1/applications/{id}/approve")))
-        .bearer_auth(&staff)
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
     let site_id = site["site"].as_str().unwrap();
     let page = client
         .get(d.url(&format!("/cert/{site_id}")))
@@ -1107,4 +1145,288 @@ fn a_hostile_organization_name_is_escaped_on_every_page_that_shows_it() {
             );
         }
     }
+}
+
+/// Headless Chromium (Debian's, through its chromedriver: `testkit::browser`) with a
+/// blocking API over fantoccini. Dropping it closes the session, which ends Chromium,
+/// and then chromedriver.
+struct Browser {
+    client: fantoccini::Client,
+    rt: tokio::runtime::Runtime,
+    driver: testkit::browser::Chromedriver,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// A new session in a fresh profile, resolving `loopback_hosts` to 127.0.0.1 and
+    /// asking for pages in `accept_language`.
+    fn start(loopback_hosts: &[&str], accept_language: &str) -> Self {
+        let driver = testkit::browser::Chromedriver::start();
+        let profile = tempfile::tempdir().unwrap();
+        let mut caps = testkit::browser::capabilities(profile.path(), loopback_hosts);
+        caps["goog:chromeOptions"]["prefs"] =
+            serde_json::json!({ "intl.accept_languages": accept_language });
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = rt
+            .block_on(
+                fantoccini::ClientBuilder::new(connector)
+                    .capabilities(caps)
+                    .connect(driver.url()),
+            )
+            .unwrap_or_else(|e| {
+                panic!(
+                    "Chromium did not start: {e}\nchromedriver log:\n{}",
+                    driver.log()
+                )
+            });
+        let browser = Browser {
+            client,
+            rt,
+            driver,
+            _profile: profile,
+        };
+        browser.run(
+            "set timeouts",
+            browser
+                .client
+                .update_timeouts(fantoccini::wd::TimeoutConfiguration::new(
+                    Some(Duration::from_secs(30)),
+                    Some(Duration::from_secs(60)),
+                    Some(Duration::ZERO),
+                )),
+        );
+        browser
+    }
+
+    /// Runs one WebDriver command to completion.
+    fn run<T>(
+        &self,
+        what: &str,
+        f: impl std::future::Future<Output = Result<T, fantoccini::error::CmdError>>,
+    ) -> T {
+        self.rt.block_on(f).unwrap_or_else(|e| {
+            panic!(
+                "browser: {what}: {e}\nchromedriver log (tail):\n{}",
+                tail(&self.driver.log(), 40)
+            )
+        })
+    }
+
+    fn goto(&self, url: &str) {
+        self.run(&format!("open {url}"), self.client.goto(url));
+    }
+
+    fn js(&self, script: &str) -> serde_json::Value {
+        self.run(script, self.client.execute(script, vec![]))
+    }
+
+    fn find(&self, css: &str) -> fantoccini::elements::Element {
+        self.run(css, self.client.find(fantoccini::Locator::Css(css)))
+    }
+
+    fn current_url(&self) -> String {
+        self.run("current URL", self.client.current_url())
+            .to_string()
+    }
+
+    /// Polls `probe` until it gives a value, for at most `secs` seconds.
+    fn wait_for<T>(&self, what: &str, secs: u64, mut probe: impl FnMut(&Self) -> Option<T>) -> T {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(v) = probe(self) {
+                return v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "browser: {what} did not happen in {secs} s (at {})",
+                self.current_url()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Screenshot of the whole page (the window grown to the document's size), saved
+    /// as `path`.
+    fn save_page(&self, path: &Path) {
+        let size =
+            self.js("const e = document.documentElement; return [e.scrollWidth, e.scrollHeight];");
+        let dim = |i: usize, min: u64| size[i].as_u64().unwrap_or(min).max(min) as u32;
+        self.run(
+            "resize",
+            self.client.set_window_size(dim(0, 1024), dim(1, 768)),
+        );
+        let png = self.run("page screenshot", self.client.screenshot());
+        std::fs::write(path, png).unwrap();
+    }
+
+    /// Screenshot of one element, saved as `path`; returns the PNG.
+    fn save_element(&self, element: &fantoccini::elements::Element, path: &Path) -> Vec<u8> {
+        let png = self.run("element screenshot", element.screenshot());
+        std::fs::write(path, &png).unwrap();
+        png
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.rt.block_on(self.client.clone().close());
+    }
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// The seal's colours (badge-server/src/seal.rs): certified, and "not certified for
+/// this site".
+const SEAL_GREEN: [u8; 3] = [0x1a, 0x7f, 0x37];
+const SEAL_RED: [u8; 3] = [0xcf, 0x22, 0x2e];
+
+/// How many pixels of a PNG are within a small distance of each of `colours`
+/// (anti-aliased edges blend into white and are not counted).
+fn count_colours<const N: usize>(png_bytes: &[u8], colours: [[u8; 3]; N]) -> [usize; N] {
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
+    decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let frame = reader.next_frame(&mut buf).unwrap();
+    let channels = match frame.color_type {
+        png::ColorType::Rgb => 3,
+        png::ColorType::Rgba => 4,
+        other => panic!("unexpected screenshot colour type {other:?}"),
+    };
+    let mut counts = [0; N];
+    for px in buf[..frame.buffer_size()].chunks_exact(channels) {
+        for (count, c) in counts.iter_mut().zip(colours) {
+            if (0..3).all(|i| px[i].abs_diff(c[i]) <= 40) {
+                *count += 1;
+            }
+        }
+    }
+    counts
+}
+
+#[test]
+fn a_browser_shows_the_certified_seal_on_the_site_and_the_copy_warning_elsewhere() {
+    const SITE_HOST: &str = "chenxi-shuzhi.cn";
+    const COPY_HOST: &str = "www.copycat-example.com";
+    let started = Instant::now();
+    let d = Deployment::new(Backend::Sqlite);
+    d.ca(&["init"]).ok();
+    let dns_port = free_port();
+    let (op, staff) = (
+        d.token("operator", "a@chenxi-shuzhi.cn"),
+        d.token("staff", "staff@seal.test"),
+    );
+    let _server = d.serve_for_applications(dns_port);
+    let (_, site) = d.certify(&op, &staff, dns_port, chenxi_application());
+    let site_id = site["site"].as_str().unwrap();
+    let snippet = site["snippet"].as_str().unwrap();
+    let seal_url = site["seal_url"].as_str().unwrap();
+    let certificate_url = site["certificate_url"].as_str().unwrap();
+    assert!(
+        snippet.contains(seal_url) && snippet.contains(certificate_url),
+        "{site}"
+    );
+
+    // One loopback web server plays both the certified site and the copycat: the
+    // page embeds the snippet verbatim, and only the host name differs.
+    let page = format!(
+        "<!doctype html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+         <title>晨曦数智 官方商城</title></head>\n<body><h1>晨曦数智 官方商城</h1>\n\
+         <p>欢迎光临。</p>\n<footer>{snippet}</footer>\n</body></html>\n"
+    );
+    let shop = testkit::browser::StaticSite::serve(&[("/", &page)]);
+    let shots = testkit::browser::artifacts_dir("browser");
+    let browser = Browser::start(&[SITE_HOST, COPY_HOST], "zh-CN,zh");
+
+    let cases = [
+        (
+            SITE_HOST,
+            SEAL_GREEN,
+            "banner ok",
+            format!("此印章显示在本证书认证的网站上： {SITE_HOST}"),
+        ),
+        (
+            COPY_HOST,
+            SEAL_RED,
+            "banner warn",
+            format!("警告：此印章显示在 {COPY_HOST} 上，本证书并不认证该网站。"),
+        ),
+    ];
+    for (host, colour, banner_class, banner_text) in cases {
+        let shop_url = format!("http://{host}:{}/", shop.port());
+        browser.goto(&shop_url);
+        assert_eq!(browser.current_url(), shop_url);
+
+        // The seal loaded and rendered.
+        let natural_width = browser.wait_for(&format!("the seal on {host} loading"), 30, |b| {
+            b.js("const i = document.querySelector('a > img'); \
+                  return i && i.complete ? i.naturalWidth : null;")
+                .as_u64()
+        });
+        assert!(natural_width > 0, "the seal on {host} did not render");
+        assert_eq!(
+            browser.js("return document.querySelector('a > img').currentSrc;"),
+            seal_url
+        );
+        browser.save_page(&shots.join(format!("{host}-page.png")));
+        let seal = browser.find("a > img");
+        let png = browser.save_element(&seal, &shots.join(format!("{host}-seal.png")));
+
+        // It says what it should: green certified on the site, red elsewhere.
+        let [green, red] = count_colours(&png, [SEAL_GREEN, SEAL_RED]);
+        let (want, other) = if colour == SEAL_GREEN {
+            (green, red)
+        } else {
+            (red, green)
+        };
+        eprintln!("{host}: seal {natural_width} px wide, {green} green and {red} red pixels");
+        assert!(
+            want >= 100 && other * 20 <= want,
+            "the seal on {host} is not {colour:?}: {green} green and {red} red pixels"
+        );
+
+        // Clicking it leads to the certificate page, with the banner for this host.
+        browser.run("click the seal", browser.find("a:has(> img)").click());
+        let banner = browser.wait_for(&format!("the certificate page from {host}"), 30, |b| {
+            let url = b.current_url();
+            let found =
+                b.rt.block_on(b.client.find(fantoccini::Locator::Css("#banner")));
+            found.ok().filter(|_| url == certificate_url)
+        });
+        let class = browser.run("banner class", banner.attr("class"));
+        let text = browser.run("banner text", banner.text());
+        browser.save_page(&shots.join(format!("{host}-certificate.png")));
+        assert_eq!(class.as_deref(), Some(banner_class), "{host}: {text}");
+        assert_eq!(text.trim(), banner_text, "{host}");
+        assert_eq!(
+            browser.run("status", browser.find("#status").text()),
+            "有效"
+        );
+    }
+
+    // The copy was recorded for staff (off the request path: poll for it), and the
+    // certified site was not.
+    let copies = || {
+        testkit::sqlite3(
+            &d.db_url,
+            &format!("SELECT host FROM seal_copies WHERE site_id = '{site_id}' ORDER BY host"),
+        )
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while copies().trim().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(copies().trim(), COPY_HOST);
+    eprintln!(
+        "browser test: screenshots in {}, {:.1} s",
+        shots.display(),
+        started.elapsed().as_secs_f64()
+    );
 }
