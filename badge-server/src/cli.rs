@@ -138,36 +138,11 @@ async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
     jobs::refresh_once(&ca).await?;
     tokio::spawn(jobs::run(ca.clone(), Duration::from_secs(3600)));
 
-    let icp = match settings.verifier.icp_provider.as_deref() {
-        Some(spec) => Some(Arc::from(
-            verifier::icp::provider_from_spec(spec)
-                .map_err(|e| ca::Error::Config(e.to_string()))?,
-        )),
-        None => {
-            tracing::warn!(
-                "no CHENGXIN_ICP_PROVIDER: every application will wait for staff review"
-            );
-            None
-        }
-    };
-    let challenger = verifier::Challenger::from_settings(&settings.verifier)
-        .map_err(|e| ca::Error::Config(e.to_string()))?;
-    let state = AppState {
-        db: db.clone(),
-        ca,
-        challenger: Arc::new(challenger),
-        icp,
-        auto_approve: settings.auto_approve,
-        policy: settings.verifier.policy(),
-        seal_cache: Arc::default(),
-        seals: Arc::new(
-            crate::seal::SealRenderer::new().map_err(|e| ca::Error::Config(e.to_string()))?,
-        ),
-        metrics: metrics_exporter_prometheus::PrometheusBuilder::new()
-            .install_recorder()
-            .map_err(|e| tracing::warn!(error = %e, "metrics disabled"))
-            .ok(),
-    };
+    let mut state = AppState::build(&settings, db.clone(), ca)?;
+    state.metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| tracing::warn!(error = %e, "metrics disabled"))
+        .ok();
     tokio::spawn(
         state
             .seal_cache

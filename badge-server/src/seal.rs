@@ -28,7 +28,7 @@ const FONT_FAMILY: &str = "WenQuanYi Micro Hei";
 
 /// Rendered bytes kept in memory before the cache starts over. A text-as-paths seal
 /// is 5–15 KiB, so this holds a few thousand variants.
-const CACHE_BYTES: usize = 48 << 20;
+const CACHE_BYTES: usize = 24 << 20;
 
 /// What the seal says about the site.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -411,7 +411,7 @@ impl SealRenderer {
 
     fn paths_svg(&self, tree: &usvg::Tree, seal: &Seal) -> Result<String, SealError> {
         let written = tree.to_string(&usvg::WriteOptions {
-            coordinates_precision: 2,
+            coordinates_precision: 1,
             transforms_precision: 4,
             indent: usvg::Indent::None,
             attributes_indent: usvg::Indent::None,

@@ -27,3 +27,39 @@ pub struct AppState {
     /// Draws seals and keeps the bytes.
     pub seals: Arc<crate::seal::SealRenderer>,
 }
+
+impl AppState {
+    /// Everything but the metrics recorder (a process-wide install that `serve`
+    /// does), from the server's settings, an open database and the opened CA.
+    pub fn build(
+        settings: &crate::config::ServerSettings,
+        db: Database,
+        ca: Arc<Ca>,
+    ) -> ca::Result<AppState> {
+        let config = |e: String| ca::Error::Config(e);
+        let icp = match settings.verifier.icp_provider.as_deref() {
+            Some(spec) => Some(Arc::from(
+                verifier::icp::provider_from_spec(spec).map_err(|e| config(e.to_string()))?,
+            )),
+            None => {
+                tracing::warn!(
+                    "no CHENGXIN_ICP_PROVIDER: every application will wait for staff review"
+                );
+                None
+            }
+        };
+        let challenger = verifier::Challenger::from_settings(&settings.verifier)
+            .map_err(|e| config(e.to_string()))?;
+        Ok(AppState {
+            db,
+            ca,
+            challenger: Arc::new(challenger),
+            icp,
+            auto_approve: settings.auto_approve,
+            policy: settings.verifier.policy(),
+            metrics: None,
+            seal_cache: Arc::default(),
+            seals: Arc::new(crate::seal::SealRenderer::new().map_err(|e| config(e.to_string()))?),
+        })
+    }
+}

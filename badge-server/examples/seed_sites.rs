@@ -1,0 +1,97 @@
+//! Fills a deployment with certified sites for benchmarks: each site goes through
+//! the real application store and the real approval (organization, site, domains,
+//! certificate signed by the CA, audit entry, re-verification enrolment). The only
+//! shortcut is the verification step, which is marked "review" directly since the
+//! sites have no DNS. Reads the same CHENGXIN_* settings as `badge-server serve`.
+//!
+//! `cargo run --release -p chengxin-badge-server --example seed_sites -- 100000 --concurrency 8`
+
+#![allow(missing_docs)]
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use badge_server::account::{self, Email, Role};
+use badge_server::config::ServerSettings;
+use badge_server::{AppState, application};
+use ca::on_pool;
+use ca::profile::SiteIdentity;
+use clap::Parser;
+
+/// Seeds certified sites.
+#[derive(Parser)]
+struct Args {
+    /// How many sites.
+    #[arg(default_value_t = 1000)]
+    sites: usize,
+    /// Approvals in flight.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    #[command(flatten)]
+    settings: ServerSettings,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let Args {
+        sites: n,
+        concurrency,
+        settings,
+    } = Args::parse();
+    let db = settings.common.database().await?;
+    let ca = Arc::new(settings.common.open_ca(db.clone()).await?);
+    let state = AppState::build(&settings, db.clone(), ca)?;
+    let operator =
+        account::ensure(&db, &Email::parse("seed@chenxi-shuzhi.cn")?, Role::Operator).await?;
+    let staff =
+        account::ensure(&db, &Email::parse("seed-staff@chengxin.test")?, Role::Staff).await?;
+    let start = Instant::now();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let (state, next, operator, staff) =
+            (state.clone(), next.clone(), operator.clone(), staff.clone());
+        workers.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= n {
+                    return Ok::<(), badge_server::AppError>(());
+                }
+                let identity = SiteIdentity::parse(
+                    "北京晨曦数智科技有限公司",
+                    "91110108MA04T7K21H",
+                    "京ICP备2024018653号-1",
+                    "北京市",
+                    "海淀区",
+                    &[format!("s{i}.chenxi-shuzhi.cn")],
+                )?;
+                let app = application::insert(&state.db, &operator, &identity, None).await?;
+                on_pool!(&state.db, |p| sqlx::query(
+                    "UPDATE applications SET status = 'review' WHERE id = $1"
+                )
+                .bind(&app.id)
+                .execute(p)
+                .await
+                .map(|_| ())
+                .map_err(ca::Error::from))?;
+                let app = application::get(&state.db, &app.id)
+                    .await?
+                    .ok_or(badge_server::AppError::NotFound)?;
+                let site = application::approve(&state, &app, &staff).await?;
+                if i == 0 {
+                    println!("first site: {}", site["site"].as_str().unwrap_or_default());
+                }
+            }
+        }));
+    }
+    for w in workers {
+        w.await??;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "seeded {n} certified sites in {secs:.1} s ({:.0}/s)",
+        n as f64 / secs
+    );
+    db.close().await;
+    Ok(())
+}
