@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod jobs;
+pub mod openapi;
 pub mod router;
 pub mod routes;
 pub mod seal;

@@ -7,23 +7,42 @@ use axum::http::StatusCode;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::routes;
 use crate::state::AppState;
+use crate::{openapi, routes};
 
 /// Largest request body accepted anywhere (an OCSP request is a few hundred bytes).
 pub const MAX_BODY: usize = 64 * 1024;
 
-/// Builds the application.
-pub fn build(state: AppState) -> Router {
-    Router::new()
-        .merge(routes::health::router())
+/// The areas whose operations the OpenAPI document describes (the JSON API under
+/// `/api/v1`, and `/cert/{site}.json`), with the document they add up to. Their other
+/// routes (`/archive`, `/cert/{site}` pages) ride along undocumented.
+pub(crate) fn documented() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::frame())
         .merge(routes::me::router())
         .merge(routes::applications::router())
-        .merge(routes::pki::router())
         .merge(routes::public::router())
-        .merge(routes::seal::router())
         .merge(routes::archive::router())
+        .routes(routes!(openapi::serve))
+}
+
+/// Every route, without state or middleware.
+pub fn routes() -> Router<AppState> {
+    let (documented, _) = documented().split_for_parts();
+    Router::new()
+        .merge(routes::health::router())
+        .merge(documented)
+        .merge(routes::pki::router())
+        .merge(routes::seal::router())
+}
+
+/// Builds the application.
+pub fn build(state: AppState) -> Router {
+    // The document is built now, not on the first request.
+    openapi::json();
+    routes()
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .layer(TimeoutLayer::with_status_code(

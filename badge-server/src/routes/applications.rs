@@ -1,44 +1,94 @@
 //! The application flow over JSON: apply, verify, approve or reject; sites.
 
+use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use ca::identity::{Domain, IcpNumber, Uscc, subject_text};
 use ca::profile::{SiteIdentity, SubjectPublicKey};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa::openapi::{RefOr, Required};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use verifier::Method;
 
 use crate::account::{Account, Role};
 use crate::application::{self, Application};
 use crate::error::AppError;
+use crate::openapi::{
+    ApplicationView, ErrorBody, InvalidFields, RecheckSummary, Site, VerifyOutcome,
+};
 use crate::state::AppState;
 
-/// Routes of this area.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/applications", post(apply))
-        .route("/api/v1/applications/{id}", get(show))
-        .route("/api/v1/applications/{id}/verify", post(verify))
-        .route("/api/v1/applications/{id}/approve", post(approve))
-        .route("/api/v1/applications/{id}/reject", post(reject))
-        .route("/api/v1/sites/{site}", get(site))
-        .route("/api/v1/sites/{site}/revoke", post(revoke))
-        .route("/api/v1/sites/{site}/recheck", post(recheck))
+/// Routes of this area, each documented by its handler.
+pub fn router() -> OpenApiRouter<AppState> {
+    let mut router = OpenApiRouter::new()
+        .routes(routes!(apply))
+        .routes(routes!(show))
+        .routes(routes!(verify))
+        .routes(routes!(approve))
+        .routes(routes!(reject))
+        .routes(routes!(site))
+        .routes(routes!(revoke))
+        .routes(routes!(recheck));
+    // verify's body is optional. utoipa marks a body optional only when its type is an
+    // `Option`, which would also document `null` as a body (refused by the handler).
+    if let Some(RefOr::T(body)) = router
+        .get_openapi_mut()
+        .paths
+        .paths
+        .get_mut("/api/v1/applications/{id}/verify")
+        .and_then(|item| item.post.as_mut())
+        .and_then(|op| op.request_body.as_mut())
+    {
+        body.required = Some(Required::False);
+    }
+    router
 }
 
-#[derive(Debug, Deserialize)]
+/// An application for a seal: the organization and the domains it runs.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ApplyBody {
+    /// 1 to 100 domains, Unicode or A-labels; the first is the primary.
+    #[schema(example = json!(["chenxi-shuzhi.cn"]))]
     domains: Vec<String>,
+    /// The organization's registered name.
+    #[schema(example = "北京晨曦数智科技有限公司")]
     organization: String,
+    /// Its Unified Social Credit Code (18 characters, check digit verified).
+    #[schema(example = "91110108MA04T7K21H")]
     uscc: String,
+    /// The site's ICP filing number.
+    #[schema(example = "京ICP备2024018653号-1")]
     icp: String,
+    /// Province.
+    #[schema(example = "北京市")]
     province: String,
+    /// City.
+    #[schema(example = "海淀区")]
     city: String,
+    /// PEM CSR for the operator's own key; without one the server generates a key and
+    /// returns it once, on approval.
     csr_pem: Option<String>,
+}
+
+/// A new application and what to publish to prove control of each domain.
+// Fields in alphabetical order: the same bytes as the `json!` object it replaced.
+#[derive(Debug, Serialize, ToSchema)]
+struct Applied {
+    /// For each domain, one entry per method; any one method per domain suffices.
+    #[schema(value_type = Vec<crate::openapi::Challenge>)]
+    challenges: Vec<Value>,
+    /// The domains, normalized to A-labels.
+    #[schema(value_type = Vec<String>)]
+    domains: Vec<Domain>,
+    /// Application id (`app_…`).
+    id: String,
+    /// `pending`.
+    status: String,
 }
 
 /// Validates every field and reports each failure by name (422).
@@ -89,11 +139,29 @@ fn validate(b: &ApplyBody) -> Result<SiteIdentity, AppError> {
     )?)
 }
 
+/// Apply for a seal
+///
+/// Operators only. Every field is validated and each failure reported by name.
+#[utoipa::path(
+    post,
+    path = "/api/v1/applications",
+    operation_id = "createApplication",
+    tag = "applications",
+    security(("bearer" = [])),
+    request_body = ApplyBody,
+    responses(
+        (status = 201, description = "Created; publish one challenge per domain, then verify", body = Applied),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The account is not an operator", body = ErrorBody),
+        (status = 422, description = "Invalid fields, or a body of the wrong shape (`fields.body`)", body = InvalidFields),
+    )
+)]
 async fn apply(
     State(state): State<AppState>,
     account: Account,
     body: Result<Json<ApplyBody>, JsonRejection>,
-) -> Result<(StatusCode, Json<Value>), AppError> {
+) -> Result<(StatusCode, Json<Applied>), AppError> {
     account.require(&[Role::Operator])?;
     let Json(body) = body?;
     let identity = validate(&body)?;
@@ -116,9 +184,12 @@ async fn apply(
         .collect();
     Ok((
         StatusCode::CREATED,
-        Json(
-            json!({ "id": app.id, "status": app.status, "domains": identity.domains, "challenges": challenges }),
-        ),
+        Json(Applied {
+            challenges,
+            domains: identity.domains,
+            id: app.id,
+            status: app.status,
+        }),
     ))
 }
 
@@ -136,6 +207,23 @@ async fn visible(state: &AppState, account: &Account, id: &str) -> Result<Applic
     Ok(app)
 }
 
+/// One application
+///
+/// Its owner or staff.
+#[utoipa::path(
+    get,
+    path = "/api/v1/applications/{id}",
+    operation_id = "getApplication",
+    tag = "applications",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Application id (`app_…`)")),
+    responses(
+        (status = 200, description = "The application", body = ApplicationView),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "It belongs to another operator", body = ErrorBody),
+        (status = 404, description = "No such application", body = ErrorBody),
+    )
+)]
 async fn show(
     State(state): State<AppState>,
     account: Account,
@@ -165,12 +253,45 @@ async fn application_evidence(state: &AppState, id: &str) -> Result<Vec<Value>, 
         .collect())
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Which domain-control method to try.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct VerifyBody {
+    /// `dns-txt`, `http-file` or `html-meta`; absent: each in turn until one proves
+    /// control.
+    #[schema(example = "dns-txt")]
     method: Option<String>,
 }
 
+/// Verify an application
+///
+/// The applicant only (staff may look, not verify). Runs domain control for every
+/// domain and the ICP filing check, and moves the application to `validated`, `review`
+/// or `failed` (`pending` after a transient error). The body is optional; without a
+/// `Content-Type` it is ignored. With automatic approval, a passing application is
+/// issued at once and the issued site is returned instead.
+#[utoipa::path(
+    post,
+    path = "/api/v1/applications/{id}/verify",
+    operation_id = "verifyApplication",
+    tag = "applications",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Application id (`app_…`)")),
+    request_body(content = VerifyBody, description = "Optional: without it every method is tried"),
+    responses(
+        (status = 200, description = "The verification run, or the issued site", body = VerifyOutcome),
+        (status = 400, description = "The body is not JSON (plain text, from the framework)", content_type = "text/plain", body = String),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "It belongs to another operator, or the caller is not the applicant", body = ErrorBody),
+        (status = 404, description = "No such application", body = ErrorBody),
+        (status = 409, description = "The application is certified or rejected; or, issuing at once, a domain is already certified", body = ErrorBody),
+        (status = 415, description = "A `Content-Type` other than JSON (plain text, from the framework)", content_type = "text/plain", body = String),
+        (status = 422, description = "Unknown `method` (JSON), or a body of the wrong shape (plain text, from the framework)", content(
+            (InvalidFields = "application/json"),
+            (String = "text/plain"),
+        )),
+    )
+)]
 async fn verify(
     State(state): State<AppState>,
     account: Account,
@@ -195,6 +316,25 @@ async fn verify(
     ))
 }
 
+/// Approve an application
+///
+/// Staff or admin. Issues the certificate for a `validated` or `review` application and
+/// enrolls the site for re-verification.
+#[utoipa::path(
+    post,
+    path = "/api/v1/applications/{id}/approve",
+    operation_id = "approveApplication",
+    tag = "applications",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Application id (`app_…`)")),
+    responses(
+        (status = 200, description = "The issued site", body = crate::openapi::IssuedSite),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The account is not staff", body = ErrorBody),
+        (status = 404, description = "No such application", body = ErrorBody),
+        (status = 409, description = "The application is not `validated` or `review`, or a domain is already certified", body = ErrorBody),
+    )
+)]
 async fn approve(
     State(state): State<AppState>,
     account: Account,
@@ -207,18 +347,57 @@ async fn approve(
     Ok(Json(application::approve(&state, &app, &account).await?))
 }
 
-#[derive(Debug, Deserialize)]
+/// Why: free text for a rejection, an RFC 5280 reason name for a revocation.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReasonBody {
+    /// Rejection: up to 1000 characters, shown to the applicant. Revocation:
+    /// `unspecified`, `keyCompromise`, `affiliationChanged`, `superseded`,
+    /// `cessationOfOperation`, `certificateHold`, `removeFromCRL` or
+    /// `privilegeWithdrawn` (case-insensitive).
     reason: String,
 }
 
+/// A rejected application.
+// Fields in alphabetical order: the same bytes as the `json!` object it replaced.
+#[derive(Debug, Serialize, ToSchema)]
+struct Rejected {
+    /// Application id.
+    id: String,
+    /// The reason, as stored.
+    reason: String,
+    /// `rejected`.
+    #[schema(value_type = String, example = "rejected")]
+    status: &'static str,
+}
+
+/// Reject an application
+///
+/// Staff or admin, with a reason. Certified and rejected applications stay as they are.
+#[utoipa::path(
+    post,
+    path = "/api/v1/applications/{id}/reject",
+    operation_id = "rejectApplication",
+    tag = "applications",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Application id (`app_…`)")),
+    request_body = ReasonBody,
+    responses(
+        (status = 200, description = "Rejected", body = Rejected),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The account is not staff", body = ErrorBody),
+        (status = 404, description = "No such application", body = ErrorBody),
+        (status = 409, description = "The application is already certified or rejected", body = ErrorBody),
+        (status = 422, description = "Missing or unacceptable reason", body = InvalidFields),
+    )
+)]
 async fn reject(
     State(state): State<AppState>,
     account: Account,
     Path(id): Path<String>,
     body: Result<Json<ReasonBody>, JsonRejection>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<Rejected>, AppError> {
     account.require(&[Role::Staff, Role::Admin])?;
     let Json(body) = body?;
     let reason = subject_text("reason", &body.reason, 1000)
@@ -227,9 +406,11 @@ async fn reject(
         .await?
         .ok_or(AppError::NotFound)?;
     application::reject(&state, &app, &account, &reason).await?;
-    Ok(Json(
-        json!({ "id": id, "status": "rejected", "reason": reason }),
-    ))
+    Ok(Json(Rejected {
+        id,
+        reason,
+        status: "rejected",
+    }))
 }
 
 /// 404 for unknown sites, 403 for an operator's look at another operator's site.
@@ -244,6 +425,23 @@ async fn site_access(state: &AppState, account: &Account, site: &str) -> Result<
     }
 }
 
+/// One site
+///
+/// Its operator or staff.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sites/{site}",
+    operation_id = "getSite",
+    tag = "sites",
+    security(("bearer" = [])),
+    params(("site" = String, Path, description = "Site id (`s_…`)")),
+    responses(
+        (status = 200, description = "The site", body = Site),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "It belongs to another operator", body = ErrorBody),
+        (status = 404, description = "No such site", body = ErrorBody),
+    )
+)]
 async fn site(
     State(state): State<AppState>,
     account: Account,
@@ -253,6 +451,27 @@ async fn site(
     Ok(Json(application::site_view(&state, &site).await?))
 }
 
+/// Revoke a site's certificate
+///
+/// Staff or admin. `certificateHold` suspends (the site shows as `suspended`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/sites/{site}/revoke",
+    operation_id = "revokeSite",
+    tag = "sites",
+    security(("bearer" = [])),
+    params(("site" = String, Path, description = "Site id (`s_…`)")),
+    request_body = ReasonBody,
+    responses(
+        (status = 200, description = "The site after revocation", body = Site),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The account is not staff", body = ErrorBody),
+        (status = 404, description = "No such site", body = ErrorBody),
+        (status = 409, description = "The site has no certificate, or the CA refused (e.g. already revoked)", body = ErrorBody),
+        (status = 422, description = "Unknown reason name", body = InvalidFields),
+    )
+)]
 async fn revoke(
     State(state): State<AppState>,
     account: Account,
@@ -281,11 +500,42 @@ async fn revoke(
     Ok(Json(application::site_view(&state, &site).await?))
 }
 
+/// A re-verification run and the site after it.
+// Fields in alphabetical order: the same bytes as the `json!` object it replaced.
+#[derive(Debug, Serialize, ToSchema)]
+struct Rechecked {
+    /// The site after the run.
+    #[schema(value_type = Site)]
+    site: Value,
+    /// What the run did.
+    // A JSON value, not the `Summary`, so its keys stay sorted as they were.
+    #[schema(value_type = RecheckSummary)]
+    summary: Value,
+}
+
+/// Re-verify a site now
+///
+/// Its operator or staff. Runs every check the periodic re-verification runs, with the
+/// same consequences (grace, suspension, revocation, release).
+#[utoipa::path(
+    post,
+    path = "/api/v1/sites/{site}/recheck",
+    operation_id = "recheckSite",
+    tag = "sites",
+    security(("bearer" = [])),
+    params(("site" = String, Path, description = "Site id (`s_…`)")),
+    responses(
+        (status = 200, description = "The run and the site after it", body = Rechecked),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "It belongs to another operator", body = ErrorBody),
+        (status = 404, description = "No such site", body = ErrorBody),
+    )
+)]
 async fn recheck(
     State(state): State<AppState>,
     account: Account,
     Path(site): Path<String>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<Rechecked>, AppError> {
     site_access(&state, &account, &site).await?;
     let rechecker = verifier::recheck::Rechecker {
         db: state.db.clone(),
@@ -302,7 +552,8 @@ async fn recheck(
             &|_, _| {},
         )
         .await?;
-    Ok(Json(
-        json!({ "summary": summary, "site": application::site_view(&state, &site).await? }),
-    ))
+    Ok(Json(Rechecked {
+        site: application::site_view(&state, &site).await?,
+        summary: json!(summary),
+    }))
 }

@@ -2,29 +2,53 @@
 //! organization (Chinese substrings included), USCC or ICP number.
 
 use askama::Template;
+use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::application::{self, PAGE_SIZE};
 use crate::error::AppError;
+use crate::openapi::{InvalidFields, PublicSite};
 use crate::state::AppState;
 
-/// Routes of this area.
-pub fn router() -> Router<AppState> {
-    Router::new()
+/// Routes of this area; the document describes `/api/v1/sites`, not the HTML page.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(sites))
         .route("/archive", get(archive))
-        .route("/api/v1/sites", get(sites))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SearchQuery {
+    /// Substring of a domain, the organization (Chinese included), USCC or ICP number;
+    /// case-insensitive, at most 200 characters. Absent or empty: every site.
     q: Option<String>,
+    /// 1 to 10000; default 1.
+    #[param(minimum = 1, maximum = 10000)]
     page: Option<i64>,
+}
+
+/// One page of registry results.
+// Fields in alphabetical order: the same bytes as the `json!` object it replaced.
+#[derive(Debug, Serialize, ToSchema)]
+struct SearchPage {
+    /// The page number.
+    page: i64,
+    /// Results per page; fewer means the last page.
+    per_page: i64,
+    /// The query as given.
+    q: String,
+    /// Matching sites, newest first.
+    #[schema(value_type = Vec<PublicSite>)]
+    results: Vec<Value>,
 }
 
 #[derive(Debug, Serialize)]
@@ -62,14 +86,32 @@ async fn find(state: &AppState, q: &SearchQuery) -> Result<(String, i64, Vec<Val
     Ok((text, page, views))
 }
 
+/// Search the registry
+///
+/// Public. Certified sites by domain, organization, USCC or ICP number.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sites",
+    operation_id = "searchSites",
+    tag = "registry",
+    params(SearchQuery),
+    responses(
+        (status = 200, description = "One page of results", body = SearchPage),
+        (status = 400, description = "`page` is not an integer (plain text, from the framework)", content_type = "text/plain", body = String),
+        (status = 422, description = "`q` too long or `page` out of range", body = InvalidFields),
+    )
+)]
 async fn sites(
     State(state): State<AppState>,
     Query(q): Query<SearchQuery>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<SearchPage>, AppError> {
     let (text, page, views) = find(&state, &q).await?;
-    Ok(Json(
-        json!({ "q": text, "page": page, "per_page": PAGE_SIZE, "results": views }),
-    ))
+    Ok(Json(SearchPage {
+        page,
+        per_page: PAGE_SIZE,
+        q: text,
+        results: views,
+    }))
 }
 
 #[derive(Template)]
