@@ -16,6 +16,7 @@ pub mod config;
 pub mod error;
 pub mod jobs;
 pub mod openapi;
+pub mod queue;
 pub mod router;
 pub mod routes;
 pub mod seal;
