@@ -560,7 +560,7 @@ pub async fn site_view(state: &AppState, site: &str) -> Result<serde_json::Value
         return Ok(json!({ "site": id, "status": status }));
     };
     let domains: Vec<String> = serde_json::from_str(&cert.domains).unwrap_or_default();
-    let base = state.ca.urls().ocsp.trim_end_matches("/ocsp").to_string();
+    let base = state.public_base();
     let seal_url = format!("{base}/seal/{id}.svg");
     let certificate_url = format!("{base}/cert/{id}");
     Ok(json!({

@@ -19,4 +19,29 @@ pub struct ServerSettings {
     /// Address to listen on.
     #[arg(long, env = "CHENGXIN_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Hours an operator has to answer a complaint.
+    #[arg(long, env = "CHENGXIN_COMPLAINT_DEADLINE_HOURS", default_value_t = 120)]
+    pub complaint_deadline_hours: u32,
+    /// Reminders to the operator, in hours before the deadline (comma-separated).
+    #[arg(
+        long,
+        env = "CHENGXIN_COMPLAINT_REMINDER_HOURS",
+        default_value = "48,24",
+        value_delimiter = ','
+    )]
+    pub complaint_reminder_hours: Vec<u32>,
+}
+
+impl ServerSettings {
+    /// The complaint deadlines these settings ask for.
+    pub fn complaint_policy(&self) -> crate::complaint::ComplaintPolicy {
+        crate::complaint::ComplaintPolicy {
+            answer_within: i64::from(self.complaint_deadline_hours) * 3600,
+            reminders_before: self
+                .complaint_reminder_hours
+                .iter()
+                .map(|h| i64::from(*h) * 3600)
+                .collect(),
+        }
+    }
 }

@@ -40,6 +40,7 @@ pub const BEARER: &str = "bearer";
         (name = "sites", description = "Certified sites: their state, revocation, re-verification"),
         (name = "registry", description = "Public, unauthenticated look-ups"),
         (name = "account", description = "The token's account"),
+        (name = "complaints", description = "File, answer, give feedback on and decide complaints about certified sites"),
         (name = "meta", description = "This document"),
     )
 )]

@@ -25,6 +25,7 @@ pub(crate) fn documented() -> OpenApiRouter<AppState> {
         .merge(routes::applications::router())
         .merge(routes::public::router())
         .merge(routes::archive::router())
+        .merge(routes::complaints::router())
         .routes(routes!(openapi::serve))
 }
 

@@ -24,11 +24,19 @@ pub struct AppState {
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Site facts for the seal, fresh for a second.
     pub seal_cache: Arc<crate::routes::seal::SealCache>,
+    /// Complaint deadlines and reminders.
+    pub complaints: crate::complaint::ComplaintPolicy,
     /// Draws seals and keeps the bytes.
     pub seals: Arc<crate::seal::SealRenderer>,
 }
 
 impl AppState {
+    /// The public base URL (no trailing slash) that links in pages, mails and
+    /// snippets start with: where the CA's own URLs point.
+    pub fn public_base(&self) -> String {
+        self.ca.urls().ocsp.trim_end_matches("/ocsp").to_string()
+    }
+
     /// Everything but the metrics recorder (a process-wide install that `serve`
     /// does), from the server's settings, an open database and the opened CA.
     pub fn build(
@@ -59,6 +67,7 @@ impl AppState {
             policy: settings.verifier.policy(),
             metrics: None,
             seal_cache: Arc::default(),
+            complaints: settings.complaint_policy(),
             seals: Arc::new(crate::seal::SealRenderer::new().map_err(|e| config(e.to_string()))?),
         })
     }

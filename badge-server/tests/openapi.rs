@@ -26,6 +26,8 @@ use tower::ServiceExt;
 const API: &[(&str, &str)] = &[
     ("get", "/api/v1/applications/{id}"),
     ("get", "/api/v1/check"),
+    ("get", "/api/v1/complaints"),
+    ("get", "/api/v1/complaints/{id}"),
     ("get", "/api/v1/me"),
     ("get", "/api/v1/openapi.json"),
     ("get", "/api/v1/sites"),
@@ -35,6 +37,11 @@ const API: &[(&str, &str)] = &[
     ("post", "/api/v1/applications/{id}/approve"),
     ("post", "/api/v1/applications/{id}/reject"),
     ("post", "/api/v1/applications/{id}/verify"),
+    ("post", "/api/v1/complaints"),
+    ("post", "/api/v1/complaints/{id}/answer"),
+    ("post", "/api/v1/complaints/{id}/decide"),
+    ("post", "/api/v1/complaints/{id}/feedback"),
+    ("post", "/api/v1/complaints/{id}/withdraw"),
     ("post", "/api/v1/sites/{site}/recheck"),
     ("post", "/api/v1/sites/{site}/revoke"),
 ];

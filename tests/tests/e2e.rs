@@ -155,6 +155,15 @@ impl Deployment {
         openssl(self.dir.path(), args)
     }
 
+    /// One query against the deployment's database, whichever backend it is.
+    fn sql(&self, query: &str) -> String {
+        if self.db_url.starts_with("sqlite:") {
+            testkit::sqlite3(&self.db_url, query)
+        } else {
+            testkit::psql(&self.db_url, query)
+        }
+    }
+
     fn ocsp_via_server(&self, cert: &str) -> Run {
         let url = self.url("/ocsp");
         self.openssl(&[
@@ -1496,4 +1505,348 @@ fn the_server_publishes_an_openapi_document_of_its_json_api_to_anyone() {
         apply["responses"]["422"]["content"]["application/json"]["schema"]["$ref"],
         "#/components/schemas/InvalidFields"
     );
+}
+
+#[test]
+fn a_complaint_goes_from_the_visitor_to_the_operator_to_staff_and_an_upheld_one_revokes_the_seal() {
+    for backend in Backend::all() {
+        let d = Deployment::new(backend);
+        d.ca(&["init"]).ok();
+        let dns_port = free_port();
+        let (operator, staff, visitor, other) = (
+            d.token("operator", "op@chenxi-shuzhi.cn"),
+            d.token("staff", "staff@chengxin.test"),
+            d.token("user", "visitor@example.com"),
+            d.token("user", "someone-else@example.com"),
+        );
+        let _server = d.serve_for_applications(dns_port);
+        let (_, site) = d.certify(&operator, &staff, dns_port, chenxi_application());
+        let site_id = site["site"].as_str().unwrap().to_string();
+        let client = http();
+        let post = |path: &str, token: &str, body: serde_json::Value| {
+            client
+                .post(d.url(path))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .unwrap()
+        };
+        let get =
+            |path: &str, token: &str| client.get(d.url(path)).bearer_auth(token).send().unwrap();
+        let count = || d.sql("SELECT count(*) FROM complaints").trim().to_string();
+        let text = "<script>alert(1)</script> 付款后不发货，客服电话13812345678不接，身份证11010519491231002X已提交。";
+
+        // Bad input: a clear error each, nothing stored.
+        for (body, field) in [
+            (
+                serde_json::json!({"site": site_id, "category": "pigeon", "text": text}),
+                "category",
+            ),
+            (
+                serde_json::json!({"site": site_id, "category": "fraud", "text": "short"}),
+                "text",
+            ),
+            (
+                serde_json::json!({"site": site_id, "category": "fraud", "text": "长".repeat(5001)}),
+                "text",
+            ),
+            (
+                serde_json::json!({"site": "s_nosuchsite", "category": "fraud", "text": text}),
+                "site",
+            ),
+            (
+                serde_json::json!({"site": site_id, "category": "fraud", "text": text, "admin": true}),
+                "body",
+            ),
+        ] {
+            let r = post("/api/v1/complaints", &visitor, body);
+            assert_eq!(r.status(), 422);
+            let err: serde_json::Value = r.json().unwrap();
+            assert!(err["fields"][field].is_string(), "{field}: {err}");
+        }
+        let bad_json = client
+            .post(d.url("/api/v1/complaints"))
+            .bearer_auth(&visitor)
+            .header("content-type", "application/json")
+            .body("{\"site\":")
+            .send()
+            .unwrap();
+        assert_eq!(bad_json.status(), 400);
+        assert_eq!(
+            client
+                .post(d.url("/api/v1/complaints"))
+                .json(&serde_json::json!({}))
+                .send()
+                .unwrap()
+                .status(),
+            401
+        );
+        let own = post(
+            "/api/v1/complaints",
+            &operator,
+            serde_json::json!({"site": site_id, "category": "fraud", "text": text}),
+        );
+        assert_eq!(
+            own.status(),
+            403,
+            "an operator complained about its own site"
+        );
+        assert_eq!(count(), "0");
+
+        // Filed: forwarded with a deadline, the operator's mail and webhook queued.
+        let filed = post(
+            "/api/v1/complaints",
+            &visitor,
+            serde_json::json!({"site": site_id, "category": "fraud", "text": text}),
+        );
+        assert_eq!(filed.status(), 201);
+        let filed: serde_json::Value = filed.json().unwrap();
+        let id = filed["id"].as_str().unwrap().to_string();
+        assert_eq!(filed["status"], "forwarded");
+        assert_eq!(filed["text"], text, "the complainant sees their own words");
+        let deadline = filed["deadline_at"].as_i64().unwrap();
+        assert_eq!(deadline - filed["created_at"].as_i64().unwrap(), 5 * 86_400);
+        let mails = d.sql("SELECT payload FROM jobs WHERE kind = 'mail' ORDER BY id");
+        let to_operator = mails
+            .lines()
+            .find(|l| l.contains("op@chenxi-shuzhi.cn"))
+            .unwrap_or_else(|| panic!("no mail to the operator: {mails}"));
+        assert!(
+            to_operator.contains("138****5678") && !to_operator.contains("13812345678"),
+            "{to_operator}"
+        );
+        assert!(
+            !to_operator.contains("visitor@example.com"),
+            "the complainant was named: {to_operator}"
+        );
+        let timers = d.sql(&format!("SELECT kind || ' ' || (run_at - {deadline}) FROM jobs WHERE kind LIKE 'complaint.%' ORDER BY run_at"));
+        assert_eq!(
+            timers.lines().collect::<Vec<_>>(),
+            [
+                "complaint.reminder -172800",
+                "complaint.reminder -86400",
+                "complaint.deadline 0"
+            ]
+        );
+
+        // Who sees what.
+        let as_operator: serde_json::Value = get(&format!("/api/v1/complaints/{id}"), &operator)
+            .json()
+            .unwrap();
+        assert_eq!(as_operator["you_are"], "operator");
+        assert!(
+            as_operator["text"]
+                .as_str()
+                .unwrap()
+                .contains("138****5678")
+        );
+        assert!(
+            as_operator["text"]
+                .as_str()
+                .unwrap()
+                .contains("110*************2X")
+        );
+        assert!(as_operator["complainant_id"].is_null());
+        let as_staff: serde_json::Value = get(&format!("/api/v1/complaints/{id}"), &staff)
+            .json()
+            .unwrap();
+        assert_eq!(as_staff["text"], text);
+        assert!(as_staff["complainant_id"].is_i64());
+        assert_eq!(
+            get(&format!("/api/v1/complaints/{id}"), &other).status(),
+            403
+        );
+        assert_eq!(get("/api/v1/complaints/c_nosuch", &staff).status(), 404);
+        let queue: Vec<serde_json::Value> = get("/api/v1/complaints", &staff).json().unwrap();
+        assert_eq!(queue.len(), 1);
+        assert!(
+            get("/api/v1/complaints", &other)
+                .json::<Vec<serde_json::Value>>()
+                .unwrap()
+                .is_empty()
+        );
+
+        // Steps out of order or by the wrong party change nothing.
+        let path = |step: &str| format!("/api/v1/complaints/{id}/{step}");
+        assert_eq!(
+            post(
+                &path("feedback"),
+                &visitor,
+                serde_json::json!({"satisfied": false})
+            )
+            .status(),
+            409
+        );
+        assert_eq!(
+            post(&path("answer"), &visitor, serde_json::json!({"text": "me"})).status(),
+            403
+        );
+        assert_eq!(
+            post(&path("answer"), &staff, serde_json::json!({"text": "me"})).status(),
+            403
+        );
+        assert_eq!(
+            post(
+                &path("decide"),
+                &operator,
+                serde_json::json!({"decision": "dismissed", "reason": "no"})
+            )
+            .status(),
+            403
+        );
+        assert_eq!(
+            post(
+                &path("decide"),
+                &staff,
+                serde_json::json!({"decision": "upheld", "reason": "early"})
+            )
+            .status(),
+            409
+        );
+        assert_eq!(
+            post(&path("withdraw"), &other, serde_json::json!({})).status(),
+            403
+        );
+        assert_eq!(
+            post(
+                &path("answer"),
+                &operator,
+                serde_json::json!({"text": "  "})
+            )
+            .status(),
+            422
+        );
+
+        // The operator answers; the complainant is told and is not satisfied.
+        let answered = post(
+            &path("answer"),
+            &operator,
+            serde_json::json!({"text": "已发货，单号 SF1234567890。"}),
+        );
+        assert_eq!(answered.status(), 200);
+        assert_eq!(
+            answered.json::<serde_json::Value>().unwrap()["status"],
+            "answered"
+        );
+        assert_eq!(
+            post(
+                &path("answer"),
+                &operator,
+                serde_json::json!({"text": "again"})
+            )
+            .status(),
+            409
+        );
+        assert!(
+            d.sql("SELECT payload FROM jobs WHERE kind = 'mail'")
+                .lines()
+                .any(|l| l.contains("visitor@example.com") && l.contains("SF1234567890"))
+        );
+        let unhappy: serde_json::Value = post(
+            &path("feedback"),
+            &visitor,
+            serde_json::json!({"satisfied": false, "text": "没有收到"}),
+        )
+        .json()
+        .unwrap();
+        assert_eq!(unhappy["status"], "under_review");
+
+        // Staff uphold: the certificate is revoked in the same step.
+        assert_eq!(post(&path("decide"), &staff, serde_json::json!({"decision": "upheld", "reason": "x", "revocation": "keyCompromise"})).status(), 422);
+        let upheld = post(
+            &path("decide"),
+            &staff,
+            serde_json::json!({"decision": "upheld", "reason": "经核实未发货 / not delivered"}),
+        );
+        assert_eq!(upheld.status(), 200);
+        let upheld: serde_json::Value = upheld.json().unwrap();
+        assert_eq!(upheld["status"], "upheld");
+        let steps: Vec<&str> = upheld["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["to_status"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                "submitted",
+                "forwarded",
+                "answered",
+                "under_review",
+                "upheld"
+            ]
+        );
+        assert_eq!(
+            post(
+                &path("decide"),
+                &staff,
+                serde_json::json!({"decision": "dismissed", "reason": "again"})
+            )
+            .status(),
+            409
+        );
+        assert_eq!(
+            post(&path("withdraw"), &visitor, serde_json::json!({})).status(),
+            409
+        );
+        let now_site: serde_json::Value = get(&format!("/api/v1/sites/{site_id}"), &staff)
+            .json()
+            .unwrap();
+        assert_eq!(now_site["status"], "revoked");
+        assert_eq!(now_site["revocation_reason"], "privilegeWithdrawn");
+        std::thread::sleep(Duration::from_millis(1100));
+        let seal = client
+            .get(d.url(&format!("/seal/{site_id}.svg")))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        assert!(seal.contains("认证已撤销"), "the seal still says {seal}");
+        std::fs::write(
+            d.path("site.pem"),
+            client
+                .get(d.url(&format!("/cert/{site_id}.pem")))
+                .send()
+                .unwrap()
+                .text()
+                .unwrap(),
+        )
+        .unwrap();
+        let ocsp = d.ocsp_via_server("site.pem");
+        assert!(ocsp.stdout.contains("revoked"), "{}", ocsp.stdout);
+        let audit =
+            d.sql("SELECT action FROM audit_log WHERE action LIKE 'complaint.%' ORDER BY seq");
+        assert_eq!(
+            audit.lines().collect::<Vec<_>>(),
+            [
+                "complaint.submit",
+                "complaint.answer",
+                "complaint.feedback",
+                "complaint.decide"
+            ]
+        );
+        d.ca(&["audit", "verify"]).ok();
+
+        // A second complaint is withdrawn by its complainant, and stays withdrawn.
+        let second: serde_json::Value = post("/api/v1/complaints", &other, serde_json::json!({"site": site_id, "category": "service", "text": "客服一直不回复消息，已经三天了。"})).json().unwrap();
+        let second_id = second["id"].as_str().unwrap();
+        let withdrawn: serde_json::Value = post(
+            &format!("/api/v1/complaints/{second_id}/withdraw"),
+            &other,
+            serde_json::json!({}),
+        )
+        .json()
+        .unwrap();
+        assert_eq!(withdrawn["status"], "withdrawn");
+        assert_eq!(
+            post(
+                &format!("/api/v1/complaints/{second_id}/answer"),
+                &operator,
+                serde_json::json!({"text": "late"})
+            )
+            .status(),
+            409
+        );
+    }
 }

@@ -3,6 +3,7 @@
 pub mod applications;
 pub mod archive;
 pub mod certificate;
+pub mod complaints;
 pub mod health;
 pub mod me;
 pub mod pki;

@@ -1,0 +1,1194 @@
+//! The complaint platform: a visitor complains about a certified site, the operator
+//! must answer by a deadline (with reminders), the complainant gives feedback, staff
+//! decide, and an upheld complaint takes the certificate away.
+//!
+//! Every step is one transaction: a conditional `UPDATE … WHERE status IN (…)` (so two
+//! racing steps cannot both win, on either backend), a timeline event, an audit entry,
+//! and the notifications it causes, queued in the same transaction so they are sent
+//! exactly when the step committed. Functions take `now` so tests drive the clock.
+
+use std::fmt;
+use std::str::FromStr;
+
+use ca::RevocationReason;
+use ca::db::{Database, Tx};
+use ca::{on_pool, on_tx};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::account::{Account, Role};
+use crate::application;
+use crate::error::AppError;
+use crate::privacy;
+use crate::queue::{self, kind};
+use crate::state::AppState;
+
+/// Job kind: remind the operator that a complaint is unanswered.
+pub const JOB_REMINDER: &str = "complaint.reminder";
+/// Job kind: the answer deadline has passed.
+pub const JOB_DEADLINE: &str = "complaint.deadline";
+
+/// Longest complaint, answer or feedback text, in characters.
+pub const MAX_TEXT: usize = 5000;
+/// Shortest complaint text: enough to say what happened.
+pub const MIN_TEXT: usize = 10;
+/// Reputation is shown only from this many complaints in the last 12 months, so that
+/// no single complainant can be singled out.
+pub const MIN_REPUTATION_COUNT: i64 = 5;
+
+/// Deadlines and reminders.
+#[derive(Debug, Clone)]
+pub struct ComplaintPolicy {
+    /// Seconds the operator has to answer.
+    pub answer_within: i64,
+    /// Reminders, in seconds before the deadline.
+    pub reminders_before: Vec<i64>,
+}
+
+impl Default for ComplaintPolicy {
+    fn default() -> Self {
+        ComplaintPolicy {
+            answer_within: 5 * 86_400,
+            reminders_before: vec![48 * 3600, 24 * 3600],
+        }
+    }
+}
+
+/// What a complaint is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    /// 诈骗: the site defrauds visitors.
+    Fraud,
+    /// 假冒伪劣: counterfeit goods.
+    Counterfeit,
+    /// 虚假宣传: false claims about the organization or its products.
+    FalseInformation,
+    /// 个人信息: misuse of personal information.
+    Privacy,
+    /// 服务质量: service not delivered as promised.
+    Service,
+    /// 其他.
+    Other,
+}
+
+impl Category {
+    /// Every category, for forms and documentation.
+    pub const ALL: [Category; 6] = [
+        Category::Fraud,
+        Category::Counterfeit,
+        Category::FalseInformation,
+        Category::Privacy,
+        Category::Service,
+        Category::Other,
+    ];
+
+    /// The API name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Fraud => "fraud",
+            Category::Counterfeit => "counterfeit",
+            Category::FalseInformation => "false_information",
+            Category::Privacy => "privacy",
+            Category::Service => "service",
+            Category::Other => "other",
+        }
+    }
+
+    /// Chinese and English labels.
+    pub fn labels(self) -> (&'static str, &'static str) {
+        match self {
+            Category::Fraud => ("诈骗", "Fraud"),
+            Category::Counterfeit => ("假冒伪劣", "Counterfeit goods"),
+            Category::FalseInformation => ("虚假宣传", "False information"),
+            Category::Privacy => ("个人信息", "Personal information"),
+            Category::Service => ("服务质量", "Service"),
+            Category::Other => ("其他", "Other"),
+        }
+    }
+}
+
+impl FromStr for Category {
+    type Err = AppError;
+    fn from_str(s: &str) -> Result<Self, AppError> {
+        Category::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| {
+                AppError::Invalid(vec![(
+                    "category".into(),
+                    format!(
+                        "unknown category {s:?}; one of {}",
+                        Category::ALL.map(Category::as_str).join(", ")
+                    ),
+                )])
+            })
+    }
+}
+
+/// Where a complaint stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Filed; the operator is being notified.
+    Submitted,
+    /// The operator has been notified and must answer by the deadline.
+    Forwarded,
+    /// The operator answered; waiting for the complainant's feedback.
+    Answered,
+    /// The complainant is satisfied; staff close it.
+    Feedback,
+    /// The complainant is not satisfied: staff review it.
+    UnderReview,
+    /// Staff upheld it: the certificate is revoked (or held).
+    Upheld,
+    /// Staff dismissed it.
+    Dismissed,
+    /// The complainant withdrew it.
+    Withdrawn,
+    /// No answer by the deadline: escalated to staff.
+    Overdue,
+}
+
+impl Status {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Submitted => "submitted",
+            Status::Forwarded => "forwarded",
+            Status::Answered => "answered",
+            Status::Feedback => "feedback",
+            Status::UnderReview => "under_review",
+            Status::Upheld => "upheld",
+            Status::Dismissed => "dismissed",
+            Status::Withdrawn => "withdrawn",
+            Status::Overdue => "overdue",
+        }
+    }
+
+    /// Whether nothing more can happen.
+    pub fn is_final(self) -> bool {
+        matches!(self, Status::Upheld | Status::Dismissed | Status::Withdrawn)
+    }
+
+    /// Chinese and English labels.
+    pub fn labels(self) -> (&'static str, &'static str) {
+        match self {
+            Status::Submitted => ("已提交", "Submitted"),
+            Status::Forwarded => ("已转交经营者", "Forwarded to the operator"),
+            Status::Answered => ("经营者已答复", "Answered"),
+            Status::Feedback => ("投诉人已反馈", "Feedback given"),
+            Status::UnderReview => ("审核中", "Under review"),
+            Status::Upheld => ("投诉成立", "Upheld"),
+            Status::Dismissed => ("投诉不成立", "Dismissed"),
+            Status::Withdrawn => ("已撤回", "Withdrawn"),
+            Status::Overdue => ("逾期未答复", "Overdue"),
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Status {
+    type Err = AppError;
+    fn from_str(s: &str) -> Result<Self, AppError> {
+        [
+            Status::Submitted,
+            Status::Forwarded,
+            Status::Answered,
+            Status::Feedback,
+            Status::UnderReview,
+            Status::Upheld,
+            Status::Dismissed,
+            Status::Withdrawn,
+            Status::Overdue,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+        .ok_or_else(|| AppError::Internal(ca::Error::Config(format!("complaint status {s:?}"))))
+    }
+}
+
+/// A complaint as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Complaint {
+    /// `c_…`.
+    pub id: String,
+    /// The site complained about.
+    pub site_id: String,
+    /// Who complained (never published).
+    pub complainant_id: i64,
+    /// Category name.
+    pub category: String,
+    /// The complaint as written.
+    pub text: String,
+    /// Status name.
+    pub status: String,
+    /// When the operator must have answered.
+    pub deadline_at: i64,
+    /// The operator's answer.
+    pub answer_text: Option<String>,
+    /// When.
+    pub answered_at: Option<i64>,
+    /// The complainant's verdict on the answer.
+    pub satisfied: Option<bool>,
+    /// The complainant's words on the answer.
+    pub feedback_text: Option<String>,
+    /// When.
+    pub feedback_at: Option<i64>,
+    /// Staff's reason.
+    pub decision_reason: Option<String>,
+    /// When staff decided.
+    pub decided_at: Option<i64>,
+    /// Filed at.
+    pub created_at: i64,
+    /// Last change.
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str = "id, site_id, complainant_id, category, text, status, deadline_at, answer_text, \
+    answered_at, satisfied, feedback_text, feedback_at, decision_reason, decided_at, created_at, updated_at";
+
+impl Complaint {
+    /// The parsed status.
+    pub fn status(&self) -> Result<Status, AppError> {
+        self.status.parse()
+    }
+}
+
+/// How a party relates to a complaint; decides what they may see and do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Party {
+    /// Filed it: sees everything they wrote.
+    Complainant,
+    /// Runs the site: sees the complaint masked, never who filed it.
+    Operator,
+    /// Alliance staff: see everything.
+    Staff,
+}
+
+/// The relation of `account` to `c`, or 403.
+pub async fn party(db: &Database, account: &Account, c: &Complaint) -> Result<Party, AppError> {
+    if account.role.is_staff() {
+        return Ok(Party::Staff);
+    }
+    if account.id == c.complainant_id {
+        return Ok(Party::Complainant);
+    }
+    if application::site_owner(db, &c.site_id).await? == Some(account.id) {
+        return Ok(Party::Operator);
+    }
+    Err(AppError::Forbidden(
+        "only the complainant, the site's operator and staff see a complaint".into(),
+    ))
+}
+
+/// One complaint.
+pub async fn get(db: &Database, id: &str) -> Result<Complaint, AppError> {
+    let sql = format!("SELECT {COLUMNS} FROM complaints WHERE id = $1");
+    on_pool!(db, |p| sqlx::query_as(&sql)
+        .bind(id)
+        .fetch_optional(p)
+        .await
+        .map_err(ca::Error::from)?)
+    .ok_or(AppError::NotFound)
+}
+
+/// Complaints `account` may see, newest deadline first for staff (the queue), newest
+/// first otherwise; at most 200.
+pub async fn list(db: &Database, account: &Account) -> Result<Vec<Complaint>, AppError> {
+    let sql = if account.role.is_staff() {
+        format!(
+            "SELECT {COLUMNS} FROM complaints ORDER BY \
+             CASE WHEN status IN ('upheld','dismissed','withdrawn') THEN 1 ELSE 0 END, deadline_at LIMIT 200"
+        )
+    } else {
+        format!(
+            "SELECT {COLUMNS} FROM complaints WHERE complainant_id = $1 \
+             OR site_id IN (SELECT id FROM sites WHERE account_id = $1) ORDER BY created_at DESC LIMIT 200"
+        )
+    };
+    Ok(on_pool!(db, |p| {
+        let q = sqlx::query_as(&sql);
+        let q = if account.role.is_staff() {
+            q
+        } else {
+            q.bind(account.id)
+        };
+        q.fetch_all(p).await.map_err(ca::Error::from)?
+    }))
+}
+
+/// The timeline of a complaint.
+pub async fn events(db: &Database, id: &str) -> Result<Vec<Event>, AppError> {
+    Ok(on_pool!(db, |p| sqlx::query_as(
+        "SELECT at, actor_role, from_status, to_status, note FROM complaint_events \
+         WHERE complaint_id = $1 ORDER BY id"
+    )
+    .bind(id)
+    .fetch_all(p)
+    .await
+    .map_err(ca::Error::from)?))
+}
+
+/// One step of a complaint's timeline.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Event {
+    /// When (unix seconds).
+    pub at: i64,
+    /// `complainant`, `operator`, `staff` or `system`.
+    pub actor_role: String,
+    /// Status before.
+    pub from_status: Option<String>,
+    /// Status after.
+    pub to_status: String,
+    /// What happened, in a few words.
+    pub note: Option<String>,
+}
+
+fn text_field(field: &str, text: &str, min: usize) -> Result<String, AppError> {
+    let t = text.trim();
+    let n = t.chars().count();
+    if n < min || n > MAX_TEXT {
+        return Err(AppError::Invalid(vec![(
+            field.into(),
+            format!("write {min} to {MAX_TEXT} characters"),
+        )]));
+    }
+    if t.chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
+        return Err(AppError::Invalid(vec![(
+            field.into(),
+            "control characters are not allowed".into(),
+        )]));
+    }
+    Ok(t.to_string())
+}
+
+/// Moves `id` from one of `from` to `to` with `sets` (extra `col = $n` assignments
+/// bound after the fixed ones), or fails with 409 naming the current state.
+async fn transition(
+    tx: &mut Tx,
+    id: &str,
+    from: &[Status],
+    to: Status,
+    now: i64,
+    extra: &[(&str, Bind<'_>)],
+) -> Result<Status, AppError> {
+    let current: Option<(String,)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT status FROM complaints WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_optional(c)
+    .await
+    .map_err(ca::Error::from)?);
+    let current: Status = current.ok_or(AppError::NotFound)?.0.parse()?;
+    let allowed: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+    let mut sql = String::from("UPDATE complaints SET status = $1, updated_at = $2");
+    for (i, (col, _)) in extra.iter().enumerate() {
+        sql.push_str(&format!(", {col} = ${}", i + 3));
+    }
+    let n = extra.len() + 3;
+    sql.push_str(&format!(" WHERE id = ${n} AND status IN ("));
+    sql.push_str(
+        &(0..allowed.len())
+            .map(|i| format!("${}", n + 1 + i))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    sql.push(')');
+    let done = on_tx!(tx, |c| {
+        let mut q = sqlx::query(&sql).bind(to.as_str()).bind(now);
+        for (_, b) in extra {
+            q = match b {
+                Bind::Text(s) => q.bind(*s),
+                Bind::OptText(s) => q.bind(*s),
+                Bind::Int(v) => q.bind(*v),
+                Bind::Bool(v) => q.bind(*v),
+            };
+        }
+        q = q.bind(id);
+        for s in &allowed {
+            q = q.bind(*s);
+        }
+        q.execute(c).await.map_err(ca::Error::from)?.rows_affected()
+    });
+    if done != 1 {
+        return Err(AppError::Conflict(format!(
+            "the complaint is {current}; this step needs it to be {}",
+            allowed.join(" or ")
+        )));
+    }
+    Ok(current)
+}
+
+/// A value for [`transition`]'s extra columns.
+enum Bind<'a> {
+    Text(&'a str),
+    OptText(Option<&'a str>),
+    Int(i64),
+    Bool(bool),
+}
+
+async fn event(
+    tx: &mut Tx,
+    id: &str,
+    now: i64,
+    actor: &str,
+    from: Option<Status>,
+    to: Status,
+    note: Option<&str>,
+) -> Result<(), AppError> {
+    on_tx!(tx, |c| sqlx::query(
+        "INSERT INTO complaint_events (complaint_id, at, actor_role, from_status, to_status, note) \
+         VALUES ($1, $2, $3, $4, $5, $6)"
+    )
+    .bind(id)
+    .bind(now)
+    .bind(actor)
+    .bind(from.map(Status::as_str))
+    .bind(to.as_str())
+    .bind(note)
+    .execute(c)
+    .await
+    .map(|_| ())
+    .map_err(ca::Error::from)?);
+    Ok(())
+}
+
+/// Who to tell about a complaint: the complainant, the site's operator (if the site
+/// has an account) and the domain the complaint is about.
+struct Parties {
+    complainant: String,
+    operator: Option<(i64, String)>,
+    domain: String,
+}
+
+async fn parties(tx: &mut Tx, c: &Complaint) -> Result<Parties, AppError> {
+    let complainant: (String,) = on_tx!(tx, |x| sqlx::query_as(
+        "SELECT email FROM accounts WHERE id = $1"
+    )
+    .bind(c.complainant_id)
+    .fetch_one(x)
+    .await
+    .map_err(ca::Error::from)?);
+    let operator: Option<(i64, String)> = on_tx!(tx, |x| {
+        sqlx::query_as(
+        "SELECT a.id, a.email FROM sites s JOIN accounts a ON a.id = s.account_id WHERE s.id = $1"
+    )
+    .bind(&c.site_id)
+    .fetch_optional(x)
+    .await
+    .map_err(ca::Error::from)?
+    });
+    let domain: Option<(String,)> = on_tx!(tx, |x| sqlx::query_as(
+        "SELECT domain FROM site_domains WHERE site_id = $1 ORDER BY position LIMIT 1"
+    )
+    .bind(&c.site_id)
+    .fetch_optional(x)
+    .await
+    .map_err(ca::Error::from)?);
+    Ok(Parties {
+        complainant: complainant.0,
+        operator,
+        domain: domain.map(|d| d.0).unwrap_or_else(|| c.site_id.clone()),
+    })
+}
+
+/// Queues a mail (Chinese first, English second) in the step's transaction.
+async fn mail(tx: &mut Tx, to: &str, subject: &str, text: &str, now: i64) -> Result<(), AppError> {
+    queue::enqueue(
+        tx,
+        kind::MAIL,
+        &json!({ "to": to, "subject": subject, "text": text }),
+        now,
+        None,
+    )
+    .await
+    .map(drop)
+}
+
+/// Queues a webhook to the operator's account (delivered only if it set a URL).
+async fn webhook(
+    tx: &mut Tx,
+    account_id: i64,
+    event: &str,
+    data: serde_json::Value,
+    now: i64,
+) -> Result<(), AppError> {
+    queue::enqueue(
+        tx,
+        kind::WEBHOOK,
+        &json!({ "account_id": account_id, "event": event, "data": data }),
+        now,
+        None,
+    )
+    .await
+    .map(drop)
+}
+
+fn link(state: &AppState, id: &str) -> String {
+    format!("{}/complaints/{id}", state.public_base())
+}
+
+/// Files a complaint: stored as `forwarded` with its deadline, the operator notified
+/// (mail and webhook), reminders and the deadline queued, all in one transaction.
+pub async fn submit(
+    state: &AppState,
+    account: &Account,
+    site: &str,
+    category: &str,
+    text: &str,
+    now: i64,
+) -> Result<Complaint, AppError> {
+    account.require(&[Role::User, Role::Operator])?;
+    let mut errors = Vec::new();
+    let category = category
+        .parse::<Category>()
+        .map_err(|e| errors.push(e))
+        .ok();
+    let text = text_field("text", text, MIN_TEXT)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let (Some(category), Some(text)) = (category, text) else {
+        return Err(AppError::Invalid(
+            errors
+                .into_iter()
+                .flat_map(|e| match e {
+                    AppError::Invalid(f) => f,
+                    other => vec![("body".into(), other.to_string())],
+                })
+                .collect(),
+        ));
+    };
+    let sc = match application::site_certificate(&state.db, site).await {
+        Ok(sc) => sc,
+        Err(AppError::NotFound) => {
+            return Err(AppError::Invalid(vec![(
+                "site".into(),
+                format!("no certified site {site:?}"),
+            )]));
+        }
+        Err(e) => return Err(e),
+    };
+    if application::site_owner(&state.db, &sc.id).await? == Some(account.id) {
+        return Err(AppError::Forbidden(
+            "operators cannot complain about their own site".into(),
+        ));
+    }
+    let id = application::new_id("c_")?;
+    let deadline = now + state.complaints.answer_within;
+    let mut tx = state.db.begin().await?;
+    on_tx!(&mut tx, |c| {
+        sqlx::query(
+        "INSERT INTO complaints (id, site_id, complainant_id, category, text, status, deadline_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, 'forwarded', $6, $7, $7)"
+    )
+    .bind(&id)
+    .bind(&sc.id)
+    .bind(account.id)
+    .bind(category.as_str())
+    .bind(&text)
+    .bind(deadline)
+    .bind(now)
+    .execute(c)
+    .await
+    .map(|_| ())
+    .map_err(ca::Error::from)?
+    });
+    event(
+        &mut tx,
+        &id,
+        now,
+        "complainant",
+        None,
+        Status::Submitted,
+        None,
+    )
+    .await?;
+    let c = Complaint {
+        id: id.clone(),
+        site_id: sc.id.clone(),
+        complainant_id: account.id,
+        category: category.as_str().into(),
+        text: text.clone(),
+        status: Status::Forwarded.as_str().into(),
+        deadline_at: deadline,
+        answer_text: None,
+        answered_at: None,
+        satisfied: None,
+        feedback_text: None,
+        feedback_at: None,
+        decision_reason: None,
+        decided_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let p = parties(&mut tx, &c).await?;
+    let due = crate::complaint::date_time(deadline);
+    let url = link(state, &id);
+    match &p.operator {
+        Some((op_id, op_email)) => {
+            let masked = privacy::mask(&text);
+            mail(
+                &mut tx,
+                op_email,
+                &format!("【诚信】{} 收到投诉，请于 {due} 前答复 / Complaint about {}: answer by {due}", p.domain, p.domain),
+                &format!(
+                    "您的网站 {domain} 收到一条投诉（{zh}），请在 {due} 前登录答复，逾期将提交人工审核。\n\n{masked}\n\n{url}\n\n\
+                     Your site {domain} received a complaint ({en}). Answer by {due} or it goes to staff review.\n",
+                    domain = p.domain,
+                    zh = category.labels().0,
+                    en = category.labels().1,
+                ),
+                now,
+            )
+            .await?;
+            webhook(
+                &mut tx,
+                *op_id,
+                "complaint.submitted",
+                json!({ "complaint": id, "site": sc.id, "category": category.as_str(),
+                        "text": masked, "deadline_at": deadline, "url": url }),
+                now,
+            )
+            .await?;
+            event(
+                &mut tx,
+                &id,
+                now,
+                "system",
+                Some(Status::Submitted),
+                Status::Forwarded,
+                Some("operator notified"),
+            )
+            .await?;
+        }
+        None => {
+            event(
+                &mut tx,
+                &id,
+                now,
+                "system",
+                Some(Status::Submitted),
+                Status::Forwarded,
+                Some("the site has no operator account: staff follow up"),
+            )
+            .await?;
+        }
+    }
+    for before in &state.complaints.reminders_before {
+        let at = deadline - before;
+        if at > now {
+            queue::enqueue(
+                &mut tx,
+                JOB_REMINDER,
+                &json!({ "complaint": id, "before": before }),
+                at,
+                Some(&format!("{id}:reminder:{before}")),
+            )
+            .await?;
+        }
+    }
+    queue::enqueue(
+        &mut tx,
+        JOB_DEADLINE,
+        &json!({ "complaint": id }),
+        deadline,
+        Some(&format!("{id}:deadline")),
+    )
+    .await?;
+    ca::audit::append(
+        &mut tx,
+        &account.email,
+        "complaint.submit",
+        &id,
+        &json!({ "site": sc.id, "category": category.as_str(), "deadline_at": deadline }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(c)
+}
+
+/// The operator answers (late answers are accepted, and recorded as late).
+pub async fn answer(
+    state: &AppState,
+    account: &Account,
+    id: &str,
+    text: &str,
+    now: i64,
+) -> Result<Complaint, AppError> {
+    let c = get(&state.db, id).await?;
+    if party(&state.db, account, &c).await? != Party::Operator {
+        return Err(AppError::Forbidden(
+            "only the site's operator answers a complaint".into(),
+        ));
+    }
+    let text = text_field("text", text, 1)?;
+    let late = now > c.deadline_at;
+    let mut tx = state.db.begin().await?;
+    let from = transition(
+        &mut tx,
+        id,
+        &[Status::Submitted, Status::Forwarded, Status::Overdue],
+        Status::Answered,
+        now,
+        &[
+            ("answer_text", Bind::Text(&text)),
+            ("answered_at", Bind::Int(now)),
+        ],
+    )
+    .await?;
+    event(
+        &mut tx,
+        id,
+        now,
+        "operator",
+        Some(from),
+        Status::Answered,
+        late.then_some("answered after the deadline"),
+    )
+    .await?;
+    let p = parties(&mut tx, &c).await?;
+    mail(
+        &mut tx,
+        &p.complainant,
+        &format!("【诚信】{} 已答复您的投诉 / {} answered your complaint", p.domain, p.domain),
+        &format!(
+            "{domain} 的经营者已答复您的投诉，请告诉我们您是否满意：\n{url}\n\n{text}\n\n\
+             The operator of {domain} answered your complaint. Tell us whether you are satisfied: {url}\n",
+            domain = p.domain,
+            url = link(state, id),
+        ),
+        now,
+    )
+    .await?;
+    ca::audit::append(
+        &mut tx,
+        &account.email,
+        "complaint.answer",
+        id,
+        &json!({ "late": late }),
+    )
+    .await?;
+    tx.commit().await?;
+    get(&state.db, id).await
+}
+
+/// The complainant says whether the answer satisfies them: satisfied → `feedback`
+/// (staff close it), not satisfied → `under_review`.
+pub async fn feedback(
+    state: &AppState,
+    account: &Account,
+    id: &str,
+    satisfied: bool,
+    text: Option<&str>,
+    now: i64,
+) -> Result<Complaint, AppError> {
+    let c = get(&state.db, id).await?;
+    if party(&state.db, account, &c).await? != Party::Complainant {
+        return Err(AppError::Forbidden(
+            "only the complainant gives feedback".into(),
+        ));
+    }
+    let text = match text {
+        Some(t) if !t.trim().is_empty() => Some(text_field("text", t, 1)?),
+        _ => None,
+    };
+    let to = if satisfied {
+        Status::Feedback
+    } else {
+        Status::UnderReview
+    };
+    let mut tx = state.db.begin().await?;
+    let from = transition(
+        &mut tx,
+        id,
+        &[Status::Answered],
+        to,
+        now,
+        &[
+            ("satisfied", Bind::Bool(satisfied)),
+            ("feedback_text", Bind::OptText(text.as_deref())),
+            ("feedback_at", Bind::Int(now)),
+        ],
+    )
+    .await?;
+    event(
+        &mut tx,
+        id,
+        now,
+        "complainant",
+        Some(from),
+        to,
+        Some(if satisfied {
+            "satisfied"
+        } else {
+            "not satisfied"
+        }),
+    )
+    .await?;
+    ca::audit::append(
+        &mut tx,
+        &account.email,
+        "complaint.feedback",
+        id,
+        &json!({ "satisfied": satisfied }),
+    )
+    .await?;
+    tx.commit().await?;
+    get(&state.db, id).await
+}
+
+/// Staff's decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// The complaint is founded: the certificate goes.
+    Upheld {
+        /// `privilegeWithdrawn` (final) or `certificateHold` (suspension first).
+        revocation: RevocationReason,
+    },
+    /// Not founded.
+    Dismissed,
+}
+
+/// Staff decide. Upheld revokes the site's certificate in the same transaction (the
+/// seal, page, OCSP and CRL say so within a second); both parties are told.
+pub async fn decide(
+    state: &AppState,
+    account: &Account,
+    id: &str,
+    decision: Decision,
+    reason: &str,
+    now: i64,
+) -> Result<Complaint, AppError> {
+    account.require(&[Role::Staff, Role::Admin])?;
+    let reason = text_field("reason", reason, 1)?;
+    let c = get(&state.db, id).await?;
+    let (to, verdict_zh, verdict_en) = match decision {
+        Decision::Upheld { .. } => (Status::Upheld, "投诉成立", "upheld"),
+        Decision::Dismissed => (Status::Dismissed, "投诉不成立", "dismissed"),
+    };
+    let mut tx = state.db.begin().await?;
+    let from = transition(
+        &mut tx,
+        id,
+        &[
+            Status::Answered,
+            Status::Feedback,
+            Status::UnderReview,
+            Status::Overdue,
+        ],
+        to,
+        now,
+        &[
+            ("decision_reason", Bind::Text(&reason)),
+            ("decided_at", Bind::Int(now)),
+        ],
+    )
+    .await?;
+    let mut revoked = None;
+    if let Decision::Upheld { revocation } = decision {
+        let sc = application::site_certificate(&state.db, &c.site_id).await?;
+        // A live certificate is revoked (or held); a held one can be made final; a
+        // certificate already revoked for good stays as it is.
+        let on_hold = |c: &ca::store::CertificateRecord| c.revocation_reason == Some(6);
+        if let Some(cert) = sc.certificate.filter(|c| {
+            c.revoked_at.is_none()
+                || (on_hold(c) && revocation != RevocationReason::CertificateHold)
+        }) {
+            let serial = ca::Serial::from_bytes(&cert.serial);
+            let r = state
+                .ca
+                .revoke_in(&mut tx, &serial, revocation, &account.email)
+                .await
+                .map_err(|e| match e {
+                    ca::Error::RevocationRefused(m) => AppError::Conflict(m),
+                    other => other.into(),
+                })?;
+            revoked = Some(r.serial.to_hex());
+        }
+    }
+    event(&mut tx, id, now, "staff", Some(from), to, Some(&reason)).await?;
+    let p = parties(&mut tx, &c).await?;
+    let url = link(state, id);
+    let text = format!(
+        "关于 {domain} 的投诉，审核结论：{verdict_zh}。\n理由：{reason}\n{url}\n\n\
+         The complaint about {domain} was {verdict_en}. Reason: {reason}\n",
+        domain = p.domain,
+    );
+    let subject = format!(
+        "【诚信】投诉审核结论 / Complaint {verdict_en}: {}",
+        p.domain
+    );
+    mail(&mut tx, &p.complainant, &subject, &text, now).await?;
+    if let Some((op_id, op_email)) = &p.operator {
+        mail(&mut tx, op_email, &subject, &text, now).await?;
+        webhook(
+            &mut tx,
+            *op_id,
+            "complaint.decided",
+            json!({ "complaint": id, "site": c.site_id, "decision": to.as_str(),
+                    "reason": reason, "revoked_serial": revoked }),
+            now,
+        )
+        .await?;
+    }
+    ca::audit::append(
+        &mut tx,
+        &account.email,
+        "complaint.decide",
+        id,
+        &json!({ "decision": to.as_str(), "reason": reason, "revoked_serial": revoked,
+                 "revocation": match decision { Decision::Upheld { revocation } => Some(revocation.name()), _ => None } }),
+    )
+    .await?;
+    tx.commit().await?;
+    get(&state.db, id).await
+}
+
+/// The complainant withdraws a complaint that is not decided yet.
+pub async fn withdraw(
+    state: &AppState,
+    account: &Account,
+    id: &str,
+    now: i64,
+) -> Result<Complaint, AppError> {
+    let c = get(&state.db, id).await?;
+    if party(&state.db, account, &c).await? != Party::Complainant {
+        return Err(AppError::Forbidden(
+            "only the complainant withdraws a complaint".into(),
+        ));
+    }
+    let mut tx = state.db.begin().await?;
+    let from = transition(
+        &mut tx,
+        id,
+        &[
+            Status::Submitted,
+            Status::Forwarded,
+            Status::Answered,
+            Status::Feedback,
+            Status::UnderReview,
+            Status::Overdue,
+        ],
+        Status::Withdrawn,
+        now,
+        &[],
+    )
+    .await?;
+    event(
+        &mut tx,
+        id,
+        now,
+        "complainant",
+        Some(from),
+        Status::Withdrawn,
+        None,
+    )
+    .await?;
+    ca::audit::append(
+        &mut tx,
+        &account.email,
+        "complaint.withdraw",
+        id,
+        &json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    get(&state.db, id).await
+}
+
+/// Job `complaint.reminder`: remind the operator while the complaint is unanswered.
+pub async fn on_reminder(state: &AppState, id: &str, now: i64) -> Result<bool, AppError> {
+    let c = get(&state.db, id).await?;
+    if !matches!(c.status()?, Status::Submitted | Status::Forwarded) {
+        return Ok(false);
+    }
+    let mut tx = state.db.begin().await?;
+    let p = parties(&mut tx, &c).await?;
+    let Some((op_id, op_email)) = p.operator else {
+        return Ok(false);
+    };
+    let due = date_time(c.deadline_at);
+    let url = link(state, id);
+    mail(
+        &mut tx,
+        &op_email,
+        &format!("【诚信】提醒：请于 {due} 前答复投诉 / Reminder: answer by {due}"),
+        &format!(
+            "关于 {domain} 的投诉尚未答复，截止时间 {due}。\n{url}\n\n\
+             The complaint about {domain} is still unanswered; the deadline is {due}.\n",
+            domain = p.domain
+        ),
+        now,
+    )
+    .await?;
+    webhook(
+        &mut tx,
+        op_id,
+        "complaint.reminder",
+        json!({ "complaint": id, "site": c.site_id, "deadline_at": c.deadline_at, "url": url }),
+        now,
+    )
+    .await?;
+    ca::audit::append(
+        &mut tx,
+        "system",
+        "complaint.remind",
+        id,
+        &json!({ "deadline_at": c.deadline_at }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Job `complaint.deadline`: an unanswered complaint becomes `overdue` and goes to
+/// staff. Returns whether it changed anything.
+pub async fn on_deadline(state: &AppState, id: &str, now: i64) -> Result<bool, AppError> {
+    let c = get(&state.db, id).await?;
+    if now < c.deadline_at {
+        return Ok(false);
+    }
+    let mut tx = state.db.begin().await?;
+    let from = match transition(
+        &mut tx,
+        id,
+        &[Status::Submitted, Status::Forwarded],
+        Status::Overdue,
+        now,
+        &[],
+    )
+    .await
+    {
+        Ok(from) => from,
+        // Answered or closed in time: nothing to do.
+        Err(AppError::Conflict(_)) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    event(
+        &mut tx,
+        id,
+        now,
+        "system",
+        Some(from),
+        Status::Overdue,
+        Some("no answer by the deadline: escalated to staff"),
+    )
+    .await?;
+    let staff: Vec<(String,)> = on_tx!(&mut tx, |x| sqlx::query_as(
+        "SELECT email FROM accounts WHERE role IN ('staff', 'admin') ORDER BY id"
+    )
+    .fetch_all(x)
+    .await
+    .map_err(ca::Error::from)?);
+    let p = parties(&mut tx, &c).await?;
+    for (email,) in staff {
+        mail(
+            &mut tx,
+            &email,
+            &format!("【诚信】投诉逾期未答复 / Overdue complaint: {}", p.domain),
+            &format!(
+                "关于 {domain} 的投诉已逾期未答复，请审核。\n{url}\n\n\
+                 The complaint about {domain} was not answered in time; please review it.\n",
+                domain = p.domain,
+                url = link(state, id)
+            ),
+            now,
+        )
+        .await?;
+    }
+    ca::audit::append(&mut tx, "system", "complaint.overdue", id, &json!({})).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// A unix time as Beijing time, to the minute.
+pub fn date_time(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .map(|d| d.to_offset(time::macros::offset!(+8)))
+        .ok()
+        .and_then(|d| {
+            d.format(time::macros::format_description!(
+                "[year]-[month]-[day] [hour]:[minute] (UTC+8)"
+            ))
+            .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// A site's complaint record over the last 12 months.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct Reputation {
+    /// Complaints filed (withdrawn ones excluded).
+    pub received: i64,
+    /// Answered by their deadline.
+    pub answered_in_time: i64,
+    /// Median hours from filing to answer, over answered complaints.
+    pub median_answer_hours: Option<f64>,
+    /// Upheld by staff.
+    pub upheld: i64,
+    /// Complainants satisfied, out of those who gave feedback.
+    pub satisfied: i64,
+    /// Complainants who gave feedback.
+    pub with_feedback: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct RecordRow {
+    created_at: i64,
+    deadline_at: i64,
+    answered_at: Option<i64>,
+    status: String,
+    satisfied: Option<bool>,
+}
+
+/// The site's reputation, or `None` below [`MIN_REPUTATION_COUNT`] complaints.
+pub async fn reputation(
+    db: &Database,
+    site: &str,
+    now: i64,
+) -> Result<Option<Reputation>, AppError> {
+    let since = now - 365 * 86_400;
+    let rows: Vec<RecordRow> = on_pool!(db, |p| sqlx::query_as(
+        "SELECT created_at, deadline_at, answered_at, status, satisfied FROM complaints \
+         WHERE site_id = $1 AND created_at >= $2 AND status <> 'withdrawn'"
+    )
+    .bind(site)
+    .bind(since)
+    .fetch_all(p)
+    .await
+    .map_err(ca::Error::from)?);
+    let received = rows.len() as i64;
+    if received < MIN_REPUTATION_COUNT {
+        return Ok(None);
+    }
+    let mut hours: Vec<f64> = rows
+        .iter()
+        .filter_map(|r| r.answered_at.map(|a| (a - r.created_at) as f64 / 3600.0))
+        .collect();
+    hours.sort_by(f64::total_cmp);
+    let median_answer_hours = match hours.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(hours[n / 2]),
+        n => Some((hours[n / 2 - 1] + hours[n / 2]) / 2.0),
+    }
+    .map(|h| (h * 10.0).round() / 10.0);
+    Ok(Some(Reputation {
+        received,
+        answered_in_time: rows
+            .iter()
+            .filter(|r| r.answered_at.is_some_and(|a| a <= r.deadline_at))
+            .count() as i64,
+        median_answer_hours,
+        upheld: rows.iter().filter(|r| r.status == "upheld").count() as i64,
+        satisfied: rows.iter().filter(|r| r.satisfied == Some(true)).count() as i64,
+        with_feedback: rows.iter().filter(|r| r.satisfied.is_some()).count() as i64,
+    }))
+}
