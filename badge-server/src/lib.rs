@@ -24,6 +24,7 @@ pub mod routes;
 pub mod seal;
 pub mod state;
 pub mod telemetry;
+pub mod warning;
 
 pub use error::AppError;
 pub use state::AppState;

@@ -41,6 +41,7 @@ pub const BEARER: &str = "bearer";
         (name = "registry", description = "Public, unauthenticated look-ups"),
         (name = "account", description = "The token's account"),
         (name = "complaints", description = "File, answer, give feedback on and decide complaints about certified sites"),
+        (name = "warnings", description = "Fraud warnings and the copied-seal report they come from"),
         (name = "meta", description = "This document"),
     )
 )]

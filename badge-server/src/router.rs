@@ -26,6 +26,7 @@ pub(crate) fn documented() -> OpenApiRouter<AppState> {
         .merge(routes::public::router())
         .merge(routes::archive::router())
         .merge(routes::complaints::router())
+        .merge(routes::warnings::router())
         .routes(routes!(openapi::serve))
 }
 

@@ -31,7 +31,9 @@ const API: &[(&str, &str)] = &[
     ("get", "/api/v1/me"),
     ("get", "/api/v1/openapi.json"),
     ("get", "/api/v1/sites"),
+    ("get", "/api/v1/seal-copies"),
     ("get", "/api/v1/sites/{site}"),
+    ("get", "/api/v1/warnings"),
     ("get", "/cert/{site}.json"),
     ("post", "/api/v1/applications"),
     ("post", "/api/v1/applications/{id}/approve"),
@@ -43,7 +45,10 @@ const API: &[(&str, &str)] = &[
     ("post", "/api/v1/complaints/{id}/feedback"),
     ("post", "/api/v1/complaints/{id}/withdraw"),
     ("post", "/api/v1/sites/{site}/recheck"),
+    ("post", "/api/v1/seal-copies/warn"),
     ("post", "/api/v1/sites/{site}/revoke"),
+    ("post", "/api/v1/warnings"),
+    ("post", "/api/v1/warnings/{id}/withdraw"),
 ];
 
 const PROBED: [Method; 5] = [

@@ -1850,3 +1850,167 @@ fn a_complaint_goes_from_the_visitor_to_the_operator_to_staff_and_an_upheld_one_
         );
     }
 }
+
+#[test]
+fn a_copied_seal_becomes_a_published_fraud_warning_that_the_url_check_reports() {
+    for backend in Backend::all() {
+        let d = Deployment::new(backend);
+        d.ca(&["init"]).ok();
+        let dns_port = free_port();
+        let (operator, staff, visitor) = (
+            d.token("operator", "op@chenxi-shuzhi.cn"),
+            d.token("staff", "staff@chengxin.test"),
+            d.token("user", "visitor@example.com"),
+        );
+        let _server = d.serve_for_applications(dns_port);
+        let (_, site) = d.certify(&operator, &staff, dns_port, chenxi_application());
+        let site_id = site["site"].as_str().unwrap().to_string();
+        let client = http();
+        let check = |url: &str| -> serde_json::Value {
+            client
+                .get(d.url("/api/v1/check"))
+                .query(&[("url", url)])
+                .send()
+                .unwrap()
+                .json()
+                .unwrap()
+        };
+
+        // A look-alike shop embeds the seal; the copy reaches the staff report.
+        let seal = client
+            .get(d.url(&format!("/seal/{site_id}.svg")))
+            .header("referer", "https://pay.chenxi-shuzhi-shop.com/checkout")
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        assert!(seal.contains("非本站认证"), "{seal}");
+        assert_eq!(
+            client
+                .get(d.url("/api/v1/seal-copies"))
+                .bearer_auth(&visitor)
+                .send()
+                .unwrap()
+                .status(),
+            403
+        );
+        let started = Instant::now();
+        let report = loop {
+            let r: Vec<serde_json::Value> = client
+                .get(d.url("/api/v1/seal-copies"))
+                .bearer_auth(&staff)
+                .send()
+                .unwrap()
+                .json()
+                .unwrap();
+            if !r.is_empty() || started.elapsed() > Duration::from_secs(15) {
+                break r;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        assert_eq!(report.len(), 1, "{report:?}");
+        assert_eq!(report[0]["host"], "pay.chenxi-shuzhi-shop.com");
+        assert_eq!(report[0]["site_id"], site_id.as_str());
+
+        // One step from the report to a published warning.
+        let warn = |token: &str, host: &str| {
+            client
+                .post(d.url("/api/v1/seal-copies/warn"))
+                .bearer_auth(token)
+                .json(&serde_json::json!({"site": site_id, "host": host}))
+                .send()
+                .unwrap()
+        };
+        assert_eq!(warn(&operator, "pay.chenxi-shuzhi-shop.com").status(), 403);
+        assert_eq!(warn(&staff, "never-seen.example.com").status(), 404);
+        let published = warn(&staff, "pay.chenxi-shuzhi-shop.com");
+        assert_eq!(published.status(), 201);
+        let published: serde_json::Value = published.json().unwrap();
+        assert_eq!(published["impersonates"], site_id.as_str());
+        assert!(
+            published["evidence"].as_str().unwrap().contains("1"),
+            "{published}"
+        );
+        assert_eq!(warn(&staff, "pay.chenxi-shuzhi-shop.com").status(), 409);
+
+        let warned = check("https://pay.chenxi-shuzhi-shop.com/checkout?id=1");
+        assert_eq!(warned["result"], "warned", "{warned}");
+        assert_eq!(warned["warning"]["impersonates"], site_id.as_str());
+        assert_eq!(check("www.pay.chenxi-shuzhi-shop.com")["result"], "warned");
+        assert_eq!(check("https://chenxi-shuzhi.cn/")["result"], "certified");
+        assert_eq!(
+            check("https://chenxi-shuzhi-shop.com/")["result"],
+            "not_certified"
+        );
+
+        // A hand-written warning: validated, escaped on the public page, withdrawable.
+        let publish = |body: serde_json::Value| {
+            client
+                .post(d.url("/api/v1/warnings"))
+                .bearer_auth(&staff)
+                .json(&body)
+                .send()
+                .unwrap()
+        };
+        let invalid = publish(
+            serde_json::json!({"domain": "not a domain", "description": "", "evidence": "x"}),
+        );
+        assert_eq!(invalid.status(), 422);
+        let fields: serde_json::Value = invalid.json().unwrap();
+        assert!(
+            fields["fields"]["domain"].is_string() && fields["fields"]["description"].is_string(),
+            "{fields}"
+        );
+        let hostile = publish(
+            serde_json::json!({"domain": "chenxi-shuzhi.cn.refund-help.com",
+            "description": "<script>alert('x')</script>冒充客服退款", "evidence": "<img src=x onerror=alert(1)>"}),
+        );
+        assert_eq!(hostile.status(), 201);
+        let hostile_id = hostile.json::<serde_json::Value>().unwrap()["id"]
+            .as_i64()
+            .unwrap();
+        let page = client.get(d.url("/warnings")).send().unwrap();
+        assert!(
+            page.headers()["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("default-src 'none'")
+        );
+        let page = page.text().unwrap();
+        assert!(
+            page.contains("pay.chenxi-shuzhi-shop.com") && page.contains("冒充客服退款"),
+            "{page}"
+        );
+        assert!(
+            !page.contains("<script>alert") && !page.contains("<img src=x"),
+            "unescaped: {page}"
+        );
+        let feed: Vec<serde_json::Value> = client
+            .get(d.url("/api/v1/warnings"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(feed.len(), 2);
+        let withdraw = |id: i64| {
+            client
+                .post(d.url(&format!("/api/v1/warnings/{id}/withdraw")))
+                .bearer_auth(&staff)
+                .send()
+                .unwrap()
+                .status()
+        };
+        assert_eq!(withdraw(hostile_id), 204);
+        assert_eq!(withdraw(hostile_id), 404);
+        assert_eq!(
+            check("chenxi-shuzhi.cn.refund-help.com")["result"],
+            "not_certified"
+        );
+        let audit =
+            d.sql("SELECT action FROM audit_log WHERE action LIKE 'warning.%' ORDER BY seq");
+        assert_eq!(
+            audit.lines().collect::<Vec<_>>(),
+            ["warning.publish", "warning.publish", "warning.withdraw"]
+        );
+    }
+}

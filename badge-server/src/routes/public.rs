@@ -110,6 +110,18 @@ enum Checked {
         /// The URL as given, trimmed.
         url: String,
     },
+    /// The host is on the fraud-warning list.
+    Warned {
+        /// The host, normalized to A-labels.
+        host: String,
+        /// `warned`.
+        #[schema(value_type = String, example = "warned")]
+        result: &'static str,
+        /// The URL as given, trimmed.
+        url: String,
+        /// The warning.
+        warning: crate::warning::Warning,
+    },
     /// No site covers the host.
     NotCertified {
         /// The host, normalized to A-labels.
@@ -124,7 +136,7 @@ enum Checked {
 
 /// Check a URL
 ///
-/// Public. `certified` (or the covering site's other state), or `not_certified`, for
+/// Public. `warned` (a published fraud warning), `certified` (or the covering site's other state), or `not_certified`, for
 /// any URL a visitor pastes. A host is covered by a site that certifies it or one of its
 /// parent domains.
 #[utoipa::path(
@@ -161,6 +173,15 @@ async fn check(
         .ok_or_else(|| AppError::Invalid(vec![("url".into(), format!("{raw:?} is not a URL"))]))?;
     let host = ca::identity::Domain::parse(&host)
         .map_err(|e| AppError::Invalid(vec![("url".into(), e.to_string())]))?;
+    // An impersonator is named as such even under a certified parent domain.
+    if let Some(warning) = crate::warning::for_host(&state.db, &host).await? {
+        return Ok(Json(Checked::Warned {
+            host: host.as_str().to_string(),
+            result: "warned",
+            url: raw.to_string(),
+            warning,
+        }));
+    }
     let labels: Vec<&str> = host.as_str().split('.').collect();
     for i in 0..labels.len().saturating_sub(1) {
         let candidate = labels[i..].join(".");
