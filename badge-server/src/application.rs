@@ -549,7 +549,18 @@ pub async fn site_owner(db: &Database, site: &str) -> Result<Option<i64>, AppErr
     row.map(|r| r.0).ok_or(AppError::NotFound)
 }
 
-/// A site as the API shows it.
+/// A site as anyone may see it: the site view without what only its operator needs
+/// (the embedding snippets).
+pub async fn public_view(state: &AppState, site: &str) -> Result<serde_json::Value, AppError> {
+    let mut v = site_view(state, site).await?;
+    if let Some(o) = v.as_object_mut() {
+        o.remove("snippet");
+        o.remove("seal_variants");
+    }
+    Ok(v)
+}
+
+/// A site as the API shows it to its operator and staff.
 pub async fn site_view(state: &AppState, site: &str) -> Result<serde_json::Value, AppError> {
     let SiteCertificate {
         id,
@@ -561,7 +572,12 @@ pub async fn site_view(state: &AppState, site: &str) -> Result<serde_json::Value
     };
     let domains: Vec<String> = serde_json::from_str(&cert.domains).unwrap_or_default();
     let base = state.public_base();
-    let seal_url = format!("{base}/seal/{id}.svg");
+    let variants = crate::seal::variants(
+        &base,
+        &id,
+        domains.first().map(String::as_str).unwrap_or(""),
+    );
+    let seal_url = variants[0].url.clone();
     let certificate_url = format!("{base}/cert/{id}");
     Ok(json!({
         "site": id,
@@ -577,9 +593,7 @@ pub async fn site_view(state: &AppState, site: &str) -> Result<serde_json::Value
         "revocation_reason": cert.revocation_reason.and_then(ca::RevocationReason::from_code).map(|r| r.name()),
         "seal_url": seal_url,
         "certificate_url": certificate_url,
-        "snippet": format!(
-            "<a href=\"{certificate_url}\"><img src=\"{seal_url}\" alt=\"网站身份已验证 Verified: {}\" width=\"160\" height=\"60\"></a>",
-            domains.first().map(String::as_str).unwrap_or("")
-        ),
+        "snippet": variants[0].snippet,
+        "seal_variants": variants,
     }))
 }

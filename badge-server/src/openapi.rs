@@ -202,6 +202,10 @@ pub struct Site {
     /// HTML that shows the seal linked to the certificate page.
     #[schema(required = false)]
     pub snippet: String,
+    /// Every size, language and format of the seal with its snippet, the default
+    /// (the one in `snippet`) first.
+    #[schema(required = false)]
+    pub seal_variants: Vec<crate::seal::SealVariant>,
 }
 
 /// The site an approval issued: the site view, plus the private key when the server
@@ -236,6 +240,9 @@ pub struct IssuedSite {
     pub certificate_url: String,
     /// HTML that shows the seal linked to the certificate page.
     pub snippet: String,
+    /// Every size, language and format of the seal with its snippet, the default
+    /// (the one in `snippet`) first.
+    pub seal_variants: Vec<crate::seal::SealVariant>,
     /// PKCS#8 PEM of the generated key; absent when the application carried a CSR.
     #[schema(required = false)]
     pub private_key_pem: String,

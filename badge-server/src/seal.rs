@@ -161,10 +161,88 @@ impl Format {
     /// The `Content-Type` to serve it with.
     pub fn content_type(self) -> &'static str {
         match self {
-            Format::Svg => "image/svg+xml",
+            Format::Svg => "image/svg+xml; charset=utf-8",
             Format::Png { .. } => "image/png",
         }
     }
+}
+
+/// One way to embed a site's seal, as the portal offers it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct SealVariant {
+    /// `svg` or `png` (the PNG snippet also offers the `@2x` image for dense screens).
+    pub format: &'static str,
+    /// `zh` (Chinese first) or `en`.
+    pub lang: &'static str,
+    /// `s`, `m` or `l`.
+    pub size: &'static str,
+    /// CSS width.
+    pub width: u32,
+    /// CSS height.
+    pub height: u32,
+    /// The image.
+    pub url: String,
+    /// Plain HTML, no script: the image linked to the certificate page.
+    pub snippet: String,
+}
+
+#[derive(Template)]
+#[template(path = "snippet.html")]
+struct Snippet<'a> {
+    certificate_url: &'a str,
+    src: &'a str,
+    src_2x: Option<&'a str>,
+    alt: &'a str,
+    width: u32,
+    height: u32,
+}
+
+/// Every way to embed the seal of `site` (served under `base`), the default
+/// (SVG, Chinese first, medium) first. `domain` goes into the `alt` text.
+pub fn variants(base: &str, site: &str, domain: &str) -> Vec<SealVariant> {
+    let certificate_url = format!("{base}/cert/{site}");
+    let alt = format!("网站身份已验证 Verified: {domain}");
+    let mut out = Vec::with_capacity(12);
+    for format in ["svg", "png"] {
+        for (lang, size) in [
+            ("zh", "m"),
+            ("zh", "s"),
+            ("zh", "l"),
+            ("en", "m"),
+            ("en", "s"),
+            ("en", "l"),
+        ] {
+            let (width, height) = Size::parse(Some(size)).unwrap_or(Size::Medium).dims();
+            let query = match (lang, size) {
+                ("zh", "m") => String::new(),
+                ("zh", s) => format!("?size={s}"),
+                (l, "m") => format!("?lang={l}"),
+                (l, s) => format!("?lang={l}&size={s}"),
+            };
+            let url = format!("{base}/seal/{site}.{format}{query}");
+            let x2 = (format == "png").then(|| format!("{base}/seal/{site}@2x.png{query}"));
+            let snippet = Snippet {
+                certificate_url: &certificate_url,
+                src: &url,
+                src_2x: x2.as_deref(),
+                alt: &alt,
+                width,
+                height,
+            }
+            .render()
+            .unwrap_or_default();
+            out.push(SealVariant {
+                format,
+                lang,
+                size,
+                width,
+                height,
+                url,
+                snippet,
+            });
+        }
+    }
+    out
 }
 
 /// Everything that decides a seal's bytes; the cache key.

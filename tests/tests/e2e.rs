@@ -791,6 +791,49 @@ fn an_operator_applies_proves_control_and_staff_approve_while_everyone_else_is_k
         );
         assert!(site["snippet"].as_str().unwrap().contains("/seal/"));
         let site_id = site["site"].as_str().unwrap().to_string();
+        // Every offered variant is served, in its format and at its size; the PNGs
+        // are drawn in the certified green.
+        let variants = site["seal_variants"].as_array().unwrap();
+        assert_eq!(variants.len(), 12);
+        assert_eq!(variants[0]["snippet"], site["snippet"]);
+        for v in variants {
+            let url = v["url"].as_str().unwrap();
+            let r = client.get(url).send().unwrap();
+            assert_eq!(r.status(), 200, "{url}");
+            let ct = r.headers()["content-type"].to_str().unwrap().to_string();
+            let body = r.bytes().unwrap();
+            if v["format"] == "png" {
+                assert_eq!(ct, "image/png", "{url}");
+                let (w, h) = png_size(&body);
+                assert_eq!(
+                    (w, h),
+                    (
+                        v["width"].as_u64().unwrap() as u32,
+                        v["height"].as_u64().unwrap() as u32
+                    ),
+                    "{url}"
+                );
+                let [green] = count_colours(&body, [SEAL_GREEN]);
+                assert!(green > 200, "{url}: {green} green pixels");
+                let x2 = url.replace(".png", "@2x.png");
+                assert!(
+                    v["snippet"]
+                        .as_str()
+                        .unwrap()
+                        .contains(&format!("{} 2x", x2.replace('&', "&#38;"))),
+                    "{v}"
+                );
+                let (w2, h2) = png_size(&client.get(&x2).send().unwrap().bytes().unwrap());
+                assert_eq!((w2, h2), (2 * w, 2 * h), "{x2}");
+            } else {
+                assert_eq!(ct, "image/svg+xml; charset=utf-8", "{url}");
+                assert!(
+                    std::str::from_utf8(&body)
+                        .unwrap()
+                        .contains("网站身份已验证")
+                );
+            }
+        }
         assert_eq!(
             post(
                 &format!("/api/v1/applications/{id}/approve"),
@@ -1295,6 +1338,15 @@ fn tail(text: &str, lines: usize) -> String {
 /// this site".
 const SEAL_GREEN: [u8; 3] = [0x1a, 0x7f, 0x37];
 const SEAL_RED: [u8; 3] = [0xcf, 0x22, 0x2e];
+
+/// Width and height of a PNG.
+fn png_size(png_bytes: &[u8]) -> (u32, u32) {
+    let reader = png::Decoder::new(std::io::Cursor::new(png_bytes))
+        .read_info()
+        .unwrap();
+    let info = reader.info();
+    (info.width, info.height)
+}
 
 /// How many pixels of a PNG are within a small distance of each of `colours`
 /// (anti-aliased edges blend into white and are not counted).

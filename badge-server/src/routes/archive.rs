@@ -77,11 +77,7 @@ async fn find(state: &AppState, q: &SearchQuery) -> Result<(String, i64, Vec<Val
     let ids = application::search(&state.db, &text, page).await?;
     let mut views = Vec::with_capacity(ids.len());
     for id in ids {
-        let mut v = application::site_view(state, &id).await?;
-        if let Some(o) = v.as_object_mut() {
-            o.remove("snippet");
-        }
-        views.push(v);
+        views.push(application::public_view(state, &id).await?);
     }
     Ok((text, page, views))
 }

@@ -55,11 +55,7 @@ async fn certificate(
     headers: axum::http::HeaderMap,
 ) -> Result<Response, AppError> {
     if let Some(site) = file.strip_suffix(".json") {
-        let mut view = application::site_view(&state, site).await?;
-        if let Some(o) = view.as_object_mut() {
-            o.remove("snippet");
-        }
-        return Ok(Json(view).into_response());
+        return Ok(Json(application::public_view(&state, site).await?).into_response());
     }
     if let Some(site) = file.strip_suffix(".pem") {
         let der = application::site_certificate(&state.db, site)
