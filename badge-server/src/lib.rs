@@ -15,13 +15,17 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod jobs;
+pub mod limiter;
 pub mod openapi;
+pub mod password;
 pub mod queue;
 pub mod router;
 pub mod routes;
 pub mod seal;
+pub mod session;
 pub mod state;
 pub mod telemetry;
+pub mod web;
 
 pub use error::AppError;
 pub use state::AppState;

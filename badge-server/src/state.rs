@@ -26,9 +26,27 @@ pub struct AppState {
     pub seal_cache: Arc<crate::routes::seal::SealCache>,
     /// Draws seals and keeps the bytes.
     pub seals: Arc<crate::seal::SealRenderer>,
+    /// The public base URL without a trailing slash: links in mail, the origin that
+    /// forms must come from, and whether cookies are `Secure`.
+    pub public_url: String,
+    /// Login, registration and reset attempts per client address.
+    pub login_limiter: Arc<crate::limiter::IpLimiter>,
 }
 
 impl AppState {
+    /// The public URL's origin (`scheme://host[:port]`), what a same-origin form
+    /// submission names in `Origin`.
+    pub fn public_origin(&self) -> String {
+        url::Url::parse(&self.public_url)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default()
+    }
+
+    /// Cookies are `Secure` when the public URL is https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
     /// Everything but the metrics recorder (a process-wide install that `serve`
     /// does), from the server's settings, an open database and the opened CA.
     pub fn build(
@@ -60,6 +78,8 @@ impl AppState {
             metrics: None,
             seal_cache: Arc::default(),
             seals: Arc::new(crate::seal::SealRenderer::new().map_err(|e| config(e.to_string()))?),
+            public_url: settings.common.public_url()?,
+            login_limiter: Arc::default(),
         })
     }
 }
