@@ -355,12 +355,27 @@ pub fn safe_next(next: &str) -> Option<String> {
     (joined.origin() == base.origin()).then(|| n.to_string())
 }
 
-/// The client's address (from the connection; 0.0.0.0 when served without one).
-pub fn client_ip(parts: &Parts) -> IpAddr {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
+/// The client's address: the last `X-Forwarded-For` hop when the proxy in front is
+/// trusted to add it, else the connection's peer (0.0.0.0 when served without one).
+pub fn client_ip(parts: &Parts, trust_forwarded_for: bool) -> IpAddr {
+    let forwarded = trust_forwarded_for
+        .then(|| {
+            parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .next_back()
+                .and_then(|hop| hop.trim().parse::<IpAddr>().ok())
+        })
+        .flatten();
+    forwarded.unwrap_or_else(|| {
+        parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
+    })
 }
 
 /// Whether an unsafe request comes from a page of our own origin: `Origin` when the
@@ -404,7 +419,7 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
             return Err(PageError::CrossOrigin);
         }
         let session = load(&mut parts, state).await?.ok_or(PageError::Csrf)?;
-        let ip = client_ip(&parts);
+        let ip = client_ip(&parts, state.trust_forwarded_for);
         let bytes = Bytes::from_request(Request::from_parts(parts, body), state)
             .await
             .map_err(|_| PageError::BadForm)?;
@@ -426,6 +441,18 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_client_address_comes_from_the_proxy_s_hop_only_when_the_proxy_is_trusted() {
+        let req = axum::http::Request::builder()
+            .header("x-forwarded-for", "6.6.6.6, 198.51.100.4")
+            .extension(ConnectInfo(SocketAddr::from(([10, 0, 0, 2], 4000))))
+            .body(())
+            .unwrap_or_default();
+        let (parts, ()) = req.into_parts();
+        assert_eq!(client_ip(&parts, true), IpAddr::from([198, 51, 100, 4]));
+        assert_eq!(client_ip(&parts, false), IpAddr::from([10, 0, 0, 2]));
+    }
 
     #[test]
     fn next_accepts_local_paths_only() {

@@ -31,6 +31,8 @@ pub struct AppState {
     pub public_url: String,
     /// Login, registration and reset attempts per client address.
     pub login_limiter: Arc<crate::limiter::IpLimiter>,
+    /// Client addresses come from the last `X-Forwarded-For` hop (behind a proxy).
+    pub trust_forwarded_for: bool,
 }
 
 impl AppState {
@@ -80,6 +82,7 @@ impl AppState {
             seals: Arc::new(crate::seal::SealRenderer::new().map_err(|e| config(e.to_string()))?),
             public_url: settings.common.public_url()?,
             login_limiter: Arc::default(),
+            trust_forwarded_for: settings.trust_forwarded_for,
         })
     }
 }
