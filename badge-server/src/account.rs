@@ -247,3 +247,430 @@ pub async fn authenticate(db: &Database, token: &str) -> Result<Option<Account>,
     })
     .transpose()
 }
+
+/// 256 random bits, base64url: session ids and e-mail link tokens.
+pub(crate) fn random_token() -> Result<String, AppError> {
+    let mut raw = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut raw)
+        .map_err(|_| AppError::Internal(ca::Error::Config("no system randomness".into())))?;
+    Ok(URL_SAFE_NO_PAD.encode(raw))
+}
+
+/// SHA-256 of a secret handed out (session id, link token): what the database keeps.
+pub(crate) fn secret_hash(secret: &str) -> Vec<u8> {
+    hash(secret)
+}
+
+/// Consecutive failed logins that lock an account.
+pub const MAX_FAILURES: i64 = 5;
+/// How long a locked account refuses logins, in seconds.
+pub const LOCK_SECS: i64 = 15 * 60;
+/// How long a confirmation link works, in seconds.
+pub const CONFIRM_SECS: i64 = 48 * 3600;
+/// How long a password-reset link works, in seconds.
+pub const RESET_SECS: i64 = 3600;
+
+/// What a login needs to know about an account.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    /// The account.
+    pub account: Account,
+    /// argon2id PHC string, if a password was ever set.
+    pub password_hash: Option<String>,
+    /// When the address was confirmed.
+    pub email_confirmed_at: Option<i64>,
+    /// Logins refused until then.
+    pub locked_until: Option<i64>,
+}
+
+/// The account with this address, with its password hash and lockout state.
+pub async fn credentials(db: &Database, email: &Email) -> Result<Option<Credentials>, AppError> {
+    type Row = (
+        i64,
+        String,
+        String,
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+    );
+    let row: Option<Row> = on_pool!(db, |p| sqlx::query_as(
+        "SELECT id, email, role, password_hash, email_confirmed_at, locked_until \
+         FROM accounts WHERE email = $1"
+    )
+    .bind(email.as_str())
+    .fetch_optional(p)
+    .await
+    .map_err(ca::Error::from)?);
+    row.map(|(id, email, role, password_hash, confirmed, locked)| {
+        Ok(Credentials {
+            account: Account {
+                id,
+                email,
+                role: role.parse()?,
+            },
+            password_hash,
+            email_confirmed_at: confirmed,
+            locked_until: locked,
+        })
+    })
+    .transpose()
+}
+
+/// Counts a failed login; the [`MAX_FAILURES`]th in a row locks the account for
+/// [`LOCK_SECS`] and starts the count again.
+pub async fn record_failed_login(db: &Database, id: i64, now: i64) -> Result<(), AppError> {
+    let mut tx = db.begin().await?;
+    on_tx!(&mut tx, |c| sqlx::query(
+        "UPDATE accounts SET \
+           locked_until = CASE WHEN failed_logins + 1 >= $2 THEN $3 ELSE locked_until END, \
+           failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END \
+         WHERE id = $1"
+    )
+    .bind(id)
+    .bind(MAX_FAILURES)
+    .bind(now + LOCK_SECS)
+    .execute(c)
+    .await
+    .map(|_| ())
+    .map_err(ca::Error::from)?);
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Forgets failed logins after a successful one.
+pub async fn clear_failed_logins(db: &Database, id: i64) -> Result<(), AppError> {
+    on_pool!(db, |p| sqlx::query(
+        "UPDATE accounts SET failed_logins = 0, locked_until = NULL \
+         WHERE id = $1 AND (failed_logins <> 0 OR locked_until IS NOT NULL)"
+    )
+    .bind(id)
+    .execute(p)
+    .await
+    .map(|_| ())
+    .map_err(ca::Error::from)?);
+    Ok(())
+}
+
+/// What a one-time e-mail link does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Confirms the address.
+    Confirm,
+    /// Sets a new password.
+    Reset,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Confirm => "confirm",
+            Purpose::Reset => "reset",
+        }
+    }
+}
+
+/// Creates a one-time link token for `account_id` and returns its plaintext. A new
+/// reset token retires the account's earlier unused ones.
+pub async fn create_email_token(
+    tx: &mut ca::db::Tx,
+    account_id: i64,
+    purpose: Purpose,
+    now: i64,
+) -> Result<String, AppError> {
+    let token = random_token()?;
+    let ttl = match purpose {
+        Purpose::Confirm => CONFIRM_SECS,
+        Purpose::Reset => RESET_SECS,
+    };
+    if purpose == Purpose::Reset {
+        on_tx!(&mut *tx, |c| sqlx::query(
+            "UPDATE email_tokens SET used_at = $3 \
+             WHERE account_id = $1 AND purpose = $2 AND used_at IS NULL"
+        )
+        .bind(account_id)
+        .bind(purpose.as_str())
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|_| ())
+        .map_err(ca::Error::from)?);
+    }
+    on_tx!(&mut *tx, |c| sqlx::query(
+        "INSERT INTO email_tokens (token_hash, account_id, purpose, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5)"
+    )
+    .bind(hash(&token))
+    .bind(account_id)
+    .bind(purpose.as_str())
+    .bind(now)
+    .bind(now + ttl)
+    .execute(c)
+    .await
+    .map(|_| ())
+    .map_err(ca::Error::from)?);
+    Ok(token)
+}
+
+/// Why a link token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenProblem {
+    /// No such token (or for another purpose).
+    Unknown,
+    /// Already used.
+    Used,
+    /// Past its expiry.
+    Expired,
+}
+
+/// The account a live link token belongs to, without using it up.
+pub async fn peek_email_token(
+    db: &Database,
+    token: &str,
+    purpose: Purpose,
+    now: i64,
+) -> Result<Result<i64, TokenProblem>, AppError> {
+    let row: Option<(i64, i64, Option<i64>)> = on_pool!(db, |p| sqlx::query_as(
+        "SELECT account_id, expires_at, used_at FROM email_tokens \
+         WHERE token_hash = $1 AND purpose = $2"
+    )
+    .bind(hash(token))
+    .bind(purpose.as_str())
+    .fetch_optional(p)
+    .await
+    .map_err(ca::Error::from)?);
+    Ok(match row {
+        None => Err(TokenProblem::Unknown),
+        Some((_, _, Some(_))) => Err(TokenProblem::Used),
+        Some((_, exp, None)) if exp <= now => Err(TokenProblem::Expired),
+        Some((id, _, None)) => Ok(id),
+    })
+}
+
+/// Uses up a link token inside `tx`: the account it belongs to, or why not. Only one
+/// of two concurrent uses wins (the update is conditional on `used_at IS NULL`).
+pub async fn use_email_token(
+    tx: &mut ca::db::Tx,
+    token: &str,
+    purpose: Purpose,
+    now: i64,
+) -> Result<Result<i64, TokenProblem>, AppError> {
+    let used: Option<(i64,)> = on_tx!(&mut *tx, |c| sqlx::query_as(
+        "UPDATE email_tokens SET used_at = $3 \
+         WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3 \
+         RETURNING account_id"
+    )
+    .bind(hash(token))
+    .bind(purpose.as_str())
+    .bind(now)
+    .fetch_optional(c)
+    .await
+    .map_err(ca::Error::from)?);
+    if let Some((id,)) = used {
+        return Ok(Ok(id));
+    }
+    let row: Option<(i64, Option<i64>)> = on_tx!(&mut *tx, |c| sqlx::query_as(
+        "SELECT expires_at, used_at FROM email_tokens WHERE token_hash = $1 AND purpose = $2"
+    )
+    .bind(hash(token))
+    .bind(purpose.as_str())
+    .fetch_optional(c)
+    .await
+    .map_err(ca::Error::from)?);
+    Ok(Err(match row {
+        None => TokenProblem::Unknown,
+        Some((_, Some(_))) => TokenProblem::Used,
+        Some(_) => TokenProblem::Expired,
+    }))
+}
+
+/// Creates an account with a password (not yet confirmed) inside `tx`; `None` when the
+/// address is taken.
+pub async fn insert_with_password(
+    tx: &mut ca::db::Tx,
+    email: &Email,
+    role: Role,
+    password_hash: &str,
+    now: i64,
+) -> Result<Option<i64>, AppError> {
+    let row: Option<(i64,)> = on_tx!(&mut *tx, |c| sqlx::query_as(
+        "INSERT INTO accounts (email, role, password_hash, created_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (email) DO NOTHING RETURNING id"
+    )
+    .bind(email.as_str())
+    .bind(role.as_str())
+    .bind(password_hash)
+    .bind(now)
+    .fetch_optional(c)
+    .await
+    .map_err(ca::Error::from)?);
+    Ok(row.map(|r| r.0))
+}
+
+/// Marks the address confirmed (keeps the first confirmation time).
+pub async fn confirm_email(tx: &mut ca::db::Tx, id: i64, now: i64) -> Result<(), AppError> {
+    on_tx!(&mut *tx, |c| sqlx::query(
+        "UPDATE accounts SET email_confirmed_at = COALESCE(email_confirmed_at, $2) WHERE id = $1"
+    )
+    .bind(id)
+    .bind(now)
+    .execute(c)
+    .await
+    .map(|_| ())
+    .map_err(ca::Error::from)?);
+    Ok(())
+}
+
+/// Sets a new password hash, lifts any lockout and ends every session of the account.
+pub async fn set_password(
+    tx: &mut ca::db::Tx,
+    id: i64,
+    password_hash: &str,
+) -> Result<(), AppError> {
+    on_tx!(&mut *tx, |c| {
+        sqlx::query(
+        "UPDATE accounts SET password_hash = $2, failed_logins = 0, locked_until = NULL WHERE id = $1"
+    )
+    .bind(id)
+    .bind(password_hash)
+    .execute(c)
+    .await
+    .map(|_| ())
+    .map_err(ca::Error::from)?
+    });
+    on_tx!(&mut *tx, |c| sqlx::query(
+        "DELETE FROM sessions WHERE account_id = $1"
+    )
+    .bind(id)
+    .execute(c)
+    .await
+    .map(|_| ())
+    .map_err(ca::Error::from)?);
+    Ok(())
+}
+
+/// Creates the account for `email` with `role`, or gives an existing one that role:
+/// what `badge-server user add` does. Audited either way.
+pub async fn upsert_role(db: &Database, email: &Email, role: Role) -> Result<Account, AppError> {
+    let mut tx = db.begin().await?;
+    let (id,): (i64,) = on_tx!(&mut tx, |c| sqlx::query_as(
+        "INSERT INTO accounts (email, role, created_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (email) DO UPDATE SET role = excluded.role RETURNING id"
+    )
+    .bind(email.as_str())
+    .bind(role.as_str())
+    .bind(now())
+    .fetch_one(c)
+    .await
+    .map_err(ca::Error::from)?);
+    ca::audit::append(
+        &mut tx,
+        "cli",
+        "account.role",
+        email.as_str(),
+        &json!({ "role": role }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Account {
+        id,
+        email: email.as_str().into(),
+        role,
+    })
+}
+
+/// The text of the mails this module sends: Chinese first, then English.
+pub mod mail {
+    /// Confirm the address of a new account.
+    pub fn confirm(link: &str) -> (String, String) {
+        (
+            "请确认您的诚信认证账户邮箱 / Confirm your Chengxin account e-mail".into(),
+            format!(
+                "您好！\n\n请打开以下链接确认您的邮箱地址（48 小时内有效）：\n{link}\n\n\
+                 如果您没有注册诚信认证账户，请忽略本邮件。\n\n---\n\n\
+                 Hello,\n\nOpen this link to confirm your e-mail address (valid for 48 hours):\n{link}\n\n\
+                 If you did not register a Chengxin account, ignore this message.\n"
+            ),
+        )
+    }
+
+    /// Set a new password.
+    pub fn reset(link: &str) -> (String, String) {
+        (
+            "重设您的诚信认证账户密码 / Reset your Chengxin account password".into(),
+            format!(
+                "您好！\n\n请打开以下链接设置新密码（1 小时内有效，仅可使用一次）：\n{link}\n\n\
+                 如果您没有申请重设密码，请忽略本邮件，您的密码不会改变。\n\n---\n\n\
+                 Hello,\n\nOpen this link to set a new password (valid for 1 hour, once):\n{link}\n\n\
+                 If you did not ask for this, ignore this message; your password stays as it is.\n"
+            ),
+        )
+    }
+
+    /// Someone tried to register an address that already has an account.
+    pub fn already_registered(login: &str, forgot: &str) -> (String, String) {
+        (
+            "您的邮箱已注册诚信认证账户 / Your e-mail already has a Chengxin account".into(),
+            format!(
+                "您好！\n\n有人（可能是您）尝试用此邮箱注册诚信认证账户，但此邮箱已有账户。\n\
+                 登录：{login}\n忘记密码：{forgot}\n\n如果不是您本人操作，请忽略本邮件。\n\n---\n\n\
+                 Hello,\n\nSomeone (perhaps you) tried to register a Chengxin account with this address, \
+                 which already has one.\nLog in: {login}\nForgot your password: {forgot}\n\n\
+                 If this was not you, ignore this message.\n"
+            ),
+        )
+    }
+}
+
+/// Queues a mail (`{"to", "subject", "text"}`) in the transaction that causes it.
+pub async fn enqueue_mail(
+    tx: &mut ca::db::Tx,
+    to: &str,
+    (subject, text): (String, String),
+    now: i64,
+) -> Result<(), AppError> {
+    crate::queue::enqueue(
+        tx,
+        crate::queue::kind::MAIL,
+        &json!({ "to": to, "subject": subject, "text": text }),
+        now,
+        None,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Creates a reset link for the account and queues the mail that carries it.
+pub async fn enqueue_reset(
+    tx: &mut ca::db::Tx,
+    account: &Account,
+    public_url: &str,
+    now: i64,
+) -> Result<(), AppError> {
+    let token = create_email_token(tx, account.id, Purpose::Reset, now).await?;
+    let link = format!("{public_url}/password/reset?token={token}");
+    enqueue_mail(tx, &account.email, mail::reset(&link), now).await
+}
+
+/// Creates a confirmation link for the account and queues the mail that carries it.
+pub async fn enqueue_confirm(
+    tx: &mut ca::db::Tx,
+    account: &Account,
+    public_url: &str,
+    now: i64,
+) -> Result<(), AppError> {
+    let token = create_email_token(tx, account.id, Purpose::Confirm, now).await?;
+    let link = format!("{public_url}/confirm?token={token}");
+    enqueue_mail(tx, &account.email, mail::confirm(&link), now).await
+}
+
+/// When the account was created and confirmed: what its page shows.
+pub async fn dates(db: &Database, id: i64) -> Result<(i64, Option<i64>), AppError> {
+    Ok(on_pool!(db, |p| sqlx::query_as(
+        "SELECT created_at, email_confirmed_at FROM accounts WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_one(p)
+    .await
+    .map_err(ca::Error::from)?))
+}

@@ -32,6 +32,31 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum UserCommand {
+    /// Create the account, or give an existing one this role. With --password-file,
+    /// set its password and mark the address confirmed; without, mail it a link to set
+    /// one. Prints a new API token for the account on the last line.
+    Add {
+        /// user, operator, staff or admin.
+        #[arg(long)]
+        role: String,
+        /// The account's e-mail address.
+        #[arg(long)]
+        email: String,
+        /// A file whose first line is the password.
+        #[arg(long)]
+        password_file: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        common: ca::config::Settings,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -66,13 +91,8 @@ pub async fn main() -> ExitCode {
                     label,
                     common,
                 },
-        } => match token_create(&common, &role, &email, &label).await {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(1);
-            }
-        },
+        } => return command_exit(token_create(&common, &role, &email, &label).await),
+        Command::User { command } => return command_exit(user_add(command).await),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -80,6 +100,17 @@ pub async fn main() -> ExitCode {
             tracing::error!(error = %e, "badge-server stopped");
             eprintln!("error: {e}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// A one-shot command's exit: its error on stderr and status 1.
+fn command_exit(result: Result<(), AppError>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
         }
     }
 }
@@ -158,10 +189,14 @@ async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
         .map_err(|e| ca::Error::Config(e.to_string()))?;
     tracing::info!(%addr, "listening");
     println!("listening on http://{addr}");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await
-        .map_err(|e| ca::Error::Config(format!("server: {e}")))?;
+    // The peer address feeds the per-address login limiter.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await
+    .map_err(|e| ca::Error::Config(format!("server: {e}")))?;
     db.close().await;
     Ok(())
 }
@@ -179,6 +214,54 @@ async fn token_create(
     let token = account::create_token(&db, &account, label).await?;
     db.close().await;
     println!("account {} ({})", account.email, account.role);
+    println!("{token}");
+    Ok(())
+}
+
+async fn user_add(cmd: UserCommand) -> Result<(), AppError> {
+    let UserCommand::Add {
+        role,
+        email,
+        password_file,
+        common,
+    } = cmd;
+    let role: Role = role.parse()?;
+    let email = Email::parse(&email)?;
+    let password = match &password_file {
+        Some(path) => {
+            let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+                AppError::BadRequest(format!("cannot read {}: {e}", path.display()))
+            })?);
+            let line = Zeroizing::new(text.lines().next().unwrap_or_default().to_string());
+            crate::password::check_new(&line, email.as_str()).map_err(AppError::BadRequest)?;
+            Some(crate::password::hash_blocking(line.to_string()).await?)
+        }
+        None => None,
+    };
+    let public_url = common.public_url()?;
+    let db = common.database().await?;
+    let account = account::upsert_role(&db, &email, role).await?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let mut tx = db.begin().await?;
+    match &password {
+        Some(hash) => {
+            account::set_password(&mut tx, account.id, hash).await?;
+            account::confirm_email(&mut tx, account.id, now).await?;
+        }
+        None => account::enqueue_reset(&mut tx, &account, &public_url, now).await?,
+    }
+    tx.commit().await?;
+    let token = account::create_token(&db, &account, "cli").await?;
+    db.close().await;
+    println!("account {} ({})", account.email, account.role);
+    if password.is_some() {
+        println!("password set; e-mail address marked confirmed");
+    } else {
+        println!(
+            "a link to set the password was queued for {}",
+            account.email
+        );
+    }
     println!("{token}");
     Ok(())
 }

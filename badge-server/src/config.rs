@@ -16,6 +16,10 @@ pub struct ServerSettings {
     /// Issue as soon as every check passes, without staff approval.
     #[arg(long, env = "CHENGXIN_AUTO_APPROVE", default_value_t = false)]
     pub auto_approve: bool,
+    /// Behind a reverse proxy: take the client's address for the login limiter from the
+    /// last `X-Forwarded-For` hop (the one the proxy added) instead of the connection.
+    #[arg(long, env = "CHENGXIN_TRUST_FORWARDED_FOR", default_value_t = false)]
+    pub trust_forwarded_for: bool,
     /// Address to listen on.
     #[arg(long, env = "CHENGXIN_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,

@@ -38,6 +38,7 @@ pub fn routes() -> Router<AppState> {
         .merge(documented)
         .merge(routes::pki::router())
         .merge(routes::seal::router())
+        .merge(routes::accounts::router())
 }
 
 /// Builds the application.

@@ -28,13 +28,33 @@ pub struct AppState {
     pub complaints: crate::complaint::ComplaintPolicy,
     /// Draws seals and keeps the bytes.
     pub seals: Arc<crate::seal::SealRenderer>,
+    /// The public base URL without a trailing slash: links in mail, the origin that
+    /// forms must come from, and whether cookies are `Secure`.
+    pub public_url: String,
+    /// Login, registration and reset attempts per client address.
+    pub login_limiter: Arc<crate::limiter::IpLimiter>,
+    /// Client addresses come from the last `X-Forwarded-For` hop (behind a proxy).
+    pub trust_forwarded_for: bool,
 }
 
 impl AppState {
     /// The public base URL (no trailing slash) that links in pages, mails and
-    /// snippets start with: where the CA's own URLs point.
+    /// snippets start with.
     pub fn public_base(&self) -> String {
-        self.ca.urls().ocsp.trim_end_matches("/ocsp").to_string()
+        self.public_url.trim_end_matches('/').to_string()
+    }
+
+    /// The public URL's origin (`scheme://host[:port]`), what a same-origin form
+    /// submission names in `Origin`.
+    pub fn public_origin(&self) -> String {
+        url::Url::parse(&self.public_url)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default()
+    }
+
+    /// Cookies are `Secure` when the public URL is https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
     }
 
     /// Everything but the metrics recorder (a process-wide install that `serve`
@@ -69,6 +89,9 @@ impl AppState {
             seal_cache: Arc::default(),
             complaints: settings.complaint_policy(),
             seals: Arc::new(crate::seal::SealRenderer::new().map_err(|e| config(e.to_string()))?),
+            public_url: settings.common.public_url()?,
+            login_limiter: Arc::default(),
+            trust_forwarded_for: settings.trust_forwarded_for,
         })
     }
 }

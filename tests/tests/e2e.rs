@@ -2066,3 +2066,245 @@ fn a_copied_seal_becomes_a_published_fraud_warning_that_the_url_check_reports() 
         );
     }
 }
+/// The link to `{public}{path}` in the newest queued mail to `to` (the `jobs` table
+/// holds mail until the worker delivers it).
+fn mailed_link(d: &Deployment, to: &str, path: &str) -> String {
+    let sql = format!(
+        "SELECT payload FROM jobs WHERE kind = 'mail' AND payload LIKE '%\"to\":\"{to}\"%' \
+         ORDER BY id DESC LIMIT 1"
+    );
+    let rows = if d.db_url.starts_with("sqlite://") {
+        testkit::sqlite3(&d.db_url, &sql)
+    } else {
+        testkit::psql(&d.db_url, &sql)
+    };
+    let mail: serde_json::Value = serde_json::from_str(rows.trim())
+        .unwrap_or_else(|e| panic!("no mail to {to} ({e}): {rows:?}"));
+    let prefix = d.url(path);
+    format!(
+        "{prefix}{}",
+        url_after(mail["text"].as_str().unwrap(), &prefix)
+    )
+}
+
+/// `application/x-www-form-urlencoded` encoding of one value.
+fn form_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Logs in through the login form over plain HTTP, as a browser without JavaScript
+/// would: the session cookie of the login page, its CSRF token, our own Origin.
+/// Returns the status, the Location and the new session cookie.
+fn form_login(d: &Deployment, email: &str, password: &str) -> (u16, String, String) {
+    let client = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let page = client.get(d.url("/login")).send().unwrap();
+    let cookie = |r: &reqwest::blocking::Response| {
+        r.headers()
+            .get("set-cookie")
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    let anonymous = cookie(&page);
+    let html = page.text().unwrap();
+    let csrf = url_after(&html, "name=\"csrf\" value=\"")
+        .trim_end_matches('>')
+        .trim_end_matches('"')
+        .to_string();
+    let r = client
+        .post(d.url("/login"))
+        .header("cookie", &anonymous)
+        .header("origin", d.url(""))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "csrf={}&email={}&password={}",
+            form_encode(&csrf),
+            form_encode(email),
+            form_encode(password)
+        ))
+        .send()
+        .unwrap();
+    let location = r
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (r.status().as_u16(), location, cookie(&r))
+}
+
+#[test]
+fn user_add_prints_a_working_token_last_and_a_password_file_lets_the_account_log_in() {
+    for backend in Backend::all() {
+        let d = Deployment::new(backend);
+        d.ca(&["init"]).ok();
+        let user_add = |args: &[&str]| {
+            let mut cmd = Command::new(bin("badge-server"));
+            d.env(&mut cmd);
+            run(cmd.args(["user", "add"]).args(args))
+        };
+        let password_file = d.path("staff-password");
+        std::fs::write(&password_file, "a staff passphrase 2026\n").unwrap();
+        let staff = user_add(&[
+            "--role",
+            "staff",
+            "--email",
+            "Reviewer@Seal.test",
+            "--password-file",
+            password_file.to_str().unwrap(),
+        ])
+        .ok();
+        let staff_token = staff.stdout.lines().last().unwrap().to_string();
+        assert!(staff_token.starts_with("cx_"), "{}", staff.stdout);
+        // Without a password file: a mail with a link to set one.
+        let operator = user_add(&["--role", "operator", "--email", "ops@chenxi-shuzhi.cn"]).ok();
+        let operator_token = operator.stdout.lines().last().unwrap().to_string();
+        // The same address again, with another role: the role changes.
+        let promoted = user_add(&["--role", "admin", "--email", "ops@chenxi-shuzhi.cn"]).ok();
+        let admin_token = promoted.stdout.lines().last().unwrap().to_string();
+        let weak = user_add(&[
+            "--role",
+            "user",
+            "--email",
+            "weak@seal.test",
+            "--password-file",
+            password_file.with_file_name("missing").to_str().unwrap(),
+        ]);
+        assert_eq!(weak.code, 1);
+        assert!(weak.stderr.contains("cannot read"), "{}", weak.stderr);
+        let bad_role = user_add(&["--role", "root", "--email", "x@seal.test"]);
+        assert_eq!(bad_role.code, 1);
+        assert!(
+            bad_role.stderr.contains("unknown role"),
+            "{}",
+            bad_role.stderr
+        );
+
+        let _server = d.serve();
+        let client = http();
+        let me = |token: &str| -> serde_json::Value {
+            client
+                .get(d.url("/api/v1/me"))
+                .bearer_auth(token)
+                .send()
+                .unwrap()
+                .json()
+                .unwrap()
+        };
+        assert_eq!(me(&staff_token)["email"], "reviewer@seal.test");
+        assert_eq!(me(&staff_token)["role"], "staff");
+        assert_eq!(me(&operator_token)["role"], "admin");
+        assert_eq!(me(&admin_token)["email"], "ops@chenxi-shuzhi.cn");
+
+        let (status, location, cookie) =
+            form_login(&d, "reviewer@seal.test", "a staff passphrase 2026");
+        assert_eq!(
+            (status, location.as_str()),
+            (303, "/account"),
+            "{backend:?}"
+        );
+        let console = client
+            .get(d.url("/console"))
+            .header("cookie", &cookie)
+            .send()
+            .unwrap();
+        assert_eq!(console.status(), 200);
+        assert!(console.text().unwrap().contains("reviewer@seal.test"));
+        // The account without a password cannot log in until it follows its link.
+        let (status, _, _) = form_login(&d, "ops@chenxi-shuzhi.cn", "a staff passphrase 2026");
+        assert_eq!(status, 401);
+        let link = mailed_link(&d, "ops@chenxi-shuzhi.cn", "/password/reset?token=");
+        assert_eq!(client.get(&link).send().unwrap().status(), 200);
+    }
+}
+
+#[test]
+fn a_person_registers_confirms_the_mailed_link_logs_in_and_out_in_a_browser() {
+    let started = Instant::now();
+    let d = Deployment::new(Backend::Sqlite);
+    d.ca(&["init"]).ok();
+    let _server = d.serve();
+    let shots = testkit::browser::artifacts_dir("accounts");
+    let b = Browser::start(&[], "zh-CN");
+    let fill = |css: &str, text: &str| {
+        let field = b.find(css);
+        b.run(&format!("type into {css}"), field.send_keys(text));
+    };
+    let click = |css: &str| {
+        let element = b.find(css);
+        b.run(&format!("click {css}"), element.click());
+    };
+    let text = |css: &str| {
+        let element = b.find(css);
+        b.run(&format!("text of {css}"), element.text())
+    };
+
+    b.goto(&d.url("/register"));
+    fill("#email", "Han.Meimei@example.cn");
+    fill("#password", "晨曦 correct horse");
+    fill("#password2", "晨曦 correct horse");
+    click("#role-operator");
+    b.save_page(&shots.join("register.png"));
+    click("#submit");
+    b.wait_for("the check-your-mail page", 10, |b| {
+        b.current_url().ends_with("/register").then_some(())
+    });
+    assert!(text("#message").contains("han.meimei@example.cn"));
+
+    let link = mailed_link(&d, "han.meimei@example.cn", "/confirm?token=");
+    b.goto(&link);
+    assert!(
+        text("#message").contains("邮箱已确认"),
+        "{}",
+        text("#message")
+    );
+    click("#next-link");
+    b.wait_for("the login page", 10, |b| {
+        b.current_url().ends_with("/login").then_some(())
+    });
+    fill("#email", "han.meimei@example.cn");
+    fill("#password", "晨曦 correct horse");
+    click("#submit");
+    b.wait_for("the account page", 10, |b| {
+        b.current_url().ends_with("/account").then_some(())
+    });
+    assert_eq!(text("dd#email"), "han.meimei@example.cn");
+    assert!(text("#role").contains("operator"));
+    // The cookie is HttpOnly: the page's script cannot read it.
+    assert_eq!(b.js("return document.cookie;"), "");
+    b.save_page(&shots.join("account.png"));
+
+    click("#logout");
+    b.wait_for("the login page after logout", 10, |b| {
+        b.current_url().ends_with("/login").then_some(())
+    });
+    assert!(text("#nav-login").contains("登录"));
+    b.goto(&d.url("/account"));
+    assert!(
+        b.current_url().ends_with("/login?next=%2Faccount"),
+        "{}",
+        b.current_url()
+    );
+    assert_eq!(
+        testkit::sqlite3(
+            &d.db_url,
+            "SELECT COUNT(*) FROM sessions WHERE account_id IS NOT NULL"
+        )
+        .trim(),
+        "0"
+    );
+    eprintln!(
+        "register → confirm → login → logout in Chromium: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}

@@ -1,5 +1,6 @@
 //! Handlers, one module per area.
 
+pub mod accounts;
 pub mod applications;
 pub mod archive;
 pub mod certificate;

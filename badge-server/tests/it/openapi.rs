@@ -4,8 +4,6 @@
 //! that want a token; and the bodies the handlers return match the documented schemas
 //! for the documented status codes.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
-
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;

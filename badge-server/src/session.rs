@@ -1,0 +1,498 @@
+//! Browser sessions and CSRF protection for the server-rendered pages.
+//!
+//! A session id is 256 random bits in a cookie (`HttpOnly`, `SameSite=Lax`, `Path=/`,
+//! `Secure` and the `__Host-` prefix when the public URL is https); the database keeps
+//! only its SHA-256, so a leaked table opens no session. A visitor who opens a form
+//! gets an anonymous session (no account) that carries the form's CSRF token; logging
+//! in replaces it with a new session (new id, new token), logging out deletes the row.
+//! Sessions end after [`IDLE_SECS`] without a request and [`ABSOLUTE_SECS`] after
+//! login whatever happens.
+//!
+//! Every form is read through [`CsrfForm`], which refuses (403) a submission whose
+//! `Origin` (or `Referer`) is not the public origin, that has no live session, or whose
+//! `csrf` field is not the session's token — so no handler can forget the check. The
+//! JSON API never reads this cookie: it is bearer-token only ([`crate::auth`]).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::header::{COOKIE, ORIGIN, REFERER, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method};
+use axum::response::Response;
+use ca::db::Database;
+use ca::{on_pool, on_tx};
+use serde::de::DeserializeOwned;
+use subtle::ConstantTimeEq;
+
+use crate::account::{self, Account, Role};
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::web::PageError;
+
+/// A session ends this long after its last request.
+pub const IDLE_SECS: i64 = 2 * 3600;
+/// A signed-in session ends this long after login, however active.
+pub const ABSOLUTE_SECS: i64 = 24 * 3600;
+/// An anonymous session (a form's CSRF token) lives this long.
+pub const ANONYMOUS_SECS: i64 = 2 * 3600;
+/// `last_seen_at` is written at most this often per session.
+const TOUCH_SECS: i64 = 60;
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// The cookie's name: with `Secure`, the `__Host-` prefix makes the browser refuse it
+/// unless it is also `Path=/` without `Domain`, so no sibling host can plant one.
+pub fn cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-cx_session"
+    } else {
+        "cx_session"
+    }
+}
+
+fn set_cookie(secure: bool, value: &str, delete: bool) -> HeaderValue {
+    let mut c = format!(
+        "{}={value}; Path=/; HttpOnly; SameSite=Lax",
+        cookie_name(secure)
+    );
+    if secure {
+        c.push_str("; Secure");
+    }
+    if delete {
+        c.push_str("; Max-Age=0");
+    }
+    HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The session cookie's value in a request, if any.
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim().to_string())
+        .filter(|v| v.len() == 43)
+}
+
+/// A live session: the visitor's, signed in or not.
+#[derive(Debug, Clone)]
+pub struct Session {
+    id_hash: Vec<u8>,
+    /// The signed-in account, if any.
+    pub account: Option<Account>,
+    /// The synchronizer token every form of this session carries.
+    pub csrf: String,
+    /// `Set-Cookie` to send with the response: the session is new (or was rotated).
+    set_cookie: Option<HeaderValue>,
+}
+
+impl Session {
+    /// Adds the `Set-Cookie` of a new session to a response.
+    pub fn attach(&self, mut response: Response) -> Response {
+        if let Some(c) = &self.set_cookie {
+            response.headers_mut().append(SET_COOKIE, c.clone());
+        }
+        response
+    }
+
+    /// Whether this is the session of an account.
+    pub fn signed_in(&self) -> bool {
+        self.account.is_some()
+    }
+}
+
+/// The session a request's cookie names, if it is live (touched when due). Cached in
+/// the request's extensions so several extractors load it once.
+async fn load(parts: &mut Parts, state: &AppState) -> Result<Option<Session>, AppError> {
+    #[derive(Clone)]
+    struct Loaded(Option<Session>);
+    if let Some(Loaded(s)) = parts.extensions.get::<Loaded>() {
+        return Ok(s.clone());
+    }
+    let session = match cookie_value(&parts.headers, cookie_name(state.secure_cookies())) {
+        Some(token) => find(&state.db, &token).await?,
+        None => None,
+    };
+    parts.extensions.insert(Loaded(session.clone()));
+    Ok(session)
+}
+
+async fn find(db: &Database, token: &str) -> Result<Option<Session>, AppError> {
+    type Row = (
+        Option<i64>,
+        String,
+        i64,
+        i64,
+        Option<String>,
+        Option<String>,
+    );
+    let id_hash = account::secret_hash(token);
+    let row: Option<Row> = on_pool!(db, |p| sqlx::query_as(
+        "SELECT s.account_id, s.csrf_token, s.last_seen_at, s.expires_at, a.email, a.role \
+         FROM sessions s LEFT JOIN accounts a ON a.id = s.account_id WHERE s.id_hash = $1"
+    )
+    .bind(&id_hash)
+    .fetch_optional(p)
+    .await
+    .map_err(ca::Error::from)?);
+    let Some((account_id, csrf, last_seen, expires, email, role)) = row else {
+        return Ok(None);
+    };
+    let now = now();
+    if now >= expires || now >= last_seen + IDLE_SECS {
+        delete(db, &id_hash).await?;
+        return Ok(None);
+    }
+    if now - last_seen >= TOUCH_SECS {
+        on_pool!(db, |p| sqlx::query(
+            "UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1"
+        )
+        .bind(&id_hash)
+        .bind(now)
+        .execute(p)
+        .await
+        .map(|_| ())
+        .map_err(ca::Error::from)?);
+    }
+    let account = match (account_id, email, role) {
+        (Some(id), Some(email), Some(role)) => Some(Account {
+            id,
+            email,
+            role: role.parse::<Role>()?,
+        }),
+        _ => None,
+    };
+    Ok(Some(Session {
+        id_hash,
+        account,
+        csrf,
+        set_cookie: None,
+    }))
+}
+
+async fn delete(db: &Database, id_hash: &[u8]) -> Result<(), AppError> {
+    on_pool!(db, |p| sqlx::query(
+        "DELETE FROM sessions WHERE id_hash = $1"
+    )
+    .bind(id_hash)
+    .execute(p)
+    .await
+    .map(|_| ())
+    .map_err(ca::Error::from)?);
+    Ok(())
+}
+
+/// Starts a session for `account` (anonymous with `None`), replacing `old` in the same
+/// transaction: login rotates the id and the CSRF token. Expired sessions are swept
+/// on the way.
+pub async fn start(
+    state: &AppState,
+    old: Option<&Session>,
+    account: Option<Account>,
+) -> Result<Session, AppError> {
+    let token = account::random_token()?;
+    let csrf = account::random_token()?;
+    let id_hash = account::secret_hash(&token);
+    let now = now();
+    let lifetime = if account.is_some() {
+        ABSOLUTE_SECS
+    } else {
+        ANONYMOUS_SECS
+    };
+    let mut tx = state.db.begin().await?;
+    on_tx!(&mut tx, |c| sqlx::query(
+        "DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2 OR id_hash = $3"
+    )
+    .bind(now)
+    .bind(now - IDLE_SECS)
+    .bind(old.map(|s| s.id_hash.clone()).unwrap_or_default())
+    .execute(c)
+    .await
+    .map(|_| ())
+    .map_err(ca::Error::from)?);
+    on_tx!(&mut tx, |c| {
+        sqlx::query(
+        "INSERT INTO sessions (id_hash, account_id, csrf_token, created_at, last_seen_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $4, $5)"
+    )
+    .bind(&id_hash)
+    .bind(account.as_ref().map(|a| a.id))
+    .bind(&csrf)
+    .bind(now)
+    .bind(now + lifetime)
+    .execute(c)
+    .await
+    .map(|_| ())
+    .map_err(ca::Error::from)?
+    });
+    tx.commit().await?;
+    Ok(Session {
+        id_hash,
+        account,
+        csrf,
+        set_cookie: Some(set_cookie(state.secure_cookies(), &token, false)),
+    })
+}
+
+/// Ends a session server-side; returns the `Set-Cookie` that clears the cookie.
+pub async fn end(state: &AppState, session: &Session) -> Result<HeaderValue, AppError> {
+    delete(&state.db, &session.id_hash).await?;
+    Ok(set_cookie(state.secure_cookies(), "", true))
+}
+
+/// The visitor's session, created (anonymous) when there is none: for pages that show
+/// a form. Send the page through [`Session::attach`].
+#[derive(Debug, Clone)]
+pub struct Visitor(pub Session);
+
+impl FromRequestParts<AppState> for Visitor {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
+        match load(parts, state).await? {
+            Some(s) => Ok(Visitor(s)),
+            None => Ok(Visitor(start(state, None, None).await?)),
+        }
+    }
+}
+
+/// The session if there is a live one (signed in or not); never creates one.
+#[derive(Debug, Clone)]
+pub struct MaybeSession(pub Option<Session>);
+
+impl FromRequestParts<AppState> for MaybeSession {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
+        Ok(MaybeSession(load(parts, state).await?))
+    }
+}
+
+/// A signed-in account, for pages that need one. Without a login the request is sent
+/// (303) to `/login?next=<this page>`.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    /// The account.
+    pub account: Account,
+    /// Its session (for the CSRF token of the page's forms).
+    pub session: Session,
+}
+
+impl SignedIn {
+    /// Refuses (403 page) unless the account has one of `roles`.
+    pub fn require(&self, roles: &[Role]) -> Result<(), PageError> {
+        if roles.contains(&self.account.role) {
+            Ok(())
+        } else {
+            Err(PageError::Forbidden)
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
+        match load(parts, state).await? {
+            Some(session) => match session.account.clone() {
+                Some(account) => Ok(SignedIn { account, session }),
+                None => Err(login_redirect(parts)),
+            },
+            None => Err(login_redirect(parts)),
+        }
+    }
+}
+
+/// Staff or admin, for the console's pages: 303 to login without a session, 403
+/// page for other roles.
+#[derive(Debug, Clone)]
+pub struct StaffSignedIn(pub SignedIn);
+
+impl FromRequestParts<AppState> for StaffSignedIn {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
+        let s = SignedIn::from_request_parts(parts, state).await?;
+        s.require(&[Role::Staff, Role::Admin])?;
+        Ok(StaffSignedIn(s))
+    }
+}
+
+fn login_redirect(parts: &Parts) -> PageError {
+    let here = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_string();
+    if parts.method == Method::GET {
+        PageError::Login(Some(here))
+    } else {
+        PageError::Login(None)
+    }
+}
+
+/// `next` if it is a path on this site (`/…`, not `//host` or `/\host`, no control
+/// characters), else `None`: a login never redirects elsewhere.
+pub fn safe_next(next: &str) -> Option<String> {
+    let n = next.trim();
+    if !n.starts_with('/')
+        || n.starts_with("//")
+        || n.contains('\\')
+        || n.len() > 1024
+        || n.chars().any(char::is_control)
+    {
+        return None;
+    }
+    let base = url::Url::parse("http://chengxin.invalid/").ok()?;
+    let joined = base.join(n).ok()?;
+    (joined.origin() == base.origin()).then(|| n.to_string())
+}
+
+/// The client's address: the last `X-Forwarded-For` hop when the proxy in front is
+/// trusted to add it, else the connection's peer (0.0.0.0 when served without one).
+pub fn client_ip(parts: &Parts, trust_forwarded_for: bool) -> IpAddr {
+    let forwarded = trust_forwarded_for
+        .then(|| {
+            parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .next_back()
+                .and_then(|hop| hop.trim().parse::<IpAddr>().ok())
+        })
+        .flatten();
+    forwarded.unwrap_or_else(|| {
+        parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
+    })
+}
+
+/// Whether an unsafe request comes from a page of our own origin: `Origin` when the
+/// browser sent one, else the `Referer`'s origin, else `Sec-Fetch-Site`; a request with
+/// none of them (not a browser) is left to the token.
+fn same_origin(headers: &HeaderMap, origin: &str) -> bool {
+    if let Some(o) = headers.get(ORIGIN) {
+        return o.to_str().is_ok_and(|o| o == origin);
+    }
+    if let Some(r) = headers.get(REFERER) {
+        return r
+            .to_str()
+            .ok()
+            .and_then(|r| url::Url::parse(r).ok())
+            .is_some_and(|u| u.origin().ascii_serialization() == origin);
+    }
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return matches!(site.to_str(), Ok("same-origin" | "none"));
+    }
+    true
+}
+
+/// A submitted form, accepted only with a same-origin `Origin`/`Referer`, a live
+/// session and that session's CSRF token in the `csrf` field.
+#[derive(Debug)]
+pub struct CsrfForm<T> {
+    /// The session the form was submitted in.
+    pub session: Session,
+    /// The form's fields.
+    pub form: T,
+    /// Where the request came from (for per-address limits).
+    pub ip: IpAddr,
+}
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
+    type Rejection = PageError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, PageError> {
+        let (mut parts, body) = req.into_parts();
+        if !same_origin(&parts.headers, &state.public_origin()) {
+            return Err(PageError::CrossOrigin);
+        }
+        let session = load(&mut parts, state).await?.ok_or(PageError::Csrf)?;
+        let ip = client_ip(&parts, state.trust_forwarded_for);
+        let bytes = Bytes::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(|_| PageError::BadForm)?;
+        let fields: Vec<(String, String)> =
+            serde_urlencoded::from_bytes(&bytes).map_err(|_| PageError::BadForm)?;
+        let mut tokens = fields.iter().filter(|(k, _)| k == "csrf");
+        let ok = match (tokens.next(), tokens.next()) {
+            (Some((_, t)), None) => bool::from(t.as_bytes().ct_eq(session.csrf.as_bytes())),
+            _ => false,
+        };
+        if !ok {
+            return Err(PageError::Csrf);
+        }
+        let form = serde_urlencoded::from_bytes(&bytes).map_err(|_| PageError::BadForm)?;
+        Ok(CsrfForm { session, form, ip })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_address_comes_from_the_proxy_s_hop_only_when_the_proxy_is_trusted() {
+        let req = axum::http::Request::builder()
+            .header("x-forwarded-for", "6.6.6.6, 198.51.100.4")
+            .extension(ConnectInfo(SocketAddr::from(([10, 0, 0, 2], 4000))))
+            .body(())
+            .unwrap_or_default();
+        let (parts, ()) = req.into_parts();
+        assert_eq!(client_ip(&parts, true), IpAddr::from([198, 51, 100, 4]));
+        assert_eq!(client_ip(&parts, false), IpAddr::from([10, 0, 0, 2]));
+    }
+
+    #[test]
+    fn next_accepts_local_paths_only() {
+        assert_eq!(safe_next("/account").as_deref(), Some("/account"));
+        assert_eq!(
+            safe_next("/cert/s_1?lang=en").as_deref(),
+            Some("/cert/s_1?lang=en")
+        );
+        for bad in [
+            "https://evil.example/",
+            "//evil.example/x",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "evil.example",
+            "javascript:alert(1)",
+            "/\t/evil.example",
+            "",
+        ] {
+            assert_eq!(safe_next(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_form_from_another_origin_is_refused_and_one_without_browser_headers_is_left_to_the_token()
+    {
+        let o = "https://chengxin.example";
+        let h = |k: &'static str, v: &'static str| {
+            let mut m = HeaderMap::new();
+            m.insert(k, HeaderValue::from_static(v));
+            m
+        };
+        assert!(same_origin(&h("origin", "https://chengxin.example"), o));
+        assert!(!same_origin(&h("origin", "https://evil.example"), o));
+        assert!(!same_origin(&h("origin", "null"), o));
+        assert!(same_origin(
+            &h("referer", "https://chengxin.example/login"),
+            o
+        ));
+        assert!(!same_origin(&h("referer", "https://evil.example/x"), o));
+        assert!(!same_origin(&h("sec-fetch-site", "cross-site"), o));
+        assert!(same_origin(&HeaderMap::new(), o));
+    }
+}
