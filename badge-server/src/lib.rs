@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod jobs;
+pub mod mail;
 pub mod openapi;
 pub mod queue;
 pub mod router;
@@ -22,6 +23,7 @@ pub mod routes;
 pub mod seal;
 pub mod state;
 pub mod telemetry;
+pub mod webhook;
 
 pub use error::AppError;
 pub use state::AppState;

@@ -40,6 +40,11 @@ pub const BEARER: &str = "bearer";
         (name = "sites", description = "Certified sites: their state, revocation, re-verification"),
         (name = "registry", description = "Public, unauthenticated look-ups"),
         (name = "account", description = "The token's account"),
+        (name = "webhooks", description = "Events POSTed to the operator's URL, signed: \
+            `Chengxin-Webhook-Signature: v1=<hex HMAC-SHA256(secret, \"<id>.<timestamp>.<body>\")>` \
+            with `Chengxin-Webhook-Id` and `Chengxin-Webhook-Timestamp` (unix seconds). \
+            Receivers must verify the signature in constant time and reject timestamps \
+            older than 5 minutes (replays); the id repeats on retries (deduplicate by it)."),
         (name = "meta", description = "This document"),
     )
 )]

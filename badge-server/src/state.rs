@@ -26,6 +26,12 @@ pub struct AppState {
     pub seal_cache: Arc<crate::routes::seal::SealCache>,
     /// Draws seals and keeps the bytes.
     pub seals: Arc<crate::seal::SealRenderer>,
+    /// The job queue: handlers by kind, timings, this process's worker name.
+    pub queue: Arc<crate::queue::Queue>,
+    /// Sends the `mail` jobs.
+    pub mailer: Arc<crate::mail::Mailer>,
+    /// Checks webhook URLs and delivers the `webhook` jobs.
+    pub webhooks: Arc<crate::webhook::Webhooks>,
 }
 
 impl AppState {
@@ -50,6 +56,17 @@ impl AppState {
         };
         let challenger = verifier::Challenger::from_settings(&settings.verifier)
             .map_err(|e| config(e.to_string()))?;
+        let jobs = &settings.jobs;
+        let mailer = crate::mail::Mailer::new(
+            jobs.smtp_url.as_deref(),
+            jobs.mail_from.as_deref(),
+            &settings.common.public_url()?,
+        )?;
+        let webhooks = crate::webhook::Webhooks::new(
+            &settings.verifier,
+            std::time::Duration::from_secs(jobs.webhook_timeout_secs.max(1)),
+        )
+        .map_err(|e| config(e.to_string()))?;
         Ok(AppState {
             db,
             ca,
@@ -60,6 +77,11 @@ impl AppState {
             metrics: None,
             seal_cache: Arc::default(),
             seals: Arc::new(crate::seal::SealRenderer::new().map_err(|e| config(e.to_string()))?),
+            queue: Arc::new(crate::queue::Queue::new(
+                crate::queue::QueueSettings::from_settings(jobs),
+            )),
+            mailer: Arc::new(mailer),
+            webhooks: Arc::new(webhooks),
         })
     }
 }

@@ -8,6 +8,7 @@ pub mod me;
 pub mod pki;
 pub mod public;
 pub mod seal;
+pub mod webhook;
 
 /// The host of the `Referer`, lower-cased: all a cross-origin image request reveals
 /// (browsers send only the origin), and absent when the page suppressed it.
