@@ -13,7 +13,7 @@ use crate::account::{self, Email, Role};
 use crate::config::ServerSettings;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::{jobs, router, telemetry};
+use crate::{jobs, queue, router, telemetry};
 
 /// Chengxin badge server.
 #[derive(Parser, Debug)]
@@ -26,7 +26,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Serve HTTP.
-    Serve(ServerSettings),
+    Serve(Box<ServerSettings>),
     /// API tokens.
     Token {
         #[command(subcommand)]
@@ -82,7 +82,7 @@ pub async fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init();
     let result = match cli.command {
-        Command::Serve(settings) => serve(settings).await,
+        Command::Serve(settings) => serve(*settings).await,
         Command::Token {
             command:
                 TokenCommand::Create {
@@ -167,7 +167,6 @@ async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
     let ca = Arc::new(settings.common.open_ca(db.clone()).await?);
     tracing::info!(backend = db.backend(), issuer = ca.slug(), "CA opened");
     jobs::refresh_once(&ca).await?;
-    tokio::spawn(jobs::run(ca.clone(), Duration::from_secs(3600)));
 
     let mut state = AppState::build(&settings, db.clone(), ca)?;
     state.metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
@@ -180,6 +179,15 @@ async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
             .clone()
             .run_flusher(db.clone(), Duration::from_secs(1)),
     );
+    // The hourly CRL/OCSP refresh is a recurring job: one run per hour across replicas.
+    jobs::schedule(&db, time::OffsetDateTime::now_utc().unix_timestamp())
+        .await
+        .map_err(|e| ca::Error::Config(format!("cannot schedule the PKI refresh: {e}")))?;
+    if settings.jobs.job_worker_disabled {
+        tracing::info!("job worker disabled in this process (CHENGXIN_JOB_WORKER_DISABLED)");
+    } else {
+        tokio::spawn(queue::worker::run(state.clone()));
+    }
     let app = router::build(state);
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await

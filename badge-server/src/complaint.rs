@@ -20,7 +20,7 @@ use crate::account::{Account, Role};
 use crate::application;
 use crate::error::AppError;
 use crate::privacy;
-use crate::queue::{self, kind};
+use crate::queue::{self, Job, JobError, kind};
 use crate::state::AppState;
 
 /// Job kind: remind the operator that a complaint is unanswered.
@@ -1107,6 +1107,36 @@ pub async fn on_deadline(state: &AppState, id: &str, now: i64) -> Result<bool, A
     ca::audit::append(&mut tx, "system", "complaint.overdue", id, &json!({})).await?;
     tx.commit().await?;
     Ok(true)
+}
+
+fn complaint_of(job: &Job) -> Result<String, JobError> {
+    job.payload["complaint"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| JobError::Fail(format!("{}: payload without a complaint id", job.kind)))
+}
+
+fn job_error(e: AppError) -> JobError {
+    match e {
+        AppError::NotFound => JobError::Fail("no such complaint".into()),
+        other => JobError::Retry(other.to_string()),
+    }
+}
+
+/// The queue's handler for [`JOB_REMINDER`], on the claiming run's clock.
+pub async fn reminder_job(state: &AppState, job: &Job) -> Result<(), JobError> {
+    on_reminder(state, &complaint_of(job)?, job.now)
+        .await
+        .map(drop)
+        .map_err(job_error)
+}
+
+/// The queue's handler for [`JOB_DEADLINE`], on the claiming run's clock.
+pub async fn deadline_job(state: &AppState, job: &Job) -> Result<(), JobError> {
+    on_deadline(state, &complaint_of(job)?, job.now)
+        .await
+        .map(drop)
+        .map_err(job_error)
 }
 
 /// A unix time as Beijing time, to the minute.

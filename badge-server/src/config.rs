@@ -34,6 +34,9 @@ pub struct ServerSettings {
         value_delimiter = ','
     )]
     pub complaint_reminder_hours: Vec<u32>,
+    /// The job queue, mail and webhooks.
+    #[command(flatten)]
+    pub jobs: JobSettings,
 }
 
 impl ServerSettings {
@@ -48,4 +51,39 @@ impl ServerSettings {
                 .collect(),
         }
     }
+}
+
+/// The durable job queue and what its jobs deliver (mail over SMTP, webhooks).
+#[derive(clap::Args, Debug, Clone)]
+pub struct JobSettings {
+    /// SMTP server: `smtp://host:25` (plain), `smtp://host:587?tls=required`
+    /// (STARTTLS), `smtps://user:pass@host:465` (TLS). Unset: mail is written to the
+    /// log and not sent (development).
+    #[arg(long, env = "CHENGXIN_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// Sender of every mail (default `Chengxin 诚信 <noreply@PUBLIC-HOST>`).
+    #[arg(long, env = "CHENGXIN_MAIL_FROM")]
+    pub mail_from: Option<String>,
+    /// Milliseconds between polls of the job table.
+    #[arg(long, env = "CHENGXIN_JOB_POLL_MS", default_value_t = 1000)]
+    pub job_poll_ms: u64,
+    /// Seconds before the first retry of a failed job; each retry waits twice as long.
+    #[arg(long, env = "CHENGXIN_JOB_BACKOFF_SECS", default_value_t = 30)]
+    pub job_backoff_secs: u64,
+    /// Longest wait between retries, in seconds.
+    #[arg(long, env = "CHENGXIN_JOB_BACKOFF_MAX_SECS", default_value_t = 3600)]
+    pub job_backoff_max_secs: u64,
+    /// Seconds a claimed job stays reserved for its worker; a job that is still
+    /// running then is cut off and retried.
+    #[arg(long, env = "CHENGXIN_JOB_LEASE_SECS", default_value_t = 300)]
+    pub job_lease_secs: u64,
+    /// Jobs claimed (and run concurrently) at once.
+    #[arg(long, env = "CHENGXIN_JOB_BATCH", default_value_t = 10)]
+    pub job_batch: u32,
+    /// Run no job worker in this process (it still enqueues).
+    #[arg(long, env = "CHENGXIN_JOB_WORKER_DISABLED", default_value_t = false)]
+    pub job_worker_disabled: bool,
+    /// Seconds one webhook delivery may take.
+    #[arg(long, env = "CHENGXIN_WEBHOOK_TIMEOUT", default_value_t = 10)]
+    pub webhook_timeout_secs: u64,
 }

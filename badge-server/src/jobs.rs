@@ -1,26 +1,46 @@
-//! Timers: keep the CRL and the pre-signed OCSP responses fresh.
+//! Keeping the CRL and the pre-signed OCSP responses fresh: a recurring `pki.refresh`
+//! job on the queue, one per hour.
 //!
-//! Every replica runs them; both are idempotent (a CRL number only grows, a refresh
-//! only re-signs responses close to expiry). A database-backed job queue replaces
-//! this when complaint deadlines arrive.
-
-use std::sync::Arc;
-use std::time::Duration;
+//! Each run first enqueues the next hour's run (its dedupe key names the hour, so
+//! however many replicas and retries there are, each hour has one job), then
+//! refreshes. `badge-server serve` enqueues the current hour's run at start, which
+//! also restarts the chain should a run ever fail for good. The refresh itself is
+//! idempotent (a CRL number only grows, a refresh only re-signs responses close to
+//! expiry).
 
 use ca::Ca;
+
+use crate::error::AppError;
+use crate::queue::{self, Job, JobError};
+use crate::state::AppState;
 
 /// Publish a new CRL when the newest expires within this many seconds.
 const CRL_REFRESH_MARGIN: i64 = 3 * 86_400;
 
-/// Runs the refresh loop until the process ends.
-pub async fn run(ca: Arc<Ca>, every: Duration) {
-    let mut tick = tokio::time::interval(every);
-    loop {
-        tick.tick().await;
-        if let Err(e) = refresh_once(&ca).await {
-            tracing::error!(error = %e, "PKI refresh failed");
-        }
-    }
+/// Seconds between runs.
+pub const EVERY: i64 = 3_600;
+
+/// Enqueues the run of the hour that contains `now` (a no-op if it exists).
+pub async fn schedule(db: &ca::db::Database, now: i64) -> Result<(), AppError> {
+    let hour = now - now.rem_euclid(EVERY);
+    let mut tx = db.begin().await?;
+    queue::enqueue(
+        &mut tx,
+        queue::kind::PKI_REFRESH,
+        &serde_json::json!({ "hour": hour }),
+        hour,
+        Some(&format!("{}:{hour}", queue::kind::PKI_REFRESH)),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The `pki.refresh` job: schedules the next hour, then refreshes.
+pub async fn refresh_job(state: &AppState, job: &Job) -> Result<(), JobError> {
+    schedule(&state.db, job.now + EVERY).await?;
+    refresh_once(&state.ca).await?;
+    Ok(())
 }
 
 /// One pass: a CRL when due, OCSP responses close to expiry.

@@ -17,6 +17,7 @@ pub mod config;
 pub mod error;
 pub mod jobs;
 pub mod limiter;
+pub mod mail;
 pub mod openapi;
 pub mod password;
 pub mod privacy;
@@ -29,6 +30,7 @@ pub mod state;
 pub mod telemetry;
 pub mod warning;
 pub mod web;
+pub mod webhook;
 
 pub use error::AppError;
 pub use state::AppState;

@@ -42,6 +42,11 @@ pub const BEARER: &str = "bearer";
         (name = "account", description = "The token's account"),
         (name = "complaints", description = "File, answer, give feedback on and decide complaints about certified sites"),
         (name = "warnings", description = "Fraud warnings and the copied-seal report they come from"),
+        (name = "webhooks", description = "Events POSTed to the operator's URL, signed: \
+            `Chengxin-Webhook-Signature: v1=<hex HMAC-SHA256(secret, \"<id>.<timestamp>.<body>\")>` \
+            with `Chengxin-Webhook-Id` and `Chengxin-Webhook-Timestamp` (unix seconds). \
+            Receivers must verify the signature in constant time and reject timestamps \
+            older than 5 minutes (replays); the id repeats on retries (deduplicate by it)."),
         (name = "meta", description = "This document"),
     )
 )]

@@ -22,6 +22,7 @@ pub const MAX_BODY: usize = 64 * 1024;
 pub(crate) fn documented() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::frame())
         .merge(routes::me::router())
+        .merge(routes::webhook::router())
         .merge(routes::applications::router())
         .merge(routes::public::router())
         .merge(routes::archive::router())

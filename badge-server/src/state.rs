@@ -35,6 +35,12 @@ pub struct AppState {
     pub login_limiter: Arc<crate::limiter::IpLimiter>,
     /// Client addresses come from the last `X-Forwarded-For` hop (behind a proxy).
     pub trust_forwarded_for: bool,
+    /// The job queue: handlers by kind, timings, this process's worker name.
+    pub queue: Arc<crate::queue::Queue>,
+    /// Sends the `mail` jobs.
+    pub mailer: Arc<crate::mail::Mailer>,
+    /// Checks webhook URLs and delivers the `webhook` jobs.
+    pub webhooks: Arc<crate::webhook::Webhooks>,
 }
 
 impl AppState {
@@ -78,6 +84,17 @@ impl AppState {
         };
         let challenger = verifier::Challenger::from_settings(&settings.verifier)
             .map_err(|e| config(e.to_string()))?;
+        let jobs = &settings.jobs;
+        let mailer = crate::mail::Mailer::new(
+            jobs.smtp_url.as_deref(),
+            jobs.mail_from.as_deref(),
+            &settings.common.public_url()?,
+        )?;
+        let webhooks = crate::webhook::Webhooks::new(
+            &settings.verifier,
+            std::time::Duration::from_secs(jobs.webhook_timeout_secs.max(1)),
+        )
+        .map_err(|e| config(e.to_string()))?;
         Ok(AppState {
             db,
             ca,
@@ -92,6 +109,11 @@ impl AppState {
             public_url: settings.common.public_url()?,
             login_limiter: Arc::default(),
             trust_forwarded_for: settings.trust_forwarded_for,
+            queue: Arc::new(crate::queue::Queue::new(
+                crate::queue::QueueSettings::from_settings(jobs),
+            )),
+            mailer: Arc::new(mailer),
+            webhooks: Arc::new(webhooks),
         })
     }
 }

@@ -314,3 +314,166 @@ fn is_root() -> bool {
         .map(|o| o.stdout.starts_with(b"0\n"))
         .unwrap_or(false)
 }
+
+/// The aiosmtpd handler an [`SmtpSink`] runs: each message is decoded with Python's
+/// `email` package and saved as one JSON file (written aside, then renamed, so a
+/// reader never sees half a file).
+const SMTP_SINK_HANDLER: &str = r#"
+import email, email.policy, json, os
+
+class JsonSink:
+    def __init__(self, directory):
+        self.dir = directory
+        self.n = 0
+
+    @classmethod
+    def from_cli(cls, parser, *args):
+        return cls(args[0])
+
+    async def handle_DATA(self, server, session, envelope):
+        raw = envelope.original_content or envelope.content
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        body = msg.get_body(preferencelist=("plain",))
+        self.n += 1
+        record = {
+            "mail_from": envelope.mail_from,
+            "rcpt_tos": envelope.rcpt_tos,
+            "from": str(msg["From"]),
+            "to": str(msg["To"]),
+            "subject": str(msg["Subject"]),
+            "message_id": str(msg["Message-ID"]),
+            "content_type": msg.get_content_type(),
+            "charset": msg.get_content_charset(),
+            "text": body.get_content() if body is not None else "",
+            "raw": raw.decode("utf-8", "replace"),
+        }
+        name = os.path.join(self.dir, "%06d-%d.json" % (self.n, os.getpid()))
+        with open(name + ".tmp", "w", encoding="utf-8") as f:
+            json.dump(record, f, ensure_ascii=False)
+        os.rename(name + ".tmp", name)
+        return "250 OK"
+"#;
+
+/// One message an [`SmtpSink`] received, decoded.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    /// Envelope sender.
+    pub mail_from: String,
+    /// Envelope recipients.
+    pub rcpt_tos: Vec<String>,
+    /// `From:` as decoded (RFC 2047 words turned back into text).
+    pub from: String,
+    /// `To:` as decoded.
+    pub to: String,
+    /// `Subject:` as decoded.
+    pub subject: String,
+    /// `Message-ID:`.
+    pub message_id: String,
+    /// The text/plain body as decoded (transfer encoding and charset undone).
+    pub text: String,
+    /// The message as it came over the wire.
+    pub raw: String,
+}
+
+/// A real SMTP server on a loopback port (Debian `python3-aiosmtpd`, run as
+/// `/usr/bin/python3 -m aiosmtpd`) that keeps every message it receives.
+#[derive(Debug)]
+pub struct SmtpSink {
+    _child: Child,
+    /// The port it listens on.
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl SmtpSink {
+    /// Starts a sink on a free port.
+    pub fn start() -> Self {
+        SmtpSink::start_on(free_port())
+    }
+
+    /// Starts a sink on `port` (to bring up a server a configuration already names).
+    pub fn start_on(port: u16) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let code = dir.path().join("code");
+        let mail = dir.path().join("mail");
+        std::fs::create_dir_all(&code).unwrap();
+        std::fs::create_dir_all(&mail).unwrap();
+        std::fs::write(code.join("chengxin_sink.py"), SMTP_SINK_HANDLER).unwrap();
+        let python = "/usr/bin/python3";
+        let child = Command::new(python)
+            .args(["-m", "aiosmtpd", "-n", "-l"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-c", "chengxin_sink.JsonSink"])
+            .arg(&mail)
+            .env("PYTHONPATH", &code)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 must be installed with aiosmtpd (apt-get install python3-aiosmtpd)");
+        let child = Child(child);
+        wait_for_port(&format!("127.0.0.1:{port}"), 15);
+        SmtpSink {
+            _child: child,
+            port,
+            dir,
+        }
+    }
+
+    /// `smtp://127.0.0.1:PORT`, for `CHENGXIN_SMTP_URL`.
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// Every message received so far, in order of arrival.
+    pub fn messages(&self) -> Vec<Mail> {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(self.dir.path().join("mail"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .map(|p| {
+                let v: serde_json::Value =
+                    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+                let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+                Mail {
+                    mail_from: s("mail_from"),
+                    rcpt_tos: v["rcpt_tos"]
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|x| x.as_str().map(str::to_string))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    from: s("from"),
+                    to: s("to"),
+                    subject: s("subject"),
+                    message_id: s("message_id"),
+                    text: s("text"),
+                    raw: s("raw"),
+                }
+            })
+            .collect()
+    }
+
+    /// Waits until at least `n` messages arrived (panics after `secs` seconds) and
+    /// returns them all.
+    pub fn wait_for(&self, n: usize, secs: u64) -> Vec<Mail> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let got = self.messages();
+            if got.len() >= n {
+                return got;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the SMTP sink received {} of {n} messages in {secs} s",
+                got.len()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}

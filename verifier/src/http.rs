@@ -93,8 +93,18 @@ pub struct FetchFailure {
 pub struct SafeHttp {
     client: reqwest::Client,
     policy: PrivatePolicy,
-    allowed_ports: Vec<u16>,
+    /// Ports requests may go to; `None` for any port (webhook endpoints).
+    allowed_ports: Option<Vec<u16>>,
     timeout: Duration,
+}
+
+/// What a POST brought back.
+#[derive(Debug, Clone, Serialize)]
+pub struct Posted {
+    /// The address connected to.
+    pub address: Option<String>,
+    /// The HTTP status.
+    pub status: u16,
 }
 
 impl std::fmt::Debug for SafeHttp {
@@ -136,9 +146,77 @@ impl SafeHttp {
         Ok(SafeHttp {
             client,
             policy,
-            allowed_ports,
+            allowed_ports: Some(allowed_ports),
             timeout,
         })
+    }
+
+    /// The same client, allowing any destination port (the address rules still hold):
+    /// for endpoints an operator names, such as webhooks, which often live on other
+    /// ports than 80 and 443.
+    pub fn any_port(mut self) -> Self {
+        self.allowed_ports = None;
+        self
+    }
+
+    /// POSTs `body` to `url` with `headers`, under the same address rules as
+    /// [`SafeHttp::get`]. Redirects are not followed: a 3xx is returned as the status.
+    /// The response body is read (up to [`MAX_BODY`]) and dropped.
+    pub async fn post(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> std::result::Result<Posted, FetchFailure> {
+        let hop = |status| Hop {
+            url: url.to_string(),
+            address: None,
+            status,
+        };
+        let fail = |reason: String, transient: bool| FetchFailure {
+            hops: vec![hop(None)],
+            reason,
+            transient,
+        };
+        let parsed = Url::parse(url).map_err(|e| fail(format!("bad URL {url:?}: {e}"), false))?;
+        self.check_target(&parsed)
+            .map_err(|(reason, transient)| fail(reason, transient))?;
+        let mut request = self.client.post(parsed.clone()).body(body);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let send = async {
+            let response = request.send().await.map_err(|e| {
+                let reason = describe(&e);
+                let transient =
+                    e.is_timeout() || (e.is_connect() && !reason.contains("internal address"));
+                (format!("{parsed}: {reason}"), transient)
+            })?;
+            let address = response.remote_addr();
+            if let Some(addr) = address
+                && !self.policy.permits(addr.ip())
+            {
+                return Err((
+                    format!("{parsed} connected to internal address {addr}; refused"),
+                    false,
+                ));
+            }
+            let status = response.status().as_u16();
+            // Drain what the receiver sent so the exchange completes; its content is ignored.
+            let _ = read_capped(response).await;
+            Ok(Posted {
+                address: address.map(|a| a.to_string()),
+                status,
+            })
+        };
+        match tokio::time::timeout(self.timeout, send).await {
+            Ok(Ok(p)) => Ok(p),
+            Ok(Err((reason, transient))) => Err(fail(reason, transient)),
+            Err(_) => Err(fail(
+                format!("no complete answer within {} s", self.timeout.as_secs()),
+                true,
+            )),
+        }
     }
 
     /// GETs `url`, following redirects under the rules above.
@@ -227,7 +305,12 @@ impl SafeHttp {
             return Err((format!("{url}: only http and https are followed"), false));
         }
         let port = url.port_or_known_default().unwrap_or(0);
-        if !self.allowed_ports.contains(&port) {
+        if port == 0
+            || self
+                .allowed_ports
+                .as_ref()
+                .is_some_and(|ports| !ports.contains(&port))
+        {
             return Err((format!("{url}: port {port} is not allowed"), false));
         }
         if !url.username().is_empty() || url.password().is_some() {

@@ -11,6 +11,7 @@ pub mod pki;
 pub mod public;
 pub mod seal;
 pub mod warnings;
+pub mod webhook;
 
 /// The host of the `Referer`, lower-cased: all a cross-origin image request reveals
 /// (browsers send only the origin), and absent when the page suppressed it.

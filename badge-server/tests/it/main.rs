@@ -5,3 +5,4 @@
 
 mod accounts;
 mod openapi;
+mod queue;
