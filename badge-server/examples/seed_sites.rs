@@ -45,8 +45,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         account::ensure(&db, &Email::parse("seed@chenxi-shuzhi.cn")?, Role::Operator).await?;
     let staff =
         account::ensure(&db, &Email::parse("seed-staff@chengxin.test")?, Role::Staff).await?;
+    // Resumable: sites already there (from an interrupted run) are kept.
+    let (existing,): (i64,) = on_pool!(&db, |p| sqlx::query_as("SELECT count(*) FROM sites")
+        .fetch_one(p)
+        .await
+        .map_err(ca::Error::from))?;
+    let existing = usize::try_from(existing).unwrap_or(0);
+    if existing > 0 {
+        println!("{existing} sites already there; seeding the rest");
+    }
     let start = Instant::now();
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(existing));
     let mut workers = Vec::new();
     for _ in 0..concurrency {
         let (state, next, operator, staff) =
@@ -77,7 +86,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let app = application::get(&state.db, &app.id)
                     .await?
                     .ok_or(badge_server::AppError::NotFound)?;
-                let site = application::approve(&state, &app, &staff).await?;
+                let site = match application::approve(&state, &app, &staff).await {
+                    Ok(site) => site,
+                    // A domain left certified by an interrupted run: skip it.
+                    Err(badge_server::AppError::Conflict(_)) => continue,
+                    Err(e) => return Err(e),
+                };
                 if i == 0 {
                     println!("first site: {}", site["site"].as_str().unwrap_or_default());
                 }
@@ -88,9 +102,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         w.await??;
     }
     let secs = start.elapsed().as_secs_f64();
+    let made = n.saturating_sub(existing);
     println!(
-        "seeded {n} certified sites in {secs:.1} s ({:.0}/s)",
-        n as f64 / secs
+        "seeded {made} certified sites in {secs:.1} s ({:.0}/s)",
+        made as f64 / secs
     );
     db.close().await;
     Ok(())

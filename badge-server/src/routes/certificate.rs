@@ -29,6 +29,9 @@ struct Texts {
     domains: &'static str,
     validity: &'static str,
     last_check: &'static str,
+    complaints: &'static str,
+    complaints_hidden: &'static str,
+    complaints_figures: [&'static str; 5],
     serial: &'static str,
     download: &'static str,
     report: &'static str,
@@ -52,6 +55,15 @@ const ZH: Texts = Texts {
     domains: "认证域名",
     validity: "有效期",
     last_check: "最近核验",
+    complaints: "投诉记录（近12个月）",
+    complaints_hidden: "投诉少于 5 件，不予公布",
+    complaints_figures: [
+        "收到",
+        "按期答复",
+        "答复时间中位数（小时）",
+        "投诉成立",
+        "满意",
+    ],
     serial: "证书序列号",
     download: "下载证书 (PEM)",
     report: "举报此网站",
@@ -75,6 +87,15 @@ const EN: Texts = Texts {
     domains: "Certified domains",
     validity: "Valid",
     last_check: "Last verification",
+    complaints: "Complaints (last 12 months)",
+    complaints_hidden: "fewer than 5: not shown",
+    complaints_figures: [
+        "received",
+        "answered in time",
+        "median hours to answer",
+        "upheld",
+        "satisfied",
+    ],
     serial: "Serial number",
     download: "Download certificate (PEM)",
     report: "Report this site",
@@ -108,6 +129,7 @@ struct CertPage {
     not_before: String,
     not_after: String,
     last_check: String,
+    reputation: Option<crate::complaint::Reputation>,
     serial: String,
     fingerprint: String,
 }
@@ -166,17 +188,31 @@ pub(crate) async fn page(
         Some(h) => Banner::Mismatch(h),
         None => Banner::Unknown,
     };
-    let last = match domains.first() {
-        Some(d) => verifier::store::recent(&state.db, d.as_str(), 1)
-            .await?
-            .into_iter()
-            .next(),
-        None => None,
+    // The latest verification run: every check made within an hour of the newest
+    // (domain control by its method, and the ICP filing), each with its verdict.
+    let recent = match domains.first() {
+        Some(d) => verifier::store::recent(&state.db, d.as_str(), 10).await?,
+        None => Vec::new(),
     };
-    let last_check = last.map_or_else(
-        || "—".to_string(),
-        |e| format!("{} ({}, {})", date(e.at), e.check, e.verdict.as_str()),
-    );
+    let last_check = match recent.first() {
+        None => "—".to_string(),
+        Some(newest) => {
+            let mut seen: Vec<String> = Vec::new();
+            for e in recent.iter().filter(|e| newest.at - e.at < 3600) {
+                let item = format!("{} {}", e.check, e.verdict.as_str());
+                if !seen.iter().any(|s| s.starts_with(&format!("{} ", e.check))) {
+                    seen.push(item);
+                }
+            }
+            format!("{} ({})", date(newest.at), seen.join(", "))
+        }
+    };
+    let reputation = crate::complaint::reputation(
+        &state.db,
+        site,
+        time::OffsetDateTime::now_utc().unix_timestamp(),
+    )
+    .await?;
     let status = site_cert.status;
     let page = CertPage {
         t,
@@ -208,6 +244,7 @@ pub(crate) async fn page(
         not_before: date(record.not_before),
         not_after: date(record.not_after),
         last_check,
+        reputation,
         serial: hex::encode(&record.serial),
         fingerprint: record
             .sha256

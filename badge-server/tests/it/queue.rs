@@ -39,7 +39,7 @@ async fn hopeless(_: &AppState, _: &Job) -> Result<(), JobError> {
 /// A real state on `backend` with a new CA, the built-in handlers plus `test.ok`,
 /// `test.boom` (always retryable failure) and `test.hopeless` (permanent failure),
 /// a 30 s backoff base, a one-hour cap and a 300 s lease.
-async fn state(dir: &Path, backend: Backend) -> AppState {
+pub(crate) async fn state(dir: &Path, backend: Backend) -> AppState {
     let pass = dir.join("passphrase");
     ca::signer::write_private_file(&pass, b"correct-horse-battery-staple").unwrap();
     ca::authority::init(&dir.join("ca"), b"correct-horse-battery-staple", None).unwrap();
