@@ -5,4 +5,5 @@
 
 mod accounts;
 mod openapi;
+mod pages;
 mod queue;
