@@ -15,6 +15,11 @@ const USER: &str = "visitor@example.cn";
 const OPERATOR: &str = "op@chenxi-shuzhi.cn";
 const OTHER: &str = "op@other-shop.cn";
 const STAFF: &str = "staff@chengxin.test";
+/// Form fields.
+type Fields<'a> = Vec<(&'a str, &'a str)>;
+/// Who posts, where, what.
+type Post<'a> = (&'a str, String, Fields<'a>);
+
 const COMPLAINT: &str = "付款后不发货，客服电话13812345678不接，请处理。";
 
 async fn account_of(t: &TestApp, role: Role, email: &str) -> Account {
@@ -235,7 +240,7 @@ async fn who_may_open_the_portal_the_console_and_the_complaint_pages() {
         // Steps by those who may not take them: 403, nothing changed.
         let before = counts(t).await;
         let mut other = signed_in(t, OTHER).await;
-        let attempts: [(&str, String, Vec<(&str, &str)>); 10] = [
+        let attempts: [Post; 10] = [
             (
                 OTHER,
                 format!("/complaints/{c}/answer"),
@@ -337,7 +342,7 @@ async fn a_form_without_its_csrf_token_is_refused_and_changes_nothing() {
         let (site, app, c) = (w.site.as_str(), w.app.as_str(), w.complaint.as_str());
         let warning = w.warning.to_string();
         let before = counts(t).await;
-        let posts: Vec<(&str, String, Vec<(&str, &str)>)> = vec![
+        let posts: Vec<Post> = vec![
             (
                 OPERATOR,
                 "/portal/apply".into(),
@@ -480,7 +485,7 @@ async fn bad_input_on_each_form_gets_a_clear_message_and_changes_nothing() {
             f
         };
         let long_org: &'static str = "机".repeat(300).leak();
-        let cases: Vec<(Vec<(&str, &str)>, Vec<&str>)> = vec![
+        let cases: Vec<(Fields, Vec<&str>)> = vec![
             (
                 vec![],
                 vec![
