@@ -597,3 +597,39 @@ pub async fn site_view(state: &AppState, site: &str) -> Result<serde_json::Value
         "seal_variants": variants,
     }))
 }
+
+/// The applications of one account, newest first (the operator portal).
+pub async fn list_for(db: &Database, account_id: i64) -> Result<Vec<Application>, AppError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM applications WHERE account_id = $1 ORDER BY created_at DESC, id LIMIT 200"
+    );
+    Ok(on_pool!(db, |p| sqlx::query_as(&sql)
+        .bind(account_id)
+        .fetch_all(p)
+        .await
+        .map_err(ca::Error::from)?))
+}
+
+/// Applications waiting for staff (`validated` or `review`), oldest first.
+pub async fn awaiting_review(db: &Database) -> Result<Vec<Application>, AppError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM applications WHERE status IN ('validated', 'review') \
+         ORDER BY updated_at, id LIMIT 200"
+    );
+    Ok(on_pool!(db, |p| sqlx::query_as(&sql)
+        .fetch_all(p)
+        .await
+        .map_err(ca::Error::from)?))
+}
+
+/// The ids of the sites an account operates, newest first.
+pub async fn sites_of(db: &Database, account_id: i64) -> Result<Vec<String>, AppError> {
+    let rows: Vec<(String,)> = on_pool!(db, |p| sqlx::query_as(
+        "SELECT id FROM sites WHERE account_id = $1 ORDER BY created_at DESC, id LIMIT 200"
+    )
+    .bind(account_id)
+    .fetch_all(p)
+    .await
+    .map_err(ca::Error::from)?);
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}

@@ -40,6 +40,9 @@ pub fn routes() -> Router<AppState> {
         .merge(routes::pki::router())
         .merge(routes::seal::router())
         .merge(routes::accounts::router())
+        .merge(routes::portal::router())
+        .merge(routes::console::router())
+        .merge(routes::complaint_pages::router())
 }
 
 /// Builds the application.

@@ -43,6 +43,62 @@ impl Nav {
     pub fn is_staff(&self) -> bool {
         self.account.as_ref().is_some_and(|a| a.role.is_staff())
     }
+
+    /// Whether the signed-in account operates sites (shows the portal link).
+    pub fn is_operator(&self) -> bool {
+        self.account
+            .as_ref()
+            .is_some_and(|a| a.role == crate::account::Role::Operator)
+    }
+}
+
+/// The Chinese name of a form field, for messages ("机构名称 (organization): …").
+fn field_zh(field: &str) -> &'static str {
+    let base = field.split('[').next().unwrap_or(field);
+    match base {
+        "organization" => "机构名称",
+        "uscc" => "统一社会信用代码",
+        "icp" => "ICP 备案号",
+        "province" => "省份",
+        "city" => "城市",
+        "domains" | "domain" => "域名",
+        "csr_pem" => "证书签名请求",
+        "category" => "投诉类别",
+        "text" => "内容",
+        "site" => "网站",
+        "reason" => "理由",
+        "decision" => "决定",
+        "revocation" => "撤销方式",
+        "description" => "说明",
+        "evidence" => "证据",
+        "impersonates" => "被冒充的网站",
+        "satisfied" => "是否满意",
+        "method" => "验证方式",
+        _ => "输入",
+    }
+}
+
+/// What a refused step tells the person on the re-rendered form (field by field for
+/// invalid input, the state for a conflict); a step the account may not take becomes
+/// the 403 page, anything else the error page.
+pub fn input_problems(e: AppError) -> Result<Vec<String>, PageError> {
+    match e {
+        AppError::Invalid(fields) => Ok(fields
+            .into_iter()
+            .map(|(f, m)| format!("{} ({f}): {m}", field_zh(&f)))
+            .collect()),
+        AppError::Conflict(m) => Ok(vec![format!(
+            "当前状态不允许此操作。 / Not possible now: {m}"
+        )]),
+        AppError::BadRequest(m) => Ok(vec![format!("输入无效。 / Invalid input: {m}")]),
+        AppError::Forbidden(_) | AppError::Unauthorized => Err(PageError::Forbidden),
+        other => Err(other.into()),
+    }
+}
+
+/// A unix time as Beijing time, to the minute.
+pub fn when(t: i64) -> String {
+    crate::complaint::date_time(t)
 }
 
 /// Renders a page with the security headers, and the session's cookie when it is new.

@@ -2744,3 +2744,245 @@ fn two_servers_on_one_postgresql_deliver_each_of_300_mails_exactly_once() {
         "both servers took jobs: {workers}"
     );
 }
+
+// ---------------------------------------------------------------------------------
+// The complaint pages in a browser, from registration to a revoked seal.
+
+/// `badge-server user add` with a password file: the account's bearer token.
+fn user_add(d: &Deployment, role: &str, email: &str, password: &str) -> String {
+    let file = d.path(&format!("{role}-password"));
+    std::fs::write(&file, format!("{password}\n")).unwrap();
+    let mut cmd = Command::new(bin("badge-server"));
+    d.env(&mut cmd);
+    let out = run(cmd.args([
+        "user",
+        "add",
+        "--role",
+        role,
+        "--email",
+        email,
+        "--password-file",
+        file.to_str().unwrap(),
+    ]))
+    .ok();
+    out.stdout.lines().last().unwrap().to_string()
+}
+
+#[test]
+fn a_complaint_filed_answered_and_upheld_through_the_pages_turns_the_seal_on_the_site_red() {
+    const SITE_HOST: &str = "chenxi-shuzhi.cn";
+    const USER: &str = "li.xiaoming@example.cn";
+    const OPERATOR: &str = "op@chenxi-shuzhi.cn";
+    const STAFF: &str = "reviewer@chengxin.test";
+    const PASSWORD: &str = "晨曦 correct horse";
+    for backend in Backend::all() {
+        let started = Instant::now();
+        let d = Deployment::new(backend);
+        d.ca(&["init"]).ok();
+        let operator = user_add(&d, "operator", OPERATOR, "operator passphrase 2026");
+        let staff = user_add(&d, "staff", STAFF, "staff passphrase 2026");
+        let sink = testkit::SmtpSink::start();
+        let dns_port = free_port();
+        let miit = testkit::fixtures_dir().join("miit-rows.json");
+        let _server = d.serve_with(&quick_queue(&[
+            ("CHENGXIN_SMTP_URL", sink.url()),
+            ("CHENGXIN_DNS_SERVERS", format!("127.0.0.1:{dns_port}")),
+            ("CHENGXIN_DNS_TIMEOUT", "1".into()),
+            ("CHENGXIN_HTTP_TIMEOUT", "2".into()),
+            ("CHENGXIN_HTTP_CHALLENGE_PORT", free_port().to_string()),
+            ("CHENGXIN_ICP_PROVIDER", format!("file:{}", miit.display())),
+        ]));
+        let (_, site) = d.certify(&operator, &staff, dns_port, chenxi_application());
+        let site_id = site["site"].as_str().unwrap().to_string();
+        let snippet = site["snippet"].as_str().unwrap();
+        let page = format!(
+            "<!doctype html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+             <title>晨曦数智</title></head>\n<body><h1>晨曦数智 官方商城</h1>\n\
+             <footer>{snippet}</footer>\n</body></html>\n"
+        );
+        let shop = testkit::browser::StaticSite::serve(&[("/", &page)]);
+        let shots = testkit::browser::artifacts_dir("complaint");
+        let tag = format!("{backend:?}").to_lowercase();
+        let shot = |b: &Browser, name: &str| b.save_page(&shots.join(format!("{tag}-{name}.png")));
+        let b = Browser::start(&[SITE_HOST], "zh-CN");
+        let fill = |css: &str, text: &str| {
+            let field = b.find(css);
+            b.run(&format!("type into {css}"), field.send_keys(text));
+        };
+        let click = |css: &str| {
+            let element = b.find(css);
+            b.run(&format!("click {css}"), element.click());
+        };
+        let text = |css: &str| {
+            let element = b.find(css);
+            b.run(&format!("text of {css}"), element.text())
+        };
+        let wait_path = |what: &str, path: &str| {
+            b.wait_for(what, 15, |b| {
+                b.current_url()
+                    .split_once(&format!(":{}", d.port))
+                    .is_some_and(|(_, p)| p.starts_with(path))
+                    .then_some(())
+            });
+        };
+        let status = |b: &Browser| {
+            b.run("status", b.find("#status").attr("data-status"))
+                .unwrap_or_default()
+        };
+        let login = |email: &str, password: &str| {
+            fill("#email", email);
+            fill("#password", password);
+            click("#submit");
+        };
+        let logout = || {
+            click("#logout");
+            wait_path("the login page after logout", "/login");
+        };
+
+        // A visitor registers and confirms by the link the SMTP server received.
+        b.goto(&d.url("/register"));
+        fill("#email", USER);
+        fill("#password", PASSWORD);
+        fill("#password2", PASSWORD);
+        click("#role-user");
+        click("#submit");
+        wait_path("the check-your-mail page", "/register");
+        assert!(text("#message").contains(USER));
+        let confirm = {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let found = sink
+                    .messages()
+                    .into_iter()
+                    .find(|m| m.rcpt_tos.iter().any(|t| t == USER))
+                    .map(|m| url_after(&m.text, &d.url("/confirm?token=")));
+                if let Some(token) = found {
+                    break d.url(&format!("/confirm?token={token}"));
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "no confirmation mail reached the sink"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        };
+        b.goto(&confirm);
+        assert!(text("#message").contains("邮箱已确认"));
+
+        // From the certificate page to the complaint form, through the login.
+        b.goto(&d.url(&format!("/cert/{site_id}")));
+        assert_eq!(text("#status"), "有效");
+        click("#report");
+        wait_path("the login page", "/login?next=");
+        login(USER, PASSWORD);
+        wait_path("the complaint form", "/complaints/new?site=");
+        click("#category option[value='fraud']");
+        fill(
+            "#text",
+            "付款后一直不发货，客服电话13812345678无人接听。<script>alert(1)</script>",
+        );
+        shot(&b, "1-complaint-form");
+        click("#submit");
+        let complaint = b.wait_for("the complaint page", 15, |b| {
+            let url = b.current_url();
+            url.rsplit_once("/complaints/c_")
+                .map(|(_, id)| format!("c_{id}"))
+        });
+        assert_eq!(status(&b), "forwarded");
+        assert!(
+            text("#text").contains("<script>alert(1)</script>"),
+            "shown as text"
+        );
+        shot(&b, "2-filed");
+        logout();
+
+        // The operator answers in the portal: the complaint is masked there.
+        b.goto(&d.url("/login"));
+        login(OPERATOR, "operator passphrase 2026");
+        wait_path("the account page", "/account");
+        click("#nav-portal");
+        wait_path("the portal", "/portal");
+        click("a.site-link");
+        wait_path("the site page", &format!("/portal/sites/{site_id}"));
+        let listed = text(&format!("#complaint-{complaint}"));
+        assert!(
+            !listed.contains("13812345678") && !listed.contains(USER),
+            "{listed}"
+        );
+        fill(
+            &format!("#answer-{complaint}"),
+            "已安排发货，并已联系您退款运费。",
+        );
+        shot(&b, "3-portal");
+        click(&format!("#complaint-{complaint} .answer-submit"));
+        wait_path(
+            "the answered complaint",
+            &format!("/complaints/{complaint}"),
+        );
+        assert_eq!(status(&b), "answered");
+        logout();
+
+        // The visitor is not satisfied.
+        b.goto(&d.url(&format!("/complaints/{complaint}")));
+        wait_path("the login page", "/login?next=");
+        login(USER, PASSWORD);
+        wait_path("the complaint", &format!("/complaints/{complaint}"));
+        assert!(text("#answer").contains("已安排发货"));
+        click("#satisfied-no");
+        fill("#feedback-text", "至今没有收到货。");
+        click("#feedback-submit");
+        b.wait_for("under review", 15, |b| {
+            (status(b) == "under_review").then_some(())
+        });
+        shot(&b, "4-feedback");
+        logout();
+
+        // Staff uphold it from the console's queue.
+        b.goto(&d.url("/login"));
+        login(STAFF, "staff passphrase 2026");
+        wait_path("the account page", "/account");
+        b.goto(&d.url("/console"));
+        shot(&b, "5-console");
+        click(&format!("a.complaint-link[href='/complaints/{complaint}']"));
+        wait_path("the complaint", &format!("/complaints/{complaint}"));
+        click("#decision-upheld");
+        fill("#decide-reason", "经核实，经营者收款后未发货，投诉成立。");
+        click("#decide-submit");
+        b.wait_for("upheld", 15, |b| (status(b) == "upheld").then_some(()));
+        shot(&b, "6-upheld");
+
+        // The seal on the operator's site now says revoked, in red (the server keeps
+        // a site's facts for a second).
+        std::thread::sleep(Duration::from_millis(1500));
+        let shop_url = format!("http://{SITE_HOST}:{}/", shop.port());
+        b.goto(&shop_url);
+        b.wait_for("the seal loading", 30, |b| {
+            b.js("const i = document.querySelector('a > img'); \
+                  return i && i.complete ? i.naturalWidth : null;")
+                .as_u64()
+                .filter(|w| *w > 0)
+        });
+        shot(&b, "7-site");
+        let seal = b.find("a > img");
+        let png = b.save_element(&seal, &shots.join(format!("{tag}-8-seal.png")));
+        let [green, red] = count_colours(&png, [SEAL_GREEN, SEAL_RED]);
+        assert!(
+            red >= 100 && green * 20 <= red,
+            "the seal is not red: {green} green and {red} red pixels"
+        );
+        b.goto(&d.url(&format!("/cert/{site_id}")));
+        assert_ne!(text("#status"), "有效");
+        assert_eq!(
+            d.sql(&format!(
+                "SELECT status FROM complaints WHERE id = '{complaint}'"
+            ))
+            .trim(),
+            "upheld"
+        );
+        eprintln!(
+            "{backend:?}: complaint through the pages in Chromium, {:.1} s; screenshots in {}",
+            started.elapsed().as_secs_f64(),
+            shots.display()
+        );
+    }
+}

@@ -15,7 +15,7 @@ use serde_json::json;
 use crate::account::{self, Account, Email, Purpose, Role, TokenProblem};
 use crate::error::AppError;
 use crate::password;
-use crate::session::{self, CsrfForm, SignedIn, StaffSignedIn, Visitor, safe_next};
+use crate::session::{self, CsrfForm, SignedIn, Visitor, safe_next};
 use crate::state::AppState;
 use crate::web::{MessagePage, Nav, PageError, render, see_other};
 
@@ -29,7 +29,6 @@ pub fn router() -> Router<AppState> {
         .route("/password/forgot", get(forgot_page).post(forgot))
         .route("/password/reset", get(reset_page).post(reset))
         .route("/account", get(account_page))
-        .route("/console", get(console_page))
 }
 
 fn now() -> i64 {
@@ -589,21 +588,6 @@ async fn account_page(
         },
         confirmed: confirmed.map_or_else(|| "—".into(), date),
         created: date(created),
-    };
-    Ok(render(StatusCode::OK, &page, None))
-}
-
-#[derive(Template)]
-#[template(path = "console.html")]
-struct ConsolePage {
-    nav: Nav,
-    email: String,
-}
-
-async fn console_page(StaffSignedIn(user): StaffSignedIn) -> Result<Response, PageError> {
-    let page = ConsolePage {
-        nav: Nav::of(Some(&user.session)),
-        email: user.account.email.clone(),
     };
     Ok(render(StatusCode::OK, &page, None))
 }

@@ -51,28 +51,28 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// An application for a seal: the organization and the domains it runs.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ApplyBody {
+pub(crate) struct ApplyBody {
     /// 1 to 100 domains, Unicode or A-labels; the first is the primary.
     #[schema(example = json!(["chenxi-shuzhi.cn"]))]
-    domains: Vec<String>,
+    pub(crate) domains: Vec<String>,
     /// The organization's registered name.
     #[schema(example = "北京晨曦数智科技有限公司")]
-    organization: String,
+    pub(crate) organization: String,
     /// Its Unified Social Credit Code (18 characters, check digit verified).
     #[schema(example = "91110108MA04T7K21H")]
-    uscc: String,
+    pub(crate) uscc: String,
     /// The site's ICP filing number.
     #[schema(example = "京ICP备2024018653号-1")]
-    icp: String,
+    pub(crate) icp: String,
     /// Province.
     #[schema(example = "北京市")]
-    province: String,
+    pub(crate) province: String,
     /// City.
     #[schema(example = "海淀区")]
-    city: String,
+    pub(crate) city: String,
     /// PEM CSR for the operator's own key; without one the server generates a key and
     /// returns it once, on approval.
-    csr_pem: Option<String>,
+    pub(crate) csr_pem: Option<String>,
 }
 
 /// A new application and what to publish to prove control of each domain.
@@ -92,7 +92,7 @@ struct Applied {
 }
 
 /// Validates every field and reports each failure by name (422).
-fn validate(b: &ApplyBody) -> Result<SiteIdentity, AppError> {
+pub(crate) fn validate(b: &ApplyBody) -> Result<SiteIdentity, AppError> {
     let mut errors: Vec<(String, String)> = Vec::new();
     let mut note = |field: &str, r: Result<(), ca::Error>| {
         if let Err(e) = r {
@@ -239,7 +239,10 @@ async fn show(
     Ok(Json(v))
 }
 
-async fn application_evidence(state: &AppState, id: &str) -> Result<Vec<Value>, AppError> {
+pub(crate) async fn application_evidence(
+    state: &AppState,
+    id: &str,
+) -> Result<Vec<Value>, AppError> {
     let rows: Vec<(String,)> = ca::on_pool!(&state.db, |p| sqlx::query_as(
         "SELECT evidence FROM verification_checks WHERE application_id = $1 ORDER BY id"
     )
@@ -414,7 +417,11 @@ async fn reject(
 }
 
 /// 404 for unknown sites, 403 for an operator's look at another operator's site.
-async fn site_access(state: &AppState, account: &Account, site: &str) -> Result<(), AppError> {
+pub(crate) async fn site_access(
+    state: &AppState,
+    account: &Account,
+    site: &str,
+) -> Result<(), AppError> {
     let owner = application::site_owner(&state.db, site).await?;
     if account.role.is_staff() || owner == Some(account.id) {
         Ok(())
@@ -484,7 +491,19 @@ async fn revoke(
         .reason
         .parse()
         .map_err(|e: ca::Error| AppError::Invalid(vec![("reason".into(), e.to_string())]))?;
-    let view = application::site_view(&state, &site).await?;
+    revoke_site(&state, &account, &site, reason).await?;
+    Ok(Json(application::site_view(&state, &site).await?))
+}
+
+/// Revokes (or holds) a site's certificate: 409 when it has none or the CA refuses.
+pub(crate) async fn revoke_site(
+    state: &AppState,
+    account: &Account,
+    site: &str,
+    reason: ca::RevocationReason,
+) -> Result<(), AppError> {
+    account.require(&[Role::Staff, Role::Admin])?;
+    let view = application::site_view(state, site).await?;
     let serial = view["serial"]
         .as_str()
         .ok_or_else(|| AppError::Conflict("the site has no certificate".into()))?;
@@ -497,7 +516,7 @@ async fn revoke(
             ca::Error::RevocationRefused(m) => AppError::Conflict(m),
             other => other.into(),
         })?;
-    Ok(Json(application::site_view(&state, &site).await?))
+    Ok(())
 }
 
 /// A re-verification run and the site after it.
@@ -537,6 +556,18 @@ async fn recheck(
     Path(site): Path<String>,
 ) -> Result<Json<Rechecked>, AppError> {
     site_access(&state, &account, &site).await?;
+    let summary = run_recheck(&state, verifier::recheck::Scope::Site(site.clone())).await?;
+    Ok(Json(Rechecked {
+        site: application::site_view(&state, &site).await?,
+        summary: json!(summary),
+    }))
+}
+
+/// Runs re-verification over `scope` now, with the periodic run's consequences.
+pub(crate) async fn run_recheck(
+    state: &AppState,
+    scope: verifier::recheck::Scope,
+) -> Result<verifier::recheck::Summary, AppError> {
     let rechecker = verifier::recheck::Rechecker {
         db: state.db.clone(),
         challenger: (*state.challenger).clone(),
@@ -545,15 +576,7 @@ async fn recheck(
         policy: state.policy.clone(),
         concurrency: 1,
     };
-    let summary = rechecker
-        .run(
-            verifier::recheck::Scope::Site(site.clone()),
-            verifier::verdict::now(),
-            &|_, _| {},
-        )
-        .await?;
-    Ok(Json(Rechecked {
-        site: application::site_view(&state, &site).await?,
-        summary: json!(summary),
-    }))
+    Ok(rechecker
+        .run(scope, verifier::verdict::now(), &|_, _| {})
+        .await?)
 }

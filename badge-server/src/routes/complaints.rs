@@ -81,43 +81,47 @@ struct DecideBody {
 /// A complaint as one party sees it. The operator sees the text masked and never
 /// who complained; staff see everything.
 #[derive(Debug, Serialize, ToSchema)]
-struct ComplaintView {
+pub(crate) struct ComplaintView {
     /// `c_…`.
-    id: String,
+    pub(crate) id: String,
     /// The site complained about.
-    site: String,
+    pub(crate) site: String,
     /// Category.
-    category: String,
+    pub(crate) category: String,
     /// `submitted`, `forwarded`, `answered`, `feedback`, `under_review`, `upheld`,
     /// `dismissed`, `withdrawn` or `overdue`.
-    status: String,
+    pub(crate) status: String,
     /// The complaint (masked for the operator).
-    text: String,
+    pub(crate) text: String,
     /// Filed at (unix seconds).
-    created_at: i64,
+    pub(crate) created_at: i64,
     /// The operator must answer by (unix seconds).
-    deadline_at: i64,
+    pub(crate) deadline_at: i64,
     /// The operator's answer.
-    answer: Option<String>,
+    pub(crate) answer: Option<String>,
     /// When it was answered.
-    answered_at: Option<i64>,
+    pub(crate) answered_at: Option<i64>,
     /// The complainant's verdict.
-    satisfied: Option<bool>,
+    pub(crate) satisfied: Option<bool>,
     /// The complainant's words on the answer.
-    feedback: Option<String>,
+    pub(crate) feedback: Option<String>,
     /// Staff's reason.
-    decision_reason: Option<String>,
+    pub(crate) decision_reason: Option<String>,
     /// When staff decided.
-    decided_at: Option<i64>,
+    pub(crate) decided_at: Option<i64>,
     /// `complainant`, `operator` or `staff`: how the caller relates to it.
-    you_are: String,
+    pub(crate) you_are: String,
     /// The complainant's account id: staff only.
-    complainant_id: Option<i64>,
+    pub(crate) complainant_id: Option<i64>,
     /// What happened, in order.
-    events: Vec<Event>,
+    pub(crate) events: Vec<Event>,
 }
 
-async fn view(state: &AppState, c: Complaint, party: Party) -> Result<ComplaintView, AppError> {
+pub(crate) async fn view(
+    state: &AppState,
+    c: Complaint,
+    party: Party,
+) -> Result<ComplaintView, AppError> {
     let events = complaint::events(&state.db, &c.id).await?;
     let (text, feedback) = match party {
         Party::Operator => (
@@ -340,34 +344,7 @@ async fn decide(
     body: Result<Json<DecideBody>, JsonRejection>,
 ) -> Result<Json<ComplaintView>, AppError> {
     let Json(b) = body?;
-    let decision = match b.decision.as_str() {
-        "upheld" => {
-            let revocation = match b.revocation.as_deref() {
-                None | Some("privilegeWithdrawn") => ca::RevocationReason::PrivilegeWithdrawn,
-                Some("certificateHold") => ca::RevocationReason::CertificateHold,
-                Some(other) => {
-                    return Err(AppError::Invalid(vec![(
-                        "revocation".into(),
-                        format!("privilegeWithdrawn or certificateHold, not {other:?}"),
-                    )]));
-                }
-            };
-            Decision::Upheld { revocation }
-        }
-        "dismissed" if b.revocation.is_none() => Decision::Dismissed,
-        "dismissed" => {
-            return Err(AppError::Invalid(vec![(
-                "revocation".into(),
-                "only an upheld complaint revokes".into(),
-            )]));
-        }
-        other => {
-            return Err(AppError::Invalid(vec![(
-                "decision".into(),
-                format!("upheld or dismissed, not {other:?}"),
-            )]));
-        }
-    };
+    let decision = decision(&b.decision, b.revocation.as_deref())?;
     let c = complaint::decide(&state, &account, &id, decision, &b.reason, now()).await?;
     as_party(&state, &account, c).await
 }
@@ -397,4 +374,37 @@ async fn withdraw(
 ) -> Result<Json<ComplaintView>, AppError> {
     let c = complaint::withdraw(&state, &account, &id, now()).await?;
     as_party(&state, &account, c).await
+}
+
+/// Staff's decision from its names: `upheld` (with `privilegeWithdrawn`, the default,
+/// or `certificateHold`) or `dismissed` (which revokes nothing).
+pub(crate) fn decision(decision: &str, revocation: Option<&str>) -> Result<Decision, AppError> {
+    Ok(match decision {
+        "upheld" => {
+            let revocation = match revocation {
+                None | Some("privilegeWithdrawn") => ca::RevocationReason::PrivilegeWithdrawn,
+                Some("certificateHold") => ca::RevocationReason::CertificateHold,
+                Some(other) => {
+                    return Err(AppError::Invalid(vec![(
+                        "revocation".into(),
+                        format!("privilegeWithdrawn or certificateHold, not {other:?}"),
+                    )]));
+                }
+            };
+            Decision::Upheld { revocation }
+        }
+        "dismissed" if revocation.is_none() => Decision::Dismissed,
+        "dismissed" => {
+            return Err(AppError::Invalid(vec![(
+                "revocation".into(),
+                "only an upheld complaint revokes".into(),
+            )]));
+        }
+        other => {
+            return Err(AppError::Invalid(vec![(
+                "decision".into(),
+                format!("upheld or dismissed, not {other:?}"),
+            )]));
+        }
+    })
 }

@@ -19,8 +19,8 @@ use clap::Parser;
 use testkit::Backend;
 use tower::ServiceExt;
 
-const PUBLIC: &str = "http://127.0.0.1:8080";
-const PASSWORD: &str = "correct horse battery";
+pub(crate) const PUBLIC: &str = "http://127.0.0.1:8080";
+pub(crate) const PASSWORD: &str = "correct horse battery";
 
 #[derive(Parser)]
 struct Args {
@@ -29,18 +29,18 @@ struct Args {
 }
 
 /// The real application on a fresh database of `backend` and a new CA.
-struct TestApp {
-    state: AppState,
+pub(crate) struct TestApp {
+    pub(crate) state: AppState,
     app: Router,
     _dir: tempfile::TempDir,
 }
 
 impl TestApp {
-    async fn new(backend: Backend) -> Self {
+    pub(crate) async fn new(backend: Backend) -> Self {
         Self::with_public_url(backend, PUBLIC).await
     }
 
-    async fn with_public_url(backend: Backend, public_url: &str) -> Self {
+    pub(crate) async fn with_public_url(backend: Backend, public_url: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let state = state(dir.path(), &backend.fresh_database(dir.path()), public_url).await;
         TestApp {
@@ -55,11 +55,11 @@ impl TestApp {
         self.app = badge_server::router::build(self.state.clone());
     }
 
-    fn browser(&self) -> Client<'_> {
+    pub(crate) fn browser(&self) -> Client<'_> {
         self.browser_at("192.0.2.10:50000")
     }
 
-    fn browser_at(&self, addr: &str) -> Client<'_> {
+    pub(crate) fn browser_at(&self, addr: &str) -> Client<'_> {
         Client {
             app: self,
             cookie: None,
@@ -68,7 +68,7 @@ impl TestApp {
         }
     }
 
-    async fn scalar(&self, sql: &str) -> i64 {
+    pub(crate) async fn scalar(&self, sql: &str) -> i64 {
         let (n,): (i64,) = on_pool!(&self.state.db, |p| sqlx::query_as(sql)
             .fetch_one(p)
             .await
@@ -76,7 +76,7 @@ impl TestApp {
         n
     }
 
-    async fn exec(&self, sql: &str) {
+    pub(crate) async fn exec(&self, sql: &str) {
         on_pool!(&self.state.db, |p| sqlx::query(sql)
             .execute(p)
             .await
@@ -85,7 +85,7 @@ impl TestApp {
     }
 
     /// The queued mails, oldest first.
-    async fn mails(&self) -> Vec<serde_json::Value> {
+    pub(crate) async fn mails(&self) -> Vec<serde_json::Value> {
         let rows: Vec<(String,)> = on_pool!(&self.state.db, |p| sqlx::query_as(
             "SELECT payload FROM jobs WHERE kind = 'mail' ORDER BY id"
         )
@@ -98,7 +98,7 @@ impl TestApp {
     }
 
     /// The path of the first link to `{PUBLIC}{prefix}` in the newest mail to `to`.
-    async fn link_in_mail(&self, to: &str, prefix: &str) -> String {
+    pub(crate) async fn link_in_mail(&self, to: &str, prefix: &str) -> String {
         let mails = self.mails().await;
         let mail = mails
             .iter()
@@ -118,7 +118,7 @@ impl TestApp {
 
     /// An account with a password and a confirmed address, as `user add
     /// --password-file` makes it.
-    async fn account(&self, role: Role, email: &str) {
+    pub(crate) async fn account(&self, role: Role, email: &str) {
         let email = Email::parse(email).unwrap();
         let a = account::upsert_role(&self.state.db, &email, role)
             .await
@@ -156,40 +156,40 @@ async fn state(dir: &Path, db_url: &str, public_url: &str) -> AppState {
 
 /// One response, read whole.
 #[derive(Debug)]
-struct Resp {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
+pub(crate) struct Resp {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: String,
 }
 
 impl Resp {
-    fn location(&self) -> &str {
+    pub(crate) fn location(&self) -> &str {
         self.headers
             .get(header::LOCATION)
             .map(|v| v.to_str().unwrap())
             .unwrap_or_else(|| panic!("no Location in {self:?}"))
     }
 
-    fn set_cookie(&self) -> Option<&str> {
+    pub(crate) fn set_cookie(&self) -> Option<&str> {
         self.headers
             .get(header::SET_COOKIE)
             .map(|v| v.to_str().unwrap())
     }
 
     /// The value of the form's hidden `csrf` field.
-    fn csrf(&self) -> String {
+    pub(crate) fn csrf(&self) -> String {
         hidden(&self.body, "csrf")
     }
 
     #[track_caller]
-    fn expect(self, status: u16, text: &str) -> Self {
+    pub(crate) fn expect(self, status: u16, text: &str) -> Self {
         assert_eq!(self.status.as_u16(), status, "{self:?}");
         assert!(self.body.contains(text), "{text:?} not in {}", self.body);
         self
     }
 }
 
-fn hidden(html: &str, name: &str) -> String {
+pub(crate) fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html
         .find(&marker)
@@ -199,15 +199,20 @@ fn hidden(html: &str, name: &str) -> String {
 }
 
 /// A browser: keeps the session cookie, sends `Origin` on POSTs, comes from one address.
-struct Client<'a> {
+pub(crate) struct Client<'a> {
     app: &'a TestApp,
-    cookie: Option<String>,
+    pub(crate) cookie: Option<String>,
     peer: SocketAddr,
-    origin: Option<String>,
+    pub(crate) origin: Option<String>,
 }
 
 impl Client<'_> {
-    async fn send(&mut self, method: Method, path: &str, form: Option<&[(&str, &str)]>) -> Resp {
+    pub(crate) async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        form: Option<&[(&str, &str)]>,
+    ) -> Resp {
         let mut req = Request::builder().method(method.clone()).uri(path);
         if let Some(c) = &self.cookie {
             req = req.header(header::COOKIE, c);
@@ -248,23 +253,28 @@ impl Client<'_> {
         }
     }
 
-    async fn get(&mut self, path: &str) -> Resp {
+    pub(crate) async fn get(&mut self, path: &str) -> Resp {
         self.send(Method::GET, path, None).await
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Resp {
+    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Resp {
         self.send(Method::POST, path, Some(form)).await
     }
 
     /// Opens `page`, fills its form with `fields` and the page's CSRF token, submits.
-    async fn submit(&mut self, page: &str, action: &str, fields: &[(&str, &str)]) -> Resp {
+    pub(crate) async fn submit(
+        &mut self,
+        page: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+    ) -> Resp {
         let csrf = self.get(page).await.csrf();
         let mut all = vec![("csrf", csrf.as_str())];
         all.extend_from_slice(fields);
         self.post(action, &all).await
     }
 
-    async fn login(&mut self, email: &str, password: &str) -> Resp {
+    pub(crate) async fn login(&mut self, email: &str, password: &str) -> Resp {
         self.submit(
             "/login",
             "/login",

@@ -6,4 +6,5 @@
 mod accounts;
 mod complaints;
 mod openapi;
+mod pages;
 mod queue;
