@@ -110,12 +110,14 @@ impl Database {
         Ok(())
     }
 
-    /// Starts a transaction. On SQLite the write lock is taken at the first write, and
-    /// every state-changing transaction here writes first, so two writers queue on
-    /// the busy timeout instead of deadlocking on a read-to-write upgrade.
+    /// Starts a transaction. On SQLite it is `BEGIN IMMEDIATE`: the write lock is
+    /// taken at the start, so concurrent writers queue on the busy timeout. A deferred
+    /// transaction that reads before it writes fails at once with "database is
+    /// locked" when another writer holds the lock (SQLite cannot upgrade it), which
+    /// the bench-seal seeding hit with four concurrent approvals.
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match self {
-            Database::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Database::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
             Database::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }

@@ -2825,9 +2825,18 @@ fn a_complaint_filed_answered_and_upheld_through_the_pages_turns_the_seal_on_the
                     .then_some(())
             });
         };
+        // Polled while a form submission navigates: an element of the page being left
+        // goes stale, which is "not yet", not a failure.
         let status = |b: &Browser| {
-            b.run("status", b.find("#status").attr("data-status"))
-                .unwrap_or_default()
+            b.rt.block_on(async {
+                let element = b
+                    .client
+                    .find(fantoccini::Locator::Css("#status"))
+                    .await
+                    .ok()?;
+                element.attr("data-status").await.ok().flatten()
+            })
+            .unwrap_or_default()
         };
         let login = |email: &str, password: &str| {
             fill("#email", email);
@@ -2888,7 +2897,9 @@ fn a_complaint_filed_answered_and_upheld_through_the_pages_turns_the_seal_on_the
             url.rsplit_once("/complaints/c_")
                 .map(|(_, id)| format!("c_{id}"))
         });
-        assert_eq!(status(&b), "forwarded");
+        b.wait_for("forwarded", 15, |b| {
+            (status(b) == "forwarded").then_some(())
+        });
         assert!(
             text("#text").contains("<script>alert(1)</script>"),
             "shown as text"
@@ -2919,7 +2930,7 @@ fn a_complaint_filed_answered_and_upheld_through_the_pages_turns_the_seal_on_the
             "the answered complaint",
             &format!("/complaints/{complaint}"),
         );
-        assert_eq!(status(&b), "answered");
+        b.wait_for("answered", 15, |b| (status(b) == "answered").then_some(()));
         logout();
 
         // The visitor is not satisfied.
