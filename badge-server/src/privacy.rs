@@ -26,10 +26,10 @@ static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
 pub fn mask(text: &str) -> String {
     let text = EMAIL.replace_all(text, |c: &Captures| {
         let m = &c[0];
+        // Nothing after the `@` that could start another address: masking twice
+        // gives the same text (a proptest found `a@a.0@0.a` otherwise).
         let first = m.chars().next().unwrap_or('*');
-        let domain = m.rsplit('@').next().unwrap_or("");
-        let tld = domain.rsplit('.').next().unwrap_or("");
-        format!("{first}***@***.{tld}")
+        format!("{first}***@***")
     });
     let text = GROUPED_PHONE.replace_all(&text, |c: &Captures| {
         let digits: String = c[0].chars().filter(char::is_ascii_digit).collect();
@@ -159,7 +159,7 @@ mod tests {
     fn email_addresses_keep_only_a_hint() {
         assert_eq!(
             mask("请联系 zhang.san@qq.com 或 li@chenxi-shuzhi.cn"),
-            "请联系 z***@***.com 或 l***@***.cn"
+            "请联系 z***@*** 或 l***@***"
         );
     }
 
@@ -180,6 +180,8 @@ mod tests {
 
         #[test]
         fn masking_is_idempotent(s in "[0-9a-z@. +-]{0,80}") {
+            // Found by this property once; kept as a fixed case.
+            prop_assert_eq!(mask(&mask("a@a.0@0.a")), mask("a@a.0@0.a"));
             let once = mask(&s);
             prop_assert_eq!(mask(&once), once.clone());
         }
