@@ -163,30 +163,7 @@ pub async fn ensure(db: &Database, email: &Email, role: Role) -> Result<Account,
             role,
         });
     }
-    let mut tx = db.begin().await?;
-    let (id,): (i64,) = on_tx!(&mut tx, |c| sqlx::query_as(
-        "INSERT INTO accounts (email, role, created_at) VALUES ($1, $2, $3) RETURNING id"
-    )
-    .bind(email.as_str())
-    .bind(role.as_str())
-    .bind(now())
-    .fetch_one(c)
-    .await
-    .map_err(ca::Error::from)?);
-    ca::audit::append(
-        &mut tx,
-        "cli",
-        "account.create",
-        email.as_str(),
-        &json!({ "role": role }),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Account {
-        id,
-        email: email.as_str().into(),
-        role,
-    })
+    write(db, email, role, false).await
 }
 
 /// Creates an API token for an account and returns its plaintext, the only time it
@@ -552,21 +529,41 @@ pub async fn set_password(
 /// Creates the account for `email` with `role`, or gives an existing one that role:
 /// what `badge-server user add` does. Audited either way.
 pub async fn upsert_role(db: &Database, email: &Email, role: Role) -> Result<Account, AppError> {
+    write(db, email, role, true).await
+}
+
+/// Inserts the account (or, with `set_role`, gives an existing one `role`) and
+/// audits it, in one transaction: the one write behind [`ensure`] and [`upsert_role`].
+async fn write(
+    db: &Database,
+    email: &Email,
+    role: Role,
+    set_role: bool,
+) -> Result<Account, AppError> {
+    let (sql, action) = if set_role {
+        (
+            "INSERT INTO accounts (email, role, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (email) DO UPDATE SET role = excluded.role RETURNING id",
+            "account.role",
+        )
+    } else {
+        (
+            "INSERT INTO accounts (email, role, created_at) VALUES ($1, $2, $3) RETURNING id",
+            "account.create",
+        )
+    };
     let mut tx = db.begin().await?;
-    let (id,): (i64,) = on_tx!(&mut tx, |c| sqlx::query_as(
-        "INSERT INTO accounts (email, role, created_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (email) DO UPDATE SET role = excluded.role RETURNING id"
-    )
-    .bind(email.as_str())
-    .bind(role.as_str())
-    .bind(now())
-    .fetch_one(c)
-    .await
-    .map_err(ca::Error::from)?);
+    let (id,): (i64,) = on_tx!(&mut tx, |c| sqlx::query_as(sql)
+        .bind(email.as_str())
+        .bind(role.as_str())
+        .bind(now())
+        .fetch_one(c)
+        .await
+        .map_err(ca::Error::from)?);
     ca::audit::append(
         &mut tx,
         "cli",
-        "account.role",
+        action,
         email.as_str(),
         &json!({ "role": role }),
     )
