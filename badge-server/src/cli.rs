@@ -197,6 +197,13 @@ async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
         .map_err(|e| ca::Error::Config(e.to_string()))?;
     tracing::info!(%addr, "listening");
     println!("listening on http://{addr}");
+    // Responses go out as soon as they are written, as nginx does on keep-alive
+    // connections, rather than waiting on Nagle's algorithm.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
+    });
     // The peer address feeds the per-address login limiter.
     axum::serve(
         listener,

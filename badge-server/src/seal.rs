@@ -283,8 +283,9 @@ impl Seal {
 pub struct Rendered {
     /// The image.
     pub bytes: Bytes,
-    /// A strong validator of `bytes`, quoted as HTTP wants it.
-    pub etag: String,
+    /// A strong validator of `bytes`, quoted as HTTP wants it; a header value made
+    /// once here rather than validated again on every response.
+    pub etag: axum::http::HeaderValue,
 }
 
 /// Why a seal could not be drawn (our template or font, never the request).
@@ -426,7 +427,11 @@ impl SealRenderer {
         let bytes = Bytes::from(self.render(seal)?);
         let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
         let rendered = Arc::new(Rendered {
-            etag: format!("\"{}\"", hex::encode(&digest.as_ref()[..12])),
+            etag: axum::http::HeaderValue::from_str(&format!(
+                "\"{}\"",
+                hex::encode(&digest.as_ref()[..12])
+            ))
+            .map_err(|e| SealError::Raster(format!("etag: {e}")))?,
             bytes,
         });
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);

@@ -440,8 +440,14 @@ impl Domain {
 
     /// True when `host` is this domain or one of its subdomains.
     pub fn covers(&self, host: &str) -> bool {
-        let host = host.trim_end_matches('.').to_ascii_lowercase();
-        host == self.0
+        // Lower-casing allocates only when needed: the seal asks once per request.
+        let host = host.trim_end_matches('.');
+        let host: std::borrow::Cow<'_, str> = if host.bytes().any(|b| b.is_ascii_uppercase()) {
+            host.to_ascii_lowercase().into()
+        } else {
+            host.into()
+        };
+        *host == *self.0
             || host
                 .strip_suffix(self.0.as_str())
                 .is_some_and(|prefix| prefix.ends_with('.'))

@@ -28,6 +28,11 @@ use crate::state::AppState;
 /// How long site facts are reused before the database is asked again.
 pub const FRESHNESS: Duration = Duration::from_secs(1);
 
+/// Site facts held at once. Facts live for [`FRESHNESS`], so this only needs to
+/// cover the distinct sites asked for within one second; it bounds memory when a
+/// load is spread over every site.
+const MAX_FACTS: usize = 20_000;
+
 /// Distinct (site, host) copies held in memory between flushes; beyond this new
 /// hosts are dropped (and logged) rather than letting forged `Referer`s grow memory.
 const MAX_PENDING_COPIES: usize = 10_000;
@@ -74,8 +79,13 @@ impl SealCache {
 
     fn put(&self, site: &str, facts: Option<Arc<SiteFacts>>) {
         let mut map = self.facts.lock().unwrap_or_else(PoisonError::into_inner);
-        if map.len() > 200_000 {
+        if map.len() >= MAX_FACTS {
+            // Entries older than FRESHNESS are never used again; only a load of more
+            // than MAX_FACTS distinct sites a second starts over.
             map.retain(|_, (at, _)| at.elapsed() < FRESHNESS);
+            if map.len() >= MAX_FACTS {
+                map.clear();
+            }
         }
         map.insert(site.to_string(), (Instant::now(), facts));
     }
@@ -233,8 +243,7 @@ async fn seal(
                 .map_err(|e| ca::Error::Config(e.to_string()))?
         }
     };
-    metrics::counter!("chengxin_seals_served_total", "state" => seal_state_name(seal_state))
-        .increment(1);
+    served_counter(seal_state).increment(1);
     let mut h = HeaderMap::with_capacity(6);
     h.insert(
         header::CONTENT_TYPE,
@@ -251,13 +260,10 @@ async fn seal(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    if let Ok(v) = HeaderValue::from_str(&rendered.etag) {
-        h.insert(header::ETAG, v);
-    }
+    h.insert(header::ETAG, rendered.etag.clone());
     if headers
         .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        == Some(rendered.etag.as_str())
+        .is_some_and(|v| matches_etag(v, &rendered.etag))
     {
         return Ok((StatusCode::NOT_MODIFIED, h).into_response());
     }
@@ -267,6 +273,38 @@ async fn seal(
         StatusCode::OK
     };
     Ok((status, h, rendered.bytes.clone()).into_response())
+}
+
+/// Whether `If-None-Match` names `etag` (a list, weak or strong, or `*`).
+fn matches_etag(if_none_match: &HeaderValue, etag: &HeaderValue) -> bool {
+    let etag = etag.as_bytes();
+    if_none_match.as_bytes().split(|b| *b == b',').any(|tag| {
+        let tag = tag.trim_ascii();
+        let tag = tag.strip_prefix(b"W/").unwrap_or(tag);
+        tag == etag || tag == b"*"
+    })
+}
+
+/// The served-seals counter of `state`, registered once: building a labelled key and
+/// looking it up in the recorder on every request costs more than the rest of a
+/// cached seal.
+fn served_counter(state: SealState) -> &'static metrics::Counter {
+    static COUNTERS: std::sync::OnceLock<Vec<metrics::Counter>> = std::sync::OnceLock::new();
+    const ALL: [SealState; 6] = [
+        SealState::Certified,
+        SealState::Suspended,
+        SealState::Revoked,
+        SealState::Expired,
+        SealState::Unknown,
+        SealState::NotThisSite,
+    ];
+    let counters = COUNTERS.get_or_init(|| {
+        ALL.iter()
+            .map(|s| metrics::counter!("chengxin_seals_served_total", "state" => seal_state_name(*s)))
+            .collect()
+    });
+    let i = ALL.iter().position(|s| *s == state).unwrap_or(0);
+    &counters[i]
 }
 
 fn seal_state_name(s: SealState) -> &'static str {
