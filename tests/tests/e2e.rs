@@ -2263,6 +2263,11 @@ fn a_person_registers_confirms_the_mailed_link_logs_in_and_out_in_a_browser() {
 
     let link = mailed_link(&d, "han.meimei@example.cn", "/confirm?token=");
     b.goto(&link);
+    // The link shows a button; only pressing it confirms.
+    click("#confirm");
+    b.wait_for("the confirmation", 10, |b| {
+        b.current_url().ends_with("/confirm").then_some(())
+    });
     assert!(
         text("#message").contains("邮箱已确认"),
         "{}",
@@ -2876,6 +2881,10 @@ fn a_complaint_filed_answered_and_upheld_through_the_pages_turns_the_seal_on_the
             }
         };
         b.goto(&confirm);
+        click("#confirm");
+        b.wait_for("the confirmation", 15, |b| {
+            b.current_url().ends_with("/confirm").then_some(())
+        });
         assert!(text("#message").contains("邮箱已确认"));
 
         // From the certificate page to the complaint form, through the login.

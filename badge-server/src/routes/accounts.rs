@@ -25,7 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
         .route("/register", get(register_page).post(register))
-        .route("/confirm", get(confirm))
+        .route("/confirm", get(confirm_page).post(confirm))
         .route("/password/forgot", get(forgot_page).post(forgot))
         .route("/password/reset", get(reset_page).post(reset))
         .route("/account", get(account_page))
@@ -343,11 +343,43 @@ fn token_problem_page(nav: Nav, problem: TokenProblem, purpose: Purpose) -> Resp
     render(StatusCode::BAD_REQUEST, &page, None)
 }
 
-async fn confirm(
-    State(state): State<AppState>,
-    session::MaybeSession(session): session::MaybeSession,
+#[derive(Template)]
+#[template(path = "confirm.html")]
+struct ConfirmPage {
+    nav: Nav,
+    csrf: String,
+    token: String,
+}
+
+/// The mailed link only shows a button: opening it changes nothing, so a mail
+/// scanner or link preview that fetches every link cannot confirm an address for
+/// someone who never read the mail.
+async fn confirm_page(
+    Visitor(session): Visitor,
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, PageError> {
+    let token = q.token.trim();
+    if token.is_empty() || token.len() > 128 {
+        return Ok(token_problem_page(
+            Nav::of(Some(&session)),
+            TokenProblem::Unknown,
+            Purpose::Confirm,
+        ));
+    }
+    let page = ConfirmPage {
+        nav: Nav::of(Some(&session)),
+        csrf: session.csrf.clone(),
+        token: token.to_string(),
+    };
+    Ok(render(StatusCode::OK, &page, Some(&session)))
+}
+
+async fn confirm(
+    State(state): State<AppState>,
+    CsrfForm { session, form, .. }: CsrfForm<TokenQuery>,
+) -> Result<Response, PageError> {
+    let q = form;
+    let session = Some(session);
     let nav = Nav::of(session.as_ref());
     let now = now();
     let mut tx = state.db.begin().await?;

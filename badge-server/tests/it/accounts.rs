@@ -340,8 +340,29 @@ async fn a_visitor_registers_confirms_by_the_mailed_link_logs_in_and_logging_out
             .await
             .expect(403, "Confirm your e-mail address first");
         let confirm = t.link_in_mail("li.lei@example.cn", "/confirm?token=").await;
-        b.get(&confirm).await.expect(200, "Address confirmed");
-        b.get(&confirm)
+        let token = confirm
+            .split_once("token=")
+            .map(|(_, t)| t.to_string())
+            .unwrap();
+        // Opening the link (as a mail scanner would) only shows the button.
+        let page = b.get(&confirm).await.expect(200, "Confirm my address");
+        assert_eq!(hidden(&page.body, "token"), token);
+        assert_eq!(
+            t.scalar("SELECT COUNT(*) FROM accounts WHERE email = 'li.lei@example.cn' AND email_confirmed_at IS NULL").await,
+            1
+        );
+        // Without the form's CSRF token the button does nothing.
+        b.post("/confirm", &[("token", &token)])
+            .await
+            .expect(403, "security token");
+        assert_eq!(
+            t.scalar("SELECT COUNT(*) FROM accounts WHERE email = 'li.lei@example.cn' AND email_confirmed_at IS NULL").await,
+            1
+        );
+        b.submit(&confirm, "/confirm", &[("token", &token)])
+            .await
+            .expect(200, "Address confirmed");
+        b.submit(&confirm, "/confirm", &[("token", &token)])
             .await
             .expect(400, "This link has already been used");
 
@@ -892,6 +913,9 @@ async fn bad_input_on_every_form_gets_a_clear_message_and_changes_nothing() {
             .await
             .expect(400, "This link is not valid");
         b.get("/confirm")
+            .await
+            .expect(400, "This link is not valid");
+        b.submit("/login", "/confirm", &[("token", "forged")])
             .await
             .expect(400, "This link is not valid");
         assert_eq!(t.scalar("SELECT COUNT(*) FROM accounts").await, 0);
