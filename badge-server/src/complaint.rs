@@ -917,9 +917,23 @@ pub async fn decide(
     event(&mut tx, id, now, "staff", Some(from), to, Some(&reason)).await?;
     let p = parties(&mut tx, &c).await?;
     let url = link(state, id);
+    // Both parties learn what happened to the seal, not only the verdict.
+    let (consequence, consequence_en) = match (&decision, &revoked) {
+        (Decision::Upheld { revocation }, Some(_)) => (
+            format!(
+                "该网站的诚信证书已撤销（{r}），印章与证书页即时显示。\n",
+                r = revocation.name()
+            ),
+            format!(
+                " The site's Chengxin certificate has been revoked ({r}); its seal and certificate page show it now.",
+                r = revocation.name()
+            ),
+        ),
+        _ => (String::new(), String::new()),
+    };
     let text = format!(
-        "关于 {domain} 的投诉，审核结论：{verdict_zh}。\n理由：{reason}\n{url}\n\n\
-         The complaint about {domain} was {verdict_en}. Reason: {reason}\n",
+        "关于 {domain} 的投诉，审核结论：{verdict_zh}。\n理由：{reason}\n{consequence}{url}\n\n\
+         The complaint about {domain} was {verdict_en}. Reason: {reason}{consequence_en}\n",
         domain = p.domain,
     );
     let subject = format!(

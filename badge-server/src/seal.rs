@@ -533,6 +533,35 @@ mod tests {
         SealRenderer::new().unwrap()
     }
 
+    /// The served SVG, byte for byte: a change to the template, the font subset or
+    /// usvg's writer shows up here for review before any site embeds it.
+    #[test]
+    fn the_certified_chinese_seal_and_the_english_copy_warning_look_as_reviewed() {
+        let r = renderer();
+        let certified = seal(
+            SealState::Certified,
+            "chenxi-shuzhi.cn",
+            Lang::Zh,
+            Size::Medium,
+            Format::Svg,
+        );
+        insta::assert_snapshot!(
+            "certified-zh-m.svg",
+            String::from_utf8(r.render(&certified).unwrap()).unwrap()
+        );
+        let copied = seal(
+            SealState::NotThisSite,
+            "chenxi-shuzhi.cn",
+            Lang::En,
+            Size::Small,
+            Format::Svg,
+        );
+        insta::assert_snapshot!(
+            "not-this-site-en-s.svg",
+            String::from_utf8(r.render(&copied).unwrap()).unwrap()
+        );
+    }
+
     /// The most common opaque colour of a PNG, ignoring white and near-white.
     fn dominant_colour(png: &[u8]) -> [u8; 3] {
         let pixmap = tiny_skia::Pixmap::decode_png(png).unwrap();

@@ -120,6 +120,8 @@ struct CertPage {
     status: String,
     status_text: String,
     reason: Option<String>,
+    /// When a revoked or suspended certificate was revoked (UTC+8 date).
+    revoked: Option<String>,
     organization: String,
     uscc: String,
     icp: String,
@@ -221,6 +223,7 @@ pub(crate) async fn page(
         primary: domains.first().map(Domain::to_unicode).unwrap_or_default(),
         status_text: status_text(&status, en).to_string(),
         status,
+        revoked: record.revoked_at.map(date),
         reason: record
             .revocation_reason
             .and_then(ca::RevocationReason::from_code)

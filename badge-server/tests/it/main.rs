@@ -8,3 +8,4 @@ mod complaints;
 mod openapi;
 mod pages;
 mod queue;
+mod snapshots;

@@ -11,10 +11,10 @@ use testkit::Backend;
 
 use crate::accounts::{Client, PASSWORD, Resp, TestApp};
 
-const USER: &str = "visitor@example.cn";
-const OPERATOR: &str = "op@chenxi-shuzhi.cn";
+pub(crate) const USER: &str = "visitor@example.cn";
+pub(crate) const OPERATOR: &str = "op@chenxi-shuzhi.cn";
 const OTHER: &str = "op@other-shop.cn";
-const STAFF: &str = "staff@chengxin.test";
+pub(crate) const STAFF: &str = "staff@chengxin.test";
 /// Form fields.
 type Fields<'a> = Vec<(&'a str, &'a str)>;
 /// Who posts, where, what.
@@ -59,7 +59,7 @@ async fn pending_application(t: &TestApp, operator: &Account, domain: &str) -> S
         .id
 }
 
-async fn signed_in<'a>(t: &'a TestApp, email: &str) -> Client<'a> {
+pub(crate) async fn signed_in<'a>(t: &'a TestApp, email: &str) -> Client<'a> {
     let mut b = t.browser();
     let r = b.login(email, PASSWORD).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "login {email}: {r:?}");
@@ -88,15 +88,15 @@ async fn counts(t: &TestApp) -> Vec<i64> {
 
 /// A world: a user, two operators (one with a certified site and a pending
 /// application), staff, a complaint by the user about the site and a warning.
-struct World {
-    t: TestApp,
-    site: String,
+pub(crate) struct World {
+    pub(crate) t: TestApp,
+    pub(crate) site: String,
     app: String,
-    complaint: String,
+    pub(crate) complaint: String,
     warning: i64,
 }
 
-async fn world(backend: Backend) -> World {
+pub(crate) async fn world(backend: Backend) -> World {
     let t = TestApp::new(backend).await;
     account_of(&t, Role::User, USER).await;
     let op = account_of(&t, Role::Operator, OPERATOR).await;
