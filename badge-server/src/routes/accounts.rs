@@ -592,6 +592,18 @@ struct AccountPage {
     role_zh: &'static str,
     confirmed: String,
     created: String,
+    /// The complaints this person filed, newest first: the way back to each one
+    /// without searching the mailbox for its link.
+    complaints: Vec<MyComplaint>,
+}
+
+struct MyComplaint {
+    id: String,
+    site: String,
+    status: String,
+    status_zh: &'static str,
+    status_en: &'static str,
+    filed: String,
 }
 
 fn date(unix: i64) -> String {
@@ -620,6 +632,26 @@ async fn account_page(
         },
         confirmed: confirmed.map_or_else(|| "—".into(), date),
         created: date(created),
+        complaints: if user.account.role.is_staff() {
+            vec![]
+        } else {
+            crate::complaint::list(&state.db, &user.account)
+                .await?
+                .into_iter()
+                .filter(|c| c.complainant_id == user.account.id)
+                .map(|c| {
+                    let (status_zh, status_en) = super::complaint_pages::status_labels(&c.status);
+                    MyComplaint {
+                        filed: date(c.created_at),
+                        id: c.id,
+                        site: c.site_id,
+                        status: c.status,
+                        status_zh,
+                        status_en,
+                    }
+                })
+                .collect()
+        },
     };
     Ok(render(StatusCode::OK, &page, None))
 }

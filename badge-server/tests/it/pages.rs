@@ -941,3 +941,30 @@ async fn an_application_goes_from_the_apply_form_to_an_upheld_complaint_through_
             .expect(200, "complaint.decide");
     }
 }
+
+#[tokio::test]
+async fn the_account_page_lists_the_complaints_a_person_filed_and_no_one_elses() {
+    for backend in Backend::all() {
+        let w = world(backend).await;
+        let (t, c) = (&w.t, &w.complaint);
+        let mut user = signed_in(t, USER).await;
+        let page = user.get("/account").await.expect(200, "My complaints");
+        assert!(
+            page.body
+                .contains(&format!("<a href=\"/complaints/{c}\">{c}</a>")),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains("data-status=\"forwarded\""));
+        // The operator of the site complained about answers it in the portal; it is
+        // not theirs to list here, nor another operator's.
+        for who in [OPERATOR, OTHER] {
+            let mut b = signed_in(t, who).await;
+            let page = b
+                .get("/account")
+                .await
+                .expect(200, "You have not filed a complaint");
+            assert!(!page.body.contains(c.as_str()), "{who}: {}", page.body);
+        }
+    }
+}
