@@ -180,9 +180,13 @@ async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
             .run_flusher(db.clone(), Duration::from_secs(1)),
     );
     // The hourly CRL/OCSP refresh is a recurring job: one run per hour across replicas.
-    jobs::schedule(&db, time::OffsetDateTime::now_utc().unix_timestamp())
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    jobs::schedule(&db, now)
         .await
         .map_err(|e| ca::Error::Config(format!("cannot schedule the PKI refresh: {e}")))?;
+    jobs::schedule_housekeeping(&db, now)
+        .await
+        .map_err(|e| ca::Error::Config(format!("cannot schedule housekeeping: {e}")))?;
     if settings.jobs.job_worker_disabled {
         tracing::info!("job worker disabled in this process (CHENGXIN_JOB_WORKER_DISABLED)");
     } else {

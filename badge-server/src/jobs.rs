@@ -7,6 +7,9 @@
 //! also restarts the chain should a run ever fail for good. The refresh itself is
 //! idempotent (a CRL number only grows, a refresh only re-signs responses close to
 //! expiry).
+//!
+//! A daily `housekeeping` job, chained the same way, deletes what nobody reads
+//! again: finished jobs, expired sessions and used or expired e-mail links.
 
 use ca::Ca;
 
@@ -20,20 +23,105 @@ const CRL_REFRESH_MARGIN: i64 = 3 * 86_400;
 /// Seconds between runs.
 pub const EVERY: i64 = 3_600;
 
+/// Seconds between housekeeping runs.
+pub const HOUSEKEEPING_EVERY: i64 = 86_400;
+
+/// Finished jobs are kept this long (for staff looking into a delivery).
+pub const KEEP_DONE_JOBS: i64 = 30 * 86_400;
+
+/// Jobs that failed for good are kept longer: they are what went wrong.
+pub const KEEP_FAILED_JOBS: i64 = 90 * 86_400;
+
 /// Enqueues the run of the hour that contains `now` (a no-op if it exists).
 pub async fn schedule(db: &ca::db::Database, now: i64) -> Result<(), AppError> {
-    let hour = now - now.rem_euclid(EVERY);
+    schedule_every(db, queue::kind::PKI_REFRESH, EVERY, now).await
+}
+
+/// Enqueues the housekeeping run of the day that contains `now` (a no-op if it
+/// exists).
+pub async fn schedule_housekeeping(db: &ca::db::Database, now: i64) -> Result<(), AppError> {
+    schedule_every(db, queue::kind::HOUSEKEEPING, HOUSEKEEPING_EVERY, now).await
+}
+
+/// One job of `kind` per period of `every` seconds: its dedupe key names the start
+/// of the period, so replicas and retries cannot double it.
+async fn schedule_every(
+    db: &ca::db::Database,
+    kind: &str,
+    every: i64,
+    now: i64,
+) -> Result<(), AppError> {
+    let start = now - now.rem_euclid(every);
     let mut tx = db.begin().await?;
     queue::enqueue(
         &mut tx,
-        queue::kind::PKI_REFRESH,
-        &serde_json::json!({ "hour": hour }),
-        hour,
-        Some(&format!("{}:{hour}", queue::kind::PKI_REFRESH)),
+        kind,
+        &serde_json::json!({ "period": start }),
+        start,
+        Some(&format!("{kind}:{start}")),
     )
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// The `housekeeping` job: schedules the next day, then purges.
+pub async fn housekeeping_job(state: &AppState, job: &Job) -> Result<(), JobError> {
+    schedule_housekeeping(&state.db, job.now + HOUSEKEEPING_EVERY).await?;
+    let purged = purge(&state.db, job.now).await?;
+    tracing::info!(?purged, "housekeeping");
+    Ok(())
+}
+
+/// Rows deleted by one [`purge`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Purged {
+    /// Jobs done more than [`KEEP_DONE_JOBS`] ago or failed more than
+    /// [`KEEP_FAILED_JOBS`] ago.
+    pub jobs: u64,
+    /// Sessions past their absolute expiry.
+    pub sessions: u64,
+    /// E-mail links used or expired more than a week ago.
+    pub email_tokens: u64,
+}
+
+/// Deletes, as of `now`, what no one reads again. Pending and running jobs, live
+/// sessions and links still in their week of grace (so "this link was already
+/// used" can still be told) stay.
+pub async fn purge(db: &ca::db::Database, now: i64) -> Result<Purged, AppError> {
+    let week_ago = now - 7 * 86_400;
+    let statements: [(&str, &[i64]); 3] = [
+        (
+            "DELETE FROM jobs WHERE (done_at IS NOT NULL AND done_at < $1) \
+             OR (failed_at IS NOT NULL AND failed_at < $2)",
+            &[now - KEEP_DONE_JOBS, now - KEEP_FAILED_JOBS],
+        ),
+        ("DELETE FROM sessions WHERE expires_at < $1", &[now]),
+        (
+            "DELETE FROM email_tokens WHERE expires_at < $1 OR used_at < $1",
+            &[week_ago],
+        ),
+    ];
+    let mut tx = db.begin().await?;
+    let mut counts = [0u64; 3];
+    for (count, (sql, binds)) in counts.iter_mut().zip(statements) {
+        *count = ca::on_tx!(&mut tx, |c| {
+            let mut q = sqlx::query(sql);
+            for b in binds {
+                q = q.bind(*b);
+            }
+            q.execute(c)
+                .await
+                .map(|r| r.rows_affected())
+                .map_err(ca::Error::from)?
+        });
+    }
+    tx.commit().await?;
+    Ok(Purged {
+        jobs: counts[0],
+        sessions: counts[1],
+        email_tokens: counts[2],
+    })
 }
 
 /// The `pki.refresh` job: schedules the next hour, then refreshes.

@@ -33,6 +33,9 @@ pub mod kind {
     pub const WEBHOOK: &str = "webhook";
     /// Keep the CRL and OCSP responses fresh; re-enqueues itself for the next hour.
     pub const PKI_REFRESH: &str = "pki.refresh";
+    /// Delete finished jobs, expired sessions and old e-mail links; re-enqueues
+    /// itself for the next day.
+    pub const HOUSEKEEPING: &str = "housekeeping";
 }
 
 /// Enqueues a job to run at `run_at` (unix seconds). With a `dedupe_key`, a second

@@ -124,6 +124,7 @@ impl Registry {
         r.register(super::kind::MAIL, crate::mail::deliver);
         r.register(super::kind::WEBHOOK, crate::webhook::deliver);
         r.register(super::kind::PKI_REFRESH, crate::jobs::refresh_job);
+        r.register(super::kind::HOUSEKEEPING, crate::jobs::housekeeping_job);
         r.register(
             crate::complaint::JOB_REMINDER,
             crate::complaint::reminder_job,

@@ -431,3 +431,139 @@ async fn the_pki_refresh_job_refreshes_and_schedules_exactly_one_run_for_the_nex
         assert_eq!(run_due(&s, hour + 3600).await.unwrap(), 1);
     }
 }
+
+#[tokio::test]
+async fn housekeeping_deletes_old_finished_jobs_expired_sessions_and_old_links_and_keeps_the_rest()
+{
+    const DAY: i64 = 86_400;
+    for backend in Backend::all() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = state(dir.path(), backend).await;
+        // Jobs: done 31 days ago (goes), done 29 days ago (stays), failed 91 days
+        // ago (goes), failed 89 days ago (stays), pending since long ago (stays).
+        for (kind, done, failed) in [
+            ("old.done", Some(T0 - 31 * DAY), None),
+            ("new.done", Some(T0 - 29 * DAY), None),
+            ("old.failed", None, Some(T0 - 91 * DAY)),
+            ("new.failed", None, Some(T0 - 89 * DAY)),
+            ("pending", None, None),
+        ] {
+            let id = enqueue(&s.db, kind, T0 - 200 * DAY, None).await.unwrap();
+            on_pool!(&s.db, |p| sqlx::query(
+                "UPDATE jobs SET done_at = $2, failed_at = $3 WHERE id = $1"
+            )
+            .bind(id)
+            .bind(done)
+            .bind(failed)
+            .execute(p)
+            .await
+            .map(drop)
+            .unwrap());
+        }
+        let account = badge_server::account::ensure(
+            &s.db,
+            &badge_server::account::Email::parse("li.lei@example.cn").unwrap(),
+            badge_server::account::Role::User,
+        )
+        .await
+        .unwrap();
+        for (hash, expires) in [("expired", T0 - 1), ("live", T0 + 3600)] {
+            on_pool!(&s.db, |p| {
+                sqlx::query(
+                "INSERT INTO sessions (id_hash, account_id, csrf_token, created_at, last_seen_at, expires_at) \
+                 VALUES ($1, $2, 'csrf', $3, $3, $4)"
+            )
+            .bind(hash.as_bytes())
+            .bind(account.id)
+            .bind(T0 - DAY)
+            .bind(expires)
+            .execute(p)
+            .await
+            .map(drop)
+            .unwrap()
+            });
+        }
+        for (hash, expires, used) in [
+            ("expired-8-days-ago", T0 - 8 * DAY, None),
+            ("used-8-days-ago", T0 + DAY, Some(T0 - 8 * DAY)),
+            ("expired-yesterday", T0 - DAY, None),
+            ("used-yesterday", T0 + DAY, Some(T0 - DAY)),
+            ("unused", T0 + DAY, None),
+        ] {
+            on_pool!(&s.db, |p| {
+                sqlx::query(
+                "INSERT INTO email_tokens (token_hash, account_id, purpose, created_at, expires_at, used_at) \
+                 VALUES ($1, $2, 'confirm', $3, $4, $5)"
+            )
+            .bind(hash.as_bytes())
+            .bind(account.id)
+            .bind(T0 - 10 * DAY)
+            .bind(expires)
+            .bind(used)
+            .execute(p)
+            .await
+            .map(drop)
+            .unwrap()
+            });
+        }
+
+        badge_server::jobs::schedule_housekeeping(&s.db, T0)
+            .await
+            .unwrap();
+        badge_server::jobs::schedule_housekeeping(&s.db, T0 + 60)
+            .await
+            .unwrap();
+        // The housekeeping run and the old pending job (an unknown kind, retried).
+        assert_eq!(run_due(&s, T0).await.unwrap(), 2, "{backend:?}");
+
+        let strings = |sql: &'static str| {
+            let db = s.db.clone();
+            async move {
+                let rows: Vec<(String,)> =
+                    on_pool!(&db, |p| sqlx::query_as(sql).fetch_all(p).await.unwrap());
+                rows.into_iter().map(|r| r.0).collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(
+            strings("SELECT kind FROM jobs WHERE kind <> 'housekeeping' ORDER BY id").await,
+            ["new.done", "new.failed", "pending"],
+            "{backend:?}"
+        );
+        let day = T0 - T0 % 86_400;
+        let next: Vec<(i64, String)> = on_pool!(&s.db, |p| {
+            sqlx::query_as(
+            "SELECT run_at, dedupe_key FROM jobs WHERE kind = 'housekeeping' AND done_at IS NULL"
+        )
+        .fetch_all(p)
+        .await
+        .unwrap()
+        });
+        assert_eq!(
+            next,
+            vec![(day + 86_400, format!("housekeeping:{}", day + 86_400))],
+            "{backend:?}: one run tomorrow"
+        );
+        let sessions: Vec<(Vec<u8>,)> = on_pool!(&s.db, |p| sqlx::query_as(
+            "SELECT id_hash FROM sessions ORDER BY id_hash"
+        )
+        .fetch_all(p)
+        .await
+        .unwrap());
+        assert_eq!(sessions, vec![(b"live".to_vec(),)], "{backend:?}");
+        let tokens: Vec<(Vec<u8>,)> = on_pool!(&s.db, |p| sqlx::query_as(
+            "SELECT token_hash FROM email_tokens ORDER BY id"
+        )
+        .fetch_all(p)
+        .await
+        .unwrap());
+        assert_eq!(
+            tokens,
+            vec![
+                (b"expired-yesterday".to_vec(),),
+                (b"used-yesterday".to_vec(),),
+                (b"unused".to_vec(),)
+            ],
+            "{backend:?}"
+        );
+    }
+}
