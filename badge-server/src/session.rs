@@ -91,6 +91,8 @@ pub struct Session {
     pub csrf: String,
     /// `Set-Cookie` to send with the response: the session is new (or was rotated).
     set_cookie: Option<HeaderValue>,
+    /// The message left by the step before a redirect, not yet shown.
+    flash: Option<String>,
 }
 
 impl Session {
@@ -105,6 +107,32 @@ impl Session {
     /// Whether this is the session of an account.
     pub fn signed_in(&self) -> bool {
         self.account.is_some()
+    }
+
+    /// Leaves `message` for the next page of this session (post/redirect/get).
+    pub async fn set_flash(&self, db: &Database, message: &str) -> Result<(), AppError> {
+        self.write_flash(db, Some(message)).await
+    }
+
+    /// The message left for this page, if any; it is shown once.
+    pub async fn take_flash(&self, db: &Database) -> Result<Option<String>, AppError> {
+        if self.flash.is_some() {
+            self.write_flash(db, None).await?;
+        }
+        Ok(self.flash.clone())
+    }
+
+    async fn write_flash(&self, db: &Database, message: Option<&str>) -> Result<(), AppError> {
+        on_pool!(db, |p| sqlx::query(
+            "UPDATE sessions SET flash = $2 WHERE id_hash = $1"
+        )
+        .bind(&self.id_hash)
+        .bind(message)
+        .execute(p)
+        .await
+        .map(|_| ())
+        .map_err(ca::Error::from)?);
+        Ok(())
     }
 }
 
@@ -132,17 +160,21 @@ async fn find(db: &Database, token: &str) -> Result<Option<Session>, AppError> {
         i64,
         Option<String>,
         Option<String>,
+        Option<String>,
     );
     let id_hash = account::secret_hash(token);
-    let row: Option<Row> = on_pool!(db, |p| sqlx::query_as(
-        "SELECT s.account_id, s.csrf_token, s.last_seen_at, s.expires_at, a.email, a.role \
+    let row: Option<Row> =
+        on_pool!(db, |p| {
+            sqlx::query_as(
+        "SELECT s.account_id, s.csrf_token, s.last_seen_at, s.expires_at, a.email, a.role, s.flash \
          FROM sessions s LEFT JOIN accounts a ON a.id = s.account_id WHERE s.id_hash = $1"
     )
     .bind(&id_hash)
     .fetch_optional(p)
     .await
-    .map_err(ca::Error::from)?);
-    let Some((account_id, csrf, last_seen, expires, email, role)) = row else {
+    .map_err(ca::Error::from)?
+        });
+    let Some((account_id, csrf, last_seen, expires, email, role, flash)) = row else {
         return Ok(None);
     };
     let now = now();
@@ -174,6 +206,7 @@ async fn find(db: &Database, token: &str) -> Result<Option<Session>, AppError> {
         account,
         csrf,
         set_cookie: None,
+        flash,
     }))
 }
 
@@ -238,6 +271,7 @@ pub async fn start(
         account,
         csrf,
         set_cookie: Some(set_cookie(state.secure_cookies(), &token, false)),
+        flash: None,
     })
 }
 

@@ -21,7 +21,7 @@ use crate::error::AppError;
 use crate::session::{CsrfForm, SignedIn, StaffSignedIn};
 use crate::state::AppState;
 use crate::warning::{self, NewWarning};
-use crate::web::{Nav, PageError, input_problems, render, when};
+use crate::web::{Nav, PageError, input_problems, render, see_other, when};
 
 use super::applications::{revoke_site, run_recheck};
 use super::complaint_pages::{signed_in, status_labels};
@@ -210,10 +210,11 @@ async fn home(
     State(state): State<AppState>,
     StaffSignedIn(user): StaffSignedIn,
 ) -> Result<Response, PageError> {
+    let notice = user.session.take_flash(&state.db).await?;
     page(
         &state,
         &user,
-        None,
+        notice,
         vec![],
         WarningForm::default(),
         StatusCode::OK,
@@ -228,8 +229,10 @@ fn staff(session: crate::session::Session) -> Result<SignedIn, PageError> {
     Ok(user)
 }
 
-/// The console again: with `done` after a step that worked, with the reasons after
-/// one that was refused (422 for bad input, 409 for the wrong state).
+/// After a step that worked, `done` is left in the session and the browser is sent
+/// back to the console (303), so a reload does not post the step again; after one
+/// that was refused, the console with the reasons and the form as filled (422 for
+/// bad input, 409 for the wrong state).
 async fn after(
     state: &AppState,
     user: &SignedIn,
@@ -238,15 +241,8 @@ async fn after(
 ) -> Result<Response, PageError> {
     match result {
         Ok(done) => {
-            page(
-                state,
-                user,
-                Some(done),
-                vec![],
-                WarningForm::default(),
-                StatusCode::OK,
-            )
-            .await
+            user.session.set_flash(&state.db, &done).await?;
+            Ok(see_other("/console", None))
         }
         Err(AppError::NotFound) => Err(PageError::NotFound),
         Err(e) => {

@@ -274,6 +274,15 @@ impl Client<'_> {
         self.post(action, &all).await
     }
 
+    /// Follows the 303 of a step that worked (post/redirect/get) to the page it
+    /// names, where the step's notice is shown once.
+    #[track_caller]
+    pub(crate) fn follow(&mut self, r: Resp) -> impl std::future::Future<Output = Resp> + '_ {
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{r:?}");
+        let to = r.location().to_string();
+        async move { self.get(&to).await }
+    }
+
     pub(crate) async fn login(&mut self, email: &str, password: &str) -> Resp {
         self.submit(
             "/login",

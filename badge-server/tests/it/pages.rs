@@ -119,18 +119,26 @@ pub(crate) async fn world(backend: Backend) -> World {
         .unwrap()
         .to_string();
     let mut s = signed_in(&t, STAFF).await;
-    s.submit(
-        "/console",
-        "/console/warnings",
-        &[
-            ("domain", "chenxi-shuzhi-shop.cn"),
-            ("impersonates", &site),
-            ("description", "冒充晨曦数智的网站。"),
-            ("evidence", "seen 2026-11-30"),
-        ],
-    )
-    .await
-    .expect(200, "Published a warning");
+    let r = s
+        .submit(
+            "/console",
+            "/console/warnings",
+            &[
+                ("domain", "chenxi-shuzhi-shop.cn"),
+                ("impersonates", &site),
+                ("description", "冒充晨曦数智的网站。"),
+                ("evidence", "seen 2026-11-30"),
+            ],
+        )
+        .await;
+    s.follow(r).await.expect(200, "Published a warning");
+    // Shown once: a reload neither repeats the step nor the notice.
+    let again = s.get("/console").await.expect(200, "chenxi-shuzhi-shop.cn");
+    assert!(
+        !again.body.contains("Published a warning"),
+        "{}",
+        again.body
+    );
     let warning = t.scalar("SELECT MAX(id) FROM fraud_warnings").await;
     World {
         t,
@@ -771,17 +779,18 @@ async fn script_in_a_complaint_or_a_warning_is_shown_as_text() {
         let r = u.get(&page).await.expect(200, "id=\"feedback-section\"");
         assert!(!r.body.contains("<script>") && !r.body.contains("<img src=x"));
 
-        s.submit(
-            "/console",
-            "/console/warnings",
-            &[
-                ("domain", "evil-chenxi.cn"),
-                ("description", script),
-                ("evidence", script),
-            ],
-        )
-        .await
-        .expect(200, "Published a warning");
+        let r = s
+            .submit(
+                "/console",
+                "/console/warnings",
+                &[
+                    ("domain", "evil-chenxi.cn"),
+                    ("description", script),
+                    ("evidence", script),
+                ],
+            )
+            .await;
+        s.follow(r).await.expect(200, "Published a warning");
         let r = s.get("/console").await.expect(200, "evil-chenxi.cn");
         assert!(!r.body.contains("<script>") && !r.body.contains("<img src=x"));
         let r = t
@@ -842,13 +851,14 @@ async fn an_application_goes_from_the_apply_form_to_an_upheld_complaint_through_
         let mut s = signed_in(&t, STAFF).await;
         let console = s.get("/console").await.expect(200, &app_id);
         assert!(console.body.contains("ICP: no filing source"));
-        s.submit(
-            "/console",
-            &format!("/console/applications/{app_id}/approve"),
-            &[],
-        )
-        .await
-        .expect(200, "Approved");
+        let r = s
+            .submit(
+                "/console",
+                &format!("/console/applications/{app_id}/approve"),
+                &[],
+            )
+            .await;
+        s.follow(r).await.expect(200, "Approved");
         let site: String = {
             let (id,): (String,) = ca::on_pool!(&t.state.db, |p| sqlx::query_as(
                 "SELECT site_id FROM applications WHERE site_id IS NOT NULL"
@@ -925,9 +935,8 @@ async fn an_application_goes_from_the_apply_form_to_an_upheld_complaint_through_
         op.submit(&site_page, &format!("{site_page}/recheck"), &[])
             .await
             .expect(200, "Re-verified");
-        s.submit("/console", "/console/recheck-due", &[])
-            .await
-            .expect(200, "Re-verified");
+        let r = s.submit("/console", "/console/recheck-due", &[]).await;
+        s.follow(r).await.expect(200, "Re-verified");
         let audit = s
             .get("/console/audit")
             .await
