@@ -163,9 +163,8 @@ async fn find(db: &Database, token: &str) -> Result<Option<Session>, AppError> {
         Option<String>,
     );
     let id_hash = account::secret_hash(token);
-    let row: Option<Row> =
-        on_pool!(db, |p| {
-            sqlx::query_as(
+    let row: Option<Row> = on_pool!(db, |p| {
+        sqlx::query_as(
         "SELECT s.account_id, s.csrf_token, s.last_seen_at, s.expires_at, a.email, a.role, s.flash \
          FROM sessions s LEFT JOIN accounts a ON a.id = s.account_id WHERE s.id_hash = $1"
     )
@@ -173,7 +172,7 @@ async fn find(db: &Database, token: &str) -> Result<Option<Session>, AppError> {
     .fetch_optional(p)
     .await
     .map_err(ca::Error::from)?
-        });
+    });
     let Some((account_id, csrf, last_seen, expires, email, role, flash)) = row else {
         return Ok(None);
     };
