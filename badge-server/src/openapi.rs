@@ -122,7 +122,7 @@ pub struct InvalidFields {
 /// A certified site as anyone may see it (`/cert/{site}.json`, registry results).
 /// The fields after `site` and `status` are present once the site has a certificate,
 /// which every site this server issued has.
-#[derive(ToSchema)]
+#[derive(serde::Serialize, ToSchema)]
 pub struct PublicSite {
     /// Site id (`s_…`).
     pub site: String,
@@ -165,45 +165,11 @@ pub struct PublicSite {
 
 /// A site as its operator and staff see it: the public view plus the HTML snippet that
 /// embeds the seal.
-#[derive(ToSchema)]
+#[derive(serde::Serialize, ToSchema)]
 pub struct Site {
-    /// Site id (`s_…`).
-    pub site: String,
-    /// `certified`, `suspended` (certificate on hold), `revoked` or `expired`.
-    pub status: String,
-    /// The certified domains, primary first.
-    #[schema(required = false)]
-    pub domains: Vec<String>,
-    /// The certified organization.
-    #[schema(required = false)]
-    pub organization: String,
-    /// Its Unified Social Credit Code.
-    #[schema(required = false)]
-    pub uscc: String,
-    /// Its ICP filing number.
-    #[schema(required = false)]
-    pub icp: String,
-    /// Certificate serial number, hex.
-    #[schema(required = false)]
-    pub serial: String,
-    /// SHA-256 of the certificate, hex.
-    #[schema(required = false)]
-    pub sha256_fingerprint: Option<String>,
-    /// Validity start, Unix seconds.
-    #[schema(required = false)]
-    pub not_before: i64,
-    /// Validity end, Unix seconds.
-    #[schema(required = false)]
-    pub not_after: i64,
-    /// RFC 5280 name of the revocation reason (`keyCompromise`, `certificateHold`, …).
-    #[schema(required = false)]
-    pub revocation_reason: Option<String>,
-    /// The seal image.
-    #[schema(required = false)]
-    pub seal_url: String,
-    /// The public certificate page.
-    #[schema(required = false)]
-    pub certificate_url: String,
+    /// What anyone may see.
+    #[serde(flatten)]
+    pub public: PublicSite,
     /// HTML that shows the seal linked to the certificate page.
     #[schema(required = false)]
     pub snippet: String,
@@ -215,39 +181,11 @@ pub struct Site {
 
 /// The site an approval issued: the site view, plus the private key when the server
 /// generated it (the application had no CSR). The key is shown this once.
-#[derive(ToSchema)]
+#[derive(serde::Serialize, ToSchema)]
 pub struct IssuedSite {
-    /// Site id (`s_…`).
-    pub site: String,
-    /// `certified`.
-    pub status: String,
-    /// The certified domains, primary first.
-    pub domains: Vec<String>,
-    /// The certified organization.
-    pub organization: String,
-    /// Its Unified Social Credit Code.
-    pub uscc: String,
-    /// Its ICP filing number.
-    pub icp: String,
-    /// Certificate serial number, hex.
-    pub serial: String,
-    /// SHA-256 of the certificate, hex.
-    pub sha256_fingerprint: Option<String>,
-    /// Validity start, Unix seconds.
-    pub not_before: i64,
-    /// Validity end, Unix seconds.
-    pub not_after: i64,
-    /// Always null for a new certificate.
-    pub revocation_reason: Option<String>,
-    /// The seal image.
-    pub seal_url: String,
-    /// The public certificate page.
-    pub certificate_url: String,
-    /// HTML that shows the seal linked to the certificate page.
-    pub snippet: String,
-    /// Every size, language and format of the seal with its snippet, the default
-    /// (the one in `snippet`) first.
-    pub seal_variants: Vec<crate::seal::SealVariant>,
+    /// The site view (`status` is `certified`, `revocation_reason` null).
+    #[serde(flatten)]
+    pub site: Site,
     /// PKCS#8 PEM of the generated key; absent when the application carried a CSR.
     #[schema(required = false)]
     pub private_key_pem: String,

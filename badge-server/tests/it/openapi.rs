@@ -277,13 +277,51 @@ async fn operations_that_name_the_bearer_scheme_are_exactly_those_that_want_a_to
 
 /// Checks `value` against a schema of the document: types, enums, required
 /// properties, and no property the schema does not name (the document is meant to name
-/// them all). `oneOf` needs exactly one branch to match.
+/// them all). `oneOf` needs exactly one branch to match; the parts of an `allOf` are
+/// checked each, and together must name every property.
 fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), String> {
-    if let Some(r) = schema["$ref"].as_str() {
-        let name = r.strip_prefix("#/components/schemas/").unwrap();
-        let target = &doc["components"]["schemas"][name];
-        assert!(target.is_object(), "dangling reference {r}");
-        return conforms(doc, target, value, at);
+    conforms_part(doc, schema, value, at, false)
+}
+
+/// The target of a `$ref`, or the schema itself.
+fn resolved<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(r) => {
+            let name = r.strip_prefix("#/components/schemas/").unwrap();
+            let target = &doc["components"]["schemas"][name];
+            assert!(target.is_object(), "dangling reference {r}");
+            resolved(doc, target)
+        }
+        None => schema,
+    }
+}
+
+/// Every property a schema names, through `$ref`s and `allOf` parts.
+fn named_properties(doc: &Value, schema: &Value, into: &mut BTreeSet<String>) {
+    let schema = resolved(doc, schema);
+    into.extend(
+        schema["properties"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| k.clone()),
+    );
+    for part in schema["allOf"].as_array().into_iter().flatten() {
+        named_properties(doc, part, into);
+    }
+}
+
+/// [`conforms`]; within an `allOf` (`open`) a part leaves properties it does not
+/// name to the other parts.
+fn conforms_part(
+    doc: &Value,
+    schema: &Value,
+    value: &Value,
+    at: &str,
+    open: bool,
+) -> Result<(), String> {
+    if schema["$ref"].is_string() {
+        return conforms_part(doc, resolved(doc, schema), value, at, open);
     }
     if let Some(branches) = schema["oneOf"].as_array() {
         let results: Vec<Result<(), String>> = branches
@@ -297,8 +335,17 @@ fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), 
             n => Err(format!("{at}: {n} oneOf branches match")),
         };
     }
-    for part in schema["allOf"].as_array().into_iter().flatten() {
-        conforms(doc, part, value, at)?;
+    if let Some(parts) = schema["allOf"].as_array() {
+        for part in parts {
+            conforms_part(doc, part, value, at, true)?;
+        }
+        if let (Value::Object(map), false) = (value, open) {
+            let mut named = BTreeSet::new();
+            named_properties(doc, schema, &mut named);
+            if let Some(k) = map.keys().find(|k| !named.contains(*k)) {
+                return Err(format!("{at}: {k} is not documented"));
+            }
+        }
     }
     if let Some(allowed) = schema["enum"].as_array()
         && !allowed.contains(value)
@@ -337,6 +384,7 @@ fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), 
                 for (k, v) in map {
                     match props.get(k) {
                         Some(s) => conforms(doc, s, v, &format!("{at}.{k}"))?,
+                        None if open || schema["allOf"].is_array() => {}
                         None => return Err(format!("{at}: {k} is not documented")),
                     }
                 }
@@ -712,4 +760,25 @@ async fn what_the_api_answers_through_an_application_s_life_is_what_the_document
     assert_eq!(rejected["status"], "rejected");
     c.post(&reject, staff, json!({"reason": "again"}), 409)
         .await;
+}
+
+#[test]
+fn a_composed_schema_names_its_parts_properties_and_still_refuses_an_unnamed_one() {
+    let doc = serde_json::json!({"components": {"schemas": {
+        "Base": {"type": "object", "properties": {"site": {"type": "string"}}, "required": ["site"]},
+        "Site": {"allOf": [{"$ref": "#/components/schemas/Base"},
+                           {"type": "object", "properties": {"snippet": {"type": "string"}}}]}
+    }}});
+    let site = serde_json::json!({"$ref": "#/components/schemas/Site"});
+    let ok = serde_json::json!({"site": "s_1", "snippet": "<a>"});
+    assert_eq!(conforms(&doc, &site, &ok, "body"), Ok(()));
+    let extra = serde_json::json!({"site": "s_1", "private_key_pem": "…"});
+    assert_eq!(
+        conforms(&doc, &site, &extra, "body"),
+        Err("body: private_key_pem is not documented".to_string())
+    );
+    let missing = serde_json::json!({"snippet": "<a>"});
+    assert!(conforms(&doc, &site, &missing, "body").is_err());
+    let mistyped = serde_json::json!({"site": "s_1", "snippet": 3});
+    assert!(conforms(&doc, &site, &mistyped, "body").is_err());
 }
