@@ -4,7 +4,6 @@
 //! reset, CSRF and origin checks, safe redirects, and who may see which page.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 
 use axum::Router;
@@ -13,20 +12,12 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use badge_server::AppState;
 use badge_server::account::{self, Email, Role};
-use badge_server::config::ServerSettings;
 use ca::on_pool;
-use clap::Parser;
 use testkit::Backend;
 use tower::ServiceExt;
 
 pub(crate) const PUBLIC: &str = "http://127.0.0.1:8080";
 pub(crate) const PASSWORD: &str = "correct horse battery";
-
-#[derive(Parser)]
-struct Args {
-    #[command(flatten)]
-    settings: ServerSettings,
-}
 
 /// The real application on a fresh database of `backend` and a new CA.
 pub(crate) struct TestApp {
@@ -42,7 +33,12 @@ impl TestApp {
 
     pub(crate) async fn with_public_url(backend: Backend, public_url: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let state = state(dir.path(), &backend.fresh_database(dir.path()), public_url).await;
+        let state = crate::app_state(
+            dir.path(),
+            &backend.fresh_database(dir.path()),
+            &["--public-url", public_url],
+        )
+        .await;
         TestApp {
             app: badge_server::router::build(state.clone()),
             state,
@@ -129,29 +125,6 @@ impl TestApp {
         account::confirm_email(&mut tx, a.id, 1).await.unwrap();
         tx.commit().await.unwrap();
     }
-}
-
-async fn state(dir: &Path, db_url: &str, public_url: &str) -> AppState {
-    let pass = dir.join("passphrase");
-    ca::signer::write_private_file(&pass, b"correct-horse-battery-staple").unwrap();
-    ca::authority::init(&dir.join("ca"), b"correct-horse-battery-staple", None).unwrap();
-    let args = Args::parse_from([
-        "badge-server",
-        "--database-url",
-        db_url,
-        "--dir",
-        dir.join("ca").to_str().unwrap(),
-        "--passphrase-file",
-        pass.to_str().unwrap(),
-        "--public-url",
-        public_url,
-        "--dns-servers",
-        "127.0.0.1:1",
-    ]);
-    let s = args.settings;
-    let db = s.common.database().await.unwrap();
-    let ca = Arc::new(s.common.open_ca(db.clone()).await.unwrap());
-    AppState::build(&s, db, ca).unwrap()
 }
 
 /// One response, read whole.

@@ -9,3 +9,42 @@ mod openapi;
 mod pages;
 mod queue;
 mod snapshots;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use badge_server::AppState;
+use badge_server::config::ServerSettings;
+use clap::Parser;
+
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    settings: ServerSettings,
+}
+
+/// A real application state: a new CA in `dir` (its passphrase in a file there), the
+/// database at `db_url`, and `extra` command-line settings. Domain checks ask a DNS
+/// server that is not there, so they end in an error (never a pass or a failure).
+pub(crate) async fn app_state(dir: &Path, db_url: &str, extra: &[&str]) -> AppState {
+    let pass = dir.join("passphrase");
+    ca::signer::write_private_file(&pass, b"correct-horse-battery-staple").unwrap();
+    ca::authority::init(&dir.join("ca"), b"correct-horse-battery-staple", None).unwrap();
+    let ca_dir = dir.join("ca");
+    let mut args = vec![
+        "badge-server",
+        "--database-url",
+        db_url,
+        "--dir",
+        ca_dir.to_str().unwrap(),
+        "--passphrase-file",
+        pass.to_str().unwrap(),
+        "--dns-servers",
+        "127.0.0.1:1",
+    ];
+    args.extend_from_slice(extra);
+    let s = Args::parse_from(args).settings;
+    let db = s.common.database().await.unwrap();
+    let ca = Arc::new(s.common.open_ca(db.clone()).await.unwrap());
+    AppState::build(&s, db, ca).unwrap()
+}

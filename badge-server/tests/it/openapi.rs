@@ -6,7 +6,6 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
@@ -14,8 +13,6 @@ use axum::http::{HeaderValue, Method, Request, StatusCode, header};
 use axum::response::IntoResponse;
 use badge_server::AppState;
 use badge_server::account::{self, Email, Role};
-use badge_server::config::ServerSettings;
-use clap::Parser;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -62,40 +59,23 @@ const PROBED: [Method; 5] = [
 /// Marks responses the router made because no route (or no method) matched.
 const UNROUTED: &str = "x-unrouted";
 
-#[derive(Parser)]
-struct Args {
-    #[command(flatten)]
-    settings: ServerSettings,
-}
-
-/// A real application state on SQLite and a new CA in `dir`. Domain checks ask a DNS
-/// server that is not there, so they end in an error (never a pass or a failure).
+/// A real application state on SQLite and a new CA in `dir`, with one-second
+/// domain-check timeouts.
 async fn state(dir: &Path) -> AppState {
-    let pass = dir.join("passphrase");
-    ca::signer::write_private_file(&pass, b"correct-horse-battery-staple").unwrap();
-    ca::authority::init(&dir.join("ca"), b"correct-horse-battery-staple", None).unwrap();
     let db_url = format!("sqlite://{}", dir.join("chengxin.db").display());
-    let args = Args::parse_from([
-        "badge-server",
-        "--database-url",
+    crate::app_state(
+        dir,
         &db_url,
-        "--dir",
-        dir.join("ca").to_str().unwrap(),
-        "--passphrase-file",
-        pass.to_str().unwrap(),
-        "--public-url",
-        "http://127.0.0.1:8080",
-        "--dns-servers",
-        "127.0.0.1:1",
-        "--dns-timeout-secs",
-        "1",
-        "--http-timeout-secs",
-        "1",
-    ]);
-    let s = args.settings;
-    let db = s.common.database().await.unwrap();
-    let ca = Arc::new(s.common.open_ca(db.clone()).await.unwrap());
-    AppState::build(&s, db, ca).unwrap()
+        &[
+            "--public-url",
+            "http://127.0.0.1:8080",
+            "--dns-timeout-secs",
+            "1",
+            "--http-timeout-secs",
+            "1",
+        ],
+    )
+    .await
 }
 
 /// The real routes, with fallbacks that mark what no route answered.

@@ -8,19 +8,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use badge_server::AppState;
-use badge_server::config::ServerSettings;
 use badge_server::queue::{self, Job, JobError, Queue, QueueSettings, Registry, run_due};
 use ca::db::Database;
 use ca::on_pool;
-use clap::Parser;
 use serde_json::json;
 use testkit::Backend;
-
-#[derive(Parser)]
-struct Args {
-    #[command(flatten)]
-    settings: ServerSettings,
-}
 
 const T0: i64 = 1_900_000_000;
 
@@ -40,25 +32,7 @@ async fn hopeless(_: &AppState, _: &Job) -> Result<(), JobError> {
 /// `test.boom` (always retryable failure) and `test.hopeless` (permanent failure),
 /// a 30 s backoff base, a one-hour cap and a 300 s lease.
 pub(crate) async fn state(dir: &Path, backend: Backend) -> AppState {
-    let pass = dir.join("passphrase");
-    ca::signer::write_private_file(&pass, b"correct-horse-battery-staple").unwrap();
-    ca::authority::init(&dir.join("ca"), b"correct-horse-battery-staple", None).unwrap();
-    let db_url = backend.fresh_database(dir);
-    let args = Args::parse_from([
-        "badge-server",
-        "--database-url",
-        &db_url,
-        "--dir",
-        dir.join("ca").to_str().unwrap(),
-        "--passphrase-file",
-        pass.to_str().unwrap(),
-        "--dns-servers",
-        "127.0.0.1:1",
-    ]);
-    let s = args.settings;
-    let db = s.common.database().await.unwrap();
-    let ca = Arc::new(s.common.open_ca(db.clone()).await.unwrap());
-    let mut state = AppState::build(&s, db, ca).unwrap();
+    let mut state = crate::app_state(dir, &backend.fresh_database(dir), &[]).await;
     let mut registry = Registry::builtin();
     registry
         .register("test.ok", ok)
