@@ -18,6 +18,7 @@ use serde_json::json;
 
 use crate::account::{Account, Role};
 use crate::application;
+use crate::attachment::{self, Attachment};
 use crate::error::AppError;
 use crate::privacy;
 use crate::queue::{self, Job, JobError, kind};
@@ -166,9 +167,12 @@ impl Status {
         }
     }
 
+    /// The states in which nothing more can happen.
+    pub const CLOSED: [Status; 3] = [Status::Upheld, Status::Dismissed, Status::Withdrawn];
+
     /// Whether nothing more can happen.
     pub fn is_final(self) -> bool {
-        matches!(self, Status::Upheld | Status::Dismissed | Status::Withdrawn)
+        Status::CLOSED.contains(&self)
     }
 
     /// Chinese and English labels.
@@ -271,6 +275,17 @@ pub enum Party {
     Staff,
 }
 
+impl Party {
+    /// `complainant`, `operator` or `staff`: as the timeline and views name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Party::Complainant => "complainant",
+            Party::Operator => "operator",
+            Party::Staff => "staff",
+        }
+    }
+}
+
 /// The relation of `account` to `c`, or 403.
 pub async fn party(db: &Database, account: &Account, c: &Complaint) -> Result<Party, AppError> {
     if account.role.is_staff() {
@@ -370,6 +385,18 @@ fn text_field(field: &str, text: &str, min: usize) -> Result<String, AppError> {
     Ok(t.to_string())
 }
 
+/// The status of complaint `id` as the transaction sees it, or 404.
+async fn status_in(tx: &mut Tx, id: &str) -> Result<Status, AppError> {
+    let current: Option<(String,)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT status FROM complaints WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_optional(c)
+    .await
+    .map_err(ca::Error::from)?);
+    current.ok_or(AppError::NotFound)?.0.parse()
+}
+
 /// Moves `id` from one of `from` to `to` with `sets` (extra `col = $n` assignments
 /// bound after the fixed ones), or fails with 409 naming the current state.
 async fn transition(
@@ -380,14 +407,7 @@ async fn transition(
     now: i64,
     extra: &[(&str, Bind<'_>)],
 ) -> Result<Status, AppError> {
-    let current: Option<(String,)> = on_tx!(tx, |c| sqlx::query_as(
-        "SELECT status FROM complaints WHERE id = $1"
-    )
-    .bind(id)
-    .fetch_optional(c)
-    .await
-    .map_err(ca::Error::from)?);
-    let current: Status = current.ok_or(AppError::NotFound)?.0.parse()?;
+    let current = status_in(tx, id).await?;
     let allowed: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
     let mut sql = String::from("UPDATE complaints SET status = $1, updated_at = $2");
     for (i, (col, _)) in extra.iter().enumerate() {
@@ -1235,4 +1255,147 @@ pub async fn reputation(
         satisfied: rows.iter().filter(|r| r.satisfied == Some(true)).count() as i64,
         with_feedback: rows.iter().filter(|r| r.satisfied.is_some()).count() as i64,
     }))
+}
+
+/// Adds a file (see [`crate::attachment`]) to a complaint that is not closed (not
+/// upheld, dismissed or withdrawn), by the complainant, the site's operator or staff.
+///
+/// The cheap checks come first (who, the state, room for one more), then the upload is
+/// parsed (decoded and re-encoded: CPU work, off the async workers), then one
+/// transaction: the complaint's row is taken ([`hold_open`]), the count checked again
+/// under it, the file stored, the timeline event and the audit entry written. A
+/// refusal at any point leaves nothing behind. Returns what was stored and how the
+/// uploader relates to the complaint.
+pub async fn attach(
+    state: &AppState,
+    account: &Account,
+    id: &str,
+    upload: Vec<u8>,
+    name: Option<String>,
+    now: i64,
+) -> Result<(attachment::Stored, Party), AppError> {
+    let c = get(&state.db, id).await?;
+    let party = party(&state.db, account, &c).await?;
+    let limits = state.attachments.clone();
+    let full = |n: i64| {
+        (n >= limits.per_complaint).then(|| {
+            AppError::Conflict(format!(
+                "the complaint has {n} attachments; at most {} are taken",
+                limits.per_complaint
+            ))
+        })
+    };
+    let current = c.status()?;
+    if current.is_final() {
+        return Err(closed(current));
+    }
+    if let Some(e) = full(attachment::list(&state.db, id).await?.len() as i64) {
+        return Err(e);
+    }
+    let check = limits.clone();
+    let a =
+        tokio::task::spawn_blocking(move || Attachment::parse(&upload, name.as_deref(), &check))
+            .await
+            .map_err(|e| {
+                AppError::Internal(ca::Error::Config(format!("attachment check: {e}")))
+            })??;
+    let attachment_id = application::new_id("att_")?;
+    let mut tx = state.db.begin().await?;
+    let current = hold_open(&mut tx, id, now).await?;
+    if let Some(e) = full(attachment::count_in(&mut tx, id).await?) {
+        return Err(e);
+    }
+    let stored = attachment::insert(
+        &mut tx,
+        &attachment_id,
+        id,
+        &a,
+        account.id,
+        party.as_str(),
+        now,
+    )
+    .await?;
+    // The timeline is shown to the operator too: the name is masked there as in views.
+    let note = format!(
+        "attachment added: {} ({}, {})",
+        privacy::mask(a.name()),
+        a.media_type().as_str(),
+        attachment::size_label(stored.size)
+    );
+    event(
+        &mut tx,
+        id,
+        now,
+        party.as_str(),
+        Some(current),
+        current,
+        Some(&note),
+    )
+    .await?;
+    ca::audit::append(
+        &mut tx,
+        &account.email,
+        "complaint.attach",
+        id,
+        &json!({ "attachment": attachment_id, "name": a.name(), "media_type": a.media_type().as_str(),
+                 "size": stored.size, "sha256": a.sha256(), "party": party.as_str() }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((stored, party))
+}
+
+fn closed(current: Status) -> AppError {
+    AppError::Conflict(format!(
+        "the complaint is {current}: it is closed, nothing can be added"
+    ))
+}
+
+/// Takes the row of a complaint that is not closed for the rest of the transaction
+/// (`updated_at` is set, the status left alone), so that a step which only adds to
+/// the complaint cannot race a decision, a withdrawal or another addition: on
+/// PostgreSQL the UPDATE's row lock is held until commit, and SQLite transactions are
+/// IMMEDIATE. Returns the status; 409 when it is closed, 404 when there is none.
+async fn hold_open(tx: &mut Tx, id: &str, now: i64) -> Result<Status, AppError> {
+    let done = on_tx!(tx, |c| {
+        let mut q = sqlx::query(
+            "UPDATE complaints SET updated_at = $2 WHERE id = $1 AND status NOT IN ($3, $4, $5)",
+        )
+        .bind(id)
+        .bind(now);
+        for s in Status::CLOSED {
+            q = q.bind(s.as_str());
+        }
+        q.execute(c).await.map_err(ca::Error::from)?.rows_affected()
+    });
+    let current = status_in(tx, id).await?;
+    if done != 1 {
+        return Err(closed(current));
+    }
+    Ok(current)
+}
+
+/// An attachment of complaint `id` with its bytes, for `account` if it may see the
+/// complaint (the same rule as the complaint itself: 403 otherwise), and the name to
+/// give it: masked for the operator, as the complaint's text is.
+pub async fn attachment_for(
+    db: &Database,
+    account: &Account,
+    id: &str,
+    attachment_id: &str,
+) -> Result<(attachment::Stored, String, Vec<u8>), AppError> {
+    let c = get(db, id).await?;
+    let party = party(db, account, &c).await?;
+    let (stored, content) = attachment::fetch(db, id, attachment_id).await?;
+    let name = attachment_name(party, &stored.name);
+    Ok((stored, name, content))
+}
+
+/// An attachment's name as `party` sees it: masked for the operator (a file name can
+/// carry a phone number as well as the text can).
+pub fn attachment_name(party: Party, name: &str) -> String {
+    match party {
+        Party::Operator => privacy::mask(name),
+        Party::Complainant | Party::Staff => name.to_string(),
+    }
 }

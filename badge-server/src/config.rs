@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 
 use ca::config::Settings;
 
+use crate::attachment::AttachmentLimits;
+
 /// `badge-server serve` settings.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ServerSettings {
@@ -34,6 +36,12 @@ pub struct ServerSettings {
         value_delimiter = ','
     )]
     pub complaint_reminder_hours: Vec<u32>,
+    /// Largest complaint attachment in bytes, as uploaded and as stored.
+    #[arg(long, env = "CHENGXIN_ATTACHMENT_MAX_BYTES", default_value_t = AttachmentLimits::default().max_bytes)]
+    pub attachment_max_bytes: usize,
+    /// Most attachments one complaint may have.
+    #[arg(long, env = "CHENGXIN_ATTACHMENTS_PER_COMPLAINT", default_value_t = AttachmentLimits::default().per_complaint)]
+    pub attachments_per_complaint: i64,
     /// The job queue, mail and webhooks.
     #[command(flatten)]
     pub jobs: JobSettings,
@@ -49,6 +57,15 @@ impl ServerSettings {
                 .iter()
                 .map(|h| i64::from(*h) * 3600)
                 .collect(),
+        }
+    }
+
+    /// The attachment limits these settings ask for.
+    pub fn attachment_limits(&self) -> AttachmentLimits {
+        AttachmentLimits {
+            max_bytes: self.attachment_max_bytes,
+            per_complaint: self.attachments_per_complaint,
+            ..AttachmentLimits::default()
         }
     }
 }

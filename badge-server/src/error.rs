@@ -27,6 +27,10 @@ pub enum AppError {
     /// The credentials do not allow this.
     #[error("{0}")]
     Forbidden(String),
+    /// An upload that is refused: too large (413), of a type not taken (415), or
+    /// broken (422); see [`crate::attachment`].
+    #[error(transparent)]
+    Upload(#[from] crate::attachment::Refusal),
     /// Anything else; logged, and the client sees a generic message.
     #[error(transparent)]
     Internal(#[from] ca::Error),
@@ -69,6 +73,7 @@ impl IntoResponse for AppError {
             }
             AppError::Forbidden(m) => (StatusCode::FORBIDDEN, m.clone()),
             AppError::Conflict(m) => (StatusCode::CONFLICT, m.clone()),
+            AppError::Upload(r) => (r.status(), r.to_string()),
             AppError::Invalid(fields) => {
                 let map: serde_json::Map<String, serde_json::Value> = fields
                     .iter()

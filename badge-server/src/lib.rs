@@ -10,6 +10,7 @@
 
 pub mod account;
 pub mod application;
+pub mod attachment;
 mod auth;
 pub mod cli;
 pub mod complaint;

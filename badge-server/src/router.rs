@@ -13,7 +13,11 @@ use utoipa_axum::routes;
 use crate::state::AppState;
 use crate::{openapi, routes};
 
-/// Largest request body accepted anywhere (an OCSP request is a few hundred bytes).
+/// Largest request body accepted by every route but the attachment uploads (an OCSP
+/// request is a few hundred bytes). The uploads are merged in after this limit is
+/// layered on, and read their bodies with the configured attachment size
+/// ([`crate::attachment::AttachmentLimits`]) instead: a tower layer cannot be
+/// loosened further in, only tightened.
 pub const MAX_BODY: usize = 64 * 1024;
 
 /// The areas whose operations the OpenAPI document describes (the JSON API under
@@ -29,20 +33,25 @@ pub(crate) fn documented() -> OpenApiRouter<AppState> {
         .merge(routes::complaints::router())
         .merge(routes::warnings::router())
         .routes(routes!(openapi::serve))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY))
+        .merge(routes::complaints::uploads())
 }
 
-/// Every route, without state or middleware.
+/// Every route, without state or middleware other than the body limits.
 pub fn routes() -> Router<AppState> {
     let (documented, _) = documented().split_for_parts();
     Router::new()
         .merge(routes::health::router())
-        .merge(documented)
         .merge(routes::pki::router())
         .merge(routes::seal::router())
         .merge(routes::accounts::router())
         .merge(routes::portal::router())
         .merge(routes::console::router())
         .merge(routes::complaint_pages::router())
+        .layer(RequestBodyLimitLayer::new(MAX_BODY))
+        // Limited as they should be already (see `documented`).
+        .merge(documented)
+        .merge(routes::complaint_pages::uploads())
 }
 
 /// Builds the application.
@@ -51,7 +60,6 @@ pub fn build(state: AppState) -> Router {
     openapi::json();
     routes()
         .with_state(state)
-        .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),

@@ -8,18 +8,22 @@
 //! Sessions end after [`IDLE_SECS`] without a request and [`ABSOLUTE_SECS`] after
 //! login whatever happens.
 //!
-//! Every form is read through [`CsrfForm`], which refuses (403) a submission whose
-//! `Origin` (or `Referer`) is not the public origin, that has no live session, or whose
-//! `csrf` field is not the session's token — so no handler can forget the check. The
-//! JSON API never reads this cookie: it is bearer-token only ([`crate::auth`]).
+//! Every form is read through [`CsrfForm`] (or [`CsrfUpload`] for a file upload),
+//! which refuses (403) a submission whose `Origin` (or `Referer`) is not the public
+//! origin, that has no live session, or whose `csrf` field is not the session's token
+//! — so no handler can forget the check. The JSON API never reads this cookie: it is
+//! bearer-token only ([`crate::auth`]).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::multipart::MultipartError;
+use axum::extract::{
+    ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Multipart, Request,
+};
 use axum::http::header::{COOKIE, ORIGIN, REFERER, SET_COOKIE};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use ca::db::Database;
 use ca::{on_pool, on_tx};
@@ -447,27 +451,108 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
     type Rejection = PageError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, PageError> {
-        let (mut parts, body) = req.into_parts();
-        if !same_origin(&parts.headers, &state.public_origin()) {
-            return Err(PageError::CrossOrigin);
-        }
-        let session = load(&mut parts, state).await?.ok_or(PageError::Csrf)?;
-        let ip = client_ip(&parts, state.trust_forwarded_for);
-        let bytes = Bytes::from_request(Request::from_parts(parts, body), state)
+        let (req, session, ip) = form_request(req, state).await?;
+        let bytes = Bytes::from_request(req, state)
             .await
             .map_err(|_| PageError::BadForm)?;
         let fields: Vec<(String, String)> =
             serde_urlencoded::from_bytes(&bytes).map_err(|_| PageError::BadForm)?;
-        let mut tokens = fields.iter().filter(|(k, _)| k == "csrf");
-        let ok = match (tokens.next(), tokens.next()) {
-            (Some((_, t)), None) => bool::from(t.as_bytes().ct_eq(session.csrf.as_bytes())),
-            _ => false,
-        };
-        if !ok {
-            return Err(PageError::Csrf);
-        }
+        let tokens: Vec<&str> = fields
+            .iter()
+            .filter(|(k, _)| k == "csrf")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        check_token(&session, &tokens)?;
         let form = serde_urlencoded::from_bytes(&bytes).map_err(|_| PageError::BadForm)?;
         Ok(CsrfForm { session, form, ip })
+    }
+}
+
+/// The checks every form gets before its body is read: a same-origin `Origin` (or
+/// `Referer`) and a live session. Returns the request to read the body from.
+async fn form_request(
+    req: Request,
+    state: &AppState,
+) -> Result<(Request, Session, IpAddr), PageError> {
+    let (mut parts, body) = req.into_parts();
+    if !same_origin(&parts.headers, &state.public_origin()) {
+        return Err(PageError::CrossOrigin);
+    }
+    let session = load(&mut parts, state).await?.ok_or(PageError::Csrf)?;
+    let ip = client_ip(&parts, state.trust_forwarded_for);
+    Ok((Request::from_parts(parts, body), session, ip))
+}
+
+/// Exactly one `csrf` field, equal (in constant time) to the session's token.
+fn check_token(session: &Session, tokens: &[&str]) -> Result<(), PageError> {
+    match tokens {
+        [t] if bool::from(t.as_bytes().ct_eq(session.csrf.as_bytes())) => Ok(()),
+        _ => Err(PageError::Csrf),
+    }
+}
+
+/// A file posted with a `multipart/form-data` form, under the same checks as
+/// [`CsrfForm`]: a same-origin `Origin`/`Referer`, a live session, and that session's
+/// token in exactly one `csrf` field. The form has a `file` field and nothing else.
+/// The body is read up to the attachment limit plus
+/// [`MULTIPART_OVERHEAD`](crate::attachment::MULTIPART_OVERHEAD) (413 past it) and
+/// the token is checked before the handler sees the file; what the file is, is
+/// [`crate::attachment`]'s business.
+#[derive(Debug)]
+pub struct CsrfUpload {
+    /// The session the form was submitted in.
+    pub session: Session,
+    /// The file part's name as the browser sent it (`filename`), if any.
+    pub file_name: Option<String>,
+    /// The file part's bytes (empty when no file was chosen).
+    pub file: Bytes,
+    /// Where the request came from.
+    pub ip: IpAddr,
+}
+
+impl FromRequest<AppState> for CsrfUpload {
+    type Rejection = PageError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, PageError> {
+        let (mut req, session, ip) = form_request(req, state).await?;
+        let max = state
+            .attachments
+            .max_bytes
+            .saturating_add(crate::attachment::MULTIPART_OVERHEAD);
+        if crate::attachment::declares_more_than(req.headers(), max) {
+            return Err(PageError::TooLarge);
+        }
+        DefaultBodyLimit::max(max).apply(&mut req);
+        let failed = |e: MultipartError| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                PageError::TooLarge
+            } else {
+                PageError::BadForm
+            }
+        };
+        let mut multipart = Multipart::from_request(req, state)
+            .await
+            .map_err(|_| PageError::BadForm)?;
+        let (mut tokens, mut file) = (Vec::new(), None);
+        while let Some(field) = multipart.next_field().await.map_err(failed)? {
+            match field.name() {
+                Some("csrf") => tokens.push(field.text().await.map_err(failed)?),
+                Some("file") if file.is_none() => {
+                    let name = field.file_name().map(str::to_string);
+                    file = Some((name, field.bytes().await.map_err(failed)?));
+                }
+                _ => return Err(PageError::BadForm),
+            }
+        }
+        let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
+        check_token(&session, &tokens)?;
+        let (file_name, file) = file.unwrap_or_default();
+        Ok(CsrfUpload {
+            session,
+            file_name,
+            file,
+            ip,
+        })
     }
 }
 

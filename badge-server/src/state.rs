@@ -26,6 +26,8 @@ pub struct AppState {
     pub seal_cache: Arc<crate::routes::seal::SealCache>,
     /// Complaint deadlines and reminders.
     pub complaints: crate::complaint::ComplaintPolicy,
+    /// Sizes and counts of complaint attachments.
+    pub attachments: crate::attachment::AttachmentLimits,
     /// Draws seals and keeps the bytes.
     pub seals: Arc<crate::seal::SealRenderer>,
     /// The public base URL without a trailing slash: links in mail, the origin that
@@ -105,6 +107,7 @@ impl AppState {
             metrics: None,
             seal_cache: Arc::default(),
             complaints: settings.complaint_policy(),
+            attachments: settings.attachment_limits(),
             seals: Arc::new(crate::seal::SealRenderer::new().map_err(|e| config(e.to_string()))?),
             public_url: settings.common.public_url()?,
             login_limiter: Arc::default(),

@@ -91,6 +91,7 @@ pub fn input_problems(e: AppError) -> Result<Vec<String>, PageError> {
             "当前状态不允许此操作。 / Not possible now: {m}"
         )]),
         AppError::BadRequest(m) => Ok(vec![format!("输入无效。 / Invalid input: {m}")]),
+        AppError::Upload(r) => Ok(vec![format!("{} / {r}", r.zh())]),
         AppError::Forbidden(_) | AppError::Unauthorized => Err(PageError::Forbidden),
         other => Err(other.into()),
     }
@@ -189,6 +190,8 @@ pub enum PageError {
     CrossOrigin,
     /// The body is not a form.
     BadForm,
+    /// The body is larger than the form takes (an upload).
+    TooLarge,
     /// Too many attempts from this address.
     TooMany,
     /// Nothing here.
@@ -255,6 +258,14 @@ impl IntoResponse for PageError {
                 &[
                     "提交的内容不是有效的表单。",
                     "The submission is not a valid form.",
+                ],
+            ),
+            PageError::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "文件过大 / File too large",
+                &[
+                    "上传的文件超过大小限制，已拒绝。没有做任何更改。请返回，选择较小的文件后重试。",
+                    "The uploaded file is over the size limit and was refused. Nothing was changed. Go back and choose a smaller file.",
                 ],
             ),
             PageError::TooMany => (

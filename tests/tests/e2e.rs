@@ -1718,6 +1718,77 @@ fn a_complaint_goes_from_the_visitor_to_the_operator_to_staff_and_an_upheld_one_
                 .is_empty()
         );
 
+        // Evidence: the complainant attaches a screenshot (a PNG with a text chunk
+        // naming a place); the operator downloads the re-encoded image, whose pixels
+        // are the screenshot's to the byte and whose metadata is gone.
+        let (w, h) = (24u32, 16u32);
+        let pixels: Vec<u8> = (0..w * h * 3).map(|i| (i * 7 % 251) as u8).collect();
+        let mut shot = Vec::new();
+        {
+            let mut e = png::Encoder::new(&mut shot, w, h);
+            e.set_color(png::ColorType::Rgb);
+            e.add_text_chunk("Location".into(), "39.9087N 116.3975E".into())
+                .unwrap();
+            let mut writer = e.write_header().unwrap();
+            writer.write_image_data(&pixels).unwrap();
+        }
+        let added = client
+            .post(d.url(&format!("/api/v1/complaints/{id}/attachments")))
+            .query(&[("name", "聊天记录.png")])
+            .bearer_auth(&visitor)
+            .header("content-type", "application/octet-stream")
+            .body(shot.clone())
+            .send()
+            .unwrap();
+        assert_eq!(added.status(), 201);
+        let added: serde_json::Value = added.json().unwrap();
+        assert_eq!(added["media_type"], "image/png");
+        let download = added["download_url"].as_str().unwrap();
+        assert_eq!(
+            client
+                .post(d.url(&format!("/api/v1/complaints/{id}/attachments")))
+                .bearer_auth(&visitor)
+                .header("content-type", "image/png")
+                .body("<html><script>alert(1)</script></html>")
+                .send()
+                .unwrap()
+                .status(),
+            415
+        );
+        let got = client.get(download).bearer_auth(&operator).send().unwrap();
+        assert_eq!(got.status(), 200);
+        assert_eq!(got.headers()["content-type"], "image/png");
+        assert!(
+            got.headers()["content-disposition"]
+                .to_str()
+                .unwrap()
+                .starts_with("attachment; ")
+        );
+        assert_eq!(got.headers()["x-content-type-options"], "nosniff");
+        let got = got.bytes().unwrap();
+        assert_eq!(
+            hex::encode(ring::digest::digest(&ring::digest::SHA256, &got)),
+            added["sha256"].as_str().unwrap()
+        );
+        assert!(!got.windows(8).any(|x| x == b"Location"), "metadata kept");
+        let mut reader = png::Decoder::new(std::io::Cursor::new(&got[..]))
+            .read_info()
+            .unwrap();
+        let mut decoded = vec![0; reader.output_buffer_size().unwrap()];
+        let frame = reader.next_frame(&mut decoded).unwrap();
+        assert_eq!((frame.width, frame.height), (w, h));
+        assert_eq!(frame.color_type, png::ColorType::Rgb);
+        assert_eq!(&decoded[..frame.buffer_size()], &pixels[..]);
+        assert_eq!(
+            client
+                .get(download)
+                .bearer_auth(&other)
+                .send()
+                .unwrap()
+                .status(),
+            403
+        );
+
         // Steps out of order or by the wrong party change nothing.
         let path = |step: &str| format!("/api/v1/complaints/{id}/{step}");
         assert_eq!(
@@ -1824,6 +1895,7 @@ fn a_complaint_goes_from_the_visitor_to_the_operator_to_staff_and_an_upheld_one_
             [
                 "submitted",
                 "forwarded",
+                "forwarded",
                 "answered",
                 "under_review",
                 "upheld"
@@ -1873,6 +1945,7 @@ fn a_complaint_goes_from_the_visitor_to_the_operator_to_staff_and_an_upheld_one_
             audit.lines().collect::<Vec<_>>(),
             [
                 "complaint.submit",
+                "complaint.attach",
                 "complaint.answer",
                 "complaint.feedback",
                 "complaint.decide"

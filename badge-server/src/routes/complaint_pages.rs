@@ -15,13 +15,14 @@ use serde::Deserialize;
 
 use crate::account::Role;
 use crate::application;
+use crate::attachment;
 use crate::complaint::{self, Category, Party, Status};
 use crate::error::AppError;
-use crate::session::{CsrfForm, Session, SignedIn};
+use crate::session::{CsrfForm, CsrfUpload, Session, SignedIn};
 use crate::state::AppState;
 use crate::web::{Nav, PageError, input_problems, render, see_other, when};
 
-use super::complaints::{ComplaintView, decision, view};
+use super::complaints::{AttachmentView, ComplaintView, decision, view};
 
 /// The complaint pages.
 pub fn router() -> Router<AppState> {
@@ -33,6 +34,13 @@ pub fn router() -> Router<AppState> {
         .route("/complaints/{id}/feedback", post(feedback))
         .route("/complaints/{id}/decide", post(decide))
         .route("/complaints/{id}/withdraw", post(withdraw))
+        .route("/complaints/{id}/attachments/{attachment}", get(download))
+}
+
+/// The upload form's route, kept out of the 64 KiB body limit of the others
+/// ([`crate::router`]): [`CsrfUpload`] reads up to the attachment limit.
+pub fn uploads() -> Router<AppState> {
+    Router::new().route("/complaints/{id}/attachments", post(attach))
 }
 
 fn now() -> i64 {
@@ -198,6 +206,25 @@ struct Step {
     note: Option<String>,
 }
 
+/// An attachment on the complaint page.
+struct File {
+    href: String,
+    a: AttachmentView,
+    size: String,
+    at: String,
+    by: &'static str,
+}
+
+/// Who did something, in the page's words.
+fn actor(role: &str) -> &'static str {
+    match role {
+        "complainant" => "投诉人 complainant",
+        "operator" => "经营者 operator",
+        "staff" => "工作人员 staff",
+        _ => "系统 system",
+    }
+}
+
 #[derive(Template)]
 #[template(path = "complaint.html")]
 struct ComplaintPage {
@@ -220,6 +247,13 @@ struct ComplaintPage {
     may_feedback: bool,
     may_withdraw: bool,
     may_decide: bool,
+    /// The upload form is shown: a party, the complaint open, room for one more.
+    may_attach: bool,
+    /// The files, with their page download links and sizes in words.
+    files: Vec<File>,
+    /// "5 MiB" and 5: the limits, for the upload form.
+    max_size: String,
+    per_complaint: i64,
     errors: Vec<String>,
     /// What was typed into the form that failed, to show it back.
     draft: String,
@@ -255,21 +289,32 @@ async fn page(
             let (to_zh, to_en) = status_labels(&e.to_status);
             Step {
                 at: when(e.at),
-                actor: match e.actor_role.as_str() {
-                    "complainant" => "投诉人 complainant",
-                    "operator" => "经营者 operator",
-                    "staff" => "工作人员 staff",
-                    _ => "系统 system",
-                },
+                actor: actor(&e.actor_role),
                 to_zh,
                 to_en,
                 note: e.note.clone(),
             }
         })
         .collect();
+    let per_complaint = state.attachments.per_complaint;
+    let may_attach = !current.is_final() && (v.attachments.len() as i64) < per_complaint;
     let page = ComplaintPage {
         nav: Nav::of(Some(&user.session)),
         csrf: user.session.csrf.clone(),
+        may_attach,
+        files: v
+            .attachments
+            .iter()
+            .map(|a| File {
+                href: format!("/complaints/{}/attachments/{}", v.id, a.id),
+                size: attachment::size_label(a.size),
+                at: when(a.created_at),
+                by: actor(&a.uploaded_by),
+                a: a.clone(),
+            })
+            .collect(),
+        max_size: attachment::size_label(state.attachments.max_bytes as i64),
+        per_complaint,
         status_zh,
         status_en,
         category_zh,
@@ -315,21 +360,21 @@ async fn show(
 }
 
 /// After a step: back to the complaint (303), or the page again with why it failed.
-async fn after(
+async fn after<T>(
     state: &AppState,
     user: &SignedIn,
     id: &str,
-    result: Result<complaint::Complaint, AppError>,
+    result: Result<T, AppError>,
     draft: &str,
 ) -> Result<Response, PageError> {
     match result {
         Ok(_) => Ok(see_other(&format!("/complaints/{id}"), None)),
         Err(AppError::NotFound) => Err(PageError::NotFound),
         Err(e) => {
-            let status = if matches!(e, AppError::Conflict(_)) {
-                StatusCode::CONFLICT
-            } else {
-                StatusCode::UNPROCESSABLE_ENTITY
+            let status = match &e {
+                AppError::Conflict(_) => StatusCode::CONFLICT,
+                AppError::Upload(r) => r.status(),
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
             };
             let errors = input_problems(e)?;
             page(state, user, id, errors, keep(draft), status).await
@@ -434,4 +479,37 @@ async fn withdraw(
     let user = signed_in(session)?;
     let r = complaint::withdraw(&state, &user.account, &id, now()).await;
     after(&state, &user, &id, r, "").await
+}
+
+/// A file from the upload form: stored, then back to the complaint (303); refused,
+/// the complaint page again with why (413, 415, 422 or 409) and nothing stored.
+async fn attach(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    CsrfUpload {
+        session,
+        file_name,
+        file,
+        ..
+    }: CsrfUpload,
+) -> Result<Response, PageError> {
+    let user = signed_in(session)?;
+    let r = complaint::attach(&state, &user.account, &id, file.into(), file_name, now()).await;
+    after(&state, &user, &id, r, "").await
+}
+
+/// A file of the complaint, for its parties (403 page for others, as the complaint).
+async fn download(
+    State(state): State<AppState>,
+    user: SignedIn,
+    Path((id, attachment_id)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let (stored, name, content) =
+        complaint::attachment_for(&state.db, &user.account, &id, &attachment_id)
+            .await
+            .map_err(|e| match e {
+                AppError::Forbidden(_) => PageError::Forbidden,
+                e => e.into(),
+            })?;
+    Ok(attachment::download(&stored, &name, content))
 }

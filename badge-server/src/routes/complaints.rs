@@ -2,15 +2,18 @@
 //! same rules as the pages (they call the same `complaint` functions).
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::account::Account;
+use crate::attachment::{self, Refusal};
 use crate::complaint::{self, Complaint, Decision, Event, Party};
 use crate::error::AppError;
 use crate::openapi::{ErrorBody, InvalidFields};
@@ -26,6 +29,13 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(feedback))
         .routes(routes!(decide))
         .routes(routes!(withdraw))
+        .routes(routes!(download))
+}
+
+/// The upload, kept out of the 64 KiB body limit that covers every other route
+/// ([`crate::router`]): it reads its body up to the configured attachment size.
+pub fn uploads() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(upload))
 }
 
 fn now() -> i64 {
@@ -115,6 +125,52 @@ pub(crate) struct ComplaintView {
     pub(crate) complainant_id: Option<i64>,
     /// What happened, in order.
     pub(crate) events: Vec<Event>,
+    /// Files the parties added, oldest first.
+    pub(crate) attachments: Vec<AttachmentView>,
+}
+
+/// A file added to a complaint, as one party sees it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub(crate) struct AttachmentView {
+    /// `att_…`.
+    pub(crate) id: String,
+    /// The file name as given, cleaned for display (no path, no control characters)
+    /// and ending in an extension of its type; masked for the operator.
+    pub(crate) name: String,
+    /// `image/png`, `image/jpeg`, `image/webp` or `application/pdf`: sniffed from the
+    /// content, never taken from the upload's name or Content-Type.
+    #[schema(example = "image/png")]
+    pub(crate) media_type: String,
+    /// Bytes as stored (images are re-encoded without their metadata).
+    pub(crate) size: i64,
+    /// SHA-256 of the stored bytes, hex.
+    pub(crate) sha256: String,
+    /// `complainant`, `operator` or `staff`: who added it.
+    pub(crate) uploaded_by: String,
+    /// When (unix seconds).
+    pub(crate) created_at: i64,
+    /// Where to download it (with the same bearer token).
+    pub(crate) download_url: String,
+}
+
+impl AttachmentView {
+    fn of(state: &AppState, party: Party, a: attachment::Stored) -> AttachmentView {
+        AttachmentView {
+            download_url: format!(
+                "{}/api/v1/complaints/{}/attachments/{}",
+                state.public_base(),
+                a.complaint_id,
+                a.id
+            ),
+            name: complaint::attachment_name(party, &a.name),
+            id: a.id,
+            media_type: a.media_type,
+            size: a.size,
+            sha256: a.sha256,
+            uploaded_by: a.uploader_role,
+            created_at: a.created_at,
+        }
+    }
 }
 
 pub(crate) async fn view(
@@ -123,6 +179,11 @@ pub(crate) async fn view(
     party: Party,
 ) -> Result<ComplaintView, AppError> {
     let events = complaint::events(&state.db, &c.id).await?;
+    let attachments = attachment::list(&state.db, &c.id)
+        .await?
+        .into_iter()
+        .map(|a| AttachmentView::of(state, party, a))
+        .collect();
     let (text, feedback) = match party {
         Party::Operator => (
             privacy::mask(&c.text),
@@ -144,14 +205,10 @@ pub(crate) async fn view(
         feedback,
         decision_reason: c.decision_reason,
         decided_at: c.decided_at,
-        you_are: match party {
-            Party::Complainant => "complainant",
-            Party::Operator => "operator",
-            Party::Staff => "staff",
-        }
-        .into(),
+        you_are: party.as_str().into(),
         complainant_id: (party == Party::Staff).then_some(c.complainant_id),
         events,
+        attachments,
     })
 }
 
@@ -374,6 +431,110 @@ async fn withdraw(
 ) -> Result<Json<ComplaintView>, AppError> {
     let c = complaint::withdraw(&state, &account, &id, now()).await?;
     as_party(&state, &account, c).await
+}
+
+/// The upload's name, for display only.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct UploadQuery {
+    /// The file's name as the uploader knows it (`截图.png`): shown and downloaded as,
+    /// after cleaning; never used to decide the type.
+    name: Option<String>,
+}
+
+/// Add a file to a complaint
+///
+/// The complainant, the site's operator or staff, while the complaint is not closed
+/// (upheld, dismissed or withdrawn). The body is the file itself. Its type is sniffed
+/// from the content (the Content-Type header and the name are not looked at): PNG,
+/// JPEG and WebP images, which are decoded and re-encoded without their metadata
+/// (EXIF, GPS), and PDF documents without scripts, launch actions or embedded files.
+/// At most 5 MiB and 5 files per complaint (configurable).
+#[utoipa::path(
+    post,
+    path = "/api/v1/complaints/{id}/attachments",
+    operation_id = "addComplaintAttachment",
+    tag = "complaints",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Complaint id (`c_…`)"), UploadQuery),
+    request_body(
+        description = "The file's bytes",
+        content(("image/png"), ("image/jpeg"), ("image/webp"), ("application/pdf"), ("application/octet-stream")),
+    ),
+    responses(
+        (status = 201, description = "Added; the timeline and the audit log say so", body = AttachmentView),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Not a party to it", body = ErrorBody),
+        (status = 404, description = "No such complaint", body = ErrorBody),
+        (status = 409, description = "The complaint is closed, or has as many files as it may", body = ErrorBody),
+        (status = 413, description = "Larger than the limit (5 MiB by default)", body = ErrorBody),
+        (status = 415, description = "Not a PNG, JPEG, WebP or PDF by its content, or a PDF with scripts, launch actions or embedded files", body = ErrorBody),
+        (status = 422, description = "Empty, an image that does not decode or has too many pixels, or a truncated PDF", body = ErrorBody),
+    )
+)]
+async fn upload(
+    State(state): State<AppState>,
+    account: Account,
+    Path(id): Path<String>,
+    Query(q): Query<UploadQuery>,
+    request: Request,
+) -> Result<(StatusCode, Json<AttachmentView>), AppError> {
+    let bytes = read_upload(request, state.attachments.max_bytes).await?;
+    let (stored, party) =
+        complaint::attach(&state, &account, &id, bytes.into(), q.name, now()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(AttachmentView::of(&state, party, stored)),
+    ))
+}
+
+/// The body of a raw upload, at most `max` bytes: 413 when `Content-Length` says more,
+/// or when the stream runs past it.
+async fn read_upload(mut request: Request, max: usize) -> Result<Bytes, AppError> {
+    if attachment::declares_more_than(request.headers(), max) {
+        return Err(Refusal::TooLarge { max }.into());
+    }
+    DefaultBodyLimit::max(max).apply(&mut request);
+    Bytes::from_request(request, &()).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Refusal::TooLarge { max }.into()
+        } else {
+            AppError::BadRequest(format!("request body: {}", e.body_text()))
+        }
+    })
+}
+
+/// Download a complaint's file
+///
+/// The complainant, the site's operator or staff. Served as a download with the type
+/// sniffed at upload, `X-Content-Type-Options: nosniff`, a sandboxing
+/// Content-Security-Policy and `Cache-Control: private, no-store`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/complaints/{id}/attachments/{attachment}",
+    operation_id = "getComplaintAttachment",
+    tag = "complaints",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "Complaint id (`c_…`)"),
+        ("attachment" = String, Path, description = "Attachment id (`att_…`)"),
+    ),
+    responses(
+        (status = 200, description = "The file, as `Content-Disposition: attachment`",
+            content(("image/png"), ("image/jpeg"), ("image/webp"), ("application/pdf"))),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Not a party to the complaint", body = ErrorBody),
+        (status = 404, description = "No such complaint, or no such file of it", body = ErrorBody),
+    )
+)]
+async fn download(
+    State(state): State<AppState>,
+    account: Account,
+    Path((id, attachment_id)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let (stored, name, content) =
+        complaint::attachment_for(&state.db, &account, &id, &attachment_id).await?;
+    Ok(attachment::download(&stored, &name, content))
 }
 
 /// Staff's decision from its names: `upheld` (with `privilegeWithdrawn`, the default,

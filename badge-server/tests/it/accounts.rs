@@ -64,6 +64,20 @@ impl TestApp {
         }
     }
 
+    /// Sends a request to the real router; the response's parts and bytes.
+    pub(crate) async fn call(
+        &self,
+        req: Request<Body>,
+    ) -> (StatusCode, HeaderMap, axum::body::Bytes) {
+        let resp = self.app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, headers, bytes)
+    }
+
     pub(crate) async fn scalar(&self, sql: &str) -> i64 {
         let (n,): (i64,) = on_pool!(&self.state.db, |p| sqlx::query_as(sql)
             .fetch_one(p)
@@ -186,6 +200,30 @@ impl Client<'_> {
         path: &str,
         form: Option<&[(&str, &str)]>,
     ) -> Resp {
+        let (content_type, body) = match form {
+            Some(f) => (
+                Some("application/x-www-form-urlencoded"),
+                serde_urlencoded::to_string(f).unwrap().into_bytes(),
+            ),
+            None => (None, vec![]),
+        };
+        let (status, headers, bytes) = self.send_bytes(method, path, content_type, body).await;
+        Resp {
+            status,
+            headers,
+            body: String::from_utf8(bytes.to_vec()).unwrap(),
+        }
+    }
+
+    /// Sends any body (a multipart form, say) and returns the response's bytes as they
+    /// are (a download, say); keeps the cookie like [`Client::send`].
+    pub(crate) async fn send_bytes(
+        &mut self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> (StatusCode, HeaderMap, axum::body::Bytes) {
         let mut req = Request::builder().method(method.clone()).uri(path);
         if let Some(c) = &self.cookie {
             req = req.header(header::COOKIE, c);
@@ -195,21 +233,12 @@ impl Client<'_> {
         {
             req = req.header(header::ORIGIN, o);
         }
-        let body = match form {
-            Some(f) => {
-                req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-                Body::from(serde_urlencoded::to_string(f).unwrap())
-            }
-            None => Body::empty(),
-        };
-        let mut req = req.body(body).unwrap();
+        if let Some(t) = content_type {
+            req = req.header(header::CONTENT_TYPE, t);
+        }
+        let mut req = req.body(Body::from(body)).unwrap();
         req.extensions_mut().insert(ConnectInfo(self.peer));
-        let resp = self.app.app.clone().oneshot(req).await.unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-            .await
-            .unwrap();
+        let (status, headers, bytes) = self.app.call(req).await;
         if let Some(sc) = headers.get(header::SET_COOKIE) {
             let sc = sc.to_str().unwrap();
             let pair = sc.split(';').next().unwrap().to_string();
@@ -219,11 +248,7 @@ impl Client<'_> {
                 Some(pair)
             };
         }
-        Resp {
-            status,
-            headers,
-            body: String::from_utf8(bytes.to_vec()).unwrap(),
-        }
+        (status, headers, bytes)
     }
 
     pub(crate) async fn get(&mut self, path: &str) -> Resp {

@@ -1,8 +1,12 @@
 //! Complaint deadlines and reminders on a controlled clock, run by the real job queue
 //! (`run_due`) against a real site and CA, on both backends: reminders 48 h and 24 h
 //! before the deadline, exactly once; an unanswered complaint turns overdue and goes
-//! to staff; an answer in time silences what is left.
+//! to staff; an answer in time silences what is left. Attachments through the real
+//! router (API and pages): who may add and download them, what the view, timeline and
+//! audit log say, the download's headers, and refusals that leave nothing behind.
 
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use badge_server::account::{self, Account, Email, Role};
 use badge_server::queue::run_due;
 use badge_server::{AppState, application, complaint};
@@ -10,6 +14,7 @@ use ca::on_pool;
 use ca::profile::SiteIdentity;
 use testkit::Backend;
 
+use crate::accounts::{PASSWORD, TestApp};
 use crate::queue::state;
 
 const T0: i64 = 1_900_000_000;
@@ -265,4 +270,617 @@ async fn reputation_counts_the_last_twelve_months_and_stays_hidden_below_five_co
             .unwrap(),
         None
     );
+}
+
+// ---- attachments ----
+
+/// Everyone around one complaint, with API tokens and page passwords: the visitor
+/// who filed it, the site's operator, staff, another operator and another user.
+struct Attaching {
+    t: TestApp,
+    complaint: String,
+    visitor: String,
+    operator: String,
+    staff: String,
+    other_operator: String,
+    other_user: String,
+}
+
+const VISITOR: &str = "visitor@example.com";
+const OPERATOR: &str = "op@chenxi-shuzhi.cn";
+const STAFF: &str = "staff@chengxin.test";
+const OTHER_OPERATOR: &str = "op@other-shop.cn";
+const OTHER_USER: &str = "someone@example.com";
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+async fn attaching(backend: Backend) -> Attaching {
+    let t = TestApp::new(backend).await;
+    let (site, people) = certified_site(&t.state).await;
+    let mut tokens = vec![];
+    for (role, email) in [
+        (Role::User, VISITOR),
+        (Role::Operator, OPERATOR),
+        (Role::Staff, STAFF),
+        (Role::Operator, OTHER_OPERATOR),
+        (Role::User, OTHER_USER),
+    ] {
+        t.account(role, email).await;
+        let a = account::ensure(&t.state.db, &Email::parse(email).unwrap(), role)
+            .await
+            .unwrap();
+        tokens.push(
+            account::create_token(&t.state.db, &a, "test")
+                .await
+                .unwrap(),
+        );
+    }
+    let c = complaint::submit(
+        &t.state,
+        &people.visitor,
+        &site,
+        "fraud",
+        "付款后不发货，客服电话13812345678不接。",
+        now(),
+    )
+    .await
+    .unwrap();
+    let [visitor, operator, staff, other_operator, other_user] = tokens.try_into().unwrap();
+    Attaching {
+        t,
+        complaint: c.id,
+        visitor,
+        operator,
+        staff,
+        other_operator,
+        other_user,
+    }
+}
+
+/// A `w` × `h` PNG of noise (which does not compress: about 3·w·h bytes) and its pixels.
+fn noisy_png(w: u32, h: u32) -> (Vec<u8>, image::RgbImage) {
+    let mut seed = 0x2545_f491_u32;
+    let pixels = image::RgbImage::from_fn(w, h, |_, _| {
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed as u8
+        };
+        image::Rgb([next(), next(), next()])
+    });
+    let mut png = Vec::new();
+    image::DynamicImage::ImageRgb8(pixels.clone())
+        .write_with_encoder(image::codecs::png::PngEncoder::new(&mut png))
+        .unwrap();
+    (png, pixels)
+}
+
+const PDF: &str = "%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n\
+    2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
+
+/// Sends `body` to the real router with a bearer token; `declared` adds the
+/// `Content-Length` a real client would send.
+async fn api(
+    t: &TestApp,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Vec<u8>,
+    declared: bool,
+) -> (StatusCode, HeaderMap, axum::body::Bytes) {
+    let mut req = Request::builder().method(method).uri(path);
+    if let Some(t) = token {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    if declared {
+        req = req.header(header::CONTENT_LENGTH, body.len());
+    }
+    // The declared type is ignored: the bytes decide.
+    let req = req
+        .header(header::CONTENT_TYPE, "text/html")
+        .body(Body::from(body))
+        .unwrap();
+    t.call(req).await
+}
+
+async fn upload(
+    w: &Attaching,
+    token: &str,
+    name: &str,
+    body: &[u8],
+) -> (StatusCode, serde_json::Value) {
+    let name: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
+    let path = format!("/api/v1/complaints/{}/attachments?name={name}", w.complaint);
+    let (status, _, bytes) = api(&w.t, Method::POST, &path, Some(token), body.to_vec(), true).await;
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
+
+async fn view(w: &Attaching, token: &str) -> serde_json::Value {
+    let path = format!("/api/v1/complaints/{}", w.complaint);
+    let (status, _, bytes) = api(&w.t, Method::GET, &path, Some(token), vec![], false).await;
+    assert_eq!(status, StatusCode::OK);
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// What an upload leaves behind: attachments, timeline events, audit entries, jobs,
+/// and the complaints' last change.
+async fn traces(t: &TestApp) -> Vec<i64> {
+    let mut out = vec![];
+    for sql in [
+        "SELECT COUNT(*) FROM complaint_attachments",
+        "SELECT COUNT(*) FROM complaint_events",
+        "SELECT COUNT(*) FROM audit_log",
+        "SELECT COUNT(*) FROM jobs",
+        "SELECT COALESCE(MAX(updated_at), 0) FROM complaints",
+    ] {
+        out.push(t.scalar(sql).await);
+    }
+    out
+}
+
+/// Checks `value` against a schema of the served OpenAPI document.
+fn documented_as(schema: &str, value: &serde_json::Value) {
+    let doc = crate::openapi::document();
+    let schema = serde_json::json!({ "$ref": format!("#/components/schemas/{schema}") });
+    if let Err(e) = crate::openapi::conforms(&doc, &schema, value, "body") {
+        panic!("{e}\n{value:#}");
+    }
+}
+
+fn header_of<'h>(h: &'h HeaderMap, name: &str) -> &'h str {
+    h.get(name).unwrap().to_str().unwrap()
+}
+
+#[tokio::test]
+async fn each_party_attaches_a_file_that_the_view_the_timeline_and_the_audit_log_show_and_that_downloads_as_an_attachment()
+ {
+    for backend in Backend::all() {
+        let w = attaching(backend).await;
+        let t = &w.t;
+        // Over 64 KiB, the limit of every other route.
+        let (png, pixels) = noisy_png(200, 150);
+        assert!(png.len() > 64 * 1024);
+        let (status, by_visitor) = upload(&w, &w.visitor, "截图 1.png", &png).await;
+        assert_eq!(status, StatusCode::CREATED, "{backend:?}: {by_visitor}");
+        documented_as("AttachmentView", &by_visitor);
+        assert_eq!(by_visitor["name"], "截图 1.png");
+        assert_eq!(by_visitor["media_type"], "image/png");
+        assert_eq!(by_visitor["uploaded_by"], "complainant");
+        let mut jpeg = Vec::new();
+        image::DynamicImage::ImageRgb8(pixels.clone())
+            .write_with_encoder(image::codecs::jpeg::JpegEncoder::new(&mut jpeg))
+            .unwrap();
+        let (status, by_operator) = upload(&w, &w.operator, "回执 13812345678.jpg", &jpeg).await;
+        assert_eq!(status, StatusCode::CREATED, "{by_operator}");
+        assert_eq!(by_operator["uploaded_by"], "operator");
+        assert_eq!(
+            by_operator["name"], "回执 138****5678.jpg",
+            "masked for the operator"
+        );
+        let (status, by_staff) = upload(&w, &w.staff, "核查记录", PDF.as_bytes()).await;
+        assert_eq!(status, StatusCode::CREATED, "{by_staff}");
+        assert_eq!(by_staff["name"], "核查记录.pdf");
+        assert_eq!(by_staff["media_type"], "application/pdf");
+
+        // In every party's view, oldest first; the operator reads names masked.
+        for (token, role) in [
+            (&w.visitor, "complainant"),
+            (&w.operator, "operator"),
+            (&w.staff, "staff"),
+        ] {
+            let v = view(&w, token).await;
+            documented_as("ComplaintView", &v);
+            let files = v["attachments"].as_array().unwrap();
+            let by: Vec<&str> = files
+                .iter()
+                .map(|f| f["uploaded_by"].as_str().unwrap())
+                .collect();
+            assert_eq!(by, ["complainant", "operator", "staff"], "{role}");
+            let receipt = files[1]["name"].as_str().unwrap();
+            assert_eq!(
+                receipt.contains("13812345678"),
+                role != "operator",
+                "{role}: {receipt}"
+            );
+            let notes: Vec<&str> = v["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|e| e["note"].as_str())
+                .filter(|n| n.starts_with("attachment added"))
+                .collect();
+            assert_eq!(notes.len(), 3, "{role}: {notes:?}");
+            assert!(notes[0].contains("截图 1.png (image/png"), "{notes:?}");
+            assert!(!notes[1].contains("13812345678"), "{notes:?}");
+        }
+        let v = view(&w, &w.staff).await;
+        let events = v["events"].as_array().unwrap();
+        let last = &events[events.len() - 1];
+        assert_eq!(last["actor_role"], "staff");
+        assert_eq!(last["from_status"], "forwarded");
+        assert_eq!(last["to_status"], "forwarded", "the status is left alone");
+        assert_eq!(
+            t.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'complaint.attach'")
+                .await,
+            3
+        );
+        ca::audit::verify(&t.state.db).await.unwrap();
+
+        // The download: the re-encoded pixels, as an attachment that cannot act as a page.
+        let url = by_visitor["download_url"].as_str().unwrap();
+        let path = url
+            .strip_prefix(crate::accounts::PUBLIC)
+            .unwrap()
+            .to_string();
+        for token in [&w.visitor, &w.operator, &w.staff] {
+            let (status, h, bytes) = api(t, Method::GET, &path, Some(token), vec![], false).await;
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(header_of(&h, "content-type"), "image/png");
+            assert_eq!(
+                header_of(&h, "content-disposition"),
+                "attachment; filename=\"__ 1.png\"; filename*=UTF-8''%E6%88%AA%E5%9B%BE%201.png"
+            );
+            assert_eq!(header_of(&h, "x-content-type-options"), "nosniff");
+            assert_eq!(
+                header_of(&h, "content-security-policy"),
+                "sandbox; default-src 'none'"
+            );
+            assert_eq!(header_of(&h, "cache-control"), "private, no-store");
+            assert_eq!(
+                hex::encode(ring::digest::digest(&ring::digest::SHA256, &bytes)),
+                by_visitor["sha256"].as_str().unwrap()
+            );
+            assert_eq!(bytes.len() as i64, by_visitor["size"].as_i64().unwrap());
+            assert_eq!(image::load_from_memory(&bytes).unwrap().to_rgb8(), pixels);
+        }
+        // Nobody else: 403 as for the complaint itself, 401 without a token, 404 for
+        // a file that is not the complaint's.
+        for (token, expect) in [
+            (Some(&w.other_operator), StatusCode::FORBIDDEN),
+            (Some(&w.other_user), StatusCode::FORBIDDEN),
+            (None, StatusCode::UNAUTHORIZED),
+        ] {
+            let (status, h, bytes) = api(
+                t,
+                Method::GET,
+                &path,
+                token.map(String::as_str),
+                vec![],
+                false,
+            )
+            .await;
+            assert_eq!(status, expect, "{token:?}");
+            assert_eq!(header_of(&h, "content-type"), "application/json");
+            assert!(!bytes.starts_with(b"\x89PNG"));
+        }
+        let elsewhere = path.replace(&w.complaint, "c_nosuchthing");
+        let missing = format!(
+            "/api/v1/complaints/{}/attachments/att_nosuchthing",
+            w.complaint
+        );
+        for p in [elsewhere, missing] {
+            let (status, ..) = api(t, Method::GET, &p, Some(&w.staff), vec![], false).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{p}");
+        }
+
+        // The page links each file to a download through the session, with the same rules.
+        let page_path = format!("/complaints/{}", w.complaint);
+        let link = format!(
+            "{page_path}/attachments/{}",
+            by_visitor["id"].as_str().unwrap()
+        );
+        let mut b = t.browser();
+        b.login(VISITOR, PASSWORD).await;
+        let page = b.get(&page_path).await.expect(200, "id=\"attachments\"");
+        assert!(
+            page.body.contains(&format!("href=\"{link}\"")),
+            "{}",
+            page.body
+        );
+        let (status, h, bytes) = b.send_bytes(Method::GET, &link, None, vec![]).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            header_of(&h, "content-security-policy"),
+            "sandbox; default-src 'none'"
+        );
+        assert_eq!(image::load_from_memory(&bytes).unwrap().to_rgb8(), pixels);
+        let mut other = t.browser();
+        other.login(OTHER_OPERATOR, PASSWORD).await;
+        let (status, ..) = other.send_bytes(Method::GET, &link, None, vec![]).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, h, _) = t
+            .browser()
+            .send_bytes(Method::GET, &link, None, vec![])
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert!(header_of(&h, "location").starts_with("/login?next="));
+    }
+}
+
+#[tokio::test]
+async fn oversized_wrongly_typed_broken_or_one_too_many_files_change_nothing() {
+    for backend in Backend::all() {
+        let w = attaching(backend).await;
+        let t = &w.t;
+        let max = t.state.attachments.max_bytes;
+        let path = format!("/api/v1/complaints/{}/attachments", w.complaint);
+        let before = traces(t).await;
+        // Too large, whether the length is declared or the stream just runs long.
+        for declared in [true, false] {
+            let (status, _, body) = api(
+                t,
+                Method::POST,
+                &path,
+                Some(&w.visitor),
+                vec![0; max + 1],
+                declared,
+            )
+            .await;
+            assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "declared {declared}");
+            let e: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert!(e["error"].as_str().unwrap().contains("larger than"), "{e}");
+        }
+        let (png, _) = noisy_png(8, 8);
+        let svg = br#"<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>"#;
+        let js_pdf = PDF.replace(
+            "/Type /Catalog",
+            "/Type /Catalog /OpenAction << /S /JavaScript /JS (x) >>",
+        );
+        let refused: [(&str, &[u8], StatusCode); 6] = [
+            (
+                "page.png",
+                b"<html><script>alert(1)</script></html>",
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ),
+            ("seal.svg", svg, StatusCode::UNSUPPORTED_MEDIA_TYPE),
+            (
+                "x.pdf",
+                js_pdf.as_bytes(),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ),
+            (
+                "cut.png",
+                &png[..png.len() / 2],
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            ("empty.png", b"", StatusCode::UNPROCESSABLE_ENTITY),
+            (
+                "gif.gif",
+                b"GIF89a\x01\x00\x01\x00\x00\x00\x00;",
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ),
+        ];
+        for (name, body, expect) in refused {
+            let (status, e) = upload(&w, &w.visitor, name, body).await;
+            assert_eq!(status, expect, "{backend:?} {name}: {e}");
+            assert!(e["error"].is_string());
+        }
+        // Nobody but the parties; an unknown complaint is 404.
+        for token in [&w.other_operator, &w.other_user] {
+            assert_eq!(
+                upload(&w, token, "x.png", &png).await.0,
+                StatusCode::FORBIDDEN
+            );
+        }
+        let (status, ..) = api(t, Method::POST, &path, None, png.clone(), true).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let (status, ..) = api(
+            t,
+            Method::POST,
+            "/api/v1/complaints/c_nosuchthing/attachments",
+            Some(&w.staff),
+            png.clone(),
+            true,
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(traces(t).await, before, "{backend:?}: refusals left traces");
+
+        // Five are taken, the sixth is not.
+        for i in 0..5 {
+            let who = [&w.visitor, &w.operator, &w.staff][i % 3];
+            let (status, e) = upload(&w, who, &format!("{i}.png"), &png).await;
+            assert_eq!(status, StatusCode::CREATED, "{i}: {e}");
+        }
+        let five = traces(t).await;
+        let (status, e) = upload(&w, &w.visitor, "6.png", &png).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{e}");
+        assert!(e["error"].as_str().unwrap().contains("at most 5"), "{e}");
+        assert_eq!(traces(t).await, five);
+        let page = format!("/complaints/{}", w.complaint);
+        let mut b = t.browser();
+        b.login(VISITOR, PASSWORD).await;
+        let full = b.get(&page).await.expect(200, "id=\"attachments\"");
+        assert!(
+            !full.body.contains("id=\"attach-section\""),
+            "no form when full"
+        );
+    }
+}
+
+#[tokio::test]
+async fn two_uploads_racing_for_the_last_place_do_not_both_get_it() {
+    for backend in Backend::all() {
+        let w = attaching(backend).await;
+        let (png, _) = noisy_png(64, 64);
+        for i in 0..4 {
+            assert_eq!(
+                upload(&w, &w.visitor, &format!("{i}.png"), &png).await.0,
+                StatusCode::CREATED
+            );
+        }
+        // Both pass the checks before the transaction; only one gets the row.
+        let (a, b) = tokio::join!(
+            upload(&w, &w.visitor, "a.png", &png),
+            upload(&w, &w.operator, "b.png", &png)
+        );
+        let mut statuses = [a.0, b.0];
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            [StatusCode::CREATED, StatusCode::CONFLICT],
+            "{backend:?}: {a:?} {b:?}"
+        );
+        assert_eq!(
+            w.t.scalar("SELECT COUNT(*) FROM complaint_attachments")
+                .await,
+            5
+        );
+        assert_eq!(
+            w.t.scalar("SELECT COUNT(*) FROM complaint_events WHERE note LIKE 'attachment added%'")
+                .await,
+            5
+        );
+    }
+}
+
+#[tokio::test]
+async fn nothing_is_added_to_a_closed_complaint() {
+    for backend in Backend::all() {
+        let w = attaching(backend).await;
+        let t = &w.t;
+        let (png, _) = noisy_png(8, 8);
+        let visitor = account::ensure(&t.state.db, &Email::parse(VISITOR).unwrap(), Role::User)
+            .await
+            .unwrap();
+        complaint::withdraw(&t.state, &visitor, &w.complaint, now())
+            .await
+            .unwrap();
+        let before = traces(t).await;
+        for token in [&w.visitor, &w.operator, &w.staff] {
+            let (status, e) = upload(&w, token, "late.png", &png).await;
+            assert_eq!(status, StatusCode::CONFLICT, "{backend:?}: {e}");
+            assert!(e["error"].as_str().unwrap().contains("withdrawn"), "{e}");
+        }
+        let mut b = t.browser();
+        b.login(VISITOR, PASSWORD).await;
+        let page = b
+            .get(&format!("/complaints/{}", w.complaint))
+            .await
+            .expect(200, "id=\"no-attachments\"");
+        assert!(!page.body.contains("id=\"attach-section\""));
+        assert_eq!(traces(t).await, before);
+    }
+}
+
+/// A `multipart/form-data` body of `(name, file name, bytes)` parts, and its type.
+fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "----chengxin-test-boundary";
+    let mut body = Vec::new();
+    for (name, file_name, bytes) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        match file_name {
+            Some(f) => body.extend_from_slice(
+                format!(
+                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\n\
+                     Content-Type: image/png\r\n\r\n"
+                )
+                .as_bytes(),
+            ),
+            None => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+            ),
+        }
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test]
+async fn the_upload_form_is_refused_without_its_csrf_token_or_from_another_origin_and_stores_nothing()
+ {
+    for backend in Backend::all() {
+        let w = attaching(backend).await;
+        let t = &w.t;
+        let page = format!("/complaints/{}", w.complaint);
+        let action = format!("{page}/attachments");
+        let (png, pixels) = noisy_png(120, 90);
+        let mut b = t.browser();
+        b.login(VISITOR, PASSWORD).await;
+        let form = b.get(&page).await.expect(200, "id=\"attach-section\"");
+        assert!(form.body.contains("enctype=\"multipart/form-data\""));
+        let csrf = form.csrf();
+        let before = traces(t).await;
+        let file: (&str, Option<&str>, &[u8]) = ("file", Some("截图.png"), &png);
+        for (parts, origin, expect) in [
+            (vec![file], crate::accounts::PUBLIC, "The form has expired"),
+            (
+                vec![("csrf", None, &b"wrong"[..]), file],
+                crate::accounts::PUBLIC,
+                "The form has expired",
+            ),
+            (
+                vec![
+                    ("csrf", None, csrf.as_bytes()),
+                    ("csrf", None, csrf.as_bytes()),
+                    file,
+                ],
+                crate::accounts::PUBLIC,
+                "The form has expired",
+            ),
+            (
+                vec![("csrf", None, csrf.as_bytes()), file],
+                "https://evil.example",
+                "Wrong origin",
+            ),
+        ] {
+            b.origin = Some(origin.into());
+            let (ct, body) = multipart(&parts);
+            let (status, _, html) = b.send_bytes(Method::POST, &action, Some(&ct), body).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{backend:?} {origin}");
+            assert!(String::from_utf8_lossy(&html).contains(expect));
+        }
+        b.origin = Some(crate::accounts::PUBLIC.into());
+        // Over the limit and its multipart overhead: the 413 page.
+        let big = vec![0u8; t.state.attachments.max_bytes + 20 * 1024];
+        let (ct, body) = multipart(&[
+            ("csrf", None, csrf.as_bytes()),
+            ("file", Some("big.png"), &big[..]),
+        ]);
+        let (status, _, html) = b.send_bytes(Method::POST, &action, Some(&ct), body).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(String::from_utf8_lossy(&html).contains("文件过大"));
+        // A type we do not take: the complaint page again, saying why in both languages.
+        let (ct, body) = multipart(&[
+            ("csrf", None, csrf.as_bytes()),
+            ("file", Some("a.png"), &b"<svg/>"[..]),
+        ]);
+        let (status, _, html) = b.send_bytes(Method::POST, &action, Some(&ct), body).await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        let html = String::from_utf8_lossy(&html);
+        assert!(
+            html.contains("仅接受 PNG") && html.contains("only PNG, JPEG"),
+            "{html}"
+        );
+        assert_eq!(
+            traces(t).await,
+            before,
+            "{backend:?}: refused forms left traces"
+        );
+
+        // With its token: stored, and back to the complaint.
+        let (ct, body) = multipart(&[("csrf", None, csrf.as_bytes()), file]);
+        let (status, h, _) = b.send_bytes(Method::POST, &action, Some(&ct), body).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert_eq!(header_of(&h, "location"), page);
+        let shown = b.get(&page).await.expect(200, "截图.png");
+        assert!(shown.body.contains("投诉人 complainant"));
+        let v = view(&w, &w.visitor).await;
+        let link = format!(
+            "{page}/attachments/{}",
+            v["attachments"][0]["id"].as_str().unwrap()
+        );
+        let (status, _, stored) = b.send_bytes(Method::GET, &link, None, vec![]).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(image::load_from_memory(&stored).unwrap().to_rgb8(), pixels);
+        assert_eq!(
+            t.scalar("SELECT COUNT(*) FROM complaint_attachments").await,
+            1
+        );
+    }
 }

@@ -24,6 +24,7 @@ const API: &[(&str, &str)] = &[
     ("get", "/api/v1/check"),
     ("get", "/api/v1/complaints"),
     ("get", "/api/v1/complaints/{id}"),
+    ("get", "/api/v1/complaints/{id}/attachments/{attachment}"),
     ("get", "/api/v1/me"),
     ("get", "/api/v1/openapi.json"),
     ("get", "/api/v1/sites"),
@@ -37,6 +38,7 @@ const API: &[(&str, &str)] = &[
     ("post", "/api/v1/applications/{id}/verify"),
     ("post", "/api/v1/complaints"),
     ("post", "/api/v1/complaints/{id}/answer"),
+    ("post", "/api/v1/complaints/{id}/attachments"),
     ("post", "/api/v1/complaints/{id}/decide"),
     ("post", "/api/v1/complaints/{id}/feedback"),
     ("post", "/api/v1/complaints/{id}/withdraw"),
@@ -88,7 +90,7 @@ fn probe_router(state: AppState) -> Router {
         .with_state(state)
 }
 
-fn document() -> Value {
+pub(crate) fn document() -> Value {
     serde_json::to_value(badge_server::openapi::document()).unwrap()
 }
 
@@ -114,6 +116,7 @@ fn concrete(template: &str) -> String {
     template
         .replace("{id}", "app_nonexistent")
         .replace("{site}", "s_nonexistent")
+        .replace("{attachment}", "att_nonexistent")
 }
 
 /// Whether a concrete path fits a template (a parameter may be part of a segment).
@@ -259,7 +262,7 @@ async fn operations_that_name_the_bearer_scheme_are_exactly_those_that_want_a_to
 /// properties, and no property the schema does not name (the document is meant to name
 /// them all). `oneOf` needs exactly one branch to match; the parts of an `allOf` are
 /// checked each, and together must name every property.
-fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), String> {
+pub(crate) fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), String> {
     conforms_part(doc, schema, value, at, false)
 }
 

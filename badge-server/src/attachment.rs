@@ -1,0 +1,974 @@
+//! Complaint attachments: screenshots and PDFs that a party adds to a complaint as
+//! evidence, and how they are served back.
+//!
+//! An upload becomes an [`Attachment`] only through [`Attachment::parse`] (parse,
+//! don't validate): holding one means the bytes are of a type we take, within the
+//! limits, and fit to store and serve. What it checks, and why:
+//!
+//! - **The type is sniffed from the bytes**, never taken from the client's
+//!   `Content-Type` or the file name, which the client chooses freely: the image
+//!   crate's signature check ([`image::guess_format`]) for PNG, JPEG and WebP, and the
+//!   `%PDF-` header for PDF. Everything else is refused, SVG and HTML first among them
+//!   since both can carry script.
+//! - **Images must decode, and are re-encoded** in their own format (PNG → PNG, JPEG
+//!   → JPEG at quality 90, WebP → lossless WebP), so what is stored is only the
+//!   pixels: EXIF (with its GPS position), text chunks, colour profiles and anything
+//!   after the image data (the tail of a polyglot file) are gone. The EXIF orientation
+//!   is applied to the pixels first, so a phone photo still shows the right way up.
+//! - **Decompression bombs**: the pixel count is read from the header and checked
+//!   before any pixel buffer is allocated, and the decoder gets an allocation limit
+//!   to match ([`image::Limits`]).
+//! - **PDFs are kept as they are** (nothing among our dependencies rewrites a PDF),
+//!   behind a coarse filter: the file must start with `%PDF-`, end with `%%EOF` (a
+//!   truncated upload is refused), and name none of `/JavaScript`, `/JS`, `/Launch`,
+//!   `/EmbeddedFile(s)` (with `#xx` escapes in names decoded). Names inside compressed
+//!   object streams are not seen by it: what keeps a PDF from acting on our origin is
+//!   the way it is served (below), not this filter.
+//! - **Sizes**: at most [`AttachmentLimits::max_bytes`] per file (5 MiB by default),
+//!   uploaded and as stored (re-encoding can make a file larger), and at most
+//!   [`AttachmentLimits::per_complaint`] (5) files per complaint.
+//!
+//! The bytes are stored in the database (`complaint_attachments`, migration 0012),
+//! not on disk: outside any web root by construction, the same for every replica
+//! (two servers share one PostgreSQL), and written in the transaction of the upload's
+//! timeline event and audit entry ([`crate::complaint::attach`]), so a failed upload
+//! leaves nothing behind.
+//!
+//! They are served only as downloads ([`download`]): with the sniffed type,
+//! `Content-Disposition: attachment`, `nosniff`, a sandboxing CSP and no caching, so
+//! that even a file that slipped through does not run as a page of our origin.
+
+use std::io::Cursor;
+
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
+    X_CONTENT_TYPE_OPTIONS,
+};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use ca::db::{Database, Tx};
+use ca::{on_pool, on_tx};
+use image::codecs::jpeg::JpegEncoder;
+use image::codecs::png::PngEncoder;
+use image::codecs::webp::WebPEncoder;
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+use crate::error::AppError;
+
+/// How much an upload may be. The defaults are those of `badge-server serve`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentLimits {
+    /// Largest file in bytes, uploaded and as stored.
+    pub max_bytes: usize,
+    /// Most attachments one complaint may have.
+    pub per_complaint: i64,
+    /// Most pixels an image may have (width × height), checked before decoding.
+    pub max_pixels: u64,
+}
+
+impl Default for AttachmentLimits {
+    fn default() -> Self {
+        AttachmentLimits {
+            max_bytes: 5 * 1024 * 1024,
+            per_complaint: 5,
+            max_pixels: 40_000_000,
+        }
+    }
+}
+
+/// What a browser's `multipart/form-data` upload adds around the file: boundaries,
+/// part headers and the CSRF token. The page's upload route takes at most
+/// `max_bytes` plus this; the API's raw upload takes `max_bytes` exactly.
+pub const MULTIPART_OVERHEAD: usize = 16 * 1024;
+
+/// JPEG quality of re-encoded photos: visually the same, a fraction of the size of
+/// lossless.
+const JPEG_QUALITY: u8 = 90;
+
+/// Longest display name, in characters.
+const MAX_NAME: usize = 120;
+
+/// The types we take, as sniffed from the bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaType {
+    /// `image/png`.
+    Png,
+    /// `image/jpeg`.
+    Jpeg,
+    /// `image/webp`.
+    WebP,
+    /// `application/pdf`.
+    Pdf,
+}
+
+impl MediaType {
+    /// Every type we take.
+    pub const ALL: [MediaType; 4] = [
+        MediaType::Png,
+        MediaType::Jpeg,
+        MediaType::WebP,
+        MediaType::Pdf,
+    ];
+
+    /// The media type, as stored and served.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaType::Png => "image/png",
+            MediaType::Jpeg => "image/jpeg",
+            MediaType::WebP => "image/webp",
+            MediaType::Pdf => "application/pdf",
+        }
+    }
+
+    /// File extensions of the type, the usual one first.
+    fn extensions(self) -> &'static [&'static str] {
+        match self {
+            MediaType::Png => &["png"],
+            MediaType::Jpeg => &["jpg", "jpeg"],
+            MediaType::WebP => &["webp"],
+            MediaType::Pdf => &["pdf"],
+        }
+    }
+
+    /// The type of a stored name.
+    pub fn from_stored(s: &str) -> Option<MediaType> {
+        MediaType::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+}
+
+/// Why an upload was refused. The message (English) goes to API clients; pages show
+/// [`Refusal::zh`] beside it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// Nothing was sent.
+    #[error("the file is empty")]
+    Empty,
+    /// More than [`AttachmentLimits::max_bytes`].
+    #[error("the file is larger than {max} bytes, the most taken")]
+    TooLarge {
+        /// The limit.
+        max: usize,
+    },
+    /// Re-encoded, the image is over the limit (a small but very compressible file).
+    #[error(
+        "re-encoded without its metadata the image is {size} bytes; at most {max} are taken: send it smaller"
+    )]
+    TooLargeReencoded {
+        /// Bytes after re-encoding.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Not PNG, JPEG, WebP or PDF, by its content.
+    #[error(
+        "only PNG, JPEG and WebP images and PDF documents are taken; the type is decided by the content, not the file name or Content-Type"
+    )]
+    UnsupportedType,
+    /// Width × height over [`AttachmentLimits::max_pixels`].
+    #[error("the image is {width} × {height} pixels; at most {max} pixels are taken")]
+    TooManyPixels {
+        /// Width from the header.
+        width: u32,
+        /// Height from the header.
+        height: u32,
+        /// The limit.
+        max: u64,
+    },
+    /// Looks like an image but does not decode.
+    #[error("the image does not decode (truncated or damaged?): {0}")]
+    Undecodable(String),
+    /// A PDF without `%%EOF` at its end.
+    #[error("the PDF does not end with %%EOF: it is truncated or damaged")]
+    TruncatedPdf,
+    /// A PDF that names scripts, launch actions or embedded files.
+    #[error("PDFs with {0} (scripts, launch actions, embedded files) are not taken")]
+    ActivePdf(&'static str),
+}
+
+impl Refusal {
+    /// 413 for size, 415 for a type we do not take (active PDFs included), 422 for a
+    /// file of a type we take that is broken or too large in pixels.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Refusal::TooLarge { .. } | Refusal::TooLargeReencoded { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            Refusal::UnsupportedType | Refusal::ActivePdf(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Refusal::Empty
+            | Refusal::TooManyPixels { .. }
+            | Refusal::Undecodable(_)
+            | Refusal::TruncatedPdf => StatusCode::UNPROCESSABLE_ENTITY,
+        }
+    }
+
+    /// The reason in Chinese, for pages.
+    pub fn zh(&self) -> String {
+        match self {
+            Refusal::Empty => "文件为空。".into(),
+            Refusal::TooLarge { max, .. } => format!("文件过大，单个文件最大 {} 字节。", max),
+            Refusal::TooLargeReencoded { max, .. } => {
+                format!(
+                    "去除元数据后重新编码的图片超过 {} 字节，请缩小后再上传。",
+                    max
+                )
+            }
+            Refusal::UnsupportedType => {
+                "仅接受 PNG、JPEG、WebP 图片和 PDF 文件（按文件内容判断，而非文件名或声明的类型）。"
+                    .into()
+            }
+            Refusal::TooManyPixels { max, .. } => format!("图片像素过多，最多 {} 像素。", max),
+            Refusal::Undecodable(_) => "图片无法解码，可能已损坏或不完整。".into(),
+            Refusal::TruncatedPdf => "PDF 文件不完整（缺少 %%EOF 结尾）。".into(),
+            Refusal::ActivePdf(_) => "不接受含脚本、启动动作或嵌入文件的 PDF。".into(),
+        }
+    }
+}
+
+/// An upload that passed every check: its sniffed type, the bytes to store
+/// (re-encoded for images), their SHA-256 and the name to show.
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    media_type: MediaType,
+    content: Vec<u8>,
+    sha256: String,
+    name: String,
+}
+
+impl Attachment {
+    /// Parses an upload: `bytes` as sent, `name` as the client gave it (used for
+    /// display only, never for the type).
+    pub fn parse(
+        bytes: &[u8],
+        name: Option<&str>,
+        limits: &AttachmentLimits,
+    ) -> Result<Attachment, Refusal> {
+        if bytes.is_empty() {
+            return Err(Refusal::Empty);
+        }
+        if bytes.len() > limits.max_bytes {
+            return Err(Refusal::TooLarge {
+                max: limits.max_bytes,
+            });
+        }
+        let (media_type, content) = if bytes.starts_with(b"%PDF-") {
+            check_pdf(bytes)?;
+            (MediaType::Pdf, bytes.to_vec())
+        } else {
+            let media_type = match image::guess_format(bytes) {
+                Ok(ImageFormat::Png) => MediaType::Png,
+                Ok(ImageFormat::Jpeg) => MediaType::Jpeg,
+                Ok(ImageFormat::WebP) => MediaType::WebP,
+                _ => return Err(Refusal::UnsupportedType),
+            };
+            (media_type, reencode(bytes, media_type, limits)?)
+        };
+        if content.len() > limits.max_bytes {
+            return Err(Refusal::TooLargeReencoded {
+                size: content.len(),
+                max: limits.max_bytes,
+            });
+        }
+        let sha256 = hex::encode(ring::digest::digest(&ring::digest::SHA256, &content));
+        Ok(Attachment {
+            media_type,
+            sha256,
+            name: display_name(name, media_type),
+            content,
+        })
+    }
+
+    /// The sniffed type.
+    pub fn media_type(&self) -> MediaType {
+        self.media_type
+    }
+
+    /// The bytes to store and serve.
+    pub fn content(&self) -> &[u8] {
+        &self.content
+    }
+
+    /// SHA-256 of [`Attachment::content`], lower-case hex.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    /// The name to show and to download as.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// Decodes an image of `media_type` (its pixel count checked from the header first)
+/// and encodes its pixels again in the same format, with nothing else.
+fn reencode(
+    bytes: &[u8],
+    media_type: MediaType,
+    limits: &AttachmentLimits,
+) -> Result<Vec<u8>, Refusal> {
+    let broken = |e: ImageError| Refusal::Undecodable(e.to_string());
+    let format = match media_type {
+        MediaType::Png => ImageFormat::Png,
+        MediaType::Jpeg => ImageFormat::Jpeg,
+        MediaType::WebP => ImageFormat::WebP,
+        MediaType::Pdf => return Err(Refusal::UnsupportedType),
+    };
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    let mut decoder_limits = image::Limits::default();
+    // The largest image we take at 16 bits × 4 channels, and room for the decoder's
+    // own buffers (metadata chunks are bounded by this too).
+    decoder_limits.max_alloc = Some(
+        limits
+            .max_pixels
+            .saturating_mul(8)
+            .saturating_add(64 * 1024 * 1024),
+    );
+    reader.limits(decoder_limits);
+    // Reads the header only.
+    let mut decoder = reader.into_decoder().map_err(broken)?;
+    let (width, height) = decoder.dimensions();
+    if u64::from(width) * u64::from(height) > limits.max_pixels {
+        return Err(Refusal::TooManyPixels {
+            width,
+            height,
+            max: limits.max_pixels,
+        });
+    }
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let mut pixels = DynamicImage::from_decoder(decoder).map_err(broken)?;
+    pixels.apply_orientation(orientation);
+    let mut out = Vec::new();
+    let written = match media_type {
+        MediaType::Jpeg => {
+            // JPEG holds grey or RGB; anything else (CMYK decodes to RGB) goes to RGB.
+            let pixels = match pixels {
+                DynamicImage::ImageLuma8(_) | DynamicImage::ImageRgb8(_) => pixels,
+                other => DynamicImage::ImageRgb8(other.to_rgb8()),
+            };
+            pixels.write_with_encoder(JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY))
+        }
+        MediaType::WebP => {
+            let pixels = match pixels {
+                DynamicImage::ImageLuma8(_)
+                | DynamicImage::ImageLumaA8(_)
+                | DynamicImage::ImageRgb8(_)
+                | DynamicImage::ImageRgba8(_) => pixels,
+                other => DynamicImage::ImageRgba8(other.to_rgba8()),
+            };
+            pixels.write_with_encoder(WebPEncoder::new_lossless(&mut out))
+        }
+        _ => pixels.write_with_encoder(PngEncoder::new(&mut out)),
+    };
+    written.map_err(broken)?;
+    Ok(out)
+}
+
+/// Names a PDF may not contain: JavaScript (`/JavaScript`, `/JS`), actions that start
+/// programs (`/Launch`), files carried inside (`/EmbeddedFile`, `/EmbeddedFiles`).
+const ACTIVE_PDF_NAMES: [&str; 5] = [
+    "JavaScript",
+    "JS",
+    "Launch",
+    "EmbeddedFile",
+    "EmbeddedFiles",
+];
+
+/// The coarse PDF filter (see the module's documentation).
+fn check_pdf(bytes: &[u8]) -> Result<(), Refusal> {
+    let tail = &bytes[bytes.len().saturating_sub(1024)..];
+    if !tail.windows(5).any(|w| w == b"%%EOF") {
+        return Err(Refusal::TruncatedPdf);
+    }
+    match pdf_names(bytes).find_map(|n| ACTIVE_PDF_NAMES.iter().find(|a| a.as_bytes() == n)) {
+        Some(name) => Err(Refusal::ActivePdf(match *name {
+            "JavaScript" => "/JavaScript",
+            "JS" => "/JS",
+            "Launch" => "/Launch",
+            "EmbeddedFile" => "/EmbeddedFile",
+            _ => "/EmbeddedFiles",
+        })),
+        None => Ok(()),
+    }
+}
+
+/// Every name object (`/Name`) in a PDF's bytes, `#xx` escapes decoded (PDF 1.2+):
+/// a name runs from `/` to the next white-space or delimiter character.
+fn pdf_names(bytes: &[u8]) -> impl Iterator<Item = Vec<u8>> + '_ {
+    let ends_name = |b: u8| {
+        matches!(
+            b,
+            b'\0'
+                | b'\t'
+                | b'\n'
+                | 0x0c
+                | b'\r'
+                | b' '
+                | b'('
+                | b')'
+                | b'<'
+                | b'>'
+                | b'['
+                | b']'
+                | b'{'
+                | b'}'
+                | b'/'
+                | b'%'
+        )
+    };
+    bytes.split(|b| *b == b'/').skip(1).map(move |rest| {
+        let raw = &rest[..rest
+            .iter()
+            .position(|b| ends_name(*b))
+            .unwrap_or(rest.len())];
+        let mut name = Vec::with_capacity(raw.len());
+        let mut i = 0;
+        while i < raw.len() {
+            let escaped = (raw[i] == b'#')
+                .then(|| raw.get(i + 1..i + 3))
+                .flatten()
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
+            match escaped {
+                Some(b) => {
+                    name.push(b);
+                    i += 3;
+                }
+                None => {
+                    name.push(raw[i]);
+                    i += 1;
+                }
+            }
+        }
+        name
+    })
+}
+
+/// The client's file name made fit to show and to download as: its last path
+/// component, without control, bidirectional-override or invisible characters, with
+/// characters that file systems refuse replaced, at most [`MAX_NAME`] characters,
+/// and ending in an extension of the sniffed type (`x.html` that is a PNG becomes
+/// `x.html.png`, so it is never saved as a page).
+pub fn display_name(given: Option<&str>, media_type: MediaType) -> String {
+    let last = given
+        .unwrap_or_default()
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or_default();
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c,
+                '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
+                | '\u{2060}'..='\u{2069}' | '\u{feff}')
+    };
+    let cleaned: String = last
+        .chars()
+        .filter(|c| !hidden(*c))
+        .map(|c| match c {
+            '<' | '>' | ':' | '"' | '|' | '?' | '*' => '_',
+            c => c,
+        })
+        .collect();
+    let mut name: String = cleaned
+        .trim()
+        .trim_start_matches('.')
+        .chars()
+        .take(MAX_NAME)
+        .collect();
+    if name.trim().is_empty() {
+        name = "attachment".into();
+    }
+    let extensions = media_type.extensions();
+    let fits = name
+        .rsplit_once('.')
+        .is_some_and(|(_, ext)| extensions.contains(&ext.to_ascii_lowercase().as_str()));
+    if !fits {
+        name.push('.');
+        name.push_str(extensions[0]);
+    }
+    name
+}
+
+/// Whether a request's `Content-Length` announces more than `max` bytes: refused
+/// (413) before a byte of the body is read.
+pub fn declares_more_than(headers: &HeaderMap, max: usize) -> bool {
+    headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        .is_some_and(|n| n > max as u64)
+}
+
+/// A size for people: `812 B`, `12.3 KiB`, `4.8 MiB`.
+pub fn size_label(bytes: i64) -> String {
+    match bytes {
+        b if b < 1024 => format!("{b} B"),
+        b if b < 1024 * 1024 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0)),
+    }
+}
+
+/// Characters left as they are in an RFC 8187 `filename*` value (`attr-char`).
+const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'!')
+    .remove(b'#')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'+')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'^')
+    .remove(b'_')
+    .remove(b'`')
+    .remove(b'|')
+    .remove(b'~');
+
+/// `Content-Disposition: attachment` with the name twice: as UTF-8 in `filename*`
+/// (RFC 6266, 8187) and as an ASCII stand-in in `filename` for old clients.
+pub fn content_disposition(name: &str) -> HeaderValue {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if (c.is_ascii_graphic() || c == ' ') && !matches!(c, '"' | '\\' | '%') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let value = format!(
+        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
+        utf8_percent_encode(name, ATTR_CHAR)
+    );
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("attachment"))
+}
+
+/// A stored attachment, without its bytes.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Stored {
+    /// `att_…`.
+    pub id: String,
+    /// The complaint it belongs to.
+    pub complaint_id: String,
+    /// The sniffed media type.
+    pub media_type: String,
+    /// Bytes stored.
+    pub size: i64,
+    /// SHA-256 of the stored bytes, hex.
+    pub sha256: String,
+    /// Display name (see [`display_name`]).
+    pub name: String,
+    /// `complainant`, `operator` or `staff`.
+    pub uploader_role: String,
+    /// When (unix seconds).
+    pub created_at: i64,
+}
+
+const COLUMNS: &str = "id, complaint_id, media_type, size, sha256, name, uploader_role, created_at";
+
+/// Stores `a` for complaint `complaint` in the step's transaction; the caller has
+/// checked who may and that there is room.
+pub(crate) async fn insert(
+    tx: &mut Tx,
+    id: &str,
+    complaint: &str,
+    a: &Attachment,
+    uploaded_by: i64,
+    role: &str,
+    now: i64,
+) -> Result<Stored, AppError> {
+    on_tx!(tx, |c| {
+        sqlx::query(
+        "INSERT INTO complaint_attachments (id, complaint_id, media_type, size, sha256, name, \
+         uploaded_by, uploader_role, created_at, content) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    )
+    .bind(id)
+    .bind(complaint)
+    .bind(a.media_type.as_str())
+    .bind(a.content.len() as i64)
+    .bind(&a.sha256)
+    .bind(&a.name)
+    .bind(uploaded_by)
+    .bind(role)
+    .bind(now)
+    .bind(&a.content)
+    .execute(c)
+    .await
+    .map(drop)
+    .map_err(ca::Error::from)?
+    });
+    Ok(Stored {
+        id: id.into(),
+        complaint_id: complaint.into(),
+        media_type: a.media_type.as_str().into(),
+        size: a.content.len() as i64,
+        sha256: a.sha256.clone(),
+        name: a.name.clone(),
+        uploader_role: role.into(),
+        created_at: now,
+    })
+}
+
+/// How many attachments `complaint` has, in the step's transaction.
+pub(crate) async fn count_in(tx: &mut Tx, complaint: &str) -> Result<i64, AppError> {
+    let (n,): (i64,) = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT COUNT(*) FROM complaint_attachments WHERE complaint_id = $1"
+    )
+    .bind(complaint)
+    .fetch_one(c)
+    .await
+    .map_err(ca::Error::from)?);
+    Ok(n)
+}
+
+/// The attachments of a complaint, oldest first (without their bytes).
+pub async fn list(db: &Database, complaint: &str) -> Result<Vec<Stored>, AppError> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM complaint_attachments WHERE complaint_id = $1 ORDER BY seq");
+    Ok(on_pool!(db, |p| sqlx::query_as(&sql)
+        .bind(complaint)
+        .fetch_all(p)
+        .await
+        .map_err(ca::Error::from)?))
+}
+
+/// One attachment of `complaint` with its bytes, or 404 (also for an attachment of
+/// another complaint).
+pub async fn fetch(
+    db: &Database,
+    complaint: &str,
+    id: &str,
+) -> Result<(Stored, Vec<u8>), AppError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        stored: Stored,
+        content: Vec<u8>,
+    }
+    let sql = format!(
+        "SELECT {COLUMNS}, content FROM complaint_attachments WHERE complaint_id = $1 AND id = $2"
+    );
+    let row: Option<Row> = on_pool!(db, |p| sqlx::query_as(&sql)
+        .bind(complaint)
+        .bind(id)
+        .fetch_optional(p)
+        .await
+        .map_err(ca::Error::from)?);
+    row.map(|r| (r.stored, r.content)).ok_or(AppError::NotFound)
+}
+
+/// The download of a stored attachment as `name`: the type sniffed at upload and
+/// nothing that lets a browser treat it as a page of ours: `attachment` (saved, not
+/// shown), `nosniff` (the type is not second-guessed), `sandbox; default-src 'none'`
+/// (opened anyway, it runs no script and loads nothing, in an opaque origin), and
+/// `private, no-store` (evidence with personal data stays out of shared caches).
+pub fn download(stored: &Stored, name: &str, content: Vec<u8>) -> Response {
+    // Only a type we take is ever stored (the table checks it too).
+    let media_type = MediaType::from_stored(&stored.media_type)
+        .map_or("application/octet-stream", MediaType::as_str);
+    let mut r = (StatusCode::OK, content).into_response();
+    let h = r.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(media_type));
+    h.insert(CONTENT_DISPOSITION, content_disposition(name));
+    h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox; default-src 'none'"),
+    );
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use image::GenericImageView;
+    use proptest::prelude::*;
+
+    fn limits() -> AttachmentLimits {
+        AttachmentLimits::default()
+    }
+
+    /// A 3 × 2 RGB image with distinct pixels.
+    fn pixels() -> image::RgbImage {
+        image::RgbImage::from_fn(3, 2, |x, y| image::Rgb([x as u8 * 80, y as u8 * 120, 200]))
+    }
+
+    /// `pixels()` as a PNG with a tEXt chunk (`GPS`) and an eXIf chunk, both naming
+    /// where the photo was taken.
+    fn png_with_metadata() -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut e = png::Encoder::new(&mut out, 3, 2);
+        e.set_color(png::ColorType::Rgb);
+        e.set_depth(png::BitDepth::Eight);
+        e.add_text_chunk("GPS".into(), "39.9087N 116.3975E secret-place".into())
+            .unwrap();
+        let mut w = e.write_header().unwrap();
+        w.write_chunk(png::chunk::ChunkType(*b"eXIf"), b"MM\0*secret-place")
+            .unwrap();
+        w.write_image_data(pixels().as_raw()).unwrap();
+        w.finish().unwrap();
+        out
+    }
+
+    fn chunk_types(png_bytes: &[u8]) -> Vec<String> {
+        let mut types = vec![];
+        let mut i = 8;
+        while i + 8 <= png_bytes.len() {
+            let len = u32::from_be_bytes(png_bytes[i..i + 4].try_into().unwrap()) as usize;
+            types.push(String::from_utf8_lossy(&png_bytes[i + 4..i + 8]).into_owned());
+            i += 12 + len;
+        }
+        types
+    }
+
+    fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+        haystack.windows(needle.len()).any(|w| w == needle)
+    }
+
+    #[test]
+    fn a_png_with_exif_and_text_chunks_comes_back_with_the_same_pixels_and_nothing_else() {
+        let sent = png_with_metadata();
+        assert!(contains(&sent, b"secret-place"));
+        let a = Attachment::parse(&sent, Some("截图.png"), &limits()).unwrap();
+        assert_eq!(a.media_type(), MediaType::Png);
+        assert!(!contains(a.content(), b"secret-place"));
+        assert_eq!(chunk_types(a.content()), ["IHDR", "IDAT", "IEND"]);
+        let back = image::load_from_memory(a.content()).unwrap().to_rgb8();
+        assert_eq!(back, pixels());
+        assert_eq!(a.name(), "截图.png");
+        assert_eq!(
+            a.sha256(),
+            hex::encode(ring::digest::digest(&ring::digest::SHA256, a.content()))
+        );
+    }
+
+    #[test]
+    fn a_polyglot_png_with_html_after_its_end_loses_the_html() {
+        let mut sent = png_with_metadata();
+        sent.extend_from_slice(b"<html><script>alert(document.cookie)</script></html>");
+        let a = Attachment::parse(&sent, Some("x.png"), &limits()).unwrap();
+        assert!(!contains(a.content(), b"<script>"));
+        assert!(
+            a.content().ends_with(&[0xae, 0x42, 0x60, 0x82]),
+            "ends at IEND"
+        );
+    }
+
+    #[test]
+    fn a_jpeg_s_exif_with_a_gps_position_is_dropped() {
+        let mut jpeg = Vec::new();
+        DynamicImage::ImageRgb8(pixels())
+            .write_with_encoder(JpegEncoder::new_with_quality(&mut jpeg, 95))
+            .unwrap();
+        // An APP1 Exif segment right after SOI, as a camera writes it.
+        let payload = b"Exif\0\0MM\0*\0\0\0\x08GPSLatitude 39.9087 secret-place";
+        let mut sent = jpeg[..2].to_vec();
+        sent.extend_from_slice(&[0xff, 0xe1]);
+        sent.extend_from_slice(&((payload.len() + 2) as u16).to_be_bytes());
+        sent.extend_from_slice(payload);
+        sent.extend_from_slice(&jpeg[2..]);
+        let a = Attachment::parse(&sent, Some("IMG_0001.JPG"), &limits()).unwrap();
+        assert_eq!(a.media_type(), MediaType::Jpeg);
+        assert!(!contains(a.content(), b"secret-place"));
+        assert!(!contains(a.content(), b"Exif"));
+        assert_eq!(
+            image::load_from_memory(a.content()).unwrap().dimensions(),
+            (3, 2)
+        );
+        assert_eq!(a.name(), "IMG_0001.JPG");
+    }
+
+    #[test]
+    fn a_webp_is_taken_and_re_encoded_as_webp() {
+        let mut webp = Vec::new();
+        DynamicImage::ImageRgb8(pixels())
+            .write_with_encoder(WebPEncoder::new_lossless(&mut webp))
+            .unwrap();
+        let a = Attachment::parse(&webp, None, &limits()).unwrap();
+        assert_eq!(a.media_type(), MediaType::WebP);
+        assert_eq!(
+            image::load_from_memory(a.content()).unwrap().to_rgb8(),
+            pixels()
+        );
+        assert_eq!(a.name(), "attachment.webp");
+    }
+
+    #[test]
+    fn an_html_file_named_png_is_refused_whatever_its_name() {
+        let html = b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>";
+        for name in ["evidence.png", "evidence.pdf", "evidence.html"] {
+            assert_eq!(
+                Attachment::parse(html, Some(name), &limits()).unwrap_err(),
+                Refusal::UnsupportedType
+            );
+        }
+    }
+
+    #[test]
+    fn an_svg_is_refused() {
+        let svg = br#"<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>alert(1)</script></svg>"#;
+        let e = Attachment::parse(svg, Some("seal.svg"), &limits()).unwrap_err();
+        assert_eq!(e, Refusal::UnsupportedType);
+        assert_eq!(e.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    }
+
+    #[test]
+    fn a_truncated_png_is_refused() {
+        let png = png_with_metadata();
+        for cut in [png.len() - 12, png.len() / 2, 40] {
+            let e = Attachment::parse(&png[..cut], Some("cut.png"), &limits()).unwrap_err();
+            assert!(matches!(e, Refusal::Undecodable(_)), "cut at {cut}: {e:?}");
+            assert_eq!(e.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        }
+    }
+
+    const PDF: &str = "%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n\
+        2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n\
+        trailer << /Root 1 0 R >>\n%%EOF\n";
+
+    #[test]
+    fn a_plain_pdf_is_kept_as_it_is() {
+        let a = Attachment::parse(PDF.as_bytes(), Some("收据.pdf"), &limits()).unwrap();
+        assert_eq!(a.media_type(), MediaType::Pdf);
+        assert_eq!(a.content(), PDF.as_bytes());
+        assert_eq!(a.name(), "收据.pdf");
+    }
+
+    #[test]
+    fn a_pdf_with_javascript_a_launch_action_or_an_embedded_file_is_refused() {
+        for (active, named) in [
+            (
+                "/OpenAction << /S /JavaScript /JS (app.alert(1)) >>",
+                "/JavaScript",
+            ),
+            ("/AA << /O << /JS 5 0 R >> >>", "/JS"),
+            ("/OpenAction << /S /J#61vaScript >>", "/JavaScript"),
+            ("/OpenAction << /S /Launch /F (calc.exe) >>", "/Launch"),
+            ("/Names << /EmbeddedFiles 6 0 R >>", "/EmbeddedFiles"),
+        ] {
+            let pdf = PDF.replace("/Type /Catalog", &format!("/Type /Catalog {active}"));
+            let e = Attachment::parse(pdf.as_bytes(), Some("x.pdf"), &limits()).unwrap_err();
+            assert_eq!(e, Refusal::ActivePdf(named), "{active}");
+            assert_eq!(e.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        }
+        // A name that only starts like one is no match.
+        let fine = PDF.replace("/Type /Catalog", "/Type /Catalog /JSans 1");
+        assert!(Attachment::parse(fine.as_bytes(), None, &limits()).is_ok());
+    }
+
+    #[test]
+    fn a_pdf_without_its_end_is_refused() {
+        let cut = &PDF.as_bytes()[..PDF.len() - 7];
+        assert_eq!(
+            Attachment::parse(cut, Some("x.pdf"), &limits()).unwrap_err(),
+            Refusal::TruncatedPdf
+        );
+    }
+
+    /// A PNG chunk with its CRC.
+    fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+        let mut c = (data.len() as u32).to_be_bytes().to_vec();
+        c.extend_from_slice(kind);
+        c.extend_from_slice(data);
+        let mut h = crc32fast::Hasher::new();
+        h.update(kind);
+        h.update(data);
+        c.extend_from_slice(&h.finalize().to_be_bytes());
+        c
+    }
+
+    #[test]
+    fn a_decompression_bomb_png_is_refused_from_its_header_before_any_pixel_is_decoded() {
+        // 100,000 × 100,000 RGBA: 40 GB of pixels, declared in a few dozen bytes.
+        let mut ihdr = 100_000u32.to_be_bytes().to_vec();
+        ihdr.extend_from_slice(&100_000u32.to_be_bytes());
+        ihdr.extend_from_slice(&[8, 6, 0, 0, 0]);
+        let mut bomb = b"\x89PNG\r\n\x1a\n".to_vec();
+        bomb.extend(chunk(b"IHDR", &ihdr));
+        // A valid zlib stream of a few zero bytes: enough to get past the header.
+        bomb.extend(chunk(
+            b"IDAT",
+            &[0x78, 0x9c, 0x63, 0x60, 0x00, 0x00, 0x00, 0x02, 0x00, 0x01],
+        ));
+        bomb.extend(chunk(b"IEND", &[]));
+        let started = std::time::Instant::now();
+        let e = Attachment::parse(&bomb, Some("bomb.png"), &limits()).unwrap_err();
+        assert_eq!(
+            e,
+            Refusal::TooManyPixels {
+                width: 100_000,
+                height: 100_000,
+                max: 40_000_000
+            }
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_file_over_the_limit_is_refused_before_it_is_looked_at() {
+        let small = AttachmentLimits {
+            max_bytes: 100,
+            ..limits()
+        };
+        let e = Attachment::parse(&[0u8; 101], None, &small).unwrap_err();
+        assert_eq!(e, Refusal::TooLarge { max: 100 });
+        assert_eq!(e.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(
+            Attachment::parse(&[], None, &small).unwrap_err(),
+            Refusal::Empty
+        );
+    }
+
+    #[test]
+    fn display_names_lose_paths_controls_and_bidi_tricks_and_end_in_the_sniffed_type() {
+        let png = MediaType::Png;
+        assert_eq!(
+            display_name(Some("C:\\Users\\li\\截图 1.png"), png),
+            "截图 1.png"
+        );
+        assert_eq!(display_name(Some("../../etc/passwd"), png), "passwd.png");
+        assert_eq!(
+            display_name(Some("invoice\u{202e}gnp.exe"), png),
+            "invoicegnp.exe.png"
+        );
+        assert_eq!(display_name(Some("a\r\nb\"<c>.PNG"), png), "ab__c_.PNG");
+        assert_eq!(display_name(Some("page.html"), png), "page.html.png");
+        assert_eq!(display_name(Some("..."), png), "attachment.png");
+        assert_eq!(display_name(None, MediaType::Jpeg), "attachment.jpg");
+        assert_eq!(
+            display_name(Some("photo.jpeg"), MediaType::Jpeg),
+            "photo.jpeg"
+        );
+        let long = "长".repeat(500);
+        assert_eq!(display_name(Some(&long), png).chars().count(), MAX_NAME + 4);
+    }
+
+    #[test]
+    fn the_download_name_is_utf8_in_filename_star_and_ascii_in_filename() {
+        let v = content_disposition("截图 1;\"x\".png");
+        assert_eq!(
+            v.to_str().unwrap(),
+            "attachment; filename=\"__ 1;_x_.png\"; \
+             filename*=UTF-8''%E6%88%AA%E5%9B%BE%201%3B%22x%22.png"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(
+            prefix in prop::sample::select(vec![
+                &b""[..], b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"RIFF\0\0\0\0WEBPVP8L", b"%PDF-",
+            ]),
+            body in prop::collection::vec(any::<u8>(), 0..2048),
+        ) {
+            let mut bytes = prefix.to_vec();
+            bytes.extend(body);
+            let small = AttachmentLimits { max_pixels: 1_000_000, ..limits() };
+            if let Ok(a) = Attachment::parse(&bytes, Some("x"), &small) {
+                prop_assert!(a.content().len() <= small.max_bytes);
+            }
+        }
+    }
+}
