@@ -5,6 +5,8 @@
 //! a wording or layout change shows up for review, and the backends cannot drift
 //! apart.
 
+use badge_server::account::{self, Email, Role};
+use badge_server::complaint;
 use testkit::Backend;
 
 use crate::pages::{OPERATOR, STAFF, USER, signed_in, world};
@@ -22,6 +24,7 @@ fn settings(site: &str, complaint: &str) -> insta::Settings {
             r#"name="csrf" value="[csrf]""#,
         ),
         (r"token=[A-Za-z0-9_-]+".into(), "token=[token]"),
+        (r"att_[A-Za-z0-9_-]+".into(), "att_[id]"),
         (
             r"(?:[0-9A-F]{2}:){15,}[0-9A-F]{2}".into(),
             "[hex-with-colons]",
@@ -64,6 +67,26 @@ async fn the_mails_and_pages_of_an_upheld_complaint_read_as_reviewed() {
         .await
         .expect(303, "");
         let mut user = signed_in(t, USER).await;
+        // A screenshot, as the complainant attaches it.
+        let mut png = std::io::Cursor::new(Vec::new());
+        image::RgbImage::from_pixel(4, 3, image::Rgb([200, 30, 30]))
+            .write_to(&mut png, image::ImageFormat::Png)
+            .unwrap();
+        let complainant =
+            account::upsert_role(&t.state.db, &Email::parse(USER).unwrap(), Role::User)
+                .await
+                .unwrap();
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        complaint::attach(
+            &t.state,
+            &complainant,
+            c,
+            png.into_inner(),
+            Some("订单截图.png".into()),
+            now,
+        )
+        .await
+        .unwrap();
         user.submit(
             &format!("/complaints/{c}"),
             &format!("/complaints/{c}/feedback"),
