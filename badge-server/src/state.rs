@@ -5,9 +5,32 @@ use std::sync::Arc;
 use ca::Ca;
 use ca::db::Database;
 
-/// Shared by every handler through axum's `State`.
+/// Shared by every handler through axum's `State`: one pointer, so the clone axum
+/// makes for every request is one atomic increment (the seal's hot path measured
+/// the field-by-field clone and drop of the fields below at several percent of its
+/// time). Fields read through `Deref`; set them (at build time, in tests) through
+/// `DerefMut`, which copies the fields if the state is already shared.
 #[derive(Clone)]
 pub struct AppState {
+    shared: Arc<Shared>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+impl std::ops::DerefMut for AppState {
+    fn deref_mut(&mut self) -> &mut Shared {
+        Arc::make_mut(&mut self.shared)
+    }
+}
+
+/// What [`AppState`] points to.
+#[derive(Clone)]
+pub struct Shared {
     /// The shared database.
     pub db: Database,
     /// The online issuing CA.
@@ -45,7 +68,7 @@ pub struct AppState {
     pub webhooks: Arc<crate::webhook::Webhooks>,
 }
 
-impl AppState {
+impl Shared {
     /// The public base URL (no trailing slash) that links in pages, mails and
     /// snippets start with.
     pub fn public_base(&self) -> String {
@@ -64,7 +87,9 @@ impl AppState {
     pub fn secure_cookies(&self) -> bool {
         self.public_url.starts_with("https://")
     }
+}
 
+impl AppState {
     /// Everything but the metrics recorder (a process-wide install that `serve`
     /// does), from the server's settings, an open database and the opened CA.
     pub fn build(
@@ -97,7 +122,7 @@ impl AppState {
             std::time::Duration::from_secs(jobs.webhook_timeout_secs.max(1)),
         )
         .map_err(|e| config(e.to_string()))?;
-        Ok(AppState {
+        let shared = Shared {
             db,
             ca,
             challenger: Arc::new(challenger),
@@ -117,6 +142,9 @@ impl AppState {
             )),
             mailer: Arc::new(mailer),
             webhooks: Arc::new(webhooks),
+        };
+        Ok(AppState {
+            shared: Arc::new(shared),
         })
     }
 }

@@ -185,7 +185,7 @@ pub(crate) async fn page(
         .iter()
         .filter_map(|d| Domain::parse(d).ok())
         .collect();
-    let banner = match super::referer_host(headers) {
+    let banner = match super::referer_host(headers).map(|h| h.into_owned()) {
         Some(h) if domains.iter().any(|d| d.covers(&h)) => Banner::Match(h),
         Some(h) => Banner::Mismatch(h),
         None => Banner::Unknown,

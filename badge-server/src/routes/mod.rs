@@ -16,15 +16,19 @@ pub mod seal;
 pub mod warnings;
 pub mod webhook;
 
+use std::borrow::Cow;
+
 /// The host of the `Referer`, lower-cased: all a cross-origin image request reveals
-/// (browsers send only the origin), and absent when the page suppressed it.
-pub(crate) fn referer_host(headers: &axum::http::HeaderMap) -> Option<String> {
+/// (browsers send only the origin), and absent when the page suppressed it. Borrowed
+/// from the header when it is already in the form browsers send (the seal's case).
+pub(crate) fn referer_host(headers: &axum::http::HeaderMap) -> Option<Cow<'_, str>> {
     let referer = headers.get(axum::http::header::REFERER)?.to_str().ok()?;
     match plain_host(referer) {
-        Some(host) => Some(host.to_ascii_lowercase()),
+        Some(host) if !host.bytes().any(|b| b.is_ascii_uppercase()) => Some(Cow::Borrowed(host)),
+        Some(host) => Some(Cow::Owned(host.to_ascii_lowercase())),
         None => url::Url::parse(referer)
             .ok()
-            .and_then(|u| u.host_str().map(str::to_ascii_lowercase)),
+            .and_then(|u| u.host_str().map(|h| Cow::Owned(h.to_ascii_lowercase()))),
     }
 }
 

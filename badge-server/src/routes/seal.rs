@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use ca::db::Database;
@@ -197,13 +197,24 @@ fn parse_file(file: &str) -> Option<(&str, Format)> {
     }
 }
 
+/// Reads the path and query from the URI itself: the path segment is borrowed rather
+/// than copied, and the query is only parsed when there is one (an embedded default
+/// seal has none).
 async fn seal(
     State(state): State<AppState>,
-    Path(file): Path<String>,
-    Query(q): Query<SealQuery>,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let (site, format) = parse_file(&file).ok_or(AppError::NotFound)?;
+    let file = uri
+        .path()
+        .strip_prefix("/seal/")
+        .ok_or(AppError::NotFound)?;
+    let (site, format) = parse_file(file).ok_or(AppError::NotFound)?;
+    let q: SealQuery = match uri.query() {
+        Some(query) => serde_urlencoded::from_str(query)
+            .map_err(|e| AppError::BadRequest(format!("query: {e}")))?,
+        None => SealQuery::default(),
+    };
     let lang = Lang::parse(q.lang.as_deref()).map_err(AppError::BadRequest)?;
     let size = Size::parse(q.size.as_deref()).map_err(AppError::BadRequest)?;
     let facts = facts(&state, site).await?;
