@@ -63,10 +63,23 @@ struct CopySeen {
 
 /// Site facts by site id, each with the time it was read, and the copies seen
 /// since the last flush.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SealCache {
     facts: Mutex<HashMap<String, Fresh>>,
     copies: Mutex<HashMap<(String, String), CopySeen>>,
+    /// Seals being drawn at once: one per core.
+    renders: tokio::sync::Semaphore,
+}
+
+impl Default for SealCache {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        SealCache {
+            facts: Mutex::default(),
+            copies: Mutex::default(),
+            renders: tokio::sync::Semaphore::new(cores),
+        }
+    }
 }
 
 impl SealCache {
@@ -247,6 +260,15 @@ async fn seal(
     let rendered = match state.seals.cached(&key) {
         Some(r) => r,
         None => {
+            // Drawing is CPU-bound: more draws at once than cores only adds blocking
+            // threads (and their allocator arenas, which is where a load spread over
+            // every site used to push resident memory towards 100 MiB).
+            let _permit = state
+                .seal_cache
+                .renders
+                .acquire()
+                .await
+                .map_err(|e| ca::Error::Config(format!("seal renderer: {e}")))?;
             let seals = state.seals.clone();
             tokio::task::spawn_blocking(move || seals.get(&key))
                 .await
