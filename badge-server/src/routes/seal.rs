@@ -67,7 +67,8 @@ struct CopySeen {
 pub struct SealCache {
     facts: Mutex<HashMap<String, Fresh>>,
     copies: Mutex<HashMap<(String, String), CopySeen>>,
-    /// Seals being drawn at once: one per core.
+    /// Seals being drawn at once: two per core (one draws while the other waits on
+    /// its blocking thread to be scheduled).
     renders: tokio::sync::Semaphore,
 }
 
@@ -77,7 +78,7 @@ impl Default for SealCache {
         SealCache {
             facts: Mutex::default(),
             copies: Mutex::default(),
-            renders: tokio::sync::Semaphore::new(cores),
+            renders: tokio::sync::Semaphore::new(2 * cores),
         }
     }
 }
