@@ -9,16 +9,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = std::path::PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "seals".into()));
     std::fs::create_dir_all(&out)?;
     let r = SealRenderer::new()?;
-    let states = [
-        SealState::Certified,
-        SealState::Suspended,
-        SealState::Revoked,
-        SealState::Expired,
-        SealState::Unknown,
-        SealState::NotThisSite,
-    ];
     let date = time::OffsetDateTime::now_utc().date();
-    for state in states {
+    for state in SealState::ALL {
         for (lang, l) in [(Lang::Zh, "zh"), (Lang::En, "en")] {
             for (format, ext) in [(Format::Svg, "svg"), (Format::Png { scale: 2 }, "png")] {
                 let seal = Seal {

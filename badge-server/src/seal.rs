@@ -48,6 +48,16 @@ pub enum SealState {
 }
 
 impl SealState {
+    /// Every state, in the order the seal gallery and the metrics list them.
+    pub const ALL: [SealState; 6] = [
+        SealState::Certified,
+        SealState::Suspended,
+        SealState::Revoked,
+        SealState::Expired,
+        SealState::Unknown,
+        SealState::NotThisSite,
+    ];
+
     /// The seal's colour, also what a browser test looks for in the pixels.
     pub fn color(self) -> &'static str {
         match self {

@@ -324,20 +324,13 @@ fn matches_etag(if_none_match: &HeaderValue, etag: &HeaderValue) -> bool {
 /// cached seal.
 fn served_counter(state: SealState) -> &'static metrics::Counter {
     static COUNTERS: std::sync::OnceLock<Vec<metrics::Counter>> = std::sync::OnceLock::new();
-    const ALL: [SealState; 6] = [
-        SealState::Certified,
-        SealState::Suspended,
-        SealState::Revoked,
-        SealState::Expired,
-        SealState::Unknown,
-        SealState::NotThisSite,
-    ];
     let counters = COUNTERS.get_or_init(|| {
-        ALL.iter()
+        SealState::ALL
+            .iter()
             .map(|s| metrics::counter!("chengxin_seals_served_total", "state" => seal_state_name(*s)))
             .collect()
     });
-    let i = ALL.iter().position(|s| *s == state).unwrap_or(0);
+    let i = SealState::ALL.iter().position(|s| *s == state).unwrap_or(0);
     &counters[i]
 }
 
