@@ -1939,6 +1939,34 @@ fn a_complaint_goes_from_the_visitor_to_the_operator_to_staff_and_an_upheld_one_
         .unwrap();
         let ocsp = d.ocsp_via_server("site.pem");
         assert!(ocsp.stdout.contains("revoked"), "{}", ocsp.stdout);
+        // The CRL the certificate names lists it too, signed by the issuing CA.
+        let text = d
+            .openssl(&["x509", "-in", "site.pem", "-noout", "-text", "-serial"])
+            .ok()
+            .stdout;
+        let serial = url_after(&text, "serial=");
+        let crl = client
+            .get(format!("http{}", url_after(&text, "URI:http")))
+            .send()
+            .unwrap();
+        assert_eq!(crl.headers()["content-type"], "application/pkix-crl");
+        std::fs::write(d.path("crl.der"), crl.bytes().unwrap()).unwrap();
+        let listing = d
+            .openssl(&[
+                "crl",
+                "-inform",
+                "DER",
+                "-in",
+                "crl.der",
+                "-CAfile",
+                "ca/issuing.pem",
+                "-noout",
+                "-text",
+            ])
+            .ok()
+            .stdout;
+        assert!(listing.contains(serial.trim()), "{serial} not in {listing}");
+        assert!(listing.contains("Privilege Withdrawn"), "{listing}");
         let audit =
             d.sql("SELECT action FROM audit_log WHERE action LIKE 'complaint.%' ORDER BY seq");
         assert_eq!(
