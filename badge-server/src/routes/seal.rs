@@ -33,6 +33,12 @@ pub const FRESHNESS: Duration = Duration::from_secs(1);
 /// load is spread over every site.
 const MAX_FACTS: usize = 20_000;
 
+/// Copied-seal hosts kept on record per site. Anyone can send a seal request with
+/// a made-up `Referer`; without a cap each one would be a new row for ever. A
+/// thousand hosts are more than staff read, and a host already on record keeps
+/// being counted.
+pub const MAX_COPIES_PER_SITE: i64 = 1_000;
+
 /// Distinct (site, host) copies held in memory between flushes; beyond this new
 /// hosts are dropped (and logged) rather than letting forged `Referer`s grow memory.
 const MAX_PENDING_COPIES: usize = 10_000;
@@ -125,15 +131,21 @@ impl SealCache {
         }
     }
 
-    /// Writes the copies seen since the last call to `seal_copies`.
+    /// Writes the copies seen since the last call to `seal_copies`; how many were
+    /// recorded (a new host of a site at [`MAX_COPIES_PER_SITE`] is not).
     pub async fn flush_copies(&self, db: &Database) -> Result<usize, AppError> {
         let pending =
             std::mem::take(&mut *self.copies.lock().unwrap_or_else(PoisonError::into_inner));
-        let n = pending.len();
+        let mut recorded = 0;
         for ((site, host), seen) in pending {
-            on_pool!(db, |p| {
+            let written = on_pool!(db, |p| {
+                // A host already on record is always counted; a new one only while
+                // the site has fewer than MAX_COPIES_PER_SITE.
                 sqlx::query(
-                    "INSERT INTO seal_copies (site_id, host, first_seen, last_seen, hits) VALUES ($1, $2, $3, $4, $5) \
+                    "INSERT INTO seal_copies (site_id, host, first_seen, last_seen, hits) \
+                     SELECT $1, $2, $3, $4, $5 \
+                     WHERE EXISTS (SELECT 1 FROM seal_copies WHERE site_id = $1 AND host = $2) \
+                     OR (SELECT COUNT(*) FROM seal_copies WHERE site_id = $1) < $6 \
                      ON CONFLICT (site_id, host) DO UPDATE SET last_seen = excluded.last_seen, \
                      hits = seal_copies.hits + excluded.hits",
                 )
@@ -142,13 +154,19 @@ impl SealCache {
                 .bind(seen.first)
                 .bind(seen.last)
                 .bind(seen.hits)
+                .bind(MAX_COPIES_PER_SITE)
                 .execute(p)
                 .await
-                .map(|_| ())
+                .map(|r| r.rows_affected())
             })
             .map_err(ca::Error::from)?;
+            if written == 0 {
+                tracing::warn!(%site, %host, "site has {MAX_COPIES_PER_SITE} copied-seal hosts on record; not recording another");
+            } else {
+                recorded += 1;
+            }
         }
-        Ok(n)
+        Ok(recorded)
     }
 
     /// Flushes copies every `every` until the process ends.

@@ -977,3 +977,53 @@ async fn the_account_page_lists_the_complaints_a_person_filed_and_no_one_elses()
         }
     }
 }
+
+#[tokio::test]
+async fn forged_referers_record_at_most_a_thousand_copied_seal_hosts_per_site_and_known_ones_keep_counting()
+ {
+    use axum::body::Body;
+    use axum::http::Request;
+    use badge_server::routes::seal::MAX_COPIES_PER_SITE;
+    use tower::ServiceExt;
+
+    for backend in Backend::all() {
+        let w = world(backend).await;
+        let (t, site) = (&w.t, &w.site);
+        let app = badge_server::router::build(t.state.clone());
+        let show_on = |host: String| {
+            let app = app.clone();
+            let uri = format!("/seal/{site}.svg");
+            async move {
+                let r = app
+                    .oneshot(
+                        Request::get(uri)
+                            .header("referer", format!("https://{host}/"))
+                            .body(Body::empty())
+                            .unwrap(),
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), StatusCode::OK);
+            }
+        };
+        let limit = usize::try_from(MAX_COPIES_PER_SITE).unwrap();
+        for i in 0..limit + 5 {
+            show_on(format!("copy-{i}.example")).await;
+        }
+        let recorded = t.state.seal_cache.flush_copies(&t.state.db).await.unwrap();
+        assert_eq!(recorded, limit, "{backend:?}");
+        let rows = format!("SELECT COUNT(*) FROM seal_copies WHERE site_id = '{site}'");
+        assert_eq!(t.scalar(&rows).await, MAX_COPIES_PER_SITE);
+
+        // A host on record keeps being counted; a new one is still not recorded.
+        let hits = |host: &str| {
+            format!("SELECT hits FROM seal_copies WHERE site_id = '{site}' AND host = '{host}'")
+        };
+        let first = t.scalar(&hits("copy-0.example")).await;
+        show_on("copy-0.example".into()).await;
+        show_on("copy-new.example".into()).await;
+        t.state.seal_cache.flush_copies(&t.state.db).await.unwrap();
+        assert_eq!(t.scalar(&hits("copy-0.example")).await, first + 1);
+        assert_eq!(t.scalar(&rows).await, MAX_COPIES_PER_SITE);
+    }
+}
