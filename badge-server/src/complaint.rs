@@ -1341,6 +1341,35 @@ pub async fn attach(
                  "size": stored.size, "sha256": a.sha256(), "party": party.as_str() }),
     )
     .await?;
+    // The other parties hear of new evidence: what kind of file and where to see it,
+    // never its name (it may identify the complainant) or its content.
+    let p = parties(&mut tx, &c).await?;
+    let (kind, size) = (a.media_type().as_str(), attachment::size_label(stored.size));
+    let url = link(state, id);
+    let subject = format!(
+        "【诚信】关于 {d} 的投诉有新附件 / New file on the complaint about {d}",
+        d = p.domain
+    );
+    let text = format!(
+        "关于 {domain} 的投诉新增一个附件（{kind}，{size}），请登录查看：\n{url}\n\n\
+         A file ({kind}, {size}) was added to the complaint about {domain}: {url}\n",
+        domain = p.domain,
+    );
+    if party != Party::Complainant {
+        mail(&mut tx, &p.complainant, &subject, &text, now).await?;
+    }
+    if let (Some((op_id, op_email)), false) = (&p.operator, party == Party::Operator) {
+        mail(&mut tx, op_email, &subject, &text, now).await?;
+        webhook(
+            &mut tx,
+            *op_id,
+            "complaint.attachment",
+            json!({ "complaint": id, "site": c.site_id, "attachment": attachment_id,
+                    "media_type": kind, "size": stored.size }),
+            now,
+        )
+        .await?;
+    }
     tx.commit().await?;
     Ok((stored, party))
 }

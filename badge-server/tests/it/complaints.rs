@@ -464,6 +464,32 @@ async fn each_party_attaches_a_file_that_the_view_the_timeline_and_the_audit_log
         assert_eq!(status, StatusCode::CREATED, "{by_staff}");
         assert_eq!(by_staff["name"], "核查记录.pdf");
         assert_eq!(by_staff["media_type"], "application/pdf");
+        // The other parties are told of each file (the operator also by webhook).
+        let told = |to: &'static str| {
+            let s = t.state.clone();
+            async move {
+                mails_to(&s, to)
+                    .await
+                    .into_iter()
+                    .filter(|subject| subject.contains("New file on the complaint"))
+                    .count()
+            }
+        };
+        assert_eq!(
+            told(VISITOR).await,
+            2,
+            "of the operator's and staff's files"
+        );
+        assert_eq!(
+            told(OPERATOR).await,
+            2,
+            "of the complainant's and staff's files"
+        );
+        assert_eq!(
+            t.scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'webhook' AND payload LIKE '%complaint.attachment%'")
+                .await,
+            2
+        );
 
         // In every party's view, oldest first; the operator reads names masked.
         for (token, role) in [
