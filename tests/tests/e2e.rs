@@ -164,6 +164,38 @@ impl Deployment {
         }
     }
 
+    /// The text of the CRL that `cert` (a PEM file in the deployment's directory)
+    /// names in its distribution point, fetched from the server, its content type
+    /// checked and its signature verified against the issuing CA; and `cert`'s serial.
+    fn crl_listing_for(&self, cert: &str) -> (String, String) {
+        let text = self
+            .openssl(&["x509", "-in", cert, "-noout", "-text", "-serial"])
+            .ok()
+            .stdout;
+        let serial = url_after(&text, "serial=");
+        let crl = http()
+            .get(format!("http{}", url_after(&text, "URI:http")))
+            .send()
+            .unwrap();
+        assert_eq!(crl.headers()["content-type"], "application/pkix-crl");
+        std::fs::write(self.path("crl.der"), crl.bytes().unwrap()).unwrap();
+        let listing = self
+            .openssl(&[
+                "crl",
+                "-inform",
+                "DER",
+                "-in",
+                "crl.der",
+                "-CAfile",
+                "ca/issuing.pem",
+                "-noout",
+                "-text",
+            ])
+            .ok()
+            .stdout;
+        (serial, listing)
+    }
+
     fn ocsp_via_server(&self, cert: &str) -> Run {
         let url = self.url("/ocsp");
         self.openssl(&[
@@ -359,26 +391,7 @@ fn the_server_answers_ocsp_and_serves_the_crl_for_certificates_the_cli_issues_an
             revoked.stdout.contains("cessationOfOperation"),
             "{revoked:?}"
         );
-        let crl_url = url_after(&text, "URI:http");
-        let crl_url = format!("http{crl_url}");
-        let crl = client.get(&crl_url).send().unwrap();
-        assert_eq!(crl.headers()["content-type"], "application/pkix-crl");
-        std::fs::write(d.path("crl.der"), crl.bytes().unwrap()).unwrap();
-        d.openssl(&[
-            "crl",
-            "-inform",
-            "DER",
-            "-in",
-            "crl.der",
-            "-CAfile",
-            "ca/issuing.pem",
-            "-noout",
-        ])
-        .ok();
-        let listing = d
-            .openssl(&["crl", "-inform", "DER", "-in", "crl.der", "-noout", "-text"])
-            .ok()
-            .stdout;
+        let (_, listing) = d.crl_listing_for("site.pem");
         assert!(listing.contains(&serial.to_uppercase()), "{listing}");
         assert!(listing.contains("Cessation Of Operation"), "{listing}");
 
@@ -1940,31 +1953,7 @@ fn a_complaint_goes_from_the_visitor_to_the_operator_to_staff_and_an_upheld_one_
         let ocsp = d.ocsp_via_server("site.pem");
         assert!(ocsp.stdout.contains("revoked"), "{}", ocsp.stdout);
         // The CRL the certificate names lists it too, signed by the issuing CA.
-        let text = d
-            .openssl(&["x509", "-in", "site.pem", "-noout", "-text", "-serial"])
-            .ok()
-            .stdout;
-        let serial = url_after(&text, "serial=");
-        let crl = client
-            .get(format!("http{}", url_after(&text, "URI:http")))
-            .send()
-            .unwrap();
-        assert_eq!(crl.headers()["content-type"], "application/pkix-crl");
-        std::fs::write(d.path("crl.der"), crl.bytes().unwrap()).unwrap();
-        let listing = d
-            .openssl(&[
-                "crl",
-                "-inform",
-                "DER",
-                "-in",
-                "crl.der",
-                "-CAfile",
-                "ca/issuing.pem",
-                "-noout",
-                "-text",
-            ])
-            .ok()
-            .stdout;
+        let (serial, listing) = d.crl_listing_for("site.pem");
         assert!(listing.contains(serial.trim()), "{serial} not in {listing}");
         assert!(listing.contains("Privilege Withdrawn"), "{listing}");
         let audit =
