@@ -304,3 +304,17 @@ impl IntoResponse for PageError {
         r
     }
 }
+
+/// What a re-verification run did, for the notice of the page that asked for it.
+pub fn recheck_notice(s: &verifier::recheck::Summary) -> String {
+    format!(
+        "已重新验证：检查 {c} 个网站，通过 {p}，待重试 {r}，进入宽限期 {g}，暂停 {su}，撤销 {rv}。 / \
+         Re-verified: {c} checked, {p} passed, {r} to retry, {g} entered grace, {su} suspended, {rv} revoked.",
+        c = s.checked,
+        p = s.passed,
+        r = s.retried,
+        g = s.entered_grace,
+        su = s.suspended,
+        rv = s.revoked
+    )
+}

@@ -1293,6 +1293,24 @@ impl Browser {
         self.run(css, self.client.find(fantoccini::Locator::Css(css)))
     }
 
+    /// Types `text` into the field `css` names.
+    fn fill(&self, css: &str, text: &str) {
+        let field = self.find(css);
+        self.run(&format!("type into {css}"), field.send_keys(text));
+    }
+
+    /// Clicks the element `css` names.
+    fn click(&self, css: &str) {
+        let element = self.find(css);
+        self.run(&format!("click {css}"), element.click());
+    }
+
+    /// The visible text of the element `css` names.
+    fn text(&self, css: &str) -> String {
+        let element = self.find(css);
+        self.run(&format!("text of {css}"), element.text())
+    }
+
     fn current_url(&self) -> String {
         self.run("current URL", self.client.current_url())
             .to_string()
@@ -2326,18 +2344,9 @@ fn a_person_registers_confirms_the_mailed_link_logs_in_and_out_in_a_browser() {
     let _server = d.serve();
     let shots = testkit::browser::artifacts_dir("accounts");
     let b = Browser::start(&[], "zh-CN");
-    let fill = |css: &str, text: &str| {
-        let field = b.find(css);
-        b.run(&format!("type into {css}"), field.send_keys(text));
-    };
-    let click = |css: &str| {
-        let element = b.find(css);
-        b.run(&format!("click {css}"), element.click());
-    };
-    let text = |css: &str| {
-        let element = b.find(css);
-        b.run(&format!("text of {css}"), element.text())
-    };
+    let fill = |css: &str, text: &str| b.fill(css, text);
+    let click = |css: &str| b.click(css);
+    let text = |css: &str| b.text(css);
 
     b.goto(&d.url("/register"));
     fill("#email", "Han.Meimei@example.cn");
@@ -2900,18 +2909,9 @@ fn a_complaint_filed_answered_and_upheld_through_the_pages_turns_the_seal_on_the
         let tag = format!("{backend:?}").to_lowercase();
         let shot = |b: &Browser, name: &str| b.save_page(&shots.join(format!("{tag}-{name}.png")));
         let b = Browser::start(&[SITE_HOST], "zh-CN");
-        let fill = |css: &str, text: &str| {
-            let field = b.find(css);
-            b.run(&format!("type into {css}"), field.send_keys(text));
-        };
-        let click = |css: &str| {
-            let element = b.find(css);
-            b.run(&format!("click {css}"), element.click());
-        };
-        let text = |css: &str| {
-            let element = b.find(css);
-            b.run(&format!("text of {css}"), element.text())
-        };
+        let fill = |css: &str, text: &str| b.fill(css, text);
+        let click = |css: &str| b.click(css);
+        let text = |css: &str| b.text(css);
         let wait_path = |what: &str, path: &str| {
             b.wait_for(what, 15, |b| {
                 b.current_url()

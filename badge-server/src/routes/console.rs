@@ -352,24 +352,6 @@ async fn revoke(
     after(&state, &user, r, WarningForm::default()).await
 }
 
-fn summary_text(s: &verifier::recheck::Summary) -> String {
-    format!(
-        "已重新验证：检查 {} 个网站，通过 {}，待重试 {}，进入宽限期 {}，暂停 {}，撤销 {}。 / Re-verified: {} checked, {} passed, {} to retry, {} entered grace, {} suspended, {} revoked.",
-        s.checked,
-        s.passed,
-        s.retried,
-        s.entered_grace,
-        s.suspended,
-        s.revoked,
-        s.checked,
-        s.passed,
-        s.retried,
-        s.entered_grace,
-        s.suspended,
-        s.revoked
-    )
-}
-
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct SiteForm {
@@ -384,7 +366,7 @@ async fn recheck_site(
     let r: Result<String, AppError> = async {
         let site = known_site(&state, &form.site).await?;
         let s = run_recheck(&state, verifier::recheck::Scope::Site(site)).await?;
-        Ok(summary_text(&s))
+        Ok(crate::web::recheck_notice(&s))
     }
     .await;
     after(&state, &user, r, WarningForm::default()).await
@@ -397,7 +379,7 @@ async fn recheck_due(
     let user = staff(session)?;
     let r = run_recheck(&state, verifier::recheck::Scope::Due)
         .await
-        .map(|s| summary_text(&s));
+        .map(|s| crate::web::recheck_notice(&s));
     after(&state, &user, r, WarningForm::default()).await
 }
 

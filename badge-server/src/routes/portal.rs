@@ -493,20 +493,6 @@ async fn recheck(
             e => e.into(),
         })?;
     let s = run_recheck(&state, verifier::recheck::Scope::Site(site.clone())).await?;
-    let notice = format!(
-        "已重新验证：检查 {} 个网站，通过 {}，待重试 {}，进入宽限期 {}，暂停 {}，撤销 {}。 / Re-verified: {} checked, {} passed, {} to retry, {} entered grace, {} suspended, {} revoked.",
-        s.checked,
-        s.passed,
-        s.retried,
-        s.entered_grace,
-        s.suspended,
-        s.revoked,
-        s.checked,
-        s.passed,
-        s.retried,
-        s.entered_grace,
-        s.suspended,
-        s.revoked
-    );
+    let notice = crate::web::recheck_notice(&s);
     site_view(&state, &user, &site, Some(notice)).await
 }
