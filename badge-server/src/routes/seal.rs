@@ -253,18 +253,14 @@ async fn seal(
     let referer_host = super::referer_host(&headers);
     let (seal_state, domain) = match &facts {
         None => (SealState::Unknown, Arc::from("—")),
-        Some(f) => {
-            let copied = match &referer_host {
-                Some(host) => !f.domains.iter().any(|d| d.covers(host)),
-                None => false,
-            };
-            if let (true, Some(host)) = (copied, &referer_host) {
+        // Shown on a host the certificate does not cover: a copy, whatever the state.
+        Some(f) => match referer_host.as_deref() {
+            Some(host) if !f.domains.iter().any(|d| d.covers(host)) => {
                 state.seal_cache.saw_copy(site, host);
                 (SealState::NotThisSite, f.shown.clone())
-            } else {
-                (SealState::from_status(&f.status), f.shown.clone())
             }
-        }
+            _ => (SealState::from_status(&f.status), f.shown.clone()),
+        },
     };
     let key = Seal {
         state: seal_state,
