@@ -9,9 +9,8 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use badge_server::account::{self, Account, Email, Role};
 use badge_server::queue::run_due;
-use badge_server::{AppState, application, complaint};
+use badge_server::{AppState, complaint};
 use ca::on_pool;
-use ca::profile::SiteIdentity;
 use testkit::Backend;
 
 use crate::accounts::{PASSWORD, TestApp};
@@ -26,8 +25,7 @@ struct People {
     operator: Account,
 }
 
-/// A certified site through the real application store and approval (the
-/// verification step is marked `review` directly: there is no DNS here).
+/// The fixture site, certified, with its operator and a visitor who will complain.
 async fn certified_site(s: &AppState) -> (String, People) {
     let email = |e: &str| Email::parse(e).unwrap();
     let operator = account::ensure(&s.db, &email("op@chenxi-shuzhi.cn"), Role::Operator)
@@ -39,32 +37,8 @@ async fn certified_site(s: &AppState) -> (String, People) {
     let visitor = account::ensure(&s.db, &email("visitor@example.com"), Role::User)
         .await
         .unwrap();
-    let identity = SiteIdentity::parse(
-        "北京晨曦数智科技有限公司",
-        "91110108MA04T7K21H",
-        "京ICP备2024018653号-1",
-        "北京市",
-        "海淀区",
-        &["chenxi-shuzhi.cn"],
-    )
-    .unwrap();
-    let app = application::insert(&s.db, &operator, &identity, None)
-        .await
-        .unwrap();
-    on_pool!(&s.db, |p| sqlx::query(
-        "UPDATE applications SET status = 'review' WHERE id = $1"
-    )
-    .bind(&app.id)
-    .execute(p)
-    .await
-    .map(drop)
-    .unwrap());
-    let app = application::get(&s.db, &app.id).await.unwrap().unwrap();
-    let site = application::approve(s, &app, &staff).await.unwrap();
-    (
-        site["site"].as_str().unwrap().to_string(),
-        People { visitor, operator },
-    )
+    let site = crate::certified_site(s, &operator, &staff, "chenxi-shuzhi.cn").await;
+    (site, People { visitor, operator })
 }
 
 /// Subjects of the mails queued to `to`, in order.

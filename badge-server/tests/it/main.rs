@@ -48,3 +48,53 @@ pub(crate) async fn app_state(dir: &Path, db_url: &str, extra: &[&str]) -> AppSt
     let ca = Arc::new(s.common.open_ca(db.clone()).await.unwrap());
     AppState::build(&s, db, ca).unwrap()
 }
+
+/// An application of `operator` for the fixture organization and `domain`, left
+/// `pending`: its id.
+pub(crate) async fn pending_application(
+    state: &AppState,
+    operator: &badge_server::account::Account,
+    domain: &str,
+) -> String {
+    let identity = ca::profile::SiteIdentity::parse(
+        "北京晨曦数智科技有限公司",
+        "91110108MA04T7K21H",
+        "京ICP备2024018653号-1",
+        "北京市",
+        "海淀区",
+        &[domain.to_string()],
+    )
+    .unwrap();
+    badge_server::application::insert(&state.db, operator, &identity, None)
+        .await
+        .unwrap()
+        .id
+}
+
+/// A certified site through the real application store and approval: the
+/// application is taken to `review` (as a run without DNS answers ends), then
+/// approved by `staff`. The site's id.
+pub(crate) async fn certified_site(
+    state: &AppState,
+    operator: &badge_server::account::Account,
+    staff: &badge_server::account::Account,
+    domain: &str,
+) -> String {
+    let id = pending_application(state, operator, domain).await;
+    ca::on_pool!(&state.db, |p| sqlx::query(
+        "UPDATE applications SET status = 'review' WHERE id = $1"
+    )
+    .bind(&id)
+    .execute(p)
+    .await
+    .map(drop)
+    .unwrap());
+    let app = badge_server::application::get(&state.db, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    let site = badge_server::application::approve(state, &app, staff)
+        .await
+        .unwrap();
+    site["site"].as_str().unwrap().to_string()
+}

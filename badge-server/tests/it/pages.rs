@@ -5,8 +5,6 @@
 
 use axum::http::StatusCode;
 use badge_server::account::{self, Account, Email, Role};
-use badge_server::application;
-use ca::profile::SiteIdentity;
 use testkit::Backend;
 
 use crate::accounts::{Client, PASSWORD, Resp, TestApp};
@@ -27,36 +25,6 @@ async fn account_of(t: &TestApp, role: Role, email: &str) -> Account {
     account::upsert_role(&t.state.db, &Email::parse(email).unwrap(), role)
         .await
         .unwrap()
-}
-
-/// An application of `operator` taken to `review` (as a run without DNS answers
-/// ends), then approved by `staff`: the site's id.
-async fn certified_site(t: &TestApp, operator: &Account, staff: &Account, domain: &str) -> String {
-    let app = pending_application(t, operator, domain).await;
-    t.exec(&format!(
-        "UPDATE applications SET status = 'review' WHERE id = '{}'",
-        app
-    ))
-    .await;
-    let app = application::get(&t.state.db, &app).await.unwrap().unwrap();
-    let site = application::approve(&t.state, &app, staff).await.unwrap();
-    site["site"].as_str().unwrap().to_string()
-}
-
-async fn pending_application(t: &TestApp, operator: &Account, domain: &str) -> String {
-    let identity = SiteIdentity::parse(
-        "北京晨曦数智科技有限公司",
-        "91110108MA04T7K21H",
-        "京ICP备2024018653号-1",
-        "北京市",
-        "海淀区",
-        &[domain.to_string()],
-    )
-    .unwrap();
-    application::insert(&t.state.db, operator, &identity, None)
-        .await
-        .unwrap()
-        .id
 }
 
 pub(crate) async fn signed_in<'a>(t: &'a TestApp, email: &str) -> Client<'a> {
@@ -102,8 +70,8 @@ pub(crate) async fn world(backend: Backend) -> World {
     let op = account_of(&t, Role::Operator, OPERATOR).await;
     account_of(&t, Role::Operator, OTHER).await;
     let staff = account_of(&t, Role::Staff, STAFF).await;
-    let site = certified_site(&t, &op, &staff, "chenxi-shuzhi.cn").await;
-    let app = pending_application(&t, &op, "shop.chenxi-shuzhi.cn").await;
+    let site = crate::certified_site(&t.state, &op, &staff, "chenxi-shuzhi.cn").await;
+    let app = crate::pending_application(&t.state, &op, "shop.chenxi-shuzhi.cn").await;
     let mut u = signed_in(&t, USER).await;
     let r = u
         .submit(
