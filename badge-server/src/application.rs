@@ -3,14 +3,17 @@
 
 use base64::Engine;
 use ca::db::{Database, Tx};
-use ca::profile::{SiteIdentity, SubjectPublicKey};
+use ca::identity::IcpNumber;
+use ca::profile::{GeneratedKey, SiteIdentity, SubjectPublicKey};
 use ca::{KeySource, on_pool, on_tx};
 use futures_util::StreamExt;
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::Serialize;
 use serde_json::json;
+use verifier::icp::{Filings, filing_key};
 use verifier::recheck::{Enrollment, enroll};
 use verifier::{Method, Token, Verdict};
+use zeroize::Zeroizing;
 
 use crate::account::Account;
 use crate::error::AppError;
@@ -39,9 +42,17 @@ pub struct Application {
     /// JSON array of domains.
     #[serde(skip)]
     pub domains: String,
-    /// Operator's CSR, if given.
+    /// The request for the operator's key: theirs, or made with the key generated
+    /// for them at application time.
     #[serde(skip)]
     pub csr_pem: Option<String>,
+    /// JSON object: the filing number the applicant claimed for each registrable
+    /// domain; NULL on rows from before, read as `icp` for the primary.
+    #[serde(skip)]
+    pub filings: Option<String>,
+    /// JSON object: the filing numbers MIIT gave at the last verification.
+    #[serde(skip)]
+    pub verified_filings: Option<String>,
     /// Challenge token.
     pub token: String,
     /// The method that proved control.
@@ -75,6 +86,31 @@ impl Application {
         )?)
     }
 
+    /// The filing number the applicant claimed for each registrable domain: what
+    /// every verification checks against MIIT (a claim never becomes MIIT's number,
+    /// so a mismatch cannot pass by verifying twice).
+    pub fn claims(&self) -> Result<Filings, AppError> {
+        if let Some(json) = &self.filings {
+            return parse_filings(&self.id, json);
+        }
+        let identity = self.identity()?;
+        Ok(Filings::from([(
+            filing_key(identity.primary()),
+            identity.icp,
+        )]))
+    }
+
+    /// The filing numbers a certificate would name: MIIT's from the last
+    /// verification where it found one, else the claim (no filing source: staff
+    /// checked it).
+    pub fn filings(&self) -> Result<Filings, AppError> {
+        let mut out = self.claims()?;
+        if let Some(json) = &self.verified_filings {
+            out.extend(parse_filings(&self.id, json)?);
+        }
+        Ok(out)
+    }
+
     /// Whether `account` may see and act on it: its owner, or staff.
     pub fn visible_to(&self, account: &Account) -> bool {
         account.role.is_staff() || account.id == self.account_id
@@ -97,25 +133,94 @@ pub fn new_id(prefix: &str) -> Result<String, AppError> {
     ))
 }
 
-const COLUMNS: &str = "id, account_id, status, organization, uscc, icp, province, city, domains, csr_pem, token, \
-    method, reasons, site_id, created_at, updated_at";
+const COLUMNS: &str = "id, account_id, status, organization, uscc, icp, province, city, domains, csr_pem, \
+    filings, verified_filings, token, method, reasons, site_id, created_at, updated_at";
 
-/// Stores a new application.
+fn parse_filings(id: &str, json: &str) -> Result<Filings, AppError> {
+    serde_json::from_str(json)
+        .map_err(|e| AppError::Internal(ca::Error::Config(format!("stored filings of {id}: {e}"))))
+}
+
+/// A stored application, and the private key generated for it when the operator
+/// sent no CSR: shown to the operator this once, never stored, never shown to staff.
+pub struct Created {
+    /// The application.
+    pub application: Application,
+    /// The generated private key (PKCS#8 PEM), when no CSR was given.
+    pub private_key_pem: Option<Zeroizing<String>>,
+}
+
+/// The filing claims of an application: the primary domain's `icp`, and the numbers
+/// given for other registrable domains (`extra`, by domain or registrable domain).
+/// Refuses a claim for a domain the application does not name, or one that
+/// contradicts `icp`.
+pub fn claims(
+    identity: &SiteIdentity,
+    extra: &[(String, String)],
+) -> Result<Filings, Vec<(String, String)>> {
+    let mut filings = Filings::from([(filing_key(identity.primary()), identity.icp.clone())]);
+    let keys: Vec<String> = identity.domains.iter().map(filing_key).collect();
+    let mut errors = Vec::new();
+    for (domain, number) in extra {
+        let field = format!("filings.{domain}");
+        let key = match ca::identity::Domain::parse(domain) {
+            Ok(d) => filing_key(&d),
+            Err(e) => {
+                errors.push((field, e.to_string()));
+                continue;
+            }
+        };
+        if !keys.contains(&key) {
+            errors.push((field, format!("{key} is not among the domains applied for")));
+            continue;
+        }
+        match IcpNumber::parse_website(number) {
+            Ok(n) => {
+                if filings.get(&key).is_some_and(|old| *old != n) {
+                    errors.push((
+                        field,
+                        format!("{key} already has the filing number {}", filings[&key]),
+                    ));
+                } else {
+                    filings.insert(key, n);
+                }
+            }
+            Err(e) => errors.push((field, e.to_string())),
+        }
+    }
+    if errors.is_empty() {
+        Ok(filings)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Stores a new application with its filing claims. Without a CSR a P-256 key is
+/// generated here: its request is stored, its private half returned once.
 pub async fn insert(
     db: &Database,
     account: &Account,
     identity: &SiteIdentity,
+    filings: &Filings,
     csr_pem: Option<&str>,
-) -> Result<Application, AppError> {
+) -> Result<Created, AppError> {
     let id = new_id("app_")?;
     let token = Token::generate()?;
     let domains = serde_json::to_string(&identity.domains).unwrap_or_else(|_| "[]".into());
+    let filings_json = serde_json::to_string(filings).unwrap_or_else(|_| "{}".into());
+    let (csr_pem, private_key_pem) = match csr_pem {
+        Some(pem) => (pem.to_string(), None),
+        None => {
+            let key = GeneratedKey::generate(identity.primary())?;
+            (key.csr_pem, Some(key.private_key_pem))
+        }
+    };
     let t = now();
     let mut tx = db.begin().await?;
     on_tx!(&mut tx, |c| {
         sqlx::query(
         "INSERT INTO applications (id, account_id, status, organization, uscc, icp, province, city, domains, csr_pem, \
-         token, created_at, updated_at) VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)"
+         filings, token, created_at, updated_at) VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)"
     )
     .bind(&id)
     .bind(account.id)
@@ -125,7 +230,8 @@ pub async fn insert(
     .bind(&identity.province)
     .bind(&identity.city)
     .bind(&domains)
-    .bind(csr_pem)
+    .bind(&csr_pem)
+    .bind(&filings_json)
     .bind(token.as_str())
     .bind(t)
     .execute(c)
@@ -138,11 +244,18 @@ pub async fn insert(
         &account.email,
         "application.create",
         &id,
-        &json!({ "domains": identity.domains }),
+        &json!({
+            "domains": identity.domains,
+            "filings": filings,
+            "key": if private_key_pem.is_some() { "generated" } else { "csr" },
+        }),
     )
     .await?;
     tx.commit().await?;
-    get(db, &id).await?.ok_or(AppError::NotFound)
+    Ok(Created {
+        application: get(db, &id).await?.ok_or(AppError::NotFound)?,
+        private_key_pem,
+    })
 }
 
 /// One application.
@@ -205,7 +318,7 @@ pub async fn verify(
     let identity = app.identity()?;
     let token = Token::parse(&app.token)?;
     let methods: Vec<Method> = method.map_or_else(|| Method::ALL.to_vec(), |m| vec![m]);
-    let mut verdict = Verdict::Pass;
+    let mut control = Verdict::Pass;
     let mut reasons = Vec::new();
     let mut evidence = Vec::new();
     let mut proven_by = None;
@@ -228,35 +341,58 @@ pub async fn verify(
         } else {
             reasons.extend(out.reasons.iter().map(|r| format!("{d}: {r}")));
         }
-        verdict = verdict.and(out.verdict);
+        control = control.and(out.verdict);
         evidence.extend(out.evidence);
     }
-    match &state.icp {
+    // Every registrable domain's own filing (icp.md §5 rule 1), not only the primary's.
+    let mut filings = app.claims()?;
+    let mut verified = Filings::new();
+    let filing = match &state.icp {
         Some(provider) => {
-            let applicant = verifier::icp::Applicant {
-                organization: identity.organization.clone(),
-                uscc: Some(identity.uscc.clone()),
-                icp: Some(identity.icp.clone()),
-                domain: identity.primary().clone(),
-            };
-            let out = verifier::icp::check(provider.as_ref(), &applicant).await;
-            if out.verdict != Verdict::Pass {
-                reasons.extend(out.reasons.iter().map(|r| format!("ICP: {r}")));
+            let out = verifier::icp::check_domains(
+                provider.as_ref(),
+                &identity.organization,
+                Some(&identity.uscc),
+                &filings,
+                &identity.domains,
+            )
+            .await;
+            if out.outcome.verdict != Verdict::Pass {
+                reasons.extend(out.outcome.reasons.iter().map(|r| format!("ICP: {r}")));
             }
-            verdict = verdict.and(out.verdict);
-            evidence.extend(out.evidence);
+            evidence.extend(out.outcome.evidence);
+            verified.extend(out.rows.iter().filter_map(|(key, row)| {
+                Some((
+                    key.clone(),
+                    IcpNumber::parse_website(&row.service_licence).ok()?,
+                ))
+            }));
+            filings.extend(verified.clone());
+            out.outcome.verdict
         }
         None => {
             reasons.push("ICP: no filing source is configured; staff must check the filing".into());
-            verdict = verdict.and(Verdict::Review);
+            Verdict::Review
         }
-    }
-    let status = match verdict {
-        Verdict::Pass => "validated",
-        Verdict::Review => "review",
-        Verdict::Fail => "failed",
-        Verdict::Error => "pending",
     };
+    let unfiled: Vec<String> = identity
+        .domains
+        .iter()
+        .map(filing_key)
+        .filter(|k| !filings.contains_key(k))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let filing = if unfiled.is_empty() {
+        filing
+    } else {
+        reasons.push(format!(
+            "ICP: no filing number is known for {}; give it with the application",
+            unfiled.join(", ")
+        ));
+        filing.and(Verdict::Review)
+    };
+    let (verdict, status) = application_status(control, filing);
     let mut tx = state.db.begin().await?;
     verifier::store::record_in(
         &mut tx,
@@ -276,6 +412,16 @@ pub async fn verify(
         None,
     )
     .await?;
+    let verified_json = serde_json::to_string(&verified).unwrap_or_else(|_| "{}".into());
+    on_tx!(&mut tx, |c| sqlx::query(
+        "UPDATE applications SET verified_filings = $1 WHERE id = $2"
+    )
+    .bind(&verified_json)
+    .bind(&app.id)
+    .execute(c)
+    .await
+    .map(|_| ())
+    .map_err(ca::Error::from)?);
     ca::audit::append(
         &mut tx,
         &actor.email,
@@ -294,9 +440,24 @@ pub async fn verify(
     )
 }
 
-/// Issues the certificate: organization, site, domains, certificate and the
-/// application's new state commit together; then the site is enrolled for
-/// re-verification.
+/// An application's verdict and status from its two kinds of checks. Domain control
+/// is never waived (design §4): only when every domain passed can the filing
+/// question go to staff (`review`); a domain-control error keeps the application
+/// `pending` (verify again), whatever the filing check said.
+pub fn application_status(control: Verdict, filing: Verdict) -> (Verdict, &'static str) {
+    match (control, filing) {
+        (Verdict::Fail, _) | (_, Verdict::Fail) => (Verdict::Fail, "failed"),
+        (Verdict::Pass, Verdict::Pass) => (Verdict::Pass, "validated"),
+        (Verdict::Pass, Verdict::Review) => (Verdict::Review, "review"),
+        _ => (Verdict::Error, "pending"),
+    }
+}
+
+/// Issues the certificate: organization, site, domains, certificate, the
+/// application's new state and the site's enrolment for re-verification commit
+/// together. Refused unless every domain has a passing domain-control check of this
+/// application no older than the reuse period, read inside the same transaction:
+/// staff review decides identity and filing questions, never domain control.
 pub async fn approve(
     state: &AppState,
     app: &Application,
@@ -308,16 +469,54 @@ pub async fn approve(
             app.status
         )));
     }
-    let identity = app.identity()?;
+    let filings = app.filings()?;
+    let per_domain = app
+        .identity()?
+        .domains
+        .iter()
+        .map(|d| {
+            filings.get(&filing_key(d)).cloned().ok_or_else(|| {
+                AppError::Conflict(format!(
+                    "no filing number is known for {}; the operator must give it",
+                    filing_key(d)
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let identity = app.identity()?.with_filings(per_domain)?;
+    // The operator's key, from their CSR or the one generated for them when they
+    // applied; the CA never makes a key here, so none can reach whoever approves.
     let key = match &app.csr_pem {
         Some(pem) => KeySource::Csr(SubjectPublicKey::from_csr_pem(pem)?),
-        None => KeySource::Generate,
+        None => {
+            return Err(AppError::Conflict(
+                "the application has no key request; the operator must apply again with a CSR"
+                    .into(),
+            ));
+        }
     };
     let site_id = new_id("s_")?;
     let t = now();
     let mut tx = state.db.begin().await?;
     // Write first (SQLite takes its write lock here).
     set_status(&mut tx, &app.id, "certified", None, &[], Some(&site_id)).await?;
+    let since = t - state.policy.validation_reuse;
+    let proven = verifier::store::proven_domains_in(&mut tx, &app.id, since).await?;
+    let unproven: Vec<&str> = identity
+        .domains
+        .iter()
+        .map(|d| d.as_str())
+        .filter(|d| !proven.iter().any(|p| p == d))
+        .collect();
+    if !unproven.is_empty() {
+        // Dropping the transaction rolls the status change back.
+        return Err(AppError::Conflict(format!(
+            "domain control is not proven for {} (no passing check in the last {} days); \
+             verify the application again",
+            unproven.join(", "),
+            state.policy.validation_reuse / 86_400
+        )));
+    }
     let org_id: (i64,) = on_tx!(&mut tx, |c| {
         sqlx::query_as(
         "INSERT INTO organizations (name, uscc, province, city, created_at) VALUES ($1, $2, $3, $4, $5) \
@@ -337,14 +536,16 @@ pub async fn approve(
         .ca
         .issue_in(&mut tx, &identity, key, &actor.email)
         .await?;
+    let filings_json = serde_json::to_string(&filings).unwrap_or_else(|_| "{}".into());
     on_tx!(&mut tx, |c| {
         sqlx::query(
-        "INSERT INTO sites (id, organization_id, status, icp, certificate_id, created_at, updated_at, account_id) \
-         VALUES ($1, $2, 'certified', $3, $4, $5, $5, $6)"
+        "INSERT INTO sites (id, organization_id, status, icp, filings, certificate_id, created_at, updated_at, \
+         account_id) VALUES ($1, $2, 'certified', $3, $4, $5, $6, $6, $7)"
     )
     .bind(&site_id)
     .bind(org_id.0)
     .bind(identity.icp.as_str())
+    .bind(&filings_json)
     .bind(issued.certificate_id)
     .bind(t)
     .bind(app.account_id)
@@ -396,6 +597,18 @@ pub async fn approve(
     .await
     .map(|_| ())
     .map_err(ca::Error::from)?);
+    let method: Method = app.method.as_deref().unwrap_or("dns-txt").parse()?;
+    let enrollment = Enrollment {
+        site_id: site_id.clone(),
+        organization: identity.organization.clone(),
+        uscc: Some(identity.uscc.clone()),
+        filings,
+        domains: identity.domains.clone(),
+        method,
+        token: Token::parse(&app.token)?,
+        certificate_serial: Some(issued.serial.clone()),
+    };
+    enroll(&mut tx, &enrollment, &state.policy, t).await?;
     ca::audit::append(
         &mut tx,
         &actor.email,
@@ -405,26 +618,8 @@ pub async fn approve(
     )
     .await?;
     tx.commit().await?;
-
-    let method: Method = app.method.as_deref().unwrap_or("dns-txt").parse()?;
-    let enrollment = Enrollment {
-        site_id: site_id.clone(),
-        organization: identity.organization.clone(),
-        uscc: Some(identity.uscc.clone()),
-        icp: Some(identity.icp.clone()),
-        domains: identity.domains.clone(),
-        method,
-        token: Token::parse(&app.token)?,
-        certificate_serial: Some(issued.serial.clone()),
-    };
-    enroll(&state.db, &enrollment, &state.policy, t).await?;
-    let mut site = site_view(state, &site_id).await?;
-    if let Some(key) = &issued.private_key_pem {
-        site["private_key_pem"] = json!(key.as_str());
-    }
-    Ok(site)
+    site_view(state, &site_id).await
 }
-
 /// Sites per registry page.
 pub const PAGE_SIZE: i64 = 20;
 
@@ -602,6 +797,10 @@ pub async fn site_view(state: &AppState, site: &str) -> Result<serde_json::Value
         "organization": cert.organization,
         "uscc": cert.uscc,
         "icp": cert.icp,
+        "filings": domain_filings(&cert)
+            .into_iter()
+            .map(|(domain, icp)| json!({ "domain": domain, "icp": icp }))
+            .collect::<Vec<_>>(),
         "serial": hex::encode(&cert.serial),
         "sha256_fingerprint": cert.sha256.as_deref().map(hex::encode),
         "not_before": cert.not_before,
@@ -612,6 +811,25 @@ pub async fn site_view(state: &AppState, site: &str) -> Result<serde_json::Value
         "snippet": variants[0].snippet,
         "seal_variants": variants,
     }))
+}
+
+/// Each certified domain with the filing number that covers it, as the certificate's
+/// filings extension says; certificates issued before it carried one name `icp` for
+/// every domain.
+pub fn domain_filings(cert: &ca::store::CertificateRecord) -> Vec<(String, String)> {
+    let from_cert = cert
+        .der
+        .as_deref()
+        .map(ca::profile::filings_of)
+        .unwrap_or_default();
+    if !from_cert.is_empty() {
+        return from_cert;
+    }
+    serde_json::from_str::<Vec<String>>(&cert.domains)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|d| (d, cert.icp.clone()))
+        .collect()
 }
 
 /// The applications of one account, newest first (the operator portal).

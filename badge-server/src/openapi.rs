@@ -137,9 +137,13 @@ pub struct PublicSite {
     /// Its Unified Social Credit Code.
     #[schema(required = false)]
     pub uscc: String,
-    /// Its ICP filing number.
+    /// The primary domain's ICP filing number.
     #[schema(required = false)]
     pub icp: String,
+    /// Which website filing number covers which domain (each registrable domain is
+    /// filed on its own), as the certificate's filings extension says.
+    #[schema(required = false)]
+    pub filings: Vec<DomainFiling>,
     /// Certificate serial number, hex.
     #[schema(required = false)]
     pub serial: String,
@@ -163,6 +167,15 @@ pub struct PublicSite {
     pub certificate_url: String,
 }
 
+/// One certified domain and the website filing number that covers it.
+#[derive(serde::Serialize, ToSchema)]
+pub struct DomainFiling {
+    /// The domain (A-label).
+    pub domain: String,
+    /// Its filing number (网站备案号).
+    pub icp: String,
+}
+
 /// A site as its operator and staff see it: the public view plus the HTML snippet that
 /// embeds the seal.
 #[derive(serde::Serialize, ToSchema)]
@@ -177,18 +190,6 @@ pub struct Site {
     /// (the one in `snippet`) first.
     #[schema(required = false)]
     pub seal_variants: Vec<crate::seal::SealVariant>,
-}
-
-/// The site an approval issued: the site view, plus the private key when the server
-/// generated it (the application had no CSR). The key is shown this once.
-#[derive(serde::Serialize, ToSchema)]
-pub struct IssuedSite {
-    /// The site view (`status` is `certified`, `revocation_reason` null).
-    #[serde(flatten)]
-    pub site: Site,
-    /// PKCS#8 PEM of the generated key; absent when the application carried a CSR.
-    #[schema(required = false)]
-    pub private_key_pem: String,
 }
 
 /// An application with its domains, the last verification's reasons and every check's
@@ -321,7 +322,7 @@ pub enum VerifyOutcome {
     /// Checks ran; the application waits for the next step.
     Checked(Verification),
     /// Checks passed and the certificate was issued.
-    Issued(Box<IssuedSite>),
+    Issued(Box<Site>),
 }
 
 /// What a re-verification run did.

@@ -158,6 +158,7 @@ impl Ca {
             "uscc": identity.uscc.as_str(),
             "icp": identity.icp.as_str(),
             "domains": identity.domains,
+            "filings": identity.filings.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
             "not_after": not_after.unix_timestamp(),
             "sha256": hex::encode(&sha256),
             "key": if private_key_pem.is_some() { "generated" } else { "csr" },

@@ -14,6 +14,11 @@ pub const POLICY_SITE_IDENTITY: [u64; 9] = [1, 3, 6, 1, 4, 1, PEN, 1, 1];
 pub const EKU_SITE_IDENTITY: [u64; 9] = [1, 3, 6, 1, 4, 1, PEN, 2, 1];
 /// `1.3.6.1.4.1.<PEN>.3.1`: extension carrying the ICP filing number as UTF8String.
 pub const EXT_ICP_NUMBER: [u64; 9] = [1, 3, 6, 1, 4, 1, PEN, 3, 1];
+/// `1.3.6.1.4.1.<PEN>.3.2`: extension saying which filing covers which domain:
+/// `SEQUENCE OF SEQUENCE { dNSName IA5String, filing UTF8String }`, one entry per
+/// subjectAltName dNSName in the same order (shared/icp.md §5 rule 1: every
+/// registrable domain has its own filing).
+pub const EXT_ICP_FILINGS: [u64; 9] = [1, 3, 6, 1, 4, 1, PEN, 3, 2];
 
 /// Dotted form of an OID, as x509-parser prints it.
 pub fn dotted(arcs: &[u64]) -> String {

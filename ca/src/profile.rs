@@ -35,8 +35,12 @@ pub struct SiteIdentity {
     pub organization: String,
     /// Its unified social credit code.
     pub uscc: Uscc,
-    /// The website ICP filing number.
+    /// The website ICP filing number of the primary domain.
     pub icp: IcpNumber,
+    /// The website filing number covering each domain, in the order of `domains`
+    /// (domains under one registrable domain share a filing; other registrable
+    /// domains have their own, icp.md §5 rule 1). `filings[0]` is `icp`.
+    pub filings: Vec<IcpNumber>,
     /// Province (ST).
     pub province: String,
     /// City (L).
@@ -82,11 +86,37 @@ impl SiteIdentity {
         Ok(SiteIdentity {
             organization,
             uscc,
+            filings: vec![icp.clone(); parsed.len()],
             icp,
             province,
             city,
             domains: parsed,
         })
+    }
+
+    /// Sets the filing number covering each domain (in the order of `domains`); the
+    /// primary domain's becomes `icp`. Refused unless there is exactly one per domain.
+    pub fn with_filings(mut self, filings: Vec<IcpNumber>) -> Result<Self> {
+        if filings.len() != self.domains.len() {
+            return Err(Error::InvalidIcp(format!(
+                "{} filing numbers for {} domains",
+                filings.len(),
+                self.domains.len()
+            )));
+        }
+        if let Some(bad) = filings.iter().find(|f| f.site().is_none()) {
+            return Err(Error::InvalidIcp(format!(
+                "{bad} is not a website filing number"
+            )));
+        }
+        self.icp = filings[0].clone();
+        self.filings = filings;
+        Ok(self)
+    }
+
+    /// Each domain with the filing number that covers it.
+    pub fn domain_filings(&self) -> impl Iterator<Item = (&Domain, &IcpNumber)> {
+        self.domains.iter().zip(&self.filings)
     }
 
     /// The primary domain (subject CN).
@@ -164,6 +194,73 @@ impl SubjectPublicKey {
     /// The SubjectPublicKeyInfo, DER.
     pub fn spki_der(&self) -> &[u8] {
         &self.spki_der
+    }
+}
+
+/// One entry of the ICP filings extension ([`oid::EXT_ICP_FILINGS`]).
+#[derive(Debug, der::Sequence)]
+struct DomainFiling<'a> {
+    domain: der::asn1::Ia5StringRef<'a>,
+    filing: Utf8StringRef<'a>,
+}
+
+/// The DER content of the ICP filings extension for `id`.
+fn domain_filings_der(id: &SiteIdentity) -> Result<Vec<u8>> {
+    let entries = id
+        .domain_filings()
+        .map(|(d, f)| {
+            Ok(DomainFiling {
+                domain: der::asn1::Ia5StringRef::new(d.as_str())?,
+                filing: Utf8StringRef::new(f.as_str())?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(entries.to_der()?)
+}
+
+/// Reads the ICP filings extension of a certificate: each dNSName with the filing
+/// number that covers it. Empty when the certificate has none (issued before it).
+pub fn filings_of(cert_der: &[u8]) -> Vec<(String, String)> {
+    let filings_oid = oid::dotted(&oid::EXT_ICP_FILINGS);
+    let Ok((_, cert)) = X509Certificate::from_der(cert_der) else {
+        return Vec::new();
+    };
+    cert.extensions()
+        .iter()
+        .find(|e| e.oid.to_id_string() == filings_oid)
+        .and_then(|e| Vec::<DomainFiling<'_>>::from_der(e.value).ok())
+        .map(|v| {
+            v.iter()
+                .map(|e| (e.domain.as_str().to_string(), e.filing.as_str().to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A P-256 key pair made for an operator who sent no CSR: the private half goes to
+/// the operator once and is never stored; the request (public) is kept with the
+/// application, so approval later signs the operator's key like any other CSR.
+pub struct GeneratedKey {
+    /// The private key, PKCS#8 PEM.
+    pub private_key_pem: zeroize::Zeroizing<String>,
+    /// A PKCS#10 request for it, signed by it (CN = `domain`), PEM.
+    pub csr_pem: String,
+}
+
+impl GeneratedKey {
+    /// Generates the key pair and its request.
+    pub fn generate(domain: &Domain) -> Result<Self> {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+        let mut params = CertificateParams::default();
+        params.distinguished_name.push(
+            DnType::CommonName,
+            DnValue::Utf8String(domain.as_str().into()),
+        );
+        let csr_pem = params.serialize_request(&key)?.pem()?;
+        Ok(GeneratedKey {
+            private_key_pem: zeroize::Zeroizing::new(key.serialize_pem()),
+            csr_pem,
+        })
     }
 }
 
@@ -330,10 +427,13 @@ impl Expected<'_> {
         ]
     }
 
-    fn extension_set() -> [(&'static str, bool); 10] {
+    fn extension_set() -> [(&'static str, bool); 11] {
         static ICP: std::sync::LazyLock<String> =
             std::sync::LazyLock::new(|| oid::dotted(&oid::EXT_ICP_NUMBER));
+        static FILINGS: std::sync::LazyLock<String> =
+            std::sync::LazyLock::new(|| oid::dotted(&oid::EXT_ICP_FILINGS));
         let icp: &'static str = ICP.as_str();
+        let filings: &'static str = FILINGS.as_str();
         [
             (std_oids::AUTHORITY_KEY_ID, false),
             (std_oids::SUBJECT_ALT_NAME, false),
@@ -345,6 +445,7 @@ impl Expected<'_> {
             (std_oids::CERTIFICATE_POLICIES, false),
             (std_oids::AUTHORITY_INFO_ACCESS, false),
             (icp, false),
+            (filings, false),
         ]
     }
 
@@ -421,6 +522,7 @@ impl Expected<'_> {
                 &oid::EXT_ICP_NUMBER,
                 Utf8StringRef::new(id.icp.as_str())?.to_der()?,
             ),
+            CustomExtension::from_oid_content(&oid::EXT_ICP_FILINGS, domain_filings_der(id)?),
         ];
         Ok(params)
     }
@@ -528,6 +630,7 @@ impl Expected<'_> {
     fn lint_extension(&self, ext: &x509_parser::extensions::X509Extension<'_>) -> Result<()> {
         let lint = |msg: String| Error::Lint(msg);
         let icp_oid = oid::dotted(&oid::EXT_ICP_NUMBER);
+        let filings_oid = oid::dotted(&oid::EXT_ICP_FILINGS);
         match ext.parsed_extension() {
             ParsedExtension::BasicConstraints(bc) => {
                 if bc.ca || bc.path_len_constraint.is_some() {
@@ -622,6 +725,24 @@ impl Expected<'_> {
                     return Err(lint(
                         "authorityInformationAccess must give our OCSP and issuer URLs".into(),
                     ));
+                }
+            }
+            _ if ext.oid.to_id_string() == filings_oid => {
+                let got = Vec::<DomainFiling<'_>>::from_der(ext.value)
+                    .map_err(|e| lint(format!("ICP filings extension does not parse: {e}")))?;
+                let want: Vec<(&str, &str)> = self
+                    .identity
+                    .domain_filings()
+                    .map(|(d, f)| (d.as_str(), f.as_str()))
+                    .collect();
+                let got: Vec<(&str, &str)> = got
+                    .iter()
+                    .map(|e| (e.domain.as_str(), e.filing.as_str()))
+                    .collect();
+                if got != want {
+                    return Err(lint(format!(
+                        "ICP filings extension says {got:?}, expected {want:?}"
+                    )));
                 }
             }
             _ if ext.oid.to_id_string() == icp_oid => {

@@ -197,6 +197,7 @@ fn an_issued_certificate_verifies_with_openssl_and_shows_the_whole_profile() {
             "OCSP - URI:http://seal.test/ocsp",
             "CA Issuers - URI:http://seal.test/ca/",
             "1.3.6.1.4.1.32473.3.1:",
+            "1.3.6.1.4.1.32473.3.2:",
             "ASN1 OID: prime256v1",
         ] {
             assert!(
@@ -901,6 +902,17 @@ async fn the_lint_refuses_a_certificate_that_strays_from_the_profile() {
         &ca::oid::EXT_ICP_NUMBER,
         vec![0x0c, 0x03, b'a', b'b', b'c'],
     );
+    let mut other_filing = params.clone();
+    other_filing.custom_extensions[3] = rcgen::CustomExtension::from_oid_content(
+        &ca::oid::EXT_ICP_FILINGS,
+        // SEQUENCE { SEQUENCE { IA5String "chenxi-shuzhi.cn", UTF8String "abc" } }
+        [
+            &[0x30, 0x19, 0x30, 0x17, 0x16, 0x10][..],
+            b"chenxi-shuzhi.cn",
+            &[0x0c, 0x03, b'a', b'b', b'c'],
+        ]
+        .concat(),
+    );
     let mut other_serial = params.clone();
     other_serial.serial_number = Some(rcgen::SerialNumber::from_slice(&[0x01, 0x02]));
     for (what, p, expected_msg) in [
@@ -910,6 +922,11 @@ async fn the_lint_refuses_a_certificate_that_strays_from_the_profile() {
         ("a missing policy", no_policy, "extensions"),
         ("serverAuth", server_auth, "extendedKeyUsage"),
         ("another ICP number", other_icp, "ICP extension"),
+        (
+            "another filing for a domain",
+            other_filing,
+            "ICP filings extension",
+        ),
         ("another serial", other_serial, "serial"),
     ] {
         let err = expected.lint(&sign(&p)).expect_err(what);

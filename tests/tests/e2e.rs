@@ -678,6 +678,8 @@ fn an_operator_applies_proves_control_and_staff_approve_while_everyone_else_is_k
         assert_eq!(created.status(), 201);
         let app: serde_json::Value = created.json().unwrap();
         let id = app["id"].as_str().unwrap().to_string();
+        // No CSR: the operator's key is generated at application time, shown once.
+        let operator_key = app["private_key_pem"].as_str().unwrap().to_string();
         let txt = app["challenges"]
             .as_array()
             .unwrap()
@@ -796,12 +798,8 @@ fn an_operator_applies_proves_control_and_staff_approve_while_everyone_else_is_k
         assert_eq!(site["status"], "certified");
         assert_eq!(site["uscc"], "91110108MA04T7K21H");
         assert_eq!(site["serial"].as_str().unwrap().len(), 36);
-        assert!(
-            site["private_key_pem"]
-                .as_str()
-                .unwrap()
-                .contains("PRIVATE KEY")
-        );
+        // The key went to the operator when they applied; whoever approves gets none.
+        assert!(site.get("private_key_pem").is_none(), "{site}");
         assert!(site["snippet"].as_str().unwrap().contains("/seal/"));
         let site_id = site["site"].as_str().unwrap().to_string();
         // Every offered variant is served, in its format and at its size; the PNGs
@@ -884,6 +882,13 @@ fn an_operator_applies_proves_control_and_staff_approve_while_everyone_else_is_k
             "site.pem",
         ])
         .ok();
+        // The certificate is for the key the operator was given when applying.
+        std::fs::write(d.path("operator.key"), &operator_key).unwrap();
+        let key_pub = d.openssl(&["pkey", "-in", "operator.key", "-pubout"]).ok();
+        let cert_pub = d
+            .openssl(&["x509", "-in", "site.pem", "-noout", "-pubkey"])
+            .ok();
+        assert_eq!(key_pub.stdout, cert_pub.stdout);
         let public: serde_json::Value = client
             .get(d.url(&format!("/cert/{site_id}.json")))
             .send()
@@ -946,6 +951,7 @@ fn an_operator_applies_proves_control_and_staff_approve_while_everyone_else_is_k
             "image/svg+xml; charset=utf-8"
         );
         let etag = own.headers()["etag"].to_str().unwrap().to_string();
+        let own_cache_control = own.headers()["cache-control"].to_str().unwrap().to_string();
         let own = own.text().unwrap();
         assert!(
             own.contains("网站身份已验证") && own.contains("chenxi-shuzhi.cn"),
@@ -969,6 +975,7 @@ fn an_operator_applies_proves_control_and_staff_approve_while_everyone_else_is_k
             .send()
             .unwrap();
         assert_eq!(not_modified.status(), 304);
+        assert_eq!(own_cache_control, "public, no-cache");
         let english = client
             .get(d.url(&format!("/seal/{site_id}.svg?lang=en&size=l")))
             .send()
@@ -1143,6 +1150,18 @@ fn an_operator_applies_proves_control_and_staff_approve_while_everyone_else_is_k
         std::thread::sleep(Duration::from_millis(1100));
         let after = seal(Some("https://chenxi-shuzhi.cn/")).text().unwrap();
         assert!(after.contains("认证已撤销"), "{after}");
+        // A browser holding the certified seal must ask before showing it again
+        // (no-cache), and asking with its ETag now brings the revoked seal.
+        let held = client
+            .get(d.url(&format!("/seal/{site_id}.svg")))
+            .header("referer", "https://chenxi-shuzhi.cn/")
+            .header("if-none-match", &etag)
+            .send()
+            .unwrap();
+        assert_eq!(held.status(), 200);
+        assert_eq!(held.headers()["cache-control"], "public, no-cache");
+        assert_ne!(held.headers()["etag"].to_str().unwrap(), etag);
+        assert!(held.text().unwrap().contains("认证已撤销"));
         let revoked_page = client
             .get(d.url(&format!("/cert/{site_id}")))
             .send()

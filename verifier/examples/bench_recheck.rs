@@ -160,13 +160,15 @@ async fn main() -> BoxResult<()> {
             site_id: domain.clone(),
             organization: "北京晨曦数智科技有限公司".into(),
             uscc: Some(uscc.clone()),
-            icp: Some(IcpNumber::parse_website(icp)?),
+            filings: [(domain.clone(), IcpNumber::parse_website(icp)?)].into(),
             domains: vec![Domain::parse(domain)?],
             method: *method,
             token: token.clone(),
             certificate_serial: None,
         };
-        enroll(&db, &e, &policy, now).await?;
+        let mut tx = db.begin().await?;
+        enroll(&mut tx, &e, &policy, now).await?;
+        tx.commit().await?;
     }
     println!(
         "enrolled {n} sites in {:.1} s",
@@ -185,6 +187,7 @@ async fn main() -> BoxResult<()> {
         recheck_domain_days: 30,
         grace_hours: 72,
         recheck_concurrency: concurrency,
+        validation_reuse_days: 30,
     };
     let rechecker = Rechecker {
         db: db.clone(),

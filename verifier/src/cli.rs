@@ -43,7 +43,8 @@ enum Command {
         #[arg(long)]
         token: String,
     },
-    /// Check the domain's ICP filing against an applicant; prints a JSON verdict.
+    /// Look up the domain's ICP filing (who filed it, under which number), or, given
+    /// applicant details, check the filing against them; prints a JSON verdict.
     Icp {
         /// The domain.
         domain: String,
@@ -122,16 +123,25 @@ async fn run(cli: Cli) -> Result<u8> {
                 Error::Config("set CHENGXIN_ICP_PROVIDER (miit:URL or file:PATH)".into())
             })?;
             let provider = icp::provider_from_spec(spec)?;
-            let applicant = Applicant {
-                organization: org.unwrap_or_default(),
-                uscc: uscc.as_deref().map(Uscc::parse).transpose()?,
-                icp: claimed
-                    .as_deref()
-                    .map(IcpNumber::parse_website)
-                    .transpose()?,
-                domain: Domain::parse(&domain)?,
-            };
-            icp::check(provider.as_ref(), &applicant).await
+            let domain = Domain::parse(&domain)?;
+            match org {
+                // A bare lookup is a question about the filing, not a comparison.
+                None if uscc.is_none() && claimed.is_none() => {
+                    icp::lookup(provider.as_ref(), &domain).await
+                }
+                org => {
+                    let applicant = Applicant {
+                        organization: org.unwrap_or_default(),
+                        uscc: uscc.as_deref().map(Uscc::parse).transpose()?,
+                        icp: claimed
+                            .as_deref()
+                            .map(IcpNumber::parse_website)
+                            .transpose()?,
+                        domain,
+                    };
+                    icp::check(provider.as_ref(), &applicant).await
+                }
+            }
         }
         Command::Recheck {
             due,

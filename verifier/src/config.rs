@@ -73,6 +73,15 @@ pub struct VerifierSettings {
         global = true
     )]
     pub recheck_concurrency: usize,
+    /// Days a passing domain-control check may be relied on for approval (CA/B Forum
+    /// Baseline Requirements §4.2.1 allow reuse of validation data; we keep 30 days).
+    #[arg(
+        long,
+        env = "CHENGXIN_VALIDATION_REUSE_DAYS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub validation_reuse_days: i64,
 }
 
 impl VerifierSettings {
@@ -83,6 +92,7 @@ impl VerifierSettings {
             domain_every: self.recheck_domain_days.max(1) * 86_400,
             grace: self.grace_hours.max(0) * 3_600,
             suspension: self.grace_hours.max(0) * 3_600,
+            validation_reuse: self.validation_reuse_days.max(0) * 86_400,
             ..Default::default()
         }
     }

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::challenge::{Challenger, Method};
-use crate::icp::{self, Applicant, IcpProvider, IcpRecord};
+use crate::icp::{self, Filings, IcpProvider, IcpRecord};
 use crate::store::{self, Subject};
 use crate::token::Token;
 use crate::verdict::{Evidence, Verdict};
@@ -41,6 +41,9 @@ pub struct Policy {
     pub retry_base: i64,
     /// Longest retry interval (default 6 hours).
     pub retry_max: i64,
+    /// How old a passing domain-control check may be when an application is approved
+    /// (default 30 days).
+    pub validation_reuse: i64,
 }
 
 impl Default for Policy {
@@ -53,6 +56,7 @@ impl Default for Policy {
             failing_every: 3_600,
             retry_base: 300,
             retry_max: 6 * 3_600,
+            validation_reuse: 30 * 86_400,
         }
     }
 }
@@ -66,8 +70,9 @@ pub struct Enrollment {
     pub organization: String,
     /// Its USCC.
     pub uscc: Option<Uscc>,
-    /// Its website ICP number.
-    pub icp: Option<IcpNumber>,
+    /// The website filing number of each registrable domain (icp.md §5 rule 1); each
+    /// is checked again, not only the primary domain's.
+    pub filings: Filings,
     /// Certified domains, primary first.
     pub domains: Vec<Domain>,
     /// The method that proved control.
@@ -117,6 +122,7 @@ struct Row {
     organization: String,
     uscc: Option<String>,
     icp: Option<String>,
+    filings: Option<String>,
     domains: String,
     method: String,
     token: String,
@@ -131,7 +137,7 @@ struct Row {
     icp_snapshot: Option<String>,
 }
 
-const COLUMNS: &str = "site_id, organization, uscc, icp, domains, method, token, certificate_serial, state, \
+const COLUMNS: &str = "site_id, organization, uscc, icp, filings, domains, method, token, certificate_serial, state, \
     domain_due_at, icp_due_at, retry_at, retries, failing_since, suspended_at, icp_snapshot";
 
 /// The subject fields of a filing whose change suspends at once.
@@ -142,25 +148,53 @@ struct Snapshot {
     nature_name: String,
 }
 
-/// Registers (or re-registers, after renewal) a site for re-verification. The
-/// first checks are due after the policy's intervals.
-pub async fn enroll(db: &Database, e: &Enrollment, policy: &Policy, now: i64) -> Result<()> {
+/// The snapshot of each registrable domain's filing.
+type Snapshots = std::collections::BTreeMap<String, Snapshot>;
+
+impl Row {
+    /// The filing numbers to check again: the stored map, or for rows enrolled before
+    /// it existed the single `icp` number for the primary domain.
+    fn filings(&self, domains: &[Domain]) -> Result<Filings> {
+        if let Some(json) = &self.filings {
+            return serde_json::from_str(json)
+                .map_err(|e| Error::Config(format!("stored filings of {}: {e}", self.site_id)));
+        }
+        let mut out = Filings::new();
+        if let (Some(icp), Some(primary)) = (&self.icp, domains.first()) {
+            out.insert(icp::filing_key(primary), IcpNumber::parse_website(icp)?);
+        }
+        Ok(out)
+    }
+}
+
+/// Registers (or re-registers, after renewal) a site for re-verification, inside the
+/// caller's transaction (the approval that issues the certificate): a certified site
+/// that is never re-verified must not be possible. The first checks are due after the
+/// policy's intervals.
+pub async fn enroll(tx: &mut Tx, e: &Enrollment, policy: &Policy, now: i64) -> Result<()> {
     let domains = serde_json::to_string(&e.domains).unwrap_or_else(|_| "[]".into());
-    on_pool!(db, |p| {
+    let filings = serde_json::to_string(&e.filings).unwrap_or_else(|_| "{}".into());
+    let primary = e
+        .domains
+        .first()
+        .and_then(|d| e.filings.get(&icp::filing_key(d)));
+    on_tx!(tx, |c| {
         sqlx::query(
-        "INSERT INTO recheck_subjects (site_id, organization, uscc, icp, domains, method, token, certificate_serial, \
-         state, domain_due_at, icp_due_at, retries, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'ok', $9, $10, 0, $11) \
+        "INSERT INTO recheck_subjects (site_id, organization, uscc, icp, filings, domains, method, token, \
+         certificate_serial, state, domain_due_at, icp_due_at, retries, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'ok', $10, $11, 0, $12) \
          ON CONFLICT (site_id) DO UPDATE SET organization = excluded.organization, uscc = excluded.uscc, \
-         icp = excluded.icp, domains = excluded.domains, method = excluded.method, token = excluded.token, \
-         certificate_serial = excluded.certificate_serial, state = 'ok', domain_due_at = excluded.domain_due_at, \
-         icp_due_at = excluded.icp_due_at, retry_at = NULL, retries = 0, failing_since = NULL, \
-         suspended_at = NULL, last_reason = NULL, icp_snapshot = NULL, updated_at = excluded.updated_at"
+         icp = excluded.icp, filings = excluded.filings, domains = excluded.domains, method = excluded.method, \
+         token = excluded.token, certificate_serial = excluded.certificate_serial, state = 'ok', \
+         domain_due_at = excluded.domain_due_at, icp_due_at = excluded.icp_due_at, retry_at = NULL, retries = 0, \
+         failing_since = NULL, suspended_at = NULL, last_reason = NULL, icp_snapshot = NULL, \
+         updated_at = excluded.updated_at"
     )
     .bind(&e.site_id)
     .bind(&e.organization)
     .bind(e.uscc.as_ref().map(Uscc::as_str))
-    .bind(e.icp.as_ref().map(IcpNumber::as_str))
+    .bind(primary.map(IcpNumber::as_str))
+    .bind(filings)
     .bind(domains)
     .bind(e.method.as_str())
     .bind(e.token.as_str())
@@ -168,7 +202,7 @@ pub async fn enroll(db: &Database, e: &Enrollment, policy: &Policy, now: i64) ->
     .bind(now + policy.domain_every)
     .bind(now + policy.icp_every)
     .bind(now)
-    .execute(p)
+    .execute(c)
     .await
     .map(|_| ())?
     });
@@ -347,21 +381,19 @@ impl Rechecker {
         let mut icp_verdict = None;
         let mut snapshot = None;
         if let (true, Some(provider)) = (run_icp, &self.icp) {
-            let applicant = Applicant {
-                organization: row.organization.clone(),
-                uscc: row.uscc.as_deref().map(Uscc::parse).transpose()?,
-                icp: row
-                    .icp
-                    .as_deref()
-                    .map(IcpNumber::parse_website)
-                    .transpose()?,
-                domain: domains
-                    .first()
-                    .cloned()
-                    .ok_or_else(|| Error::Config(format!("site {} has no domains", row.site_id)))?,
-            };
-            let out = icp::check(provider.as_ref(), &applicant).await;
-            snapshot = snapshot_of(&out.evidence, &applicant.domain);
+            let uscc = row.uscc.as_deref().map(Uscc::parse).transpose()?;
+            let claims = row.filings(&domains)?;
+            // Every registrable domain, not only the primary (icp.md §5 rule 1).
+            let out = icp::check_domains(
+                provider.as_ref(),
+                &row.organization,
+                uscc.as_ref(),
+                &claims,
+                &domains,
+            )
+            .await
+            .outcome;
+            snapshot = Some(snapshots_of(&out.evidence));
             verdict = verdict.and(out.verdict);
             icp_verdict = Some(out.verdict);
             if out.verdict != Verdict::Pass {
@@ -369,20 +401,23 @@ impl Rechecker {
             }
             evidence.extend(out.evidence);
         }
-        let previous: Option<Snapshot> = row
+        let previous: Option<Snapshots> = row
             .icp_snapshot
             .as_deref()
-            .and_then(|s| serde_json::from_str(s).ok());
+            .and_then(|s| parse_snapshots(s, &domains));
         let subject_changed = match (&previous, &snapshot) {
-            (Some(a), Some(b)) if a != b => Some(format!(
-                "the filing's subject changed: {} / {} / {} became {} / {} / {}",
-                a.unit_name,
-                a.main_licence,
-                a.nature_name,
-                b.unit_name,
-                b.main_licence,
-                b.nature_name
-            )),
+            (Some(before), Some(now)) => now.iter().find_map(|(key, b)| {
+                let a = before.get(key).filter(|a| *a != b)?;
+                Some(format!(
+                    "the filing's subject changed for {key}: {} / {} / {} became {} / {} / {}",
+                    a.unit_name,
+                    a.main_licence,
+                    a.nature_name,
+                    b.unit_name,
+                    b.main_licence,
+                    b.nature_name
+                ))
+            }),
             _ => None,
         };
 
@@ -621,7 +656,7 @@ impl Rechecker {
         suspended_at: Option<i64>,
         retry_at: Option<i64>,
         retries: i64,
-        snapshot: Option<&Snapshot>,
+        snapshot: Option<&Snapshots>,
         due: Option<(i64, i64)>,
     ) -> Result<()> {
         // Unless the caller moved them (a pass), a failing site is looked at again
@@ -661,20 +696,44 @@ impl Rechecker {
     }
 }
 
-/// The subject fields of the row that covers `domain`, from ICP evidence.
-fn snapshot_of(evidence: &[Evidence], domain: &Domain) -> Option<Snapshot> {
-    let registrable = crate::ident::registrable_domain(domain).ok()?;
-    let rows = evidence
-        .iter()
-        .find(|e| e.check == "icp")?
-        .answered
-        .as_array()?;
-    rows.iter()
-        .filter_map(|v| IcpRecord::from_json(v.clone()).ok())
-        .find(|r| icp::covers(r, registrable.as_str()))
-        .map(|r| Snapshot {
-            unit_name: r.unit_name,
-            main_licence: r.main_licence,
-            nature_name: r.nature_name,
-        })
+/// The subject fields of the row covering each registrable domain, from the ICP
+/// evidence of one run (whatever its verdict: a subject that changed to a personal
+/// filing fails and must still be seen as a change).
+fn snapshots_of(evidence: &[Evidence]) -> Snapshots {
+    let mut out = Snapshots::new();
+    for e in evidence.iter().filter(|e| e.check == "icp") {
+        let Ok(domain) = Domain::parse(&e.subject) else {
+            continue;
+        };
+        let key = icp::filing_key(&domain);
+        let Some(rows) = e.answered.as_array() else {
+            continue;
+        };
+        if let Some(r) = rows
+            .iter()
+            .filter_map(|v| IcpRecord::from_json(v.clone()).ok())
+            .find(|r| icp::covers(r, &key))
+        {
+            out.insert(
+                key,
+                Snapshot {
+                    unit_name: r.unit_name,
+                    main_licence: r.main_licence,
+                    nature_name: r.nature_name,
+                },
+            );
+        }
+    }
+    out
+}
+
+/// Reads stored snapshots; rows written before every registrable domain was checked
+/// hold one snapshot, the primary domain's.
+fn parse_snapshots(stored: &str, domains: &[Domain]) -> Option<Snapshots> {
+    if let Ok(map) = serde_json::from_str::<Snapshots>(stored) {
+        return Some(map);
+    }
+    let single: Snapshot = serde_json::from_str(stored).ok()?;
+    let primary = domains.first()?;
+    Some(Snapshots::from([(icp::filing_key(primary), single)]))
 }

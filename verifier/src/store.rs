@@ -63,3 +63,24 @@ pub async fn recent(db: &Database, domain: &str, limit: i64) -> Result<Vec<Evide
         .filter_map(|(j,)| serde_json::from_str(&j).ok())
         .collect())
 }
+
+/// The domains of an application with a passing domain-control check (any method)
+/// made at or after `since`, read inside the caller's transaction so that approval
+/// judges the evidence it commits with (design §4: domain control is never waived).
+pub async fn proven_domains_in(
+    tx: &mut Tx,
+    application_id: &str,
+    since: i64,
+) -> Result<Vec<String>> {
+    let rows: Vec<(String,)> = on_tx!(tx, |c| {
+        sqlx::query_as(
+            "SELECT DISTINCT subject FROM verification_checks WHERE application_id = $1 \
+             AND verdict = 'pass' AND check_kind IN ('dns-txt', 'http-file', 'html-meta') AND at >= $2",
+        )
+        .bind(application_id)
+        .bind(since)
+        .fetch_all(c)
+        .await?
+    });
+    Ok(rows.into_iter().map(|(s,)| s).collect())
+}

@@ -13,6 +13,7 @@ use utoipa::openapi::{RefOr, Required};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use verifier::Method;
+use verifier::icp::Filings;
 
 use crate::account::{Account, Role};
 use crate::application::{self, Application};
@@ -70,9 +71,16 @@ pub(crate) struct ApplyBody {
     /// City.
     #[schema(example = "海淀区")]
     pub(crate) city: String,
-    /// PEM CSR for the operator's own key; without one the server generates a key and
-    /// returns it once, on approval.
+    /// PEM CSR for the operator's own key; without one the server generates a P-256
+    /// key and returns it once, in this call's answer (never stored, never shown to
+    /// staff).
     pub(crate) csr_pem: Option<String>,
+    /// The website filing number of each other registrable domain among `domains`
+    /// (each is filed on its own; `icp` is the primary domain's). Where a filing
+    /// source is configured, MIIT's numbers are found and checked anyway.
+    #[serde(default)]
+    #[schema(example = json!({"chenxi-shuzhi.com": "京ICP备2024018653号-2"}))]
+    pub(crate) filings: std::collections::BTreeMap<String, String>,
 }
 
 /// A new application and what to publish to prove control of each domain.
@@ -87,12 +95,17 @@ struct Applied {
     domains: Vec<Domain>,
     /// Application id (`app_…`).
     id: String,
+    /// The private key generated for the operator (PKCS#8 PEM) when no CSR was
+    /// sent: shown this once and never stored; install it with the certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    private_key_pem: Option<String>,
     /// `pending`.
     status: String,
 }
 
-/// Validates every field and reports each failure by name (422).
-pub(crate) fn validate(b: &ApplyBody) -> Result<SiteIdentity, AppError> {
+/// Validates every field and reports each failure by name (422): the identity and
+/// the filing number of each registrable domain.
+pub(crate) fn validate(b: &ApplyBody) -> Result<(SiteIdentity, Filings), AppError> {
     let mut errors: Vec<(String, String)> = Vec::new();
     let mut note = |field: &str, r: Result<(), ca::Error>| {
         if let Err(e) = r {
@@ -129,14 +142,21 @@ pub(crate) fn validate(b: &ApplyBody) -> Result<SiteIdentity, AppError> {
     if !errors.is_empty() {
         return Err(AppError::Invalid(errors));
     }
-    Ok(SiteIdentity::parse(
+    let identity = SiteIdentity::parse(
         &b.organization,
         &b.uscc,
         &b.icp,
         &b.province,
         &b.city,
         &b.domains,
-    )?)
+    )?;
+    let extra: Vec<(String, String)> = b
+        .filings
+        .iter()
+        .map(|(d, n)| (d.clone(), n.clone()))
+        .collect();
+    let filings = application::claims(&identity, &extra).map_err(AppError::Invalid)?;
+    Ok((identity, filings))
 }
 
 /// Apply for a seal
@@ -164,8 +184,16 @@ async fn apply(
 ) -> Result<(StatusCode, Json<Applied>), AppError> {
     account.require(&[Role::Operator])?;
     let Json(body) = body?;
-    let identity = validate(&body)?;
-    let app = application::insert(&state.db, &account, &identity, body.csr_pem.as_deref()).await?;
+    let (identity, filings) = validate(&body)?;
+    let created = application::insert(
+        &state.db,
+        &account,
+        &identity,
+        &filings,
+        body.csr_pem.as_deref(),
+    )
+    .await?;
+    let app = created.application;
     let token = verifier::Token::parse(&app.token)?;
     let challenges: Vec<Value> = identity
         .domains
@@ -188,6 +216,7 @@ async fn apply(
             challenges,
             domains: identity.domains,
             id: app.id,
+            private_key_pem: created.private_key_pem.map(|k| k.as_str().to_string()),
             status: app.status,
         }),
     ))
@@ -331,7 +360,7 @@ async fn verify(
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Application id (`app_…`)")),
     responses(
-        (status = 200, description = "The issued site", body = crate::openapi::IssuedSite),
+        (status = 200, description = "The issued site", body = Site),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 403, description = "The account is not staff", body = ErrorBody),
         (status = 404, description = "No such application", body = ErrorBody),

@@ -37,6 +37,7 @@ struct Texts {
     report: &'static str,
     other_lang: &'static str,
     other_lang_name: &'static str,
+    freshness: &'static str,
 }
 
 const ZH: Texts = Texts {
@@ -69,6 +70,7 @@ const ZH: Texts = Texts {
     report: "举报此网站",
     other_lang: "en",
     other_lang_name: "English",
+    freshness: "本页与印章实时反映证书状态：证书被暂停或撤销后，1 秒内所有印章即显示相应状态（浏览器每次显示印章前都会向我们核对）。",
 };
 
 const EN: Texts = Texts {
@@ -101,6 +103,7 @@ const EN: Texts = Texts {
     report: "Report this site",
     other_lang: "zh",
     other_lang_name: "中文",
+    freshness: "This page and the seal show the certificate's status as it is now: within one second of a hold or revocation every seal shows it (browsers check with us before showing a seal again).",
 };
 
 /// What the page says about the Referer.
@@ -124,7 +127,8 @@ struct CertPage {
     revoked: Option<String>,
     organization: String,
     uscc: String,
-    icp: String,
+    /// Each filing number with the domains it covers (one entry: the number alone).
+    filings: Vec<(String, Vec<String>)>,
     province: String,
     city: String,
     domains: Vec<String>,
@@ -160,6 +164,23 @@ fn status_text(status: &str, en: bool) -> &'static str {
         (_, false) => "未认证",
         (_, true) => "not certified",
     }
+}
+
+/// The certificate's filing numbers, each with the domains it covers, in domain
+/// order. With one number for every domain the page shows just the number.
+fn filing_groups(record: &ca::store::CertificateRecord) -> Vec<(String, Vec<String>)> {
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for (domain, icp) in application::domain_filings(record) {
+        let shown = Domain::parse(&domain).map_or(domain, |d| d.to_unicode());
+        match groups.iter_mut().find(|(n, _)| *n == icp) {
+            Some((_, ds)) => ds.push(shown),
+            None => groups.push((icp, vec![shown])),
+        }
+    }
+    if let [(_, domains)] = groups.as_mut_slice() {
+        domains.clear();
+    }
+    groups
 }
 
 /// Renders the page for `site`.
@@ -216,6 +237,7 @@ pub(crate) async fn page(
     )
     .await?;
     let status = site_cert.status;
+    let filings = filing_groups(&record);
     let page = CertPage {
         t,
         banner,
@@ -230,7 +252,7 @@ pub(crate) async fn page(
             .map(|r| r.name().to_string()),
         organization: record.organization,
         uscc: record.uscc,
-        icp: record.icp,
+        filings,
         province: record.province,
         city: record.city,
         domains: domains

@@ -146,6 +146,8 @@ struct ApplyForm {
     city: String,
     /// One per line (commas and spaces also separate).
     domains: String,
+    /// Other registrable domains' filing numbers: `domain number` per line.
+    filings: String,
     csr_pem: String,
 }
 
@@ -193,15 +195,48 @@ async fn apply(
         province: form.province.clone(),
         city: form.city.clone(),
         csr_pem: Some(form.csr_pem.trim().to_string()).filter(|p| !p.is_empty()),
+        filings: form
+            .filings
+            .lines()
+            .filter_map(|l| {
+                let mut parts = l.split_whitespace();
+                Some((
+                    parts.next()?.to_string(),
+                    parts.collect::<Vec<_>>().join(""),
+                ))
+            })
+            .collect(),
     };
     let result = match validate(&body) {
-        Ok(identity) => {
-            application::insert(&state.db, &user.account, &identity, body.csr_pem.as_deref()).await
+        Ok((identity, filings)) => {
+            application::insert(
+                &state.db,
+                &user.account,
+                &identity,
+                &filings,
+                body.csr_pem.as_deref(),
+            )
+            .await
         }
         Err(e) => Err(e),
     };
     match result {
-        Ok(app) => Ok(see_other(&format!("/portal/applications/{}", app.id), None)),
+        // A generated key is shown on this answer, once: it is stored nowhere, so
+        // there is no page to redirect to that could show it again.
+        Ok(created) => match created.private_key_pem {
+            Some(key) => {
+                let page = KeyPage {
+                    nav: Nav::of(Some(&user.session)),
+                    application: created.application.id,
+                    private_key_pem: key.as_str().to_string(),
+                };
+                Ok(render(StatusCode::CREATED, &page, None))
+            }
+            None => Ok(see_other(
+                &format!("/portal/applications/{}", created.application.id),
+                None,
+            )),
+        },
         Err(e) => {
             let errors = input_problems(e)?;
             let f = ApplyForm {
@@ -211,6 +246,7 @@ async fn apply(
                 province: cut(&form.province, 60),
                 city: cut(&form.city, 80),
                 domains: cut(&form.domains, 30_000),
+                filings: cut(&form.filings, 30_000),
                 csr_pem: cut(&form.csr_pem, 20_000),
             };
             let page = ApplyPage {
@@ -222,6 +258,15 @@ async fn apply(
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page, None))
         }
     }
+}
+
+/// The key generated for an operator who sent no CSR, shown once.
+#[derive(Template)]
+#[template(path = "key.html")]
+struct KeyPage {
+    nav: Nav,
+    application: String,
+    private_key_pem: String,
 }
 
 // ---- one application ----

@@ -297,11 +297,13 @@ async fn seal(
         header::CONTENT_TYPE,
         HeaderValue::from_static(format.content_type()),
     );
-    // Short-lived in browsers and shared caches, keyed by the Referer that decided
-    // it: a revoked seal reaches a visitor within a minute at worst.
+    // Browsers and shared caches may keep the bytes but must ask again before each
+    // use (a 304 when the ETag still matches, which costs us as little as a hit): a
+    // hold or revocation then reaches every visitor within FRESHNESS (1 s), as the
+    // certificate page says. `max-age=60` let a revoked seal stay green for a minute.
     h.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=60"),
+        HeaderValue::from_static("public, no-cache"),
     );
     h.insert(header::VARY, HeaderValue::from_static("Referer"));
     h.insert(

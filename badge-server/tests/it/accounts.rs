@@ -47,7 +47,7 @@ impl TestApp {
     }
 
     /// Rebuilds the router after the state was changed.
-    fn rebuild(&mut self) {
+    pub(crate) fn rebuild(&mut self) {
         self.app = badge_server::router::build(self.state.clone());
     }
 

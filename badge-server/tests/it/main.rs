@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod accounts;
+mod approval;
 mod complaints;
 mod openapi;
 mod pages;
@@ -65,15 +66,52 @@ pub(crate) async fn pending_application(
         &[domain.to_string()],
     )
     .unwrap();
-    badge_server::application::insert(&state.db, operator, &identity, None)
+    let filings = badge_server::application::claims(&identity, &[]).unwrap();
+    badge_server::application::insert(&state.db, operator, &identity, &filings, None)
         .await
         .unwrap()
+        .application
         .id
 }
 
-/// A certified site through the real application store and approval: the
-/// application is taken to `review` (as a run without DNS answers ends), then
-/// approved by `staff`. The site's id.
+/// Server settings from these command-line flags (defaults for the rest).
+pub(crate) fn settings_from(flags: &[&str]) -> ServerSettings {
+    Args::parse_from(std::iter::once("badge-server").chain(flags.iter().copied())).settings
+}
+
+/// A domain-control checker that asks `dns` (a real DNS server on loopback) alone.
+pub(crate) fn challenger_for(dns: &testkit::DnsServer) -> verifier::Challenger {
+    let addr = dns.addr.to_string();
+    verifier::Challenger::from_settings(&settings_from(&["--dns-servers", &addr]).verifier).unwrap()
+}
+
+/// Proves control of every domain of application `id` through the real verification
+/// path: dnsmasq on loopback serving the application's TXT records, asked by a copy
+/// of `state`. Without a filing source the application then waits for staff
+/// (`review`). The verification's answer.
+pub(crate) async fn prove_control(
+    state: &AppState,
+    actor: &badge_server::account::Account,
+    id: &str,
+) -> serde_json::Value {
+    let app = badge_server::application::get(&state.db, id)
+        .await
+        .unwrap()
+        .unwrap();
+    let zone = app.domain_list().iter().fold(testkit::Zone::new(), |z, d| {
+        z.txt(&format!("_chengxin-challenge.{d}"), &app.token)
+    });
+    let dns = zone.start();
+    let mut state = state.clone();
+    state.challenger = Arc::new(challenger_for(&dns));
+    badge_server::application::verify(&state, &app, actor, Some(verifier::Method::DnsTxt))
+        .await
+        .unwrap()
+}
+
+/// A certified site through the real application store, verification and approval:
+/// control is proven over real DNS, the application waits for staff (no filing
+/// source), and `staff` approves it. The site's id.
 pub(crate) async fn certified_site(
     state: &AppState,
     operator: &badge_server::account::Account,
@@ -81,14 +119,8 @@ pub(crate) async fn certified_site(
     domain: &str,
 ) -> String {
     let id = pending_application(state, operator, domain).await;
-    ca::on_pool!(&state.db, |p| sqlx::query(
-        "UPDATE applications SET status = 'review' WHERE id = $1"
-    )
-    .bind(&id)
-    .execute(p)
-    .await
-    .map(drop)
-    .unwrap());
+    let checked = prove_control(state, operator, &id).await;
+    assert_eq!(checked["status"], "review", "{checked}");
     let app = badge_server::application::get(&state.db, &id)
         .await
         .unwrap()

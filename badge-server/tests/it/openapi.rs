@@ -515,7 +515,7 @@ async fn what_the_api_answers_through_an_application_s_life_is_what_the_document
     let user = token(&state, Role::User, "visitor@seal.test").await;
     let doc = document();
     let c = Client {
-        app: badge_server::router::build(state),
+        app: badge_server::router::build(state.clone()),
         ops: operations(&doc),
         doc,
     };
@@ -615,6 +615,9 @@ async fn what_the_api_answers_through_an_application_s_life_is_what_the_document
     .await;
     let applied = c.post("/api/v1/applications", a, f01.clone(), 201).await;
     assert_eq!(applied["challenges"].as_array().unwrap().len(), 3);
+    // No CSR: the operator's key is generated now and shown in this answer only.
+    let key = applied["private_key_pem"].as_str().unwrap();
+    assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"), "{applied}");
     let id = applied["id"].as_str().unwrap().to_string();
     let app_path = format!("/api/v1/applications/{id}");
 
@@ -646,16 +649,30 @@ async fn what_the_api_answers_through_an_application_s_life_is_what_the_document
         415,
     )
     .await;
-    // No DNS answers and no ICP source: the run ends in staff review.
+    // No DNS answers: domain control could not be told, so the application stays
+    // pending (never staff review, even with no ICP source) and cannot be approved.
     let run = c.call(Method::POST, &verify, a, None, 200).await;
-    assert_eq!(run["status"], "review", "{run}");
+    assert_eq!(run["status"], "pending", "{run}");
+    assert_eq!(run["verdict"], "error", "{run}");
     assert!(!run["evidence"].as_array().unwrap().is_empty());
     c.get(&app_path, a, 200).await;
 
     let approve = format!("{app_path}/approve");
     c.post(&approve, a, json!({}), 403).await;
+    c.post(&approve, staff, json!({}), 409).await;
+    // Proven over real DNS, the filing question goes to staff, who approve: the key
+    // was the operator's (generated at apply time), so approval returns none.
+    let operator = account::ensure(
+        &state.db,
+        &Email::parse("a@chenxi-shuzhi.cn").unwrap(),
+        Role::Operator,
+    )
+    .await
+    .unwrap();
+    let proven = crate::prove_control(&state, &operator, &id).await;
+    assert_eq!(proven["status"], "review", "{proven}");
     let issued = c.post(&approve, staff, json!({}), 200).await;
-    assert!(issued["private_key_pem"].is_string());
+    assert!(issued.get("private_key_pem").is_none(), "{issued}");
     c.post(&approve, staff, json!({}), 409).await;
     c.post(&verify, a, json!({}), 409).await;
     c.post(

@@ -792,9 +792,22 @@ async fn an_application_goes_from_the_apply_form_to_an_upheld_complaint_through_
                 ],
             )
             .await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{r:?}");
-        let app_page = r.location().to_string();
+        // No CSR: the generated key is shown on this answer, once, with what it is for.
+        assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+        assert!(r.body.contains("-----BEGIN PRIVATE KEY-----"), "{r:?}");
+        assert!(r.body.contains("只显示这一次"), "{r:?}");
+        let app_page = r
+            .body
+            .split("href=\"")
+            .filter_map(|h| h.split('"').next())
+            .find(|h| h.starts_with("/portal/applications/"))
+            .unwrap()
+            .to_string();
         let app_id = app_page.rsplit('/').next().unwrap().to_string();
+        assert!(
+            !op.get(&app_page).await.body.contains("PRIVATE KEY"),
+            "the key is shown once only"
+        );
         let page = op
             .get(&app_page)
             .await
@@ -804,7 +817,8 @@ async fn an_application_goes_from_the_apply_form_to_an_upheld_complaint_through_
         assert!(page.body.contains("&#60;meta name="));
         assert!(op.get("/portal").await.body.contains(&app_id));
 
-        // No DNS answers and no ICP source: the run ends in staff review.
+        // No DNS answers: domain control could not be told, so the run leaves the
+        // application pending, and staff cannot approve it from the console.
         let r = op
             .submit(&app_page, &format!("{app_page}/verify"), &[])
             .await;
@@ -812,11 +826,32 @@ async fn an_application_goes_from_the_apply_form_to_an_upheld_complaint_through_
         let page = op
             .get(&app_page)
             .await
-            .expect(200, "data-status=\"review\"");
+            .expect(200, "data-status=\"pending\"");
         assert!(page.body.contains("ICP: no filing source"));
         assert!(!page.body.contains("尚未验证"), "evidence shown");
-
         let mut s = signed_in(&t, STAFF).await;
+        let r = s
+            .submit(
+                "/console",
+                &format!("/console/applications/{app_id}/approve"),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status.as_u16(), 409, "{r:?}");
+        assert_eq!(t.scalar("SELECT COUNT(*) FROM sites").await, 0);
+
+        // Proven over real DNS: the filing question waits for staff.
+        let operator = account::upsert_role(
+            &t.state.db,
+            &Email::parse(OPERATOR).unwrap(),
+            Role::Operator,
+        )
+        .await
+        .unwrap();
+        crate::prove_control(&t.state, &operator, &app_id).await;
+        op.get(&app_page)
+            .await
+            .expect(200, "data-status=\"review\"");
         let console = s.get("/console").await.expect(200, &app_id);
         assert!(console.body.contains("ICP: no filing source"));
         let r = s

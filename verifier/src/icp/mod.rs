@@ -415,6 +415,15 @@ impl Applicant {
 ///
 /// A provider error gives [`Verdict::Error`], never a pass or a fail.
 pub async fn check(provider: &dyn IcpProvider, applicant: &Applicant) -> Outcome {
+    check_filing(provider, applicant).await.0
+}
+
+/// As [`check`], also returning the row that covers the registrable domain when the
+/// verdict is a pass or a review (the filing the certificate will name).
+pub async fn check_filing(
+    provider: &dyn IcpProvider,
+    applicant: &Applicant,
+) -> (Outcome, Option<IcpRecord>) {
     let name = provider.name();
     let subject = applicant.domain.as_str().to_string();
     let evidence = |asked: Value, answered: Value, verdict: Verdict, reasons: Vec<String>| {
@@ -434,11 +443,14 @@ pub async fn check(provider: &dyn IcpProvider, applicant: &Applicant) -> Outcome
     let registrable = match crate::ident::registrable_domain(&applicant.domain) {
         Ok(r) => r.as_str().to_string(),
         Err(e) => {
-            return evidence(
-                json!({"provider": name, "queries": []}),
-                Value::Null,
-                Verdict::Fail,
-                vec![e.to_string()],
+            return (
+                evidence(
+                    json!({"provider": name, "queries": []}),
+                    Value::Null,
+                    Verdict::Fail,
+                    vec![e.to_string()],
+                ),
+                None,
             );
         }
     };
@@ -447,13 +459,16 @@ pub async fn check(provider: &dyn IcpProvider, applicant: &Applicant) -> Outcome
     let first = match provider.query(&registrable).await {
         Ok(a) => a,
         Err(e) => {
-            return evidence(
-                json!({"provider": name, "queries": queries}),
-                Value::String(e.to_string()),
-                Verdict::Error,
-                vec![format!(
-                    "ICP provider {name} could not answer for {registrable}: {e}; retry later"
-                )],
+            return (
+                evidence(
+                    json!({"provider": name, "queries": queries}),
+                    Value::String(e.to_string()),
+                    Verdict::Error,
+                    vec![format!(
+                        "ICP provider {name} could not answer for {registrable}: {e}; retry later"
+                    )],
+                ),
+                None,
             );
         }
     };
@@ -481,11 +496,178 @@ pub async fn check(provider: &dyn IcpProvider, applicant: &Applicant) -> Outcome
 
     let (verdict, mut reasons) = evaluate(applicant, &registrable, &rows);
     reasons.extend(notes);
+    let matched = match verdict {
+        Verdict::Pass | Verdict::Review => rows
+            .iter()
+            .find(|r| rules::covers(r, &registrable))
+            .cloned(),
+        Verdict::Fail | Verdict::Error => None,
+    };
     let answered = Value::Array(rows.iter().map(|r| r.raw.clone()).collect());
-    evidence(
-        json!({"provider": name, "registrable": registrable, "queries": queries, "requests": requests}),
-        answered,
-        verdict,
-        reasons,
+    (
+        evidence(
+            json!({"provider": name, "registrable": registrable, "queries": queries, "requests": requests}),
+            answered,
+            verdict,
+            reasons,
+        ),
+        matched,
     )
+}
+
+/// The website filing number of each registrable domain of an application or a site
+/// (`example.cn` → `京ICP备2024018653号-1`). Hosts under one registrable domain share
+/// its filing (icp.md §5 rule 1).
+pub type Filings = std::collections::BTreeMap<String, IcpNumber>;
+
+/// The registrable domain a host's filing is looked up under; the host itself when it
+/// has none (the ICP check then fails for it with the reason).
+pub fn filing_key(domain: &Domain) -> String {
+    crate::ident::registrable_domain(domain)
+        .map(|r| r.as_str().to_string())
+        .unwrap_or_else(|_| domain.as_str().to_string())
+}
+
+/// What [`check_domains`] found.
+#[derive(Debug, Clone)]
+pub struct DomainsCheck {
+    /// Every registrable domain's check, combined: the worst verdict wins.
+    pub outcome: Outcome,
+    /// The filing number of each registrable domain: MIIT's `serviceLicence` where a
+    /// row covers it (with a pass or a review), else the applicant's claim if any.
+    pub filings: Filings,
+    /// The covering row of each registrable domain that has one.
+    pub rows: std::collections::BTreeMap<String, IcpRecord>,
+}
+
+/// Runs the ICP check for every registrable domain among `domains` (icp.md §5 rule 1:
+/// each needs its own MIIT row naming the same subject), not only the first. `claims`
+/// holds the filing numbers the applicant gave, by registrable domain; a registrable
+/// domain without a claim is checked without one. Rows of different registrable
+/// domains must name the same subject (`mainLicence`); a difference is a review.
+pub async fn check_domains(
+    provider: &dyn IcpProvider,
+    organization: &str,
+    uscc: Option<&Uscc>,
+    claims: &Filings,
+    domains: &[Domain],
+) -> DomainsCheck {
+    let mut outcome = Outcome {
+        verdict: Verdict::Pass,
+        reasons: Vec::new(),
+        evidence: Vec::new(),
+    };
+    let mut filings = Filings::new();
+    let mut rows = std::collections::BTreeMap::new();
+    let mut seen = Vec::new();
+    for domain in domains {
+        let key = filing_key(domain);
+        if seen.contains(&key) {
+            continue;
+        }
+        seen.push(key.clone());
+        let applicant = Applicant {
+            organization: organization.to_string(),
+            uscc: uscc.cloned(),
+            icp: claims.get(&key).cloned(),
+            domain: domain.clone(),
+        };
+        let (out, row) = check_filing(provider, &applicant).await;
+        outcome.verdict = outcome.verdict.and(out.verdict);
+        outcome.reasons.extend(out.reasons);
+        outcome.evidence.extend(out.evidence);
+        let number = row
+            .as_ref()
+            .and_then(|r| IcpNumber::parse_website(&r.service_licence).ok())
+            .or_else(|| applicant.icp.clone());
+        if let Some(n) = number {
+            filings.insert(key.clone(), n);
+        }
+        if let Some(r) = row {
+            rows.insert(key, r);
+        }
+    }
+    let subjects: Vec<(&String, &IcpRecord)> = rows.iter().collect();
+    if let Some((first_key, first)) = subjects.first()
+        && let Some((key, other)) = subjects
+            .iter()
+            .find(|(_, r)| r.main_licence != first.main_licence)
+    {
+        outcome.verdict = outcome.verdict.and(Verdict::Review);
+        outcome.reasons.push(format!(
+            "{key} is filed under the subject {}, but {first_key} under {}: one seal names one filing subject",
+            other.main_licence, first.main_licence
+        ));
+    }
+    DomainsCheck {
+        outcome,
+        filings,
+        rows,
+    }
+}
+
+/// Answers a bare question about a domain's filing (no applicant to compare with):
+/// whether its registrable domain is filed for a website, by whom, under which
+/// number. A website filing covering it is a pass (exit 0), none is a fail, and a
+/// provider that cannot answer is an error.
+pub async fn lookup(provider: &dyn IcpProvider, domain: &Domain) -> Outcome {
+    let name = provider.name();
+    let evidence = |asked: Value, answered: Value, verdict: Verdict, reasons: Vec<String>| {
+        Outcome::single(Evidence {
+            check: "icp".into(),
+            subject: domain.as_str().to_string(),
+            asked,
+            answered,
+            resolver: Some(name.clone()),
+            at: now(),
+            verdict,
+            reasons,
+        })
+    };
+    let registrable = match crate::ident::registrable_domain(domain) {
+        Ok(r) => r.as_str().to_string(),
+        Err(e) => return evidence(Value::Null, Value::Null, Verdict::Fail, vec![e.to_string()]),
+    };
+    let asked = json!({"provider": name, "registrable": registrable, "queries": [query_body(&registrable)]});
+    let answer = match provider.query(&registrable).await {
+        Ok(a) => a,
+        Err(e) => {
+            return evidence(
+                asked,
+                Value::String(e.to_string()),
+                Verdict::Error,
+                vec![format!(
+                    "ICP provider {name} could not answer for {registrable}: {e}; retry later"
+                )],
+            );
+        }
+    };
+    let answered = Value::Array(answer.rows.iter().map(|r| r.raw.clone()).collect());
+    let websites: Vec<&IcpRecord> = answer
+        .rows
+        .iter()
+        .filter(|r| {
+            rules::covers(r, &registrable) && IcpNumber::parse_website(&r.service_licence).is_ok()
+        })
+        .collect();
+    if websites.is_empty() {
+        let mut reasons = vec![format!("{registrable} has no website filing")];
+        reasons.extend(answer.rows.iter().map(|r| {
+            format!(
+                "{} ({}, {}) is filed for {}",
+                r.service_licence, r.unit_name, r.nature_name, r.domain
+            )
+        }));
+        return evidence(asked, answered, Verdict::Fail, reasons);
+    }
+    let reasons = websites
+        .iter()
+        .map(|r| {
+            format!(
+                "{registrable} is filed for a website by {} ({}) under {} (subject {}); access limited: {}",
+                r.unit_name, r.nature_name, r.service_licence, r.main_licence, r.limit_access
+            )
+        })
+        .collect();
+    evidence(asked, answered, Verdict::Pass, reasons)
 }

@@ -816,3 +816,52 @@ fn a_certificate_number_in_the_row_must_be_the_applicants_uscc() {
     assert_eq!(verdict, Verdict::Review);
     assert!(reasons[0].contains("91440300708461136T"), "{reasons:?}");
 }
+
+#[tokio::test]
+async fn a_bare_lookup_says_who_filed_the_domain_under_which_number() {
+    let miit = Miit::fixtures().await;
+    let provider = miit.provider(None, Duration::from_secs(5));
+    let filed = verifier::icp::lookup(
+        &provider,
+        &ca::identity::Domain::parse("www.chenxi-shuzhi.cn").unwrap(),
+    )
+    .await;
+    assert_eq!(filed.verdict, Verdict::Pass, "{:?}", filed.reasons);
+    let said = filed.reasons.join("\n");
+    for needle in [
+        "chenxi-shuzhi.cn is filed for a website",
+        "北京晨曦数智科技有限公司",
+        "京ICP备2024018653号-1",
+    ] {
+        assert!(said.contains(needle), "{needle}: {said}");
+    }
+    let unfiled = verifier::icp::lookup(
+        &provider,
+        &ca::identity::Domain::parse("lakeview-shop.cn").unwrap(),
+    )
+    .await;
+    assert_eq!(unfiled.verdict, Verdict::Fail);
+    assert!(
+        unfiled.reasons[0].contains("no website filing"),
+        "{:?}",
+        unfiled.reasons
+    );
+
+    // The CLI without applicant details: exit 0 for a filed domain, 1 for none.
+    let spec = format!("file:{}", fixture("miit-rows.json").display());
+    let run = |domain: &str| {
+        std::process::Command::new(testkit::bin("verifier"))
+            .args(["icp", domain, "--no-record"])
+            .env("CHENGXIN_ICP_PROVIDER", &spec)
+            .output()
+            .unwrap()
+    };
+    let out = run("chenxi-shuzhi.cn");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("京ICP备2024018653号-1") && !stdout.contains("applicant says"),
+        "{stdout}"
+    );
+    assert_eq!(run("lakeview-shop.cn").status.code(), Some(1));
+}

@@ -94,13 +94,19 @@ impl World {
             site_id: "s1".into(),
             organization: "北京晨曦数智科技有限公司".into(),
             uscc: Some(Uscc::parse("91110108MA04T7K21H").unwrap()),
-            icp: Some(IcpNumber::parse_website("京ICP备2024018653号-1").unwrap()),
+            filings: [(
+                "chenxi-shuzhi.cn".to_string(),
+                IcpNumber::parse_website("京ICP备2024018653号-1").unwrap(),
+            )]
+            .into(),
             domains: vec![Domain::parse("chenxi-shuzhi.cn").unwrap()],
             method: Method::DnsTxt,
             token: self.token.clone(),
             certificate_serial: Some(self.serial.clone()),
         };
-        enroll(&self.db, &e, &Policy::default(), now).await.unwrap();
+        let mut tx = self.db.begin().await.unwrap();
+        enroll(&mut tx, &e, &Policy::default(), now).await.unwrap();
+        tx.commit().await.unwrap();
     }
 
     async fn state(&self) -> State {
@@ -304,4 +310,66 @@ async fn an_unknown_site_is_a_clear_error() {
         .err()
         .unwrap();
     assert!(err.to_string().contains("no site \"nope\""), "{err}");
+}
+
+const F02_ROW: &str = r#"{"contentTypeName":"","domain":"chenxi-ai.com.cn","domainId":10009000001,"homeUrl":"www.chenxi-ai.com.cn","leaderName":"","limitAccess":"否","mainId":7100001,"mainLicence":"京ICP备2024018653号","natureName":"企业","serviceId":10008000001,"serviceLicence":"京ICP备2024018653号-2","serviceName":"北京晨曦数智","unitName":"北京晨曦数智科技有限公司","updateRecordTime":"2024-06-12 10:21:33"}"#;
+
+#[tokio::test]
+async fn every_registrable_domain_s_filing_is_checked_again_not_only_the_primary_s() {
+    for backend in testkit::Backend::all() {
+        let w = World::new(backend).await;
+        let t0 = 1_800_000_000;
+        let e = Enrollment {
+            site_id: "s2".into(),
+            organization: "北京晨曦数智科技有限公司".into(),
+            uscc: Some(Uscc::parse("91110108MA04T7K21H").unwrap()),
+            filings: [
+                (
+                    "chenxi-shuzhi.cn".to_string(),
+                    IcpNumber::parse_website("京ICP备2024018653号-1").unwrap(),
+                ),
+                (
+                    "chenxi-ai.com.cn".to_string(),
+                    IcpNumber::parse_website("京ICP备2024018653号-2").unwrap(),
+                ),
+            ]
+            .into(),
+            domains: vec![
+                Domain::parse("chenxi-shuzhi.cn").unwrap(),
+                Domain::parse("chenxi-ai.com.cn").unwrap(),
+            ],
+            method: Method::DnsTxt,
+            token: w.token.clone(),
+            certificate_serial: None,
+        };
+        let mut tx = w.db.begin().await.unwrap();
+        enroll(&mut tx, &e, &Policy::default(), t0).await.unwrap();
+        tx.commit().await.unwrap();
+        let dns = Zone::new()
+            .txt("_chengxin-challenge.chenxi-shuzhi.cn", w.token.as_str())
+            .txt("_chengxin-challenge.chenxi-ai.com.cn", w.token.as_str())
+            .start();
+        let both = format!("{F01_ROW}\n{F02_ROW}");
+        let r = w.rechecker(&dns, w.dataset("both.jsonl", &both));
+        let ok = r
+            .run(Scope::Site("s2".into()), t0 + DAY, &|_, _| {})
+            .await
+            .unwrap();
+        assert_eq!(ok.passed, 1, "{ok:?}");
+        // The second domain's filing disappears: the site enters grace, and why.
+        let r = w.rechecker(&dns, w.dataset("primary-only.jsonl", F01_ROW));
+        let gone = r
+            .run(Scope::Site("s2".into()), t0 + 2 * DAY, &|_, _| {})
+            .await
+            .unwrap();
+        assert_eq!(gone.entered_grace, 1, "{gone:?}");
+        let (state, reason) = state_of(&w.db, "s2").await.unwrap().unwrap();
+        assert_eq!(state, State::Grace);
+        assert!(
+            reason
+                .unwrap_or_default()
+                .contains("no filing found for chenxi-ai.com.cn"),
+            "the reason names the unfiled domain"
+        );
+    }
 }
