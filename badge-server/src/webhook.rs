@@ -122,8 +122,10 @@ impl Webhooks {
             None => return Err("no host".into()),
         };
         if let Some(bad) = ips.iter().find(|ip| !self.policy.permits(**ip)) {
+            // Logged for us, not told to the operator (it would map our network).
+            tracing::info!(host = url.host_str().unwrap_or(""), address = %bad, "webhook host is internal");
             return Err(format!(
-                "{} is {bad}, an internal address: refused",
+                "{} resolves to an internal address: refused",
                 url.host_str().unwrap_or("")
             ));
         }

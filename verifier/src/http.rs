@@ -40,9 +40,10 @@ impl Resolve for GuardedResolver {
                 .await
                 .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e.into() })?;
             if let Some(bad) = ips.iter().find(|ip| !policy.permits(**ip)) {
-                return Err(
-                    format!("{host} resolves to {bad}, an internal address: refused").into(),
-                );
+                // The address stays in our log: telling the applicant would map our
+                // network for them.
+                tracing::info!(%host, address = %bad, "challenge host resolves to an internal address");
+                return Err(format!("{host} resolves to an internal address: refused").into());
             }
             let addrs: Addrs = Box::new(ips.into_iter().map(move |ip| SocketAddr::new(ip, port)));
             Ok(addrs)
@@ -196,8 +197,9 @@ impl SafeHttp {
             if let Some(addr) = address
                 && !self.policy.permits(addr.ip())
             {
+                tracing::info!(url = %parsed, address = %addr, "connected to an internal address");
                 return Err((
-                    format!("{parsed} connected to internal address {addr}; refused"),
+                    format!("{parsed} connected to an internal address; refused"),
                     false,
                 ));
             }
@@ -260,18 +262,20 @@ impl SafeHttp {
                     return Err((format!("{url}: {reason}"), transient));
                 }
             };
-            hop.address = response.remote_addr().map(|a| a.to_string());
             let status = response.status();
             hop.status = Some(status.as_u16());
-            hops.push(hop);
             if let Some(addr) = response.remote_addr()
                 && !self.policy.permits(addr.ip())
             {
+                tracing::info!(%url, address = %addr, "connected to an internal address");
+                hops.push(hop);
                 return Err((
-                    format!("{url} connected to internal address {addr}; refused"),
+                    format!("{url} connected to an internal address; refused"),
                     false,
                 ));
             }
+            hop.address = response.remote_addr().map(|a| a.to_string());
+            hops.push(hop);
             if matches!(status.as_u16(), 301 | 302 | 307 | 308) {
                 let location = response
                     .headers()

@@ -128,6 +128,12 @@ fn internal_v6(ip: Ipv6Addr) -> bool {
         let o = ip.octets();
         return internal_v4(Ipv4Addr::new(o[2], o[3], o[4], o[5]));
     }
+    // 64:ff9b:1::/48 is NAT64 for local use (RFC 8215): never a public address, and
+    // where it embeds the IPv4 address is up to each network. Teredo 2001::/32 tunnels
+    // to an (obfuscated) IPv4 address through a relay. Both are refused whole.
+    if (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1) || (s[0] == 0x2001 && s[1] == 0) {
+        return true;
+    }
     ip.is_loopback()
         || ip.is_unspecified()
         || ip.is_multicast()
@@ -167,6 +173,10 @@ mod tests {
             "64:ff9b::a00:1",
             "2002:7f00:1::",
             "::127.0.0.1",
+            "64:ff9b:1::a00:1",
+            "64:ff9b:1:ffff::1",
+            "2001::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
         ] {
             assert!(!refuse.permits(bad.parse().unwrap()), "{bad} permitted");
         }

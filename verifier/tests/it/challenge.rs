@@ -80,6 +80,7 @@ pub(crate) fn settings(
         recheck_domain_days: 30,
         grace_hours: 72,
         recheck_concurrency: 8,
+        validation_reuse_days: 30,
     }
 }
 
@@ -417,6 +418,15 @@ async fn challenge_domains_resolving_to_internal_addresses_are_refused() {
                 hops.iter().all(|h| h["status"].is_null()),
                 "{d}: a request reached a server: {hops:?}"
             );
+            // The applicant learns that the name is internal, not which address it
+            // has (that would map our network for them).
+            let told = format!("{:?} {}", out.reasons, out.evidence[0].answered);
+            for address in ["127.0.0.1", "10.0.0.1", "169.254.169.254", "::1"] {
+                assert!(
+                    !told.contains(address),
+                    "{d} {m}: {address} shown in {told}"
+                );
+            }
         }
     }
 }
@@ -460,6 +470,15 @@ async fn redirects_to_internal_addresses_are_refused() {
         );
         let hops = out.evidence[0].answered["hops"].as_array().unwrap();
         assert_eq!(hops[0]["status"], 302, "{label}");
+        let said = out.reasons.join(" ");
+        for address in ["10.0.0.1", "::1]"] {
+            if !target.contains(address) {
+                assert!(
+                    !said.contains(address),
+                    "{label}: {address} shown in {said}"
+                );
+            }
+        }
         assert!(
             hops[1..].iter().all(|h| h["status"].is_null()),
             "{label}: followed into {hops:?}"
