@@ -166,13 +166,49 @@ pub async fn ensure(db: &Database, email: &Email, role: Role) -> Result<Account,
     write(db, email, role, false).await
 }
 
-/// Creates an API token for an account and returns its plaintext, the only time it
-/// exists outside the caller's hands.
+/// Days an API token lives unless its creator says otherwise.
+pub const TOKEN_DAYS: i64 = 90;
+/// The longest life a token may be given.
+pub const MAX_TOKEN_DAYS: i64 = 366;
+
+/// An API token as its owner may see it: never the secret, which exists only once.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct TokenInfo {
+    /// Token id (to revoke it).
+    pub id: i64,
+    /// What it is for.
+    pub label: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds; it is refused from then on.
+    pub expires_at: i64,
+    /// Unix seconds, once revoked.
+    pub revoked_at: Option<i64>,
+}
+
+/// Creates an API token of [`TOKEN_DAYS`] for an account and returns its plaintext,
+/// the only time it exists outside the caller's hands.
 pub async fn create_token(
     db: &Database,
     account: &Account,
     label: &str,
 ) -> Result<String, AppError> {
+    create_token_for(db, account, label, TOKEN_DAYS).await
+}
+
+/// As [`create_token`], living `days` (1 to [`MAX_TOKEN_DAYS`]).
+pub async fn create_token_for(
+    db: &Database,
+    account: &Account,
+    label: &str,
+    days: i64,
+) -> Result<String, AppError> {
+    if !(1..=MAX_TOKEN_DAYS).contains(&days) {
+        return Err(AppError::Invalid(vec![(
+            "days".into(),
+            format!("a token lives 1 to {MAX_TOKEN_DAYS} days"),
+        )]));
+    }
     let mut raw = [0u8; 32];
     SystemRandom::new()
         .fill(&mut raw)
@@ -180,12 +216,14 @@ pub async fn create_token(
     let token = format!("cx_{}", URL_SAFE_NO_PAD.encode(raw));
     let mut tx = db.begin().await?;
     on_tx!(&mut tx, |c| sqlx::query(
-        "INSERT INTO api_tokens (account_id, token_hash, label, created_at) VALUES ($1, $2, $3, $4)"
+        "INSERT INTO api_tokens (account_id, token_hash, label, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5)"
     )
     .bind(account.id)
     .bind(hash(&token))
     .bind(label)
     .bind(now())
+    .bind(now() + days * 86_400)
     .execute(c)
     .await
     .map(|_| ())
@@ -195,11 +233,59 @@ pub async fn create_token(
         &account.email,
         "token.create",
         &account.email,
-        &json!({ "label": label }),
+        &json!({ "label": label, "days": days }),
     )
     .await?;
     tx.commit().await?;
     Ok(token)
+}
+
+/// The account's tokens, newest first (at most 100), without their secrets.
+pub async fn tokens(db: &Database, account: &Account) -> Result<Vec<TokenInfo>, AppError> {
+    Ok(on_pool!(db, |p| sqlx::query_as(
+        "SELECT id, label, created_at, expires_at, revoked_at FROM api_tokens \
+         WHERE account_id = $1 ORDER BY created_at DESC, id DESC LIMIT 100"
+    )
+    .bind(account.id)
+    .fetch_all(p)
+    .await
+    .map_err(ca::Error::from)?))
+}
+
+/// Revokes one of `owner`'s tokens, with its audit entry (by `actor`: the owner, or
+/// an administrator at the command line). 404 when the owner has no such live token.
+pub async fn revoke_token(
+    db: &Database,
+    actor: &str,
+    owner: &Account,
+    id: i64,
+) -> Result<(), AppError> {
+    let mut tx = db.begin().await?;
+    let n = on_tx!(&mut tx, |c| {
+        sqlx::query(
+        "UPDATE api_tokens SET revoked_at = $3 WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL"
+    )
+    .bind(id)
+    .bind(owner.id)
+    .bind(now())
+    .execute(c)
+    .await
+    .map_err(ca::Error::from)?
+    .rows_affected()
+    });
+    if n != 1 {
+        return Err(AppError::NotFound);
+    }
+    ca::audit::append(
+        &mut tx,
+        actor,
+        "token.revoke",
+        &owner.email,
+        &json!({ "id": id }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// The account a bearer token belongs to, if the token is live.
@@ -209,9 +295,10 @@ pub async fn authenticate(db: &Database, token: &str) -> Result<Option<Account>,
     }
     let row: Option<(i64, String, String)> = on_pool!(db, |p| sqlx::query_as(
         "SELECT a.id, a.email, a.role FROM api_tokens t JOIN accounts a ON a.id = t.account_id \
-         WHERE t.token_hash = $1 AND t.revoked_at IS NULL"
+         WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > $2"
     )
     .bind(hash(token))
+    .bind(now())
     .fetch_optional(p)
     .await
     .map_err(ca::Error::from)?);
@@ -498,7 +585,8 @@ pub async fn confirm_email(tx: &mut ca::db::Tx, id: i64, now: i64) -> Result<(),
     Ok(())
 }
 
-/// Sets a new password hash, lifts any lockout and ends every session of the account.
+/// Sets a new password hash, lifts any lockout, ends every session of the account and
+/// revokes its API tokens: whoever knew the old password may have made them.
 pub async fn set_password(
     tx: &mut ca::db::Tx,
     id: i64,
@@ -519,6 +607,15 @@ pub async fn set_password(
         "DELETE FROM sessions WHERE account_id = $1"
     )
     .bind(id)
+    .execute(c)
+    .await
+    .map(|_| ())
+    .map_err(ca::Error::from)?);
+    on_tx!(&mut *tx, |c| sqlx::query(
+        "UPDATE api_tokens SET revoked_at = $2 WHERE account_id = $1 AND revoked_at IS NULL"
+    )
+    .bind(id)
+    .bind(now())
     .execute(c)
     .await
     .map(|_| ())

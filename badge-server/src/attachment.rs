@@ -64,8 +64,27 @@ pub struct AttachmentLimits {
     pub max_bytes: usize,
     /// Most attachments one complaint may have.
     pub per_complaint: i64,
-    /// Most pixels an image may have (width × height), checked before decoding.
+    /// Most pixels an image may have (width × height), checked before decoding. 16 MP
+    /// covers phone photos and long screenshots; a decode then allocates at most
+    /// [`AttachmentLimits::max_alloc`].
     pub max_pixels: u64,
+    /// Uploads (taken or refused) one account may make per hour: a refused image bomb
+    /// costs CPU too, so refusals count.
+    pub uploads_per_hour: u32,
+    /// Images decoded at once, across all uploaders.
+    pub decodes_at_once: usize,
+    /// How long an upload waits for a decoding slot before it is answered 429.
+    pub decode_wait: std::time::Duration,
+}
+
+impl AttachmentLimits {
+    /// The most a decoder may allocate: the largest image taken at 16 bits × 4
+    /// channels, and 16 MiB for the decoder's own buffers and metadata chunks.
+    pub fn max_alloc(&self) -> u64 {
+        self.max_pixels
+            .saturating_mul(8)
+            .saturating_add(16 * 1024 * 1024)
+    }
 }
 
 impl Default for AttachmentLimits {
@@ -73,7 +92,53 @@ impl Default for AttachmentLimits {
         AttachmentLimits {
             max_bytes: 5 * 1024 * 1024,
             per_complaint: 5,
-            max_pixels: 40_000_000,
+            max_pixels: 16_000_000,
+            uploads_per_hour: 30,
+            decodes_at_once: 1,
+            decode_wait: std::time::Duration::from_secs(10),
+        }
+    }
+}
+
+/// What every upload passes before its bytes are decoded: the uploader's hourly
+/// quota and a bounded number of decodes at once, so one account cannot take the
+/// server's memory or CPU with image bombs (a 308 KB PNG can claim 320 MB).
+#[derive(Debug)]
+pub struct UploadGate {
+    per_account: crate::limiter::Limiter<i64>,
+    decodes: tokio::sync::Semaphore,
+    wait: std::time::Duration,
+}
+
+impl UploadGate {
+    /// A gate for these limits.
+    pub fn new(limits: &AttachmentLimits) -> Self {
+        UploadGate {
+            per_account: crate::limiter::Limiter::new(limits.uploads_per_hour, 3_600),
+            decodes: tokio::sync::Semaphore::new(limits.decodes_at_once.max(1)),
+            wait: limits.decode_wait,
+        }
+    }
+
+    /// Counts an upload by `account` and waits for a decoding slot; 429 when the
+    /// account is over its quota or no slot frees up in time.
+    pub async fn enter(
+        &self,
+        account: i64,
+        now: i64,
+    ) -> Result<tokio::sync::SemaphorePermit<'_>, AppError> {
+        if !self.per_account.allow(account, now) {
+            return Err(AppError::TooMany {
+                message: "too many uploads from this account in the last hour".into(),
+                retry_after: 3_600,
+            });
+        }
+        match tokio::time::timeout(self.wait, self.decodes.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(AppError::TooMany {
+                message: "the server is checking other uploads; try again shortly".into(),
+                retry_after: 10,
+            }),
         }
     }
 }
@@ -316,14 +381,7 @@ fn reencode(
     };
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut decoder_limits = image::Limits::default();
-    // The largest image we take at 16 bits × 4 channels, and room for the decoder's
-    // own buffers (metadata chunks are bounded by this too).
-    decoder_limits.max_alloc = Some(
-        limits
-            .max_pixels
-            .saturating_mul(8)
-            .saturating_add(64 * 1024 * 1024),
-    );
+    decoder_limits.max_alloc = Some(limits.max_alloc());
     reader.limits(decoder_limits);
     // Reads the header only.
     let mut decoder = reader.into_decoder().map_err(broken)?;
@@ -900,10 +958,28 @@ mod tests {
             Refusal::TooManyPixels {
                 width: 100_000,
                 height: 100_000,
-                max: 40_000_000
+                max: 16_000_000
             }
         );
         assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        // 6,300 × 6,300 at 16 bits × RGBA: 40 MP, 318 MB decoded, once under the old
+        // 40 MP limit; now refused from its header, and the decoder's own cap is
+        // about 140 MB.
+        let mut ihdr = 6_300u32.to_be_bytes().to_vec();
+        ihdr.extend_from_slice(&6_300u32.to_be_bytes());
+        ihdr.extend_from_slice(&[16, 6, 0, 0, 0]);
+        let mut bomb = b"\x89PNG\r\n\x1a\n".to_vec();
+        bomb.extend(chunk(b"IHDR", &ihdr));
+        bomb.extend(chunk(
+            b"IDAT",
+            &[0x78, 0x9c, 0x63, 0x60, 0x00, 0x00, 0x00, 0x02, 0x00, 0x01],
+        ));
+        bomb.extend(chunk(b"IEND", &[]));
+        assert!(matches!(
+            Attachment::parse(&bomb, Some("bomb.png"), &limits()),
+            Err(Refusal::TooManyPixels { .. })
+        ));
+        assert!(limits().max_alloc() < 150 * 1024 * 1024);
     }
 
     #[test]

@@ -72,6 +72,28 @@ enum TokenCommand {
         /// What the token is for.
         #[arg(long, default_value = "cli")]
         label: String,
+        /// Days until it expires (1 to 366).
+        #[arg(long, default_value_t = account::TOKEN_DAYS)]
+        days: i64,
+        #[command(flatten)]
+        common: ca::config::Settings,
+    },
+    /// List an account's tokens (never their secrets).
+    List {
+        /// The account's e-mail address.
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        common: ca::config::Settings,
+    },
+    /// Revoke one of an account's tokens.
+    Revoke {
+        /// The account's e-mail address.
+        #[arg(long)]
+        email: String,
+        /// The token's id (from `token list`).
+        #[arg(long)]
+        id: i64,
         #[command(flatten)]
         common: ca::config::Settings,
     },
@@ -83,15 +105,7 @@ pub async fn main() -> ExitCode {
     telemetry::init();
     let result = match cli.command {
         Command::Serve(settings) => serve(*settings).await,
-        Command::Token {
-            command:
-                TokenCommand::Create {
-                    role,
-                    email,
-                    label,
-                    common,
-                },
-        } => return command_exit(token_create(&common, &role, &email, &label).await),
+        Command::Token { command } => return command_exit(token(command).await),
         Command::User { command } => return command_exit(user_add(command).await),
     };
     match result {
@@ -220,20 +234,63 @@ async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
     Ok(())
 }
 
-async fn token_create(
-    common: &ca::config::Settings,
-    role: &str,
-    email: &str,
-    label: &str,
-) -> Result<(), AppError> {
-    let role: Role = role.parse()?;
-    let email = Email::parse(email)?;
-    let db = common.database().await?;
-    let account = account::ensure(&db, &email, role).await?;
-    let token = account::create_token(&db, &account, label).await?;
-    db.close().await;
-    println!("account {} ({})", account.email, account.role);
-    println!("{token}");
+async fn token(command: TokenCommand) -> Result<(), AppError> {
+    /// The account of `email`; 404 when there is none.
+    async fn owner(db: &ca::db::Database, email: &str) -> Result<account::Account, AppError> {
+        Ok(account::credentials(db, &Email::parse(email)?)
+            .await?
+            .ok_or(AppError::NotFound)?
+            .account)
+    }
+    match command {
+        TokenCommand::Create {
+            role,
+            email,
+            label,
+            days,
+            common,
+        } => {
+            let role: Role = role.parse()?;
+            let email = Email::parse(&email)?;
+            let db = common.database().await?;
+            let account = account::ensure(&db, &email, role).await?;
+            let token = account::create_token_for(&db, &account, &label, days).await?;
+            db.close().await;
+            println!(
+                "account {} ({}), token expires in {days} days",
+                account.email, account.role
+            );
+            println!("{token}");
+        }
+        TokenCommand::List { email, common } => {
+            let db = common.database().await?;
+            let owner = owner(&db, &email).await?;
+            for t in account::tokens(&db, &owner).await? {
+                let state = match t.revoked_at {
+                    Some(_) => "revoked",
+                    None if t.expires_at <= time::OffsetDateTime::now_utc().unix_timestamp() => {
+                        "expired"
+                    }
+                    None => "live",
+                };
+                println!(
+                    "{}\t{state}\t{}\texpires {}\t{}",
+                    t.id,
+                    crate::complaint::date_time(t.created_at),
+                    crate::complaint::date_time(t.expires_at),
+                    t.label
+                );
+            }
+            db.close().await;
+        }
+        TokenCommand::Revoke { email, id, common } => {
+            let db = common.database().await?;
+            let owner = owner(&db, &email).await?;
+            account::revoke_token(&db, "cli", &owner, id).await?;
+            db.close().await;
+            println!("token {id} of {} revoked", owner.email);
+        }
+    }
     Ok(())
 }
 

@@ -44,6 +44,11 @@ pub struct ComplaintPolicy {
     pub answer_within: i64,
     /// Reminders, in seconds before the deadline.
     pub reminders_before: Vec<i64>,
+    /// Complaints one account may file in 24 hours (each mails an operator).
+    pub per_user_per_day: i64,
+    /// Complaints about one site accepted in an hour, from everyone together: a
+    /// flood from many new accounts cannot bury an operator in mail.
+    pub per_site_per_hour: i64,
 }
 
 impl Default for ComplaintPolicy {
@@ -51,6 +56,8 @@ impl Default for ComplaintPolicy {
         ComplaintPolicy {
             answer_within: 5 * 86_400,
             reminders_before: vec![48 * 3600, 24 * 3600],
+            per_user_per_day: 5,
+            per_site_per_hour: 30,
         }
     }
 }
@@ -556,6 +563,79 @@ fn link(state: &AppState, id: &str) -> String {
     format!("{}/complaints/{id}", state.public_base())
 }
 
+/// The limits on filing, counted inside the filing's transaction so that concurrent
+/// filings cannot both take the last place: on PostgreSQL the account's row is locked
+/// first (`FOR UPDATE`), and SQLite transactions are IMMEDIATE. One open complaint per
+/// account and site; at most [`ComplaintPolicy::per_user_per_day`] a day per account;
+/// at most [`ComplaintPolicy::per_site_per_hour`] an hour per site.
+async fn within_filing_limits(
+    tx: &mut Tx,
+    policy: &ComplaintPolicy,
+    account: i64,
+    site: &str,
+    now: i64,
+) -> Result<(), AppError> {
+    if let Tx::Postgres(c) = tx {
+        sqlx::query("SELECT id FROM accounts WHERE id = $1 FOR UPDATE")
+            .bind(account)
+            .execute(&mut **c)
+            .await
+            .map_err(ca::Error::from)?;
+    }
+    let (open,): (i64,) = on_tx!(tx, |c| {
+        let mut q = sqlx::query_as(
+            "SELECT COUNT(*) FROM complaints WHERE complainant_id = $1 AND site_id = $2 \
+             AND status NOT IN ($3, $4, $5)",
+        )
+        .bind(account)
+        .bind(site);
+        for s in Status::CLOSED {
+            q = q.bind(s.as_str());
+        }
+        q.fetch_one(c).await.map_err(ca::Error::from)?
+    });
+    if open > 0 {
+        return Err(AppError::Conflict(
+            "you already have an open complaint about this site: add to it instead".into(),
+        ));
+    }
+    let (today,): (i64,) = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT COUNT(*) FROM complaints WHERE complainant_id = $1 AND created_at > $2"
+    )
+    .bind(account)
+    .bind(now - 86_400)
+    .fetch_one(c)
+    .await
+    .map_err(ca::Error::from)?);
+    if today >= policy.per_user_per_day {
+        return Err(AppError::TooMany {
+            message: format!(
+                "at most {} complaints a day per account",
+                policy.per_user_per_day
+            ),
+            retry_after: 3_600,
+        });
+    }
+    let (this_hour,): (i64,) = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT COUNT(*) FROM complaints WHERE site_id = $1 AND created_at > $2"
+    )
+    .bind(site)
+    .bind(now - 3_600)
+    .fetch_one(c)
+    .await
+    .map_err(ca::Error::from)?);
+    if this_hour >= policy.per_site_per_hour {
+        return Err(AppError::TooMany {
+            message: format!(
+                "this site has had {} complaints in the last hour; try again later",
+                policy.per_site_per_hour
+            ),
+            retry_after: 600,
+        });
+    }
+    Ok(())
+}
+
 /// Files a complaint: stored as `forwarded` with its deadline, the operator notified
 /// (mail and webhook), reminders and the deadline queued, all in one transaction.
 pub async fn submit(
@@ -604,6 +684,7 @@ pub async fn submit(
     let id = application::new_id("c_")?;
     let deadline = now + state.complaints.answer_within;
     let mut tx = state.db.begin().await?;
+    within_filing_limits(&mut tx, &state.complaints, account.id, &sc.id, now).await?;
     on_tx!(&mut tx, |c| {
         sqlx::query(
         "INSERT INTO complaints (id, site_id, complainant_id, category, text, status, deadline_at, created_at, updated_at) \
@@ -1187,10 +1268,12 @@ pub fn date_time(t: i64) -> String {
         .unwrap_or_default()
 }
 
-/// A site's complaint record over the last 12 months.
+/// A site's complaint record over the last 12 months, counting only complaints that
+/// stand: withdrawn ones and those staff dismissed are left out of every figure (a
+/// rival filing baseless complaints must not make a site look bad).
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Reputation {
-    /// Complaints filed (withdrawn ones excluded).
+    /// Complaints filed, not withdrawn and not dismissed.
     pub received: i64,
     /// Answered by their deadline.
     pub answered_in_time: i64,
@@ -1222,10 +1305,12 @@ pub async fn reputation(
     let since = now - 365 * 86_400;
     let rows: Vec<RecordRow> = on_pool!(db, |p| sqlx::query_as(
         "SELECT created_at, deadline_at, answered_at, status, satisfied FROM complaints \
-         WHERE site_id = $1 AND created_at >= $2 AND status <> 'withdrawn'"
+         WHERE site_id = $1 AND created_at >= $2 AND status NOT IN ($3, $4)"
     )
     .bind(site)
     .bind(since)
+    .bind(Status::Withdrawn.as_str())
+    .bind(Status::Dismissed.as_str())
     .fetch_all(p)
     .await
     .map_err(ca::Error::from)?);
@@ -1292,6 +1377,9 @@ pub async fn attach(
     if let Some(e) = full(attachment::list(&state.db, id).await?.len() as i64) {
         return Err(e);
     }
+    // Counted before anything is decoded (refusals cost CPU too), then one of a few
+    // decoding slots, held until the decode is done.
+    let _slot = state.uploads.enter(account.id, now).await?;
     let check = limits.clone();
     let a =
         tokio::task::spawn_blocking(move || Attachment::parse(&upload, name.as_deref(), &check))

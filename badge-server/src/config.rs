@@ -36,12 +36,27 @@ pub struct ServerSettings {
         value_delimiter = ','
     )]
     pub complaint_reminder_hours: Vec<u32>,
+    /// Complaints one account may file in 24 hours.
+    #[arg(long, env = "CHENGXIN_COMPLAINTS_PER_USER_DAY", default_value_t = 5)]
+    pub complaints_per_user_day: u32,
+    /// Complaints about one site accepted per hour, from all accounts together.
+    #[arg(long, env = "CHENGXIN_COMPLAINTS_PER_SITE_HOUR", default_value_t = 30)]
+    pub complaints_per_site_hour: u32,
     /// Largest complaint attachment in bytes, as uploaded and as stored.
     #[arg(long, env = "CHENGXIN_ATTACHMENT_MAX_BYTES", default_value_t = AttachmentLimits::default().max_bytes)]
     pub attachment_max_bytes: usize,
     /// Most attachments one complaint may have.
     #[arg(long, env = "CHENGXIN_ATTACHMENTS_PER_COMPLAINT", default_value_t = AttachmentLimits::default().per_complaint)]
     pub attachments_per_complaint: i64,
+    /// Most pixels an attached image may have (checked before decoding).
+    #[arg(long, env = "CHENGXIN_ATTACHMENT_MAX_PIXELS", default_value_t = AttachmentLimits::default().max_pixels)]
+    pub attachment_max_pixels: u64,
+    /// Uploads (taken or refused) one account may make per hour.
+    #[arg(long, env = "CHENGXIN_UPLOADS_PER_HOUR", default_value_t = AttachmentLimits::default().uploads_per_hour)]
+    pub uploads_per_hour: u32,
+    /// Images decoded at once (each may take up to 8 bytes a pixel).
+    #[arg(long, env = "CHENGXIN_DECODES_AT_ONCE", default_value_t = AttachmentLimits::default().decodes_at_once)]
+    pub decodes_at_once: usize,
     /// The job queue, mail and webhooks.
     #[command(flatten)]
     pub jobs: JobSettings,
@@ -57,6 +72,8 @@ impl ServerSettings {
                 .iter()
                 .map(|h| i64::from(*h) * 3600)
                 .collect(),
+            per_user_per_day: i64::from(self.complaints_per_user_day),
+            per_site_per_hour: i64::from(self.complaints_per_site_hour),
         }
     }
 
@@ -65,6 +82,9 @@ impl ServerSettings {
         AttachmentLimits {
             max_bytes: self.attachment_max_bytes,
             per_complaint: self.attachments_per_complaint,
+            max_pixels: self.attachment_max_pixels,
+            uploads_per_hour: self.uploads_per_hour,
+            decodes_at_once: self.decodes_at_once,
             ..AttachmentLimits::default()
         }
     }

@@ -27,6 +27,15 @@ pub enum AppError {
     /// The credentials do not allow this.
     #[error("{0}")]
     Forbidden(String),
+    /// A limit on how often one may do something was reached (429); the message says
+    /// which, `retry_after` when to try again (seconds).
+    #[error("{message}")]
+    TooMany {
+        /// Which limit, for the client.
+        message: String,
+        /// Seconds until a new attempt can succeed.
+        retry_after: u64,
+    },
     /// An upload that is refused: too large (413), of a type not taken (415), or
     /// broken (422); see [`crate::attachment`].
     #[error(transparent)]
@@ -73,6 +82,20 @@ impl IntoResponse for AppError {
             }
             AppError::Forbidden(m) => (StatusCode::FORBIDDEN, m.clone()),
             AppError::Conflict(m) => (StatusCode::CONFLICT, m.clone()),
+            AppError::TooMany {
+                message,
+                retry_after,
+            } => {
+                let mut r = (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Json(json!({ "error": message })),
+                )
+                    .into_response();
+                if let Ok(v) = axum::http::HeaderValue::from_str(&retry_after.to_string()) {
+                    r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+                }
+                return r;
+            }
             AppError::Upload(r) => (r.status(), r.to_string()),
             AppError::Invalid(fields) => {
                 let map: serde_json::Map<String, serde_json::Value> = fields

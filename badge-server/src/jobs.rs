@@ -83,6 +83,8 @@ pub struct Purged {
     pub sessions: u64,
     /// E-mail links used or expired more than a week ago.
     pub email_tokens: u64,
+    /// Copied-seal hosts seen in one hour only and not for a day, or not for 90 days.
+    pub seal_copies: u64,
 }
 
 /// Deletes, as of `now`, what no one reads again. Pending and running jobs, live
@@ -90,7 +92,7 @@ pub struct Purged {
 /// used" can still be told) stay.
 pub async fn purge(db: &ca::db::Database, now: i64) -> Result<Purged, AppError> {
     let week_ago = now - 7 * 86_400;
-    let statements: [(&str, &[i64]); 3] = [
+    let statements: [(&str, &[i64]); 4] = [
         (
             "DELETE FROM jobs WHERE (done_at IS NOT NULL AND done_at < $1) \
              OR (failed_at IS NOT NULL AND failed_at < $2)",
@@ -101,9 +103,17 @@ pub async fn purge(db: &ca::db::Database, now: i64) -> Result<Purged, AppError> 
             "DELETE FROM email_tokens WHERE expires_at < $1 OR used_at < $1",
             &[week_ago],
         ),
+        (
+            "DELETE FROM seal_copies WHERE (hours_seen < $1 AND last_seen < $2) OR last_seen < $3",
+            &[
+                crate::routes::seal::CONFIRM_HOURS,
+                now - 86_400,
+                now - 90 * 86_400,
+            ],
+        ),
     ];
     let mut tx = db.begin().await?;
-    let mut counts = [0u64; 3];
+    let mut counts = [0u64; 4];
     for (count, (sql, binds)) in counts.iter_mut().zip(statements) {
         *count = ca::on_tx!(&mut tx, |c| {
             let mut q = sqlx::query(sql);
@@ -121,6 +131,7 @@ pub async fn purge(db: &ca::db::Database, now: i64) -> Result<Purged, AppError> 
         jobs: counts[0],
         sessions: counts[1],
         email_tokens: counts[2],
+        seal_copies: counts[3],
     })
 }
 

@@ -1,5 +1,5 @@
-//! A small in-memory limiter of login-like attempts per client address: at most
-//! `max` attempts in a fixed window of `window` seconds.
+//! A small in-memory limiter of attempts per key (a client address for logins, an
+//! account for uploads): at most `max` attempts in a fixed window of `window` seconds.
 //!
 //! Per replica and per process (a restart forgets it); the per-account lockout in the
 //! database is what holds across replicas. tower_governor limits whole routes as a
@@ -8,32 +8,36 @@
 //! all that is needed.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
-/// Past this many tracked addresses, windows that ended are dropped.
+/// Past this many tracked keys, windows that ended are dropped.
 const PRUNE_AT: usize = 10_000;
 
-/// Counts attempts per address.
+/// Counts attempts per key.
 #[derive(Debug)]
-pub struct IpLimiter {
+pub struct Limiter<K> {
     max: u32,
     window: i64,
-    seen: Mutex<HashMap<IpAddr, (i64, u32)>>,
+    seen: Mutex<HashMap<K, (i64, u32)>>,
 }
 
-impl IpLimiter {
-    /// At most `max` attempts per `window` seconds from one address.
+/// Attempts per client address.
+pub type IpLimiter = Limiter<IpAddr>;
+
+impl<K: Hash + Eq> Limiter<K> {
+    /// At most `max` attempts per `window` seconds for one key.
     pub fn new(max: u32, window: i64) -> Self {
-        IpLimiter {
+        Limiter {
             max,
             window,
             seen: Mutex::default(),
         }
     }
 
-    /// Counts one attempt from `ip` at `now` (unix seconds); false when over the limit.
-    pub fn allow(&self, ip: IpAddr, now: i64) -> bool {
+    /// Counts one attempt for `ip` at `now` (unix seconds); false when over the limit.
+    pub fn allow(&self, ip: K, now: i64) -> bool {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         if seen.len() >= PRUNE_AT {
             let window = self.window;
@@ -48,7 +52,7 @@ impl IpLimiter {
     }
 }
 
-impl Default for IpLimiter {
+impl Default for Limiter<IpAddr> {
     /// 20 attempts per 10 minutes: plenty for a person, little for a guesser.
     fn default() -> Self {
         IpLimiter::new(20, 600)

@@ -51,6 +51,8 @@ pub struct Shared {
     pub complaints: crate::complaint::ComplaintPolicy,
     /// Sizes and counts of complaint attachments.
     pub attachments: crate::attachment::AttachmentLimits,
+    /// Per-account upload quota and the decoding slots.
+    pub uploads: Arc<crate::attachment::UploadGate>,
     /// Draws seals and keeps the bytes.
     pub seals: Arc<crate::seal::SealRenderer>,
     /// The public base URL without a trailing slash: links in mail, the origin that
@@ -133,6 +135,9 @@ impl AppState {
             seal_cache: Arc::default(),
             complaints: settings.complaint_policy(),
             attachments: settings.attachment_limits(),
+            uploads: Arc::new(crate::attachment::UploadGate::new(
+                &settings.attachment_limits(),
+            )),
             seals: Arc::new(crate::seal::SealRenderer::new().map_err(|e| config(e.to_string()))?),
             public_url: settings.common.public_url()?,
             login_limiter: Arc::default(),

@@ -31,6 +31,9 @@ pub struct Warning {
     pub evidence: String,
     /// When it was published (unix seconds).
     pub published_at: i64,
+    /// It names a certified domain (or a parent or a child of one), published on
+    /// staff's explicit confirmation.
+    pub on_certified: bool,
 }
 
 /// What staff submit.
@@ -44,9 +47,51 @@ pub struct NewWarning<'a> {
     pub description: &'a str,
     /// What was seen.
     pub evidence: &'a str,
+    /// Staff confirm that the domain, though certified (or a parent or a child of a
+    /// certified one), is to be warned about.
+    pub confirm_certified: bool,
 }
 
-const COLUMNS: &str = "id, domain, impersonates, description, evidence, published_at";
+const COLUMNS: &str = "id, domain, impersonates, description, evidence, published_at, on_certified";
+
+/// The sites holding a live (certified or suspended) certificate for `domain`, a
+/// parent of it, or a host under it: what a warning on `domain` would mark as warned
+/// in `/api/v1/check`.
+async fn certified_overlap(db: &Database, domain: &Domain) -> Result<Vec<String>, AppError> {
+    let labels: Vec<&str> = domain.as_str().split('.').collect();
+    let mut sites: Vec<String> = Vec::new();
+    for i in 0..labels.len() {
+        let candidate = labels[i..].join(".");
+        let rows: Vec<(String,)> = on_pool!(db, |p| sqlx::query_as(
+            "SELECT site_id FROM site_domains WHERE domain = $1"
+        )
+        .bind(&candidate)
+        .fetch_all(p)
+        .await
+        .map_err(ca::Error::from)?);
+        sites.extend(rows.into_iter().map(|r| r.0));
+    }
+    // Hosts under the domain (a domain name has no LIKE wildcards but `_`, escaped).
+    let pattern = format!("%.{}", domain.as_str().replace('_', "\\_"));
+    let under: Vec<(String,)> = on_pool!(db, |p| sqlx::query_as(
+        "SELECT site_id FROM site_domains WHERE domain LIKE $1 ESCAPE '\\' LIMIT 100"
+    )
+    .bind(&pattern)
+    .fetch_all(p)
+    .await
+    .map_err(ca::Error::from)?);
+    sites.extend(under.into_iter().map(|r| r.0));
+    sites.sort();
+    sites.dedup();
+    let mut live = Vec::new();
+    for site in sites {
+        let status = application::site_certificate(db, &site).await?.status;
+        if matches!(status.as_str(), "certified" | "suspended") {
+            live.push(site);
+        }
+    }
+    Ok(live)
+}
 
 fn text(field: &str, value: &str) -> Result<String, (String, String)> {
     let v = value.trim();
@@ -83,17 +128,39 @@ pub async fn publish(
     {
         errors.push(("impersonates".into(), format!("no site {site:?}")));
     }
+    // A public suffix (com.cn, gov.cn) is nobody's site: a warning on it would mark
+    // every site under it, certified ones included.
+    if let Some(d) = &domain
+        && let Err(verifier::Error::PublicSuffix(_)) = verifier::ident::registrable_domain(d)
+    {
+        errors.push((
+            "domain".into(),
+            format!(
+                "{d} is a public suffix (Public Suffix List): warn about a registrable domain or a host under one"
+            ),
+        ));
+    }
     let (Some(domain), Some(description), Some(evidence)) = (domain, description, evidence) else {
         return Err(AppError::Invalid(errors));
     };
     if !errors.is_empty() {
         return Err(AppError::Invalid(errors));
     }
+    let certified = certified_overlap(db, &domain).await?;
+    if !certified.is_empty() && !new.confirm_certified {
+        return Err(AppError::Conflict(format!(
+            "{} is (or covers, or is under) the certified site {}: publishing would mark it as \
+             warned; confirm that this is intended",
+            domain.as_str(),
+            certified.join(", ")
+        )));
+    }
+    let on_certified = !certified.is_empty();
     let mut tx = db.begin().await?;
     let row: Result<(i64,), sqlx::Error> = on_tx!(&mut tx, |c| {
         sqlx::query_as(
-        "INSERT INTO fraud_warnings (domain, impersonates, description, evidence, created_by, published_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id"
+        "INSERT INTO fraud_warnings (domain, impersonates, description, evidence, created_by, published_at, \
+         on_certified) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id"
     )
     .bind(domain.as_str())
     .bind(new.impersonates)
@@ -101,6 +168,7 @@ pub async fn publish(
     .bind(&evidence)
     .bind(account.id)
     .bind(now)
+    .bind(on_certified)
     .fetch_one(c)
     .await
     });
@@ -122,7 +190,7 @@ pub async fn publish(
         &account.email,
         "warning.publish",
         domain.as_str(),
-        &json!({ "id": id, "impersonates": new.impersonates }),
+        &json!({ "id": id, "impersonates": new.impersonates, "certified_sites": certified }),
     )
     .await?;
     tx.commit().await?;
@@ -133,6 +201,7 @@ pub async fn publish(
         description,
         evidence,
         published_at: now,
+        on_certified,
     })
 }
 
@@ -209,13 +278,17 @@ pub struct SealCopy {
     pub hits: i64,
 }
 
-/// The copied-seal report (staff), most requests first.
+/// The copied-seal report (staff), most requests first: hosts seen in at least
+/// [`CONFIRM_HOURS`](crate::routes::seal::CONFIRM_HOURS) different hours, so a burst
+/// of forged Referers does not bury the real copies.
 pub async fn copies(db: &Database, account: &Account) -> Result<Vec<SealCopy>, AppError> {
     account.require(&[Role::Staff, Role::Admin])?;
     Ok(on_pool!(db, |p| {
         sqlx::query_as(
-        "SELECT site_id, host, first_seen, last_seen, hits FROM seal_copies ORDER BY hits DESC, last_seen DESC LIMIT 500"
+        "SELECT site_id, host, first_seen, last_seen, hits FROM seal_copies WHERE hours_seen >= $1 \
+         ORDER BY hits DESC, last_seen DESC LIMIT 500"
     )
+    .bind(crate::routes::seal::CONFIRM_HOURS)
     .fetch_all(p)
     .await
     .map_err(ca::Error::from)?
@@ -267,6 +340,9 @@ pub async fn from_copy(
             impersonates: Some(site),
             description: &description,
             evidence: &evidence,
+            // A copy is by definition not the certified site: if the host is
+            // certified after all, staff must say so on the form.
+            confirm_certified: false,
         },
         now,
     )

@@ -92,6 +92,9 @@ pub fn input_problems(e: AppError) -> Result<Vec<String>, PageError> {
         )]),
         AppError::BadRequest(m) => Ok(vec![format!("输入无效。 / Invalid input: {m}")]),
         AppError::Upload(r) => Ok(vec![format!("{} / {r}", r.zh())]),
+        AppError::TooMany { message, .. } => Ok(vec![format!(
+            "已达到次数限制，请稍后再试。 / Limit reached: {message}"
+        )]),
         AppError::Forbidden(_) | AppError::Unauthorized => Err(PageError::Forbidden),
         other => Err(other.into()),
     }

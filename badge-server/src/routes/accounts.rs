@@ -5,7 +5,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/password/forgot", get(forgot_page).post(forgot))
         .route("/password/reset", get(reset_page).post(reset))
         .route("/account", get(account_page))
+        .route("/account/tokens/{id}/revoke", post(revoke_token))
 }
 
 fn now() -> i64 {
@@ -595,6 +596,18 @@ struct AccountPage {
     /// The complaints this person filed, newest first: the way back to each one
     /// without searching the mailbox for its link.
     complaints: Vec<MyComplaint>,
+    /// The account's API tokens, each with a revoke button while live.
+    tokens: Vec<MyToken>,
+    csrf: String,
+}
+
+struct MyToken {
+    id: i64,
+    label: String,
+    created: String,
+    expires: String,
+    /// `live`, `expired` or `revoked`.
+    state: &'static str,
 }
 
 struct MyComplaint {
@@ -620,7 +633,25 @@ async fn account_page(
     user: SignedIn,
 ) -> Result<Response, PageError> {
     let (created, confirmed) = account::dates(&state.db, user.account.id).await?;
+    let now = now();
+    let tokens = account::tokens(&state.db, &user.account)
+        .await?
+        .into_iter()
+        .map(|t| MyToken {
+            id: t.id,
+            created: date(t.created_at),
+            expires: date(t.expires_at),
+            state: match t.revoked_at {
+                Some(_) => "revoked",
+                None if t.expires_at <= now => "expired",
+                None => "live",
+            },
+            label: t.label,
+        })
+        .collect();
     let page = AccountPage {
+        tokens,
+        csrf: user.session.csrf.clone(),
         nav: Nav::of(Some(&user.session)),
         email: user.account.email.clone(),
         role: user.account.role,
@@ -654,4 +685,18 @@ async fn account_page(
         },
     };
     Ok(render(StatusCode::OK, &page, None))
+}
+/// Revokes one of the signed-in person's own API tokens, then back to the account page.
+async fn revoke_token(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm { session, .. }: CsrfForm<NoFields>,
+) -> Result<Response, PageError> {
+    let Some(account) = session.account.clone() else {
+        return Err(PageError::Login(Some("/account".into())));
+    };
+    match account::revoke_token(&state.db, &account.email, &account, id).await {
+        Ok(()) | Err(AppError::NotFound) => Ok(see_other("/account", None)),
+        Err(e) => Err(e.into()),
+    }
 }

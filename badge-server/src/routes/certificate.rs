@@ -56,8 +56,8 @@ const ZH: Texts = Texts {
     domains: "认证域名",
     validity: "有效期",
     last_check: "最近核验",
-    complaints: "投诉记录（近12个月）",
-    complaints_hidden: "投诉少于 5 件，不予公布",
+    complaints: "投诉记录（近12个月，不含已撤回和不成立的投诉）",
+    complaints_hidden: "投诉少于 5 件，不予公布（不含已撤回和经裁定不成立的投诉）",
     complaints_figures: [
         "收到",
         "按期答复",
@@ -89,8 +89,8 @@ const EN: Texts = Texts {
     domains: "Certified domains",
     validity: "Valid",
     last_check: "Last verification",
-    complaints: "Complaints (last 12 months)",
-    complaints_hidden: "fewer than 5: not shown",
+    complaints: "Complaints (last 12 months; withdrawn and dismissed ones not counted)",
+    complaints_hidden: "fewer than 5: not shown (withdrawn and dismissed complaints are not counted)",
     complaints_figures: [
         "received",
         "answered in time",

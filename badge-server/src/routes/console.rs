@@ -87,6 +87,7 @@ struct WarningRow {
     description: String,
     evidence: String,
     published: String,
+    on_certified: bool,
 }
 
 struct CopyRow {
@@ -106,6 +107,8 @@ struct WarningForm {
     impersonates: String,
     description: String,
     evidence: String,
+    /// The checkbox: present (any value) when ticked.
+    confirm_certified: Option<String>,
 }
 
 #[derive(Template)]
@@ -188,6 +191,7 @@ async fn page(
             description: w.description,
             evidence: w.evidence,
             published: when(w.published_at),
+            on_certified: w.on_certified,
         })
         .collect();
     let page = ConsolePage {
@@ -397,6 +401,7 @@ async fn publish(
             impersonates: (!impersonates.is_empty()).then_some(impersonates),
             description: &form.description,
             evidence: &form.evidence,
+            confirm_certified: form.confirm_certified.is_some(),
         },
         now(),
     )
@@ -412,6 +417,7 @@ async fn publish(
         impersonates: cut(&form.impersonates, 64),
         description: cut(&form.description, warning::MAX_TEXT + 100),
         evidence: cut(&form.evidence, warning::MAX_TEXT + 100),
+        confirm_certified: None,
     };
     after(&state, &user, r, w).await
 }

@@ -36,8 +36,13 @@ const MAX_FACTS: usize = 20_000;
 /// Copied-seal hosts kept on record per site. Anyone can send a seal request with
 /// a made-up `Referer`; without a cap each one would be a new row for ever. A
 /// thousand hosts are more than staff read, and a host already on record keeps
-/// being counted.
+/// being counted. At the cap a new host takes the place of the weakest candidate
+/// (seen in one hour only, fewest sightings, oldest), never of a confirmed host.
 pub const MAX_COPIES_PER_SITE: i64 = 1_000;
+
+/// Distinct hours a host must be seen in before staff see it (a burst of forged
+/// Referers, however large, is one hour).
+pub const CONFIRM_HOURS: i64 = 2;
 
 /// Distinct (site, host) copies held in memory between flushes; beyond this new
 /// hosts are dropped (and logged) rather than letting forged `Referer`s grow memory.
@@ -132,22 +137,41 @@ impl SealCache {
     }
 
     /// Writes the copies seen since the last call to `seal_copies`; how many were
-    /// recorded (a new host of a site at [`MAX_COPIES_PER_SITE`] is not).
+    /// recorded. A host on record is counted (and one more hour of sightings noted
+    /// when the clock hour changed); a new one is inserted while the site has fewer
+    /// than [`MAX_COPIES_PER_SITE`], else in place of the weakest unconfirmed host
+    /// with no more sightings than it, else not at all.
     pub async fn flush_copies(&self, db: &Database) -> Result<usize, AppError> {
         let pending =
             std::mem::take(&mut *self.copies.lock().unwrap_or_else(PoisonError::into_inner));
         let mut recorded = 0;
         for ((site, host), seen) in pending {
-            let written = on_pool!(db, |p| {
-                // A host already on record is always counted; a new one only while
-                // the site has fewer than MAX_COPIES_PER_SITE.
+            let counted = on_pool!(db, |p| {
                 sqlx::query(
-                    "INSERT INTO seal_copies (site_id, host, first_seen, last_seen, hits) \
-                     SELECT $1, $2, $3, $4, $5 \
-                     WHERE EXISTS (SELECT 1 FROM seal_copies WHERE site_id = $1 AND host = $2) \
-                     OR (SELECT COUNT(*) FROM seal_copies WHERE site_id = $1) < $6 \
-                     ON CONFLICT (site_id, host) DO UPDATE SET last_seen = excluded.last_seen, \
-                     hits = seal_copies.hits + excluded.hits",
+                "UPDATE seal_copies SET hits = hits + $3, last_seen = $4, \
+                 hours_seen = hours_seen + CASE WHEN $4 / 3600 > last_seen / 3600 THEN 1 ELSE 0 END \
+                 WHERE site_id = $1 AND host = $2"
+            )
+            .bind(&site)
+            .bind(&host)
+            .bind(seen.hits)
+            .bind(seen.last)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(ca::Error::from)?
+            });
+            if counted == 1 {
+                recorded += 1;
+                continue;
+            }
+            let insert = || async {
+                on_pool!(db, |p| {
+                    sqlx::query(
+                    "INSERT INTO seal_copies (site_id, host, first_seen, last_seen, hits, hours_seen) \
+                     SELECT $1, $2, $3, $4, $5, 1 \
+                     WHERE (SELECT COUNT(*) FROM seal_copies WHERE site_id = $1) < $6 \
+                     ON CONFLICT (site_id, host) DO NOTHING"
                 )
                 .bind(&site)
                 .bind(&host)
@@ -158,10 +182,31 @@ impl SealCache {
                 .execute(p)
                 .await
                 .map(|r| r.rows_affected())
-            })
-            .map_err(ca::Error::from)?;
-            if written == 0 {
-                tracing::warn!(%site, %host, "site has {MAX_COPIES_PER_SITE} copied-seal hosts on record; not recording another");
+                .map_err(ca::Error::from)
+                })
+            };
+            let mut inserted = insert().await?;
+            if inserted == 0 {
+                let evicted = on_pool!(db, |p| {
+                    sqlx::query(
+                    "DELETE FROM seal_copies WHERE site_id = $1 AND host = (SELECT host FROM seal_copies \
+                     WHERE site_id = $1 AND hours_seen < $2 AND hits <= $3 \
+                     ORDER BY hits, last_seen LIMIT 1)"
+                )
+                .bind(&site)
+                .bind(CONFIRM_HOURS)
+                .bind(seen.hits)
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected())
+                .map_err(ca::Error::from)?
+                });
+                if evicted == 1 {
+                    inserted = insert().await?;
+                }
+            }
+            if inserted == 0 {
+                tracing::warn!(%site, %host, "site has {MAX_COPIES_PER_SITE} stronger copied-seal hosts on record; not recording another");
             } else {
                 recorded += 1;
             }

@@ -103,6 +103,10 @@ struct WarningBody {
     description: String,
     /// What staff saw (1 to 2000 characters).
     evidence: String,
+    /// Set to publish a warning on a domain that is certified (or a parent or a child
+    /// of a certified one): without it such a warning is refused with 409.
+    #[serde(default)]
+    confirm_certified: bool,
 }
 
 /// Publish a fraud warning
@@ -120,7 +124,7 @@ struct WarningBody {
         (status = 400, description = "The body is not JSON", body = ErrorBody),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 403, description = "Not staff", body = ErrorBody),
-        (status = 409, description = "The domain already has a warning", body = ErrorBody),
+        (status = 409, description = "The domain already has a warning, or it is certified and `confirm_certified` was not set", body = ErrorBody),
         (status = 422, description = "Invalid fields, or a body of the wrong shape", body = InvalidFields),
     )
 )]
@@ -139,6 +143,7 @@ async fn publish(
             impersonates: b.impersonates.as_deref(),
             description: &b.description,
             evidence: &b.evidence,
+            confirm_certified: b.confirm_certified,
         },
         now(),
     )

@@ -527,6 +527,17 @@ async fn a_reset_link_sets_a_new_password_once_ends_every_session_and_expired_or
     for backend in Backend::all() {
         let t = TestApp::new(backend).await;
         t.account(Role::Operator, "sun@example.cn").await;
+        let sun = account::upsert_role(
+            &t.state.db,
+            &Email::parse("sun@example.cn").unwrap(),
+            Role::Operator,
+        )
+        .await
+        .unwrap();
+        let old_token = account::create_token(&t.state.db, &sun, "before the reset")
+            .await
+            .unwrap();
+        assert_eq!(me(&t, &old_token).await, StatusCode::OK);
         let mut other_device = t.browser();
         assert_eq!(
             other_device.login("sun@example.cn", PASSWORD).await.status,
@@ -594,11 +605,12 @@ async fn a_reset_link_sets_a_new_password_once_ends_every_session_and_expired_or
         )
         .await
         .expect(200, "Password changed");
-        // Every session of the account ended.
+        // Every session of the account ended, and its API tokens were revoked.
         assert_eq!(
             other_device.get("/account").await.status,
             StatusCode::SEE_OTHER
         );
+        assert_eq!(me(&t, &old_token).await, StatusCode::UNAUTHORIZED);
         // Used: refused, on the page and on a replayed submission.
         b.get(&link).await.expect(400, "already been used");
         b.post(
@@ -961,5 +973,132 @@ async fn registering_an_address_that_has_an_account_looks_the_same_and_tells_its
             b.login("chen@example.cn", PASSWORD).await.status,
             StatusCode::SEE_OTHER
         );
+    }
+}
+
+/// `GET /api/v1/me` with `token`: the status.
+async fn me(t: &TestApp, token: &str) -> StatusCode {
+    let req = Request::get("/api/v1/me")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    t.call(req).await.0
+}
+
+#[tokio::test]
+async fn api_tokens_expire_are_listed_without_secrets_and_can_be_revoked_by_their_owner_only() {
+    for backend in Backend::all() {
+        let t = TestApp::new(backend).await;
+        t.account(Role::Operator, "sun@example.cn").await;
+        let sun = account::upsert_role(
+            &t.state.db,
+            &Email::parse("sun@example.cn").unwrap(),
+            Role::Operator,
+        )
+        .await
+        .unwrap();
+        let moon = account::upsert_role(
+            &t.state.db,
+            &Email::parse("moon@example.cn").unwrap(),
+            Role::Operator,
+        )
+        .await
+        .unwrap();
+        let main = account::create_token(&t.state.db, &sun, "deploy")
+            .await
+            .unwrap();
+        let short = account::create_token_for(&t.state.db, &sun, "one day", 1)
+            .await
+            .unwrap();
+        let theirs = account::create_token(&t.state.db, &moon, "moon")
+            .await
+            .unwrap();
+        assert!(matches!(
+            account::create_token_for(&t.state.db, &sun, "forever", 10_000).await,
+            Err(badge_server::AppError::Invalid(_))
+        ));
+        for tok in [&main, &short, &theirs] {
+            assert_eq!(me(&t, tok).await, StatusCode::OK);
+        }
+        // Listed newest first, with expiry, never with the secret.
+        let list = Request::get("/api/v1/me/tokens")
+            .header("authorization", format!("Bearer {main}"))
+            .body(Body::empty())
+            .unwrap();
+        let (status, _, body) = t.call(list).await;
+        assert_eq!(status, StatusCode::OK);
+        let text = String::from_utf8_lossy(&body).to_string();
+        assert!(
+            !text.contains("cx_") && !text.contains(&main[3..]),
+            "{text}"
+        );
+        let listed: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let listed = listed.as_array().unwrap();
+        assert_eq!(listed.len(), 2, "only the account's own tokens: {text}");
+        assert_eq!(listed[0]["label"], "one day");
+        let day =
+            listed[0]["expires_at"].as_i64().unwrap() - listed[0]["created_at"].as_i64().unwrap();
+        assert_eq!(day, 86_400);
+        let ninety =
+            listed[1]["expires_at"].as_i64().unwrap() - listed[1]["created_at"].as_i64().unwrap();
+        assert_eq!(ninety, 90 * 86_400);
+
+        // Expired: refused.
+        t.exec("UPDATE api_tokens SET expires_at = 1 WHERE label = 'one day'")
+            .await;
+        assert_eq!(me(&t, &short).await, StatusCode::UNAUTHORIZED);
+
+        // Revoked by its owner: refused from then on; another's token is not theirs.
+        let ids: Vec<i64> = listed.iter().map(|t| t["id"].as_i64().unwrap()).collect();
+        let (moon_id,): (i64,) = ca::on_pool!(&t.state.db, |p| sqlx::query_as(
+            "SELECT id FROM api_tokens WHERE label = 'moon'"
+        )
+        .fetch_one(p)
+        .await
+        .unwrap());
+        let delete = |id: i64, tok: &str| {
+            Request::delete(format!("/api/v1/me/tokens/{id}"))
+                .header("authorization", format!("Bearer {tok}"))
+                .body(Body::empty())
+                .unwrap()
+        };
+        assert_eq!(
+            t.call(delete(moon_id, &main)).await.0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(me(&t, &theirs).await, StatusCode::OK);
+        assert_eq!(
+            t.call(delete(ids[1], &main)).await.0,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(me(&t, &main).await, StatusCode::UNAUTHORIZED);
+        let audit = t
+            .scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'token.revoke'")
+            .await;
+        assert_eq!(audit, 1);
+
+        // The account page lists them and revokes with its form.
+        let fresh = account::create_token(&t.state.db, &sun, "laptop")
+            .await
+            .unwrap();
+        let mut b = t.browser();
+        b.login("sun@example.cn", PASSWORD).await;
+        let page = b.get("/account").await.expect(200, "id=\"tokens\"");
+        assert!(page.body.contains("laptop") && page.body.contains("data-state=\"revoked\""));
+        let (fresh_id,): (i64,) = ca::on_pool!(&t.state.db, |p| sqlx::query_as(
+            "SELECT id FROM api_tokens WHERE label = 'laptop'"
+        )
+        .fetch_one(p)
+        .await
+        .unwrap());
+        let r = b
+            .submit(
+                "/account",
+                &format!("/account/tokens/{fresh_id}/revoke"),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{r:?}");
+        assert_eq!(me(&t, &fresh).await, StatusCode::UNAUTHORIZED);
     }
 }

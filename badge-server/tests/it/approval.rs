@@ -134,7 +134,7 @@ async fn only_proven_domains_are_certified_whatever_the_filing_says_and_whoever_
         // No DNS server listens there; a one-second timeout keeps the test short.
         let unreachable = Arc::new(
             verifier::Challenger::from_settings(
-                &crate::settings_from(&["--dns-servers", "127.0.0.1:1", "--dns-timeout", "1"])
+                &crate::settings_from(&["--dns-servers", "127.0.0.1:1", "--dns-timeout-secs", "1"])
                     .verifier,
             )
             .unwrap(),

@@ -884,3 +884,161 @@ async fn the_upload_form_is_refused_without_its_csrf_token_or_from_another_origi
         );
     }
 }
+
+#[tokio::test]
+async fn filing_is_limited_per_account_and_per_site_and_only_standing_complaints_are_counted() {
+    for backend in Backend::all() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = state(dir.path(), backend).await;
+        s.complaints.per_user_per_day = 2;
+        s.complaints.per_site_per_hour = 4;
+        let (site, people) = certified_site(&s).await;
+        let text = "付款后不发货，客服不回复。";
+        let file = |who: Account, at: i64| {
+            let (s, site) = (s.clone(), site.clone());
+            async move { complaint::submit(&s, &who, &site, "fraud", text, at).await }
+        };
+        let count = || async {
+            let (n,): (i64,) =
+                on_pool!(&s.db, |p| sqlx::query_as("SELECT COUNT(*) FROM complaints")
+                    .fetch_one(p)
+                    .await
+                    .unwrap());
+            n
+        };
+
+        // One open complaint per account and site.
+        let first = file(people.visitor.clone(), T0).await.unwrap();
+        let again = file(people.visitor.clone(), T0 + 60).await;
+        assert!(
+            matches!(again, Err(badge_server::AppError::Conflict(_))),
+            "{again:?}"
+        );
+        // Per account: at most two a day (withdrawn ones count: each mailed the operator).
+        complaint::withdraw(&s, &people.visitor, &first.id, T0 + 120)
+            .await
+            .unwrap();
+        let second = file(people.visitor.clone(), T0 + 180).await.unwrap();
+        complaint::withdraw(&s, &people.visitor, &second.id, T0 + 240)
+            .await
+            .unwrap();
+        match file(people.visitor.clone(), T0 + 300).await {
+            Err(badge_server::AppError::TooMany { message, .. }) => {
+                assert!(message.contains("2 complaints a day"), "{message}")
+            }
+            other => panic!("{backend:?}: a third complaint in a day: {other:?}"),
+        }
+        assert_eq!(count().await, 2, "{backend:?}: the refusal stored nothing");
+        // A day later the account may file again.
+        let third = file(people.visitor.clone(), T0 + DAY + 1).await.unwrap();
+
+        // Per site: four an hour from everyone together.
+        let mut others = Vec::new();
+        for i in 0..4 {
+            let who = account::ensure(
+                &s.db,
+                &Email::parse(&format!("neighbour{i}@example.com")).unwrap(),
+                Role::User,
+            )
+            .await
+            .unwrap();
+            others.push(who);
+        }
+        for who in &others[..3] {
+            file(who.clone(), T0 + DAY + 10).await.unwrap();
+        }
+        let flood = file(others[3].clone(), T0 + DAY + 20).await;
+        assert!(
+            matches!(flood, Err(badge_server::AppError::TooMany { .. })),
+            "{flood:?}"
+        );
+        file(others[3].clone(), T0 + DAY + HOUR + 20).await.unwrap();
+
+        // Public figures count standing complaints only: five filed, one dismissed
+        // and four withdrawn or open → hidden; the dismissed one never counts.
+        let staff = account::ensure(
+            &s.db,
+            &Email::parse("staff@chengxin.test").unwrap(),
+            Role::Staff,
+        )
+        .await
+        .unwrap();
+        let now = T0 + DAY + 2 * HOUR;
+        let r = complaint::reputation(&s.db, &site, now)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.received, 5, "{backend:?}: {r:?}");
+        complaint::answer(&s, &people.operator, &third.id, "已处理。", now)
+            .await
+            .unwrap();
+        complaint::decide(
+            &s,
+            &staff,
+            &third.id,
+            complaint::Decision::Dismissed,
+            "证据不足",
+            now + 60,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            complaint::reputation(&s.db, &site, now + 120)
+                .await
+                .unwrap(),
+            None,
+            "{backend:?}: a dismissed complaint is not counted"
+        );
+    }
+}
+
+#[tokio::test]
+async fn uploads_count_against_the_uploader_refusals_included_and_decodes_wait_for_a_slot() {
+    let mut w = attaching(Backend::Sqlite).await;
+    w.t.state.uploads = std::sync::Arc::new(badge_server::attachment::UploadGate::new(
+        &badge_server::attachment::AttachmentLimits {
+            uploads_per_hour: 3,
+            decode_wait: std::time::Duration::from_millis(200),
+            ..Default::default()
+        },
+    ));
+    w.t.rebuild();
+    let (png, _) = noisy_png(32, 32);
+    // Three refused uploads (not a type we take) use up the visitor's hour.
+    for i in 0..3 {
+        let (status, e) = upload(&w, &w.visitor, &format!("{i}.svg"), b"<svg/>").await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{e}");
+    }
+    let (status, e) = upload(&w, &w.visitor, "ok.png", &png).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{e}");
+    assert!(
+        e["error"].as_str().unwrap().contains("too many uploads"),
+        "{e}"
+    );
+    // Another party has its own quota.
+    assert_eq!(
+        upload(&w, &w.operator, "a.png", &png).await.0,
+        StatusCode::CREATED
+    );
+
+    // Every decoding slot taken: an upload waits, then is told to come back.
+    let held = w.t.state.uploads.enter(-1, 0).await.unwrap();
+    let (status, e) = upload(&w, &w.operator, "b.png", &png).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{e}");
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap()
+            .contains("checking other uploads"),
+        "{e}"
+    );
+    drop(held);
+    assert_eq!(
+        upload(&w, &w.operator, "c.png", &png).await.0,
+        StatusCode::CREATED
+    );
+    let stored: i64 =
+        w.t.scalar("SELECT COUNT(*) FROM complaint_attachments")
+            .await;
+    assert_eq!(stored, 2);
+}

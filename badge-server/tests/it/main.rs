@@ -10,6 +10,7 @@ mod openapi;
 mod pages;
 mod queue;
 mod snapshots;
+mod warnings;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -19,6 +19,7 @@ use tower::ServiceExt;
 /// What the API is, checked by hand: a route added, removed or renamed under `/api/v1`
 /// must change this list, the router and the document together.
 const API: &[(&str, &str)] = &[
+    ("delete", "/api/v1/me/tokens/{id}"),
     ("delete", "/api/v1/me/webhook"),
     ("get", "/api/v1/applications/{id}"),
     ("get", "/api/v1/check"),
@@ -26,6 +27,7 @@ const API: &[(&str, &str)] = &[
     ("get", "/api/v1/complaints/{id}"),
     ("get", "/api/v1/complaints/{id}/attachments/{attachment}"),
     ("get", "/api/v1/me"),
+    ("get", "/api/v1/me/tokens"),
     ("get", "/api/v1/openapi.json"),
     ("get", "/api/v1/sites"),
     ("get", "/api/v1/seal-copies"),

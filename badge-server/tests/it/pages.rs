@@ -719,6 +719,10 @@ async fn script_in_a_complaint_or_a_warning_is_shown_as_text() {
         let script = "<script>alert('x')</script><img src=x onerror=alert(1)>";
         let text = format!("{script} 付款后不发货，请处理。");
         let mut u = signed_in(t, USER).await;
+        // One open complaint per person and site: the world's one is withdrawn first.
+        let open = format!("/complaints/{}", w.complaint);
+        let r = u.submit(&open, &format!("{open}/withdraw"), &[]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{r:?}");
         let r = u
             .submit(
                 &format!("/complaints/new?site={site}"),
@@ -982,8 +986,8 @@ async fn the_account_page_lists_the_complaints_a_person_filed_and_no_one_elses()
 }
 
 #[tokio::test]
-async fn forged_referers_record_at_most_a_thousand_copied_seal_hosts_per_site_and_known_ones_keep_counting()
- {
+async fn forged_referers_cannot_fill_the_copied_seal_report_real_copies_seen_over_hours_are_listed()
+{
     use axum::body::Body;
     use axum::http::Request;
     use badge_server::routes::seal::MAX_COPIES_PER_SITE;
@@ -1009,24 +1013,65 @@ async fn forged_referers_record_at_most_a_thousand_copied_seal_hosts_per_site_an
                 assert_eq!(r.status(), StatusCode::OK);
             }
         };
+        let flush = || async { t.state.seal_cache.flush_copies(&t.state.db).await.unwrap() };
+        let rows = format!("SELECT COUNT(*) FROM seal_copies WHERE site_id = '{site}'");
+        let hits = |host: &str| {
+            format!("SELECT hits FROM seal_copies WHERE site_id = '{site}' AND host = '{host}'")
+        };
+        // An hour ago a real copy was seen a few times.
+        for _ in 0..3 {
+            show_on("real-copy.example".into()).await;
+        }
+        flush().await;
+        t.exec(
+            "UPDATE seal_copies SET first_seen = first_seen - 3600, last_seen = last_seen - 3600",
+        )
+        .await;
+        // Now a burst of forged Referers, more than the cap.
         let limit = usize::try_from(MAX_COPIES_PER_SITE).unwrap();
         for i in 0..limit + 5 {
             show_on(format!("copy-{i}.example")).await;
         }
-        let recorded = t.state.seal_cache.flush_copies(&t.state.db).await.unwrap();
-        assert_eq!(recorded, limit, "{backend:?}");
-        let rows = format!("SELECT COUNT(*) FROM seal_copies WHERE site_id = '{site}'");
-        assert_eq!(t.scalar(&rows).await, MAX_COPIES_PER_SITE);
+        flush().await;
+        assert_eq!(t.scalar(&rows).await, MAX_COPIES_PER_SITE, "{backend:?}");
+        // The real copy is seen again, in a new hour: counted and confirmed.
+        show_on("real-copy.example".into()).await;
+        flush().await;
+        assert_eq!(t.scalar(&hits("real-copy.example")).await, 4);
+        // The report lists only hosts seen in two different hours: not the burst.
+        let mut s = signed_in(t, STAFF).await;
+        let console = s.get("/console").await.expect(200, "real-copy.example");
+        assert!(
+            !console.body.contains("copy-0.example"),
+            "the burst is listed"
+        );
+        let staff = account::upsert_role(&t.state.db, &Email::parse(STAFF).unwrap(), Role::Staff)
+            .await
+            .unwrap();
+        let listed = badge_server::warning::copies(&t.state.db, &staff)
+            .await
+            .unwrap();
+        let hosts: Vec<&str> = listed.iter().map(|c| c.host.as_str()).collect();
+        assert_eq!(hosts, ["real-copy.example"], "{backend:?}");
 
-        // A host on record keeps being counted; a new one is still not recorded.
-        let hits = |host: &str| {
-            format!("SELECT hits FROM seal_copies WHERE site_id = '{site}' AND host = '{host}'")
-        };
-        let first = t.scalar(&hits("copy-0.example")).await;
-        show_on("copy-0.example".into()).await;
+        // At the cap, a new host takes a forged one's place, never the confirmed one.
         show_on("copy-new.example".into()).await;
-        t.state.seal_cache.flush_copies(&t.state.db).await.unwrap();
-        assert_eq!(t.scalar(&hits("copy-0.example")).await, first + 1);
+        flush().await;
+        assert_eq!(t.scalar(&hits("copy-new.example")).await, 1);
         assert_eq!(t.scalar(&rows).await, MAX_COPIES_PER_SITE);
+        assert_eq!(t.scalar(&hits("real-copy.example")).await, 4);
+
+        // A day on, the unconfirmed burst ages out; the confirmed host stays.
+        let purged = badge_server::jobs::purge(
+            &t.state.db,
+            time::OffsetDateTime::now_utc().unix_timestamp() + 2 * 86_400,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            purged.seal_copies,
+            u64::try_from(MAX_COPIES_PER_SITE - 1).unwrap()
+        );
+        assert_eq!(t.scalar(&rows).await, 1);
     }
 }
