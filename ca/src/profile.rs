@@ -520,7 +520,16 @@ impl Expected<'_> {
             }
         }
         for ext in exts {
+            canonical_extension(&ext.oid.to_id_string(), ext.value).map_err(lint)?;
             self.lint_extension(ext)?;
+        }
+        // The whole certificate too: x509-parser reads BER leniently, and a strict
+        // verifier refuses what DER forbids (an explicit DEFAULT, a long length).
+        let reencoded = x509_cert::Certificate::from_der(der)
+            .and_then(|c| c.to_der())
+            .map_err(|e| lint(format!("does not decode as DER: {e}")))?;
+        if reencoded != der {
+            return Err(lint("the certificate is not in canonical DER".into()));
         }
         Ok(())
     }
@@ -644,6 +653,60 @@ impl Expected<'_> {
             _ => return Err(lint(format!("unexpected extension {}", ext.oid))),
         }
         Ok(())
+    }
+}
+
+/// Checks that an extension's value is the DER encoding of what it says: decoded with
+/// the `x509-cert` types and encoded again, the bytes must not change. x509-parser
+/// accepts what DER forbids, such as an explicit DEFAULT (rcgen 0.14.7 wrote
+/// `cA FALSE` into every end-entity BasicConstraints, X.690 §11.5), which pkilint
+/// calls FATAL and strict verifiers refuse. An extension without a row here fails:
+/// a new extension needs its canonical check before it can be signed.
+fn canonical_extension(oid_str: &str, value: &[u8]) -> std::result::Result<(), String> {
+    use x509_cert::ext::pkix;
+    fn again<'a, T: der::Decode<'a> + Encode>(value: &'a [u8]) -> der::Result<Vec<u8>> {
+        T::from_der(value)?.to_der()
+    }
+    let reencoded = match oid_str {
+        std_oids::AUTHORITY_KEY_ID => again::<pkix::AuthorityKeyIdentifier>(value),
+        std_oids::SUBJECT_KEY_ID => again::<pkix::SubjectKeyIdentifier>(value),
+        std_oids::KEY_USAGE => again::<pkix::KeyUsage>(value),
+        std_oids::SUBJECT_ALT_NAME => again::<pkix::SubjectAltName>(value),
+        std_oids::BASIC_CONSTRAINTS => again::<pkix::BasicConstraints>(value),
+        std_oids::CRL_DISTRIBUTION_POINTS => again::<pkix::CrlDistributionPoints>(value),
+        std_oids::CERTIFICATE_POLICIES => again::<CertificatePolicies>(value),
+        std_oids::EXT_KEY_USAGE => again::<pkix::ExtendedKeyUsage>(value),
+        std_oids::AUTHORITY_INFO_ACCESS => again::<AuthorityInfoAccessSyntax>(value),
+        other if other == oid::dotted(&oid::EXT_ICP_NUMBER) => again::<Utf8StringRef<'_>>(value),
+        other => return Err(format!("extension {other} has no canonical-encoding check")),
+    };
+    match reencoded {
+        Ok(canonical) if canonical == value => Ok(()),
+        Ok(canonical) => Err(format!(
+            "extension {oid_str} is not in canonical DER: {} instead of {}",
+            hex::encode(value),
+            hex::encode(canonical)
+        )),
+        Err(e) => Err(format!("extension {oid_str} does not decode as DER: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_extension;
+
+    #[test]
+    fn an_explicit_ca_false_is_not_canonical_der() {
+        // BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE, ... }
+        let explicit_false = [0x30, 0x03, 0x01, 0x01, 0x00];
+        let err = canonical_extension("2.5.29.19", &explicit_false).unwrap_err();
+        assert!(err.contains("not in canonical DER"), "{err}");
+        canonical_extension("2.5.29.19", &[0x30, 0x00]).unwrap();
+        canonical_extension("2.5.29.19", &[0x30, 0x03, 0x01, 0x01, 0xff]).unwrap();
+        // A BOOLEAN TRUE other than 0xFF and a long-form length are not DER either.
+        assert!(canonical_extension("2.5.29.19", &[0x30, 0x03, 0x01, 0x01, 0x01]).is_err());
+        assert!(canonical_extension("2.5.29.19", &[0x30, 0x81, 0x00]).is_err());
+        assert!(canonical_extension("1.2.3.4", &[0x05, 0x00]).is_err());
     }
 }
 

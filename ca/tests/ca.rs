@@ -903,6 +903,25 @@ async fn the_lint_refuses_a_certificate_that_strays_from_the_profile() {
     );
     let mut other_serial = params.clone();
     other_serial.serial_number = Some(rcgen::SerialNumber::from_slice(&[0x01, 0x02]));
+    // What rcgen 0.14.7 wrote: BasicConstraints with cA FALSE spelled out, which DER
+    // forbids (a DEFAULT value is never encoded).
+    // (rcgen's NoCa drops the subject key identifier too, so that is added by hand.)
+    let mut explicit_ca_false = params.clone();
+    explicit_ca_false.is_ca = rcgen::IsCa::NoCa;
+    let mut ski = vec![0x04, 0x14];
+    ski.extend_from_slice(&[0x5a; 20]);
+    explicit_ca_false
+        .custom_extensions
+        .push(rcgen::CustomExtension::from_oid_content(
+            &[2, 5, 29, 14],
+            ski,
+        ));
+    let mut bc = rcgen::CustomExtension::from_oid_content(
+        &[2, 5, 29, 19],
+        vec![0x30, 0x03, 0x01, 0x01, 0x00],
+    );
+    bc.set_criticality(true);
+    explicit_ca_false.custom_extensions.push(bc);
     for (what, p, expected_msg) in [
         ("a longer validity", longer, "validity"),
         ("an extra SAN", extra_san, "SAN"),
@@ -911,6 +930,11 @@ async fn the_lint_refuses_a_certificate_that_strays_from_the_profile() {
         ("serverAuth", server_auth, "extendedKeyUsage"),
         ("another ICP number", other_icp, "ICP extension"),
         ("another serial", other_serial, "serial"),
+        (
+            "an explicit cA FALSE",
+            explicit_ca_false,
+            "not in canonical DER",
+        ),
     ] {
         let err = expected.lint(&sign(&p)).expect_err(what);
         assert!(err.to_string().contains(expected_msg), "{what}: {err}");
