@@ -691,6 +691,8 @@ fn canonical_extension(oid_str: &str, value: &[u8]) -> std::result::Result<(), S
     }
 }
 
+use der::Decode as _;
+
 #[cfg(test)]
 mod tests {
     use super::canonical_extension;
@@ -709,5 +711,3 @@ mod tests {
         assert!(canonical_extension("1.2.3.4", &[0x05, 0x00]).is_err());
     }
 }
-
-use der::Decode as _;
