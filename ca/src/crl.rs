@@ -165,7 +165,7 @@ impl Ca {
     ) -> Result<Revoked> {
         // Take the write lock first (SQLite) so two revocations queue instead of deadlocking.
         store::next_counter(tx, "revocations").await?;
-        let rec = store::certificate_by_serial_tx(tx, self.issuer_id, serial)
+        let rec = store::certificate_by_serial_for_update(tx, self.issuer_id, serial)
             .await?
             .filter(|r| r.status == "issued")
             .ok_or_else(|| Error::UnknownCertificate(serial.to_hex()))?;

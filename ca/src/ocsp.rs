@@ -24,6 +24,8 @@ use crate::{Error, Result, store};
 pub const RESPONSE_LIFETIME_SECS: i64 = 4 * 86_400;
 /// Refresh responses that have less than this left.
 pub const REFRESH_MARGIN_SECS: i64 = 2 * 86_400;
+/// Most answers [`Ca::refresh_ocsp`] signs and then stores in one transaction.
+pub const REFRESH_CHUNK: i64 = 500;
 
 const SHA1_OID: &str = "1.3.14.3.2.26";
 const SHA256_OID: &str = "2.16.840.1.101.3.4.2.1";
@@ -42,6 +44,25 @@ pub enum Status {
     },
     /// Not a certificate we know.
     Unknown,
+}
+
+impl Status {
+    /// The status of one of our certificates from its revocation row, if any.
+    pub fn of(revoked_at: Option<i64>, reason: Option<i64>) -> Self {
+        match (revoked_at, reason) {
+            (Some(at), Some(reason)) => Status::Revoked { at, reason },
+            _ => Status::Good,
+        }
+    }
+}
+
+/// An OCSP answer signed by [`Ca::sign_ocsp_refresh`], for [`Ca::store_ocsp_refresh`].
+#[derive(Debug, Clone)]
+pub struct SignedAnswer {
+    certificate_id: i64,
+    status: Status,
+    this_update: i64,
+    der: Vec<u8>,
 }
 
 /// The responder's answer: DER bytes for `application/ocsp-response`.
@@ -167,31 +188,83 @@ impl Ca {
         store::upsert_ocsp(tx, certificate_id, now, now + RESPONSE_LIFETIME_SECS, &der).await
     }
 
-    /// Re-signs stored responses that expire within the refresh margin. Returns how
-    /// many were refreshed. Run on a timer by the server.
+    /// Re-signs stored responses that expire within the refresh margin, at most
+    /// `batch`, and returns how many were stored. Run on a timer by the server.
+    /// Works in chunks of [`REFRESH_CHUNK`], each signed with no transaction open
+    /// and then stored in a short one, so signing never holds the write lock.
     pub async fn refresh_ocsp(&self, batch: i64) -> Result<usize> {
+        let mut looked_at = 0;
+        let mut stored = 0;
+        while looked_at < batch {
+            let answers = self
+                .sign_ocsp_refresh(REFRESH_CHUNK.min(batch - looked_at))
+                .await?;
+            if answers.is_empty() {
+                break;
+            }
+            looked_at += answers.len() as i64;
+            stored += self.store_ocsp_refresh(&answers).await?;
+        }
+        Ok(stored)
+    }
+
+    /// The first half of [`Ca::refresh_ocsp`]: signs new answers for up to `batch`
+    /// certificates whose stored answer expires within the refresh margin, reading
+    /// through the pool with no transaction open.
+    pub async fn sign_ocsp_refresh(&self, batch: i64) -> Result<Vec<SignedAnswer>> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        let ids = store::certificates_needing_ocsp(
+        let due = store::certificates_needing_ocsp(
             &self.db,
             self.issuer_id,
             now + REFRESH_MARGIN_SECS,
             batch,
         )
         .await?;
+        due.into_iter()
+            .map(|d| {
+                let status = Status::of(d.revoked_at, d.revocation_reason);
+                Ok(SignedAnswer {
+                    certificate_id: d.id,
+                    status,
+                    this_update: now,
+                    der: self.sign_ocsp_for(&Serial::from_bytes(&d.serial), status, now)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The second half of [`Ca::refresh_ocsp`]: stores signed answers in one
+    /// transaction, each only if its certificate's status is still the one it says.
+    /// A revocation that committed after the signing (or waits for this transaction)
+    /// wrote its own answer, which a "good" signed before it must never overwrite.
+    /// Every read goes through the transaction: it never waits for a second pool
+    /// connection while holding one. Returns how many were stored.
+    pub async fn store_ocsp_refresh(&self, answers: &[SignedAnswer]) -> Result<usize> {
         let mut tx = self.db.begin().await?;
-        for id in &ids {
-            let Some(rec) = store::certificate_by_id(&self.db, *id).await? else {
+        let ids: Vec<i64> = answers.iter().map(|a| a.certificate_id).collect();
+        let now: std::collections::HashMap<i64, Status> =
+            store::revocation_states_locked(&mut tx, &ids)
+                .await?
+                .into_iter()
+                .map(|(id, at, reason)| (id, Status::of(at, reason)))
+                .collect();
+        let mut stored = 0;
+        for a in answers {
+            if now.get(&a.certificate_id) != Some(&a.status) {
                 continue;
-            };
-            let status = match (rec.revoked_at, rec.revocation_reason) {
-                (Some(at), Some(reason)) => Status::Revoked { at, reason },
-                _ => Status::Good,
-            };
-            self.store_ocsp_in(&mut tx, *id, &Serial::from_bytes(&rec.serial), status)
-                .await?;
+            }
+            stored += 1;
+            store::upsert_ocsp(
+                &mut tx,
+                a.certificate_id,
+                a.this_update,
+                a.this_update + RESPONSE_LIFETIME_SECS,
+                &a.der,
+            )
+            .await?;
         }
         tx.commit().await?;
-        Ok(ids.len())
+        Ok(stored)
     }
 
     /// Answers a DER `OCSPRequest` (from POST, or GET after base64 decoding).
@@ -254,10 +327,9 @@ impl Ca {
             .await
             .map_err(AnswerError::Internal)?
         {
-            Some(rec) if rec.status == "issued" => match (rec.revoked_at, rec.revocation_reason) {
-                (Some(at), Some(reason)) => Status::Revoked { at, reason },
-                _ => Status::Good,
-            },
+            Some(rec) if rec.status == "issued" => {
+                Status::of(rec.revoked_at, rec.revocation_reason)
+            }
             _ => Status::Unknown,
         };
         let cert_id = self

@@ -213,21 +213,63 @@ pub async fn certificate_by_serial(
         .await?))
 }
 
-/// As [`certificate_by_serial`], inside a transaction.
-pub async fn certificate_by_serial_tx(
+/// As [`certificate_by_serial`], inside a transaction that is about to change the
+/// certificate's status: on PostgreSQL the row stays locked (`FOR UPDATE`) until the
+/// transaction ends, so an OCSP refresh that read the old status cannot store its
+/// answer in between ([`revocation_states_locked`]). SQLite's `BEGIN IMMEDIATE`
+/// already holds the only write lock.
+pub async fn certificate_by_serial_for_update(
     tx: &mut Tx,
     issuer_id: i64,
     serial: &Serial,
 ) -> Result<Option<CertificateRecord>> {
+    let lock = match tx {
+        Tx::Postgres(_) => " FOR UPDATE OF c",
+        Tx::Sqlite(_) => "",
+    };
     let sql = format!(
         "SELECT {CERT_COLUMNS} FROM certificates c LEFT JOIN revocations r ON r.certificate_id = c.id \
-         WHERE c.issuer_id = $1 AND c.serial = $2"
+         WHERE c.issuer_id = $1 AND c.serial = $2{lock}"
     );
     Ok(on_tx!(tx, |c| sqlx::query_as(&sql)
         .bind(issuer_id)
         .bind(serial.as_bytes())
         .fetch_optional(c)
         .await?))
+}
+
+/// The revocation state (id, revoked_at, reason) of certificates, read inside `tx`
+/// after locking their rows until it ends, so that no revocation can commit between
+/// this read and the caller's writes. On PostgreSQL the lock (`FOR UPDATE`, in id
+/// order) and the read are two statements: under READ COMMITTED a locking SELECT that
+/// waited for a revocation returns the revocations row of its own snapshot, taken
+/// before that revocation committed; the next statement sees it. On SQLite
+/// `BEGIN IMMEDIATE` already holds the only write lock.
+pub async fn revocation_states_locked(
+    tx: &mut Tx,
+    ids: &[i64],
+) -> Result<Vec<(i64, Option<i64>, Option<i64>)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    if let Tx::Postgres(t) = tx {
+        sqlx::query("SELECT id FROM certificates WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+            .bind(ids)
+            .execute(&mut **t)
+            .await?;
+    }
+    Ok(on_tx!(tx, |c| {
+        let mut q = sqlx::QueryBuilder::new(
+            "SELECT c.id, r.revoked_at, r.reason FROM certificates c \
+             LEFT JOIN revocations r ON r.certificate_id = c.id WHERE c.id IN (",
+        );
+        let mut list = q.separated(", ");
+        for id in ids {
+            list.push_bind(*id);
+        }
+        q.push(")");
+        q.build_query_as().fetch_all(&mut *c).await?
+    }))
 }
 
 /// Looks a certificate up by row id.
@@ -241,15 +283,31 @@ pub async fn certificate_by_id(db: &Database, id: i64) -> Result<Option<Certific
         .await?))
 }
 
-/// Certificates whose stored OCSP response expires before `before` (Unix seconds).
+/// A certificate whose OCSP answer is due, with its revocation state as read.
+#[derive(Debug, Clone, FromRow)]
+pub struct OcspDue {
+    /// Certificate row id.
+    pub id: i64,
+    /// Serial bytes.
+    pub serial: Vec<u8>,
+    /// Revocation time, Unix seconds.
+    pub revoked_at: Option<i64>,
+    /// RFC 5280 reason code.
+    pub revocation_reason: Option<i64>,
+}
+
+/// Certificates whose stored OCSP response expires before `before` (Unix seconds),
+/// with their revocation state.
 pub async fn certificates_needing_ocsp(
     db: &Database,
     issuer_id: i64,
     before: i64,
     limit: i64,
-) -> Result<Vec<i64>> {
-    let rows: Vec<(i64,)> = on_pool!(db, |p| sqlx::query_as(
-        "SELECT c.id FROM certificates c LEFT JOIN ocsp_responses o ON o.certificate_id = c.id \
+) -> Result<Vec<OcspDue>> {
+    Ok(on_pool!(db, |p| sqlx::query_as(
+        "SELECT c.id, c.serial, r.revoked_at, r.reason AS revocation_reason FROM certificates c \
+         LEFT JOIN ocsp_responses o ON o.certificate_id = c.id \
+         LEFT JOIN revocations r ON r.certificate_id = c.id \
          WHERE c.issuer_id = $1 AND c.status = 'issued' AND c.not_after > $2 \
          AND (o.next_update IS NULL OR o.next_update < $3) ORDER BY c.id LIMIT $4"
     )
@@ -258,8 +316,7 @@ pub async fn certificates_needing_ocsp(
     .bind(before)
     .bind(limit)
     .fetch_all(p)
-    .await?);
-    Ok(rows.into_iter().map(|r| r.0).collect())
+    .await?))
 }
 
 /// Records a revocation (or replaces a certificateHold with a final reason).

@@ -112,6 +112,34 @@ impl TestCa {
             .unwrap()
     }
 
+    /// A DER OCSP request for `cert`, as `openssl ocsp` makes it (SHA-1 CertID, no nonce).
+    fn ocsp_request(&self, cert: &str) -> Vec<u8> {
+        let req = format!("{cert}.req");
+        self.openssl(&[
+            "ocsp",
+            "-issuer",
+            "ca/issuing.pem",
+            "-cert",
+            cert,
+            "-no_nonce",
+            "-reqout",
+            &req,
+        ])
+        .ok();
+        std::fs::read(self.path(&req)).unwrap()
+    }
+
+    /// What `openssl ocsp` makes of the answer `ca` serves for `cert` (checked against
+    /// the chain): `"{cert}: good"`, `"{cert}: revoked"`, …
+    async fn served_ocsp(&self, ca: &Ca, cert: &str) -> String {
+        let answer = ca.answer_ocsp(&self.ocsp_request(cert)).await;
+        let file = format!("{cert}.resp");
+        std::fs::write(self.path(&file), answer.der).unwrap();
+        let out = self.ocsp_status(cert, None, Some(&file)).ok();
+        assert!(out.stderr.contains("Response verify OK"), "{out:?}");
+        out.stdout
+    }
+
     fn ocsp_status(&self, cert: &str, url: Option<&str>, respin: Option<&str>) -> Run {
         let mut args = vec![
             "ocsp",
@@ -708,6 +736,130 @@ async fn ocsp_answers_good_then_revoked_and_unknown_for_serials_we_never_issued(
     }
 }
 
+/// Marks every stored OCSP answer as expiring now, so the next refresh re-signs it.
+async fn make_ocsp_due(ca: &Ca) {
+    on_pool!(ca.db(), |p| {
+        sqlx::query("UPDATE ocsp_responses SET next_update = 0")
+            .execute(p)
+            .await
+            .unwrap();
+    });
+}
+
+#[tokio::test]
+async fn a_refresh_never_overwrites_a_status_change_that_committed_while_it_signed() {
+    for backend in Backend::all() {
+        let t = TestCa::new(backend);
+        for cert in ["a.pem", "b.pem", "c.pem"] {
+            t.issue(cert, &[]).ok();
+        }
+        let ca = t.open().await;
+        let serial = |cert: &str| ca::Serial::parse_hex(&t.serial_of(cert)).unwrap();
+
+        // The refresh reads "good" and signs; a revocation commits; the refresh stores.
+        make_ocsp_due(&ca).await;
+        let signed = ca.sign_ocsp_refresh(10).await.unwrap();
+        assert_eq!(signed.len(), 3);
+        ca.revoke(&serial("a.pem"), RevocationReason::KeyCompromise, "test")
+            .await
+            .unwrap();
+        ca.store_ocsp_refresh(&signed).await.unwrap();
+        let a = t.served_ocsp(&ca, "a.pem").await;
+        assert!(a.contains("a.pem: revoked"), "{backend:?}: {a}");
+        let b = t.served_ocsp(&ca, "b.pem").await;
+        assert!(b.contains("b.pem: good"), "{backend:?}: {b}");
+
+        // A status change is under way (its transaction holds the certificate) when the
+        // refresh stores: the refresh waits for it and then must not overwrite it. A
+        // revocation inserts a revocations row, whose foreign key alone makes PostgreSQL
+        // lock the certificate; the release of a hold deletes it and takes no such lock.
+        ca.revoke(&serial("c.pem"), RevocationReason::CertificateHold, "test")
+            .await
+            .unwrap();
+        for (cert, change, expected) in [
+            ("b.pem", RevocationReason::Superseded, "b.pem: revoked"),
+            ("c.pem", RevocationReason::RemoveFromCrl, "c.pem: good"),
+        ] {
+            make_ocsp_due(&ca).await;
+            let signed = ca.sign_ocsp_refresh(10).await.unwrap();
+            let mut tx = ca.db().begin().await.unwrap();
+            ca.revoke_in(&mut tx, &serial(cert), change, "test")
+                .await
+                .unwrap();
+            let mut store = std::pin::pin!(ca.store_ocsp_refresh(&signed));
+            assert!(
+                tokio::time::timeout(std::time::Duration::from_millis(500), &mut store)
+                    .await
+                    .is_err(),
+                "{backend:?} {change}: the refresh did not wait for the other transaction"
+            );
+            tx.commit().await.unwrap();
+            store.await.unwrap();
+            let served = t.served_ocsp(&ca, cert).await;
+            assert!(served.contains(expected), "{backend:?} {change}: {served}");
+        }
+        ca.db().close().await;
+    }
+}
+
+/// Nothing that holds a transaction waits for a second pool connection: with four
+/// times as many concurrent refreshes and revocations as the larger pool has
+/// connections (PostgreSQL 16, SQLite 8), every one succeeds. Before, a refresh read
+/// each certificate through the pool while holding its transaction, and they starved.
+#[tokio::test]
+async fn refreshes_and_revocations_beyond_the_pool_size_all_succeed() {
+    const TASKS: usize = 64;
+    for backend in Backend::all() {
+        let t = TestCa::new(backend);
+        let ca = std::sync::Arc::new(t.open().await);
+        let identity = SiteIdentity::parse(
+            "北京晨曦数智科技有限公司",
+            "91110108MA04T7K21H",
+            "京ICP备2024018653号-1",
+            "北京市",
+            "海淀区",
+            &["chenxi-shuzhi.cn"],
+        )
+        .unwrap();
+        let mut serials = Vec::new();
+        for _ in 0..TASKS / 2 {
+            let issued = ca
+                .issue(&identity, KeySource::Generate, "test")
+                .await
+                .unwrap();
+            serials.push(issued.serial);
+        }
+        make_ocsp_due(&ca).await;
+        let started = std::time::Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for serial in serials {
+            let (a, b) = (ca.clone(), ca.clone());
+            tasks.spawn(async move {
+                a.revoke(&serial, RevocationReason::Superseded, "test")
+                    .await
+                    .map(|_| ())
+            });
+            tasks.spawn(async move { b.refresh_ocsp(1000).await.map(|_| ()) });
+        }
+        let results = tokio::time::timeout(std::time::Duration::from_secs(120), tasks.join_all())
+            .await
+            .expect("refreshes and revocations still running after 120 s");
+        let failed: Vec<String> = results
+            .into_iter()
+            .filter_map(|r| r.err().map(|e| e.to_string()))
+            .collect();
+        assert!(
+            failed.is_empty(),
+            "{backend:?}: {} of {TASKS} failed after {:?}: {:?}",
+            failed.len(),
+            started.elapsed(),
+            failed.first()
+        );
+        println!("{backend:?}: {TASKS} in {:?}", started.elapsed());
+        ca.db().close().await;
+    }
+}
+
 #[tokio::test]
 async fn two_hundred_certificates_issued_concurrently_have_two_hundred_distinct_serials_and_one_audit_chain()
  {
@@ -968,21 +1120,6 @@ async fn every_artefact_we_emit_passes_pkilint() {
     t.ca(&["crl", "--out", "listed.crl"]).ok();
 
     let ca = t.open().await;
-    let ocsp = |cert: &str| {
-        let req = format!("{cert}.req");
-        t.openssl(&[
-            "ocsp",
-            "-issuer",
-            "ca/issuing.pem",
-            "-cert",
-            cert,
-            "-no_nonce",
-            "-reqout",
-            &req,
-        ])
-        .ok();
-        std::fs::read(t.path(&req)).unwrap()
-    };
     let pem = |f: &str| pem_body(&std::fs::read_to_string(t.path(f)).unwrap());
     let der = |f: &str| std::fs::read(t.path(f)).unwrap();
     let mut artefacts = vec![
@@ -1002,7 +1139,7 @@ async fn every_artefact_we_emit_passes_pkilint() {
         ("OCSP revoked", "a.pem"),
         ("OCSP on hold", "c.pem"),
     ] {
-        let answer = ca.answer_ocsp(&ocsp(cert)).await;
+        let answer = ca.answer_ocsp(&t.ocsp_request(cert)).await;
         assert!(answer.successful, "{what}");
         artefacts.push((what, Artefact::OcspResponse, answer.der));
     }
