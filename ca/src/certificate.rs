@@ -20,6 +20,10 @@ pub enum KeySource {
     Csr(SubjectPublicKey),
     /// Generate a P-256 key pair; its private half is returned once and never stored.
     Generate,
+    /// A key pair the caller generated and has already handed to the operator: `ca
+    /// issue` writes the key file before issuing, so that a crash after the commit
+    /// cannot leave a certificate whose key is lost. Audited as generated.
+    Generated(SubjectPublicKey),
 }
 
 /// A freshly issued certificate.
@@ -118,8 +122,9 @@ impl Ca {
         identity: &SiteIdentity,
         key: KeySource,
     ) -> Result<(Prepared, Option<Zeroizing<String>>)> {
+        let generated = !matches!(key, KeySource::Csr(_));
         let (subject_key, private_key_pem) = match key {
-            KeySource::Csr(k) => (k, None),
+            KeySource::Csr(k) | KeySource::Generated(k) => (k, None),
             KeySource::Generate => {
                 let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
                 (
@@ -160,7 +165,7 @@ impl Ca {
             "domains": identity.domains,
             "not_after": not_after.unix_timestamp(),
             "sha256": hex::encode(&sha256),
-            "key": if private_key_pem.is_some() { "generated" } else { "csr" },
+            "key": if generated { "generated" } else { "csr" },
         });
         Ok((
             Prepared {

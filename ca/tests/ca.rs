@@ -500,6 +500,98 @@ async fn bad_input_is_refused_with_a_clear_message_and_nothing_is_signed_or_stor
     }
 }
 
+#[tokio::test]
+async fn ca_issue_replaces_its_output_whole_and_a_crash_never_loses_the_generated_key() {
+    for backend in Backend::all() {
+        let t = TestCa::new(backend);
+        // A file already at --out is replaced by a rename, never truncated and
+        // rewritten: another name for the old file still shows the old contents.
+        std::fs::write(t.path("a.pem"), "old contents\n").unwrap();
+        std::fs::hard_link(t.path("a.pem"), t.path("a-before.pem")).unwrap();
+        t.issue("a.pem", &[]).ok();
+        assert_eq!(
+            std::fs::read_to_string(t.path("a-before.pem")).unwrap(),
+            "old contents\n",
+            "{backend:?}: --out was rewritten in place"
+        );
+        assert!(
+            std::fs::read_to_string(t.path("a.pem"))
+                .unwrap()
+                .starts_with("-----BEGIN CERTIFICATE-----")
+        );
+
+        // Killed right after the commit: the certificate is on record, so its
+        // generated key must already be in its file (0600), and --out is untouched.
+        std::fs::write(t.path("b.pem"), "old contents\n").unwrap();
+        let crashed = run(t
+            .command()
+            .env("CHENGXIN_CA_TEST_CRASH", "after-commit")
+            .args(["issue"])
+            .args(F01)
+            .args(["--city", "海淀区", "--out", "b.pem"]));
+        assert_ne!(crashed.code, 0, "{backend:?}: the crash hook did not fire");
+        assert_eq!(t.count("certificates").await, 2);
+        assert_eq!(
+            std::fs::read_to_string(t.path("b.pem")).unwrap(),
+            "old contents\n",
+            "{backend:?}: --out damaged by a crash"
+        );
+        let key = t.path("b.key.pem");
+        assert!(key.exists(), "{backend:?}: the generated key was lost");
+        let mode = std::fs::metadata(&key).unwrap();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
+            0o600
+        );
+        let db = t.db().await;
+        let (der,): (Vec<u8>,) = on_pool!(&db, |p| sqlx::query_as(
+            "SELECT der FROM certificates ORDER BY id DESC LIMIT 1"
+        )
+        .fetch_one(p)
+        .await
+        .unwrap());
+        db.close().await;
+        std::fs::write(t.path("b-on-record.der"), der).unwrap();
+        let from_cert = t
+            .openssl(&[
+                "x509",
+                "-inform",
+                "DER",
+                "-in",
+                "b-on-record.der",
+                "-noout",
+                "-pubkey",
+            ])
+            .ok()
+            .stdout;
+        let from_key = t
+            .openssl(&["pkey", "-in", "b.key.pem", "-pubout"])
+            .ok()
+            .stdout;
+        assert_eq!(
+            from_cert, from_key,
+            "{backend:?}: the key file is not the certificate's"
+        );
+        // Killed after the key is written, before issuing: a whole key, nothing on record.
+        let crashed = run(t
+            .command()
+            .env("CHENGXIN_CA_TEST_CRASH", "after-key")
+            .args(["issue"])
+            .args(F01)
+            .args(["--city", "海淀区", "--out", "c.pem"]));
+        assert_ne!(crashed.code, 0, "{backend:?}: the crash hook did not fire");
+        assert_eq!(t.count("certificates").await, 2);
+        assert!(!t.path("c.pem").exists());
+        t.openssl(&["pkey", "-in", "c.key.pem", "-noout"]).ok();
+        let leftovers: Vec<_> = std::fs::read_dir(t.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+}
+
 #[test]
 fn a_revoked_certificate_is_listed_in_the_crl_with_its_reason_and_openssl_rejects_it() {
     for backend in Backend::all() {
