@@ -68,6 +68,12 @@ fn ca_name(common_name: &str) -> DistinguishedName {
     dn
 }
 
+/// notAfter of a period of `days` days from `not_before`: RFC 5280 counts notAfter in
+/// the period, so it is the period's last second.
+pub(crate) fn last_second(not_before: OffsetDateTime, days: i64) -> OffsetDateTime {
+    not_before + Duration::days(days) - Duration::seconds(1)
+}
+
 fn now_seconds() -> OffsetDateTime {
     let now = OffsetDateTime::now_utc();
     now.replace_nanosecond(0).unwrap_or(now)
@@ -112,7 +118,7 @@ pub fn init(
     root.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     root.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     root.not_before = now;
-    root.not_after = now + Duration::days(ROOT_DAYS);
+    root.not_after = last_second(now, ROOT_DAYS);
     root.serial_number = Some(SerialNumber::from_slice(
         Serial::generate(0x01, &rng)?.as_bytes(),
     ));
@@ -143,7 +149,7 @@ pub fn init(
         KeyUsagePurpose::CrlSign,
     ];
     issuing.not_before = now;
-    issuing.not_after = now + Duration::days(ISSUING_DAYS);
+    issuing.not_after = last_second(now, ISSUING_DAYS);
     issuing.serial_number = Some(SerialNumber::from_slice(
         Serial::generate(0x01, &rng)?.as_bytes(),
     ));

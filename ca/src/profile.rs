@@ -9,7 +9,7 @@ use rcgen::{
     ExtendedKeyUsagePurpose, IsCa, KeyIdMethod, KeyUsagePurpose, SanType, SerialNumber,
 };
 use serde::Serialize;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 use x509_cert::ext::pkix::certpolicy::PolicyInformation;
 use x509_cert::ext::pkix::name::GeneralName as DerGeneralName;
 use x509_cert::ext::pkix::{AccessDescription, AuthorityInfoAccessSyntax, CertificatePolicies};
@@ -313,9 +313,10 @@ pub struct Expected<'a> {
 }
 
 impl Expected<'_> {
-    /// notAfter: notBefore plus exactly 365 days.
+    /// notAfter: the last second of [`VALIDITY_DAYS`] days from notBefore (RFC 5280
+    /// counts notAfter in the period, so notBefore + 365 days would be one second more).
     pub fn not_after(&self) -> OffsetDateTime {
-        self.not_before + Duration::days(VALIDITY_DAYS)
+        crate::authority::last_second(self.not_before, VALIDITY_DAYS)
     }
 
     fn subject(&self) -> Vec<(&'static str, String)> {
@@ -458,10 +459,10 @@ impl Expected<'_> {
         }
         let nb = tbs.validity.not_before.timestamp();
         let na = tbs.validity.not_after.timestamp();
-        if nb != self.not_before.unix_timestamp() || na - nb != VALIDITY_DAYS * 86_400 {
+        if nb != self.not_before.unix_timestamp() || na - nb + 1 != VALIDITY_DAYS * 86_400 {
             return Err(lint(format!(
-                "validity must be {VALIDITY_DAYS} days from issuance, is {} s",
-                na - nb
+                "validity must be {VALIDITY_DAYS} days from issuance, notAfter included; is {} s",
+                na - nb + 1
             )));
         }
         if tbs.subject_pki.raw != self.subject_key.spki_der() {

@@ -292,6 +292,30 @@ fn an_issued_certificate_verifies_with_openssl_and_shows_the_whole_profile() {
     }
 }
 
+/// RFC 5280 counts notAfter in the validity period, so a period of N days ends one
+/// second before notBefore + N days: 365 days for a site, 20 years and 5 years (as
+/// days) for the root and issuing CA.
+#[test]
+fn validity_periods_are_exact_with_not_after_inclusive() {
+    use x509_parser::prelude::FromDer;
+    let t = TestCa::new(Backend::Sqlite);
+    t.issue("a.pem", &[]).ok();
+    for (cert, days) in [
+        ("a.pem", 365),
+        ("ca/issuing.pem", 5 * 365 + 1),
+        ("ca/root.pem", 20 * 365 + 5),
+    ] {
+        let der = pem_body(&std::fs::read_to_string(t.path(cert)).unwrap());
+        let (_, parsed) = x509_parser::certificate::X509Certificate::from_der(&der).unwrap();
+        let v = parsed.validity();
+        assert_eq!(
+            v.not_after.timestamp() - v.not_before.timestamp() + 1,
+            days * 86_400,
+            "{cert}: the period including notAfter is not {days} days"
+        );
+    }
+}
+
 #[test]
 fn a_csr_keeps_the_operators_own_key_and_no_key_file_is_written() {
     for backend in Backend::all() {
