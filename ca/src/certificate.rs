@@ -136,6 +136,7 @@ impl Ca {
         let serial = Serial::generate(self.instance, &self.rng)?;
         let now = OffsetDateTime::now_utc();
         let not_before = now.replace_nanosecond(0).unwrap_or(now);
+        self.check_issuer_outlives(not_before)?;
         let expected = Expected {
             identity,
             serial: &serial,
@@ -181,6 +182,21 @@ impl Ca {
             },
             private_key_pem,
         ))
+    }
+
+    /// Refuses when the issuing CA expires before a certificate issued at
+    /// `not_before` would: a certificate must never outlive its issuer (an expired
+    /// issuer included).
+    pub fn check_issuer_outlives(&self, not_before: OffsetDateTime) -> Result<()> {
+        let not_after = crate::authority::last_second(not_before, crate::profile::VALIDITY_DAYS);
+        if not_after.unix_timestamp() <= self.issuer.not_after {
+            return Ok(());
+        }
+        Err(Error::IssuerExpires {
+            issuer_not_after: OffsetDateTime::from_unix_timestamp(self.issuer.not_after)
+                .map_err(|e| Error::Encoding(e.to_string()))?,
+            not_after,
+        })
     }
 
     /// Stores prepared certificates, their OCSP answers and audit entries inside

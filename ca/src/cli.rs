@@ -162,6 +162,7 @@ async fn run(cli: Cli) -> Result<()> {
                 )));
             }
             let ca = s.open_ca(s.database().await?).await?;
+            ca.check_issuer_outlives(time::OffsetDateTime::now_utc())?;
             // A generated key is in its file (whole, 0600) before the certificate is
             // on record: a crash after the commit must not lose it.
             let generated = csr.is_none();

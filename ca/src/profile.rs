@@ -223,6 +223,8 @@ pub struct IssuerInfo {
     pub ski: Vec<u8>,
     /// Its SubjectPublicKeyInfo, DER.
     pub spki_der: Vec<u8>,
+    /// Its notAfter, Unix seconds: nothing it signs may outlive it.
+    pub not_after: i64,
 }
 
 impl IssuerInfo {
@@ -267,6 +269,7 @@ impl IssuerInfo {
             subject_der: cert.subject().as_raw().to_vec(),
             ski,
             spki_der,
+            not_after: cert.validity().not_after.timestamp(),
         })
     }
 }
@@ -459,6 +462,9 @@ impl Expected<'_> {
         }
         let nb = tbs.validity.not_before.timestamp();
         let na = tbs.validity.not_after.timestamp();
+        if na > self.issuer.not_after {
+            return Err(lint("the certificate would outlive its issuing CA".into()));
+        }
         if nb != self.not_before.unix_timestamp() || na - nb + 1 != VALIDITY_DAYS * 86_400 {
             return Err(lint(format!(
                 "validity must be {VALIDITY_DAYS} days from issuance, notAfter included; is {} s",

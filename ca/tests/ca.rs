@@ -316,6 +316,87 @@ fn validity_periods_are_exact_with_not_after_inclusive() {
     }
 }
 
+/// Replaces the issuing CA certificate with one for the same key and name that the
+/// root signed for `days` days from now (openssl: `-x509toreq`, then `-req -CA`).
+fn shorten_issuing_ca(t: &TestCa, days: &str) {
+    let pass = format!("pass:{PASSPHRASE}");
+    t.openssl(&[
+        "x509",
+        "-x509toreq",
+        "-in",
+        "ca/issuing.pem",
+        "-signkey",
+        "ca/issuing.key.pem",
+        "-passin",
+        &pass,
+        "-copy_extensions",
+        "copyall",
+        "-out",
+        "issuing.csr",
+    ])
+    .ok();
+    t.openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "issuing.csr",
+        "-CA",
+        "ca/root.pem",
+        "-CAkey",
+        "ca/root.key.pem",
+        "-passin",
+        &pass,
+        "-days",
+        days,
+        "-set_serial",
+        "0x0123",
+        "-copy_extensions",
+        "copyall",
+        "-out",
+        "ca/issuing.pem",
+    ])
+    .ok();
+    let chain = format!(
+        "{}{}",
+        std::fs::read_to_string(t.path("ca/issuing.pem")).unwrap(),
+        std::fs::read_to_string(t.path("ca/root.pem")).unwrap()
+    );
+    std::fs::write(t.path("ca/chain.pem"), chain).unwrap();
+}
+
+#[tokio::test]
+async fn a_certificate_never_outlives_its_issuing_ca() {
+    for days in ["30", "0"] {
+        let t = TestCa::new(Backend::Sqlite);
+        shorten_issuing_ca(&t, days);
+        let refused = t.issue("a.pem", &[]);
+        assert_eq!(refused.code, 2, "{days} days: {refused:?}");
+        assert!(
+            refused.stderr.contains("the issuing CA expires"),
+            "{days} days: {}",
+            refused.stderr
+        );
+        assert!(!t.path("a.key.pem").exists(), "a key was generated");
+        let ca = t.open().await;
+        let identity = SiteIdentity::parse(
+            "北京晨曦数智科技有限公司",
+            "91110108MA04T7K21H",
+            "京ICP备2024018653号-1",
+            "北京市",
+            "海淀区",
+            &["chenxi-shuzhi.cn"],
+        )
+        .unwrap();
+        let err = ca
+            .issue(&identity, KeySource::Generate, "test")
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("the issuing CA expires"), "{err}");
+        assert_eq!(t.count("certificates").await, 0);
+        ca.db().close().await;
+    }
+}
+
 #[test]
 fn a_csr_keeps_the_operators_own_key_and_no_key_file_is_written() {
     for backend in Backend::all() {
@@ -1149,6 +1230,15 @@ async fn the_lint_refuses_a_certificate_that_strays_from_the_profile() {
     expected
         .lint(&sign(&params))
         .expect("the profile's own parameters pass");
+    // The same certificate under an issuing CA that expires in 30 days.
+    let mut expiring = issuer.clone();
+    expiring.not_after = now.unix_timestamp() + 30 * 86_400;
+    let under_expiring = Expected {
+        issuer: &expiring,
+        ..expected.clone()
+    };
+    let err = under_expiring.lint(&sign(&params)).unwrap_err();
+    assert!(err.to_string().contains("outlive"), "{err}");
 
     let mut longer = params.clone();
     longer.not_after += time::Duration::days(1);
