@@ -190,9 +190,11 @@ impl Ca {
                     "already revoked ({existing})"
                 )));
             }
-            store::upsert_revocation(tx, rec.id, now, reason.code(), actor).await?;
+            // A hold made final keeps the date the hold began.
+            let at = rec.revoked_at.unwrap_or(now);
+            store::upsert_revocation(tx, rec.id, at, reason.code(), actor).await?;
             Status::Revoked {
-                at: now,
+                at,
                 reason: reason.code(),
             }
         };

@@ -319,7 +319,9 @@ pub async fn certificates_needing_ocsp(
     .await?))
 }
 
-/// Records a revocation (or replaces a certificateHold with a final reason).
+/// Records a revocation, or replaces a certificateHold with a final reason: then the
+/// revocation keeps the date the hold began (RFC 5280 revocationDate), and only the
+/// reason and the actor change; the audit log keeps when the hold was made final.
 pub async fn upsert_revocation(
     tx: &mut Tx,
     certificate_id: i64,
@@ -330,8 +332,7 @@ pub async fn upsert_revocation(
     on_tx!(tx, |c| {
         sqlx::query(
         "INSERT INTO revocations (certificate_id, revoked_at, reason, actor) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (certificate_id) DO UPDATE SET revoked_at = excluded.revoked_at, \
-         reason = excluded.reason, actor = excluded.actor"
+         ON CONFLICT (certificate_id) DO UPDATE SET reason = excluded.reason, actor = excluded.actor"
     )
     .bind(certificate_id)
     .bind(at)

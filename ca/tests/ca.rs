@@ -852,6 +852,52 @@ fn a_hold_can_be_released_or_made_final_but_not_repeated() {
 }
 
 #[tokio::test]
+async fn a_hold_made_final_keeps_the_date_the_hold_began() {
+    for backend in Backend::all() {
+        let t = TestCa::new(backend);
+        t.issue("a.pem", &[]).ok();
+        let a = t.serial_of("a.pem");
+        t.ca(&["revoke", "--serial", &a, "--reason", "certificateHold"])
+            .ok();
+        // The hold began an hour ago.
+        let db = t.db().await;
+        let (held_at,): (i64,) = on_pool!(&db, |p| sqlx::query_as(
+            "UPDATE revocations SET revoked_at = revoked_at - 3600 RETURNING revoked_at"
+        )
+        .fetch_one(p)
+        .await
+        .unwrap());
+        db.close().await;
+        t.ca(&["revoke", "--serial", &a, "--reason", "keyCompromise"])
+            .ok();
+        let held_at = time::OffsetDateTime::from_unix_timestamp(held_at)
+            .unwrap()
+            .format(time::macros::format_description!(
+                "[month repr:short] [day padding:space] [hour]:[minute]:[second] [year] GMT"
+            ))
+            .unwrap();
+
+        t.ca(&["crl", "--out", "crl.der"]).ok();
+        let crl = t
+            .openssl(&["crl", "-inform", "DER", "-in", "crl.der", "-noout", "-text"])
+            .ok()
+            .stdout;
+        assert!(
+            crl.contains(&format!("Revocation Date: {held_at}")) && crl.contains("Key Compromise"),
+            "{backend:?}: expected {held_at} in\n{crl}"
+        );
+        let ca = t.open().await;
+        let ocsp = t.served_ocsp(&ca, "a.pem").await;
+        assert!(
+            ocsp.contains(&format!("Revocation Time: {held_at}"))
+                && ocsp.contains("Reason: keyCompromise"),
+            "{backend:?}: expected {held_at} in\n{ocsp}"
+        );
+        ca.db().close().await;
+    }
+}
+
+#[tokio::test]
 async fn ocsp_answers_good_then_revoked_and_unknown_for_serials_we_never_issued() {
     for backend in Backend::all() {
         let t = TestCa::new(backend);
