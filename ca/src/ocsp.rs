@@ -316,10 +316,14 @@ impl Ca {
             return Err(AnswerError::Unauthorized);
         }
         let serial = Serial::from_bytes(id.serial_number.as_bytes());
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        // A stored answer is served only while current: past its nextUpdate a client
+        // would reject it, and it may no longer say what is true.
         if !sha256
-            && let Some(der) = store::ocsp_response(&self.db, self.issuer_id, serial.as_bytes())
-                .await
-                .map_err(AnswerError::Internal)?
+            && let Some(der) =
+                store::ocsp_response(&self.db, self.issuer_id, serial.as_bytes(), now)
+                    .await
+                    .map_err(AnswerError::Internal)?
         {
             return Ok(der);
         }
@@ -327,7 +331,15 @@ impl Ca {
             .await
             .map_err(AnswerError::Internal)?
         {
+            // Expired, with no current answer stored: the refresh stopped at notAfter
+            // and the CRL no longer lists it, so we no longer answer for it.
+            Some(rec) if rec.status == "issued" && rec.not_after <= now => {
+                return Err(AnswerError::Unauthorized);
+            }
             Some(rec) if rec.status == "issued" => {
+                if !sha256 {
+                    tracing::warn!(%serial, "no current OCSP answer stored; signing one now (is the refresh running?)");
+                }
                 Status::of(rec.revoked_at, rec.revocation_reason)
             }
             _ => Status::Unknown,
@@ -335,7 +347,6 @@ impl Ca {
         let cert_id = self
             .cert_id(serial.as_bytes(), sha256)
             .map_err(AnswerError::Internal)?;
-        let now = OffsetDateTime::now_utc().unix_timestamp();
         self.sign_ocsp(cert_id, status, now)
             .map_err(AnswerError::Internal)
     }

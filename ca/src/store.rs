@@ -438,18 +438,21 @@ pub async fn upsert_ocsp(
     Ok(())
 }
 
-/// The stored OCSP response for (issuer, serial), if we issued that certificate.
+/// The stored OCSP response for (issuer, serial), if we issued that certificate and
+/// the response is still current at `now` (its nextUpdate not passed).
 pub async fn ocsp_response(
     db: &Database,
     issuer_id: i64,
     serial: &[u8],
+    now: i64,
 ) -> Result<Option<Vec<u8>>> {
     let row: Option<(Vec<u8>,)> = on_pool!(db, |p| sqlx::query_as(
         "SELECT o.der FROM ocsp_responses o JOIN certificates c ON c.id = o.certificate_id \
-         WHERE c.issuer_id = $1 AND c.serial = $2"
+         WHERE c.issuer_id = $1 AND c.serial = $2 AND o.next_update > $3"
     )
     .bind(issuer_id)
     .bind(serial)
+    .bind(now)
     .fetch_optional(p)
     .await?);
     Ok(row.map(|r| r.0))

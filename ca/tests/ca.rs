@@ -898,6 +898,63 @@ async fn a_hold_made_final_keeps_the_date_the_hold_began() {
 }
 
 #[tokio::test]
+async fn ocsp_never_serves_an_answer_past_its_next_update() {
+    const UNAUTHORIZED: [u8; 5] = [0x30, 0x03, 0x0a, 0x01, 0x06];
+    for backend in Backend::all() {
+        let t = TestCa::new(backend);
+        t.issue("a.pem", &[]).ok();
+        t.issue("b.pem", &[]).ok();
+        let ca = t.open().await;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        // Both stored answers are past their nextUpdate; what is stored is junk, so
+        // serving it would show. b's certificate has expired as well.
+        let b = ca::Serial::parse_hex(&t.serial_of("b.pem")).unwrap();
+        on_pool!(ca.db(), |p| {
+            sqlx::query("UPDATE ocsp_responses SET next_update = $1, der = $2")
+                .bind(now - 1)
+                .bind(vec![0x30u8, 0x00])
+                .execute(p)
+                .await
+                .unwrap();
+            sqlx::query("UPDATE certificates SET not_after = $1 WHERE serial = $2")
+                .bind(now - 10)
+                .bind(b.as_bytes())
+                .execute(p)
+                .await
+                .unwrap();
+        });
+        // Unexpired: a current answer, signed now (and a warning that the refresh
+        // is behind).
+        let a = t.served_ocsp(&ca, "a.pem").await;
+        assert!(a.contains("a.pem: good"), "{backend:?}: {a}");
+        // Expired, and nothing current stored: the responder no longer answers for
+        // it, as the CRL no longer lists it.
+        let answer = ca.answer_ocsp(&t.ocsp_request("b.pem")).await;
+        assert_eq!(answer.der, UNAUTHORIZED, "{backend:?}");
+        t.openssl(&[
+            "ocsp",
+            "-issuer",
+            "ca/issuing.pem",
+            "-sha256",
+            "-cert",
+            "b.pem",
+            "-no_nonce",
+            "-reqout",
+            "b256.req",
+        ])
+        .ok();
+        let answer = ca
+            .answer_ocsp(&std::fs::read(t.path("b256.req")).unwrap())
+            .await;
+        assert_eq!(answer.der, UNAUTHORIZED, "{backend:?} SHA-256");
+        // The refresh covers what the responder serves: the unexpired one only.
+        let signed = ca.sign_ocsp_refresh(10).await.unwrap();
+        assert_eq!(signed.len(), 1, "{backend:?}");
+        ca.db().close().await;
+    }
+}
+
+#[tokio::test]
 async fn ocsp_answers_good_then_revoked_and_unknown_for_serials_we_never_issued() {
     for backend in Backend::all() {
         let t = TestCa::new(backend);
