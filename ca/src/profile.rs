@@ -130,6 +130,8 @@ impl SubjectPublicKey {
         // message the operator needs.
         let spki = &csr.certification_request_info.subject_pki;
         let alg = check_public_key(spki).map_err(Error::InvalidCsr)?;
+        check_csr_signature_algorithm(&csr.signature_algorithm.algorithm.to_id_string())
+            .map_err(Error::InvalidCsr)?;
         csr.verify_signature()
             .map_err(|_| Error::InvalidCsr("the request's signature does not verify".into()))?;
         Ok(SubjectPublicKey {
@@ -165,6 +167,32 @@ impl SubjectPublicKey {
     pub fn spki_der(&self) -> &[u8] {
         &self.spki_der
     }
+}
+
+/// Accepts a request signed with ECDSA or RSA PKCS#1 v1.5 over SHA-256, SHA-384 or
+/// SHA-512. SHA-1 (and MD5) signatures are refused: a collision lets someone else's
+/// request pass as proof of possession.
+fn check_csr_signature_algorithm(oid: &str) -> std::result::Result<(), String> {
+    const ACCEPTED: [&str; 6] = [
+        "1.2.840.10045.4.3.2",   // ecdsa-with-SHA256
+        "1.2.840.10045.4.3.3",   // ecdsa-with-SHA384
+        "1.2.840.10045.4.3.4",   // ecdsa-with-SHA512
+        "1.2.840.113549.1.1.11", // sha256WithRSAEncryption
+        "1.2.840.113549.1.1.12", // sha384WithRSAEncryption
+        "1.2.840.113549.1.1.13", // sha512WithRSAEncryption
+    ];
+    if ACCEPTED.contains(&oid) {
+        return Ok(());
+    }
+    let name = match oid {
+        "1.2.840.10045.4.1" => "ecdsa-with-SHA1",
+        "1.2.840.113549.1.1.5" => "sha1WithRSAEncryption",
+        "1.2.840.113549.1.1.4" => "md5WithRSAEncryption",
+        other => other,
+    };
+    Err(format!(
+        "the request is signed with {name}; sign it with SHA-256 or stronger (ECDSA or RSA PKCS#1 v1.5)"
+    ))
 }
 
 /// Accepts EC P-256/P-384 and RSA 2048–8192 and says which algorithm identifier to

@@ -484,7 +484,20 @@ async fn bad_input_is_refused_with_a_clear_message_and_nothing_is_signed_or_stor
         ])
         .ok();
 
+        for (key, csr) in [("ec", "sha1-ec.csr"), ("rsa:2048", "sha1-rsa.csr")] {
+            let mut args = vec!["req", "-new", "-newkey", key];
+            if key == "ec" {
+                args.extend_from_slice(&["-pkeyopt", "ec_paramgen_curve:P-256"]);
+            }
+            args.extend_from_slice(&[
+                "-nodes", "-keyout", "k1", "-subj", "/CN=x", "-sha1", "-out", csr,
+            ]);
+            t.openssl(&args).ok();
+        }
+
         let cases: Vec<(Vec<&str>, &str)> = vec![
+            (vec!["--csr", "sha1-rsa.csr"], "sha1WithRSAEncryption"),
+            (vec!["--csr", "sha1-ec.csr"], "ecdsa-with-SHA1"),
             (
                 vec!["--csr", "garbage.csr"],
                 "invalid certificate signing request",
