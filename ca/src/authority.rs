@@ -216,6 +216,9 @@ pub struct Ca {
     pub(crate) issuer_name_hash256: Vec<u8>,
     pub(crate) issuer_key_hash256: Vec<u8>,
     pub(crate) queue: crate::certificate::IssueQueue,
+    /// The public keys (EC points) of the root and the issuing CA, which no
+    /// subscriber certificate may carry.
+    pub(crate) own_keys: Vec<Vec<u8>>,
     root_der: Vec<u8>,
     chain_pem: String,
 }
@@ -305,6 +308,12 @@ impl Ca {
                 config.instance
             )));
         }
+        let (_, root) = X509Certificate::from_der(&root_der)
+            .map_err(|e| Error::Config(format!("root certificate: {e}")))?;
+        let own_keys = vec![
+            public_bits.clone(),
+            root.public_key().subject_public_key.data.to_vec(),
+        ];
         let lint_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
         let urls = Urls::new(&config.public_url, &issuer.slug);
         Ok(Ca {
@@ -321,6 +330,7 @@ impl Ca {
             issuer_name_hash256,
             issuer_key_hash256,
             queue: Default::default(),
+            own_keys,
             root_der,
             chain_pem,
         })

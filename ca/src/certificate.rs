@@ -122,6 +122,9 @@ impl Ca {
         identity: &SiteIdentity,
         key: KeySource,
     ) -> Result<(Prepared, Option<Zeroizing<String>>)> {
+        if let KeySource::Csr(k) = &key {
+            self.refuse_own_key(k)?;
+        }
         let generated = !matches!(key, KeySource::Csr(_));
         let (subject_key, private_key_pem) = match key {
             KeySource::Csr(k) | KeySource::Generated(k) => (k, None),
@@ -182,6 +185,27 @@ impl Ca {
             },
             private_key_pem,
         ))
+    }
+
+    /// Refuses a subscriber key that is the root's or the issuing CA's. EC keys are
+    /// compared by x-coordinate, so neither another point encoding (compressed) nor
+    /// the negated key (private key n - d) gets through.
+    fn refuse_own_key(&self, key: &SubjectPublicKey) -> Result<()> {
+        use rcgen::PublicKeyData;
+        let x = |point: &[u8]| -> Vec<u8> {
+            match point.first() {
+                Some(4) => point[1..1 + (point.len() - 1) / 2].to_vec(),
+                Some(2 | 3) => point[1..].to_vec(),
+                _ => point.to_vec(),
+            }
+        };
+        let theirs = x(key.der_bytes());
+        if self.own_keys.iter().any(|k| x(k) == theirs) {
+            return Err(Error::InvalidCsr(
+                "the request carries one of this CA's own keys".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// Refuses when the issuing CA expires before a certificate issued at

@@ -495,7 +495,24 @@ async fn bad_input_is_refused_with_a_clear_message_and_nothing_is_signed_or_stor
             t.openssl(&args).ok();
         }
 
+        // Requests for the CA's own keys.
+        let pass = format!("pass:{PASSPHRASE}");
+        for (key, csr) in [
+            ("ca/issuing.key.pem", "issuing-key.csr"),
+            ("ca/root.key.pem", "root-key.csr"),
+        ] {
+            t.openssl(&[
+                "req", "-new", "-key", key, "-passin", &pass, "-subj", "/CN=x", "-out", csr,
+            ])
+            .ok();
+        }
+
         let cases: Vec<(Vec<&str>, &str)> = vec![
+            (
+                vec!["--csr", "issuing-key.csr"],
+                "one of this CA's own keys",
+            ),
+            (vec!["--csr", "root-key.csr"], "one of this CA's own keys"),
             (vec!["--csr", "sha1-rsa.csr"], "sha1WithRSAEncryption"),
             (vec!["--csr", "sha1-ec.csr"], "ecdsa-with-SHA1"),
             (
