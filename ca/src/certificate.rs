@@ -62,8 +62,7 @@ pub(crate) struct Prepared {
     pub(crate) sha256: Vec<u8>,
     pub(crate) not_before: OffsetDateTime,
     pub(crate) not_after: OffsetDateTime,
-    pub(crate) ocsp_der: Vec<u8>,
-    pub(crate) ocsp_this_update: i64,
+    pub(crate) ocsp: store::OcspAnswers,
     pub(crate) audit_details: serde_json::Value,
 }
 
@@ -160,8 +159,7 @@ impl Ca {
         let der = cert.der().to_vec();
         self.check_signed(&der, lint_cert.der())?;
         let sha256 = digest(&SHA256, &der).as_ref().to_vec();
-        let ocsp_this_update = now.unix_timestamp();
-        let ocsp_der = self.sign_ocsp_for(&serial, crate::ocsp::Status::Good, ocsp_this_update)?;
+        let ocsp = self.sign_ocsp_for(&serial, crate::ocsp::Status::Good, now.unix_timestamp())?;
         let audit_details = json!({
             "organization": identity.organization,
             "uscc": identity.uscc.as_str(),
@@ -179,8 +177,7 @@ impl Ca {
                 sha256,
                 not_before,
                 not_after,
-                ocsp_der,
-                ocsp_this_update,
+                ocsp,
                 audit_details,
             },
             private_key_pem,
@@ -233,12 +230,12 @@ impl Ca {
         actor: &str,
     ) -> Result<Vec<i64>> {
         let ids = store::insert_certificates(tx, self.issuer_id, items).await?;
-        let ocsp: Vec<(i64, i64, &[u8])> = ids
+        let ocsp: Vec<(i64, &store::OcspAnswers)> = ids
             .iter()
             .zip(items)
-            .map(|(id, p)| (*id, p.ocsp_this_update, p.ocsp_der.as_slice()))
+            .map(|(id, p)| (*id, &p.ocsp))
             .collect();
-        store::insert_ocsp_responses(tx, &ocsp, crate::ocsp::RESPONSE_LIFETIME_SECS).await?;
+        store::insert_ocsp_responses(tx, &ocsp).await?;
         let entries: Vec<audit::NewEntry<'_>> = items
             .iter()
             .map(|p| audit::NewEntry {

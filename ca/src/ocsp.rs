@@ -1,6 +1,6 @@
-//! OCSP (RFC 6960): responses are signed ahead of time, at issuance, revocation and
-//! refresh, and stored, so a responder only reads bytes. Only requests for serials we
-//! never issued are signed on demand ("unknown").
+//! OCSP (RFC 6960): responses are signed ahead of time, for SHA-1 and SHA-256
+//! CertIDs, at issuance, revocation and refresh, and stored, so a responder only reads
+//! bytes and never signs. Serials we never issued get an unsigned "unauthorized".
 
 use der::asn1::{BitString, GeneralizedTime, OctetString};
 use der::{Decode, Encode};
@@ -42,8 +42,6 @@ pub enum Status {
         /// Reason code (omitted from the response when 0, unspecified).
         reason: i64,
     },
-    /// Not a certificate we know.
-    Unknown,
 }
 
 impl Status {
@@ -56,13 +54,12 @@ impl Status {
     }
 }
 
-/// An OCSP answer signed by [`Ca::sign_ocsp_refresh`], for [`Ca::store_ocsp_refresh`].
+/// OCSP answers signed by [`Ca::sign_ocsp_refresh`], for [`Ca::store_ocsp_refresh`].
 #[derive(Debug, Clone)]
 pub struct SignedAnswer {
     certificate_id: i64,
     status: Status,
-    this_update: i64,
-    der: Vec<u8>,
+    answers: store::OcspAnswers,
 }
 
 /// The responder's answer: DER bytes for `application/ocsp-response`.
@@ -131,7 +128,6 @@ impl Ca {
     ) -> Result<Vec<u8>> {
         let cert_status = match status {
             Status::Good => CertStatus::good(),
-            Status::Unknown => CertStatus::unknown(),
             Status::Revoked { at, reason } => CertStatus::revoked(RevokedInfo {
                 revocation_time: gtime(at)?,
                 revocation_reason: crl_reason(reason),
@@ -165,17 +161,30 @@ impl Ca {
         Ok(OcspResponse::successful(basic)?.to_der()?)
     }
 
-    /// Signs the SHA-1-keyed response for one of our serials (what clients ask for).
+    /// Signs the answers for one of our serials, for the SHA-1 and the SHA-256 CertID
+    /// (clients ask with either), valid from `this_update`.
     pub(crate) fn sign_ocsp_for(
         &self,
         serial: &Serial,
         status: Status,
         this_update: i64,
-    ) -> Result<Vec<u8>> {
-        self.sign_ocsp(self.cert_id(serial.as_bytes(), false)?, status, this_update)
+    ) -> Result<store::OcspAnswers> {
+        let sign = |sha256| {
+            self.sign_ocsp(
+                self.cert_id(serial.as_bytes(), sha256)?,
+                status,
+                this_update,
+            )
+        };
+        Ok(store::OcspAnswers {
+            this_update,
+            next_update: this_update + RESPONSE_LIFETIME_SECS,
+            sha1: sign(false)?,
+            sha256: sign(true)?,
+        })
     }
 
-    /// Signs and stores the response for one of our certificates.
+    /// Signs and stores the answers for one of our certificates.
     pub(crate) async fn store_ocsp_in(
         &self,
         tx: &mut Tx,
@@ -184,8 +193,8 @@ impl Ca {
         status: Status,
     ) -> Result<()> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        let der = self.sign_ocsp_for(serial, status, now)?;
-        store::upsert_ocsp(tx, certificate_id, now, now + RESPONSE_LIFETIME_SECS, &der).await
+        let answers = self.sign_ocsp_for(serial, status, now)?;
+        store::upsert_ocsp(tx, certificate_id, &answers).await
     }
 
     /// Re-signs stored responses that expire within the refresh margin, at most
@@ -226,8 +235,7 @@ impl Ca {
                 Ok(SignedAnswer {
                     certificate_id: d.id,
                     status,
-                    this_update: now,
-                    der: self.sign_ocsp_for(&Serial::from_bytes(&d.serial), status, now)?,
+                    answers: self.sign_ocsp_for(&Serial::from_bytes(&d.serial), status, now)?,
                 })
             })
             .collect()
@@ -254,14 +262,7 @@ impl Ca {
                 continue;
             }
             stored += 1;
-            store::upsert_ocsp(
-                &mut tx,
-                a.certificate_id,
-                a.this_update,
-                a.this_update + RESPONSE_LIFETIME_SECS,
-                &a.der,
-            )
-            .await?;
+            store::upsert_ocsp(&mut tx, a.certificate_id, &a.answers).await?;
         }
         tx.commit().await?;
         Ok(stored)
@@ -280,6 +281,10 @@ impl Ca {
             },
             Err(AnswerError::Unauthorized) => Answer {
                 der: encode(OcspResponse::unauthorized()),
+                successful: false,
+            },
+            Err(AnswerError::TryLater) => Answer {
+                der: encode(OcspResponse::try_later()),
                 successful: false,
             },
             Err(AnswerError::Internal(e)) => {
@@ -317,43 +322,36 @@ impl Ca {
         }
         let serial = Serial::from_bytes(id.serial_number.as_bytes());
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        // A stored answer is served only while current: past its nextUpdate a client
-        // would reject it, and it may no longer say what is true.
-        if !sha256
-            && let Some(der) =
-                store::ocsp_response(&self.db, self.issuer_id, serial.as_bytes(), now)
-                    .await
-                    .map_err(AnswerError::Internal)?
+        // Answers are signed at issuance, revocation and refresh; the responder only
+        // reads, so no number of requests reaches the signer. A stored answer is
+        // served only while current: past its nextUpdate a client would reject it,
+        // and it may no longer say what is true.
+        if let Some(der) =
+            store::ocsp_response(&self.db, self.issuer_id, serial.as_bytes(), sha256, now)
+                .await
+                .map_err(AnswerError::Internal)?
         {
             return Ok(der);
         }
-        let status = match store::certificate_by_serial(&self.db, self.issuer_id, &serial)
+        match store::certificate_by_serial(&self.db, self.issuer_id, &serial)
             .await
             .map_err(AnswerError::Internal)?
         {
-            // Expired, with no current answer stored: the refresh stopped at notAfter
-            // and the CRL no longer lists it, so we no longer answer for it.
-            Some(rec) if rec.status == "issued" && rec.not_after <= now => {
-                return Err(AnswerError::Unauthorized);
+            // Ours and unexpired, but the refresh has not kept its answer current.
+            Some(rec) if rec.status == "issued" && rec.not_after > now => {
+                tracing::error!(%serial, "no current OCSP answer stored: is the refresh running?");
+                Err(AnswerError::TryLater)
             }
-            Some(rec) if rec.status == "issued" => {
-                if !sha256 {
-                    tracing::warn!(%serial, "no current OCSP answer stored; signing one now (is the refresh running?)");
-                }
-                Status::of(rec.revoked_at, rec.revocation_reason)
-            }
-            _ => Status::Unknown,
-        };
-        let cert_id = self
-            .cert_id(serial.as_bytes(), sha256)
-            .map_err(AnswerError::Internal)?;
-        self.sign_ocsp(cert_id, status, now)
-            .map_err(AnswerError::Internal)
+            // Never issued by us (RFC 5019 2.2.3, as Boulder answers), or expired with
+            // no current answer: the refresh stops at notAfter, as the CRL does.
+            _ => Err(AnswerError::Unauthorized),
+        }
     }
 }
 
 enum AnswerError {
     Malformed,
     Unauthorized,
+    TryLater,
     Internal(Error),
 }

@@ -173,22 +173,32 @@ pub(crate) async fn insert_certificates(
         .collect()
 }
 
-/// Stores the first OCSP responses of new certificates: (certificate id, thisUpdate, DER).
-pub(crate) async fn insert_ocsp_responses(
-    tx: &mut Tx,
-    rows: &[(i64, i64, &[u8])],
-    lifetime: i64,
-) -> Result<()> {
+/// One certificate's pre-signed OCSP answers, for the SHA-1 and the SHA-256 CertID.
+#[derive(Debug, Clone)]
+pub struct OcspAnswers {
+    /// thisUpdate, Unix seconds.
+    pub this_update: i64,
+    /// nextUpdate, Unix seconds.
+    pub next_update: i64,
+    /// The answer for the SHA-1 CertID, DER.
+    pub sha1: Vec<u8>,
+    /// The answer for the SHA-256 CertID, DER.
+    pub sha256: Vec<u8>,
+}
+
+/// Stores the first OCSP responses of new certificates: (certificate id, answers).
+pub(crate) async fn insert_ocsp_responses(tx: &mut Tx, rows: &[(i64, &OcspAnswers)]) -> Result<()> {
     for chunk in rows.chunks(500) {
         on_tx!(tx, |c| {
             let mut q = sqlx::QueryBuilder::new(
-                "INSERT INTO ocsp_responses (certificate_id, this_update, next_update, der) ",
+                "INSERT INTO ocsp_responses (certificate_id, this_update, next_update, der, der_sha256) ",
             );
-            q.push_values(chunk, |mut b, (id, this_update, der)| {
+            q.push_values(chunk, |mut b, (id, a)| {
                 b.push_bind(*id)
-                    .push_bind(*this_update)
-                    .push_bind(*this_update + lifetime)
-                    .push_bind(der.to_vec());
+                    .push_bind(a.this_update)
+                    .push_bind(a.next_update)
+                    .push_bind(a.sha1.clone())
+                    .push_bind(a.sha256.clone());
             });
             q.build().execute(&mut *c).await?;
         });
@@ -309,7 +319,8 @@ pub async fn certificates_needing_ocsp(
          LEFT JOIN ocsp_responses o ON o.certificate_id = c.id \
          LEFT JOIN revocations r ON r.certificate_id = c.id \
          WHERE c.issuer_id = $1 AND c.status = 'issued' AND c.not_after > $2 \
-         AND (o.next_update IS NULL OR o.next_update < $3) ORDER BY c.id LIMIT $4"
+         AND (o.next_update IS NULL OR o.next_update < $3 OR o.der_sha256 IS NULL) \
+         ORDER BY c.id LIMIT $4"
     )
     .bind(issuer_id)
     .bind(time::OffsetDateTime::now_utc().unix_timestamp())
@@ -413,47 +424,47 @@ pub async fn latest_crl(db: &Database, issuer_slug: &str) -> Result<Option<CrlRe
     .await?))
 }
 
-/// Stores (or replaces) the pre-signed OCSP response of a certificate.
-pub async fn upsert_ocsp(
-    tx: &mut Tx,
-    certificate_id: i64,
-    this_update: i64,
-    next_update: i64,
-    der: &[u8],
-) -> Result<()> {
+/// Stores (or replaces) the pre-signed OCSP answers of a certificate.
+pub async fn upsert_ocsp(tx: &mut Tx, certificate_id: i64, answers: &OcspAnswers) -> Result<()> {
     on_tx!(tx, |c| {
         sqlx::query(
-        "INSERT INTO ocsp_responses (certificate_id, this_update, next_update, der) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (certificate_id) DO UPDATE SET this_update = excluded.this_update, \
-         next_update = excluded.next_update, der = excluded.der"
-    )
-    .bind(certificate_id)
-    .bind(this_update)
-    .bind(next_update)
-    .bind(der)
-    .execute(c)
-    .await
-    .map(|_| ())?
+            "INSERT INTO ocsp_responses (certificate_id, this_update, next_update, der, der_sha256) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (certificate_id) DO UPDATE SET \
+             this_update = excluded.this_update, next_update = excluded.next_update, \
+             der = excluded.der, der_sha256 = excluded.der_sha256",
+        )
+        .bind(certificate_id)
+        .bind(answers.this_update)
+        .bind(answers.next_update)
+        .bind(&answers.sha1)
+        .bind(&answers.sha256)
+        .execute(c)
+        .await
+        .map(|_| ())?
     });
     Ok(())
 }
 
-/// The stored OCSP response for (issuer, serial), if we issued that certificate and
-/// the response is still current at `now` (its nextUpdate not passed).
+/// The stored OCSP response for (issuer, serial) and the CertID's hash (SHA-256 or
+/// SHA-1), if we issued that certificate and the response is still current at `now`
+/// (its nextUpdate not passed).
 pub async fn ocsp_response(
     db: &Database,
     issuer_id: i64,
     serial: &[u8],
+    sha256: bool,
     now: i64,
 ) -> Result<Option<Vec<u8>>> {
-    let row: Option<(Vec<u8>,)> = on_pool!(db, |p| sqlx::query_as(
-        "SELECT o.der FROM ocsp_responses o JOIN certificates c ON c.id = o.certificate_id \
+    let column = if sha256 { "o.der_sha256" } else { "o.der" };
+    let sql = format!(
+        "SELECT {column} FROM ocsp_responses o JOIN certificates c ON c.id = o.certificate_id \
          WHERE c.issuer_id = $1 AND c.serial = $2 AND o.next_update > $3"
-    )
-    .bind(issuer_id)
-    .bind(serial)
-    .bind(now)
-    .fetch_optional(p)
-    .await?);
-    Ok(row.map(|r| r.0))
+    );
+    let row: Option<(Option<Vec<u8>>,)> = on_pool!(db, |p| sqlx::query_as(&sql)
+        .bind(issuer_id)
+        .bind(serial)
+        .bind(now)
+        .fetch_optional(p)
+        .await?);
+    Ok(row.and_then(|r| r.0))
 }

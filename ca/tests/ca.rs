@@ -12,6 +12,8 @@ use ca::{Ca, CaConfig, KeySource, RevocationReason, SiteIdentity, on_pool};
 use testkit::{Backend, Run, openssl, run};
 
 const PASSPHRASE: &str = "correct-horse-battery-staple";
+/// The OCSPResponse with status unauthorized (6), unsigned.
+const UNAUTHORIZED: [u8; 5] = [0x30, 0x03, 0x0a, 0x01, 0x06];
 const PUBLIC_URL: &str = "http://seal.test";
 
 /// A CA created by `ca init` in a temporary directory on one backend.
@@ -929,7 +931,6 @@ async fn a_hold_made_final_keeps_the_date_the_hold_began() {
 
 #[tokio::test]
 async fn ocsp_never_serves_an_answer_past_its_next_update() {
-    const UNAUTHORIZED: [u8; 5] = [0x30, 0x03, 0x0a, 0x01, 0x06];
     for backend in Backend::all() {
         let t = TestCa::new(backend);
         t.issue("a.pem", &[]).ok();
@@ -953,10 +954,10 @@ async fn ocsp_never_serves_an_answer_past_its_next_update() {
                 .await
                 .unwrap();
         });
-        // Unexpired: a current answer, signed now (and a warning that the refresh
-        // is behind).
-        let a = t.served_ocsp(&ca, "a.pem").await;
-        assert!(a.contains("a.pem: good"), "{backend:?}: {a}");
+        // Unexpired: the refresh is behind, and the responder never signs itself
+        // (it would be an easy way to keep the signer busy): tryLater.
+        let answer = ca.answer_ocsp(&t.ocsp_request("a.pem")).await;
+        assert_eq!(answer.der, [0x30, 0x03, 0x0a, 0x01, 0x03], "{backend:?}");
         // Expired, and nothing current stored: the responder no longer answers for
         // it, as the CRL no longer lists it.
         let answer = ca.answer_ocsp(&t.ocsp_request("b.pem")).await;
@@ -985,7 +986,7 @@ async fn ocsp_never_serves_an_answer_past_its_next_update() {
 }
 
 #[tokio::test]
-async fn ocsp_answers_good_then_revoked_and_unknown_for_serials_we_never_issued() {
+async fn ocsp_answers_good_then_revoked_and_unauthorized_for_serials_we_never_issued() {
     for backend in Backend::all() {
         let t = TestCa::new(backend);
         t.issue("a.pem", &[]).ok();
@@ -1022,7 +1023,8 @@ async fn ocsp_answers_good_then_revoked_and_unknown_for_serials_we_never_issued(
             "{revoked:?}"
         );
 
-        // A certificate this CA never issued (same issuer name and key, other serial).
+        // A certificate this CA never issued (same issuer name and key, other serial):
+        // "unauthorized", unsigned (RFC 5019 2.2.3), as Boulder answers.
         t.openssl(&[
             "ocsp",
             "-issuer",
@@ -1035,25 +1037,9 @@ async fn ocsp_answers_good_then_revoked_and_unknown_for_serials_we_never_issued(
         ])
         .ok();
         let unknown_req = std::fs::read(t.path("unknown-req.der")).unwrap();
-        std::fs::write(
-            t.path("unknown.der"),
-            ca.answer_ocsp(&unknown_req).await.der,
-        )
-        .unwrap();
-        let unknown = t.openssl(&[
-            "ocsp",
-            "-issuer",
-            "ca/issuing.pem",
-            "-serial",
-            "0x01abcdef",
-            "-respin",
-            "unknown.der",
-            "-CAfile",
-            "ca/root.pem",
-            "-verify_other",
-            "ca/issuing.pem",
-        ]);
-        assert!(unknown.stdout.contains("unknown"), "{unknown:?}");
+        let unknown = ca.answer_ocsp(&unknown_req).await;
+        assert!(!unknown.successful);
+        assert_eq!(unknown.der, UNAUTHORIZED, "{backend:?}");
 
         let garbage = ca.answer_ocsp(b"\x30\x03garbage").await;
         assert!(!garbage.successful);
@@ -1061,6 +1047,124 @@ async fn ocsp_answers_good_then_revoked_and_unknown_for_serials_we_never_issued(
             garbage.der,
             [0x30, 0x03, 0x0a, 0x01, 0x01],
             "malformedRequest"
+        );
+        ca.db().close().await;
+    }
+}
+
+/// The issuing key, counting its signatures.
+#[derive(Debug)]
+struct CountingSigner(ca::signer::FileSigner, std::sync::atomic::AtomicUsize);
+
+impl ca::signer::Signer for CountingSigner {
+    fn algorithm(&self) -> ca::signer::KeyAlgorithm {
+        self.0.algorithm()
+    }
+    fn public_key(&self) -> &[u8] {
+        self.0.public_key()
+    }
+    fn sign(&self, message: &[u8]) -> ca::Result<Vec<u8>> {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.0.sign(message)
+    }
+}
+
+/// The responder only reads: answers for SHA-1 and SHA-256 CertIDs are signed at
+/// issuance, revocation and refresh, and a serial we never issued gets an unsigned
+/// "unauthorized". So no flood of requests reaches the signer (an HSM session that
+/// issuance and revocation share).
+#[tokio::test]
+async fn the_responder_signs_nothing_and_answers_sha256_requests_from_stored_answers() {
+    for backend in Backend::all() {
+        let t = TestCa::new(backend);
+        t.issue("a.pem", &[]).ok();
+        let signer = std::sync::Arc::new(CountingSigner(
+            ca::signer::FileSigner::load_encrypted(
+                &t.path("ca/issuing.key.pem"),
+                ca::signer::KeyAlgorithm::EcdsaP256,
+                PASSPHRASE.as_bytes(),
+            )
+            .unwrap(),
+            Default::default(),
+        ));
+        let config = CaConfig {
+            dir: t.ca_dir(),
+            public_url: PUBLIC_URL.into(),
+            instance: 1,
+        };
+        let ca = Ca::open_with_signer(&config, signer.clone(), t.db().await)
+            .await
+            .unwrap();
+        let request = |digest: &str, what: &str, out: &str| {
+            t.openssl(&[
+                "ocsp",
+                "-issuer",
+                "ca/issuing.pem",
+                digest,
+                what.split(' ').next().unwrap(),
+                what.split(' ').nth(1).unwrap(),
+                "-no_nonce",
+                "-reqout",
+                out,
+            ])
+            .ok();
+            std::fs::read(t.path(out)).unwrap()
+        };
+        let sha1 = request("-sha1", "-cert a.pem", "a1.req");
+        let sha256 = request("-sha256", "-cert a.pem", "a256.req");
+        let never1 = request("-sha1", "-serial 0x01abcdef", "n1.req");
+        let never256 = request("-sha256", "-serial 0x01abcdef", "n256.req");
+        let first = ca.answer_ocsp(&sha256).await;
+        assert!(first.successful, "{backend:?}");
+        for _ in 0..20 {
+            assert_eq!(ca.answer_ocsp(&sha256).await.der, first.der, "{backend:?}");
+            assert!(ca.answer_ocsp(&sha1).await.successful);
+            assert_eq!(ca.answer_ocsp(&never1).await.der, UNAUTHORIZED);
+            assert_eq!(ca.answer_ocsp(&never256).await.der, UNAUTHORIZED);
+        }
+        let signatures = signer.1.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(
+            signatures, 0,
+            "{backend:?}: the responder signed {signatures} answers"
+        );
+
+        // The stored SHA-256 answer is one openssl accepts, and follows revocation.
+        let check = |resp: &str| {
+            t.openssl(&[
+                "ocsp",
+                "-issuer",
+                "ca/issuing.pem",
+                "-sha256",
+                "-cert",
+                "a.pem",
+                "-respin",
+                resp,
+                "-CAfile",
+                "ca/root.pem",
+                "-verify_other",
+                "ca/issuing.pem",
+            ])
+            .ok()
+            .stdout
+        };
+        std::fs::write(t.path("a256.resp"), &first.der).unwrap();
+        assert!(check("a256.resp").contains("a.pem: good"), "{backend:?}");
+        let serial = ca::Serial::parse_hex(&t.serial_of("a.pem")).unwrap();
+        ca.revoke(&serial, RevocationReason::KeyCompromise, "test")
+            .await
+            .unwrap();
+        std::fs::write(t.path("a256r.resp"), ca.answer_ocsp(&sha256).await.der).unwrap();
+        assert!(
+            check("a256r.resp").contains("a.pem: revoked"),
+            "{backend:?}"
+        );
+        make_ocsp_due(&ca).await;
+        ca.refresh_ocsp(10).await.unwrap();
+        let refreshed = ca.answer_ocsp(&sha256).await;
+        std::fs::write(t.path("a256f.resp"), &refreshed.der).unwrap();
+        assert!(
+            check("a256f.resp").contains("a.pem: revoked"),
+            "{backend:?}"
         );
         ca.db().close().await;
     }
