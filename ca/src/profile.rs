@@ -17,7 +17,7 @@ use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtensio
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::public_key::PublicKey;
 
-use crate::identity::{Domain, IcpNumber, Uscc, subject_text};
+use crate::identity::{Domain, IcpNumber, Uscc, hidden_character, subject_text, x520};
 use crate::oid::{self, std_oids};
 use crate::serial::Serial;
 use crate::{Error, Result};
@@ -55,7 +55,7 @@ impl SiteIdentity {
         city: &str,
         domains: &[impl AsRef<str>],
     ) -> Result<Self> {
-        let organization = subject_text("organization", organization, 128)?;
+        let organization = subject_text("organization", organization, x520::ORGANIZATION_NAME)?;
         let uscc = Uscc::parse(uscc)?;
         let icp = IcpNumber::parse_website(icp)?;
         let province = subject_text("province", province, 32)?;
@@ -89,9 +89,17 @@ impl SiteIdentity {
         })
     }
 
-    /// The primary domain (subject CN).
+    /// The primary domain.
     pub fn primary(&self) -> &Domain {
         &self.domains[0]
+    }
+
+    /// The subject CN: the first domain within X.520's 64 characters, or none (the
+    /// SAN carries every domain either way).
+    pub fn common_name(&self) -> Option<&Domain> {
+        self.domains
+            .iter()
+            .find(|d| d.as_str().len() <= x520::COMMON_NAME)
     }
 }
 
@@ -352,14 +360,17 @@ impl Expected<'_> {
 
     fn subject(&self) -> Vec<(&'static str, String)> {
         let id = self.identity;
-        vec![
+        let mut subject = vec![
             (std_oids::COUNTRY, "CN".to_string()),
             (std_oids::STATE, id.province.clone()),
             (std_oids::LOCALITY, id.city.clone()),
             (std_oids::ORGANIZATION, id.organization.clone()),
             (std_oids::SERIAL_NUMBER, id.uscc.as_str().to_string()),
-            (std_oids::COMMON_NAME, id.primary().as_str().to_string()),
-        ]
+        ];
+        if let Some(cn) = id.common_name() {
+            subject.push((std_oids::COMMON_NAME, cn.as_str().to_string()));
+        }
+        subject
     }
 
     fn extension_set() -> [(&'static str, bool); 10] {
@@ -401,10 +412,12 @@ impl Expected<'_> {
             DnType::CustomDnType(vec![2, 5, 4, 5]),
             DnValue::PrintableString(id.uscc.as_str().try_into()?),
         );
-        dn.push(
-            DnType::CommonName,
-            DnValue::Utf8String(id.primary().as_str().to_string()),
-        );
+        if let Some(cn) = id.common_name() {
+            dn.push(
+                DnType::CommonName,
+                DnValue::Utf8String(cn.as_str().to_string()),
+            );
+        }
 
         let mut params = CertificateParams::default();
         params.not_before = self.not_before;
@@ -517,7 +530,28 @@ impl Expected<'_> {
                     atv.attr_type()
                 ))
             })?;
-            subject.push((atv.attr_type().to_id_string(), value.to_string()));
+            let oid_str = atv.attr_type().to_id_string();
+            let bound = match oid_str.as_str() {
+                std_oids::COUNTRY => 2,
+                std_oids::STATE => x520::STATE_OR_PROVINCE_NAME,
+                std_oids::LOCALITY => x520::LOCALITY_NAME,
+                std_oids::ORGANIZATION => x520::ORGANIZATION_NAME,
+                std_oids::SERIAL_NUMBER => x520::SERIAL_NUMBER,
+                std_oids::COMMON_NAME => x520::COMMON_NAME,
+                other => return Err(lint(format!("unexpected subject attribute {other}"))),
+            };
+            if value.chars().count() > bound {
+                return Err(lint(format!(
+                    "subject attribute {oid_str} is longer than its X.520 bound of {bound}"
+                )));
+            }
+            if let Some(c) = hidden_character(value) {
+                return Err(lint(format!(
+                    "subject attribute {oid_str} holds U+{:04X}",
+                    u32::from(c)
+                )));
+            }
+            subject.push((oid_str, value.to_string()));
         }
         let want: Vec<(String, String)> = self
             .subject()

@@ -575,7 +575,14 @@ async fn bad_input_is_refused_with_a_clear_message_and_nothing_is_signed_or_stor
             );
         }
 
+        let long_org = "北".repeat(65);
         let field_cases: Vec<(&str, &str, &str)> = vec![
+            // X.520 ub-organization-name is 64; pkilint calls 65 FATAL.
+            ("--org", &long_org, "longer than 64 characters"),
+            // Invisible and bidirectional formatting characters (Unicode Cf).
+            ("--org", "示例科技\u{202E}司公限有", "U+202E"),
+            ("--city", "海\u{200B}淀区", "U+200B"),
+            ("--province", "北京\u{2066}市", "U+2066"),
             ("--icp", "京ICP备14016851-1号", "invalid ICP filing number"),
             ("--icp", "冀ICP备2022016663号-4A", "app or mini-program"),
             ("--icp", "京ICP备2024018653号", "subject number"),
@@ -1476,6 +1483,23 @@ async fn the_lint_refuses_a_certificate_that_strays_from_the_profile() {
     };
     let err = under_expiring.lint(&sign(&params)).unwrap_err();
     assert!(err.to_string().contains("outlive"), "{err}");
+    // An identity that did not come through SiteIdentity::parse: the lint still
+    // holds the subject to X.520's bounds and refuses hidden characters.
+    for (organization, expected_msg) in [
+        ("北".repeat(65), "X.520 bound"),
+        ("示例\u{202E}公司".to_string(), "U+202E"),
+    ] {
+        let unchecked = SiteIdentity {
+            organization,
+            ..identity.clone()
+        };
+        let e = Expected {
+            identity: &unchecked,
+            ..expected.clone()
+        };
+        let err = e.lint(&sign(&e.params().unwrap())).unwrap_err();
+        assert!(err.to_string().contains(expected_msg), "{err}");
+    }
 
     let mut longer = params.clone();
     longer.not_after += time::Duration::days(1);
@@ -1541,6 +1565,65 @@ async fn the_lint_refuses_a_certificate_that_strays_from_the_profile() {
 /// an empty CRL and one with entries, and OCSP responses for good and revoked
 /// certificates. Any ERROR or FATAL fails; what remains below that is listed here,
 /// with the reason it stays, so that a new finding fails too.
+/// X.520 bounds the common name at 64 characters: the CN is the first domain that
+/// fits, and a certificate whose domains are all longer has no CN (the SAN carries
+/// them all either way). pkilint finds no error in either.
+#[test]
+fn the_common_name_is_the_first_domain_of_at_most_64_characters() {
+    let long = format!("{}.chenxi-shuzhi.cn", "a".repeat(60));
+    let t = TestCa::new(Backend::Sqlite);
+    let issue = |out: &str, domains: &[&str]| {
+        let mut args = vec!["issue"];
+        for d in domains {
+            args.extend_from_slice(&["--domain", d]);
+        }
+        args.extend_from_slice(&[
+            "--org",
+            "北京晨曦数智科技有限公司",
+            "--uscc",
+            "91110108MA04T7K21H",
+            "--icp",
+            "京ICP备2024018653号-1",
+            "--province",
+            "北京市",
+            "--city",
+            "海淀区",
+            "--out",
+            out,
+        ]);
+        t.ca(&args).ok();
+        let subject = t
+            .openssl(&[
+                "x509",
+                "-in",
+                out,
+                "-noout",
+                "-subject",
+                "-nameopt",
+                "utf8,sep_comma_plus",
+            ])
+            .ok()
+            .stdout;
+        testkit::pkilint(
+            testkit::Artefact::Certificate,
+            &pem_body(&std::fs::read_to_string(t.path(out)).unwrap()),
+        );
+        subject
+    };
+    let subject = issue("a.pem", &[&long, "www.chenxi-shuzhi.cn"]);
+    assert!(
+        subject.trim_end().ends_with(",CN=www.chenxi-shuzhi.cn"),
+        "{subject}"
+    );
+    let subject = issue("b.pem", &[&long]);
+    assert!(!subject.contains("CN="), "{subject}");
+    let sans = t
+        .openssl(&["x509", "-in", "b.pem", "-noout", "-ext", "subjectAltName"])
+        .ok()
+        .stdout;
+    assert!(sans.contains(&format!("DNS:{long}")), "{sans}");
+}
+
 #[tokio::test]
 async fn every_artefact_we_emit_passes_pkilint() {
     use testkit::{Artefact, pkilint};
