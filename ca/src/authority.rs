@@ -293,6 +293,7 @@ impl Ca {
         let issuer_key_hash256 = digest(&ring::digest::SHA256, &public_bits)
             .as_ref()
             .to_vec();
+        store::backfill_spki_sha256(&db, crate::certificate::certificate_spki_sha256).await?;
         let issuer_id = store::ensure_issuer(
             &db,
             &issuer.slug,

@@ -47,6 +47,18 @@ pub struct Issued {
     pub private_key_pem: Option<Zeroizing<String>>,
 }
 
+/// SHA-256 of a SubjectPublicKeyInfo: what finds every certificate for one key.
+pub(crate) fn spki_sha256(spki_der: &[u8]) -> Vec<u8> {
+    digest(&SHA256, spki_der).as_ref().to_vec()
+}
+
+/// [`spki_sha256`] of a certificate's key.
+pub(crate) fn certificate_spki_sha256(der: &[u8]) -> Result<Vec<u8>> {
+    let (_, cert) =
+        X509Certificate::from_der(der).map_err(|e| Error::CertificateInvalid(e.to_string()))?;
+    Ok(spki_sha256(cert.public_key().raw))
+}
+
 fn pem_encode(label: &str, der: &[u8]) -> Result<String> {
     der::pem::encode_string(label, der::pem::LineEnding::LF, der)
         .map_err(|e| Error::Encoding(e.to_string()))
@@ -60,6 +72,7 @@ pub(crate) struct Prepared {
     pub(crate) identity: SiteIdentity,
     pub(crate) der: Vec<u8>,
     pub(crate) sha256: Vec<u8>,
+    pub(crate) spki_sha256: Vec<u8>,
     pub(crate) not_before: OffsetDateTime,
     pub(crate) not_after: OffsetDateTime,
     pub(crate) ocsp: store::OcspAnswers,
@@ -76,9 +89,21 @@ impl Ca {
         key: KeySource,
         actor: &str,
     ) -> Result<Issued> {
+        if let KeySource::Csr(k) = &key {
+            self.refuse_compromised_key(k).await?;
+        }
         let (prepared, private_key_pem) = self.prepare(identity, key)?;
         let certificate_id = self.queue.submit(self, prepared.clone(), actor).await?;
         Self::issued(prepared, certificate_id, private_key_pem)
+    }
+
+    /// Refuses a key that was revoked for keyCompromise: at CSR intake, so that an
+    /// operator hears it at once, and again at issuance.
+    pub async fn refuse_compromised_key(&self, key: &SubjectPublicKey) -> Result<()> {
+        if store::key_blocked(&self.db, &spki_sha256(key.spki_der())).await? {
+            return Err(Error::KeyCompromised);
+        }
+        Ok(())
     }
 
     /// Issues inside the caller's transaction, so that the caller's own state change
@@ -90,6 +115,11 @@ impl Ca {
         key: KeySource,
         actor: &str,
     ) -> Result<Issued> {
+        if let KeySource::Csr(k) = &key
+            && store::key_blocked_in(tx, &spki_sha256(k.spki_der())).await?
+        {
+            return Err(Error::KeyCompromised);
+        }
         let (prepared, private_key_pem) = self.prepare(identity, key)?;
         let ids = self
             .store_prepared(tx, std::slice::from_ref(&prepared), actor)
@@ -159,6 +189,7 @@ impl Ca {
         let der = cert.der().to_vec();
         self.check_signed(&der, lint_cert.der())?;
         let sha256 = digest(&SHA256, &der).as_ref().to_vec();
+        let spki_sha256 = spki_sha256(subject_key.spki_der());
         let ocsp = self.sign_ocsp_for(&serial, crate::ocsp::Status::Good, now.unix_timestamp())?;
         let audit_details = json!({
             "organization": identity.organization,
@@ -175,6 +206,7 @@ impl Ca {
                 identity: identity.clone(),
                 der,
                 sha256,
+                spki_sha256,
                 not_before,
                 not_after,
                 ocsp,

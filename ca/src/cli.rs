@@ -206,6 +206,9 @@ async fn run(cli: Cli) -> Result<()> {
             let ca = s.open_ca(s.database().await?).await?;
             let r = ca.revoke(&serial, reason, ACTOR).await?;
             println!("{} {} (CRL {})", r.serial, r.reason, r.crl_number);
+            for other in &r.also_revoked {
+                println!("{other} {} (same key)", r.reason);
+            }
         }
         Command::Crl { out } => {
             let ca = s.open_ca(s.database().await?).await?;

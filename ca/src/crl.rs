@@ -138,6 +138,9 @@ pub struct Revoked {
     pub at: i64,
     /// The CRL published with it.
     pub crl_number: i64,
+    /// For keyCompromise: the other live certificates with the same key, revoked
+    /// with it (their holders need to be told).
+    pub also_revoked: Vec<Serial>,
 }
 
 impl Ca {
@@ -199,7 +202,26 @@ impl Ca {
             }
         };
         self.store_ocsp_in(tx, rec.id, serial, status).await?;
+        let also_revoked = if reason == RevocationReason::KeyCompromise {
+            self.revoke_same_key_in(tx, &rec, actor, now).await?
+        } else {
+            Vec::new()
+        };
         let crl = self.publish_crl_in(tx).await?;
+        for other in &also_revoked {
+            audit::append(
+                tx,
+                actor,
+                "certificate.revoke",
+                &other.to_hex(),
+                &json!({
+                    "reason": reason.name(),
+                    "crl_number": crl.number,
+                    "same_key_as": serial.to_hex(),
+                }),
+            )
+            .await?;
+        }
         audit::append(
             tx,
             actor,
@@ -218,7 +240,47 @@ impl Ca {
             reason,
             at: now,
             crl_number: crl.number,
+            also_revoked,
         })
+    }
+
+    /// A compromised key is blocked for good, and every other live certificate with
+    /// it (another operator's too; one on hold keeps its hold's date) is revoked for
+    /// keyCompromise in the same transaction. Returns their serials.
+    async fn revoke_same_key_in(
+        &self,
+        tx: &mut Tx,
+        rec: &store::CertificateRecord,
+        actor: &str,
+        now: i64,
+    ) -> Result<Vec<Serial>> {
+        let key = match (&rec.spki_sha256, &rec.der) {
+            (Some(h), _) => h.clone(),
+            (None, Some(der)) => crate::certificate::certificate_spki_sha256(der)?,
+            (None, None) => return Ok(Vec::new()),
+        };
+        let serial = Serial::from_bytes(&rec.serial);
+        store::block_key(tx, &key, &format!("keyCompromise of {serial}"), actor, now).await?;
+        let code = RevocationReason::KeyCompromise.code();
+        let mut revoked = Vec::new();
+        for other in store::live_certificates_with_key_for_update(tx, self.issuer_id, &key, now)
+            .await?
+            .into_iter()
+            .filter(|o| o.id != rec.id)
+        {
+            let at = other.revoked_at.unwrap_or(now);
+            store::upsert_revocation(tx, other.id, at, code, actor).await?;
+            let other_serial = Serial::from_bytes(&other.serial);
+            self.store_ocsp_in(
+                tx,
+                other.id,
+                &other_serial,
+                Status::Revoked { at, reason: code },
+            )
+            .await?;
+            revoked.push(other_serial);
+        }
+        Ok(revoked)
     }
 
     /// Builds, signs and stores a new CRL in its own transaction.

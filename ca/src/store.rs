@@ -47,6 +47,9 @@ pub struct CertificateRecord {
     pub revoked_at: Option<i64>,
     /// RFC 5280 reason code.
     pub revocation_reason: Option<i64>,
+    /// SHA-256 of the SubjectPublicKeyInfo (NULL until filled in for older rows).
+    #[serde(skip)]
+    pub spki_sha256: Option<Vec<u8>>,
 }
 
 mod hex_bytes {
@@ -65,7 +68,7 @@ mod hex_opt {
 
 const CERT_COLUMNS: &str = "c.id, c.issuer_id, c.serial, c.status, c.organization, c.uscc, c.icp, \
     c.province, c.city, c.domains, c.not_before, c.not_after, c.der, c.sha256, \
-    r.revoked_at, r.reason AS revocation_reason";
+    r.revoked_at, r.reason AS revocation_reason, c.spki_sha256";
 
 /// A revoked certificate as the CRL lists it.
 #[derive(Debug, Clone, FromRow)]
@@ -137,7 +140,7 @@ pub(crate) async fn insert_certificates(
         let rows: Vec<(Vec<u8>, i64)> = on_tx!(tx, |c| {
             let mut q = sqlx::QueryBuilder::new(
                 "INSERT INTO certificates (issuer_id, serial, status, organization, uscc, icp, province, city, \
-                 domains, not_before, not_after, der, sha256, created_at) ",
+                 domains, not_before, not_after, der, sha256, spki_sha256, created_at) ",
             );
             q.push_values(chunk, |mut b, p| {
                 let domains =
@@ -155,6 +158,7 @@ pub(crate) async fn insert_certificates(
                     .push_bind(p.not_after.unix_timestamp())
                     .push_bind(p.der.clone())
                     .push_bind(p.sha256.clone())
+                    .push_bind(p.spki_sha256.clone())
                     .push_bind(now);
             });
             q.push(" RETURNING serial, id");
@@ -328,6 +332,108 @@ pub async fn certificates_needing_ocsp(
     .bind(limit)
     .fetch_all(p)
     .await?))
+}
+
+/// Fills in `spki_sha256` of certificates stored before that column existed, a
+/// thousand per transaction; `hash` computes it from a certificate's DER.
+pub async fn backfill_spki_sha256(
+    db: &Database,
+    hash: impl Fn(&[u8]) -> Result<Vec<u8>>,
+) -> Result<()> {
+    loop {
+        let rows: Vec<(i64, Vec<u8>)> = on_pool!(db, |p| sqlx::query_as(
+            "SELECT id, der FROM certificates WHERE spki_sha256 IS NULL AND der IS NOT NULL \
+             ORDER BY id LIMIT 1000"
+        )
+        .fetch_all(p)
+        .await?);
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut tx = db.begin().await?;
+        for (id, der) in &rows {
+            let h = hash(der)?;
+            on_tx!(&mut tx, |c| sqlx::query(
+                "UPDATE certificates SET spki_sha256 = $1 WHERE id = $2"
+            )
+            .bind(h)
+            .bind(id)
+            .execute(c)
+            .await
+            .map(|_| ())?);
+        }
+        tx.commit().await?;
+    }
+}
+
+/// Whether a key (SHA-256 of its SubjectPublicKeyInfo) is blocked.
+pub async fn key_blocked(db: &Database, spki_sha256: &[u8]) -> Result<bool> {
+    let row: Option<(Vec<u8>,)> = on_pool!(db, |p| sqlx::query_as(
+        "SELECT spki_sha256 FROM blocked_keys WHERE spki_sha256 = $1"
+    )
+    .bind(spki_sha256)
+    .fetch_optional(p)
+    .await?);
+    Ok(row.is_some())
+}
+
+/// As [`key_blocked`], inside a transaction.
+pub async fn key_blocked_in(tx: &mut Tx, spki_sha256: &[u8]) -> Result<bool> {
+    let row: Option<(Vec<u8>,)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT spki_sha256 FROM blocked_keys WHERE spki_sha256 = $1"
+    )
+    .bind(spki_sha256)
+    .fetch_optional(c)
+    .await?);
+    Ok(row.is_some())
+}
+
+/// Blocks a key for good (idempotent: the first reason stays).
+pub async fn block_key(
+    tx: &mut Tx,
+    spki_sha256: &[u8],
+    reason: &str,
+    actor: &str,
+    at: i64,
+) -> Result<()> {
+    on_tx!(tx, |c| sqlx::query(
+        "INSERT INTO blocked_keys (spki_sha256, reason, actor, blocked_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (spki_sha256) DO NOTHING"
+    )
+    .bind(spki_sha256)
+    .bind(reason)
+    .bind(actor)
+    .bind(at)
+    .execute(c)
+    .await
+    .map(|_| ())?);
+    Ok(())
+}
+
+/// The unexpired certificates of an issuer for one key that are not revoked for
+/// good (live, or on hold), in id order, locked on PostgreSQL like
+/// [`certificate_by_serial_for_update`].
+pub async fn live_certificates_with_key_for_update(
+    tx: &mut Tx,
+    issuer_id: i64,
+    spki_sha256: &[u8],
+    now: i64,
+) -> Result<Vec<CertificateRecord>> {
+    let lock = match tx {
+        Tx::Postgres(_) => " FOR UPDATE OF c",
+        Tx::Sqlite(_) => "",
+    };
+    let sql = format!(
+        "SELECT {CERT_COLUMNS} FROM certificates c LEFT JOIN revocations r ON r.certificate_id = c.id \
+         WHERE c.issuer_id = $1 AND c.spki_sha256 = $2 AND c.status = 'issued' AND c.not_after > $3 \
+         AND (r.reason IS NULL OR r.reason = 6) ORDER BY c.id{lock}"
+    );
+    Ok(on_tx!(tx, |c| sqlx::query_as(&sql)
+        .bind(issuer_id)
+        .bind(spki_sha256)
+        .bind(now)
+        .fetch_all(c)
+        .await?))
 }
 
 /// Records a revocation, or replaces a certificateHold with a final reason: then the

@@ -833,6 +833,143 @@ fn a_revoked_certificate_is_listed_in_the_crl_with_its_reason_and_openssl_reject
     }
 }
 
+/// A keyCompromise revocation is about the key, not one certificate: every live
+/// certificate with that key is revoked with it (another operator's too, and one on
+/// hold), each with its own audit entry, and the key is never certified again.
+#[tokio::test]
+async fn a_compromised_key_revokes_every_certificate_with_it_and_is_never_certified_again() {
+    for backend in Backend::all() {
+        let t = TestCa::new(backend);
+        t.openssl(&[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "shared.key",
+            "-subj",
+            "/CN=x",
+            "-out",
+            "shared.csr",
+        ])
+        .ok();
+        t.issue("a.pem", &["--csr", "shared.csr"]).ok();
+        // Another operator, the same key.
+        t.ca(&[
+            "issue",
+            "--domain",
+            "other.cn",
+            "--org",
+            "另一家公司",
+            "--uscc",
+            "91110108MA04T7K21H",
+            "--icp",
+            "京ICP备2024018653号-1",
+            "--province",
+            "北京市",
+            "--city",
+            "海淀区",
+            "--csr",
+            "shared.csr",
+            "--out",
+            "b.pem",
+        ])
+        .ok();
+        t.issue("c.pem", &["--csr", "shared.csr"]).ok();
+        t.issue("d.pem", &[]).ok();
+        let c = t.serial_of("c.pem");
+        t.ca(&["revoke", "--serial", &c, "--reason", "certificateHold"])
+            .ok();
+        // Rows written before the key hash was stored are found as well.
+        let db = t.db().await;
+        on_pool!(&db, |p| {
+            sqlx::query("UPDATE certificates SET spki_sha256 = NULL")
+                .execute(p)
+                .await
+                .unwrap();
+        });
+        db.close().await;
+
+        let a = t.serial_of("a.pem");
+        let out = t
+            .ca(&["revoke", "--serial", &a, "--reason", "keyCompromise"])
+            .ok();
+        let listed = out.stdout.to_uppercase();
+        for cert in ["b.pem", "c.pem"] {
+            assert!(
+                listed.contains(&format!("{} KEYCOMPROMISE (SAME KEY)", t.serial_of(cert))),
+                "{backend:?}: {}",
+                out.stdout
+            );
+        }
+        let ca = t.open().await;
+        for cert in ["a.pem", "b.pem", "c.pem"] {
+            let served = t.served_ocsp(&ca, cert).await;
+            assert!(
+                served.contains(&format!("{cert}: revoked"))
+                    && served.contains("Reason: keyCompromise"),
+                "{backend:?}: {served}"
+            );
+        }
+        let d = t.served_ocsp(&ca, "d.pem").await;
+        assert!(d.contains("d.pem: good"), "{backend:?}: {d}");
+        t.ca(&["crl", "--out", "crl.der"]).ok();
+        let crl = t
+            .openssl(&["crl", "-inform", "DER", "-in", "crl.der", "-noout", "-text"])
+            .ok()
+            .stdout;
+        for cert in ["a.pem", "b.pem", "c.pem"] {
+            assert!(
+                crl.contains(&t.serial_of(cert).to_uppercase()),
+                "{backend:?}: {cert} not in the CRL"
+            );
+        }
+        let db = t.db().await;
+        let (revocations,): (i64,) = on_pool!(&db, |p| sqlx::query_as(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'certificate.revoke' \
+             AND details LIKE '%keyCompromise%'"
+        )
+        .fetch_one(p)
+        .await
+        .unwrap());
+        assert_eq!(
+            revocations, 3,
+            "{backend:?}: one audit entry per certificate"
+        );
+        db.close().await;
+
+        let again = t.issue("e.pem", &["--csr", "shared.csr"]);
+        assert_eq!(again.code, 1, "{backend:?}: {again:?}");
+        assert!(again.stderr.contains("compromised"), "{}", again.stderr);
+        // Inside a caller's transaction (approval) too.
+        let key = ca::profile::SubjectPublicKey::from_csr_pem(
+            &std::fs::read_to_string(t.path("shared.csr")).unwrap(),
+        )
+        .unwrap();
+        let identity = SiteIdentity::parse(
+            "另一家公司",
+            "91110108MA04T7K21H",
+            "京ICP备2024018653号-1",
+            "北京市",
+            "海淀区",
+            &["other.cn"],
+        )
+        .unwrap();
+        let mut tx = ca.db().begin().await.unwrap();
+        let err = ca
+            .issue_in(&mut tx, &identity, KeySource::Csr(key), "test")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ca::Error::KeyCompromised), "{err}");
+        drop(tx);
+        t.issue("f.pem", &[]).ok();
+        ca.db().close().await;
+    }
+}
+
 #[test]
 fn a_hold_can_be_released_or_made_final_but_not_repeated() {
     let t = TestCa::new(Backend::Sqlite);
