@@ -64,6 +64,13 @@ enum Command {
         #[arg(long)]
         reason: String,
     },
+    /// Block a key proven compromised by its private key, and revoke every live
+    /// certificate with it for keyCompromise.
+    RevokeKey {
+        /// The compromised private key (PKCS#8 PEM), as proof.
+        #[arg(long)]
+        key: PathBuf,
+    },
     /// Publish a new CRL and write it (DER).
     Crl {
         /// Output file.
@@ -209,6 +216,21 @@ async fn run(cli: Cli) -> Result<()> {
             for other in &r.also_revoked {
                 println!("{other} {} (same key)", r.reason);
             }
+        }
+        Command::RevokeKey { key } => {
+            let pem = zeroize::Zeroizing::new(
+                std::fs::read_to_string(&key).map_err(|e| Error::io(&key, e))?,
+            );
+            let ca = s.open_ca(s.database().await?).await?;
+            let r = ca.revoke_key(&pem, ACTOR).await?;
+            for serial in &r.revoked {
+                println!("{serial} keyCompromise");
+            }
+            println!(
+                "key blocked; {} certificates revoked (CRL {})",
+                r.revoked.len(),
+                r.crl_number
+            );
         }
         Command::Crl { out } => {
             let ca = s.open_ca(s.database().await?).await?;

@@ -970,6 +970,52 @@ async fn a_compromised_key_revokes_every_certificate_with_it_and_is_never_certif
     }
 }
 
+/// Whoever holds a private key can prove it compromised by handing it over
+/// (`ca revoke-key`): the key is blocked and every live certificate with it revoked.
+#[test]
+fn a_key_handed_over_as_proof_is_blocked_and_its_certificates_revoked() {
+    for backend in Backend::all() {
+        let t = TestCa::new(backend);
+        t.openssl(&[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "leaked.key",
+            "-subj",
+            "/CN=x",
+            "-out",
+            "leaked.csr",
+        ])
+        .ok();
+        t.issue("a.pem", &["--csr", "leaked.csr"]).ok();
+        t.issue("b.pem", &["--csr", "leaked.csr"]).ok();
+        t.issue("c.pem", &[]).ok();
+        let out = t.ca(&["revoke-key", "--key", "leaked.key"]).ok();
+        assert!(
+            out.stdout.contains("2 certificates revoked"),
+            "{}",
+            out.stdout
+        );
+        let status = |cert: &str| t.ca(&["verify", "--cert", cert]).stdout;
+        assert!(status("a.pem").contains("keyCompromise"), "{backend:?}");
+        assert!(status("b.pem").contains("keyCompromise"), "{backend:?}");
+        assert!(status("c.pem").contains("\"good\""), "{backend:?}");
+        let again = t.issue("d.pem", &["--csr", "leaked.csr"]);
+        assert_eq!(again.code, 1, "{backend:?}: {again:?}");
+        assert!(again.stderr.contains("compromised"), "{}", again.stderr);
+        // A generated key's file is proof as well; and not a key is refused.
+        t.ca(&["revoke-key", "--key", "c.key.pem"]).ok();
+        assert!(status("c.pem").contains("keyCompromise"), "{backend:?}");
+        let garbage = t.ca(&["revoke-key", "--key", "c.pem"]);
+        assert_eq!(garbage.code, 1, "{backend:?}: {garbage:?}");
+    }
+}
+
 #[test]
 fn a_hold_can_be_released_or_made_final_but_not_repeated() {
     let t = TestCa::new(Backend::Sqlite);
