@@ -322,7 +322,13 @@ async fn db_only_path(ca: &Ca, id: &SiteIdentity, n: usize) -> BoxResult<Duratio
         .fetch_one(c)
         .await?
         });
-        ca::store::upsert_ocsp(&mut tx, cid, now, now + 4 * 86_400, &ocsp_der).await?;
+        let answers = ca::store::OcspAnswers {
+            this_update: now,
+            next_update: now + 4 * 86_400,
+            sha1: ocsp_der.clone(),
+            sha256: ocsp_der.clone(),
+        };
+        ca::store::upsert_ocsp(&mut tx, cid, &answers).await?;
         ca::audit::append(
             &mut tx,
             ACTOR,

@@ -68,6 +68,12 @@ fn ca_name(common_name: &str) -> DistinguishedName {
     dn
 }
 
+/// notAfter of a period of `days` days from `not_before`: RFC 5280 counts notAfter in
+/// the period, so it is the period's last second.
+pub(crate) fn last_second(not_before: OffsetDateTime, days: i64) -> OffsetDateTime {
+    not_before + Duration::days(days) - Duration::seconds(1)
+}
+
 fn now_seconds() -> OffsetDateTime {
     let now = OffsetDateTime::now_utc();
     now.replace_nanosecond(0).unwrap_or(now)
@@ -112,7 +118,7 @@ pub fn init(
     root.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     root.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     root.not_before = now;
-    root.not_after = now + Duration::days(ROOT_DAYS);
+    root.not_after = last_second(now, ROOT_DAYS);
     root.serial_number = Some(SerialNumber::from_slice(
         Serial::generate(0x01, &rng)?.as_bytes(),
     ));
@@ -143,7 +149,7 @@ pub fn init(
         KeyUsagePurpose::CrlSign,
     ];
     issuing.not_before = now;
-    issuing.not_after = now + Duration::days(ISSUING_DAYS);
+    issuing.not_after = last_second(now, ISSUING_DAYS);
     issuing.serial_number = Some(SerialNumber::from_slice(
         Serial::generate(0x01, &rng)?.as_bytes(),
     ));
@@ -210,6 +216,9 @@ pub struct Ca {
     pub(crate) issuer_name_hash256: Vec<u8>,
     pub(crate) issuer_key_hash256: Vec<u8>,
     pub(crate) queue: crate::certificate::IssueQueue,
+    /// The public keys (EC points) of the root and the issuing CA, which no
+    /// subscriber certificate may carry.
+    pub(crate) own_keys: Vec<Vec<u8>>,
     root_der: Vec<u8>,
     chain_pem: String,
 }
@@ -284,6 +293,7 @@ impl Ca {
         let issuer_key_hash256 = digest(&ring::digest::SHA256, &public_bits)
             .as_ref()
             .to_vec();
+        store::backfill_spki_sha256(&db, crate::certificate::certificate_spki_sha256).await?;
         let issuer_id = store::ensure_issuer(
             &db,
             &issuer.slug,
@@ -299,6 +309,12 @@ impl Ca {
                 config.instance
             )));
         }
+        let (_, root) = X509Certificate::from_der(&root_der)
+            .map_err(|e| Error::Config(format!("root certificate: {e}")))?;
+        let own_keys = vec![
+            public_bits.clone(),
+            root.public_key().subject_public_key.data.to_vec(),
+        ];
         let lint_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
         let urls = Urls::new(&config.public_url, &issuer.slug);
         Ok(Ca {
@@ -315,6 +331,7 @@ impl Ca {
             issuer_name_hash256,
             issuer_key_hash256,
             queue: Default::default(),
+            own_keys,
             root_der,
             chain_pem,
         })

@@ -20,6 +20,10 @@ pub enum KeySource {
     Csr(SubjectPublicKey),
     /// Generate a P-256 key pair; its private half is returned once and never stored.
     Generate,
+    /// A key pair the caller generated and has already handed to the operator: `ca
+    /// issue` writes the key file before issuing, so that a crash after the commit
+    /// cannot leave a certificate whose key is lost. Audited as generated.
+    Generated(SubjectPublicKey),
 }
 
 /// A freshly issued certificate.
@@ -43,6 +47,18 @@ pub struct Issued {
     pub private_key_pem: Option<Zeroizing<String>>,
 }
 
+/// SHA-256 of a SubjectPublicKeyInfo: what finds every certificate for one key.
+pub(crate) fn spki_sha256(spki_der: &[u8]) -> Vec<u8> {
+    digest(&SHA256, spki_der).as_ref().to_vec()
+}
+
+/// [`spki_sha256`] of a certificate's key.
+pub(crate) fn certificate_spki_sha256(der: &[u8]) -> Result<Vec<u8>> {
+    let (_, cert) =
+        X509Certificate::from_der(der).map_err(|e| Error::CertificateInvalid(e.to_string()))?;
+    Ok(spki_sha256(cert.public_key().raw))
+}
+
 fn pem_encode(label: &str, der: &[u8]) -> Result<String> {
     der::pem::encode_string(label, der::pem::LineEnding::LF, der)
         .map_err(|e| Error::Encoding(e.to_string()))
@@ -56,10 +72,10 @@ pub(crate) struct Prepared {
     pub(crate) identity: SiteIdentity,
     pub(crate) der: Vec<u8>,
     pub(crate) sha256: Vec<u8>,
+    pub(crate) spki_sha256: Vec<u8>,
     pub(crate) not_before: OffsetDateTime,
     pub(crate) not_after: OffsetDateTime,
-    pub(crate) ocsp_der: Vec<u8>,
-    pub(crate) ocsp_this_update: i64,
+    pub(crate) ocsp: store::OcspAnswers,
     pub(crate) audit_details: serde_json::Value,
 }
 
@@ -73,9 +89,21 @@ impl Ca {
         key: KeySource,
         actor: &str,
     ) -> Result<Issued> {
+        if let KeySource::Csr(k) = &key {
+            self.refuse_compromised_key(k).await?;
+        }
         let (prepared, private_key_pem) = self.prepare(identity, key)?;
         let certificate_id = self.queue.submit(self, prepared.clone(), actor).await?;
         Self::issued(prepared, certificate_id, private_key_pem)
+    }
+
+    /// Refuses a key that was revoked for keyCompromise: at CSR intake, so that an
+    /// operator hears it at once, and again at issuance.
+    pub async fn refuse_compromised_key(&self, key: &SubjectPublicKey) -> Result<()> {
+        if store::key_blocked(&self.db, &spki_sha256(key.spki_der())).await? {
+            return Err(Error::KeyCompromised);
+        }
+        Ok(())
     }
 
     /// Issues inside the caller's transaction, so that the caller's own state change
@@ -87,6 +115,11 @@ impl Ca {
         key: KeySource,
         actor: &str,
     ) -> Result<Issued> {
+        if let KeySource::Csr(k) = &key
+            && store::key_blocked_in(tx, &spki_sha256(k.spki_der())).await?
+        {
+            return Err(Error::KeyCompromised);
+        }
         let (prepared, private_key_pem) = self.prepare(identity, key)?;
         let ids = self
             .store_prepared(tx, std::slice::from_ref(&prepared), actor)
@@ -118,8 +151,12 @@ impl Ca {
         identity: &SiteIdentity,
         key: KeySource,
     ) -> Result<(Prepared, Option<Zeroizing<String>>)> {
+        if let KeySource::Csr(k) = &key {
+            self.refuse_own_key(k)?;
+        }
+        let generated = !matches!(key, KeySource::Csr(_));
         let (subject_key, private_key_pem) = match key {
-            KeySource::Csr(k) => (k, None),
+            KeySource::Csr(k) | KeySource::Generated(k) => (k, None),
             KeySource::Generate => {
                 let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
                 (
@@ -131,6 +168,7 @@ impl Ca {
         let serial = Serial::generate(self.instance, &self.rng)?;
         let now = OffsetDateTime::now_utc();
         let not_before = now.replace_nanosecond(0).unwrap_or(now);
+        self.check_issuer_outlives(not_before)?;
         let expected = Expected {
             identity,
             serial: &serial,
@@ -151,8 +189,8 @@ impl Ca {
         let der = cert.der().to_vec();
         self.check_signed(&der, lint_cert.der())?;
         let sha256 = digest(&SHA256, &der).as_ref().to_vec();
-        let ocsp_this_update = now.unix_timestamp();
-        let ocsp_der = self.sign_ocsp_for(&serial, crate::ocsp::Status::Good, ocsp_this_update)?;
+        let spki_sha256 = spki_sha256(subject_key.spki_der());
+        let ocsp = self.sign_ocsp_for(&serial, crate::ocsp::Status::Good, now.unix_timestamp())?;
         let audit_details = json!({
             "organization": identity.organization,
             "uscc": identity.uscc.as_str(),
@@ -161,7 +199,7 @@ impl Ca {
             "filings": identity.filings.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
             "not_after": not_after.unix_timestamp(),
             "sha256": hex::encode(&sha256),
-            "key": if private_key_pem.is_some() { "generated" } else { "csr" },
+            "key": if generated { "generated" } else { "csr" },
         });
         Ok((
             Prepared {
@@ -169,14 +207,50 @@ impl Ca {
                 identity: identity.clone(),
                 der,
                 sha256,
+                spki_sha256,
                 not_before,
                 not_after,
-                ocsp_der,
-                ocsp_this_update,
+                ocsp,
                 audit_details,
             },
             private_key_pem,
         ))
+    }
+
+    /// Refuses a subscriber key that is the root's or the issuing CA's. EC keys are
+    /// compared by x-coordinate, so neither another point encoding (compressed) nor
+    /// the negated key (private key n - d) gets through.
+    fn refuse_own_key(&self, key: &SubjectPublicKey) -> Result<()> {
+        use rcgen::PublicKeyData;
+        let x = |point: &[u8]| -> Vec<u8> {
+            match point.first() {
+                Some(4) => point[1..1 + (point.len() - 1) / 2].to_vec(),
+                Some(2 | 3) => point[1..].to_vec(),
+                _ => point.to_vec(),
+            }
+        };
+        let theirs = x(key.der_bytes());
+        if self.own_keys.iter().any(|k| x(k) == theirs) {
+            return Err(Error::InvalidCsr(
+                "the request carries one of this CA's own keys".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses when the issuing CA expires before a certificate issued at
+    /// `not_before` would: a certificate must never outlive its issuer (an expired
+    /// issuer included).
+    pub fn check_issuer_outlives(&self, not_before: OffsetDateTime) -> Result<()> {
+        let not_after = crate::authority::last_second(not_before, crate::profile::VALIDITY_DAYS);
+        if not_after.unix_timestamp() <= self.issuer.not_after {
+            return Ok(());
+        }
+        Err(Error::IssuerExpires {
+            issuer_not_after: OffsetDateTime::from_unix_timestamp(self.issuer.not_after)
+                .map_err(|e| Error::Encoding(e.to_string()))?,
+            not_after,
+        })
     }
 
     /// Stores prepared certificates, their OCSP answers and audit entries inside
@@ -189,12 +263,12 @@ impl Ca {
         actor: &str,
     ) -> Result<Vec<i64>> {
         let ids = store::insert_certificates(tx, self.issuer_id, items).await?;
-        let ocsp: Vec<(i64, i64, &[u8])> = ids
+        let ocsp: Vec<(i64, &store::OcspAnswers)> = ids
             .iter()
             .zip(items)
-            .map(|(id, p)| (*id, p.ocsp_this_update, p.ocsp_der.as_slice()))
+            .map(|(id, p)| (*id, &p.ocsp))
             .collect();
-        store::insert_ocsp_responses(tx, &ocsp, crate::ocsp::RESPONSE_LIFETIME_SECS).await?;
+        store::insert_ocsp_responses(tx, &ocsp).await?;
         let entries: Vec<audit::NewEntry<'_>> = items
             .iter()
             .map(|p| audit::NewEntry {

@@ -11,7 +11,7 @@ use crate::certificate::KeySource;
 use crate::config::Settings;
 use crate::pkcs11::Pkcs11Signer;
 use crate::profile::{SiteIdentity, SubjectPublicKey};
-use crate::signer::{KeyAlgorithm, Signer, write_private_file};
+use crate::signer::{KeyAlgorithm, Signer, write_file_atomically, write_private_file};
 use crate::{Error, Result, RevocationReason, Serial, audit, authority};
 
 /// Chengxin certificate authority.
@@ -63,6 +63,13 @@ enum Command {
         /// RFC 5280 reason name.
         #[arg(long)]
         reason: String,
+    },
+    /// Block a key proven compromised by its private key, and revoke every live
+    /// certificate with it for keyCompromise.
+    RevokeKey {
+        /// The compromised private key (PKCS#8 PEM), as proof.
+        #[arg(long)]
+        key: PathBuf,
     },
     /// Publish a new CRL and write it (DER).
     Crl {
@@ -153,27 +160,48 @@ async fn run(cli: Cli) -> Result<()> {
             out,
         } => {
             let identity = SiteIdentity::parse(&org, &uscc, &icp, &province, &city, &domains)?;
-            let key = match csr {
-                Some(path) => KeySource::Csr(read_csr(&path)?),
-                None => KeySource::Generate,
-            };
+            let csr = csr.map(|path| read_csr(&path)).transpose()?;
             let key_out = key_path_for(&out);
-            if matches!(key, KeySource::Generate) && key_out.exists() {
+            if csr.is_none() && key_out.exists() {
                 return Err(Error::Config(format!(
                     "{} exists; refusing to overwrite a key",
                     key_out.display()
                 )));
             }
             let ca = s.open_ca(s.database().await?).await?;
-            let issued = ca.issue(&identity, key, ACTOR).await?;
-            std::fs::write(&out, &issued.pem).map_err(|e| Error::io(&out, e))?;
-            if let Some(pem) = &issued.private_key_pem {
-                write_private_file(&key_out, pem.as_bytes())?;
-                println!(
-                    "key: {} (generated; not stored by the CA)",
-                    key_out.display()
-                );
-            }
+            ca.check_issuer_outlives(time::OffsetDateTime::now_utc())?;
+            // A generated key is in its file (whole, 0600) before the certificate is
+            // on record: a crash after the commit must not lose it.
+            let generated = csr.is_none();
+            let key = match csr {
+                Some(k) => KeySource::Csr(k),
+                None => {
+                    let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+                    let pem = zeroize::Zeroizing::new(kp.serialize_pem());
+                    write_private_file(&key_out, pem.as_bytes())?;
+                    println!(
+                        "key: {} (generated; not stored by the CA)",
+                        key_out.display()
+                    );
+                    crash_point("after-key");
+                    KeySource::Generated(SubjectPublicKey::from_key_pair(&kp))
+                }
+            };
+            // A refused request stored nothing, so its key goes; after any other
+            // failure the certificate may be on record, so the key stays.
+            let issued = ca.issue(&identity, key, ACTOR).await.inspect_err(|e| {
+                if generated && e.is_input_error() {
+                    let _ = std::fs::remove_file(&key_out);
+                } else if generated {
+                    eprintln!(
+                        "note: the key generated for this request stays in {}; \
+                         if no certificate was issued, remove it before trying again",
+                        key_out.display()
+                    );
+                }
+            })?;
+            crash_point("after-commit");
+            write_file_atomically(&out, issued.pem.as_bytes(), 0o644, true)?;
             println!("serial: {}", issued.serial);
             println!("sha256: {}", hex::encode(&issued.sha256));
             println!("not_after: {}", issued.not_after);
@@ -185,11 +213,29 @@ async fn run(cli: Cli) -> Result<()> {
             let ca = s.open_ca(s.database().await?).await?;
             let r = ca.revoke(&serial, reason, ACTOR).await?;
             println!("{} {} (CRL {})", r.serial, r.reason, r.crl_number);
+            for other in &r.also_revoked {
+                println!("{other} {} (same key)", r.reason);
+            }
+        }
+        Command::RevokeKey { key } => {
+            let pem = zeroize::Zeroizing::new(
+                std::fs::read_to_string(&key).map_err(|e| Error::io(&key, e))?,
+            );
+            let ca = s.open_ca(s.database().await?).await?;
+            let r = ca.revoke_key(&pem, ACTOR).await?;
+            for serial in &r.revoked {
+                println!("{serial} keyCompromise");
+            }
+            println!(
+                "key blocked; {} certificates revoked (CRL {})",
+                r.revoked.len(),
+                r.crl_number
+            );
         }
         Command::Crl { out } => {
             let ca = s.open_ca(s.database().await?).await?;
             let crl = ca.publish_crl(ACTOR).await?;
-            std::fs::write(&out, &crl.der).map_err(|e| Error::io(&out, e))?;
+            write_file_atomically(&out, &crl.der, 0o644, true)?;
             println!(
                 "CRL {} with {} entries: {}",
                 crl.number,
@@ -239,4 +285,16 @@ fn key_path_for(out: &Path) -> PathBuf {
         Some(stem) => PathBuf::from(format!("{stem}.key.pem")),
         None => PathBuf::from(format!("{}.key", out.display())),
     }
+}
+
+/// Test builds only: `CHENGXIN_CA_TEST_CRASH=<point>` aborts the process at that
+/// point of `ca issue` (`after-key`, `after-commit`), as a kill would, so that a
+/// test can check what a crash there leaves behind.
+fn crash_point(point: &str) {
+    #[cfg(debug_assertions)]
+    if std::env::var("CHENGXIN_CA_TEST_CRASH").as_deref() == Ok(point) {
+        std::process::abort();
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = point;
 }

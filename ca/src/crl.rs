@@ -125,6 +125,15 @@ impl fmt::Display for RevocationReason {
     }
 }
 
+/// What [`Ca::revoke_key`] did.
+#[derive(Debug, Clone)]
+pub struct KeyRevoked {
+    /// The certificates revoked for keyCompromise.
+    pub revoked: Vec<Serial>,
+    /// The CRL published with them.
+    pub crl_number: i64,
+}
+
 /// What a revocation did.
 #[derive(Debug, Clone)]
 pub struct Revoked {
@@ -138,6 +147,9 @@ pub struct Revoked {
     pub at: i64,
     /// The CRL published with it.
     pub crl_number: i64,
+    /// For keyCompromise: the other live certificates with the same key, revoked
+    /// with it (their holders need to be told).
+    pub also_revoked: Vec<Serial>,
 }
 
 impl Ca {
@@ -165,7 +177,7 @@ impl Ca {
     ) -> Result<Revoked> {
         // Take the write lock first (SQLite) so two revocations queue instead of deadlocking.
         store::next_counter(tx, "revocations").await?;
-        let rec = store::certificate_by_serial_tx(tx, self.issuer_id, serial)
+        let rec = store::certificate_by_serial_for_update(tx, self.issuer_id, serial)
             .await?
             .filter(|r| r.status == "issued")
             .ok_or_else(|| Error::UnknownCertificate(serial.to_hex()))?;
@@ -190,14 +202,35 @@ impl Ca {
                     "already revoked ({existing})"
                 )));
             }
-            store::upsert_revocation(tx, rec.id, now, reason.code(), actor).await?;
+            // A hold made final keeps the date the hold began.
+            let at = rec.revoked_at.unwrap_or(now);
+            store::upsert_revocation(tx, rec.id, at, reason.code(), actor).await?;
             Status::Revoked {
-                at: now,
+                at,
                 reason: reason.code(),
             }
         };
         self.store_ocsp_in(tx, rec.id, serial, status).await?;
+        let compromised = match (reason, &rec.spki_sha256, &rec.der) {
+            (RevocationReason::KeyCompromise, Some(h), _) => Some(h.clone()),
+            (RevocationReason::KeyCompromise, None, Some(der)) => {
+                Some(crate::certificate::certificate_spki_sha256(der)?)
+            }
+            _ => None,
+        };
+        let also_revoked = match &compromised {
+            Some(key) => {
+                let why = format!("keyCompromise of {serial}");
+                self.revoke_same_key_in(tx, key, Some(rec.id), &why, actor, now)
+                    .await?
+            }
+            None => Vec::new(),
+        };
         let crl = self.publish_crl_in(tx).await?;
+        if let Some(key) = &compromised {
+            self.audit_same_key(tx, &also_revoked, key, Some(serial), crl.number, actor)
+                .await?;
+        }
         audit::append(
             tx,
             actor,
@@ -216,7 +249,109 @@ impl Ca {
             reason,
             at: now,
             crl_number: crl.number,
+            also_revoked,
         })
+    }
+
+    /// Someone proved a key compromised by handing over its private key (PKCS#8
+    /// PEM): in one transaction the key is blocked for good and every live
+    /// certificate with it is revoked for keyCompromise (one on hold keeps its
+    /// hold's date), with a new CRL and an audit entry for the key and for each.
+    pub async fn revoke_key(&self, private_key_pem: &str, actor: &str) -> Result<KeyRevoked> {
+        let key = rcgen::KeyPair::from_pem(private_key_pem).map_err(|e| Error::InvalidField {
+            field: "key",
+            reason: format!("not a private key: {e}"),
+        })?;
+        let spki =
+            crate::certificate::spki_sha256(&rcgen::PublicKeyData::subject_public_key_info(&key));
+        let mut tx = self.db.begin().await?;
+        // The same lock as a revocation takes first: revocations queue behind each other.
+        store::next_counter(&mut tx, "revocations").await?;
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let revoked = self
+            .revoke_same_key_in(&mut tx, &spki, None, "private key handed over", actor, now)
+            .await?;
+        let crl = self.publish_crl_in(&mut tx).await?;
+        audit::append(
+            &mut tx,
+            actor,
+            "key.block",
+            &hex::encode(&spki),
+            &json!({ "proof": "private key", "revoked": revoked.len(), "crl_number": crl.number }),
+        )
+        .await?;
+        self.audit_same_key(&mut tx, &revoked, &spki, None, crl.number, actor)
+            .await?;
+        tx.commit().await?;
+        Ok(KeyRevoked {
+            revoked,
+            crl_number: crl.number,
+        })
+    }
+
+    /// Blocks a compromised key (SHA-256 of its SubjectPublicKeyInfo) for good and
+    /// revokes every live certificate with it but `except` for keyCompromise (another
+    /// operator's too; one on hold keeps its hold's date), with a new OCSP answer for
+    /// each. Returns their serials.
+    async fn revoke_same_key_in(
+        &self,
+        tx: &mut Tx,
+        spki_sha256: &[u8],
+        except: Option<i64>,
+        why: &str,
+        actor: &str,
+        now: i64,
+    ) -> Result<Vec<Serial>> {
+        store::block_key(tx, spki_sha256, why, actor, now).await?;
+        let code = RevocationReason::KeyCompromise.code();
+        let mut revoked = Vec::new();
+        for other in
+            store::live_certificates_with_key_for_update(tx, self.issuer_id, spki_sha256, now)
+                .await?
+                .into_iter()
+                .filter(|o| Some(o.id) != except)
+        {
+            let at = other.revoked_at.unwrap_or(now);
+            store::upsert_revocation(tx, other.id, at, code, actor).await?;
+            let other_serial = Serial::from_bytes(&other.serial);
+            self.store_ocsp_in(
+                tx,
+                other.id,
+                &other_serial,
+                Status::Revoked { at, reason: code },
+            )
+            .await?;
+            revoked.push(other_serial);
+        }
+        Ok(revoked)
+    }
+
+    /// One certificate.revoke audit entry for each certificate revoked with its key.
+    async fn audit_same_key(
+        &self,
+        tx: &mut Tx,
+        revoked: &[Serial],
+        spki_sha256: &[u8],
+        same_key_as: Option<&Serial>,
+        crl_number: i64,
+        actor: &str,
+    ) -> Result<()> {
+        for serial in revoked {
+            audit::append(
+                tx,
+                actor,
+                "certificate.revoke",
+                &serial.to_hex(),
+                &json!({
+                    "reason": RevocationReason::KeyCompromise.name(),
+                    "crl_number": crl_number,
+                    "key": hex::encode(spki_sha256),
+                    "same_key_as": same_key_as.map(Serial::to_hex),
+                }),
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     /// Builds, signs and stores a new CRL in its own transaction.

@@ -61,6 +61,22 @@ pub enum Error {
     /// No passphrase was configured for the CA keys.
     #[error("no CA passphrase: set CHENGXIN_CA_PASSPHRASE or pass --passphrase-file")]
     MissingPassphrase,
+    /// The key was revoked for keyCompromise (or reported compromised) and is never
+    /// certified again.
+    #[error("this key was reported compromised and is never certified again; use a new key")]
+    KeyCompromised,
+    /// The issuing CA expires before a certificate issued now would: it is time to
+    /// bring in a new issuing CA. Nothing was signed.
+    #[error(
+        "the issuing CA expires at {issuer_not_after}, before a certificate issued now would \
+         ({not_after}); a new issuing CA is needed"
+    )]
+    IssuerExpires {
+        /// The issuing CA's notAfter.
+        issuer_not_after: time::OffsetDateTime,
+        /// The new certificate's notAfter.
+        not_after: time::OffsetDateTime,
+    },
     /// A certificate failed the pre-issuance lint; nothing was signed.
     #[error("certificate lint failed: {0}")]
     Lint(String),
@@ -118,6 +134,7 @@ impl Error {
                 | Error::InvalidDomain { .. }
                 | Error::InvalidField { .. }
                 | Error::InvalidCsr(_)
+                | Error::KeyCompromised
                 | Error::InvalidSerial(_)
                 | Error::InvalidReason(_)
                 | Error::UnknownCertificate(_)

@@ -380,6 +380,14 @@ impl Domain {
             reason: reason.to_string(),
         };
         let trimmed = input.trim();
+        // UTS 46 would drop some of these silently (a zero-width space) and keep
+        // others (joiners): either way the name shown is not the name typed.
+        if let Some(c) = hidden_character(trimmed) {
+            return Err(fail(&format!(
+                "contains U+{:04X}, a control, invisible or formatting character",
+                u32::from(c)
+            )));
+        }
         // One trailing root dot, in any of the forms UTS 46 maps to `.` (an IME types 。).
         let trimmed = trimmed
             .strip_suffix(['.', '\u{3002}', '\u{FF0E}', '\u{FF61}'])
@@ -476,8 +484,36 @@ impl From<Domain> for String {
     }
 }
 
-/// A free-text subject field (organization, province, city): NFC, trimmed, no control
-/// characters, 1 to `max` characters.
+/// Upper bounds of the subject attributes we write, in characters (X.520, RFC 5280
+/// Appendix A): a longer value is not valid DER for its type, pkilint calls it FATAL
+/// and strict decoders refuse the certificate.
+pub mod x520 {
+    /// ub-common-name.
+    pub const COMMON_NAME: usize = 64;
+    /// ub-organization-name.
+    pub const ORGANIZATION_NAME: usize = 64;
+    /// ub-state-name.
+    pub const STATE_OR_PROVINCE_NAME: usize = 128;
+    /// ub-locality-name.
+    pub const LOCALITY_NAME: usize = 128;
+    /// ub-serial-number.
+    pub const SERIAL_NUMBER: usize = 64;
+}
+
+/// The first character a name shown to people must not hold: a control character
+/// (Cc), an invisible or formatting one (Cf: zero-width spaces and joiners, the
+/// bidirectional controls U+202A–U+202E and U+2066–U+2069, soft hyphen, BOM), a line
+/// or paragraph separator, a private-use or unassigned code point. They let a name
+/// display as something it is not.
+pub fn hidden_character(text: &str) -> Option<char> {
+    static HIDDEN: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Zl}\p{Zp}]").expect("valid regex")
+    });
+    HIDDEN.find(text).and_then(|m| m.as_str().chars().next())
+}
+
+/// A free-text subject field (organization, province, city): NFC, trimmed, 1 to `max`
+/// characters, none of them hidden ([`hidden_character`]).
 pub fn subject_text(field: &'static str, input: &str, max: usize) -> Result<String> {
     let value: String = input.trim().nfc().collect();
     let fail = |reason: String| Error::InvalidField { field, reason };
@@ -487,8 +523,11 @@ pub fn subject_text(field: &'static str, input: &str, max: usize) -> Result<Stri
     if value.chars().count() > max {
         return Err(fail(format!("longer than {max} characters")));
     }
-    if value.chars().any(char::is_control) {
-        return Err(fail("contains control characters".into()));
+    if let Some(c) = hidden_character(&value) {
+        return Err(fail(format!(
+            "contains U+{:04X}, a control, invisible or formatting character",
+            u32::from(c)
+        )));
     }
     Ok(value)
 }
@@ -496,6 +535,23 @@ pub fn subject_text(field: &'static str, input: &str, max: usize) -> Result<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invisible_and_bidirectional_formatting_characters_are_refused_in_subject_text() {
+        for (text, code) in [
+            ("示例\u{202E}公司", "U+202E"),
+            ("示例\u{200B}公司", "U+200B"),
+            ("示例\u{2066}公司\u{2069}", "U+2066"),
+            ("\u{FEFF}示例公司", "U+FEFF"),
+            ("示例\u{00AD}公司", "U+00AD"),
+            ("示例\u{2028}公司", "U+2028"),
+            ("示例\u{E000}公司", "U+E000"),
+        ] {
+            let err = subject_text("organization", text, 64).unwrap_err();
+            assert!(err.to_string().contains(code), "{text:?}: {err}");
+        }
+        subject_text("organization", "北京晨曦数智科技有限公司", 64).unwrap();
+    }
 
     #[test]
     fn the_standards_worked_example_gets_check_character_3() {

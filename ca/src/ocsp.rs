@@ -1,6 +1,6 @@
-//! OCSP (RFC 6960): responses are signed ahead of time, at issuance, revocation and
-//! refresh, and stored, so a responder only reads bytes. Only requests for serials we
-//! never issued are signed on demand ("unknown").
+//! OCSP (RFC 6960): responses are signed ahead of time, for SHA-1 and SHA-256
+//! CertIDs, at issuance, revocation and refresh, and stored, so a responder only reads
+//! bytes and never signs. Serials we never issued get an unsigned "unauthorized".
 
 use der::asn1::{BitString, GeneralizedTime, OctetString};
 use der::{Decode, Encode};
@@ -24,6 +24,8 @@ use crate::{Error, Result, store};
 pub const RESPONSE_LIFETIME_SECS: i64 = 4 * 86_400;
 /// Refresh responses that have less than this left.
 pub const REFRESH_MARGIN_SECS: i64 = 2 * 86_400;
+/// Most answers [`Ca::refresh_ocsp`] signs and then stores in one transaction.
+pub const REFRESH_CHUNK: i64 = 500;
 
 const SHA1_OID: &str = "1.3.14.3.2.26";
 const SHA256_OID: &str = "2.16.840.1.101.3.4.2.1";
@@ -40,8 +42,24 @@ pub enum Status {
         /// Reason code (omitted from the response when 0, unspecified).
         reason: i64,
     },
-    /// Not a certificate we know.
-    Unknown,
+}
+
+impl Status {
+    /// The status of one of our certificates from its revocation row, if any.
+    pub fn of(revoked_at: Option<i64>, reason: Option<i64>) -> Self {
+        match (revoked_at, reason) {
+            (Some(at), Some(reason)) => Status::Revoked { at, reason },
+            _ => Status::Good,
+        }
+    }
+}
+
+/// OCSP answers signed by [`Ca::sign_ocsp_refresh`], for [`Ca::store_ocsp_refresh`].
+#[derive(Debug, Clone)]
+pub struct SignedAnswer {
+    certificate_id: i64,
+    status: Status,
+    answers: store::OcspAnswers,
 }
 
 /// The responder's answer: DER bytes for `application/ocsp-response`.
@@ -110,7 +128,6 @@ impl Ca {
     ) -> Result<Vec<u8>> {
         let cert_status = match status {
             Status::Good => CertStatus::good(),
-            Status::Unknown => CertStatus::unknown(),
             Status::Revoked { at, reason } => CertStatus::revoked(RevokedInfo {
                 revocation_time: gtime(at)?,
                 revocation_reason: crl_reason(reason),
@@ -144,17 +161,30 @@ impl Ca {
         Ok(OcspResponse::successful(basic)?.to_der()?)
     }
 
-    /// Signs the SHA-1-keyed response for one of our serials (what clients ask for).
+    /// Signs the answers for one of our serials, for the SHA-1 and the SHA-256 CertID
+    /// (clients ask with either), valid from `this_update`.
     pub(crate) fn sign_ocsp_for(
         &self,
         serial: &Serial,
         status: Status,
         this_update: i64,
-    ) -> Result<Vec<u8>> {
-        self.sign_ocsp(self.cert_id(serial.as_bytes(), false)?, status, this_update)
+    ) -> Result<store::OcspAnswers> {
+        let sign = |sha256| {
+            self.sign_ocsp(
+                self.cert_id(serial.as_bytes(), sha256)?,
+                status,
+                this_update,
+            )
+        };
+        Ok(store::OcspAnswers {
+            this_update,
+            next_update: this_update + RESPONSE_LIFETIME_SECS,
+            sha1: sign(false)?,
+            sha256: sign(true)?,
+        })
     }
 
-    /// Signs and stores the response for one of our certificates.
+    /// Signs and stores the answers for one of our certificates.
     pub(crate) async fn store_ocsp_in(
         &self,
         tx: &mut Tx,
@@ -163,35 +193,79 @@ impl Ca {
         status: Status,
     ) -> Result<()> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        let der = self.sign_ocsp_for(serial, status, now)?;
-        store::upsert_ocsp(tx, certificate_id, now, now + RESPONSE_LIFETIME_SECS, &der).await
+        let answers = self.sign_ocsp_for(serial, status, now)?;
+        store::upsert_ocsp(tx, certificate_id, &answers).await
     }
 
-    /// Re-signs stored responses that expire within the refresh margin. Returns how
-    /// many were refreshed. Run on a timer by the server.
+    /// Re-signs stored responses that expire within the refresh margin, at most
+    /// `batch`, and returns how many were stored. Run on a timer by the server.
+    /// Works in chunks of [`REFRESH_CHUNK`], each signed with no transaction open
+    /// and then stored in a short one, so signing never holds the write lock.
     pub async fn refresh_ocsp(&self, batch: i64) -> Result<usize> {
+        let mut looked_at = 0;
+        let mut stored = 0;
+        while looked_at < batch {
+            let answers = self
+                .sign_ocsp_refresh(REFRESH_CHUNK.min(batch - looked_at))
+                .await?;
+            if answers.is_empty() {
+                break;
+            }
+            looked_at += answers.len() as i64;
+            stored += self.store_ocsp_refresh(&answers).await?;
+        }
+        Ok(stored)
+    }
+
+    /// The first half of [`Ca::refresh_ocsp`]: signs new answers for up to `batch`
+    /// certificates whose stored answer expires within the refresh margin, reading
+    /// through the pool with no transaction open.
+    pub async fn sign_ocsp_refresh(&self, batch: i64) -> Result<Vec<SignedAnswer>> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        let ids = store::certificates_needing_ocsp(
+        let due = store::certificates_needing_ocsp(
             &self.db,
             self.issuer_id,
             now + REFRESH_MARGIN_SECS,
             batch,
         )
         .await?;
+        due.into_iter()
+            .map(|d| {
+                let status = Status::of(d.revoked_at, d.revocation_reason);
+                Ok(SignedAnswer {
+                    certificate_id: d.id,
+                    status,
+                    answers: self.sign_ocsp_for(&Serial::from_bytes(&d.serial), status, now)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The second half of [`Ca::refresh_ocsp`]: stores signed answers in one
+    /// transaction, each only if its certificate's status is still the one it says.
+    /// A revocation that committed after the signing (or waits for this transaction)
+    /// wrote its own answer, which a "good" signed before it must never overwrite.
+    /// Every read goes through the transaction: it never waits for a second pool
+    /// connection while holding one. Returns how many were stored.
+    pub async fn store_ocsp_refresh(&self, answers: &[SignedAnswer]) -> Result<usize> {
         let mut tx = self.db.begin().await?;
-        for id in &ids {
-            let Some(rec) = store::certificate_by_id(&self.db, *id).await? else {
+        let ids: Vec<i64> = answers.iter().map(|a| a.certificate_id).collect();
+        let now: std::collections::HashMap<i64, Status> =
+            store::revocation_states_locked(&mut tx, &ids)
+                .await?
+                .into_iter()
+                .map(|(id, at, reason)| (id, Status::of(at, reason)))
+                .collect();
+        let mut stored = 0;
+        for a in answers {
+            if now.get(&a.certificate_id) != Some(&a.status) {
                 continue;
-            };
-            let status = match (rec.revoked_at, rec.revocation_reason) {
-                (Some(at), Some(reason)) => Status::Revoked { at, reason },
-                _ => Status::Good,
-            };
-            self.store_ocsp_in(&mut tx, *id, &Serial::from_bytes(&rec.serial), status)
-                .await?;
+            }
+            stored += 1;
+            store::upsert_ocsp(&mut tx, a.certificate_id, &a.answers).await?;
         }
         tx.commit().await?;
-        Ok(ids.len())
+        Ok(stored)
     }
 
     /// Answers a DER `OCSPRequest` (from POST, or GET after base64 decoding).
@@ -207,6 +281,10 @@ impl Ca {
             },
             Err(AnswerError::Unauthorized) => Answer {
                 der: encode(OcspResponse::unauthorized()),
+                successful: false,
+            },
+            Err(AnswerError::TryLater) => Answer {
+                der: encode(OcspResponse::try_later()),
                 successful: false,
             },
             Err(AnswerError::Internal(e)) => {
@@ -243,34 +321,37 @@ impl Ca {
             return Err(AnswerError::Unauthorized);
         }
         let serial = Serial::from_bytes(id.serial_number.as_bytes());
-        if !sha256
-            && let Some(der) = store::ocsp_response(&self.db, self.issuer_id, serial.as_bytes())
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        // Answers are signed at issuance, revocation and refresh; the responder only
+        // reads, so no number of requests reaches the signer. A stored answer is
+        // served only while current: past its nextUpdate a client would reject it,
+        // and it may no longer say what is true.
+        if let Some(der) =
+            store::ocsp_response(&self.db, self.issuer_id, serial.as_bytes(), sha256, now)
                 .await
                 .map_err(AnswerError::Internal)?
         {
             return Ok(der);
         }
-        let status = match store::certificate_by_serial(&self.db, self.issuer_id, &serial)
+        match store::certificate_by_serial(&self.db, self.issuer_id, &serial)
             .await
             .map_err(AnswerError::Internal)?
         {
-            Some(rec) if rec.status == "issued" => match (rec.revoked_at, rec.revocation_reason) {
-                (Some(at), Some(reason)) => Status::Revoked { at, reason },
-                _ => Status::Good,
-            },
-            _ => Status::Unknown,
-        };
-        let cert_id = self
-            .cert_id(serial.as_bytes(), sha256)
-            .map_err(AnswerError::Internal)?;
-        let now = OffsetDateTime::now_utc().unix_timestamp();
-        self.sign_ocsp(cert_id, status, now)
-            .map_err(AnswerError::Internal)
+            // Ours and unexpired, but the refresh has not kept its answer current.
+            Some(rec) if rec.status == "issued" && rec.not_after > now => {
+                tracing::error!(%serial, "no current OCSP answer stored: is the refresh running?");
+                Err(AnswerError::TryLater)
+            }
+            // Never issued by us (RFC 5019 2.2.3, as Boulder answers), or expired with
+            // no current answer: the refresh stops at notAfter, as the CRL does.
+            _ => Err(AnswerError::Unauthorized),
+        }
     }
 }
 
 enum AnswerError {
     Malformed,
     Unauthorized,
+    TryLater,
     Internal(Error),
 }

@@ -9,7 +9,7 @@ use rcgen::{
     ExtendedKeyUsagePurpose, IsCa, KeyIdMethod, KeyUsagePurpose, SanType, SerialNumber,
 };
 use serde::Serialize;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 use x509_cert::ext::pkix::certpolicy::PolicyInformation;
 use x509_cert::ext::pkix::name::GeneralName as DerGeneralName;
 use x509_cert::ext::pkix::{AccessDescription, AuthorityInfoAccessSyntax, CertificatePolicies};
@@ -17,7 +17,7 @@ use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtensio
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::public_key::PublicKey;
 
-use crate::identity::{Domain, IcpNumber, Uscc, subject_text};
+use crate::identity::{Domain, IcpNumber, Uscc, hidden_character, subject_text, x520};
 use crate::oid::{self, std_oids};
 use crate::serial::Serial;
 use crate::{Error, Result};
@@ -59,7 +59,7 @@ impl SiteIdentity {
         city: &str,
         domains: &[impl AsRef<str>],
     ) -> Result<Self> {
-        let organization = subject_text("organization", organization, 128)?;
+        let organization = subject_text("organization", organization, x520::ORGANIZATION_NAME)?;
         let uscc = Uscc::parse(uscc)?;
         let icp = IcpNumber::parse_website(icp)?;
         let province = subject_text("province", province, 32)?;
@@ -119,9 +119,17 @@ impl SiteIdentity {
         self.domains.iter().zip(&self.filings)
     }
 
-    /// The primary domain (subject CN).
+    /// The primary domain.
     pub fn primary(&self) -> &Domain {
         &self.domains[0]
+    }
+
+    /// The subject CN: the first domain within X.520's 64 characters, or none (the
+    /// SAN carries every domain either way).
+    pub fn common_name(&self) -> Option<&Domain> {
+        self.domains
+            .iter()
+            .find(|d| d.as_str().len() <= x520::COMMON_NAME)
     }
 }
 
@@ -160,6 +168,8 @@ impl SubjectPublicKey {
         // message the operator needs.
         let spki = &csr.certification_request_info.subject_pki;
         let alg = check_public_key(spki).map_err(Error::InvalidCsr)?;
+        check_csr_signature_algorithm(&csr.signature_algorithm.algorithm.to_id_string())
+            .map_err(Error::InvalidCsr)?;
         csr.verify_signature()
             .map_err(|_| Error::InvalidCsr("the request's signature does not verify".into()))?;
         Ok(SubjectPublicKey {
@@ -264,6 +274,32 @@ impl GeneratedKey {
     }
 }
 
+/// Accepts a request signed with ECDSA or RSA PKCS#1 v1.5 over SHA-256, SHA-384 or
+/// SHA-512. SHA-1 (and MD5) signatures are refused: a collision lets someone else's
+/// request pass as proof of possession.
+fn check_csr_signature_algorithm(oid: &str) -> std::result::Result<(), String> {
+    const ACCEPTED: [&str; 6] = [
+        "1.2.840.10045.4.3.2",   // ecdsa-with-SHA256
+        "1.2.840.10045.4.3.3",   // ecdsa-with-SHA384
+        "1.2.840.10045.4.3.4",   // ecdsa-with-SHA512
+        "1.2.840.113549.1.1.11", // sha256WithRSAEncryption
+        "1.2.840.113549.1.1.12", // sha384WithRSAEncryption
+        "1.2.840.113549.1.1.13", // sha512WithRSAEncryption
+    ];
+    if ACCEPTED.contains(&oid) {
+        return Ok(());
+    }
+    let name = match oid {
+        "1.2.840.10045.4.1" => "ecdsa-with-SHA1",
+        "1.2.840.113549.1.1.5" => "sha1WithRSAEncryption",
+        "1.2.840.113549.1.1.4" => "md5WithRSAEncryption",
+        other => other,
+    };
+    Err(format!(
+        "the request is signed with {name}; sign it with SHA-256 or stronger (ECDSA or RSA PKCS#1 v1.5)"
+    ))
+}
+
 /// Accepts EC P-256/P-384 and RSA 2048–8192 and says which algorithm identifier to
 /// write for it. The algorithm comes from the key itself, never from the CSR's
 /// signature algorithm, which could name another curve.
@@ -320,6 +356,8 @@ pub struct IssuerInfo {
     pub ski: Vec<u8>,
     /// Its SubjectPublicKeyInfo, DER.
     pub spki_der: Vec<u8>,
+    /// Its notAfter, Unix seconds: nothing it signs may outlive it.
+    pub not_after: i64,
 }
 
 impl IssuerInfo {
@@ -364,6 +402,7 @@ impl IssuerInfo {
             subject_der: cert.subject().as_raw().to_vec(),
             ski,
             spki_der,
+            not_after: cert.validity().not_after.timestamp(),
         })
     }
 }
@@ -410,21 +449,25 @@ pub struct Expected<'a> {
 }
 
 impl Expected<'_> {
-    /// notAfter: notBefore plus exactly 365 days.
+    /// notAfter: the last second of [`VALIDITY_DAYS`] days from notBefore (RFC 5280
+    /// counts notAfter in the period, so notBefore + 365 days would be one second more).
     pub fn not_after(&self) -> OffsetDateTime {
-        self.not_before + Duration::days(VALIDITY_DAYS)
+        crate::authority::last_second(self.not_before, VALIDITY_DAYS)
     }
 
     fn subject(&self) -> Vec<(&'static str, String)> {
         let id = self.identity;
-        vec![
+        let mut subject = vec![
             (std_oids::COUNTRY, "CN".to_string()),
             (std_oids::STATE, id.province.clone()),
             (std_oids::LOCALITY, id.city.clone()),
             (std_oids::ORGANIZATION, id.organization.clone()),
             (std_oids::SERIAL_NUMBER, id.uscc.as_str().to_string()),
-            (std_oids::COMMON_NAME, id.primary().as_str().to_string()),
-        ]
+        ];
+        if let Some(cn) = id.common_name() {
+            subject.push((std_oids::COMMON_NAME, cn.as_str().to_string()));
+        }
+        subject
     }
 
     fn extension_set() -> [(&'static str, bool); 11] {
@@ -470,10 +513,12 @@ impl Expected<'_> {
             DnType::CustomDnType(vec![2, 5, 4, 5]),
             DnValue::PrintableString(id.uscc.as_str().try_into()?),
         );
-        dn.push(
-            DnType::CommonName,
-            DnValue::Utf8String(id.primary().as_str().to_string()),
-        );
+        if let Some(cn) = id.common_name() {
+            dn.push(
+                DnType::CommonName,
+                DnValue::Utf8String(cn.as_str().to_string()),
+            );
+        }
 
         let mut params = CertificateParams::default();
         params.not_before = self.not_before;
@@ -560,10 +605,13 @@ impl Expected<'_> {
         }
         let nb = tbs.validity.not_before.timestamp();
         let na = tbs.validity.not_after.timestamp();
-        if nb != self.not_before.unix_timestamp() || na - nb != VALIDITY_DAYS * 86_400 {
+        if na > self.issuer.not_after {
+            return Err(lint("the certificate would outlive its issuing CA".into()));
+        }
+        if nb != self.not_before.unix_timestamp() || na - nb + 1 != VALIDITY_DAYS * 86_400 {
             return Err(lint(format!(
-                "validity must be {VALIDITY_DAYS} days from issuance, is {} s",
-                na - nb
+                "validity must be {VALIDITY_DAYS} days from issuance, notAfter included; is {} s",
+                na - nb + 1
             )));
         }
         if tbs.subject_pki.raw != self.subject_key.spki_der() {
@@ -584,7 +632,28 @@ impl Expected<'_> {
                     atv.attr_type()
                 ))
             })?;
-            subject.push((atv.attr_type().to_id_string(), value.to_string()));
+            let oid_str = atv.attr_type().to_id_string();
+            let bound = match oid_str.as_str() {
+                std_oids::COUNTRY => 2,
+                std_oids::STATE => x520::STATE_OR_PROVINCE_NAME,
+                std_oids::LOCALITY => x520::LOCALITY_NAME,
+                std_oids::ORGANIZATION => x520::ORGANIZATION_NAME,
+                std_oids::SERIAL_NUMBER => x520::SERIAL_NUMBER,
+                std_oids::COMMON_NAME => x520::COMMON_NAME,
+                other => return Err(lint(format!("unexpected subject attribute {other}"))),
+            };
+            if value.chars().count() > bound {
+                return Err(lint(format!(
+                    "subject attribute {oid_str} is longer than its X.520 bound of {bound}"
+                )));
+            }
+            if let Some(c) = hidden_character(value) {
+                return Err(lint(format!(
+                    "subject attribute {oid_str} holds U+{:04X}",
+                    u32::from(c)
+                )));
+            }
+            subject.push((oid_str, value.to_string()));
         }
         let want: Vec<(String, String)> = self
             .subject()
@@ -622,7 +691,16 @@ impl Expected<'_> {
             }
         }
         for ext in exts {
+            canonical_extension(&ext.oid.to_id_string(), ext.value).map_err(lint)?;
             self.lint_extension(ext)?;
+        }
+        // The whole certificate too: x509-parser reads BER leniently, and a strict
+        // verifier refuses what DER forbids (an explicit DEFAULT, a long length).
+        let reencoded = x509_cert::Certificate::from_der(der)
+            .and_then(|c| c.to_der())
+            .map_err(|e| lint(format!("does not decode as DER: {e}")))?;
+        if reencoded != der {
+            return Err(lint("the certificate is not in canonical DER".into()));
         }
         Ok(())
     }
@@ -768,4 +846,61 @@ impl Expected<'_> {
     }
 }
 
+/// Checks that an extension's value is the DER encoding of what it says: decoded with
+/// the `x509-cert` types and encoded again, the bytes must not change. x509-parser
+/// accepts what DER forbids, such as an explicit DEFAULT (rcgen 0.14.7 wrote
+/// `cA FALSE` into every end-entity BasicConstraints, X.690 §11.5), which pkilint
+/// calls FATAL and strict verifiers refuse. An extension without a row here fails:
+/// a new extension needs its canonical check before it can be signed.
+fn canonical_extension(oid_str: &str, value: &[u8]) -> std::result::Result<(), String> {
+    use x509_cert::ext::pkix;
+    fn again<'a, T: der::Decode<'a> + Encode>(value: &'a [u8]) -> der::Result<Vec<u8>> {
+        T::from_der(value)?.to_der()
+    }
+    let reencoded = match oid_str {
+        std_oids::AUTHORITY_KEY_ID => again::<pkix::AuthorityKeyIdentifier>(value),
+        std_oids::SUBJECT_KEY_ID => again::<pkix::SubjectKeyIdentifier>(value),
+        std_oids::KEY_USAGE => again::<pkix::KeyUsage>(value),
+        std_oids::SUBJECT_ALT_NAME => again::<pkix::SubjectAltName>(value),
+        std_oids::BASIC_CONSTRAINTS => again::<pkix::BasicConstraints>(value),
+        std_oids::CRL_DISTRIBUTION_POINTS => again::<pkix::CrlDistributionPoints>(value),
+        std_oids::CERTIFICATE_POLICIES => again::<CertificatePolicies>(value),
+        std_oids::EXT_KEY_USAGE => again::<pkix::ExtendedKeyUsage>(value),
+        std_oids::AUTHORITY_INFO_ACCESS => again::<AuthorityInfoAccessSyntax>(value),
+        other if other == oid::dotted(&oid::EXT_ICP_NUMBER) => again::<Utf8StringRef<'_>>(value),
+        other if other == oid::dotted(&oid::EXT_ICP_FILINGS) => {
+            again::<Vec<DomainFiling<'_>>>(value)
+        }
+        other => return Err(format!("extension {other} has no canonical-encoding check")),
+    };
+    match reencoded {
+        Ok(canonical) if canonical == value => Ok(()),
+        Ok(canonical) => Err(format!(
+            "extension {oid_str} is not in canonical DER: {} instead of {}",
+            hex::encode(value),
+            hex::encode(canonical)
+        )),
+        Err(e) => Err(format!("extension {oid_str} does not decode as DER: {e}")),
+    }
+}
+
 use der::Decode as _;
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_extension;
+
+    #[test]
+    fn an_explicit_ca_false_is_not_canonical_der() {
+        // BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE, ... }
+        let explicit_false = [0x30, 0x03, 0x01, 0x01, 0x00];
+        let err = canonical_extension("2.5.29.19", &explicit_false).unwrap_err();
+        assert!(err.contains("not in canonical DER"), "{err}");
+        canonical_extension("2.5.29.19", &[0x30, 0x00]).unwrap();
+        canonical_extension("2.5.29.19", &[0x30, 0x03, 0x01, 0x01, 0xff]).unwrap();
+        // A BOOLEAN TRUE other than 0xFF and a long-form length are not DER either.
+        assert!(canonical_extension("2.5.29.19", &[0x30, 0x03, 0x01, 0x01, 0x01]).is_err());
+        assert!(canonical_extension("2.5.29.19", &[0x30, 0x81, 0x00]).is_err());
+        assert!(canonical_extension("1.2.3.4", &[0x05, 0x00]).is_err());
+    }
+}

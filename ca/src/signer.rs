@@ -174,16 +174,51 @@ pub fn write_encrypted_key(path: &Path, pkcs8_der: &[u8], passphrase: &[u8]) -> 
     write_private_file(path, pem.as_bytes())
 }
 
-/// Writes a secret file with mode 0600; never replaces an existing file.
+/// Writes a secret file with mode 0600, whole or not at all; never replaces an
+/// existing file.
 pub fn write_private_file(path: &Path, contents: &[u8]) -> Result<()> {
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| Error::io(path, e))?;
-    f.write_all(contents).map_err(|e| Error::io(path, e))?;
-    f.sync_all().map_err(|e| Error::io(path, e))
+    write_file_atomically(path, contents, 0o600, false)
+}
+
+/// Writes `contents` to `path` so that it appears whole or not at all, even across a
+/// crash or a kill: into a new temporary file beside it (mode `mode`), fsynced, then
+/// moved into place and the directory fsynced. With `replace` an existing file is
+/// replaced by a rename (never truncated and rewritten); without, a hard link puts it
+/// in place, which fails if the name exists.
+pub fn write_file_atomically(path: &Path, contents: &[u8], mode: u32, replace: bool) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::Config(format!("{} is not a file name", path.display())))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let written = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)?;
+        f.write_all(contents)?;
+        f.sync_all()?;
+        if replace {
+            std::fs::rename(&tmp, path)
+        } else {
+            std::fs::hard_link(&tmp, path).and_then(|()| std::fs::remove_file(&tmp))
+        }
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io(path, e));
+    }
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, e))
 }
 
 impl Signer for FileSigner {

@@ -47,6 +47,9 @@ pub struct CertificateRecord {
     pub revoked_at: Option<i64>,
     /// RFC 5280 reason code.
     pub revocation_reason: Option<i64>,
+    /// SHA-256 of the SubjectPublicKeyInfo (NULL until filled in for older rows).
+    #[serde(skip)]
+    pub spki_sha256: Option<Vec<u8>>,
 }
 
 mod hex_bytes {
@@ -65,7 +68,7 @@ mod hex_opt {
 
 const CERT_COLUMNS: &str = "c.id, c.issuer_id, c.serial, c.status, c.organization, c.uscc, c.icp, \
     c.province, c.city, c.domains, c.not_before, c.not_after, c.der, c.sha256, \
-    r.revoked_at, r.reason AS revocation_reason";
+    r.revoked_at, r.reason AS revocation_reason, c.spki_sha256";
 
 /// A revoked certificate as the CRL lists it.
 #[derive(Debug, Clone, FromRow)]
@@ -137,7 +140,7 @@ pub(crate) async fn insert_certificates(
         let rows: Vec<(Vec<u8>, i64)> = on_tx!(tx, |c| {
             let mut q = sqlx::QueryBuilder::new(
                 "INSERT INTO certificates (issuer_id, serial, status, organization, uscc, icp, province, city, \
-                 domains, not_before, not_after, der, sha256, created_at) ",
+                 domains, not_before, not_after, der, sha256, spki_sha256, created_at) ",
             );
             q.push_values(chunk, |mut b, p| {
                 let domains =
@@ -155,6 +158,7 @@ pub(crate) async fn insert_certificates(
                     .push_bind(p.not_after.unix_timestamp())
                     .push_bind(p.der.clone())
                     .push_bind(p.sha256.clone())
+                    .push_bind(p.spki_sha256.clone())
                     .push_bind(now);
             });
             q.push(" RETURNING serial, id");
@@ -173,22 +177,32 @@ pub(crate) async fn insert_certificates(
         .collect()
 }
 
-/// Stores the first OCSP responses of new certificates: (certificate id, thisUpdate, DER).
-pub(crate) async fn insert_ocsp_responses(
-    tx: &mut Tx,
-    rows: &[(i64, i64, &[u8])],
-    lifetime: i64,
-) -> Result<()> {
+/// One certificate's pre-signed OCSP answers, for the SHA-1 and the SHA-256 CertID.
+#[derive(Debug, Clone)]
+pub struct OcspAnswers {
+    /// thisUpdate, Unix seconds.
+    pub this_update: i64,
+    /// nextUpdate, Unix seconds.
+    pub next_update: i64,
+    /// The answer for the SHA-1 CertID, DER.
+    pub sha1: Vec<u8>,
+    /// The answer for the SHA-256 CertID, DER.
+    pub sha256: Vec<u8>,
+}
+
+/// Stores the first OCSP responses of new certificates: (certificate id, answers).
+pub(crate) async fn insert_ocsp_responses(tx: &mut Tx, rows: &[(i64, &OcspAnswers)]) -> Result<()> {
     for chunk in rows.chunks(500) {
         on_tx!(tx, |c| {
             let mut q = sqlx::QueryBuilder::new(
-                "INSERT INTO ocsp_responses (certificate_id, this_update, next_update, der) ",
+                "INSERT INTO ocsp_responses (certificate_id, this_update, next_update, der, der_sha256) ",
             );
-            q.push_values(chunk, |mut b, (id, this_update, der)| {
+            q.push_values(chunk, |mut b, (id, a)| {
                 b.push_bind(*id)
-                    .push_bind(*this_update)
-                    .push_bind(*this_update + lifetime)
-                    .push_bind(der.to_vec());
+                    .push_bind(a.this_update)
+                    .push_bind(a.next_update)
+                    .push_bind(a.sha1.clone())
+                    .push_bind(a.sha256.clone());
             });
             q.build().execute(&mut *c).await?;
         });
@@ -213,21 +227,63 @@ pub async fn certificate_by_serial(
         .await?))
 }
 
-/// As [`certificate_by_serial`], inside a transaction.
-pub async fn certificate_by_serial_tx(
+/// As [`certificate_by_serial`], inside a transaction that is about to change the
+/// certificate's status: on PostgreSQL the row stays locked (`FOR UPDATE`) until the
+/// transaction ends, so an OCSP refresh that read the old status cannot store its
+/// answer in between ([`revocation_states_locked`]). SQLite's `BEGIN IMMEDIATE`
+/// already holds the only write lock.
+pub async fn certificate_by_serial_for_update(
     tx: &mut Tx,
     issuer_id: i64,
     serial: &Serial,
 ) -> Result<Option<CertificateRecord>> {
+    let lock = match tx {
+        Tx::Postgres(_) => " FOR UPDATE OF c",
+        Tx::Sqlite(_) => "",
+    };
     let sql = format!(
         "SELECT {CERT_COLUMNS} FROM certificates c LEFT JOIN revocations r ON r.certificate_id = c.id \
-         WHERE c.issuer_id = $1 AND c.serial = $2"
+         WHERE c.issuer_id = $1 AND c.serial = $2{lock}"
     );
     Ok(on_tx!(tx, |c| sqlx::query_as(&sql)
         .bind(issuer_id)
         .bind(serial.as_bytes())
         .fetch_optional(c)
         .await?))
+}
+
+/// The revocation state (id, revoked_at, reason) of certificates, read inside `tx`
+/// after locking their rows until it ends, so that no revocation can commit between
+/// this read and the caller's writes. On PostgreSQL the lock (`FOR UPDATE`, in id
+/// order) and the read are two statements: under READ COMMITTED a locking SELECT that
+/// waited for a revocation returns the revocations row of its own snapshot, taken
+/// before that revocation committed; the next statement sees it. On SQLite
+/// `BEGIN IMMEDIATE` already holds the only write lock.
+pub async fn revocation_states_locked(
+    tx: &mut Tx,
+    ids: &[i64],
+) -> Result<Vec<(i64, Option<i64>, Option<i64>)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    if let Tx::Postgres(t) = tx {
+        sqlx::query("SELECT id FROM certificates WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+            .bind(ids)
+            .execute(&mut **t)
+            .await?;
+    }
+    Ok(on_tx!(tx, |c| {
+        let mut q = sqlx::QueryBuilder::new(
+            "SELECT c.id, r.revoked_at, r.reason FROM certificates c \
+             LEFT JOIN revocations r ON r.certificate_id = c.id WHERE c.id IN (",
+        );
+        let mut list = q.separated(", ");
+        for id in ids {
+            list.push_bind(*id);
+        }
+        q.push(")");
+        q.build_query_as().fetch_all(&mut *c).await?
+    }))
 }
 
 /// Looks a certificate up by row id.
@@ -241,28 +297,148 @@ pub async fn certificate_by_id(db: &Database, id: i64) -> Result<Option<Certific
         .await?))
 }
 
-/// Certificates whose stored OCSP response expires before `before` (Unix seconds).
+/// A certificate whose OCSP answer is due, with its revocation state as read.
+#[derive(Debug, Clone, FromRow)]
+pub struct OcspDue {
+    /// Certificate row id.
+    pub id: i64,
+    /// Serial bytes.
+    pub serial: Vec<u8>,
+    /// Revocation time, Unix seconds.
+    pub revoked_at: Option<i64>,
+    /// RFC 5280 reason code.
+    pub revocation_reason: Option<i64>,
+}
+
+/// Certificates whose stored OCSP response expires before `before` (Unix seconds),
+/// with their revocation state.
 pub async fn certificates_needing_ocsp(
     db: &Database,
     issuer_id: i64,
     before: i64,
     limit: i64,
-) -> Result<Vec<i64>> {
-    let rows: Vec<(i64,)> = on_pool!(db, |p| sqlx::query_as(
-        "SELECT c.id FROM certificates c LEFT JOIN ocsp_responses o ON o.certificate_id = c.id \
+) -> Result<Vec<OcspDue>> {
+    Ok(on_pool!(db, |p| sqlx::query_as(
+        "SELECT c.id, c.serial, r.revoked_at, r.reason AS revocation_reason FROM certificates c \
+         LEFT JOIN ocsp_responses o ON o.certificate_id = c.id \
+         LEFT JOIN revocations r ON r.certificate_id = c.id \
          WHERE c.issuer_id = $1 AND c.status = 'issued' AND c.not_after > $2 \
-         AND (o.next_update IS NULL OR o.next_update < $3) ORDER BY c.id LIMIT $4"
+         AND (o.next_update IS NULL OR o.next_update < $3 OR o.der_sha256 IS NULL) \
+         ORDER BY c.id LIMIT $4"
     )
     .bind(issuer_id)
     .bind(time::OffsetDateTime::now_utc().unix_timestamp())
     .bind(before)
     .bind(limit)
     .fetch_all(p)
-    .await?);
-    Ok(rows.into_iter().map(|r| r.0).collect())
+    .await?))
 }
 
-/// Records a revocation (or replaces a certificateHold with a final reason).
+/// Fills in `spki_sha256` of certificates stored before that column existed, a
+/// thousand per transaction; `hash` computes it from a certificate's DER.
+pub async fn backfill_spki_sha256(
+    db: &Database,
+    hash: impl Fn(&[u8]) -> Result<Vec<u8>>,
+) -> Result<()> {
+    loop {
+        let rows: Vec<(i64, Vec<u8>)> = on_pool!(db, |p| sqlx::query_as(
+            "SELECT id, der FROM certificates WHERE spki_sha256 IS NULL AND der IS NOT NULL \
+             ORDER BY id LIMIT 1000"
+        )
+        .fetch_all(p)
+        .await?);
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut tx = db.begin().await?;
+        for (id, der) in &rows {
+            let h = hash(der)?;
+            on_tx!(&mut tx, |c| sqlx::query(
+                "UPDATE certificates SET spki_sha256 = $1 WHERE id = $2"
+            )
+            .bind(h)
+            .bind(id)
+            .execute(c)
+            .await
+            .map(|_| ())?);
+        }
+        tx.commit().await?;
+    }
+}
+
+/// Whether a key (SHA-256 of its SubjectPublicKeyInfo) is blocked.
+pub async fn key_blocked(db: &Database, spki_sha256: &[u8]) -> Result<bool> {
+    let row: Option<(Vec<u8>,)> = on_pool!(db, |p| sqlx::query_as(
+        "SELECT spki_sha256 FROM blocked_keys WHERE spki_sha256 = $1"
+    )
+    .bind(spki_sha256)
+    .fetch_optional(p)
+    .await?);
+    Ok(row.is_some())
+}
+
+/// As [`key_blocked`], inside a transaction.
+pub async fn key_blocked_in(tx: &mut Tx, spki_sha256: &[u8]) -> Result<bool> {
+    let row: Option<(Vec<u8>,)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT spki_sha256 FROM blocked_keys WHERE spki_sha256 = $1"
+    )
+    .bind(spki_sha256)
+    .fetch_optional(c)
+    .await?);
+    Ok(row.is_some())
+}
+
+/// Blocks a key for good (idempotent: the first reason stays).
+pub async fn block_key(
+    tx: &mut Tx,
+    spki_sha256: &[u8],
+    reason: &str,
+    actor: &str,
+    at: i64,
+) -> Result<()> {
+    on_tx!(tx, |c| sqlx::query(
+        "INSERT INTO blocked_keys (spki_sha256, reason, actor, blocked_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (spki_sha256) DO NOTHING"
+    )
+    .bind(spki_sha256)
+    .bind(reason)
+    .bind(actor)
+    .bind(at)
+    .execute(c)
+    .await
+    .map(|_| ())?);
+    Ok(())
+}
+
+/// The unexpired certificates of an issuer for one key that are not revoked for
+/// good (live, or on hold), in id order, locked on PostgreSQL like
+/// [`certificate_by_serial_for_update`].
+pub async fn live_certificates_with_key_for_update(
+    tx: &mut Tx,
+    issuer_id: i64,
+    spki_sha256: &[u8],
+    now: i64,
+) -> Result<Vec<CertificateRecord>> {
+    let lock = match tx {
+        Tx::Postgres(_) => " FOR UPDATE OF c",
+        Tx::Sqlite(_) => "",
+    };
+    let sql = format!(
+        "SELECT {CERT_COLUMNS} FROM certificates c LEFT JOIN revocations r ON r.certificate_id = c.id \
+         WHERE c.issuer_id = $1 AND c.spki_sha256 = $2 AND c.status = 'issued' AND c.not_after > $3 \
+         AND (r.reason IS NULL OR r.reason = 6) ORDER BY c.id{lock}"
+    );
+    Ok(on_tx!(tx, |c| sqlx::query_as(&sql)
+        .bind(issuer_id)
+        .bind(spki_sha256)
+        .bind(now)
+        .fetch_all(c)
+        .await?))
+}
+
+/// Records a revocation, or replaces a certificateHold with a final reason: then the
+/// revocation keeps the date the hold began (RFC 5280 revocationDate), and only the
+/// reason and the actor change; the audit log keeps when the hold was made final.
 pub async fn upsert_revocation(
     tx: &mut Tx,
     certificate_id: i64,
@@ -273,8 +449,7 @@ pub async fn upsert_revocation(
     on_tx!(tx, |c| {
         sqlx::query(
         "INSERT INTO revocations (certificate_id, revoked_at, reason, actor) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (certificate_id) DO UPDATE SET revoked_at = excluded.revoked_at, \
-         reason = excluded.reason, actor = excluded.actor"
+         ON CONFLICT (certificate_id) DO UPDATE SET reason = excluded.reason, actor = excluded.actor"
     )
     .bind(certificate_id)
     .bind(at)
@@ -355,44 +530,47 @@ pub async fn latest_crl(db: &Database, issuer_slug: &str) -> Result<Option<CrlRe
     .await?))
 }
 
-/// Stores (or replaces) the pre-signed OCSP response of a certificate.
-pub async fn upsert_ocsp(
-    tx: &mut Tx,
-    certificate_id: i64,
-    this_update: i64,
-    next_update: i64,
-    der: &[u8],
-) -> Result<()> {
+/// Stores (or replaces) the pre-signed OCSP answers of a certificate.
+pub async fn upsert_ocsp(tx: &mut Tx, certificate_id: i64, answers: &OcspAnswers) -> Result<()> {
     on_tx!(tx, |c| {
         sqlx::query(
-        "INSERT INTO ocsp_responses (certificate_id, this_update, next_update, der) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (certificate_id) DO UPDATE SET this_update = excluded.this_update, \
-         next_update = excluded.next_update, der = excluded.der"
-    )
-    .bind(certificate_id)
-    .bind(this_update)
-    .bind(next_update)
-    .bind(der)
-    .execute(c)
-    .await
-    .map(|_| ())?
+            "INSERT INTO ocsp_responses (certificate_id, this_update, next_update, der, der_sha256) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (certificate_id) DO UPDATE SET \
+             this_update = excluded.this_update, next_update = excluded.next_update, \
+             der = excluded.der, der_sha256 = excluded.der_sha256",
+        )
+        .bind(certificate_id)
+        .bind(answers.this_update)
+        .bind(answers.next_update)
+        .bind(&answers.sha1)
+        .bind(&answers.sha256)
+        .execute(c)
+        .await
+        .map(|_| ())?
     });
     Ok(())
 }
 
-/// The stored OCSP response for (issuer, serial), if we issued that certificate.
+/// The stored OCSP response for (issuer, serial) and the CertID's hash (SHA-256 or
+/// SHA-1), if we issued that certificate and the response is still current at `now`
+/// (its nextUpdate not passed).
 pub async fn ocsp_response(
     db: &Database,
     issuer_id: i64,
     serial: &[u8],
+    sha256: bool,
+    now: i64,
 ) -> Result<Option<Vec<u8>>> {
-    let row: Option<(Vec<u8>,)> = on_pool!(db, |p| sqlx::query_as(
-        "SELECT o.der FROM ocsp_responses o JOIN certificates c ON c.id = o.certificate_id \
-         WHERE c.issuer_id = $1 AND c.serial = $2"
-    )
-    .bind(issuer_id)
-    .bind(serial)
-    .fetch_optional(p)
-    .await?);
-    Ok(row.map(|r| r.0))
+    let column = if sha256 { "o.der_sha256" } else { "o.der" };
+    let sql = format!(
+        "SELECT {column} FROM ocsp_responses o JOIN certificates c ON c.id = o.certificate_id \
+         WHERE c.issuer_id = $1 AND c.serial = $2 AND o.next_update > $3"
+    );
+    let row: Option<(Option<Vec<u8>>,)> = on_pool!(db, |p| sqlx::query_as(&sql)
+        .bind(issuer_id)
+        .bind(serial)
+        .bind(now)
+        .fetch_optional(p)
+        .await?);
+    Ok(row.and_then(|r| r.0))
 }

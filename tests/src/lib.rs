@@ -477,3 +477,96 @@ impl SmtpSink {
         }
     }
 }
+
+/// What [`pkilint`] lints, and so which of its command-line linters runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Artefact {
+    /// An X.509 certificate, against RFC 5280 (`lint_pkix_cert`). Ours are not TLS
+    /// server certificates, so the CA/B Forum linters do not apply.
+    Certificate,
+    /// A CRL, against RFC 5280 (`lint_crl -t CRL -p PKIX`).
+    Crl,
+    /// An OCSP response, against RFC 6960 (`lint_ocsp_response`).
+    OcspResponse,
+}
+
+/// One pkilint finding below ERROR.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// `WARNING` or `NOTICE`.
+    pub severity: String,
+    /// pkilint's code, such as `pkix.subject_key_identifier_method_1_identified`.
+    pub code: String,
+    /// Where in the document (`certificate.tbsCertificate.extensions.3`).
+    pub node_path: String,
+    /// pkilint's message, when it gives one.
+    pub message: Option<String>,
+}
+
+/// The pkilint venv: `CHENGXIN_PKILINT_VENV`, by default `target/pkilint-venv` in the
+/// workspace, which `scripts/pkilint-venv` (run by `.ci/run`) creates.
+pub fn pkilint_venv() -> PathBuf {
+    std::env::var_os("CHENGXIN_PKILINT_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target").join("pkilint-venv"))
+}
+
+/// Lints a DER artefact with pkilint (PyPI), a linter nobody here wrote. Panics,
+/// naming every finding, on any ERROR or FATAL finding, when pkilint cannot read the
+/// document, or when pkilint is not installed (it never skips); returns the WARNING
+/// and NOTICE findings so that a test can say which it expects.
+#[track_caller]
+pub fn pkilint(kind: Artefact, der: &[u8]) -> Vec<Finding> {
+    let venv = pkilint_venv();
+    let (cli, extra): (&str, &[&str]) = match kind {
+        Artefact::Certificate => ("lint_pkix_cert", &[]),
+        Artefact::Crl => ("lint_crl", &["-t", "CRL", "-p", "PKIX"]),
+        Artefact::OcspResponse => ("lint_ocsp_response", &[]),
+    };
+    let exe = venv.join("bin").join(cli);
+    assert!(
+        exe.exists(),
+        "{} not found: these tests lint every artefact with pkilint. Run scripts/pkilint-venv \
+         (which .ci/run does) or point CHENGXIN_PKILINT_VENV at a venv with pkilint installed.",
+        exe.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("artefact.der");
+    std::fs::write(&file, der).unwrap();
+    let out = run(Command::new(&exe)
+        .arg("lint")
+        .args(extra)
+        .args(["-s", "NOTICE", "-f", "JSON", "--document-format", "DER"])
+        .arg(&file));
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "{cli} could not lint the {kind:?} (exit {}):\n{}{}",
+            out.code, out.stdout, out.stderr
+        )
+    });
+    let mut findings = Vec::new();
+    let mut errors = Vec::new();
+    for result in report["results"].as_array().into_iter().flatten() {
+        for f in result["finding_descriptions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let finding = Finding {
+                severity: f["severity"].as_str().unwrap_or_default().to_string(),
+                code: f["code"].as_str().unwrap_or_default().to_string(),
+                node_path: result["node_path"].as_str().unwrap_or_default().to_string(),
+                message: f["message"].as_str().map(str::to_string),
+            };
+            match finding.severity.as_str() {
+                "WARNING" | "NOTICE" => findings.push(finding),
+                _ => errors.push(finding),
+            }
+        }
+    }
+    assert!(
+        errors.is_empty(),
+        "pkilint ({cli}) found errors in the {kind:?}: {errors:#?}\nand below ERROR: {findings:#?}"
+    );
+    findings
+}

@@ -114,7 +114,12 @@ pub(crate) fn validate(b: &ApplyBody) -> Result<(SiteIdentity, Filings), AppErro
     };
     note(
         "organization",
-        subject_text("organization", &b.organization, 128).map(drop),
+        subject_text(
+            "organization",
+            &b.organization,
+            ca::identity::x520::ORGANIZATION_NAME,
+        )
+        .map(drop),
     );
     note("uscc", Uscc::parse(&b.uscc).map(drop));
     note("icp", IcpNumber::parse_website(&b.icp).map(drop));
