@@ -80,6 +80,14 @@ enum Command {
         /// Output JSONL file.
         output: PathBuf,
     },
+    /// Validate an ICP dataset and write its on-disk index (for national datasets:
+    /// point CHENGXIN_ICP_PROVIDER=file:OUTPUT at it; rows are read from disk).
+    IcpIndex {
+        /// Input file (JSONL, JSON array or CSV).
+        input: PathBuf,
+        /// Output index file.
+        output: PathBuf,
+    },
 }
 
 /// Runs the CLI: exit 0 pass, 1 fail or review, 2 error (or bad usage).
@@ -167,6 +175,11 @@ async fn run(cli: Cli) -> Result<u8> {
         Command::IcpImport { input, output } => {
             let n = icp::import(&input, &output)?;
             println!("{n} records written to {}", output.display());
+            return Ok(0);
+        }
+        Command::IcpIndex { input, output } => {
+            let n = icp::index::build(&input, &output)?;
+            println!("{n} records indexed in {}", output.display());
             return Ok(0);
         }
     };

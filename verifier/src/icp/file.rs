@@ -44,21 +44,12 @@ impl FileProvider {
         let mut by_licence: HashMap<String, Vec<IcpRecord>> = HashMap::new();
         let len = records.len();
         for record in records {
-            let mut keys = vec![record.domain.trim().to_lowercase()];
-            if let Ok(d) = crate::identity::Domain::parse(&record.domain)
-                && !keys.iter().any(|k| k == d.as_str())
-            {
-                keys.push(d.as_str().to_string());
-            }
-            for key in keys {
-                by_domain.entry(key).or_default().push(record.clone());
-            }
-            let mut licences = vec![record.service_licence.clone()];
-            if !record.main_licence.is_empty() && record.main_licence != record.service_licence {
-                licences.push(record.main_licence.clone());
-            }
-            for licence in licences {
-                by_licence.entry(licence).or_default().push(record.clone());
+            for key in keys_of(&record) {
+                let (index, key) = match key.split_at(2) {
+                    ("d:", k) => (&mut by_domain, k.to_string()),
+                    (_, k) => (&mut by_licence, k.to_string()),
+                };
+                index.entry(key).or_default().push(record.clone());
             }
         }
         FileProvider {
@@ -101,6 +92,28 @@ impl IcpProvider for FileProvider {
             rows,
         })
     }
+}
+
+/// The keys a row is found under: `d:` + its domain in lower case (and its A-label
+/// when that differs), `l:` + its site filing number and its subject's (MIIT's
+/// `unitName` field takes a domain or a filing number). Shared by the in-memory
+/// provider and the on-disk index, so both answer the same questions.
+pub(crate) fn keys_of(record: &IcpRecord) -> Vec<String> {
+    let mut domains = vec![record.domain.trim().to_lowercase()];
+    if let Ok(d) = crate::identity::Domain::parse(&record.domain)
+        && !domains.iter().any(|k| k == d.as_str())
+    {
+        domains.push(d.as_str().to_string());
+    }
+    let mut licences = vec![record.service_licence.clone()];
+    if !record.main_licence.is_empty() && record.main_licence != record.service_licence {
+        licences.push(record.main_licence.clone());
+    }
+    domains
+        .into_iter()
+        .map(|d| format!("d:{d}"))
+        .chain(licences.into_iter().map(|l| format!("l:{l}")))
+        .collect()
 }
 
 /// Reads and validates every row of a dataset file, in file order.
@@ -164,7 +177,7 @@ pub fn import(input: &Path, output: &Path) -> crate::Result<usize> {
 }
 
 /// Turns one dataset entry (bare row, or `{"row": …}`) into a checked record.
-fn entry(value: Value) -> Result<IcpRecord, String> {
+pub(crate) fn entry(value: Value) -> Result<IcpRecord, String> {
     let row = match value {
         Value::Object(mut obj) if obj.get("row").is_some_and(Value::is_object) => {
             obj.remove("row").unwrap_or_default()

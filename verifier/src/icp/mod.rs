@@ -11,6 +11,7 @@
 //! retryable, never a pass and never a silent failure.
 
 mod file;
+pub mod index;
 mod miit;
 mod rules;
 
@@ -23,6 +24,7 @@ use crate::identity::{Domain, IcpNumber, Uscc};
 use crate::verdict::{Evidence, Outcome, Verdict, now};
 
 pub use file::{FileProvider, import, read_records};
+pub use index::IndexedProvider;
 pub use miit::{MAX_PAGES, MAX_RESPONSE_BYTES, MiitProvider};
 pub use rules::{covers, evaluate, normalise_name};
 
@@ -358,7 +360,13 @@ pub fn provider_from_spec_with(
                 "{PROVIDER_ENV}=file: needs a path, e.g. file:/srv/icp.jsonl"
             )));
         }
-        Ok(Box::new(FileProvider::load(path)?))
+        // An index written by `verifier icp-index` is read from disk; any other
+        // dataset is loaded into memory.
+        if index::is_index(std::path::Path::new(path)) {
+            Ok(Box::new(IndexedProvider::open(path)?))
+        } else {
+            Ok(Box::new(FileProvider::load(path)?))
+        }
     } else {
         Err(crate::Error::Config(format!(
             "{PROVIDER_ENV} must be miit:http://host:port or file:PATH, not {spec:?}"

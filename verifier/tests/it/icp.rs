@@ -353,6 +353,15 @@ async fn every_fixture_row_gets_its_expected_verdict_from_either_provider() {
     let miit = Miit::fixtures().await;
     let http = miit.provider(None, Duration::from_secs(5));
     let file = FileProvider::load(fixture("miit-rows.json")).unwrap();
+    // The on-disk index of the same dataset, through the spec a deployment uses.
+    let dir = tempfile::tempdir().unwrap();
+    let index_path = dir.path().join("icp.idx");
+    assert_eq!(
+        verifier::icp::index::build(&fixture("miit-rows.json"), &index_path).unwrap(),
+        16
+    );
+    let indexed =
+        verifier::icp::provider_from_spec(&format!("file:{}", index_path.display())).unwrap();
     let entries = fixture_json("miit-rows.json");
     assert_eq!(entries.len(), 16);
     for entry in &entries {
@@ -379,7 +388,7 @@ async fn every_fixture_row_gets_its_expected_verdict_from_either_provider() {
             &domain,
         )
         .unwrap_or_else(|e| panic!("{id}: {e}"));
-        for provider in [&http as &dyn IcpProvider, &file] {
+        for provider in [&http as &dyn IcpProvider, &file, indexed.as_ref()] {
             let outcome = check(provider, &applicant).await;
             assert_expected(
                 &format!("{id} via {}", provider.name()),
@@ -864,4 +873,49 @@ async fn a_bare_lookup_says_who_filed_the_domain_under_which_number() {
         "{stdout}"
     );
     assert_eq!(run("lakeview-shop.cn").status.code(), Some(1));
+}
+
+#[tokio::test]
+async fn the_on_disk_index_answers_every_question_the_in_memory_dataset_does() {
+    let file = FileProvider::load(fixture("miit-rows.json")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("icp.idx");
+    verifier::icp::index::build(&fixture("miit-rows.json"), &path).unwrap();
+    let indexed = verifier::icp::IndexedProvider::open(&path).unwrap();
+    // Built from JSONL (read a line at a time), the index is the same file.
+    let jsonl = dir.path().join("rows.jsonl");
+    import(&fixture("miit-rows.json"), &jsonl).unwrap();
+    let from_jsonl = dir.path().join("jsonl.idx");
+    verifier::icp::index::build(&jsonl, &from_jsonl).unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), std::fs::read(&from_jsonl).unwrap());
+    // Every domain (any case) and every filing number, and names that are not there.
+    let mut terms: Vec<String> = vec!["lakeview-shop.cn".into(), "".into(), "zzz.cn".into()];
+    for row in miit_rows() {
+        for key in ["domain", "serviceLicence", "mainLicence"] {
+            terms.push(str_of(&row, key).to_string());
+        }
+        terms.push(str_of(&row, "domain").to_uppercase());
+    }
+    for term in &terms {
+        let a = file.query(term).await.unwrap();
+        let b = indexed.query(term).await.unwrap();
+        let mut a: Vec<String> = a.rows.iter().map(|r| r.raw.to_string()).collect();
+        let mut b: Vec<String> = b.rows.iter().map(|r| r.raw.to_string()).collect();
+        a.sort();
+        b.sort();
+        assert_eq!(a, b, "{term:?}");
+    }
+    // A file that is not an index, or whose keys are out of order, is refused.
+    let not = dir.path().join("plain.jsonl");
+    std::fs::write(&not, "{}\n").unwrap();
+    assert!(verifier::icp::IndexedProvider::open(&not).is_err());
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[1..].reverse();
+    let shuffled = dir.path().join("shuffled.idx");
+    std::fs::write(&shuffled, lines.join("\n") + "\n").unwrap();
+    let e = verifier::icp::IndexedProvider::open(&shuffled)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("out of order"), "{e}");
 }
