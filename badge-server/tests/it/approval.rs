@@ -41,6 +41,22 @@ fn dataset(dir: &std::path::Path, name: &str, rows: &[Value]) -> Arc<dyn IcpProv
     Arc::from(verifier::icp::provider_from_spec(&format!("file:{}", path.display())).unwrap())
 }
 
+/// The operator (with a password, for pages) and the staff member of these tests.
+async fn people(t: &TestApp) -> (account::Account, account::Account) {
+    t.account(Role::Operator, OPERATOR).await;
+    let operator = account::upsert_role(
+        &t.state.db,
+        &Email::parse(OPERATOR).unwrap(),
+        Role::Operator,
+    )
+    .await
+    .unwrap();
+    let staff = account::upsert_role(&t.state.db, &Email::parse(STAFF).unwrap(), Role::Staff)
+        .await
+        .unwrap();
+    (operator, staff)
+}
+
 /// The ICP situations an application can meet, and the verdict each gives.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Filing {
@@ -115,18 +131,8 @@ const PATHS: [Path; 3] = [Path::Api, Path::Console, Path::Auto];
 async fn only_proven_domains_are_certified_whatever_the_filing_says_and_whoever_approves() {
     for backend in Backend::all() {
         let mut t = TestApp::new(backend).await;
-        t.account(Role::Operator, OPERATOR).await;
         t.account(Role::Staff, STAFF).await;
-        let operator = account::upsert_role(
-            &t.state.db,
-            &Email::parse(OPERATOR).unwrap(),
-            Role::Operator,
-        )
-        .await
-        .unwrap();
-        let staff = account::upsert_role(&t.state.db, &Email::parse(STAFF).unwrap(), Role::Staff)
-            .await
-            .unwrap();
+        let (operator, staff) = people(&t).await;
         let staff_token = account::create_token(&t.state.db, &staff, "approval test")
             .await
             .unwrap();
@@ -280,17 +286,7 @@ async fn only_proven_domains_are_certified_whatever_the_filing_says_and_whoever_
 async fn every_registrable_domain_needs_its_own_filing_and_the_certificate_names_each() {
     for backend in Backend::all() {
         let mut t = TestApp::new(backend).await;
-        t.account(Role::Operator, OPERATOR).await;
-        let operator = account::upsert_role(
-            &t.state.db,
-            &Email::parse(OPERATOR).unwrap(),
-            Role::Operator,
-        )
-        .await
-        .unwrap();
-        let staff = account::upsert_role(&t.state.db, &Email::parse(STAFF).unwrap(), Role::Staff)
-            .await
-            .unwrap();
+        let (operator, staff) = people(&t).await;
         let dir = tempfile::tempdir().unwrap();
         let identity = ca::profile::SiteIdentity::parse(
             "北京晨曦数智科技有限公司",
@@ -429,17 +425,7 @@ async fn every_registrable_domain_needs_its_own_filing_and_the_certificate_names
 async fn approval_relies_on_domain_control_evidence_no_older_than_the_reuse_period() {
     for backend in Backend::all() {
         let t = TestApp::new(backend).await;
-        t.account(Role::Operator, OPERATOR).await;
-        let operator = account::upsert_role(
-            &t.state.db,
-            &Email::parse(OPERATOR).unwrap(),
-            Role::Operator,
-        )
-        .await
-        .unwrap();
-        let staff = account::upsert_role(&t.state.db, &Email::parse(STAFF).unwrap(), Role::Staff)
-            .await
-            .unwrap();
+        let (operator, staff) = people(&t).await;
         let id = crate::pending_application(&t.state, &operator, "chenxi-shuzhi.cn").await;
         let proven = crate::prove_control(&t.state, &operator, &id).await;
         assert_eq!(proven["status"], "review", "{proven}");
@@ -479,17 +465,7 @@ async fn approval_relies_on_domain_control_evidence_no_older_than_the_reuse_peri
 async fn an_approval_whose_enrolment_fails_issues_nothing() {
     for backend in Backend::all() {
         let t = TestApp::new(backend).await;
-        t.account(Role::Operator, OPERATOR).await;
-        let operator = account::upsert_role(
-            &t.state.db,
-            &Email::parse(OPERATOR).unwrap(),
-            Role::Operator,
-        )
-        .await
-        .unwrap();
-        let staff = account::upsert_role(&t.state.db, &Email::parse(STAFF).unwrap(), Role::Staff)
-            .await
-            .unwrap();
+        let (operator, staff) = people(&t).await;
         let id = crate::pending_application(&t.state, &operator, "chenxi-shuzhi.cn").await;
         crate::prove_control(&t.state, &operator, &id).await;
         // Re-verification enrolment fails (a trigger refuses the row).
@@ -538,14 +514,7 @@ async fn an_approval_whose_enrolment_fails_issues_nothing() {
 #[tokio::test]
 async fn a_claimed_number_that_miit_does_not_file_stays_a_review_however_often_verified() {
     let mut t = TestApp::new(Backend::Sqlite).await;
-    t.account(Role::Operator, OPERATOR).await;
-    let operator = account::upsert_role(
-        &t.state.db,
-        &Email::parse(OPERATOR).unwrap(),
-        Role::Operator,
-    )
-    .await
-    .unwrap();
+    let (operator, _) = people(&t).await;
     let dir = tempfile::tempdir().unwrap();
     t.state.icp = Some(dataset(dir.path(), "f01.jsonl", &[fixture_row("F01")]));
     let identity = ca::profile::SiteIdentity::parse(

@@ -412,6 +412,26 @@ impl Applicant {
     }
 }
 
+/// Makes the one piece of `icp` evidence a check or a lookup of `domain` through the
+/// provider `name` leaves: what was asked, what came back, the verdict and why.
+fn icp_evidence<'a>(
+    name: &'a str,
+    domain: &'a Domain,
+) -> impl Fn(Value, Value, Verdict, Vec<String>) -> Outcome + 'a {
+    move |asked, answered, verdict, reasons| {
+        Outcome::single(Evidence {
+            check: "icp".into(),
+            subject: domain.as_str().to_string(),
+            asked,
+            answered,
+            resolver: Some(name.to_string()),
+            at: now(),
+            verdict,
+            reasons,
+        })
+    }
+}
+
 /// Runs the ICP check for one applicant: derives the registrable domain, asks the
 /// provider, applies [`evaluate`], and returns an [`Outcome`] with one piece of `icp`
 /// evidence (request, raw rows, provider, verdict, reasons).
@@ -433,19 +453,7 @@ pub async fn check_filing(
     applicant: &Applicant,
 ) -> (Outcome, Option<IcpRecord>) {
     let name = provider.name();
-    let subject = applicant.domain.as_str().to_string();
-    let evidence = |asked: Value, answered: Value, verdict: Verdict, reasons: Vec<String>| {
-        Outcome::single(Evidence {
-            check: "icp".into(),
-            subject: subject.clone(),
-            asked,
-            answered,
-            resolver: Some(name.clone()),
-            at: now(),
-            verdict,
-            reasons,
-        })
-    };
+    let evidence = icp_evidence(&name, &applicant.domain);
 
     // ICANN section only: MIIT files the name bought from a registrar (icp.md §5 rule 1).
     let registrable = match crate::ident::registrable_domain(&applicant.domain) {
@@ -620,18 +628,7 @@ pub async fn check_domains(
 /// provider that cannot answer is an error.
 pub async fn lookup(provider: &dyn IcpProvider, domain: &Domain) -> Outcome {
     let name = provider.name();
-    let evidence = |asked: Value, answered: Value, verdict: Verdict, reasons: Vec<String>| {
-        Outcome::single(Evidence {
-            check: "icp".into(),
-            subject: domain.as_str().to_string(),
-            asked,
-            answered,
-            resolver: Some(name.clone()),
-            at: now(),
-            verdict,
-            reasons,
-        })
-    };
+    let evidence = icp_evidence(&name, domain);
     let registrable = match crate::ident::registrable_domain(domain) {
         Ok(r) => r.as_str().to_string(),
         Err(e) => return evidence(Value::Null, Value::Null, Verdict::Fail, vec![e.to_string()]),

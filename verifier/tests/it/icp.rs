@@ -887,7 +887,10 @@ async fn the_on_disk_index_answers_every_question_the_in_memory_dataset_does() {
     import(&fixture("miit-rows.json"), &jsonl).unwrap();
     let from_jsonl = dir.path().join("jsonl.idx");
     verifier::icp::index::build(&jsonl, &from_jsonl).unwrap();
-    assert_eq!(std::fs::read(&path).unwrap(), std::fs::read(&from_jsonl).unwrap());
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        std::fs::read(&from_jsonl).unwrap()
+    );
     // Every domain (any case) and every filing number, and names that are not there.
     let mut terms: Vec<String> = vec!["lakeview-shop.cn".into(), "".into(), "zzz.cn".into()];
     for row in miit_rows() {
