@@ -318,6 +318,7 @@ pub async fn verify(
     let identity = app.identity()?;
     let token = Token::parse(&app.token)?;
     let methods: Vec<Method> = method.map_or_else(|| Method::ALL.to_vec(), |m| vec![m]);
+    charge_domain_checks(state, actor, identity.domains.len())?;
     let mut control = Verdict::Pass;
     let mut reasons = Vec::new();
     let mut evidence = Vec::new();
@@ -438,6 +439,27 @@ pub async fn verify(
     Ok(
         json!({ "id": app.id, "status": status, "verdict": verdict, "reasons": reasons, "evidence": evidence }),
     )
+}
+
+/// Counts `domains` domain-control checks against `actor`'s hourly quota
+/// (`CHENGXIN_DOMAIN_CHECKS_PER_HOUR`); 429 past it. One call on a 100-domain
+/// application sends hundreds of DNS queries and HTTP fetches.
+pub fn charge_domain_checks(
+    state: &AppState,
+    actor: &Account,
+    domains: usize,
+) -> Result<(), AppError> {
+    let n = u32::try_from(domains).unwrap_or(u32::MAX);
+    if state.domain_checks.allow_n(actor.id, n, now()) {
+        Ok(())
+    } else {
+        Err(AppError::TooMany {
+            message: format!(
+                "too many domain-control checks from this account in the last hour (this one needs {domains})"
+            ),
+            retry_after: 3_600,
+        })
+    }
 }
 
 /// An application's verdict and status from its two kinds of checks. Domain control

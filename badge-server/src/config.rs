@@ -36,6 +36,11 @@ pub struct ServerSettings {
         value_delimiter = ','
     )]
     pub complaint_reminder_hours: Vec<u32>,
+    /// Domain-control checks one account may start per hour (a verification counts
+    /// its domains, a site's re-verification its domains): each domain costs DNS
+    /// queries through every resolver and HTTP fetches.
+    #[arg(long, env = "CHENGXIN_DOMAIN_CHECKS_PER_HOUR", default_value_t = 300)]
+    pub domain_checks_per_hour: u32,
     /// Complaints one account may file in 24 hours.
     #[arg(long, env = "CHENGXIN_COMPLAINTS_PER_USER_DAY", default_value_t = 5)]
     pub complaints_per_user_day: u32,

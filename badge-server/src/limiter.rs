@@ -38,6 +38,12 @@ impl<K: Hash + Eq> Limiter<K> {
 
     /// Counts one attempt for `ip` at `now` (unix seconds); false when over the limit.
     pub fn allow(&self, ip: K, now: i64) -> bool {
+        self.allow_n(ip, 1, now)
+    }
+
+    /// Counts `n` attempts at once (a verification of `n` domains); false when they
+    /// would go over the limit, in which case none is counted.
+    pub fn allow_n(&self, ip: K, n: u32, now: i64) -> bool {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         if seen.len() >= PRUNE_AT {
             let window = self.window;
@@ -47,8 +53,34 @@ impl<K: Hash + Eq> Limiter<K> {
         if now - entry.0 >= self.window {
             *entry = (now, 0);
         }
-        entry.1 = entry.1.saturating_add(1);
-        entry.1 <= self.max
+        if entry.1.saturating_add(n) > self.max {
+            // Still counted as one refused attempt, so hammering does not reset.
+            entry.1 = entry.1.max(self.max).saturating_add(1);
+            return false;
+        }
+        entry.1 += n;
+        true
+    }
+}
+
+impl Limiter<IpAddr> {
+    /// Counts one attempt from `ip`'s network: the address itself for IPv4, its /64
+    /// for IPv6 (one subscriber holds a whole /64, so per-address keys would give it
+    /// unlimited tries).
+    pub fn allow_from(&self, ip: IpAddr, now: i64) -> bool {
+        self.allow(network(ip), now)
+    }
+}
+
+/// The network an address counts as: itself for IPv4 (and IPv4-mapped IPv6), its
+/// /64 for IPv6.
+pub fn network(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        },
     }
 }
 
@@ -72,5 +104,28 @@ mod tests {
         assert!(!l.allow(a, 1030));
         assert!(l.allow(b, 1030));
         assert!(l.allow(a, 1060));
+    }
+
+    #[test]
+    fn an_ipv6_subscriber_gets_one_quota_for_its_whole_64() {
+        let l = IpLimiter::new(3, 60);
+        let ips: Vec<IpAddr> = (1..=4)
+            .map(|i| format!("2001:db8:1:2::{i:x}").parse().unwrap())
+            .collect();
+        assert!(ips[..3].iter().all(|ip| l.allow_from(*ip, 1000)));
+        assert!(
+            !l.allow_from(ips[3], 1000),
+            "a fourth address of the same /64"
+        );
+        assert!(l.allow_from("2001:db8:1:3::1".parse().unwrap(), 1000));
+    }
+
+    #[test]
+    fn a_batch_that_would_go_over_is_refused_whole() {
+        let l: Limiter<i64> = Limiter::new(10, 3600);
+        assert!(l.allow_n(7, 8, 0));
+        assert!(!l.allow_n(7, 3, 1), "8 + 3 > 10");
+        assert!(!l.allow_n(7, 1, 2), "refusals count: no more room");
+        assert!(l.allow_n(7, 10, 3600), "a new window");
     }
 }

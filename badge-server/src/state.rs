@@ -53,6 +53,8 @@ pub struct Shared {
     pub attachments: crate::attachment::AttachmentLimits,
     /// Per-account upload quota and the decoding slots.
     pub uploads: Arc<crate::attachment::UploadGate>,
+    /// Domain-control checks per account and hour (verification, re-verification).
+    pub domain_checks: Arc<crate::limiter::Limiter<i64>>,
     /// Draws seals and keeps the bytes.
     pub seals: Arc<crate::seal::SealRenderer>,
     /// The public base URL without a trailing slash: links in mail, the origin that
@@ -137,6 +139,10 @@ impl AppState {
             attachments: settings.attachment_limits(),
             uploads: Arc::new(crate::attachment::UploadGate::new(
                 &settings.attachment_limits(),
+            )),
+            domain_checks: Arc::new(crate::limiter::Limiter::new(
+                settings.domain_checks_per_hour,
+                3_600,
             )),
             seals: Arc::new(crate::seal::SealRenderer::new().map_err(|e| config(e.to_string()))?),
             public_url: settings.common.public_url()?,

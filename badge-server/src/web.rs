@@ -207,6 +207,7 @@ impl From<AppError> for PageError {
     fn from(e: AppError) -> Self {
         match e {
             AppError::NotFound => PageError::NotFound,
+            AppError::TooMany { .. } => PageError::TooMany,
             e => PageError::Internal(e),
         }
     }
@@ -275,8 +276,8 @@ impl IntoResponse for PageError {
                 StatusCode::TOO_MANY_REQUESTS,
                 "尝试次数过多 / Too many attempts",
                 &[
-                    "来自您网络地址的尝试次数过多，请稍后再试。",
-                    "Too many attempts from your network address; try again later.",
+                    "尝试次数过多，请稍后再试。",
+                    "Too many attempts; try again later.",
                 ],
             ),
             PageError::NotFound => (

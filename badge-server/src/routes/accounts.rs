@@ -110,7 +110,7 @@ async fn login(
     CsrfForm { session, form, ip }: CsrfForm<LoginForm>,
 ) -> Result<Response, PageError> {
     let now = now();
-    if !state.login_limiter.allow(ip, now) {
+    if !state.login_limiter.allow_from(ip, now) {
         return Err(PageError::TooMany);
     }
     let next = safe_next(&form.next).unwrap_or_default();
@@ -226,7 +226,7 @@ async fn register(
     CsrfForm { session, form, ip }: CsrfForm<RegisterForm>,
 ) -> Result<Response, PageError> {
     let now = now();
-    if !state.login_limiter.allow(ip, now) {
+    if !state.login_limiter.allow_from(ip, now) {
         return Err(PageError::TooMany);
     }
     let mut errors = vec![];
@@ -435,7 +435,7 @@ async fn forgot(
     CsrfForm { session, form, ip }: CsrfForm<ForgotForm>,
 ) -> Result<Response, PageError> {
     let now = now();
-    if !state.login_limiter.allow(ip, now) {
+    if !state.login_limiter.allow_from(ip, now) {
         return Err(PageError::TooMany);
     }
     if let Some(error) = email_error(&form.email) {

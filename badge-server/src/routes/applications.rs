@@ -590,11 +590,28 @@ async fn recheck(
     Path(site): Path<String>,
 ) -> Result<Json<Rechecked>, AppError> {
     site_access(&state, &account, &site).await?;
+    charge_site_recheck(&state, &account, &site).await?;
     let summary = run_recheck(&state, verifier::recheck::Scope::Site(site.clone())).await?;
     Ok(Json(Rechecked {
         site: application::site_view(&state, &site).await?,
         summary: json!(summary),
     }))
+}
+
+/// Counts one re-verification of `site` (as many checks as it has domains) against
+/// `account`'s hourly quota of domain-control checks.
+pub(crate) async fn charge_site_recheck(
+    state: &AppState,
+    account: &Account,
+    site: &str,
+) -> Result<(), AppError> {
+    let domains = application::site_certificate(&state.db, site)
+        .await?
+        .certificate
+        .map_or(1, |c| {
+            serde_json::from_str::<Vec<String>>(&c.domains).map_or(1, |d| d.len())
+        });
+    application::charge_domain_checks(state, account, domains)
 }
 
 /// Runs re-verification over `scope` now, with the periodic run's consequences.

@@ -537,6 +537,7 @@ async fn recheck(
             AppError::Forbidden(_) => PageError::Forbidden,
             e => e.into(),
         })?;
+    super::applications::charge_site_recheck(&state, &user.account, &site).await?;
     let s = run_recheck(&state, verifier::recheck::Scope::Site(site.clone())).await?;
     let notice = crate::web::recheck_notice(&s);
     site_view(&state, &user, &site, Some(notice)).await

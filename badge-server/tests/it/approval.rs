@@ -543,3 +543,50 @@ async fn a_claimed_number_that_miit_does_not_file_stays_a_review_however_often_v
         );
     }
 }
+
+#[tokio::test]
+async fn domain_control_checks_are_limited_per_account_and_hour() {
+    let mut t = TestApp::new(Backend::Sqlite).await;
+    let (operator, _) = people(&t).await;
+    t.state.domain_checks = Arc::new(badge_server::limiter::Limiter::new(3, 3_600));
+    t.rebuild();
+    let token = account::create_token(&t.state.db, &operator, "limits")
+        .await
+        .unwrap();
+    let identity = ca::profile::SiteIdentity::parse(
+        "北京晨曦数智科技有限公司",
+        "91110108MA04T7K21H",
+        "京ICP备2024018653号-1",
+        "北京市",
+        "海淀区",
+        &["chenxi-shuzhi.cn", "www.chenxi-shuzhi.cn"],
+    )
+    .unwrap();
+    let filings = application::claims(&identity, &[]).unwrap();
+    let id = application::insert(&t.state.db, &operator, &identity, &filings, None)
+        .await
+        .unwrap()
+        .application
+        .id;
+    let verify = || {
+        Request::post(format!("/api/v1/applications/{id}/verify"))
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(Body::from(r#"{"method": "dns-txt"}"#))
+            .unwrap()
+    };
+    // Two domains: the first run takes 2 of 3 checks, the second would need 2 more.
+    assert_eq!(t.call(verify()).await.0, StatusCode::OK);
+    let (code, headers, body) = t.call(verify()).await;
+    assert_eq!(
+        code,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    assert_eq!(headers["retry-after"], "3600");
+    let runs = t
+        .scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'application.verify'")
+        .await;
+    assert_eq!(runs, 1, "the refused run checked nothing");
+}
