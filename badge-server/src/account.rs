@@ -746,6 +746,60 @@ pub async fn enqueue_reset(
     enqueue_mail(tx, &account.email, mail::reset(&link), now).await
 }
 
+/// Job kind: a password reset was asked for an address (payload `{"email"}`).
+pub const JOB_RESET_REQUEST: &str = "password.reset_request";
+
+/// Queues the handling of a reset request for `email`, whether or not it has an
+/// account: the request does the same work either way, so its timing says nothing
+/// about which addresses have accounts. [`reset_request_job`] decides.
+pub async fn enqueue_reset_request(
+    tx: &mut ca::db::Tx,
+    email: &Email,
+    now: i64,
+) -> Result<(), AppError> {
+    crate::queue::enqueue(
+        tx,
+        JOB_RESET_REQUEST,
+        &json!({ "email": email.as_str() }),
+        now,
+        None,
+    )
+    .await
+    .map(drop)
+}
+
+/// The queue's handler for [`JOB_RESET_REQUEST`]: for an address with an account, a
+/// new link and its mail (in one transaction); for any other, nothing.
+pub async fn reset_request_job(
+    state: &crate::state::AppState,
+    job: &crate::queue::Job,
+) -> Result<(), crate::queue::JobError> {
+    use crate::queue::JobError;
+    let email = job.payload["email"]
+        .as_str()
+        .and_then(|e| Email::parse(e).ok())
+        .ok_or_else(|| JobError::Fail("reset request without a valid email".into()))?;
+    let Some(creds) = credentials(&state.db, &email)
+        .await
+        .map_err(|e| JobError::Retry(e.to_string()))?
+    else {
+        return Ok(());
+    };
+    let retry = |e: AppError| JobError::Retry(e.to_string());
+    let mut tx = state
+        .db
+        .begin()
+        .await
+        .map_err(|e| JobError::Retry(e.to_string()))?;
+    enqueue_reset(&mut tx, &creds.account, &state.public_url, job.now)
+        .await
+        .map_err(retry)?;
+    tx.commit()
+        .await
+        .map_err(|e| JobError::Retry(e.to_string()))?;
+    Ok(())
+}
+
 /// Creates a confirmation link for the account and queues the mail that carries it.
 pub async fn enqueue_confirm(
     tx: &mut ca::db::Tx,

@@ -126,6 +126,10 @@ impl Registry {
         r.register(super::kind::PKI_REFRESH, crate::jobs::refresh_job);
         r.register(super::kind::HOUSEKEEPING, crate::jobs::housekeeping_job);
         r.register(
+            crate::account::JOB_RESET_REQUEST,
+            crate::account::reset_request_job,
+        );
+        r.register(
             crate::complaint::JOB_REMINDER,
             crate::complaint::reminder_job,
         );

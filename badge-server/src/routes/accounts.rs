@@ -452,11 +452,11 @@ async fn forgot(
         ));
     }
     let email = Email::parse(&form.email)?;
-    if let Some(creds) = account::credentials(&state.db, &email).await? {
-        let mut tx = state.db.begin().await?;
-        account::enqueue_reset(&mut tx, &creds.account, &state.public_url, now).await?;
-        tx.commit().await?;
-    }
+    // The same work for every address (one queued job): the answer's timing must not
+    // tell whether the address has an account. The job makes the link, or nothing.
+    let mut tx = state.db.begin().await?;
+    account::enqueue_reset_request(&mut tx, &email, now).await?;
+    tx.commit().await?;
     let page = MessagePage::new(
         Nav::of(Some(&session)),
         "ok",
