@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction, TransactionManager as _};
 
 use crate::{Error, Result};
 
@@ -70,6 +70,7 @@ impl Database {
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(10))
+                .after_release(|c, _| Box::pin(outside_transaction(c)))
                 .connect_with(opts)
                 .await?;
             Database::Postgres(pool)
@@ -90,6 +91,7 @@ impl Database {
                 .busy_timeout(Duration::from_secs(10));
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
+                .after_release(|c, _| Box::pin(outside_transaction(c)))
                 .connect_with(opts)
                 .await?;
             Database::Sqlite(pool)
@@ -115,11 +117,27 @@ impl Database {
     /// transaction that reads before it writes fails at once with "database is
     /// locked" when another writer holds the lock (SQLite cannot upgrade it), which
     /// the bench-seal seeding hit with four concurrent approvals.
+    ///
+    /// `BEGIN` runs on a task of its own, so that it finishes whatever happens to the
+    /// caller. sqlx 0.8.6 cannot be cancelled safely there: a future dropped after
+    /// `BEGIN` ran but before the `Transaction` was built (SQLite: `begin_with`'s
+    /// check that a transaction started; PostgreSQL: the wait for `BEGIN`'s answer,
+    /// launchbadge/sqlx#4385) hands the connection back to the pool inside a
+    /// transaction nobody tracks. A request cut off there (a client hanging up, the
+    /// request timeout) left every later write on that connection failing or never
+    /// committed and, on SQLite, the write lock held. On the task the `Transaction`
+    /// is always built; when nobody waits for it any more it is dropped there, which
+    /// rolls it back.
     pub async fn begin(&self) -> Result<Tx> {
-        Ok(match self {
-            Database::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
-            Database::Postgres(p) => Tx::Postgres(p.begin().await?),
+        let db = self.clone();
+        tokio::spawn(async move {
+            Ok(match db {
+                Database::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+                Database::Postgres(p) => Tx::Postgres(p.begin().await?),
+            })
         })
+        .await
+        .map_err(|e| Error::Config(format!("the task beginning a transaction died: {e}")))?
     }
 
     /// Which backend, for logs and metrics.
@@ -134,6 +152,26 @@ impl Database {
     pub async fn close(&self) {
         on_pool!(self, |p| p.close().await)
     }
+}
+
+/// The pool's check of a connection handed back: it goes back to the pool only
+/// outside any transaction. A dropped `Transaction` queues its `ROLLBACK`; the ping
+/// runs it first. A connection still inside a transaction after that is one whose
+/// `ROLLBACK` failed — SQLite rolls a transaction back by itself on some errors
+/// (`SQLITE_FULL`, I/O errors), and sqlx 0.8.6 then keeps counting it as open, so
+/// every later `begin` on the connection failed with "non-zero transaction depth"
+/// even after the disk had room again. Such a connection is closed (which ends any
+/// transaction) and the pool opens a fresh one when it needs it.
+async fn outside_transaction<C: sqlx::Connection>(conn: &mut C) -> sqlx::Result<bool> {
+    conn.ping().await?;
+    let depth = <C::Database as sqlx::Database>::TransactionManager::get_transaction_depth(conn);
+    if depth > 0 {
+        tracing::warn!(
+            depth,
+            "a database connection came back inside a transaction; closing it"
+        );
+    }
+    Ok(depth == 0)
 }
 
 impl Tx {
