@@ -66,6 +66,8 @@ pub struct Shared {
     pub mailer: Arc<crate::mail::Mailer>,
     /// Checks webhook URLs and delivers the `webhook` jobs.
     pub webhooks: Arc<crate::webhook::Webhooks>,
+    /// The key of anonymous forms' CSRF tokens, read from the database on first use.
+    pub form_key: Arc<tokio::sync::OnceCell<ring::hmac::Key>>,
 }
 
 impl Shared {
@@ -142,6 +144,7 @@ impl AppState {
             )),
             mailer: Arc::new(mailer),
             webhooks: Arc::new(webhooks),
+            form_key: Arc::default(),
         };
         Ok(AppState {
             shared: Arc::new(shared),
