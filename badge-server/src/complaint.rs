@@ -929,9 +929,8 @@ pub async fn decide(
         // Read through the transaction: waiting for another pool connection while
         // holding this one deadlocked once the pool's connections were all held by
         // decisions (above 8 concurrent on SQLite).
-        let cert: Option<(Vec<u8>, Option<i64>)> =
-            on_tx!(&mut tx, |conn| {
-                sqlx::query_as(
+        let cert: Option<(Vec<u8>, Option<i64>)> = on_tx!(&mut tx, |conn| {
+            sqlx::query_as(
             "SELECT c.serial, r.reason FROM sites s JOIN certificates c ON c.id = s.certificate_id \
              LEFT JOIN revocations r ON r.certificate_id = c.id WHERE s.id = $1"
         )
@@ -939,7 +938,7 @@ pub async fn decide(
         .fetch_optional(conn)
         .await
         .map_err(ca::Error::from)?
-            });
+        });
         // A live certificate is revoked (or held); a held one can be made final; a
         // certificate already revoked for good stays as it is.
         if let Some((serial, _)) = cert.filter(|(_, reason)| match reason {

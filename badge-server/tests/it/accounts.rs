@@ -33,12 +33,18 @@ impl TestApp {
 
     pub(crate) async fn with_public_url(backend: Backend, public_url: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let state = crate::app_state(
-            dir.path(),
-            &backend.fresh_database(dir.path()),
-            &["--public-url", public_url],
-        )
-        .await;
+        let db_url = backend.fresh_database(dir.path());
+        Self::with_database(dir, &db_url, &["--public-url", public_url]).await
+    }
+
+    /// The application on the database at `db_url`, its CA in `dir`, with `extra`
+    /// command-line settings.
+    pub(crate) async fn with_database(
+        dir: tempfile::TempDir,
+        db_url: &str,
+        extra: &[&str],
+    ) -> Self {
+        let state = crate::app_state(dir.path(), db_url, extra).await;
         TestApp {
             app: badge_server::router::build(state.clone()),
             state,

@@ -9,6 +9,7 @@ mod openapi;
 mod pages;
 mod queue;
 mod snapshots;
+mod storage;
 
 use std::path::Path;
 use std::sync::Arc;
