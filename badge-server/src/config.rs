@@ -25,6 +25,10 @@ pub struct ServerSettings {
     /// Address to listen on.
     #[arg(long, env = "CHENGXIN_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// `/healthz` proves a write at most this often (seconds; 0: on every check) and
+    /// repeats the last answer in between.
+    #[arg(long, env = "CHENGXIN_HEALTH_WRITE_SECS", default_value_t = 5)]
+    pub health_write_secs: u64,
     /// Hours an operator has to answer a complaint.
     #[arg(long, env = "CHENGXIN_COMPLAINT_DEADLINE_HOURS", default_value_t = 120)]
     pub complaint_deadline_hours: u32,

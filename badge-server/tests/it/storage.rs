@@ -120,3 +120,44 @@ async fn a_full_disk_is_named_as_such_and_writes_resume_once_there_is_room() {
         20
     );
 }
+
+/// `GET /healthz`: its status and JSON body.
+async fn health(t: &TestApp) -> (StatusCode, serde_json::Value) {
+    let req = axum::http::Request::get("/healthz")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let (status, _, body) = t.call(req).await;
+    (status, serde_json::from_slice(&body).unwrap())
+}
+
+/// `/healthz` proves a write can happen, not only a read: ok (200) normally, and 503
+/// `degraded` naming the full disk while the database cannot write, so that an
+/// orchestrator drains or restarts the replica; ok again once there is room. The
+/// write is made at most once per `CHENGXIN_HEALTH_WRITE_SECS` (default 5) and the
+/// answer kept in between. Before, it only read, and answered 200 throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_proves_a_write_and_reports_degraded_while_the_disk_is_full() {
+    let (t, disk) = app_on_small_disk(&["--health-write-secs", "0"]).await;
+    let (status, body) = health(&t).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["write"], "ok", "{body}");
+    let filler = disk.fill();
+    let (status, body) = health(&t).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["status"], "degraded");
+    assert!(
+        body["reason"].as_str().unwrap().contains("disk is full"),
+        "{body}"
+    );
+    std::fs::remove_file(filler).unwrap();
+    let (status, body) = health(&t).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // With the default interval, answers within it reuse the last probe: one write.
+    let (t, _disk) = app_on_small_disk(&[]).await;
+    for _ in 0..5 {
+        assert_eq!(health(&t).await.0, StatusCode::OK);
+    }
+    assert_eq!(t.scalar("SELECT probes FROM health_probe").await, 1);
+}
