@@ -187,11 +187,14 @@ async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
     jobs::schedule_housekeeping(&db, now)
         .await
         .map_err(|e| ca::Error::Config(format!("cannot schedule housekeeping: {e}")))?;
-    if settings.jobs.job_worker_disabled {
+    // SIGTERM stops the HTTP server and the worker, which hands back its jobs.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = if settings.jobs.job_worker_disabled {
         tracing::info!("job worker disabled in this process (CHENGXIN_JOB_WORKER_DISABLED)");
+        None
     } else {
-        tokio::spawn(queue::worker::run(state.clone()));
-    }
+        Some(tokio::spawn(queue::worker::run(state.clone(), stopped)))
+    };
     let app = router::build(state);
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -213,9 +216,15 @@ async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown())
+    .with_graceful_shutdown(async move {
+        shutdown().await;
+        let _ = stop.send(true);
+    })
     .await
     .map_err(|e| ca::Error::Config(format!("server: {e}")))?;
+    if let Some(worker) = worker {
+        let _ = worker.await;
+    }
     db.close().await;
     Ok(())
 }

@@ -3096,3 +3096,67 @@ fn a_complaint_filed_answered_and_upheld_through_the_pages_turns_the_seal_on_the
         );
     }
 }
+
+/// SIGTERM lets the worker hand back the jobs it claimed: they are claimable at once
+/// instead of after the 300 s lease. Here a mail hangs on an SMTP server that never
+/// answers; after SIGTERM its row has no lease, and a server started against a real
+/// SMTP server sends it within seconds. Deliveries are at-least-once (a process
+/// killed between sending and recording sends again): the resent mail carries the
+/// same `Message-ID`, derived from the job, so receivers can drop the duplicate.
+#[test]
+fn sigterm_releases_claimed_jobs_and_a_mail_sent_twice_keeps_its_message_id() {
+    for backend in Backend::all() {
+        let d = Deployment::new(backend);
+        d.ca(&["init"]).ok();
+        // Accepts connections and never says a word.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let silent_url = format!("smtp://{}", silent.local_addr().unwrap());
+        let held = std::thread::spawn(move || {
+            let mut open = Vec::new();
+            for s in silent.incoming().take(1) {
+                open.push(s);
+                std::thread::sleep(Duration::from_secs(60));
+            }
+        });
+        let mut server = d.serve_with(&quick_queue(&[("CHENGXIN_SMTP_URL", silent_url)]));
+        let id = insert_job(
+            &d,
+            "mail",
+            &serde_json::json!({"to": "user@example.cn", "subject": "重置密码", "text": "打开链接。"}),
+        );
+        wait_for_job(&d, id, 20, "claimed", |s| s.0 >= 1);
+        let pid = server.0.id().to_string();
+        run(Command::new("kill").args(["-TERM", &pid])).ok();
+        let stopped = Instant::now();
+        while server.0.try_wait().unwrap().is_none() {
+            assert!(
+                stopped.elapsed() < Duration::from_secs(20),
+                "{backend:?}: still running 20 s after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let lease = sql(
+            &d,
+            &format!("SELECT COALESCE(locked_until, 0) FROM jobs WHERE id = {id}"),
+        );
+        assert_eq!(lease.trim(), "0", "{backend:?}: the claim outlived SIGTERM");
+        drop(held);
+
+        let sink = testkit::SmtpSink::start();
+        let _server = d.serve_with(&quick_queue(&[("CHENGXIN_SMTP_URL", sink.url())]));
+        let first = sink.wait_for(1, 10);
+        wait_for_job(&d, id, 10, "done", |s| s.2);
+        // As if the process had died after sending and before recording it.
+        sql(
+            &d,
+            &format!("UPDATE jobs SET done_at = NULL, locked_until = NULL WHERE id = {id}"),
+        );
+        let both = sink.wait_for(2, 10);
+        assert!(
+            first[0].message_id.starts_with(&format!("<job-{id}.")),
+            "{}",
+            first[0].message_id
+        );
+        assert_eq!(both[1].message_id, both[0].message_id, "{backend:?}");
+    }
+}

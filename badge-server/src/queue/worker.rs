@@ -139,29 +139,36 @@ pub async fn claim(
 /// to claim; returns how many ran (successfully or not). Jobs that fail are put back
 /// with a later `run_at`, so they do not come back within the same call.
 pub async fn run_due(state: &AppState, now: i64) -> Result<usize, AppError> {
-    let q = &state.queue;
-    let lease = i64::try_from(q.settings.lease.as_secs()).unwrap_or(300);
     let mut total = 0;
     loop {
-        let jobs = claim(&state.db, &q.worker_id, now, lease, q.settings.batch).await?;
-        let n = jobs.len();
-        let mut set = tokio::task::JoinSet::new();
-        for job in jobs {
-            let state = state.clone();
-            set.spawn(async move { run_one(&state, job).await });
-        }
-        while let Some(done) = set.join_next().await {
-            match done {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!(error = %e, "could not record a job's outcome"),
-                Err(e) => tracing::error!(error = %e, "job task died"),
-            }
-        }
+        let n = run_batch(state, now).await?;
         total += n;
-        if n < q.settings.batch as usize {
+        if n < state.queue.settings.batch as usize {
             return Ok(total);
         }
     }
+}
+
+/// Claims one batch of jobs due at `now`, runs them concurrently and records their
+/// outcomes; how many it claimed.
+async fn run_batch(state: &AppState, now: i64) -> Result<usize, AppError> {
+    let q = &state.queue;
+    let lease = i64::try_from(q.settings.lease.as_secs()).unwrap_or(300);
+    let jobs = claim(&state.db, &q.worker_id, now, lease, q.settings.batch).await?;
+    let n = jobs.len();
+    let mut set = tokio::task::JoinSet::new();
+    for job in jobs {
+        let state = state.clone();
+        set.spawn(async move { run_one(&state, job).await });
+    }
+    while let Some(done) = set.join_next().await {
+        match done {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "could not record a job's outcome"),
+            Err(e) => tracing::error!(error = %e, "job task died"),
+        }
+    }
+    Ok(n)
 }
 
 /// Runs one claimed job under a deadline inside its lease and records the outcome.
@@ -290,15 +297,42 @@ fn truncate(e: &str) -> String {
     e.chars().take(2000).collect()
 }
 
+/// How long the jobs under way may still run after the worker is told to stop, before
+/// it hands back what it holds.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
 /// The worker loop of `badge-server serve`: runs due jobs, then sleeps for the poll
-/// interval or until an enqueue in this process wakes it.
-pub async fn run(state: AppState) {
+/// interval or until an enqueue in this process wakes it. When `stop` turns true (or
+/// its sender goes away: SIGTERM), it claims nothing more, gives the jobs under way
+/// [`SHUTDOWN_GRACE`] to finish and [`release`]s the rest, so that they are claimable
+/// at once rather than after their lease (300 s by default).
+pub async fn run(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
     let poll = state.queue.settings.poll;
+    let batch = state.queue.settings.batch as usize;
     tracing::info!(worker = %state.queue.worker_id, poll_ms = poll.as_millis() as u64, "job worker started");
-    loop {
+    'serve: loop {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        if let Err(e) = run_due(&state, now).await {
-            tracing::error!(error = %e, "job queue poll failed");
+        loop {
+            if *stop.borrow() {
+                break 'serve;
+            }
+            let work = run_batch(&state, now);
+            tokio::pin!(work);
+            let ran = tokio::select! {
+                r = &mut work => r,
+                _ = stop.changed() => {
+                    let _ = tokio::time::timeout(SHUTDOWN_GRACE, work).await;
+                    break 'serve;
+                }
+            };
+            match ran {
+                Ok(n) if n == batch => {}
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::error!(error = %e, "job queue poll failed");
+                    break;
+                }
+            }
         }
         tokio::select! {
             () = tokio::time::sleep(poll) => {}
@@ -306,6 +340,32 @@ pub async fn run(state: AppState) {
                 // The enqueueing transaction commits just after; give it a moment.
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
+            _ = stop.changed() => break 'serve,
         }
     }
+    match release(&state.db, &state.queue.worker_id).await {
+        Ok(n) => tracing::info!(
+            released = n,
+            "job worker stopped; its unfinished jobs are claimable again"
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "job worker stopped but could not release its jobs; they wait for their lease")
+        }
+    }
+}
+
+/// Hands back every unfinished job `worker` holds: its lease ends now, so any worker
+/// may claim it at once (the attempt it was on still counts). A job whose handler
+/// still finishes afterwards is recorded as usual unless another worker has claimed
+/// it meanwhile — then it runs twice, which is why deliveries are at-least-once.
+pub async fn release(db: &Database, worker: &str) -> Result<u64, AppError> {
+    Ok(on_pool!(db, |p| sqlx::query(
+        "UPDATE jobs SET locked_until = NULL WHERE locked_by = $1 AND locked_until IS NOT NULL \
+         AND done_at IS NULL AND failed_at IS NULL"
+    )
+    .bind(worker)
+    .execute(p)
+    .await
+    .map_err(ca::Error::from)?
+    .rows_affected()))
 }
