@@ -311,3 +311,70 @@ async fn shutdown() {
     }
     tracing::info!("shutting down");
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every yes/no setting of every subcommand (a flag with an environment variable)
+    /// takes the words `ca::config::boolish` takes, whatever their case, and refuses
+    /// others: one parser for all of them, so a new one cannot be left on clap's
+    /// true/false-only default.
+    #[test]
+    fn every_yes_no_setting_takes_1_0_true_false_yes_no_on_off_in_any_case() {
+        let root = Cli::command();
+        let mut commands = vec![root.clone()];
+        let mut checked = Vec::new();
+        while let Some(cmd) = commands.pop() {
+            commands.extend(cmd.get_subcommands().cloned());
+            for arg in cmd.get_arguments() {
+                let is_flag = matches!(
+                    arg.get_action(),
+                    clap::ArgAction::SetTrue | clap::ArgAction::SetFalse
+                );
+                let Some(env) = arg.get_env().filter(|_| is_flag) else {
+                    continue;
+                };
+                // The same argument and value parser, given the word as a value (what
+                // clap does with the environment variable's value).
+                let alone = clap::Command::new("t").arg(
+                    arg.clone()
+                        .action(clap::ArgAction::Set)
+                        .env(None::<&str>)
+                        .global(false),
+                );
+                let id = arg.get_id().clone();
+                let long = format!("--{}", arg.get_long().unwrap_or_default());
+                let parse = |word: &str| {
+                    alone
+                        .clone()
+                        .try_get_matches_from(["t", long.as_str(), word])
+                        .ok()
+                        .and_then(|m| m.get_one::<bool>(id.as_str()).copied())
+                };
+                for (words, expected) in [
+                    (["1", "true", "yes", "on", "TRUE", "Yes", "ON"], true),
+                    (["0", "false", "no", "off", "FALSE", "No", "Off"], false),
+                ] {
+                    for w in words {
+                        assert_eq!(parse(w), Some(expected), "{env:?}={w}");
+                    }
+                }
+                assert_eq!(parse("maybe"), None, "{env:?}");
+                checked.push(env.to_string_lossy().into_owned());
+            }
+        }
+        for env in [
+            "CHENGXIN_AUTO_APPROVE",
+            "CHENGXIN_TRUST_FORWARDED_FOR",
+            "CHENGXIN_JOB_WORKER_DISABLED",
+        ] {
+            assert!(
+                checked.iter().any(|c| c == env),
+                "{env} not checked: {checked:?}"
+            );
+        }
+    }
+}

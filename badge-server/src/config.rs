@@ -16,11 +16,11 @@ pub struct ServerSettings {
     #[command(flatten)]
     pub verifier: verifier::config::VerifierSettings,
     /// Issue as soon as every check passes, without staff approval.
-    #[arg(long, env = "CHENGXIN_AUTO_APPROVE", default_value_t = false)]
+    #[arg(long, env = "CHENGXIN_AUTO_APPROVE", default_value_t = false, value_parser = ca::config::boolish)]
     pub auto_approve: bool,
     /// Behind a reverse proxy: take the client's address for the login limiter from the
     /// last `X-Forwarded-For` hop (the one the proxy added) instead of the connection.
-    #[arg(long, env = "CHENGXIN_TRUST_FORWARDED_FOR", default_value_t = false)]
+    #[arg(long, env = "CHENGXIN_TRUST_FORWARDED_FOR", default_value_t = false, value_parser = ca::config::boolish)]
     pub trust_forwarded_for: bool,
     /// Address to listen on.
     #[arg(long, env = "CHENGXIN_LISTEN", default_value = "127.0.0.1:8080")]
@@ -102,7 +102,7 @@ pub struct JobSettings {
     #[arg(long, env = "CHENGXIN_JOB_BATCH", default_value_t = 10)]
     pub job_batch: u32,
     /// Run no job worker in this process (it still enqueues).
-    #[arg(long, env = "CHENGXIN_JOB_WORKER_DISABLED", default_value_t = false)]
+    #[arg(long, env = "CHENGXIN_JOB_WORKER_DISABLED", default_value_t = false, value_parser = ca::config::boolish)]
     pub job_worker_disabled: bool,
     /// Seconds one webhook delivery may take.
     #[arg(long, env = "CHENGXIN_WEBHOOK_TIMEOUT", default_value_t = 10)]

@@ -65,13 +65,28 @@ impl Deployment {
             cmd.env(k, v);
         }
         let log = std::fs::File::create(self.path("server.log")).unwrap();
-        let child = cmd
+        let mut child = cmd
             .arg("serve")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .unwrap();
-        wait_for_port(&format!("127.0.0.1:{}", self.port), 30);
+        // A server that exits (a setting refused) says why at once.
+        let addr = format!("127.0.0.1:{}", self.port);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(&addr).is_err() {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!(
+                    "badge-server serve exited ({status}) with {extra:?}:\n{}",
+                    std::fs::read_to_string(self.path("server.log")).unwrap_or_default()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{addr} did not start listening in 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
         Child(child)
     }
 
@@ -3158,5 +3173,136 @@ fn sigterm_releases_claimed_jobs_and_a_mail_sent_twice_keeps_its_message_id() {
             first[0].message_id
         );
         assert_eq!(both[1].message_id, both[0].message_id, "{backend:?}");
+    }
+}
+
+/// Every setting the README shows with a value — `CHENGXIN_NAME=value`, and
+/// `` `CHENGXIN_NAME` (default) `` where the default is a number or a list of numbers —
+/// in the order shown, without repeats.
+fn settings_shown(text: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("CHENGXIN_") {
+        let after = &rest[i..];
+        let len = after
+            .find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+            .unwrap_or(after.len());
+        let (name, tail) = after.split_at(len);
+        let value = if let Some(v) = tail.strip_prefix('=') {
+            Some(match v.chars().next() {
+                Some(q @ ('\'' | '"')) => v[1..].split(q).next().unwrap_or_default(),
+                _ => v
+                    .split(|c: char| c.is_whitespace() || c == '`')
+                    .next()
+                    .unwrap_or_default(),
+            })
+        } else {
+            tail.strip_prefix('`')
+                .map(str::trim_start)
+                .and_then(|t| t.strip_prefix('('))
+                .and_then(|t| t.split(')').next())
+                .filter(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit() || c == ','))
+        };
+        if let Some(v) = value {
+            let pair = (name.to_string(), v.to_string());
+            if !out.contains(&pair) {
+                out.push(pair);
+            }
+        }
+        rest = tail;
+    }
+    out
+}
+
+/// A SoftHSM2 token (label `chengxin`, PIN 123456) in `dir`: the `SOFTHSM2_CONF` file
+/// and the module's path.
+fn softhsm_token(dir: &Path) -> (PathBuf, String) {
+    let module = [
+        "/usr/lib/softhsm/libsofthsm2.so",
+        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).exists())
+    .expect("SoftHSM2 is required (apt-get install softhsm2)");
+    let tokens = dir.join("tokens");
+    std::fs::create_dir_all(&tokens).unwrap();
+    let conf = dir.join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\n",
+            tokens.display()
+        ),
+    )
+    .unwrap();
+    run(Command::new("softhsm2-util")
+        .env("SOFTHSM2_CONF", &conf)
+        .args([
+            "--init-token",
+            "--free",
+            "--label",
+            "chengxin",
+            "--pin",
+            "123456",
+            "--so-pin",
+            "654321",
+        ]))
+    .ok();
+    (conf, module.to_string())
+}
+
+/// The README says how to configure the server; every value it shows must be taken as
+/// shown. `CHENGXIN_AUTO_APPROVE=1` made the server refuse to start (`invalid value
+/// '1' for '--auto-approve'`). The server is started with each value in turn (over a
+/// working base configuration) and must answer `/healthz`. Values that name things
+/// outside this machine work as shown (nothing is contacted at start); placeholders get
+/// a local stand-in of the same shape: the passphrase file, and a SoftHSM2 token for
+/// the PKCS#11 key.
+#[test]
+fn every_setting_the_readme_shows_is_accepted_as_shown() {
+    let readme = std::fs::read_to_string(testkit::workspace_root().join("README.md")).unwrap();
+    let shown = settings_shown(&readme);
+    assert!(
+        shown.contains(&("CHENGXIN_AUTO_APPROVE".into(), "1".into())),
+        "{shown:?}"
+    );
+    let d = Deployment::new(Backend::Sqlite);
+    d.ca(&["init"]).ok();
+    let hsm = Deployment::new(Backend::Sqlite);
+    let (conf, module) = softhsm_token(hsm.dir.path());
+    let pkcs11 = format!("module={module};token=chengxin;key=issuing");
+    let hsm_env = [
+        ("SOFTHSM2_CONF", conf.display().to_string()),
+        ("CHENGXIN_CA_PKCS11", pkcs11),
+        ("CHENGXIN_CA_PKCS11_PIN", "123456".to_string()),
+    ];
+    let mut init = Command::new(bin("ca"));
+    hsm.env(&mut init);
+    for (k, v) in &hsm_env {
+        init.env(k, v);
+    }
+    run(init.arg("init")).ok();
+    let passphrase = d.path("passphrase");
+    std::fs::write(&passphrase, PASSPHRASE).unwrap();
+    std::fs::set_permissions(
+        &passphrase,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    for (name, value) in &shown {
+        let (deployment, env): (&Deployment, Vec<(&str, String)>) = match name.as_str() {
+            "CHENGXIN_CA_PASSPHRASE_FILE" => (&d, vec![(name, passphrase.display().to_string())]),
+            "CHENGXIN_CA_PKCS11" => (&hsm, hsm_env.to_vec()),
+            _ => {
+                assert!(
+                    !value.contains('…'),
+                    "{name}={value} is a placeholder: give it a local stand-in here"
+                );
+                (&d, vec![(name, value.clone())])
+            }
+        };
+        let _server = deployment.serve_with(&env);
+        let health = http().get(deployment.url("/healthz")).send().unwrap();
+        assert_eq!(health.status(), 200, "{name}={value}");
     }
 }
