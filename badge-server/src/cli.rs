@@ -204,24 +204,15 @@ async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
         .map_err(|e| ca::Error::Config(e.to_string()))?;
     tracing::info!(%addr, "listening");
     println!("listening on http://{addr}");
-    // Responses go out as soon as they are written, as nginx does on keep-alive
-    // connections, rather than waiting on Nagle's algorithm.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "TCP_NODELAY not set");
-        }
-    });
-    // The peer address feeds the per-address login limiter.
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let limits = crate::listen::Limits {
+        header_timeout: Duration::from_secs(settings.header_timeout_secs.max(1)),
+        max_connections: settings.max_connections,
+    };
+    crate::listen::serve(listener, app, limits, async move {
         shutdown().await;
         let _ = stop.send(true);
     })
-    .await
-    .map_err(|e| ca::Error::Config(format!("server: {e}")))?;
+    .await;
     if let Some(worker) = worker {
         let _ = worker.await;
     }

@@ -25,6 +25,15 @@ pub struct ServerSettings {
     /// Address to listen on.
     #[arg(long, env = "CHENGXIN_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Seconds a client has to send a request's line and headers, on a new connection
+    /// and between the requests of a kept-alive one; then the connection is closed.
+    #[arg(long, env = "CHENGXIN_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+    /// Most client connections open at once; more wait to be accepted. Keep it well
+    /// below the process's open-file limit (`ulimit -n`): the database and outgoing
+    /// connections need descriptors too.
+    #[arg(long, env = "CHENGXIN_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
     /// `/healthz` proves a write at most this often (seconds; 0: on every check) and
     /// repeats the last answer in between.
     #[arg(long, env = "CHENGXIN_HEALTH_WRITE_SECS", default_value_t = 5)]
