@@ -113,7 +113,8 @@ pub struct JobSettings {
     /// Run no job worker in this process (it still enqueues).
     #[arg(long, env = "CHENGXIN_JOB_WORKER_DISABLED", default_value_t = false, value_parser = ca::config::boolish)]
     pub job_worker_disabled: bool,
-    /// Seconds one webhook delivery may take.
-    #[arg(long, env = "CHENGXIN_WEBHOOK_TIMEOUT", default_value_t = 10)]
+    /// Seconds one webhook delivery may take (a receiver should answer at once and
+    /// work afterwards; a slow one holds up only the webhook lane).
+    #[arg(long, env = "CHENGXIN_WEBHOOK_TIMEOUT", default_value_t = 5)]
     pub webhook_timeout_secs: u64,
 }
