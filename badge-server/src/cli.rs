@@ -79,7 +79,7 @@ enum TokenCommand {
 
 /// Parses the command line and runs it.
 pub async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = ca::config::parse_hiding_env_values();
     telemetry::init();
     let result = match cli.command {
         Command::Serve(settings) => serve(*settings).await,

@@ -30,6 +30,18 @@ pub fn boolish(s: &str) -> std::result::Result<bool, String> {
         .ok_or_else(|| format!("{s:?} is not yes or no: use 1/0, true/false, yes/no or on/off"))
 }
 
+/// Parses the command line of `P` with no environment value shown in `--help`: clap
+/// prints `[env: NAME=value]`, and values such as the database or SMTP URL carry
+/// passwords, which then reached terminals, logs and bug reports.
+pub fn parse_hiding_env_values<P: clap::Parser>() -> P {
+    fn hide(cmd: clap::Command) -> clap::Command {
+        cmd.mut_args(|a| a.hide_env_values(true))
+            .mut_subcommands(hide)
+    }
+    let matches = hide(P::command()).get_matches();
+    P::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
 /// Where the shared state lives.
 #[derive(clap::Args, Debug, Clone)]
 pub struct Settings {
@@ -38,7 +50,8 @@ pub struct Settings {
         long,
         env = "CHENGXIN_DATABASE_URL",
         default_value = "sqlite://./data/chengxin.db",
-        global = true
+        global = true,
+        hide_env_values = true
     )]
     pub database_url: String,
     /// Public base URL that seals, CRL, OCSP and AIA URLs point at.

@@ -83,6 +83,9 @@ impl Database {
             {
                 std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
             }
+            if path != ":memory:" {
+                owner_only(Path::new(path))?;
+            }
             let opts = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
@@ -151,6 +154,34 @@ impl Database {
     /// Closes the pool, waiting for connections to be returned.
     pub async fn close(&self) {
         on_pool!(self, |p| p.close().await)
+    }
+}
+
+/// Makes the SQLite file readable and writable by its owner only, creating it so when
+/// missing (SQLite gives its `-wal` and `-shm` files the database file's mode). It
+/// holds webhook secrets, session hashes and personal data; it used to be created
+/// 0644. An existing file others can read is tightened, with a warning.
+fn owner_only(path: &Path) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+            tracing::warn!(
+                path = %path.display(),
+                mode = format!("{:o}", meta.permissions().mode() & 0o777),
+                "the database file was readable by other users; now 0600"
+            );
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| Error::io(path, e))
+        }
+        Ok(_) => Ok(()),
+        Err(_) => std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map(drop)
+            .map_err(|e| Error::io(path, e)),
     }
 }
 

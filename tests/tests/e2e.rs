@@ -3414,3 +3414,114 @@ fn a_never_answering_webhook_delays_a_reset_mail_by_under_two_seconds() {
         eprintln!("{backend:?}: the reset mail went out after {took:?}");
     }
 }
+
+/// Secrets stay where they are: `--help` shows no environment value (it printed the
+/// SMTP URL with its password and the database URL); the SQLite file, which holds
+/// webhook secrets, is readable by its owner only (it was 0644); a passphrase file
+/// others can read is refused; and no reset link or token reaches the log, even at
+/// debug level and without SMTP (development).
+#[test]
+fn secrets_stay_out_of_help_text_other_users_reach_and_the_log() {
+    let secret_env = [
+        (
+            "CHENGXIN_SMTP_URL",
+            "smtps://mailer:smtp-s3cret@smtp.example.cn",
+        ),
+        (
+            "CHENGXIN_DATABASE_URL",
+            "postgres://chengxin:db-s3cret@db.example.cn/chengxin",
+        ),
+        (
+            "CHENGXIN_ICP_PROVIDER",
+            "miit:https://key:icp-s3cret@icp.example.cn",
+        ),
+    ];
+    for (binary, args) in [
+        ("badge-server", vec!["serve", "--help"]),
+        ("badge-server", vec!["--help"]),
+        ("ca", vec!["--help"]),
+        ("verifier", vec!["check", "--help"]),
+    ] {
+        let mut cmd = Command::new(bin(binary));
+        cmd.args(&args).envs(secret_env);
+        let out = run(&mut cmd).ok().stdout;
+        assert!(!out.contains("s3cret"), "{binary} {args:?}:\n{out}");
+    }
+
+    let d = Deployment::new(Backend::Sqlite);
+    d.ca(&["init"]).ok();
+    let open = d.path("open-passphrase");
+    std::fs::write(&open, PASSPHRASE).unwrap();
+    std::fs::set_permissions(&open, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let mut cmd = Command::new(bin("badge-server"));
+    d.env(&mut cmd);
+    let mut refused = Child(
+        cmd.arg("serve")
+            .env("CHENGXIN_CA_PASSPHRASE_FILE", &open)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = refused.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the server started with a passphrase file others can read"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success());
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut refused.0.stderr.take().unwrap(), &mut said).unwrap();
+    assert!(said.contains("readable by other users"), "{said}");
+
+    let _server = d.serve_with(&quick_queue(&[("RUST_LOG", "debug".into())]));
+    let db = d.db_url.strip_prefix("sqlite://").unwrap();
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(db).unwrap().permissions());
+    assert_eq!(mode & 0o077, 0, "the database file is {mode:o}");
+    // A reset mail queued (without SMTP it is logged), and a reset page opened with a token.
+    let mut add = Command::new(bin("badge-server"));
+    d.env(&mut add);
+    run(add.args([
+        "user",
+        "add",
+        "--role",
+        "staff",
+        "--email",
+        "staff@chengxin.test",
+    ]))
+    .ok();
+    let id: i64 = sql(&d, "SELECT MAX(id) FROM jobs WHERE kind = 'mail'")
+        .trim()
+        .parse()
+        .unwrap();
+    wait_for_job(&d, id, 10, "done", |s| s.2);
+    http()
+        .get(d.url("/password/reset?token=t0ken-in-the-url-s3cret"))
+        .send()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let log = std::fs::read_to_string(d.path("server.log")).unwrap();
+    assert!(
+        log.contains("staff@chengxin.test"),
+        "the mail is logged:\n{log}"
+    );
+    assert!(
+        log.contains("token=[redacted]"),
+        "the link is logged redacted:\n{log}"
+    );
+    assert_eq!(
+        log.matches("token=").count(),
+        log.matches("token=[redacted]").count(),
+        "a link with its token in the log:\n{log}"
+    );
+    assert!(
+        !log.contains("s3cret"),
+        "a token from a URL in the log:\n{log}"
+    );
+}
