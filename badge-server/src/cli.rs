@@ -101,7 +101,7 @@ enum TokenCommand {
 
 /// Parses the command line and runs it.
 pub async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = ca::config::parse_hiding_env_values();
     telemetry::init();
     let result = match cli.command {
         Command::Serve(settings) => serve(*settings).await,
@@ -201,11 +201,14 @@ async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
     jobs::schedule_housekeeping(&db, now)
         .await
         .map_err(|e| ca::Error::Config(format!("cannot schedule housekeeping: {e}")))?;
-    if settings.jobs.job_worker_disabled {
+    // SIGTERM stops the HTTP server and the worker, which hands back its jobs.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = if settings.jobs.job_worker_disabled {
         tracing::info!("job worker disabled in this process (CHENGXIN_JOB_WORKER_DISABLED)");
+        None
     } else {
-        tokio::spawn(queue::worker::run(state.clone()));
-    }
+        Some(tokio::spawn(queue::worker::run(state.clone(), stopped)))
+    };
     let app = router::build(state);
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -215,21 +218,18 @@ async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
         .map_err(|e| ca::Error::Config(e.to_string()))?;
     tracing::info!(%addr, "listening");
     println!("listening on http://{addr}");
-    // Responses go out as soon as they are written, as nginx does on keep-alive
-    // connections, rather than waiting on Nagle's algorithm.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "TCP_NODELAY not set");
-        }
-    });
-    // The peer address feeds the per-address login limiter.
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown())
-    .await
-    .map_err(|e| ca::Error::Config(format!("server: {e}")))?;
+    let limits = crate::listen::Limits {
+        header_timeout: Duration::from_secs(settings.header_timeout_secs.max(1)),
+        max_connections: settings.max_connections,
+    };
+    crate::listen::serve(listener, app, limits, async move {
+        shutdown().await;
+        let _ = stop.send(true);
+    })
+    .await;
+    if let Some(worker) = worker {
+        let _ = worker.await;
+    }
     db.close().await;
     Ok(())
 }
@@ -358,4 +358,71 @@ async fn shutdown() {
         () = term => {},
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every yes/no setting of every subcommand (a flag with an environment variable)
+    /// takes the words `ca::config::boolish` takes, whatever their case, and refuses
+    /// others: one parser for all of them, so a new one cannot be left on clap's
+    /// true/false-only default.
+    #[test]
+    fn every_yes_no_setting_takes_1_0_true_false_yes_no_on_off_in_any_case() {
+        let root = Cli::command();
+        let mut commands = vec![root.clone()];
+        let mut checked = Vec::new();
+        while let Some(cmd) = commands.pop() {
+            commands.extend(cmd.get_subcommands().cloned());
+            for arg in cmd.get_arguments() {
+                let is_flag = matches!(
+                    arg.get_action(),
+                    clap::ArgAction::SetTrue | clap::ArgAction::SetFalse
+                );
+                let Some(env) = arg.get_env().filter(|_| is_flag) else {
+                    continue;
+                };
+                // The same argument and value parser, given the word as a value (what
+                // clap does with the environment variable's value).
+                let alone = clap::Command::new("t").arg(
+                    arg.clone()
+                        .action(clap::ArgAction::Set)
+                        .env(None::<&str>)
+                        .global(false),
+                );
+                let id = arg.get_id().clone();
+                let long = format!("--{}", arg.get_long().unwrap_or_default());
+                let parse = |word: &str| {
+                    alone
+                        .clone()
+                        .try_get_matches_from(["t", long.as_str(), word])
+                        .ok()
+                        .and_then(|m| m.get_one::<bool>(id.as_str()).copied())
+                };
+                for (words, expected) in [
+                    (["1", "true", "yes", "on", "TRUE", "Yes", "ON"], true),
+                    (["0", "false", "no", "off", "FALSE", "No", "Off"], false),
+                ] {
+                    for w in words {
+                        assert_eq!(parse(w), Some(expected), "{env:?}={w}");
+                    }
+                }
+                assert_eq!(parse("maybe"), None, "{env:?}");
+                checked.push(env.to_string_lossy().into_owned());
+            }
+        }
+        for env in [
+            "CHENGXIN_AUTO_APPROVE",
+            "CHENGXIN_TRUST_FORWARDED_FOR",
+            "CHENGXIN_JOB_WORKER_DISABLED",
+        ] {
+            assert!(
+                checked.iter().any(|c| c == env),
+                "{env} not checked: {checked:?}"
+            );
+        }
+    }
 }

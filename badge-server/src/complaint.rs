@@ -995,15 +995,41 @@ pub async fn decide(
     .await?;
     let mut revoked = None;
     if let Decision::Upheld { revocation } = decision {
-        let sc = application::site_certificate(&state.db, &c.site_id).await?;
+        // Decisions about one site take turns, so that the second sees what the first
+        // revoked (SQLite: BEGIN IMMEDIATE already made every writer take turns).
+        if let Tx::Postgres(_) = &tx {
+            on_tx!(&mut tx, |conn| sqlx::query(
+                "SELECT id FROM sites WHERE id = $1 FOR UPDATE"
+            )
+            .bind(&c.site_id)
+            .execute(conn)
+            .await
+            .map(drop)
+            .map_err(ca::Error::from)?);
+        }
+        // Read through the transaction: waiting for another pool connection while
+        // holding this one deadlocked once the pool's connections were all held by
+        // decisions (above 8 concurrent on SQLite).
+        let cert: Option<(Vec<u8>, Option<i64>)> = on_tx!(&mut tx, |conn| {
+            sqlx::query_as(
+            "SELECT c.serial, r.reason FROM sites s JOIN certificates c ON c.id = s.certificate_id \
+             LEFT JOIN revocations r ON r.certificate_id = c.id WHERE s.id = $1"
+        )
+        .bind(&c.site_id)
+        .fetch_optional(conn)
+        .await
+        .map_err(ca::Error::from)?
+        });
         // A live certificate is revoked (or held); a held one can be made final; a
         // certificate already revoked for good stays as it is.
-        let on_hold = |c: &ca::store::CertificateRecord| c.revocation_reason == Some(6);
-        if let Some(cert) = sc.certificate.filter(|c| {
-            c.revoked_at.is_none()
-                || (on_hold(c) && revocation != RevocationReason::CertificateHold)
+        if let Some((serial, _)) = cert.filter(|(_, reason)| match reason {
+            None => true,
+            Some(r) => {
+                *r == RevocationReason::CertificateHold.code()
+                    && revocation != RevocationReason::CertificateHold
+            }
         }) {
-            let serial = ca::Serial::from_bytes(&cert.serial);
+            let serial = ca::Serial::from_bytes(&serial);
             let r = state
                 .ca
                 .revoke_in(&mut tx, &serial, revocation, &account.email)

@@ -16,15 +16,28 @@ pub struct ServerSettings {
     #[command(flatten)]
     pub verifier: verifier::config::VerifierSettings,
     /// Issue as soon as every check passes, without staff approval.
-    #[arg(long, env = "CHENGXIN_AUTO_APPROVE", default_value_t = false)]
+    #[arg(long, env = "CHENGXIN_AUTO_APPROVE", default_value_t = false, value_parser = ca::config::boolish)]
     pub auto_approve: bool,
     /// Behind a reverse proxy: take the client's address for the login limiter from the
     /// last `X-Forwarded-For` hop (the one the proxy added) instead of the connection.
-    #[arg(long, env = "CHENGXIN_TRUST_FORWARDED_FOR", default_value_t = false)]
+    #[arg(long, env = "CHENGXIN_TRUST_FORWARDED_FOR", default_value_t = false, value_parser = ca::config::boolish)]
     pub trust_forwarded_for: bool,
     /// Address to listen on.
     #[arg(long, env = "CHENGXIN_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Seconds a client has to send a request's line and headers, on a new connection
+    /// and between the requests of a kept-alive one; then the connection is closed.
+    #[arg(long, env = "CHENGXIN_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+    /// Most client connections open at once; more wait to be accepted. Keep it well
+    /// below the process's open-file limit (`ulimit -n`): the database and outgoing
+    /// connections need descriptors too.
+    #[arg(long, env = "CHENGXIN_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+    /// `/healthz` proves a write at most this often (seconds; 0: on every check) and
+    /// repeats the last answer in between.
+    #[arg(long, env = "CHENGXIN_HEALTH_WRITE_SECS", default_value_t = 5)]
+    pub health_write_secs: u64,
     /// Hours an operator has to answer a complaint.
     #[arg(long, env = "CHENGXIN_COMPLAINT_DEADLINE_HOURS", default_value_t = 120)]
     pub complaint_deadline_hours: u32,
@@ -123,9 +136,10 @@ pub struct JobSettings {
     #[arg(long, env = "CHENGXIN_JOB_BATCH", default_value_t = 10)]
     pub job_batch: u32,
     /// Run no job worker in this process (it still enqueues).
-    #[arg(long, env = "CHENGXIN_JOB_WORKER_DISABLED", default_value_t = false)]
+    #[arg(long, env = "CHENGXIN_JOB_WORKER_DISABLED", default_value_t = false, value_parser = ca::config::boolish)]
     pub job_worker_disabled: bool,
-    /// Seconds one webhook delivery may take.
-    #[arg(long, env = "CHENGXIN_WEBHOOK_TIMEOUT", default_value_t = 10)]
+    /// Seconds one webhook delivery may take (a receiver should answer at once and
+    /// work afterwards; a slow one holds up only the webhook lane).
+    #[arg(long, env = "CHENGXIN_WEBHOOK_TIMEOUT", default_value_t = 5)]
     pub webhook_timeout_secs: u64,
 }

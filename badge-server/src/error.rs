@@ -5,6 +5,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+/// What a client is told when the database's disk is full (503): nothing was saved,
+/// and the same request works once the operator has made room, without a restart.
+pub const DISK_FULL: &str = "the server's disk is full: nothing was saved; try again later / 服务器磁盘已满，未能保存，请稍后再试";
+
 /// Everything a handler can fail with, mapped to a status code in one place.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -107,6 +111,10 @@ impl IntoResponse for AppError {
                     Json(json!({ "error": "invalid fields", "fields": map })),
                 )
                     .into_response();
+            }
+            AppError::Internal(e) if e.is_disk_full() => {
+                tracing::error!(error = %e, "request failed: the database's disk is full");
+                (StatusCode::SERVICE_UNAVAILABLE, DISK_FULL.to_string())
             }
             AppError::Internal(e) => {
                 tracing::error!(error = %e, "request failed");

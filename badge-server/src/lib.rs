@@ -18,6 +18,7 @@ pub mod config;
 pub mod error;
 pub mod jobs;
 pub mod limiter;
+pub mod listen;
 pub mod mail;
 pub mod openapi;
 pub mod password;

@@ -3,10 +3,14 @@
 //! A session id is 256 random bits in a cookie (`HttpOnly`, `SameSite=Lax`, `Path=/`,
 //! `Secure` and the `__Host-` prefix when the public URL is https); the database keeps
 //! only its SHA-256, so a leaked table opens no session. A visitor who opens a form
-//! gets an anonymous session (no account) that carries the form's CSRF token; logging
-//! in replaces it with a new session (new id, new token), logging out deletes the row.
+//! gets an anonymous session (no account) that lives only in the cookie: its value is
+//! `a.<issued at>.<256 random bits>` and the form's CSRF token is an HMAC of it under
+//! the server's form key (`server_keys`), so showing a form writes nothing — page views
+//! that wrote a session row each were what 80 hurried anonymous clients wedged the
+//! SQLite server with, and what filled the table. Logging in replaces it with a new
+//! session (new id, new token, a row), logging out deletes the row.
 //! Sessions end after [`IDLE_SECS`] without a request and [`ABSOLUTE_SECS`] after
-//! login whatever happens.
+//! login whatever happens; an anonymous one [`ANONYMOUS_SECS`] after it was issued.
 //!
 //! Every form is read through [`CsrfForm`] (or [`CsrfUpload`] for a file upload),
 //! which refuses (403) a submission whose `Origin` (or `Referer`) is not the public
@@ -25,6 +29,7 @@ use axum::http::header::{COOKIE, ORIGIN, REFERER, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
+use base64::Engine as _;
 use ca::db::Database;
 use ca::{on_pool, on_tx};
 use serde::de::DeserializeOwned;
@@ -41,6 +46,9 @@ pub const IDLE_SECS: i64 = 2 * 3600;
 pub const ABSOLUTE_SECS: i64 = 24 * 3600;
 /// An anonymous session (a form's CSRF token) lives this long.
 pub const ANONYMOUS_SECS: i64 = 2 * 3600;
+/// An anonymous visitor's cookie value starts with this (a signed-in session's id is
+/// 43 base64url characters, which never contain a `.`).
+const ANONYMOUS_PREFIX: &str = "a.";
 /// `last_seen_at` is written at most this often per session.
 const TOUCH_SECS: i64 = 60;
 
@@ -58,7 +66,7 @@ pub fn cookie_name(secure: bool) -> &'static str {
     }
 }
 
-fn set_cookie(secure: bool, value: &str, delete: bool) -> HeaderValue {
+fn set_cookie(secure: bool, value: &str, max_age: Option<i64>) -> HeaderValue {
     let mut c = format!(
         "{}={value}; Path=/; HttpOnly; SameSite=Lax",
         cookie_name(secure)
@@ -66,13 +74,14 @@ fn set_cookie(secure: bool, value: &str, delete: bool) -> HeaderValue {
     if secure {
         c.push_str("; Secure");
     }
-    if delete {
-        c.push_str("; Max-Age=0");
+    if let Some(secs) = max_age {
+        c.push_str(&format!("; Max-Age={secs}"));
     }
     HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-/// The session cookie's value in a request, if any.
+/// The session cookie's value in a request, if any: a signed-in session's id (43
+/// characters) or an anonymous visitor's `a.<issued at>.<43 characters>`.
 fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(COOKIE)
@@ -82,13 +91,14 @@ fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter_map(|kv| kv.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.trim().to_string())
-        .filter(|v| v.len() == 43)
+        .filter(|v| v.len() == 43 || (v.starts_with(ANONYMOUS_PREFIX) && v.len() <= 80))
 }
 
 /// A live session: the visitor's, signed in or not.
 #[derive(Debug, Clone)]
 pub struct Session {
-    id_hash: Vec<u8>,
+    /// SHA-256 of the session id; `None` for an anonymous visitor, who has no row.
+    id_hash: Option<Vec<u8>>,
     /// The signed-in account, if any.
     pub account: Option<Account>,
     /// The synchronizer token every form of this session carries.
@@ -127,10 +137,13 @@ impl Session {
     }
 
     async fn write_flash(&self, db: &Database, message: Option<&str>) -> Result<(), AppError> {
+        let Some(id_hash) = &self.id_hash else {
+            return Ok(());
+        };
         on_pool!(db, |p| sqlx::query(
             "UPDATE sessions SET flash = $2 WHERE id_hash = $1"
         )
-        .bind(&self.id_hash)
+        .bind(id_hash)
         .bind(message)
         .execute(p)
         .await
@@ -149,6 +162,10 @@ async fn load(parts: &mut Parts, state: &AppState) -> Result<Option<Session>, Ap
         return Ok(s.clone());
     }
     let session = match cookie_value(&parts.headers, cookie_name(state.secure_cookies())) {
+        Some(token) if token.starts_with(ANONYMOUS_PREFIX) => anonymous(state, &token, now())
+            .await?
+            .filter(|(_, issued)| now() < issued.saturating_add(ANONYMOUS_SECS))
+            .map(|(s, _)| s),
         Some(token) => find(&state.db, &token).await?,
         None => None,
     };
@@ -205,7 +222,7 @@ async fn find(db: &Database, token: &str) -> Result<Option<Session>, AppError> {
         _ => None,
     };
     Ok(Some(Session {
-        id_hash,
+        id_hash: Some(id_hash),
         account,
         csrf,
         set_cookie: None,
@@ -225,30 +242,90 @@ async fn delete(db: &Database, id_hash: &[u8]) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Starts a session for `account` (anonymous with `None`), replacing `old` in the same
-/// transaction: login rotates the id and the CSRF token. Expired sessions are swept
-/// on the way.
+/// The anonymous session a cookie value `a.<issued at>.<random>` stands for, with
+/// when it was issued; `None` for a malformed value. Its CSRF token is the HMAC of the
+/// whole value under the form key: only this server can make one, and it reads
+/// nothing but the key (once per process) and writes nothing.
+async fn anonymous(
+    state: &AppState,
+    value: &str,
+    now: i64,
+) -> Result<Option<(Session, i64)>, AppError> {
+    let Some((issued, random)) = value
+        .strip_prefix(ANONYMOUS_PREFIX)
+        .and_then(|v| v.split_once('.'))
+    else {
+        return Ok(None);
+    };
+    let Ok(issued) = issued.parse::<i64>() else {
+        return Ok(None);
+    };
+    if random.len() != 43 || issued > now + 60 {
+        return Ok(None);
+    }
+    let key = form_key(state).await?;
+    let tag = ring::hmac::sign(key, value.as_bytes());
+    let session = Session {
+        id_hash: None,
+        account: None,
+        csrf: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag.as_ref()),
+        set_cookie: None,
+        flash: None,
+    };
+    Ok(Some((session, issued)))
+}
+
+/// A new anonymous session, for a visitor who opens a form without one.
+async fn start_anonymous(state: &AppState) -> Result<Session, AppError> {
+    let now = now();
+    let value = format!("{ANONYMOUS_PREFIX}{now}.{}", account::random_token()?);
+    let (mut session, _) = anonymous(state, &value, now)
+        .await?
+        .ok_or_else(|| AppError::Internal(ca::Error::Config("bad anonymous session".into())))?;
+    session.set_cookie = Some(set_cookie(
+        state.secure_cookies(),
+        &value,
+        Some(ANONYMOUS_SECS),
+    ));
+    Ok(session)
+}
+
+/// The key of the anonymous forms' CSRF tokens, read from `server_keys` once per
+/// process (the migration made it; every replica shares it).
+async fn form_key(state: &AppState) -> Result<&ring::hmac::Key, AppError> {
+    state
+        .form_key
+        .get_or_try_init(|| async {
+            let (secret,): (Vec<u8>,) = on_pool!(&state.db, |p| sqlx::query_as(
+                "SELECT secret FROM server_keys WHERE name = 'form'"
+            )
+            .fetch_one(p)
+            .await
+            .map_err(ca::Error::from)?);
+            Ok::<_, AppError>(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret))
+        })
+        .await
+}
+
+/// Starts a session for `account`, replacing `old` (its row, if it had one) in the
+/// same transaction: login rotates the id and the CSRF token. Expired sessions are
+/// swept on the way.
 pub async fn start(
     state: &AppState,
     old: Option<&Session>,
-    account: Option<Account>,
+    account: Account,
 ) -> Result<Session, AppError> {
     let token = account::random_token()?;
     let csrf = account::random_token()?;
     let id_hash = account::secret_hash(&token);
     let now = now();
-    let lifetime = if account.is_some() {
-        ABSOLUTE_SECS
-    } else {
-        ANONYMOUS_SECS
-    };
     let mut tx = state.db.begin().await?;
     on_tx!(&mut tx, |c| sqlx::query(
         "DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2 OR id_hash = $3"
     )
     .bind(now)
     .bind(now - IDLE_SECS)
-    .bind(old.map(|s| s.id_hash.clone()).unwrap_or_default())
+    .bind(old.and_then(|s| s.id_hash.clone()).unwrap_or_default())
     .execute(c)
     .await
     .map(|_| ())
@@ -259,10 +336,10 @@ pub async fn start(
          VALUES ($1, $2, $3, $4, $4, $5)"
     )
     .bind(&id_hash)
-    .bind(account.as_ref().map(|a| a.id))
+    .bind(account.id)
     .bind(&csrf)
     .bind(now)
-    .bind(now + lifetime)
+    .bind(now + ABSOLUTE_SECS)
     .execute(c)
     .await
     .map(|_| ())
@@ -270,22 +347,24 @@ pub async fn start(
     });
     tx.commit().await?;
     Ok(Session {
-        id_hash,
-        account,
+        id_hash: Some(id_hash),
+        account: Some(account),
         csrf,
-        set_cookie: Some(set_cookie(state.secure_cookies(), &token, false)),
+        set_cookie: Some(set_cookie(state.secure_cookies(), &token, None)),
         flash: None,
     })
 }
 
 /// Ends a session server-side; returns the `Set-Cookie` that clears the cookie.
 pub async fn end(state: &AppState, session: &Session) -> Result<HeaderValue, AppError> {
-    delete(&state.db, &session.id_hash).await?;
-    Ok(set_cookie(state.secure_cookies(), "", true))
+    if let Some(id_hash) = &session.id_hash {
+        delete(&state.db, id_hash).await?;
+    }
+    Ok(set_cookie(state.secure_cookies(), "", Some(0)))
 }
 
-/// The visitor's session, created (anonymous) when there is none: for pages that show
-/// a form. Send the page through [`Session::attach`].
+/// The visitor's session, created (anonymous, in the cookie only) when there is none:
+/// for pages that show a form. Send the page through [`Session::attach`].
 #[derive(Debug, Clone)]
 pub struct Visitor(pub Session);
 
@@ -295,7 +374,7 @@ impl FromRequestParts<AppState> for Visitor {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
         match load(parts, state).await? {
             Some(s) => Ok(Visitor(s)),
-            None => Ok(Visitor(start(state, None, None).await?)),
+            None => Ok(Visitor(start_anonymous(state).await?)),
         }
     }
 }

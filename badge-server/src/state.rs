@@ -70,6 +70,10 @@ pub struct Shared {
     pub mailer: Arc<crate::mail::Mailer>,
     /// Checks webhook URLs and delivers the `webhook` jobs.
     pub webhooks: Arc<crate::webhook::Webhooks>,
+    /// The key of anonymous forms' CSRF tokens, read from the database on first use.
+    pub form_key: Arc<tokio::sync::OnceCell<ring::hmac::Key>>,
+    /// `/healthz`'s write probe and its last answer.
+    pub health: Arc<crate::routes::health::WriteProbe>,
 }
 
 impl Shared {
@@ -153,6 +157,10 @@ impl AppState {
             )),
             mailer: Arc::new(mailer),
             webhooks: Arc::new(webhooks),
+            form_key: Arc::default(),
+            health: Arc::new(crate::routes::health::WriteProbe::new(
+                std::time::Duration::from_secs(settings.health_write_secs),
+            )),
         };
         Ok(AppState {
             shared: Arc::new(shared),

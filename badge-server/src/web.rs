@@ -285,6 +285,17 @@ impl IntoResponse for PageError {
                 "页面不存在 / Not found",
                 &["找不到此页面。", "There is no such page."],
             ),
+            PageError::Internal(AppError::Internal(e)) if e.is_disk_full() => {
+                tracing::error!(error = %e, "page failed: the database's disk is full");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "服务器磁盘已满 / The server's disk is full",
+                    &[
+                        "未能保存，请稍后再试。",
+                        "The server's disk is full: nothing was saved; try again later.",
+                    ],
+                )
+            }
             PageError::Internal(e) => {
                 tracing::error!(error = %e, "page failed");
                 (

@@ -377,6 +377,19 @@ impl Ca {
 
 /// Reads a passphrase file, dropping one trailing newline.
 pub fn read_passphrase_file(path: &Path) -> Result<Zeroizing<Vec<u8>>> {
+    // A passphrase others can read protects nothing: refuse it rather than use it.
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &fs::metadata(path)
+            .map_err(|e| Error::io(path, e))?
+            .permissions(),
+    );
+    if mode & 0o077 != 0 {
+        return Err(Error::Config(format!(
+            "the passphrase file {} is readable by other users (mode {:o}): chmod 600 it",
+            path.display(),
+            mode & 0o777
+        )));
+    }
     let mut bytes = Zeroizing::new(fs::read(path).map_err(|e| Error::io(path, e))?);
     while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
         bytes.pop();

@@ -12,6 +12,36 @@ use crate::pkcs11::{Pkcs11Config, Pkcs11Signer};
 use crate::signer::Signer;
 use crate::{Error, Result};
 
+/// The words every yes/no setting of the three binaries takes, in any case: `1`,
+/// `true`, `yes`, `on` and `0`, `false`, `no`, `off`. The README wrote
+/// `CHENGXIN_AUTO_APPROVE=1`, which clap's own parser (true/false only) refused.
+pub fn parse_bool(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// The clap value parser of every yes/no setting (`value_parser = ca::config::boolish`):
+/// [`parse_bool`]'s words, from the environment or the command line.
+pub fn boolish(s: &str) -> std::result::Result<bool, String> {
+    parse_bool(s)
+        .ok_or_else(|| format!("{s:?} is not yes or no: use 1/0, true/false, yes/no or on/off"))
+}
+
+/// Parses the command line of `P` with no environment value shown in `--help`: clap
+/// prints `[env: NAME=value]`, and values such as the database or SMTP URL carry
+/// passwords, which then reached terminals, logs and bug reports.
+pub fn parse_hiding_env_values<P: clap::Parser>() -> P {
+    fn hide(cmd: clap::Command) -> clap::Command {
+        cmd.mut_args(|a| a.hide_env_values(true))
+            .mut_subcommands(hide)
+    }
+    let matches = hide(P::command()).get_matches();
+    P::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
 /// Where the shared state lives.
 #[derive(clap::Args, Debug, Clone)]
 pub struct Settings {
@@ -20,7 +50,8 @@ pub struct Settings {
         long,
         env = "CHENGXIN_DATABASE_URL",
         default_value = "sqlite://./data/chengxin.db",
-        global = true
+        global = true,
+        hide_env_values = true
     )]
     pub database_url: String,
     /// Public base URL that seals, CRL, OCSP and AIA URLs point at.

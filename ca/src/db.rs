@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction, TransactionManager as _};
 
 use crate::{Error, Result};
 
@@ -70,6 +70,7 @@ impl Database {
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(10))
+                .after_release(|c, _| Box::pin(outside_transaction(c)))
                 .connect_with(opts)
                 .await?;
             Database::Postgres(pool)
@@ -82,6 +83,9 @@ impl Database {
             {
                 std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
             }
+            if path != ":memory:" {
+                owner_only(Path::new(path))?;
+            }
             let opts = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
@@ -90,6 +94,7 @@ impl Database {
                 .busy_timeout(Duration::from_secs(10));
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
+                .after_release(|c, _| Box::pin(outside_transaction(c)))
                 .connect_with(opts)
                 .await?;
             Database::Sqlite(pool)
@@ -115,11 +120,27 @@ impl Database {
     /// transaction that reads before it writes fails at once with "database is
     /// locked" when another writer holds the lock (SQLite cannot upgrade it), which
     /// the bench-seal seeding hit with four concurrent approvals.
+    ///
+    /// `BEGIN` runs on a task of its own, so that it finishes whatever happens to the
+    /// caller. sqlx 0.8.6 cannot be cancelled safely there: a future dropped after
+    /// `BEGIN` ran but before the `Transaction` was built (SQLite: `begin_with`'s
+    /// check that a transaction started; PostgreSQL: the wait for `BEGIN`'s answer,
+    /// launchbadge/sqlx#4385) hands the connection back to the pool inside a
+    /// transaction nobody tracks. A request cut off there (a client hanging up, the
+    /// request timeout) left every later write on that connection failing or never
+    /// committed and, on SQLite, the write lock held. On the task the `Transaction`
+    /// is always built; when nobody waits for it any more it is dropped there, which
+    /// rolls it back.
     pub async fn begin(&self) -> Result<Tx> {
-        Ok(match self {
-            Database::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
-            Database::Postgres(p) => Tx::Postgres(p.begin().await?),
+        let db = self.clone();
+        tokio::spawn(async move {
+            Ok(match db {
+                Database::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+                Database::Postgres(p) => Tx::Postgres(p.begin().await?),
+            })
         })
+        .await
+        .map_err(|e| Error::Config(format!("the task beginning a transaction died: {e}")))?
     }
 
     /// Which backend, for logs and metrics.
@@ -134,6 +155,54 @@ impl Database {
     pub async fn close(&self) {
         on_pool!(self, |p| p.close().await)
     }
+}
+
+/// Makes the SQLite file readable and writable by its owner only, creating it so when
+/// missing (SQLite gives its `-wal` and `-shm` files the database file's mode). It
+/// holds webhook secrets, session hashes and personal data; it used to be created
+/// 0644. An existing file others can read is tightened, with a warning.
+fn owner_only(path: &Path) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+            tracing::warn!(
+                path = %path.display(),
+                mode = format!("{:o}", meta.permissions().mode() & 0o777),
+                "the database file was readable by other users; now 0600"
+            );
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| Error::io(path, e))
+        }
+        Ok(_) => Ok(()),
+        Err(_) => std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map(drop)
+            .map_err(|e| Error::io(path, e)),
+    }
+}
+
+/// The pool's check of a connection handed back: it goes back to the pool only
+/// outside any transaction. A dropped `Transaction` queues its `ROLLBACK`; the ping
+/// runs it first. A connection still inside a transaction after that is one whose
+/// `ROLLBACK` failed — SQLite rolls a transaction back by itself on some errors
+/// (`SQLITE_FULL`, I/O errors), and sqlx 0.8.6 then keeps counting it as open, so
+/// every later `begin` on the connection failed with "non-zero transaction depth"
+/// even after the disk had room again. Such a connection is closed (which ends any
+/// transaction) and the pool opens a fresh one when it needs it.
+async fn outside_transaction<C: sqlx::Connection>(conn: &mut C) -> sqlx::Result<bool> {
+    conn.ping().await?;
+    let depth = <C::Database as sqlx::Database>::TransactionManager::get_transaction_depth(conn);
+    if depth > 0 {
+        tracing::warn!(
+            depth,
+            "a database connection came back inside a transaction; closing it"
+        );
+    }
+    Ok(depth == 0)
 }
 
 impl Tx {

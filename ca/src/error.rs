@@ -125,6 +125,19 @@ impl Error {
         }
     }
 
+    /// True when the database refused a write because its disk is full (SQLite
+    /// `SQLITE_FULL`, PostgreSQL `53100 disk_full`): nothing was written, and writes
+    /// work again once there is room, so it is worth saying so rather than "internal
+    /// error".
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            Error::Database(sqlx::Error::Database(e)) => {
+                matches!(e.code().as_deref(), Some("13" | "53100"))
+            }
+            _ => false,
+        }
+    }
+
     /// True when the error was caused by the caller's input rather than by the CA.
     pub fn is_input_error(&self) -> bool {
         matches!(

@@ -65,13 +65,28 @@ impl Deployment {
             cmd.env(k, v);
         }
         let log = std::fs::File::create(self.path("server.log")).unwrap();
-        let child = cmd
+        let mut child = cmd
             .arg("serve")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .unwrap();
-        wait_for_port(&format!("127.0.0.1:{}", self.port), 30);
+        // A server that exits (a setting refused) says why at once.
+        let addr = format!("127.0.0.1:{}", self.port);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(&addr).is_err() {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!(
+                    "badge-server serve exited ({status}) with {extra:?}:\n{}",
+                    std::fs::read_to_string(self.path("server.log")).unwrap_or_default()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{addr} did not start listening in 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
         Child(child)
     }
 
@@ -3131,4 +3146,418 @@ fn a_complaint_filed_answered_and_upheld_through_the_pages_turns_the_seal_on_the
             shots.display()
         );
     }
+}
+
+/// SIGTERM lets the worker hand back the jobs it claimed: they are claimable at once
+/// instead of after the 300 s lease. Here a mail hangs on an SMTP server that never
+/// answers; after SIGTERM its row has no lease, and a server started against a real
+/// SMTP server sends it within seconds. Deliveries are at-least-once (a process
+/// killed between sending and recording sends again): the resent mail carries the
+/// same `Message-ID`, derived from the job, so receivers can drop the duplicate.
+#[test]
+fn sigterm_releases_claimed_jobs_and_a_mail_sent_twice_keeps_its_message_id() {
+    for backend in Backend::all() {
+        let d = Deployment::new(backend);
+        d.ca(&["init"]).ok();
+        // Accepts connections and never says a word.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let silent_url = format!("smtp://{}", silent.local_addr().unwrap());
+        let held = std::thread::spawn(move || {
+            let mut open = Vec::new();
+            for s in silent.incoming().take(1) {
+                open.push(s);
+                std::thread::sleep(Duration::from_secs(60));
+            }
+        });
+        let mut server = d.serve_with(&quick_queue(&[("CHENGXIN_SMTP_URL", silent_url)]));
+        let id = insert_job(
+            &d,
+            "mail",
+            &serde_json::json!({"to": "user@example.cn", "subject": "重置密码", "text": "打开链接。"}),
+        );
+        wait_for_job(&d, id, 20, "claimed", |s| s.0 >= 1);
+        let pid = server.0.id().to_string();
+        run(Command::new("kill").args(["-TERM", &pid])).ok();
+        let stopped = Instant::now();
+        while server.0.try_wait().unwrap().is_none() {
+            assert!(
+                stopped.elapsed() < Duration::from_secs(20),
+                "{backend:?}: still running 20 s after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let lease = sql(
+            &d,
+            &format!("SELECT COALESCE(locked_until, 0) FROM jobs WHERE id = {id}"),
+        );
+        assert_eq!(lease.trim(), "0", "{backend:?}: the claim outlived SIGTERM");
+        drop(held);
+
+        let sink = testkit::SmtpSink::start();
+        let _server = d.serve_with(&quick_queue(&[("CHENGXIN_SMTP_URL", sink.url())]));
+        let first = sink.wait_for(1, 10);
+        wait_for_job(&d, id, 10, "done", |s| s.2);
+        // As if the process had died after sending and before recording it.
+        sql(
+            &d,
+            &format!("UPDATE jobs SET done_at = NULL, locked_until = NULL WHERE id = {id}"),
+        );
+        let both = sink.wait_for(2, 10);
+        assert!(
+            first[0].message_id.starts_with(&format!("<job-{id}.")),
+            "{}",
+            first[0].message_id
+        );
+        assert_eq!(both[1].message_id, both[0].message_id, "{backend:?}");
+    }
+}
+
+/// Every setting the README shows with a value — `CHENGXIN_NAME=value`, and
+/// `` `CHENGXIN_NAME` (default) `` where the default is a number or a list of numbers —
+/// in the order shown, without repeats.
+fn settings_shown(text: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("CHENGXIN_") {
+        let after = &rest[i..];
+        let len = after
+            .find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+            .unwrap_or(after.len());
+        let (name, tail) = after.split_at(len);
+        let value = if let Some(v) = tail.strip_prefix('=') {
+            Some(match v.chars().next() {
+                Some(q @ ('\'' | '"')) => v[1..].split(q).next().unwrap_or_default(),
+                _ => v
+                    .split(|c: char| c.is_whitespace() || c == '`')
+                    .next()
+                    .unwrap_or_default(),
+            })
+        } else {
+            tail.strip_prefix('`')
+                .map(str::trim_start)
+                .and_then(|t| t.strip_prefix('('))
+                .and_then(|t| t.split(')').next())
+                .filter(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit() || c == ','))
+        };
+        if let Some(v) = value {
+            let pair = (name.to_string(), v.to_string());
+            if !out.contains(&pair) {
+                out.push(pair);
+            }
+        }
+        rest = tail;
+    }
+    out
+}
+
+/// A SoftHSM2 token (label `chengxin`, PIN 123456) in `dir`: the `SOFTHSM2_CONF` file
+/// and the module's path.
+fn softhsm_token(dir: &Path) -> (PathBuf, String) {
+    let module = [
+        "/usr/lib/softhsm/libsofthsm2.so",
+        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).exists())
+    .expect("SoftHSM2 is required (apt-get install softhsm2)");
+    let tokens = dir.join("tokens");
+    std::fs::create_dir_all(&tokens).unwrap();
+    let conf = dir.join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\n",
+            tokens.display()
+        ),
+    )
+    .unwrap();
+    run(Command::new("softhsm2-util")
+        .env("SOFTHSM2_CONF", &conf)
+        .args([
+            "--init-token",
+            "--free",
+            "--label",
+            "chengxin",
+            "--pin",
+            "123456",
+            "--so-pin",
+            "654321",
+        ]))
+    .ok();
+    (conf, module.to_string())
+}
+
+/// The README says how to configure the server; every value it shows must be taken as
+/// shown. `CHENGXIN_AUTO_APPROVE=1` made the server refuse to start (`invalid value
+/// '1' for '--auto-approve'`). The server is started with each value in turn (over a
+/// working base configuration) and must answer `/healthz`. Values that name things
+/// outside this machine work as shown (nothing is contacted at start); placeholders get
+/// a local stand-in of the same shape: the passphrase file, and a SoftHSM2 token for
+/// the PKCS#11 key.
+#[test]
+fn every_setting_the_readme_shows_is_accepted_as_shown() {
+    let readme = std::fs::read_to_string(testkit::workspace_root().join("README.md")).unwrap();
+    let shown = settings_shown(&readme);
+    assert!(
+        shown.contains(&("CHENGXIN_AUTO_APPROVE".into(), "1".into())),
+        "{shown:?}"
+    );
+    let d = Deployment::new(Backend::Sqlite);
+    d.ca(&["init"]).ok();
+    let hsm = Deployment::new(Backend::Sqlite);
+    let (conf, module) = softhsm_token(hsm.dir.path());
+    let pkcs11 = format!("module={module};token=chengxin;key=issuing");
+    let hsm_env = [
+        ("SOFTHSM2_CONF", conf.display().to_string()),
+        ("CHENGXIN_CA_PKCS11", pkcs11),
+        ("CHENGXIN_CA_PKCS11_PIN", "123456".to_string()),
+    ];
+    let mut init = Command::new(bin("ca"));
+    hsm.env(&mut init);
+    for (k, v) in &hsm_env {
+        init.env(k, v);
+    }
+    run(init.arg("init")).ok();
+    let passphrase = d.path("passphrase");
+    std::fs::write(&passphrase, PASSPHRASE).unwrap();
+    std::fs::set_permissions(
+        &passphrase,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    for (name, value) in &shown {
+        let (deployment, env): (&Deployment, Vec<(&str, String)>) = match name.as_str() {
+            "CHENGXIN_CA_PASSPHRASE_FILE" => (&d, vec![(name, passphrase.display().to_string())]),
+            "CHENGXIN_CA_PKCS11" => (&hsm, hsm_env.to_vec()),
+            _ => {
+                assert!(
+                    !value.contains('…'),
+                    "{name}={value} is a placeholder: give it a local stand-in here"
+                );
+                (&d, vec![(name, value.clone())])
+            }
+        };
+        let _server = deployment.serve_with(&env);
+        let health = http().get(deployment.url("/healthz")).send().unwrap();
+        assert_eq!(health.status(), 200, "{name}={value}");
+    }
+}
+
+/// Sockets that never send a request are closed after the header timeout, and the
+/// connection limit leaves descriptors for the database: 100 idle sockets against a
+/// server limited to 96 open files and 20 connections, and `/healthz` still answers.
+/// Before, idle sockets stayed open for ever, and 260 of them on a 256-descriptor
+/// limit stopped `/healthz`.
+#[test]
+fn idle_sockets_are_closed_and_healthz_keeps_answering_under_a_descriptor_limit() {
+    let d = Deployment::new(Backend::Sqlite);
+    d.ca(&["init"]).ok();
+    let mut cmd = Command::new("prlimit");
+    cmd.args(["--nofile=96:96", "--"]).arg(bin("badge-server"));
+    d.env(&mut cmd);
+    let log = std::fs::File::create(d.path("server.log")).unwrap();
+    let _server = Child(
+        cmd.arg("serve")
+            .env("CHENGXIN_HEADER_TIMEOUT_SECS", "1")
+            .env("CHENGXIN_MAX_CONNECTIONS", "20")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    let addr = format!("127.0.0.1:{}", d.port);
+    wait_for_port(&addr, 30);
+    let idle: Vec<std::net::TcpStream> = (0..100)
+        .map(|_| std::net::TcpStream::connect(&addr).unwrap())
+        .collect();
+    let asked = Instant::now();
+    let health = http().get(d.url("/healthz")).send();
+    let health = health.unwrap_or_else(|e| {
+        panic!(
+            "/healthz did not answer: {e}\n{}",
+            std::fs::read_to_string(d.path("server.log")).unwrap_or_default()
+        )
+    });
+    assert_eq!(health.status(), 200);
+    eprintln!("/healthz answered after {:?}", asked.elapsed());
+    for mut s in idle {
+        use std::io::Read;
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = [0u8; 16];
+        match s.read(&mut buf) {
+            Ok(0) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            other => panic!("an idle socket is still open: {other:?}"),
+        }
+    }
+}
+
+/// Jobs of one kind do not wait behind another's: with 30 webhooks hanging on an
+/// endpoint that never answers, a password-reset mail queued after them still goes
+/// out within 2 s (the worker used to wait for a whole batch of 10, each webhook up
+/// to its timeout: 0.14 s became 78 s).
+#[test]
+fn a_never_answering_webhook_delays_a_reset_mail_by_under_two_seconds() {
+    for backend in Backend::all() {
+        let d = Deployment::new(backend);
+        d.ca(&["init"]).ok();
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let hook = format!("http://{}/hook", silent.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let open: Vec<_> = silent.incoming().collect();
+            drop(open);
+        });
+        let sink = testkit::SmtpSink::start();
+        let _server = d.serve_with(&quick_queue(&[
+            ("CHENGXIN_ALLOW_PRIVATE_TARGETS", "127.0.0.1/32".into()),
+            ("CHENGXIN_SMTP_URL", sink.url()),
+        ]));
+        let operator = d.token("operator", "ops@chenxi-shuzhi.cn");
+        let set = http()
+            .put(d.url("/api/v1/me/webhook"))
+            .bearer_auth(&operator)
+            .json(&serde_json::json!({"url": hook}))
+            .send()
+            .unwrap();
+        assert_eq!(set.status(), 200, "{backend:?}");
+        let account = sql(
+            &d,
+            "SELECT id FROM accounts WHERE email = 'ops@chenxi-shuzhi.cn'",
+        );
+        let hooks: Vec<i64> = (0..30)
+            .map(|_| {
+                insert_job(
+                    &d,
+                    "webhook",
+                    &serde_json::json!({"account_id": account.trim().parse::<i64>().unwrap(),
+                                        "event": "complaint.submitted", "data": {}}),
+                )
+            })
+            .collect();
+        wait_for_job(&d, hooks[0], 10, "claimed", |s| s.0 >= 1);
+        let queued = Instant::now();
+        insert_job(
+            &d,
+            "mail",
+            &serde_json::json!({"to": "user@example.cn", "subject": "重置密码 / Reset your password", "text": "打开链接。"}),
+        );
+        sink.wait_for(1, 30);
+        let took = queued.elapsed();
+        assert!(
+            took < Duration::from_secs(2),
+            "{backend:?}: the mail took {took:?}"
+        );
+        eprintln!("{backend:?}: the reset mail went out after {took:?}");
+    }
+}
+
+/// Secrets stay where they are: `--help` shows no environment value (it printed the
+/// SMTP URL with its password and the database URL); the SQLite file, which holds
+/// webhook secrets, is readable by its owner only (it was 0644); a passphrase file
+/// others can read is refused; and no reset link or token reaches the log, even at
+/// debug level and without SMTP (development).
+#[test]
+fn secrets_stay_out_of_help_text_other_users_reach_and_the_log() {
+    let secret_env = [
+        (
+            "CHENGXIN_SMTP_URL",
+            "smtps://mailer:smtp-s3cret@smtp.example.cn",
+        ),
+        (
+            "CHENGXIN_DATABASE_URL",
+            "postgres://chengxin:db-s3cret@db.example.cn/chengxin",
+        ),
+        (
+            "CHENGXIN_ICP_PROVIDER",
+            "miit:https://key:icp-s3cret@icp.example.cn",
+        ),
+    ];
+    for (binary, args) in [
+        ("badge-server", vec!["serve", "--help"]),
+        ("badge-server", vec!["--help"]),
+        ("ca", vec!["--help"]),
+        ("verifier", vec!["check", "--help"]),
+    ] {
+        let mut cmd = Command::new(bin(binary));
+        cmd.args(&args).envs(secret_env);
+        let out = run(&mut cmd).ok().stdout;
+        assert!(!out.contains("s3cret"), "{binary} {args:?}:\n{out}");
+    }
+
+    let d = Deployment::new(Backend::Sqlite);
+    d.ca(&["init"]).ok();
+    let open = d.path("open-passphrase");
+    std::fs::write(&open, PASSPHRASE).unwrap();
+    std::fs::set_permissions(&open, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let mut cmd = Command::new(bin("badge-server"));
+    d.env(&mut cmd);
+    let mut refused = Child(
+        cmd.arg("serve")
+            .env("CHENGXIN_CA_PASSPHRASE_FILE", &open)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = refused.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the server started with a passphrase file others can read"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success());
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut refused.0.stderr.take().unwrap(), &mut said).unwrap();
+    assert!(said.contains("readable by other users"), "{said}");
+
+    let _server = d.serve_with(&quick_queue(&[("RUST_LOG", "debug".into())]));
+    let db = d.db_url.strip_prefix("sqlite://").unwrap();
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(db).unwrap().permissions());
+    assert_eq!(mode & 0o077, 0, "the database file is {mode:o}");
+    // A reset mail queued (without SMTP it is logged), and a reset page opened with a token.
+    let mut add = Command::new(bin("badge-server"));
+    d.env(&mut add);
+    run(add.args([
+        "user",
+        "add",
+        "--role",
+        "staff",
+        "--email",
+        "staff@chengxin.test",
+    ]))
+    .ok();
+    let id: i64 = sql(&d, "SELECT MAX(id) FROM jobs WHERE kind = 'mail'")
+        .trim()
+        .parse()
+        .unwrap();
+    wait_for_job(&d, id, 10, "done", |s| s.2);
+    http()
+        .get(d.url("/password/reset?token=t0ken-in-the-url-s3cret"))
+        .send()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let log = std::fs::read_to_string(d.path("server.log")).unwrap();
+    assert!(
+        log.contains("staff@chengxin.test"),
+        "the mail is logged:\n{log}"
+    );
+    assert!(
+        log.contains("token=[redacted]"),
+        "the link is logged redacted:\n{log}"
+    );
+    assert_eq!(
+        log.matches("token=").count(),
+        log.matches("token=[redacted]").count(),
+        "a link with its token in the log:\n{log}"
+    );
+    assert!(
+        !log.contains("s3cret"),
+        "a token from a URL in the log:\n{log}"
+    );
 }

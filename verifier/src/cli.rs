@@ -92,7 +92,7 @@ enum Command {
 
 /// Runs the CLI: exit 0 pass, 1 fail or review, 2 error (or bad usage).
 pub async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = ca::config::parse_hiding_env_values();
     match run(cli).await {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

@@ -18,14 +18,17 @@ pub enum PrivatePolicy {
 }
 
 impl PrivatePolicy {
-    /// From `CHENGXIN_ALLOW_PRIVATE_TARGETS`: unset, empty or `0` refuse; `1` allows
-    /// all; otherwise a comma list of CIDRs (`127.0.0.1/32,::1/128`).
+    /// From `CHENGXIN_ALLOW_PRIVATE_TARGETS`: unset, empty or a "no"
+    /// ([`ca::config::parse_bool`]: `0`, `false`, `no`, `off`) refuse; a "yes" (`1`,
+    /// `true`, `yes`, `on`) allows all; otherwise a comma list of CIDRs
+    /// (`127.0.0.1/32,::1/128`).
     pub fn parse(value: Option<&str>) -> Result<Self> {
         let v = value.map(str::trim).unwrap_or("");
-        match v {
-            "" | "0" | "false" => return Ok(PrivatePolicy::Refuse),
-            "1" | "true" => return Ok(PrivatePolicy::AllowAll),
-            _ => {}
+        match ca::config::parse_bool(v) {
+            _ if v.is_empty() => return Ok(PrivatePolicy::Refuse),
+            Some(false) => return Ok(PrivatePolicy::Refuse),
+            Some(true) => return Ok(PrivatePolicy::AllowAll),
+            None => {}
         }
         let nets = v
             .split(',')
@@ -205,5 +208,22 @@ mod tests {
         );
         assert!(PrivatePolicy::parse(Some("127.0.0.1/40")).is_err());
         assert!(PrivatePolicy::parse(Some("nonsense")).is_err());
+    }
+
+    #[test]
+    fn allow_private_targets_takes_the_yes_no_words_of_every_other_setting() {
+        let private: IpAddr = "10.0.0.1".parse().unwrap();
+        for yes in ["1", "true", "YES", "On"] {
+            assert!(
+                PrivatePolicy::parse(Some(yes)).unwrap().permits(private),
+                "{yes}"
+            );
+        }
+        for no in ["", "0", "False", "no", "OFF"] {
+            assert!(
+                !PrivatePolicy::parse(Some(no)).unwrap().permits(private),
+                "{no}"
+            );
+        }
     }
 }

@@ -161,7 +161,7 @@ async fn login(
         ));
     }
     account::clear_failed_logins(&state.db, creds.account.id).await?;
-    let new = session::start(&state, Some(&session), Some(creds.account)).await?;
+    let new = session::start(&state, Some(&session), creds.account).await?;
     let to = if next.is_empty() { "/account" } else { &next };
     Ok(new.attach(see_other(to, None)))
 }

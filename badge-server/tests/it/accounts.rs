@@ -33,12 +33,18 @@ impl TestApp {
 
     pub(crate) async fn with_public_url(backend: Backend, public_url: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let state = crate::app_state(
-            dir.path(),
-            &backend.fresh_database(dir.path()),
-            &["--public-url", public_url],
-        )
-        .await;
+        let db_url = backend.fresh_database(dir.path());
+        Self::with_database(dir, &db_url, &["--public-url", public_url]).await
+    }
+
+    /// The application on the database at `db_url`, its CA in `dir`, with `extra`
+    /// command-line settings.
+    pub(crate) async fn with_database(
+        dir: tempfile::TempDir,
+        db_url: &str,
+        extra: &[&str],
+    ) -> Self {
+        let state = crate::app_state(dir.path(), db_url, extra).await;
         TestApp {
             app: badge_server::router::build(state.clone()),
             state,
@@ -1117,5 +1123,100 @@ async fn api_tokens_expire_are_listed_without_secrets_and_can_be_revoked_by_thei
             .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{r:?}");
         assert_eq!(me(&t, &fresh).await, StatusCode::UNAUTHORIZED);
+    }
+}
+
+/// Showing a form writes nothing, and visitors who hang up at any moment leave the
+/// server writing. 80 anonymous clients opening `/login` with a 50 ms timeout wedged
+/// the SQLite server in 15 s: each view wrote a session in a transaction, and a
+/// request cut off at the wrong moment left its connection inside it. Here 320 views
+/// are cut off between 0 and 4 ms; afterwards no session row exists, a login (a
+/// write) works, and the anonymous form's token still guards the form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hurried_anonymous_visitors_write_nothing_and_do_not_stop_the_server_writing() {
+    for backend in Backend::all() {
+        let t = TestApp::new(backend).await;
+        t.account(Role::User, "wang@example.cn").await;
+        for round in 0..4u64 {
+            let views = (0..80u64).map(|k| {
+                let req = Request::get("/login")
+                    .extension(ConnectInfo(SocketAddr::from(([192, 0, 2, 20], 40000))))
+                    .body(Body::empty())
+                    .unwrap();
+                let cut = std::time::Duration::from_micros((round * 80 + k) * 12);
+                let app = t.app.clone();
+                async move {
+                    let _ = tokio::time::timeout(cut, app.oneshot(req)).await;
+                }
+            });
+            futures_util::future::join_all(views).await;
+        }
+        let mut b = t.browser();
+        let page = b.get("/login").await.expect(200, "登录");
+        assert_eq!(
+            t.scalar("SELECT COUNT(*) FROM sessions").await,
+            0,
+            "{backend:?}"
+        );
+        assert!(b.cookie.as_deref().unwrap().starts_with("cx_session=a."));
+        assert!(page.set_cookie().unwrap().contains("Max-Age=7200"));
+        // The same visitor sees the same token; a forged one is refused.
+        assert_eq!(b.get("/login").await.csrf(), page.csrf());
+        let forged = b
+            .post(
+                "/login",
+                &[
+                    ("csrf", "A".repeat(43).as_str()),
+                    ("email", "wang@example.cn"),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN, "{backend:?}");
+        let r = b.login("wang@example.cn", PASSWORD).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{backend:?}: {r:?}");
+        b.get("/account").await.expect(200, "wang@example.cn");
+        assert_eq!(
+            t.scalar("SELECT COUNT(*) FROM sessions").await,
+            1,
+            "{backend:?}"
+        );
+
+        // An anonymous session is good for two hours after it was issued: signed with
+        // the server's key, a cookie issued 3 h ago is refused, one issued now works.
+        let (key,): (Vec<u8>,) = on_pool!(&t.state.db, |p| sqlx::query_as(
+            "SELECT secret FROM server_keys WHERE name = 'form'"
+        )
+        .fetch_one(p)
+        .await
+        .unwrap());
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        for (issued, status) in [
+            (now - 3 * 3600, StatusCode::FORBIDDEN),
+            (now, StatusCode::SEE_OTHER),
+        ] {
+            let value = format!("a.{issued}.{}", "B".repeat(43));
+            let tag = ring::hmac::sign(
+                &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key),
+                value.as_bytes(),
+            );
+            let csrf = base64::Engine::encode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                tag.as_ref(),
+            );
+            let mut v = t.browser();
+            v.cookie = Some(format!("cx_session={value}"));
+            let r = v
+                .post(
+                    "/login",
+                    &[
+                        ("csrf", csrf.as_str()),
+                        ("email", "wang@example.cn"),
+                        ("password", PASSWORD),
+                    ],
+                )
+                .await;
+            assert_eq!(r.status, status, "{backend:?} issued {issued}: {r:?}");
+        }
     }
 }

@@ -1042,3 +1042,104 @@ async fn uploads_count_against_the_uploader_refusals_included_and_decodes_wait_f
             .await;
     assert_eq!(stored, 2);
 }
+
+/// Four times the SQLite pool's eight connections decide at once, every decision
+/// upholding a complaint about the same site. Each holds its transaction while it
+/// looks up the site's certificate; that look-up went through the pool, so with every
+/// connection held by a waiting decision none could finish (10 concurrent: 7 failed
+/// after 10 s; 30: none succeeded, yet some committed while staff saw an error). On
+/// PostgreSQL all but the first failed with "already revoked": each had read the
+/// certificate as live before the first committed. Now every decision succeeds, and
+/// what each reported is what the database holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_times_the_pool_of_concurrent_decisions_all_finish_and_each_reports_what_it_committed()
+{
+    for backend in Backend::all() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = state(dir.path(), backend).await;
+        // 32 complaints about one site in an hour, from 32 people.
+        s.complaints.per_site_per_hour = 100;
+        let (site, people) = certified_site(&s).await;
+        let staff = account::ensure(
+            &s.db,
+            &Email::parse("staff@chengxin.test").unwrap(),
+            Role::Staff,
+        )
+        .await
+        .unwrap();
+        let mut ids = Vec::new();
+        for i in 0..32 {
+            let visitor = account::ensure(
+                &s.db,
+                &Email::parse(&format!("visitor{i}@example.com")).unwrap(),
+                Role::User,
+            )
+            .await
+            .unwrap();
+            let c = complaint::submit(
+                &s,
+                &visitor,
+                &site,
+                "fraud",
+                "付款后一直不发货，客服不回复。",
+                T0,
+            )
+            .await
+            .unwrap();
+            complaint::answer(&s, &people.operator, &c.id, "已处理。", T0 + HOUR)
+                .await
+                .unwrap();
+            ids.push(c.id);
+        }
+        let mut decisions = tokio::task::JoinSet::new();
+        for id in ids {
+            let (s, staff) = (s.clone(), staff.clone());
+            decisions.spawn(async move {
+                let decided = tokio::time::timeout(
+                    std::time::Duration::from_secs(60),
+                    complaint::decide(
+                        &s,
+                        &staff,
+                        &id,
+                        complaint::Decision::Upheld {
+                            revocation: ca::RevocationReason::PrivilegeWithdrawn,
+                        },
+                        "证据充分。",
+                        T0 + 2 * HOUR,
+                    ),
+                )
+                .await;
+                (
+                    id,
+                    decided
+                        .map_err(|_| "timed out".to_string())
+                        .and_then(|r| r.map(drop).map_err(|e| e.to_string())),
+                )
+            });
+        }
+        let results = decisions.join_all().await;
+        for (id, result) in &results {
+            let committed = status(&s, id).await == "upheld";
+            assert_eq!(
+                result.is_ok(),
+                committed,
+                "{backend:?}: {id} reported {result:?} but committed: {committed}"
+            );
+        }
+        let failed: Vec<_> = results.iter().filter(|(_, r)| r.is_err()).collect();
+        assert!(failed.is_empty(), "{backend:?}: {failed:?}");
+        // The first decision revoked the certificate; the others found it revoked.
+        assert_eq!(
+            application_status(&s, &site).await,
+            "revoked",
+            "{backend:?}"
+        );
+    }
+}
+
+async fn application_status(s: &AppState, site: &str) -> String {
+    badge_server::application::site_certificate(&s.db, site)
+        .await
+        .unwrap()
+        .status
+}

@@ -10,6 +10,7 @@ mod openapi;
 mod pages;
 mod queue;
 mod snapshots;
+mod storage;
 mod warnings;
 
 use std::path::Path;
