@@ -509,7 +509,20 @@ async fn bad_input_is_refused_with_a_clear_message_and_nothing_is_signed_or_stor
             .ok();
         }
 
+        // Weak RSA keys (Boulder's goodkey), crafted by weak_rsa.py with the pkilint
+        // venv's Python, whose `cryptography` builds keys from chosen primes.
+        for kind in ["close", "small-factor", "roca"] {
+            run(Command::new(testkit::pkilint_venv().join("bin/python"))
+                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/weak_rsa.py"))
+                .arg(kind)
+                .arg(t.path(&format!("rsa-{kind}.csr"))))
+            .ok();
+        }
+
         let cases: Vec<(Vec<&str>, &str)> = vec![
+            (vec!["--csr", "rsa-close.csr"], "Fermat's method factors"),
+            (vec!["--csr", "rsa-small-factor.csr"], "divisible by 751"),
+            (vec!["--csr", "rsa-roca.csr"], "ROCA fingerprint"),
             (
                 vec!["--csr", "issuing-key.csr"],
                 "one of this CA's own keys",
