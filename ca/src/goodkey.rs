@@ -35,7 +35,10 @@ pub fn check_rsa_modulus(modulus: &[u8]) -> Result<(), String> {
 }
 
 fn is_small_prime(p: u32) -> bool {
-    p >= 2 && (2..p).take_while(|d| d * d <= p).all(|d| !p.is_multiple_of(d))
+    p >= 2
+        && (2..p)
+            .take_while(|d| d * d <= p)
+            .all(|d| !p.is_multiple_of(d))
 }
 
 fn small_factor(n: &BigUint) -> Option<u32> {
