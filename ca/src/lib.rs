@@ -20,6 +20,7 @@ pub mod config;
 pub mod crl;
 pub mod db;
 mod error;
+pub mod goodkey;
 pub mod identity;
 pub mod ocsp;
 pub mod oid;

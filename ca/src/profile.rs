@@ -336,6 +336,7 @@ fn check_public_key(
             } else if rsa.exponent != [0x01, 0x00, 0x01] {
                 Err("RSA public exponent must be 65537".into())
             } else {
+                crate::goodkey::check_rsa_modulus(rsa.modulus)?;
                 Ok(&rcgen::PKCS_RSA_SHA256)
             }
         }

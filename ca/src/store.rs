@@ -237,10 +237,7 @@ pub async fn certificate_by_serial_for_update(
     issuer_id: i64,
     serial: &Serial,
 ) -> Result<Option<CertificateRecord>> {
-    let lock = match tx {
-        Tx::Postgres(_) => " FOR UPDATE OF c",
-        Tx::Sqlite(_) => "",
-    };
+    let lock = lock_certificates(tx);
     let sql = format!(
         "SELECT {CERT_COLUMNS} FROM certificates c LEFT JOIN revocations r ON r.certificate_id = c.id \
          WHERE c.issuer_id = $1 AND c.serial = $2{lock}"
@@ -250,6 +247,16 @@ pub async fn certificate_by_serial_for_update(
         .bind(serial.as_bytes())
         .fetch_optional(c)
         .await?))
+}
+
+/// What a SELECT over `certificates c` appends to lock its rows until the transaction
+/// ends: `FOR UPDATE OF c` on PostgreSQL; nothing on SQLite, whose `BEGIN IMMEDIATE`
+/// already holds the only write lock.
+fn lock_certificates(tx: &Tx) -> &'static str {
+    match tx {
+        Tx::Postgres(_) => " FOR UPDATE OF c",
+        Tx::Sqlite(_) => "",
+    }
 }
 
 /// The revocation state (id, revoked_at, reason) of certificates, read inside `tx`
@@ -366,25 +373,23 @@ pub async fn backfill_spki_sha256(
     }
 }
 
+const KEY_BLOCKED: &str = "SELECT spki_sha256 FROM blocked_keys WHERE spki_sha256 = $1";
+
 /// Whether a key (SHA-256 of its SubjectPublicKeyInfo) is blocked.
 pub async fn key_blocked(db: &Database, spki_sha256: &[u8]) -> Result<bool> {
-    let row: Option<(Vec<u8>,)> = on_pool!(db, |p| sqlx::query_as(
-        "SELECT spki_sha256 FROM blocked_keys WHERE spki_sha256 = $1"
-    )
-    .bind(spki_sha256)
-    .fetch_optional(p)
-    .await?);
+    let row: Option<(Vec<u8>,)> = on_pool!(db, |p| sqlx::query_as(KEY_BLOCKED)
+        .bind(spki_sha256)
+        .fetch_optional(p)
+        .await?);
     Ok(row.is_some())
 }
 
 /// As [`key_blocked`], inside a transaction.
 pub async fn key_blocked_in(tx: &mut Tx, spki_sha256: &[u8]) -> Result<bool> {
-    let row: Option<(Vec<u8>,)> = on_tx!(tx, |c| sqlx::query_as(
-        "SELECT spki_sha256 FROM blocked_keys WHERE spki_sha256 = $1"
-    )
-    .bind(spki_sha256)
-    .fetch_optional(c)
-    .await?);
+    let row: Option<(Vec<u8>,)> = on_tx!(tx, |c| sqlx::query_as(KEY_BLOCKED)
+        .bind(spki_sha256)
+        .fetch_optional(c)
+        .await?);
     Ok(row.is_some())
 }
 
@@ -419,10 +424,7 @@ pub async fn live_certificates_with_key_for_update(
     spki_sha256: &[u8],
     now: i64,
 ) -> Result<Vec<CertificateRecord>> {
-    let lock = match tx {
-        Tx::Postgres(_) => " FOR UPDATE OF c",
-        Tx::Sqlite(_) => "",
-    };
+    let lock = lock_certificates(tx);
     let sql = format!(
         "SELECT {CERT_COLUMNS} FROM certificates c LEFT JOIN revocations r ON r.certificate_id = c.id \
          WHERE c.issuer_id = $1 AND c.spki_sha256 = $2 AND c.status = 'issued' AND c.not_after > $3 \

@@ -38,6 +38,19 @@ const F01: [&str; 12] = [
     "北京市",
 ];
 
+/// F01 as the library takes it, with its primary domain only.
+fn f01_identity() -> SiteIdentity {
+    SiteIdentity::parse(
+        "北京晨曦数智科技有限公司",
+        "91110108MA04T7K21H",
+        "京ICP备2024018653号-1",
+        "北京市",
+        "海淀区",
+        &["chenxi-shuzhi.cn"],
+    )
+    .unwrap()
+}
+
 impl TestCa {
     fn new(backend: Backend) -> Self {
         let dir = tempfile::tempdir().unwrap();
@@ -78,6 +91,26 @@ impl TestCa {
         args.extend_from_slice(&["--city", "海淀区", "--out", out]);
         args.extend_from_slice(extra);
         self.ca(&args)
+    }
+
+    /// A new P-256 key in `key` and a PKCS#10 request for it in `csr` (openssl).
+    fn p256_csr(&self, key: &str, csr: &str) {
+        self.openssl(&[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            key,
+            "-subj",
+            "/CN=ignored",
+            "-out",
+            csr,
+        ])
+        .ok();
     }
 
     fn openssl(&self, args: &[&str]) -> Run {
@@ -381,15 +414,7 @@ async fn a_certificate_never_outlives_its_issuing_ca() {
         );
         assert!(!t.path("a.key.pem").exists(), "a key was generated");
         let ca = t.open().await;
-        let identity = SiteIdentity::parse(
-            "北京晨曦数智科技有限公司",
-            "91110108MA04T7K21H",
-            "京ICP备2024018653号-1",
-            "北京市",
-            "海淀区",
-            &["chenxi-shuzhi.cn"],
-        )
-        .unwrap();
+        let identity = f01_identity();
         let err = ca
             .issue(&identity, KeySource::Generate, "test")
             .await
@@ -404,22 +429,7 @@ async fn a_certificate_never_outlives_its_issuing_ca() {
 fn a_csr_keeps_the_operators_own_key_and_no_key_file_is_written() {
     for backend in Backend::all() {
         let t = TestCa::new(backend);
-        t.openssl(&[
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "op.key",
-            "-subj",
-            "/CN=ignored",
-            "-out",
-            "op.csr",
-        ])
-        .ok();
+        t.p256_csr("op.key", "op.csr");
         t.issue("site.pem", &["--csr", "op.csr"]).ok();
         assert!(
             !t.path("site.key.pem").exists(),
@@ -510,7 +520,20 @@ async fn bad_input_is_refused_with_a_clear_message_and_nothing_is_signed_or_stor
             .ok();
         }
 
+        // Weak RSA keys (Boulder's goodkey), crafted by weak_rsa.py with the pkilint
+        // venv's Python, whose `cryptography` builds keys from chosen primes.
+        for kind in ["close", "small-factor", "roca"] {
+            run(Command::new(testkit::pkilint_venv().join("bin/python"))
+                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/weak_rsa.py"))
+                .arg(kind)
+                .arg(t.path(&format!("rsa-{kind}.csr"))))
+            .ok();
+        }
+
         let cases: Vec<(Vec<&str>, &str)> = vec![
+            (vec!["--csr", "rsa-close.csr"], "Fermat's method factors"),
+            (vec!["--csr", "rsa-small-factor.csr"], "divisible by 751"),
+            (vec!["--csr", "rsa-roca.csr"], "ROCA fingerprint"),
             (
                 vec!["--csr", "issuing-key.csr"],
                 "one of this CA's own keys",
@@ -841,22 +864,7 @@ fn a_revoked_certificate_is_listed_in_the_crl_with_its_reason_and_openssl_reject
 async fn a_compromised_key_revokes_every_certificate_with_it_and_is_never_certified_again() {
     for backend in Backend::all() {
         let t = TestCa::new(backend);
-        t.openssl(&[
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "shared.key",
-            "-subj",
-            "/CN=x",
-            "-out",
-            "shared.csr",
-        ])
-        .ok();
+        t.p256_csr("shared.key", "shared.csr");
         t.issue("a.pem", &["--csr", "shared.csr"]).ok();
         // Another operator, the same key.
         t.ca(&[
@@ -977,22 +985,7 @@ async fn a_compromised_key_revokes_every_certificate_with_it_and_is_never_certif
 fn a_key_handed_over_as_proof_is_blocked_and_its_certificates_revoked() {
     for backend in Backend::all() {
         let t = TestCa::new(backend);
-        t.openssl(&[
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "leaked.key",
-            "-subj",
-            "/CN=x",
-            "-out",
-            "leaked.csr",
-        ])
-        .ok();
+        t.p256_csr("leaked.key", "leaked.csr");
         t.issue("a.pem", &["--csr", "leaked.csr"]).ok();
         t.issue("b.pem", &["--csr", "leaked.csr"]).ok();
         t.issue("c.pem", &[]).ok();
@@ -1437,15 +1430,7 @@ async fn refreshes_and_revocations_beyond_the_pool_size_all_succeed() {
     for backend in Backend::all() {
         let t = TestCa::new(backend);
         let ca = std::sync::Arc::new(t.open().await);
-        let identity = SiteIdentity::parse(
-            "北京晨曦数智科技有限公司",
-            "91110108MA04T7K21H",
-            "京ICP备2024018653号-1",
-            "北京市",
-            "海淀区",
-            &["chenxi-shuzhi.cn"],
-        )
-        .unwrap();
+        let identity = f01_identity();
         let mut serials = Vec::new();
         for _ in 0..TASKS / 2 {
             let issued = ca
@@ -1491,15 +1476,7 @@ async fn two_hundred_certificates_issued_concurrently_have_two_hundred_distinct_
     for backend in Backend::all() {
         let t = TestCa::new(backend);
         let ca = std::sync::Arc::new(t.open().await);
-        let identity = SiteIdentity::parse(
-            "北京晨曦数智科技有限公司",
-            "91110108MA04T7K21H",
-            "京ICP备2024018653号-1",
-            "北京市",
-            "海淀区",
-            &["chenxi-shuzhi.cn"],
-        )
-        .unwrap();
+        let identity = f01_identity();
         // Eight tasks at once: the group commit shares transactions between them.
         let tasks: Vec<_> = (0..8)
             .map(|_| {
@@ -1626,15 +1603,7 @@ async fn the_lint_refuses_a_certificate_that_strays_from_the_profile() {
     let issuing_der = pem_body(&issuing_pem);
     let issuer = IssuerInfo::from_cert_der(&issuing_der).unwrap();
     let urls = Urls::new(PUBLIC_URL, &issuer.slug);
-    let identity = SiteIdentity::parse(
-        "北京晨曦数智科技有限公司",
-        "91110108MA04T7K21H",
-        "京ICP备2024018653号-1",
-        "北京市",
-        "海淀区",
-        &["chenxi-shuzhi.cn"],
-    )
-    .unwrap();
+    let identity = f01_identity();
     let key = rcgen::KeyPair::generate().unwrap();
     let subject_key = SubjectPublicKey::from_key_pair(&key);
     let serial = ca::Serial::generate(1, &ring::rand::SystemRandom::new()).unwrap();
