@@ -122,7 +122,8 @@ pub fn init(
     root.serial_number = Some(SerialNumber::from_slice(
         Serial::generate(0x01, &rng)?.as_bytes(),
     ));
-    root.key_identifier_method = KeyIdMethod::Sha256;
+    root.key_identifier_method =
+        KeyIdMethod::PreSpecified(crate::profile::key_id(root_key.public_key()));
     let root_cert = root.self_signed(&RcgenSigner(&root_key))?;
 
     let generated;
@@ -154,7 +155,8 @@ pub fn init(
         Serial::generate(0x01, &rng)?.as_bytes(),
     ));
     issuing.use_authority_key_identifier_extension = true;
-    issuing.key_identifier_method = KeyIdMethod::Sha256;
+    issuing.key_identifier_method =
+        KeyIdMethod::PreSpecified(crate::profile::key_id(issuing_key.public_key()));
     let policies = x509_cert::ext::pkix::CertificatePolicies(vec![
         x509_cert::ext::pkix::certpolicy::PolicyInformation {
             policy_identifier: oid::der_oid(&oid::POLICY_SITE_IDENTITY),

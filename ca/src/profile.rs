@@ -207,6 +207,14 @@ impl SubjectPublicKey {
     }
 }
 
+/// The key identifier of a public key by RFC 7093 section 2 method 1: the leftmost
+/// 160 bits of SHA-256 over the subjectPublicKey BIT STRING's value (`raw`: the key
+/// bytes, without tag, length and unused-bits octet). rcgen's `KeyIdMethod::Sha256`
+/// hashes the whole SubjectPublicKeyInfo instead, which no published method names.
+pub fn key_id(raw: &[u8]) -> Vec<u8> {
+    ring::digest::digest(&ring::digest::SHA256, raw).as_ref()[..20].to_vec()
+}
+
 /// One entry of the ICP filings extension ([`oid::EXT_ICP_FILINGS`]).
 #[derive(Debug, der::Sequence)]
 struct DomainFiling<'a> {
@@ -540,7 +548,7 @@ impl Expected<'_> {
             uris: vec![self.urls.crl.clone()],
         }];
         params.use_authority_key_identifier_extension = true;
-        params.key_identifier_method = KeyIdMethod::Sha256;
+        params.key_identifier_method = KeyIdMethod::PreSpecified(key_id(&self.subject_key.raw));
 
         let policies = CertificatePolicies(vec![PolicyInformation {
             policy_identifier: oid::der_oid(&oid::POLICY_SITE_IDENTITY),
@@ -771,8 +779,10 @@ impl Expected<'_> {
                 }
             }
             ParsedExtension::SubjectKeyIdentifier(ski) => {
-                if ski.0.len() != 20 {
-                    return Err(lint("subjectKeyIdentifier must be 20 bytes".into()));
+                if ski.0 != key_id(&self.subject_key.raw).as_slice() {
+                    return Err(lint(
+                        "subjectKeyIdentifier must be RFC 7093 method 1 of the subject key".into(),
+                    ));
                 }
             }
             ParsedExtension::CRLDistributionPoints(dps) => {

@@ -1692,7 +1692,7 @@ async fn the_lint_refuses_a_certificate_that_strays_from_the_profile() {
     let mut explicit_ca_false = params.clone();
     explicit_ca_false.is_ca = rcgen::IsCa::NoCa;
     let mut ski = vec![0x04, 0x14];
-    ski.extend_from_slice(&[0x5a; 20]);
+    ski.extend_from_slice(&ca::profile::key_id(key.public_key_raw()));
     explicit_ca_false
         .custom_extensions
         .push(rcgen::CustomExtension::from_oid_content(
@@ -1705,7 +1705,11 @@ async fn the_lint_refuses_a_certificate_that_strays_from_the_profile() {
     );
     bc.set_criticality(true);
     explicit_ca_false.custom_extensions.push(bc);
+    // rcgen's own method (SHA-256 over the whole SubjectPublicKeyInfo): not RFC 7093.
+    let mut spki_hash_ski = params.clone();
+    spki_hash_ski.key_identifier_method = rcgen::KeyIdMethod::Sha256;
     for (what, p, expected_msg) in [
+        ("a non-standard key identifier", spki_hash_ski, "RFC 7093"),
         ("a longer validity", longer, "validity"),
         ("an extra SAN", extra_san, "SAN"),
         ("CA:TRUE", ca_true, "basicConstraints"),
@@ -1855,10 +1859,10 @@ async fn every_artefact_we_emit_passes_pkilint() {
         "{text}"
     );
 
-    // Below ERROR, what stays and why. Subject key identifiers are the leftmost 160
-    // bits of SHA-256 over the whole SubjectPublicKeyInfo (rcgen's KeyIdMethod::Sha256),
-    // none of the methods pkilint recognises (issue 11 item 15).
-    let expected = ["pkix.unknown_subject_key_identifier_calculation_method"];
+    // Below ERROR, nothing stays: subject key identifiers follow RFC 7093 method 1
+    // (they were SHA-256 over the whole SubjectPublicKeyInfo, rcgen's KeyIdMethod::Sha256,
+    // which pkilint reported as an unknown method; issue 11 item 15).
+    let expected: [&str; 0] = [];
     let mut unexpected = Vec::new();
     for (what, kind, bytes) in &artefacts {
         for f in pkilint(*kind, bytes) {
