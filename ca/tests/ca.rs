@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use ca::db::Database;
@@ -1889,38 +1889,8 @@ fn pem_body(pem: &str) -> Vec<u8> {
 
 #[test]
 fn an_issuing_key_inside_softhsm_signs_certificates_openssl_accepts() {
-    let module = [
-        "/usr/lib/softhsm/libsofthsm2.so",
-        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-    ]
-    .into_iter()
-    .find(|p| Path::new(p).exists())
-    .expect("SoftHSM2 is required (apt-get install softhsm2)");
     let dir = tempfile::tempdir().unwrap();
-    let tokens = dir.path().join("tokens");
-    std::fs::create_dir(&tokens).unwrap();
-    let conf = dir.path().join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\n",
-            tokens.display()
-        ),
-    )
-    .unwrap();
-    run(Command::new("softhsm2-util")
-        .env("SOFTHSM2_CONF", &conf)
-        .args([
-            "--init-token",
-            "--free",
-            "--label",
-            "chengxin",
-            "--pin",
-            "123456",
-            "--so-pin",
-            "654321",
-        ]))
-    .ok();
+    let (conf, module) = testkit::softhsm_token(dir.path());
     let db_url = Backend::Sqlite.fresh_database(dir.path());
     let ca = |args: &[&str]| {
         run(Command::new(env!("CARGO_BIN_EXE_ca"))

@@ -114,6 +114,44 @@ pub fn sqlite3(url: &str, sql: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// A SoftHSM2 token labelled `chengxin` (user PIN `123456`, SO PIN `654321`) with its
+/// token directory in `dir`: the `SOFTHSM2_CONF` file to point the process at, and
+/// the module's path for `CHENGXIN_CA_PKCS11=module=…`.
+pub fn softhsm_token(dir: &Path) -> (PathBuf, String) {
+    let module = [
+        "/usr/lib/softhsm/libsofthsm2.so",
+        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).exists())
+    .expect("SoftHSM2 is required (apt-get install softhsm2)");
+    let tokens = dir.join("tokens");
+    std::fs::create_dir_all(&tokens).unwrap();
+    let conf = dir.join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\n",
+            tokens.display()
+        ),
+    )
+    .unwrap();
+    run(Command::new("softhsm2-util")
+        .env("SOFTHSM2_CONF", &conf)
+        .args([
+            "--init-token",
+            "--free",
+            "--label",
+            "chengxin",
+            "--pin",
+            "123456",
+            "--so-pin",
+            "654321",
+        ]))
+    .ok();
+    (conf, module.to_string())
+}
+
 /// The workspace root (the directory holding the top-level Cargo.toml).
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -3250,43 +3250,6 @@ fn settings_shown(text: &str) -> Vec<(String, String)> {
     out
 }
 
-/// A SoftHSM2 token (label `chengxin`, PIN 123456) in `dir`: the `SOFTHSM2_CONF` file
-/// and the module's path.
-fn softhsm_token(dir: &Path) -> (PathBuf, String) {
-    let module = [
-        "/usr/lib/softhsm/libsofthsm2.so",
-        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-    ]
-    .into_iter()
-    .find(|p| Path::new(p).exists())
-    .expect("SoftHSM2 is required (apt-get install softhsm2)");
-    let tokens = dir.join("tokens");
-    std::fs::create_dir_all(&tokens).unwrap();
-    let conf = dir.join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\n",
-            tokens.display()
-        ),
-    )
-    .unwrap();
-    run(Command::new("softhsm2-util")
-        .env("SOFTHSM2_CONF", &conf)
-        .args([
-            "--init-token",
-            "--free",
-            "--label",
-            "chengxin",
-            "--pin",
-            "123456",
-            "--so-pin",
-            "654321",
-        ]))
-    .ok();
-    (conf, module.to_string())
-}
-
 /// The README says how to configure the server; every value it shows must be taken as
 /// shown. `CHENGXIN_AUTO_APPROVE=1` made the server refuse to start (`invalid value
 /// '1' for '--auto-approve'`). The server is started with each value in turn (over a
@@ -3305,7 +3268,7 @@ fn every_setting_the_readme_shows_is_accepted_as_shown() {
     let d = Deployment::new(Backend::Sqlite);
     d.ca(&["init"]).ok();
     let hsm = Deployment::new(Backend::Sqlite);
-    let (conf, module) = softhsm_token(hsm.dir.path());
+    let (conf, module) = testkit::softhsm_token(hsm.dir.path());
     let pkcs11 = format!("module={module};token=chengxin;key=issuing");
     let hsm_env = [
         ("SOFTHSM2_CONF", conf.display().to_string()),
