@@ -504,7 +504,7 @@ fn pdf_names(bytes: &[u8]) -> impl Iterator<Item = Vec<u8>> + '_ {
 
 /// The client's file name made fit to show and to download as: its last path
 /// component, without control, bidirectional-override or invisible characters, with
-/// characters that file systems refuse replaced, at most [`MAX_NAME`] characters,
+/// characters that file systems refuse replaced, at most `MAX_NAME` characters,
 /// and ending in an extension of the sniffed type (`x.html` that is a PNG becomes
 /// `x.html.png`, so it is never saved as a page).
 pub fn display_name(given: Option<&str>, media_type: MediaType) -> String {

@@ -1373,7 +1373,7 @@ pub async fn reputation(
 ///
 /// The cheap checks come first (who, the state, room for one more), then the upload is
 /// parsed (decoded and re-encoded: CPU work, off the async workers), then one
-/// transaction: the complaint's row is taken ([`hold_open`]), the count checked again
+/// transaction: the complaint's row is taken (`hold_open`), the count checked again
 /// under it, the file stored, the timeline event and the audit entry written. A
 /// refusal at any point leaves nothing behind. Returns what was stored and how the
 /// uploader relates to the complaint.

@@ -260,7 +260,7 @@ pub fn variants(base: &str, site: &str, domain: &str) -> Vec<SealVariant> {
 pub struct Seal {
     /// What it says.
     pub state: SealState,
-    /// The domain shown, from [`display_domain`].
+    /// The domain shown, from `display_domain`.
     pub domain: Arc<str>,
     /// Today, in China.
     pub date: time::Date,

@@ -16,7 +16,7 @@
 //! which refuses (403) a submission whose `Origin` (or `Referer`) is not the public
 //! origin, that has no live session, or whose `csrf` field is not the session's token
 //! — so no handler can forget the check. The JSON API never reads this cookie: it is
-//! bearer-token only ([`crate::auth`]).
+//! bearer-token only (`crate::auth`).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 

@@ -1,6 +1,6 @@
 //! Accounts in the browser: register, confirm the address, log in and out, reset a
 //! forgotten password, see one's account. Every form goes through
-//! [`CsrfForm`](crate::session::CsrfForm); every failure re-renders the form with a
+//! [`crate::session::CsrfForm`]; every failure re-renders the form with a
 //! bilingual message and changes nothing.
 
 use askama::Template;

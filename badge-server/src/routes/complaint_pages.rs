@@ -1,6 +1,6 @@
 //! Complaints in the browser: the form a signed-in visitor files one with, and the
 //! page each party follows it on, with the steps that party may take. The page shows
-//! what the JSON view shows ([`super::complaints::view`]): the operator reads the text
+//! what the JSON view shows (`routes::complaints::view`): the operator reads the text
 //! masked and never learns who complained. Every step goes through the same
 //! `complaint` function as the API; a refused step re-renders the page with the
 //! reason and changes nothing.

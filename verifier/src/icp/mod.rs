@@ -7,7 +7,7 @@
 //! [`FileProvider`] serves an offline dataset. [`evaluate`] applies the rules to the
 //! rows, and [`check`] runs query plus rules and records the evidence.
 //!
-//! A provider that cannot answer yields [`Verdict::Error`](crate::Verdict::Error):
+//! A provider that cannot answer yields [`crate::Verdict::Error`]:
 //! retryable, never a pass and never a silent failure.
 
 mod file;
