@@ -49,6 +49,10 @@ pub struct ServerSettings {
         value_delimiter = ','
     )]
     pub complaint_reminder_hours: Vec<u32>,
+    /// Bearer token that `/metrics` requires; without it `/metrics` is off (404). The
+    /// figures tell an outsider how busy we are and which sites are seen: not public.
+    #[arg(long, env = "CHENGXIN_METRICS_TOKEN")]
+    pub metrics_token: Option<String>,
     /// Domain-control checks one account may start per hour (a verification counts
     /// its domains, a site's re-verification its domains): each domain costs DNS
     /// queries through every resolver and HTTP fetches.

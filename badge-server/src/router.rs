@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
@@ -24,6 +25,12 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// `/api/v1`, and `/cert/{site}.json`), with the document they add up to. Their other
 /// routes (`/archive`, `/cert/{site}` pages) ride along undocumented.
 pub(crate) fn documented() -> OpenApiRouter<AppState> {
+    // JSON answers carry accounts, complaints and evidence: no cache keeps them
+    // unless a handler says otherwise (`/cert/{site}.json` is public).
+    let no_store = SetResponseHeaderLayer::if_not_present(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
     OpenApiRouter::with_openapi(openapi::frame())
         .merge(routes::me::router())
         .merge(routes::webhook::router())
@@ -35,6 +42,7 @@ pub(crate) fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(openapi::serve))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .merge(routes::complaints::uploads())
+        .layer(no_store)
 }
 
 /// Every route, without state or middleware other than the body limits.
@@ -58,8 +66,16 @@ pub fn routes() -> Router<AppState> {
 pub fn build(state: AppState) -> Router {
     // The document is built now, not on the first request.
     openapi::json();
+    // Served over https, browsers are told to come back only over https (a year).
+    let hsts = state.public_url.starts_with("https://").then(|| {
+        SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        )
+    });
     routes()
         .with_state(state)
+        .layer(tower::util::option_layer(hsts))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),

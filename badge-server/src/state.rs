@@ -45,6 +45,8 @@ pub struct Shared {
     pub policy: verifier::recheck::Policy,
     /// Renders the Prometheus metrics.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// The bearer token `/metrics` requires (none: `/metrics` is off).
+    pub metrics_token: Option<String>,
     /// Site facts for the seal, fresh for a second.
     pub seal_cache: Arc<crate::routes::seal::SealCache>,
     /// Complaint deadlines and reminders.
@@ -138,6 +140,7 @@ impl AppState {
             auto_approve: settings.auto_approve,
             policy: settings.verifier.policy(),
             metrics: None,
+            metrics_token: settings.metrics_token.clone().filter(|t| !t.is_empty()),
             seal_cache: Arc::default(),
             complaints: settings.complaint_policy(),
             attachments: settings.attachment_limits(),

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use testkit::{Backend, Child, Run, bin, free_port, openssl, run, wait_for_port};
 
+/// The bearer token every test server's `/metrics` requires.
+const METRICS_TOKEN: &str = "metrics-scrape-token";
 const PASSPHRASE: &str = "correct-horse-battery-staple";
 
 /// A data directory, a database and a port, shared by the CLI and the server.
@@ -44,7 +46,8 @@ impl Deployment {
             .env("CHENGXIN_CA_DIR", self.path("ca"))
             .env("CHENGXIN_CA_PASSPHRASE", PASSPHRASE)
             .env("CHENGXIN_PUBLIC_URL", self.url(""))
-            .env("CHENGXIN_LISTEN", format!("127.0.0.1:{}", self.port));
+            .env("CHENGXIN_LISTEN", format!("127.0.0.1:{}", self.port))
+            .env("CHENGXIN_METRICS_TOKEN", METRICS_TOKEN);
     }
 
     fn ca(&self, args: &[&str]) -> Run {
@@ -410,8 +413,14 @@ fn the_server_answers_ocsp_and_serves_the_crl_for_certificates_the_cli_issues_an
         assert!(listing.contains(&serial.to_uppercase()), "{listing}");
         assert!(listing.contains("Cessation Of Operation"), "{listing}");
 
+        assert_eq!(
+            client.get(d.url("/metrics")).send().unwrap().status(),
+            401,
+            "/metrics without its token"
+        );
         let metrics = client
             .get(d.url("/metrics"))
+            .bearer_auth(METRICS_TOKEN)
             .send()
             .unwrap()
             .text()

@@ -117,10 +117,25 @@ async fn healthz(State(state): State<AppState>) -> Response {
 }
 
 /// Prometheus text format.
-async fn metrics(State(state): State<AppState>) -> Result<String, AppError> {
-    state
-        .metrics
-        .as_ref()
-        .map(|m| m.render())
-        .ok_or(AppError::NotFound)
+/// The Prometheus metrics, for a scraper holding `CHENGXIN_METRICS_TOKEN` (compared
+/// in constant time); 404 when no token is configured, 401 without the right one.
+async fn metrics(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<String, AppError> {
+    let (Some(token), Some(handle)) = (&state.metrics_token, &state.metrics) else {
+        return Err(AppError::NotFound);
+    };
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(
+        given.as_bytes(),
+        token.as_bytes(),
+    )) {
+        return Err(AppError::Unauthorized);
+    }
+    Ok(handle.render())
 }

@@ -442,6 +442,8 @@ async fn an_https_public_url_makes_the_session_cookie_secure_and_host_only() {
     let mut b = t.browser();
     b.origin = Some("https://chengxin.example".into());
     let r = b.get("/login").await.expect(200, "登录");
+    // Served over https, browsers are told to stay on https.
+    assert_eq!(r.headers["strict-transport-security"], "max-age=31536000");
     let sc = r.set_cookie().unwrap();
     assert!(sc.starts_with("__Host-cx_session="), "{sc}");
     assert!(sc.contains("; Secure") && sc.contains("HttpOnly") && sc.contains("Path=/"));
@@ -1219,4 +1221,58 @@ async fn hurried_anonymous_visitors_write_nothing_and_do_not_stop_the_server_wri
             assert_eq!(r.status, status, "{backend:?} issued {issued}: {r:?}");
         }
     }
+}
+
+#[tokio::test]
+async fn metrics_need_their_token_api_answers_are_not_stored_and_plain_http_gets_no_hsts() {
+    let mut t = TestApp::new(Backend::Sqlite).await;
+    let metrics = |token: Option<&str>| {
+        let mut req = Request::get("/metrics");
+        if let Some(tok) = token {
+            req = req.header("authorization", format!("Bearer {tok}"));
+        }
+        req.body(Body::empty()).unwrap()
+    };
+    // No token configured: /metrics is off.
+    assert_eq!(t.call(metrics(None)).await.0, StatusCode::NOT_FOUND);
+    t.state.metrics = Some(
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .build_recorder()
+            .handle(),
+    );
+    t.state.metrics_token = Some("scrape-secret-1234".into());
+    t.rebuild();
+    assert_eq!(t.call(metrics(None)).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        t.call(metrics(Some("guess"))).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        t.call(metrics(Some("scrape-secret-1234"))).await.0,
+        StatusCode::OK
+    );
+
+    // API answers (accounts, complaints, evidence) are never stored by a cache.
+    let sun = account::upsert_role(
+        &t.state.db,
+        &Email::parse("sun@example.cn").unwrap(),
+        Role::Operator,
+    )
+    .await
+    .unwrap();
+    let token = account::create_token(&t.state.db, &sun, "cache")
+        .await
+        .unwrap();
+    let me = Request::get("/api/v1/me")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    let (status, headers, _) = t.call(me).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["cache-control"], "no-store");
+    // Over plain http there is no HSTS header.
+    let (_, headers, _) = t
+        .call(Request::get("/healthz").body(Body::empty()).unwrap())
+        .await;
+    assert!(headers.get("strict-transport-security").is_none());
 }
