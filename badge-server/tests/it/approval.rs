@@ -288,35 +288,23 @@ async fn every_registrable_domain_needs_its_own_filing_and_the_certificate_names
         let mut t = TestApp::new(backend).await;
         let (operator, staff) = people(&t).await;
         let dir = tempfile::tempdir().unwrap();
-        let identity = ca::profile::SiteIdentity::parse(
-            "北京晨曦数智科技有限公司",
-            "91110108MA04T7K21H",
+        let id = crate::apply_for(
+            &t.state,
+            &operator,
             "京ICP备2024018653号-1",
-            "北京市",
-            "海淀区",
             &[
                 "chenxi-shuzhi.cn",
                 "www.chenxi-shuzhi.cn",
                 "chenxi-ai.com.cn",
             ],
         )
-        .unwrap();
-        let filings = application::claims(&identity, &[]).unwrap();
-        let id = application::insert(&t.state.db, &operator, &identity, &filings, None)
-            .await
-            .unwrap()
-            .application
-            .id;
-        let token = application::get(&t.state.db, &id)
-            .await
-            .unwrap()
-            .unwrap()
-            .token;
-        let dns = identity
-            .domains
+        .await;
+        let app = application::get(&t.state.db, &id).await.unwrap().unwrap();
+        let dns = app
+            .domain_list()
             .iter()
             .fold(Zone::new(), |z, d| {
-                z.txt(&format!("_chengxin-challenge.{d}"), &token)
+                z.txt(&format!("_chengxin-challenge.{d}"), &app.token)
             })
             .start();
         t.state.challenger = Arc::new(crate::challenger_for(&dns));
@@ -517,21 +505,13 @@ async fn a_claimed_number_that_miit_does_not_file_stays_a_review_however_often_v
     let (operator, _) = people(&t).await;
     let dir = tempfile::tempdir().unwrap();
     t.state.icp = Some(dataset(dir.path(), "f01.jsonl", &[fixture_row("F01")]));
-    let identity = ca::profile::SiteIdentity::parse(
-        "北京晨曦数智科技有限公司",
-        "91110108MA04T7K21H",
+    let id = crate::apply_for(
+        &t.state,
+        &operator,
         "京ICP备2024018653号-3",
-        "北京市",
-        "海淀区",
         &["chenxi-shuzhi.cn"],
     )
-    .unwrap();
-    let filings = application::claims(&identity, &[]).unwrap();
-    let id = application::insert(&t.state.db, &operator, &identity, &filings, None)
-        .await
-        .unwrap()
-        .application
-        .id;
+    .await;
     for round in 0..2 {
         let out = crate::prove_control(&t.state, &operator, &id).await;
         assert_eq!(out["status"], "review", "round {round}: {out}");
@@ -553,21 +533,13 @@ async fn domain_control_checks_are_limited_per_account_and_hour() {
     let token = account::create_token(&t.state.db, &operator, "limits")
         .await
         .unwrap();
-    let identity = ca::profile::SiteIdentity::parse(
-        "北京晨曦数智科技有限公司",
-        "91110108MA04T7K21H",
+    let id = crate::apply_for(
+        &t.state,
+        &operator,
         "京ICP备2024018653号-1",
-        "北京市",
-        "海淀区",
         &["chenxi-shuzhi.cn", "www.chenxi-shuzhi.cn"],
     )
-    .unwrap();
-    let filings = application::claims(&identity, &[]).unwrap();
-    let id = application::insert(&t.state.db, &operator, &identity, &filings, None)
-        .await
-        .unwrap()
-        .application
-        .id;
+    .await;
     let verify = || {
         Request::post(format!("/api/v1/applications/{id}/verify"))
             .header("authorization", format!("Bearer {token}"))

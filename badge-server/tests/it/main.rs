@@ -59,13 +59,24 @@ pub(crate) async fn pending_application(
     operator: &badge_server::account::Account,
     domain: &str,
 ) -> String {
+    apply_for(state, operator, "京ICP备2024018653号-1", &[domain]).await
+}
+
+/// An application of `operator` for the fixture organization claiming `icp` for the
+/// first of `domains`, stored as the API stores it (a key generated): its id.
+pub(crate) async fn apply_for(
+    state: &AppState,
+    operator: &badge_server::account::Account,
+    icp: &str,
+    domains: &[&str],
+) -> String {
     let identity = ca::profile::SiteIdentity::parse(
         "北京晨曦数智科技有限公司",
         "91110108MA04T7K21H",
-        "京ICP备2024018653号-1",
+        icp,
         "北京市",
         "海淀区",
-        &[domain.to_string()],
+        domains,
     )
     .unwrap();
     let filings = badge_server::application::claims(&identity, &[]).unwrap();
