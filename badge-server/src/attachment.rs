@@ -937,22 +937,33 @@ mod tests {
         c
     }
 
-    #[test]
-    fn a_decompression_bomb_png_is_refused_from_its_header_before_any_pixel_is_decoded() {
-        // 100,000 × 100,000 RGBA: 40 GB of pixels, declared in a few dozen bytes.
-        let mut ihdr = 100_000u32.to_be_bytes().to_vec();
-        ihdr.extend_from_slice(&100_000u32.to_be_bytes());
-        ihdr.extend_from_slice(&[8, 6, 0, 0, 0]);
-        let mut bomb = b"\x89PNG\r\n\x1a\n".to_vec();
-        bomb.extend(chunk(b"IHDR", &ihdr));
-        // A valid zlib stream of a few zero bytes: enough to get past the header.
-        bomb.extend(chunk(
+    /// A PNG that declares `width` × `height` RGBA pixels of `depth` bits in a few
+    /// dozen bytes: its header, and a valid zlib stream of a few zero bytes (enough to
+    /// get past the header).
+    fn declared_png(width: u32, height: u32, depth: u8) -> Vec<u8> {
+        let mut ihdr = width.to_be_bytes().to_vec();
+        ihdr.extend_from_slice(&height.to_be_bytes());
+        ihdr.extend_from_slice(&[depth, 6, 0, 0, 0]);
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        png.extend(chunk(b"IHDR", &ihdr));
+        png.extend(chunk(
             b"IDAT",
             &[0x78, 0x9c, 0x63, 0x60, 0x00, 0x00, 0x00, 0x02, 0x00, 0x01],
         ));
-        bomb.extend(chunk(b"IEND", &[]));
+        png.extend(chunk(b"IEND", &[]));
+        png
+    }
+
+    #[test]
+    fn a_decompression_bomb_png_is_refused_from_its_header_before_any_pixel_is_decoded() {
+        // 100,000 × 100,000 RGBA: 40 GB of pixels.
         let started = std::time::Instant::now();
-        let e = Attachment::parse(&bomb, Some("bomb.png"), &limits()).unwrap_err();
+        let e = Attachment::parse(
+            &declared_png(100_000, 100_000, 8),
+            Some("bomb.png"),
+            &limits(),
+        )
+        .unwrap_err();
         assert_eq!(
             e,
             Refusal::TooManyPixels {
@@ -965,18 +976,8 @@ mod tests {
         // 6,300 × 6,300 at 16 bits × RGBA: 40 MP, 318 MB decoded, once under the old
         // 40 MP limit; now refused from its header, and the decoder's own cap is
         // about 140 MB.
-        let mut ihdr = 6_300u32.to_be_bytes().to_vec();
-        ihdr.extend_from_slice(&6_300u32.to_be_bytes());
-        ihdr.extend_from_slice(&[16, 6, 0, 0, 0]);
-        let mut bomb = b"\x89PNG\r\n\x1a\n".to_vec();
-        bomb.extend(chunk(b"IHDR", &ihdr));
-        bomb.extend(chunk(
-            b"IDAT",
-            &[0x78, 0x9c, 0x63, 0x60, 0x00, 0x00, 0x00, 0x02, 0x00, 0x01],
-        ));
-        bomb.extend(chunk(b"IEND", &[]));
         assert!(matches!(
-            Attachment::parse(&bomb, Some("bomb.png"), &limits()),
+            Attachment::parse(&declared_png(6_300, 6_300, 16), Some("bomb.png"), &limits()),
             Err(Refusal::TooManyPixels { .. })
         ));
         assert!(limits().max_alloc() < 150 * 1024 * 1024);

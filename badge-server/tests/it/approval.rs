@@ -43,14 +43,7 @@ fn dataset(dir: &std::path::Path, name: &str, rows: &[Value]) -> Arc<dyn IcpProv
 
 /// The operator (with a password, for pages) and the staff member of these tests.
 async fn people(t: &TestApp) -> (account::Account, account::Account) {
-    t.account(Role::Operator, OPERATOR).await;
-    let operator = account::upsert_role(
-        &t.state.db,
-        &Email::parse(OPERATOR).unwrap(),
-        Role::Operator,
-    )
-    .await
-    .unwrap();
+    let operator = crate::pages::account_of(t, Role::Operator, OPERATOR).await;
     let staff = account::upsert_role(&t.state.db, &Email::parse(STAFF).unwrap(), Role::Staff)
         .await
         .unwrap();

@@ -20,7 +20,7 @@ type Post<'a> = (&'a str, String, Fields<'a>);
 
 const COMPLAINT: &str = "付款后不发货，客服电话13812345678不接，请处理。";
 
-async fn account_of(t: &TestApp, role: Role, email: &str) -> Account {
+pub(crate) async fn account_of(t: &TestApp, role: Role, email: &str) -> Account {
     t.account(role, email).await;
     account::upsert_role(&t.state.db, &Email::parse(email).unwrap(), role)
         .await
