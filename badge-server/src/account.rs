@@ -326,10 +326,20 @@ pub(crate) fn secret_hash(secret: &str) -> Vec<u8> {
     hash(secret)
 }
 
-/// Consecutive failed logins that lock an account.
+/// Consecutive failed logins that lock one client (a network or a known browser) out
+/// of an account.
 pub const MAX_FAILURES: i64 = 5;
-/// How long a locked account refuses logins, in seconds.
+/// Failed logins from unknown clients, all networks together, that lock every unknown
+/// client out of an account; browsers that signed in to it before are not affected.
+pub const UNKNOWN_CLIENTS_MAX_FAILURES: i64 = 100;
+/// How long a lock lasts, in seconds.
 pub const LOCK_SECS: i64 = 15 * 60;
+/// Failure counts untouched this long are forgotten, in seconds.
+const FAILURE_MEMORY_SECS: i64 = 24 * 3600;
+/// How long a browser stays known after it signed in, in seconds.
+pub const DEVICE_SECS: i64 = 365 * 24 * 3600;
+/// Known browsers kept per account (the most recent).
+const DEVICES_PER_ACCOUNT: i64 = 20;
 /// How long a confirmation link works, in seconds.
 pub const CONFIRM_SECS: i64 = 48 * 3600;
 /// How long a password-reset link works, in seconds.
@@ -344,29 +354,20 @@ pub struct Credentials {
     pub password_hash: Option<String>,
     /// When the address was confirmed.
     pub email_confirmed_at: Option<i64>,
-    /// Logins refused until then.
-    pub locked_until: Option<i64>,
 }
 
-/// The account with this address, with its password hash and lockout state.
+/// The account with this address, with its password hash.
 pub async fn credentials(db: &Database, email: &Email) -> Result<Option<Credentials>, AppError> {
-    type Row = (
-        i64,
-        String,
-        String,
-        Option<String>,
-        Option<i64>,
-        Option<i64>,
-    );
+    type Row = (i64, String, String, Option<String>, Option<i64>);
     let row: Option<Row> = on_pool!(db, |p| sqlx::query_as(
-        "SELECT id, email, role, password_hash, email_confirmed_at, locked_until \
+        "SELECT id, email, role, password_hash, email_confirmed_at \
          FROM accounts WHERE email = $1"
     )
     .bind(email.as_str())
     .fetch_optional(p)
     .await
     .map_err(ca::Error::from)?);
-    row.map(|(id, email, role, password_hash, confirmed, locked)| {
+    row.map(|(id, email, role, password_hash, confirmed)| {
         Ok(Credentials {
             account: Account {
                 id,
@@ -375,45 +376,195 @@ pub async fn credentials(db: &Database, email: &Email) -> Result<Option<Credenti
             },
             password_hash,
             email_confirmed_at: confirmed,
-            locked_until: locked,
         })
     })
     .transpose()
 }
 
-/// Counts a failed login; the [`MAX_FAILURES`]th in a row locks the account for
-/// [`LOCK_SECS`] and starts the count again.
-pub async fn record_failed_login(db: &Database, id: i64, now: i64) -> Result<(), AppError> {
+/// Who is trying to sign in, as the lockout counts them (issue 12, item 8): locks are
+/// per client, so that whoever guesses locks out only themselves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginClient {
+    /// A browser that signed in to this account before: SHA-256 of its device cookie.
+    Known(Vec<u8>),
+    /// Anyone else, by network: an IPv4 address or an IPv6 /64
+    /// ([`crate::limiter::network`]).
+    Unknown(String),
+}
+
+impl LoginClient {
+    /// The rows of `login_failures` that can lock this client out, with the count
+    /// that locks each.
+    fn counters(&self) -> Vec<(String, i64)> {
+        match self {
+            LoginClient::Known(hash) => {
+                vec![(format!("device:{}", hex::encode(hash)), MAX_FAILURES)]
+            }
+            LoginClient::Unknown(net) => vec![
+                (format!("net:{net}"), MAX_FAILURES),
+                ("*".to_string(), UNKNOWN_CLIENTS_MAX_FAILURES),
+            ],
+        }
+    }
+}
+
+/// Who a login comes from: a known browser if `device_token` (the device cookie) was
+/// given to this account, else its network.
+pub async fn login_client(
+    db: &Database,
+    account_id: i64,
+    device_token: Option<&str>,
+    ip: std::net::IpAddr,
+    now: i64,
+) -> Result<LoginClient, AppError> {
+    if let Some(token) = device_token {
+        let token_hash = hash(token);
+        let known: Option<i64> = on_pool!(db, |p| sqlx::query_scalar(
+            "SELECT account_id FROM login_devices \
+             WHERE token_hash = $1 AND account_id = $2 AND created_at > $3"
+        )
+        .bind(&token_hash)
+        .bind(account_id)
+        .bind(now - DEVICE_SECS)
+        .fetch_optional(p)
+        .await
+        .map_err(ca::Error::from)?);
+        if known.is_some() {
+            return Ok(LoginClient::Known(token_hash));
+        }
+    }
+    Ok(LoginClient::Unknown(
+        crate::limiter::network(ip).to_string(),
+    ))
+}
+
+/// Whether `client` is locked out of the account now.
+pub async fn login_locked(
+    db: &Database,
+    account_id: i64,
+    client: &LoginClient,
+    now: i64,
+) -> Result<bool, AppError> {
+    for (key, _) in client.counters() {
+        let until: Option<Option<i64>> = on_pool!(db, |p| sqlx::query_scalar(
+            "SELECT locked_until FROM login_failures WHERE account_id = $1 AND client = $2"
+        )
+        .bind(account_id)
+        .bind(&key)
+        .fetch_optional(p)
+        .await
+        .map_err(ca::Error::from)?);
+        if until.flatten().is_some_and(|t| t > now) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Counts a failed login against each of the client's counters; the one that reaches
+/// its limit locks for [`LOCK_SECS`] and starts again. Counts untouched for a day are
+/// swept on the way, so the table holds only recent guessing.
+pub async fn record_failed_login(
+    db: &Database,
+    account_id: i64,
+    client: &LoginClient,
+    now: i64,
+) -> Result<(), AppError> {
     let mut tx = db.begin().await?;
-    on_tx!(&mut tx, |c| sqlx::query(
-        "UPDATE accounts SET \
-           locked_until = CASE WHEN failed_logins + 1 >= $2 THEN $3 ELSE locked_until END, \
-           failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END \
-         WHERE id = $1"
+    on_tx!(&mut tx, |c| {
+        sqlx::query(
+        "DELETE FROM login_failures WHERE updated_at < $1 AND (locked_until IS NULL OR locked_until < $2)"
     )
-    .bind(id)
-    .bind(MAX_FAILURES)
-    .bind(now + LOCK_SECS)
+    .bind(now - FAILURE_MEMORY_SECS)
+    .bind(now)
     .execute(c)
     .await
     .map(|_| ())
-    .map_err(ca::Error::from)?);
+    .map_err(ca::Error::from)?
+    });
+    for (key, limit) in client.counters() {
+        on_tx!(&mut tx, |c| sqlx::query(
+            "INSERT INTO login_failures (account_id, client, failures, locked_until, updated_at) \
+             VALUES ($1, $2, 1, CASE WHEN 1 >= $3 THEN $4 ELSE NULL END, $5) \
+             ON CONFLICT (account_id, client) DO UPDATE SET \
+               locked_until = CASE WHEN login_failures.failures + 1 >= $3 THEN $4 \
+                              ELSE login_failures.locked_until END, \
+               failures = CASE WHEN login_failures.failures + 1 >= $3 THEN 0 \
+                          ELSE login_failures.failures + 1 END, \
+               updated_at = $5"
+        )
+        .bind(account_id)
+        .bind(&key)
+        .bind(limit)
+        .bind(now + LOCK_SECS)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|_| ())
+        .map_err(ca::Error::from)?);
+    }
     tx.commit().await?;
     Ok(())
 }
 
-/// Forgets failed logins after a successful one.
-pub async fn clear_failed_logins(db: &Database, id: i64) -> Result<(), AppError> {
-    on_pool!(db, |p| sqlx::query(
-        "UPDATE accounts SET failed_logins = 0, locked_until = NULL \
-         WHERE id = $1 AND (failed_logins <> 0 OR locked_until IS NOT NULL)"
+/// After a successful login: forgets the client's own failures (not the count of
+/// unknown clients together, which a successful guess must not reset) and remembers
+/// the browser. Returns the device cookie's new token.
+pub async fn signed_in_from(
+    db: &Database,
+    account_id: i64,
+    client: &LoginClient,
+    now: i64,
+) -> Result<String, AppError> {
+    let token = random_token()?;
+    let mut tx = db.begin().await?;
+    let (own, _) = client.counters().swap_remove(0);
+    on_tx!(&mut tx, |c| sqlx::query(
+        "DELETE FROM login_failures WHERE account_id = $1 AND client = $2"
     )
-    .bind(id)
-    .execute(p)
+    .bind(account_id)
+    .bind(&own)
+    .execute(c)
     .await
     .map(|_| ())
     .map_err(ca::Error::from)?);
-    Ok(())
+    if let LoginClient::Known(old) = client {
+        on_tx!(&mut tx, |c| sqlx::query(
+            "DELETE FROM login_devices WHERE token_hash = $1"
+        )
+        .bind(old)
+        .execute(c)
+        .await
+        .map(|_| ())
+        .map_err(ca::Error::from)?);
+    }
+    on_tx!(&mut tx, |c| sqlx::query(
+        "INSERT INTO login_devices (token_hash, account_id, created_at) VALUES ($1, $2, $3)"
+    )
+    .bind(hash(&token))
+    .bind(account_id)
+    .bind(now)
+    .execute(c)
+    .await
+    .map(|_| ())
+    .map_err(ca::Error::from)?);
+    // The most recent few per account, and none past their lifetime.
+    on_tx!(&mut tx, |c| {
+        sqlx::query(
+        "DELETE FROM login_devices WHERE account_id = $1 AND (created_at <= $2 OR token_hash NOT IN \
+           (SELECT token_hash FROM login_devices WHERE account_id = $1 \
+            ORDER BY created_at DESC, token_hash LIMIT $3))"
+    )
+    .bind(account_id)
+    .bind(now - DEVICE_SECS)
+    .bind(DEVICES_PER_ACCOUNT)
+    .execute(c)
+    .await
+    .map(|_| ())
+    .map_err(ca::Error::from)?
+    });
+    tx.commit().await?;
+    Ok(token)
 }
 
 /// What a one-time e-mail link does.
@@ -585,7 +736,7 @@ pub async fn confirm_email(tx: &mut ca::db::Tx, id: i64, now: i64) -> Result<(),
     Ok(())
 }
 
-/// Sets a new password hash, lifts any lockout, ends every session of the account and
+/// Sets a new password hash, lifts every lockout of the account, ends its sessions and
 /// revokes its API tokens: whoever knew the old password may have made them.
 pub async fn set_password(
     tx: &mut ca::db::Tx,
@@ -593,16 +744,22 @@ pub async fn set_password(
     password_hash: &str,
 ) -> Result<(), AppError> {
     on_tx!(&mut *tx, |c| {
-        sqlx::query(
-        "UPDATE accounts SET password_hash = $2, failed_logins = 0, locked_until = NULL WHERE id = $1"
+        sqlx::query("UPDATE accounts SET password_hash = $2 WHERE id = $1")
+            .bind(id)
+            .bind(password_hash)
+            .execute(c)
+            .await
+            .map(|_| ())
+            .map_err(ca::Error::from)?
+    });
+    on_tx!(&mut *tx, |c| sqlx::query(
+        "DELETE FROM login_failures WHERE account_id = $1"
     )
     .bind(id)
-    .bind(password_hash)
     .execute(c)
     .await
     .map(|_| ())
-    .map_err(ca::Error::from)?
-    });
+    .map_err(ca::Error::from)?);
     on_tx!(&mut *tx, |c| sqlx::query(
         "DELETE FROM sessions WHERE account_id = $1"
     )

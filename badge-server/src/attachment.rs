@@ -18,12 +18,9 @@
 //! - **Decompression bombs**: the pixel count is read from the header and checked
 //!   before any pixel buffer is allocated, and the decoder gets an allocation limit
 //!   to match ([`image::Limits`]).
-//! - **PDFs are kept as they are** (nothing among our dependencies rewrites a PDF),
-//!   behind a coarse filter: the file must start with `%PDF-`, end with `%%EOF` (a
-//!   truncated upload is refused), and name none of `/JavaScript`, `/JS`, `/Launch`,
-//!   `/EmbeddedFile(s)` (with `#xx` escapes in names decoded). Names inside compressed
-//!   object streams are not seen by it: what keeps a PDF from acting on our origin is
-//!   the way it is served (below), not this filter.
+//! - **PDFs are parsed with a PDF library and written anew** without metadata;
+//!   scripts, links, form actions, embedded files, media and encryption are refused,
+//!   wherever they are, compressed object streams included ([`pdf`] says how).
 //! - **Sizes**: at most [`AttachmentLimits::max_bytes`] per file (5 MiB by default),
 //!   uploaded and as stored (re-encoding can make a file larger), and at most
 //!   [`AttachmentLimits::per_complaint`] (5) files per complaint.
@@ -39,6 +36,8 @@
 //! that even a file that slipped through does not run as a page of our origin.
 
 use std::io::Cursor;
+
+mod pdf;
 
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
@@ -216,9 +215,10 @@ pub enum Refusal {
         /// The limit.
         max: usize,
     },
-    /// Re-encoded, the image is over the limit (a small but very compressible file).
+    /// Re-encoded (or, a PDF, rewritten), the file is over the limit (a small but very
+    /// compressible file).
     #[error(
-        "re-encoded without its metadata the image is {size} bytes; at most {max} are taken: send it smaller"
+        "re-encoded without its metadata the file is {size} bytes; at most {max} are taken: send it smaller"
     )]
     TooLargeReencoded {
         /// Bytes after re-encoding.
@@ -247,8 +247,13 @@ pub enum Refusal {
     /// A PDF without `%%EOF` at its end.
     #[error("the PDF does not end with %%EOF: it is truncated or damaged")]
     TruncatedPdf,
-    /// A PDF that names scripts, launch actions or embedded files.
-    #[error("PDFs with {0} (scripts, launch actions, embedded files) are not taken")]
+    /// A PDF that the PDF library cannot read.
+    #[error("the PDF cannot be read: {0}")]
+    UnreadablePdf(String),
+    /// A PDF with scripts, links, form actions, embedded files, media or encryption.
+    #[error(
+        "PDFs with {0} (scripts, links, form actions, launch actions, embedded files, media, encryption) are not taken"
+    )]
     ActivePdf(&'static str),
 }
 
@@ -264,6 +269,7 @@ impl Refusal {
             Refusal::Empty
             | Refusal::TooManyPixels { .. }
             | Refusal::Undecodable(_)
+            | Refusal::UnreadablePdf(_)
             | Refusal::TruncatedPdf => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
@@ -275,7 +281,7 @@ impl Refusal {
             Refusal::TooLarge { max, .. } => format!("文件过大，单个文件最大 {} 字节。", max),
             Refusal::TooLargeReencoded { max, .. } => {
                 format!(
-                    "去除元数据后重新编码的图片超过 {} 字节，请缩小后再上传。",
+                    "去除元数据后重新编码的文件超过 {} 字节，请缩小后再上传。",
                     max
                 )
             }
@@ -286,7 +292,10 @@ impl Refusal {
             Refusal::TooManyPixels { max, .. } => format!("图片像素过多，最多 {} 像素。", max),
             Refusal::Undecodable(_) => "图片无法解码，可能已损坏或不完整。".into(),
             Refusal::TruncatedPdf => "PDF 文件不完整（缺少 %%EOF 结尾）。".into(),
-            Refusal::ActivePdf(_) => "不接受含脚本、启动动作或嵌入文件的 PDF。".into(),
+            Refusal::UnreadablePdf(_) => "PDF 文件无法解析，可能已损坏。".into(),
+            Refusal::ActivePdf(name) => format!(
+                "不接受含脚本、链接、表单动作、启动动作、嵌入文件、多媒体或加密的 PDF（发现 {name}）。"
+            ),
         }
     }
 }
@@ -318,8 +327,7 @@ impl Attachment {
             });
         }
         let (media_type, content) = if bytes.starts_with(b"%PDF-") {
-            check_pdf(bytes)?;
-            (MediaType::Pdf, bytes.to_vec())
+            (MediaType::Pdf, pdf::sanitize(bytes, limits)?)
         } else {
             let media_type = match image::guess_format(bytes) {
                 Ok(ImageFormat::Png) => MediaType::Png,
@@ -420,86 +428,6 @@ fn reencode(
     };
     written.map_err(broken)?;
     Ok(out)
-}
-
-/// Names a PDF may not contain: JavaScript (`/JavaScript`, `/JS`), actions that start
-/// programs (`/Launch`), files carried inside (`/EmbeddedFile`, `/EmbeddedFiles`).
-const ACTIVE_PDF_NAMES: [&str; 5] = [
-    "JavaScript",
-    "JS",
-    "Launch",
-    "EmbeddedFile",
-    "EmbeddedFiles",
-];
-
-/// The coarse PDF filter (see the module's documentation).
-fn check_pdf(bytes: &[u8]) -> Result<(), Refusal> {
-    let tail = &bytes[bytes.len().saturating_sub(1024)..];
-    if !tail.windows(5).any(|w| w == b"%%EOF") {
-        return Err(Refusal::TruncatedPdf);
-    }
-    match pdf_names(bytes).find_map(|n| ACTIVE_PDF_NAMES.iter().find(|a| a.as_bytes() == n)) {
-        Some(name) => Err(Refusal::ActivePdf(match *name {
-            "JavaScript" => "/JavaScript",
-            "JS" => "/JS",
-            "Launch" => "/Launch",
-            "EmbeddedFile" => "/EmbeddedFile",
-            _ => "/EmbeddedFiles",
-        })),
-        None => Ok(()),
-    }
-}
-
-/// Every name object (`/Name`) in a PDF's bytes, `#xx` escapes decoded (PDF 1.2+):
-/// a name runs from `/` to the next white-space or delimiter character.
-fn pdf_names(bytes: &[u8]) -> impl Iterator<Item = Vec<u8>> + '_ {
-    let ends_name = |b: u8| {
-        matches!(
-            b,
-            b'\0'
-                | b'\t'
-                | b'\n'
-                | 0x0c
-                | b'\r'
-                | b' '
-                | b'('
-                | b')'
-                | b'<'
-                | b'>'
-                | b'['
-                | b']'
-                | b'{'
-                | b'}'
-                | b'/'
-                | b'%'
-        )
-    };
-    bytes.split(|b| *b == b'/').skip(1).map(move |rest| {
-        let raw = &rest[..rest
-            .iter()
-            .position(|b| ends_name(*b))
-            .unwrap_or(rest.len())];
-        let mut name = Vec::with_capacity(raw.len());
-        let mut i = 0;
-        while i < raw.len() {
-            let escaped = (raw[i] == b'#')
-                .then(|| raw.get(i + 1..i + 3))
-                .flatten()
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok());
-            match escaped {
-                Some(b) => {
-                    name.push(b);
-                    i += 3;
-                }
-                None => {
-                    name.push(raw[i]);
-                    i += 1;
-                }
-            }
-        }
-        name
-    })
 }
 
 /// The client's file name made fit to show and to download as: its last path
@@ -882,43 +810,208 @@ mod tests {
         }
     }
 
-    const PDF: &str = "%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n\
-        2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n\
-        trailer << /Root 1 0 R >>\n%%EOF\n";
+    /// A one-page PDF written by hand (classic cross-reference table), with `extra`
+    /// added to its catalog and `objects` after its page.
+    fn pdf_with(extra: &str, objects: &[&str]) -> Vec<u8> {
+        pdf_with_page(extra, "", objects)
+    }
 
-    #[test]
-    fn a_plain_pdf_is_kept_as_it_is() {
-        let a = Attachment::parse(PDF.as_bytes(), Some("收据.pdf"), &limits()).unwrap();
-        assert_eq!(a.media_type(), MediaType::Pdf);
-        assert_eq!(a.content(), PDF.as_bytes());
-        assert_eq!(a.name(), "收据.pdf");
+    /// [`pdf_with`], with `page` added to the page's dictionary.
+    fn pdf_with_page(extra: &str, page: &str, objects: &[&str]) -> Vec<u8> {
+        let mut body = vec![
+            format!("<< /Type /Catalog /Pages 2 0 R {extra} >>"),
+            "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+            format!("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] {page} >>"),
+        ];
+        body.extend(objects.iter().map(|o| o.to_string()));
+        let mut pdf = b"%PDF-1.4\n".to_vec();
+        let mut offsets = vec![];
+        for (i, o) in body.iter().enumerate() {
+            offsets.push(pdf.len());
+            pdf.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+        }
+        let xref = pdf.len();
+        pdf.extend_from_slice(
+            format!("xref\n0 {}\n0000000000 65535 f \n", body.len() + 1).as_bytes(),
+        );
+        for o in offsets {
+            pdf.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+        }
+        let info = if objects.iter().any(|o| o.contains("/Author")) {
+            format!(" /Info {} 0 R", body.len())
+        } else {
+            String::new()
+        };
+        pdf.extend_from_slice(
+            format!(
+                "trailer\n<< /Size {} /Root 1 0 R{info} /ID [<0102> <0102>] >>\nstartxref\n{xref}\n%%EOF\n",
+                body.len() + 1
+            )
+            .as_bytes(),
+        );
+        pdf
+    }
+
+    /// What qpdf (an independent PDF implementation) makes of `pdf`: `--check` must
+    /// pass; returns its JSON view of the objects and the trailer.
+    fn qpdf_json(pdf: &[u8]) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.pdf");
+        std::fs::write(&path, pdf).unwrap();
+        let run = |args: &[&str]| {
+            let out = std::process::Command::new("qpdf")
+                .args(args)
+                .arg(&path)
+                .output()
+                .expect("qpdf (Debian package qpdf) must be installed");
+            assert!(
+                out.status.success(),
+                "qpdf {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap()
+        };
+        run(&["--check"]);
+        run(&["--json=2", "--json-key=qpdf"])
     }
 
     #[test]
-    fn a_pdf_with_javascript_a_launch_action_or_an_embedded_file_is_refused() {
+    fn a_pdf_comes_back_as_a_valid_pdf_with_its_page_and_without_its_author_or_metadata() {
+        let sent = pdf_with(
+            "/Metadata 4 0 R /PieceInfo << /App << /Private (x) >> >>",
+            &[
+                "<< /Type /Metadata /Subtype /XML /Length 34 >>\nstream\n<dc:creator>Zhang San</dc:creator>\nendstream",
+                "<< /Author (Zhang San) /Title (complaint) /Producer (Word) >>",
+            ],
+        );
+        assert!(qpdf_json(&sent).contains("Zhang San"));
+        let a = Attachment::parse(&sent, Some("收据.pdf"), &limits()).unwrap();
+        assert_eq!(a.media_type(), MediaType::Pdf);
+        assert_eq!(a.name(), "收据.pdf");
+        let json = qpdf_json(a.content());
+        for gone in [
+            "Zhang San",
+            "/Author",
+            "/Metadata",
+            "/PieceInfo",
+            "/Info",
+            "/ID",
+        ] {
+            assert!(!json.contains(gone), "{gone} is still there: {json}");
+            assert!(!contains(a.content(), gone.as_bytes()), "{gone}");
+        }
+        assert!(json.contains("/MediaBox"), "the page is kept: {json}");
+    }
+
+    #[test]
+    fn a_pdf_with_scripts_links_form_actions_embedded_files_or_xfa_is_refused() {
         for (active, named) in [
             (
                 "/OpenAction << /S /JavaScript /JS (app.alert(1)) >>",
                 "/JavaScript",
             ),
-            ("/AA << /O << /JS 5 0 R >> >>", "/JS"),
-            ("/OpenAction << /S /J#61vaScript >>", "/JavaScript"),
+            ("/OpenAction 4 0 R", "/JavaScript"),
+            (
+                "/OpenAction << /S /J#61vaScript /JS 4 0 R >>",
+                "/JavaScript",
+            ),
+            ("/AA << /O << /S /GoTo /D [3 0 R /Fit] >> >>", "/AA"),
             ("/OpenAction << /S /Launch /F (calc.exe) >>", "/Launch"),
-            ("/Names << /EmbeddedFiles 6 0 R >>", "/EmbeddedFiles"),
+            (
+                "/OpenAction << /S /URI /URI (https://evil.example/) >>",
+                "/URI",
+            ),
+            (
+                "/OpenAction << /S /SubmitForm /F (https://evil.example/) >>",
+                "/SubmitForm",
+            ),
+            (
+                "/OpenAction << /S /GoToR /F (other.pdf) /D [0 /Fit] >>",
+                "/GoToR",
+            ),
+            ("/AcroForm << /Fields [] /XFA 4 0 R >>", "/XFA"),
+            ("/Names << /EmbeddedFiles 4 0 R >>", "/EmbeddedFiles"),
         ] {
-            let pdf = PDF.replace("/Type /Catalog", &format!("/Type /Catalog {active}"));
-            let e = Attachment::parse(pdf.as_bytes(), Some("x.pdf"), &limits()).unwrap_err();
+            let sent = pdf_with(active, &["<< /S /JavaScript /JS (app.alert(2)) >>"]);
+            let e = Attachment::parse(&sent, Some("x.pdf"), &limits()).unwrap_err();
             assert_eq!(e, Refusal::ActivePdf(named), "{active}");
             assert_eq!(e.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
         }
+        // A link annotation on the page.
+        let sent = pdf_with_page(
+            "",
+            "/Annots [4 0 R]",
+            &[
+                "<< /Type /Annot /Subtype /Link /Rect [0 0 9 9] /A << /S /URI /URI (https://evil.example/) >> >>",
+            ],
+        );
+        assert_eq!(
+            Attachment::parse(&sent, None, &limits()).unwrap_err(),
+            Refusal::ActivePdf("/URI")
+        );
         // A name that only starts like one is no match.
-        let fine = PDF.replace("/Type /Catalog", "/Type /Catalog /JSans 1");
-        assert!(Attachment::parse(fine.as_bytes(), None, &limits()).is_ok());
+        let fine = pdf_with("/JSans 1 /URIs 2", &[]);
+        assert!(Attachment::parse(&fine, None, &limits()).is_ok());
+    }
+
+    #[test]
+    fn a_script_inside_a_compressed_object_stream_is_found() {
+        use lopdf::{Object, SaveOptions, dictionary};
+        let mut doc = lopdf::Document::with_version("1.5");
+        let pages = doc.new_object_id();
+        let page = doc.add_object(dictionary! {
+            "Type" => "Page", "Parent" => pages, "MediaBox" => vec![0.into(), 0.into(), 9.into(), 9.into()],
+        });
+        doc.objects.insert(
+            pages,
+            Object::Dictionary(
+                dictionary! { "Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1 },
+            ),
+        );
+        let script = doc.add_object(dictionary! {
+            "S" => "JavaScript", "JS" => Object::string_literal("app.alert(1)"),
+        });
+        let catalog = doc.add_object(dictionary! {
+            "Type" => "Catalog", "Pages" => pages, "OpenAction" => script,
+        });
+        doc.trailer.set("Root", catalog);
+        let mut sent = Vec::new();
+        let options = SaveOptions::builder()
+            .use_object_streams(true)
+            .use_xref_streams(true)
+            .compression_level(6)
+            .build();
+        doc.save_with_options(&mut sent, options).unwrap();
+        // The script is compressed: no byte filter sees it.
+        assert!(!contains(&sent, b"JavaScript"));
+        assert!(contains(&sent, b"/ObjStm"));
+        assert_eq!(
+            Attachment::parse(&sent, Some("x.pdf"), &limits()).unwrap_err(),
+            Refusal::ActivePdf("/JavaScript")
+        );
+    }
+
+    #[test]
+    fn an_encrypted_or_unreadable_pdf_is_refused() {
+        let encrypted = String::from_utf8(pdf_with("", &[])).unwrap().replace(
+            "/Root 1 0 R",
+            "/Root 1 0 R /Encrypt << /Filter /Standard /V 1 /R 2 /O <00> /U <00> /P -4 >>",
+        );
+        assert!(matches!(
+            Attachment::parse(encrypted.as_bytes(), None, &limits()).unwrap_err(),
+            Refusal::ActivePdf("/Encrypt") | Refusal::UnreadablePdf(_)
+        ));
+        let garbage = b"%PDF-1.7\n\x00\x01 not a pdf at all\n%%EOF\n";
+        assert!(matches!(
+            Attachment::parse(garbage, None, &limits()).unwrap_err(),
+            Refusal::UnreadablePdf(_)
+        ));
     }
 
     #[test]
     fn a_pdf_without_its_end_is_refused() {
-        let cut = &PDF.as_bytes()[..PDF.len() - 7];
+        let pdf = pdf_with("", &[]);
+        let cut = &pdf[..pdf.len() - 7];
         assert_eq!(
             Attachment::parse(cut, Some("x.pdf"), &limits()).unwrap_err(),
             Refusal::TruncatedPdf
@@ -1045,6 +1138,25 @@ mod tests {
             let small = AttachmentLimits { max_pixels: 1_000_000, ..limits() };
             if let Ok(a) = Attachment::parse(&bytes, Some("x"), &small) {
                 prop_assert!(a.content().len() <= small.max_bytes);
+            }
+        }
+
+        /// A real PDF damaged anywhere: refused or rewritten, never a panic, and what
+        /// is taken loads again.
+        #[test]
+        fn damaged_pdfs_never_panic(
+            cuts in prop::collection::vec((0usize..1024, any::<u8>()), 1..8),
+        ) {
+            let mut bytes = pdf_with(
+                "/PageMode /UseNone",
+                &["<< /Author (x) >>", "<< /Length 5 >>\nstream\nhello\nendstream"],
+            );
+            for (at, b) in cuts {
+                let at = at % bytes.len();
+                bytes[at] = b;
+            }
+            if let Ok(a) = Attachment::parse(&bytes, Some("x.pdf"), &limits()) {
+                prop_assert!(lopdf::Document::load_mem(a.content()).is_ok());
             }
         }
     }

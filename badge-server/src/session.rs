@@ -67,10 +67,13 @@ pub fn cookie_name(secure: bool) -> &'static str {
 }
 
 fn set_cookie(secure: bool, value: &str, max_age: Option<i64>) -> HeaderValue {
-    let mut c = format!(
-        "{}={value}; Path=/; HttpOnly; SameSite=Lax",
-        cookie_name(secure)
-    );
+    cookie_header(cookie_name(secure), secure, value, max_age)
+}
+
+/// `Set-Cookie` for one of our cookies: `HttpOnly`, `SameSite=Lax`, `Path=/`, and
+/// `Secure` behind https.
+fn cookie_header(name: &str, secure: bool, value: &str, max_age: Option<i64>) -> HeaderValue {
+    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
     if secure {
         c.push_str("; Secure");
     }
@@ -78,6 +81,33 @@ fn set_cookie(secure: bool, value: &str, max_age: Option<i64>) -> HeaderValue {
         c.push_str(&format!("; Max-Age={secs}"));
     }
     HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The device cookie: which browser signed in to an account before, so that the
+/// lockout counts its failures apart from everyone else's
+/// ([`account::LoginClient`]). `__Host-` for the same reason as the session's.
+fn device_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-cx_device"
+    } else {
+        "cx_device"
+    }
+}
+
+/// The device cookie's token in a request, if it has one of the right shape.
+pub fn device_token(headers: &HeaderMap, state: &AppState) -> Option<String> {
+    cookie_value(headers, device_cookie_name(state.secure_cookies())).filter(|v| v.len() == 43)
+}
+
+/// `Set-Cookie` for a device token, kept for [`account::DEVICE_SECS`].
+pub fn device_cookie(state: &AppState, token: &str) -> HeaderValue {
+    let secure = state.secure_cookies();
+    cookie_header(
+        device_cookie_name(secure),
+        secure,
+        token,
+        Some(account::DEVICE_SECS),
+    )
 }
 
 /// The session cookie's value in a request, if any: a signed-in session's id (43
@@ -572,7 +602,8 @@ fn check_token(session: &Session, tokens: &[&str]) -> Result<(), PageError> {
 
 /// A file posted with a `multipart/form-data` form, under the same checks as
 /// [`CsrfForm`]: a same-origin `Origin`/`Referer`, a live session, and that session's
-/// token in exactly one `csrf` field. The form has a `file` field and nothing else.
+/// token in exactly one `csrf` field, which must come first. The form has a `file`
+/// field and nothing else.
 /// The body is read up to the attachment limit plus
 /// [`MULTIPART_OVERHEAD`](crate::attachment::MULTIPART_OVERHEAD) (413 past it) and
 /// the token is checked before the handler sees the file; what the file is, is
@@ -612,10 +643,20 @@ impl FromRequest<AppState> for CsrfUpload {
         let mut multipart = Multipart::from_request(req, state)
             .await
             .map_err(|_| PageError::BadForm)?;
-        let (mut tokens, mut file) = (Vec::new(), None);
+        // The token comes first (browsers send fields in document order and our forms
+        // put it first) and is checked before a byte of the file is read: a forged
+        // form costs us its first field, not the attachment limit in memory.
+        let first = multipart.next_field().await.map_err(failed)?;
+        let token = match first {
+            Some(field) if field.name() == Some("csrf") => field.text().await.map_err(failed)?,
+            _ => return Err(PageError::Csrf),
+        };
+        check_token(&session, &[&token])?;
+        let mut file = None;
         while let Some(field) = multipart.next_field().await.map_err(failed)? {
             match field.name() {
-                Some("csrf") => tokens.push(field.text().await.map_err(failed)?),
+                // A second token is as suspect as a wrong one.
+                Some("csrf") => return Err(PageError::Csrf),
                 Some("file") if file.is_none() => {
                     let name = field.file_name().map(str::to_string);
                     file = Some((name, field.bytes().await.map_err(failed)?));
@@ -623,8 +664,6 @@ impl FromRequest<AppState> for CsrfUpload {
                 _ => return Err(PageError::BadForm),
             }
         }
-        let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
-        check_token(&session, &tokens)?;
         let (file_name, file) = file.unwrap_or_default();
         Ok(CsrfUpload {
             session,

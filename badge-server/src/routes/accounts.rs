@@ -6,7 +6,7 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -107,6 +107,7 @@ struct LoginForm {
 
 async fn login(
     State(state): State<AppState>,
+    headers: HeaderMap,
     CsrfForm { session, form, ip }: CsrfForm<LoginForm>,
 ) -> Result<Response, PageError> {
     let now = now();
@@ -146,11 +147,16 @@ async fn login(
     let Some(creds) = creds else {
         return Ok(again(StatusCode::UNAUTHORIZED, WRONG_CREDENTIALS.into()));
     };
-    if creds.locked_until.is_some_and(|t| t > now) {
+    // Locks are per client (a known browser, else a network), so a guesser locks out
+    // only themselves; unknown clients together are locked after many more failures.
+    let device = session::device_token(&headers, &state);
+    let client =
+        account::login_client(&state.db, creds.account.id, device.as_deref(), ip, now).await?;
+    if account::login_locked(&state.db, creds.account.id, &client, now).await? {
         return Ok(again(StatusCode::UNAUTHORIZED, WRONG_CREDENTIALS.into()));
     }
     if !matched {
-        account::record_failed_login(&state.db, creds.account.id, now).await?;
+        account::record_failed_login(&state.db, creds.account.id, &client, now).await?;
         return Ok(again(StatusCode::UNAUTHORIZED, WRONG_CREDENTIALS.into()));
     }
     if creds.email_confirmed_at.is_none() {
@@ -160,10 +166,14 @@ async fn login(
                 .into(),
         ));
     }
-    account::clear_failed_logins(&state.db, creds.account.id).await?;
+    let device = account::signed_in_from(&state.db, creds.account.id, &client, now).await?;
     let new = session::start(&state, Some(&session), creds.account).await?;
     let to = if next.is_empty() { "/account" } else { &next };
-    Ok(new.attach(see_other(to, None)))
+    let mut response = new.attach(see_other(to, None));
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, session::device_cookie(&state, &device));
+    Ok(response)
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -65,6 +65,7 @@ impl TestApp {
         Client {
             app: self,
             cookie: None,
+            device: None,
             peer: addr.parse().unwrap(),
             origin: Some(PUBLIC.into()),
         }
@@ -198,10 +199,13 @@ pub(crate) fn hidden(html: &str, name: &str) -> String {
     html[start..].split('"').next().unwrap().to_string()
 }
 
-/// A browser: keeps the session cookie, sends `Origin` on POSTs, comes from one address.
+/// A browser: keeps the session and device cookies, sends `Origin` on POSTs, comes
+/// from one address.
 pub(crate) struct Client<'a> {
     app: &'a TestApp,
     pub(crate) cookie: Option<String>,
+    /// The device cookie a login leaves (`cx_device=…`).
+    pub(crate) device: Option<String>,
     peer: SocketAddr,
     pub(crate) origin: Option<String>,
 }
@@ -235,11 +239,15 @@ impl Client<'_> {
         method: Method,
         path: &str,
         content_type: Option<&str>,
-        body: Vec<u8>,
+        body: impl Into<Body>,
     ) -> (StatusCode, HeaderMap, axum::body::Bytes) {
         let mut req = Request::builder().method(method.clone()).uri(path);
-        if let Some(c) = &self.cookie {
-            req = req.header(header::COOKIE, c);
+        let cookies: Vec<&str> = [&self.cookie, &self.device]
+            .into_iter()
+            .filter_map(|c| c.as_deref())
+            .collect();
+        if !cookies.is_empty() {
+            req = req.header(header::COOKIE, cookies.join("; "));
         }
         if method == Method::POST
             && let Some(o) = &self.origin
@@ -249,17 +257,18 @@ impl Client<'_> {
         if let Some(t) = content_type {
             req = req.header(header::CONTENT_TYPE, t);
         }
-        let mut req = req.body(Body::from(body)).unwrap();
+        let mut req = req.body(body.into()).unwrap();
         req.extensions_mut().insert(ConnectInfo(self.peer));
         let (status, headers, bytes) = self.app.call(req).await;
-        if let Some(sc) = headers.get(header::SET_COOKIE) {
+        for sc in headers.get_all(header::SET_COOKIE) {
             let sc = sc.to_str().unwrap();
             let pair = sc.split(';').next().unwrap().to_string();
-            self.cookie = if sc.contains("Max-Age=0") {
-                None
+            let kept = (!sc.contains("Max-Age=0")).then_some(pair);
+            if sc.starts_with("cx_device=") || sc.starts_with("__Host-cx_device=") {
+                self.device = kept;
             } else {
-                Some(pair)
-            };
+                self.cookie = kept;
+            }
         }
         (status, headers, bytes)
     }
@@ -479,12 +488,13 @@ async fn a_wrong_password_and_an_unknown_address_get_the_same_answer_and_five_fa
                 .await
                 .expect(401, "Wrong e-mail or password");
         }
-        // Five failures: even the right password is refused, with the same answer.
+        // Five failures: even the right password is refused from here, with the same
+        // answer.
         let locked = b.login("zhao@example.cn", PASSWORD).await;
         assert_eq!(locked.status, StatusCode::UNAUTHORIZED);
         assert_eq!(message(&locked), message(&unknown));
         let until = t
-            .scalar("SELECT locked_until FROM accounts WHERE email = 'zhao@example.cn'")
+            .scalar("SELECT locked_until FROM login_failures WHERE client = 'net:192.0.2.10'")
             .await;
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         assert!((now + 14 * 60..=now + 15 * 60).contains(&until), "{until}");
@@ -493,22 +503,90 @@ async fn a_wrong_password_and_an_unknown_address_get_the_same_answer_and_five_fa
                 .await,
             0
         );
+        // The guesser locked out only themselves: the owner, elsewhere, signs in.
+        let mut owner = t.browser_at("198.51.100.7:40000");
+        let r = owner.login("zhao@example.cn", PASSWORD).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{backend:?} {r:?}");
+        assert!(owner.device.is_some(), "a login leaves a device cookie");
 
         // The lock ends.
         t.exec(&format!(
-            "UPDATE accounts SET locked_until = {} WHERE email = 'zhao@example.cn'",
+            "UPDATE login_failures SET locked_until = {} WHERE client = 'net:192.0.2.10'",
             now - 1
         ))
         .await;
         let r = b.login("zhao@example.cn", PASSWORD).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{r:?}");
         assert_eq!(
-            t.scalar(
-                "SELECT COUNT(*) FROM accounts WHERE failed_logins = 0 AND locked_until IS NULL"
-            )
-            .await,
-            1
+            t.scalar("SELECT COUNT(*) FROM login_failures WHERE client LIKE 'net:%'")
+                .await,
+            0,
+            "a login forgets its client's failures"
         );
+    }
+}
+
+#[tokio::test]
+async fn guessing_from_many_networks_locks_unknown_clients_but_never_a_browser_that_signed_in_before()
+ {
+    for backend in Backend::all() {
+        let t = TestApp::new(backend).await;
+        t.account(Role::Staff, "sun@example.cn").await;
+        let mut staff = t.browser_at("203.0.113.5:1000");
+        staff
+            .login("sun@example.cn", PASSWORD)
+            .await
+            .expect(303, "");
+        let device = staff.device.clone().expect("a device cookie");
+        staff.cookie = None;
+        // An attacker spreads guesses over many networks (an IPv6 /64 counts as one).
+        let limit = account::UNKNOWN_CLIENTS_MAX_FAILURES;
+        for i in 0..limit {
+            let mut g = t.browser_at(&format!("[2001:db8:{i:x}::1]:5000"));
+            g.login("sun@example.cn", "a guess")
+                .await
+                .expect(401, "Wrong e-mail");
+        }
+        // Now every unknown client is locked out, the right password included…
+        let mut fresh = t.browser_at("198.51.100.99:7000");
+        fresh
+            .login("sun@example.cn", PASSWORD)
+            .await
+            .expect(401, "Wrong e-mail or password");
+        // …but the staff member's own browser still signs in, from anywhere.
+        let mut own = t.browser_at("192.0.2.200:8000");
+        own.device = Some(device.clone());
+        own.login("sun@example.cn", PASSWORD).await.expect(303, "");
+        // A device cookie is good only for the account it was given for, and a forged
+        // one is an unknown client.
+        let mut forged = t.browser_at("192.0.2.201:8000");
+        forged.device = Some(format!("cx_device={}", "A".repeat(43)));
+        forged
+            .login("sun@example.cn", PASSWORD)
+            .await
+            .expect(401, "Wrong e-mail or password");
+        // A password reset lifts every lock.
+        let id = t
+            .scalar("SELECT id FROM accounts WHERE email = 'sun@example.cn'")
+            .await;
+        let mut tx = t.state.db.begin().await.unwrap();
+        account::set_password(
+            &mut tx,
+            id,
+            &badge_server::password::hash(PASSWORD).unwrap(),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(
+            t.scalar("SELECT COUNT(*) FROM login_failures").await,
+            0,
+            "{backend:?}"
+        );
+        fresh
+            .login("sun@example.cn", PASSWORD)
+            .await
+            .expect(303, "");
     }
 }
 

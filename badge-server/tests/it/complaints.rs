@@ -11,6 +11,7 @@ use badge_server::account::{self, Account, Email, Role};
 use badge_server::queue::run_due;
 use badge_server::{AppState, complaint};
 use ca::on_pool;
+use futures_util::StreamExt as _;
 use testkit::Backend;
 
 use crate::accounts::{PASSWORD, TestApp};
@@ -823,6 +824,12 @@ async fn the_upload_form_is_refused_without_its_csrf_token_or_from_another_origi
                 crate::accounts::PUBLIC,
                 "The form has expired",
             ),
+            // The right token, but after the file: the file would be read before it.
+            (
+                vec![file, ("csrf", None, csrf.as_bytes())],
+                crate::accounts::PUBLIC,
+                "The form has expired",
+            ),
             (
                 vec![("csrf", None, csrf.as_bytes()), file],
                 "https://evil.example",
@@ -836,6 +843,24 @@ async fn the_upload_form_is_refused_without_its_csrf_token_or_from_another_origi
             assert!(String::from_utf8_lossy(&html).contains(expect));
         }
         b.origin = Some(crate::accounts::PUBLIC.into());
+        // A wrong token followed by a file that never ends: refused on the token, without
+        // waiting for (or holding) the file.
+        let (ct, head) = multipart(&[("csrf", None, &b"wrong"[..])]);
+        let head = head[..head.len() - b"--\r\n".len()].to_vec();
+        let opening =
+            b"\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\r\n";
+        let endless = futures_util::stream::iter([
+            Ok::<_, std::io::Error>(axum::body::Bytes::from(head)),
+            Ok(axum::body::Bytes::from_static(opening)),
+        ])
+        .chain(futures_util::stream::pending());
+        let refused = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            b.send_bytes(Method::POST, &action, Some(&ct), Body::from_stream(endless)),
+        )
+        .await
+        .expect("a forged upload must be refused before its file is read");
+        assert_eq!(refused.0, StatusCode::FORBIDDEN, "{backend:?}");
         // Over the limit and its multipart overhead: the 413 page.
         let big = vec![0u8; t.state.attachments.max_bytes + 20 * 1024];
         let (ct, body) = multipart(&[
