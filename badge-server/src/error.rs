@@ -49,6 +49,12 @@ pub enum AppError {
     Internal(#[from] ca::Error),
 }
 
+impl From<ca::db::Error> for AppError {
+    fn from(e: ca::db::Error) -> Self {
+        AppError::Internal(e.into())
+    }
+}
+
 impl From<verifier::Error> for AppError {
     fn from(e: verifier::Error) -> Self {
         AppError::Internal(ca::Error::Config(e.to_string()))

@@ -219,6 +219,12 @@ impl From<ca::Error> for PageError {
     }
 }
 
+impl From<ca::db::Error> for PageError {
+    fn from(e: ca::db::Error) -> Self {
+        PageError::Internal(e.into())
+    }
+}
+
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let (status, title, lines): (StatusCode, &str, &[&str]) = match &self {

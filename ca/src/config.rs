@@ -153,7 +153,7 @@ impl Settings {
 
     /// Connects to the database (running migrations).
     pub async fn database(&self) -> Result<Database> {
-        Database::connect(&self.database_url).await
+        Ok(Database::connect(&self.database_url).await?)
     }
 
     /// Opens the online CA: from the token when configured, else from the encrypted

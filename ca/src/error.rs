@@ -116,6 +116,17 @@ pub enum Error {
     Config(String),
 }
 
+impl From<chengxin_db::Error> for Error {
+    fn from(e: chengxin_db::Error) -> Self {
+        match e {
+            chengxin_db::Error::Database(e) => Error::Database(e),
+            chengxin_db::Error::Migration(e) => Error::Migration(e),
+            chengxin_db::Error::Io { path, source } => Error::Io { path, source },
+            chengxin_db::Error::Config(m) => Error::Config(m),
+        }
+    }
+}
+
 impl Error {
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {

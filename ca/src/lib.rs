@@ -18,7 +18,6 @@ pub mod certificate;
 pub mod cli;
 pub mod config;
 pub mod crl;
-pub mod db;
 mod error;
 pub mod goodkey;
 pub mod identity;
@@ -29,6 +28,11 @@ pub mod profile;
 pub mod serial;
 pub mod signer;
 pub mod store;
+
+/// The shared database ([`chengxin_db`]), re-exported so that `ca::db::Database` and
+/// the query macros reach every component through one path.
+pub use chengxin_db as db;
+pub use chengxin_db::{on_pool, on_tx};
 
 pub use authority::{Ca, CaConfig};
 pub use certificate::{Issued, KeySource};

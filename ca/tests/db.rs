@@ -23,7 +23,7 @@ async fn write(db: &Database, n: i64) -> ca::Result<()> {
     .execute(c)
     .await
     .map(drop))?;
-    tx.commit().await
+    Ok(tx.commit().await?)
 }
 
 /// Rows at or above [`CHECK`], counted by another client (the `sqlite3` shell or

@@ -35,6 +35,12 @@ pub enum Error {
     Ca(String),
 }
 
+impl From<ca::db::Error> for Error {
+    fn from(e: ca::db::Error) -> Self {
+        ca::Error::from(e).into()
+    }
+}
+
 impl From<ca::Error> for Error {
     fn from(e: ca::Error) -> Self {
         if e.is_input_error() {

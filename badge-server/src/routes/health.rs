@@ -87,7 +87,7 @@ async fn write(db: &Database) -> ca::Result<()> {
     .execute(c)
     .await
     .map(drop))?;
-    tx.commit().await
+    Ok(tx.commit().await?)
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {

@@ -1,9 +1,14 @@
-//! The shared database: SQLite by default, PostgreSQL for replicas.
+//! `chengxin-db`: the one database every Chengxin component shares.
+//!
+//! SQLite by default, PostgreSQL for replicas. The migrations of every table live
+//! here (`migrations/{sqlite,postgres}`), whichever component writes it.
 //!
 //! sqlx has no usable "any" driver for our needs, so [`Database`] and [`Tx`] are enums
-//! over the two concrete backends and the [`on_pool!`](crate::on_pool) and
-//! [`on_tx!`](crate::on_tx) macros run one query text on whichever is in use. Every
+//! over the two concrete backends and the [`on_pool!`] and [`on_tx!`] macros run one query text on whichever is in use. Every
 //! query is written once, with `$1`-style placeholders that both backends accept.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 use std::path::Path;
 use std::str::FromStr;
@@ -13,7 +18,39 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction, TransactionManager as _};
 
-use crate::{Error, Result};
+/// Why the database could not be opened or used.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database failed (connection, query, constraint, disk full, …).
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("database migration: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// The SQLite file or its directory could not be created or protected.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The URL names no backend we speak, or a task died.
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+impl Error {
+    fn io(path: &Path, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// This crate's result.
+pub type Result<T> = std::result::Result<T, Error>;
 
 /// A connection pool to the one shared database.
 #[derive(Clone, Debug)]
@@ -38,8 +75,8 @@ pub enum Tx {
 macro_rules! on_pool {
     ($db:expr, |$c:ident| $body:expr) => {
         match $db {
-            $crate::db::Database::Sqlite($c) => $body,
-            $crate::db::Database::Postgres($c) => $body,
+            $crate::Database::Sqlite($c) => $body,
+            $crate::Database::Postgres($c) => $body,
         }
     };
 }
@@ -49,11 +86,11 @@ macro_rules! on_pool {
 macro_rules! on_tx {
     ($tx:expr, |$c:ident| $body:expr) => {
         match $tx {
-            $crate::db::Tx::Sqlite(t) => {
+            $crate::Tx::Sqlite(t) => {
                 let $c = &mut **t;
                 $body
             }
-            $crate::db::Tx::Postgres(t) => {
+            $crate::Tx::Postgres(t) => {
                 let $c = &mut **t;
                 $body
             }
@@ -109,8 +146,8 @@ impl Database {
 
     async fn migrate(&self) -> Result<()> {
         match self {
-            Database::Sqlite(p) => sqlx::migrate!("../migrations/sqlite").run(p).await?,
-            Database::Postgres(p) => sqlx::migrate!("../migrations/postgres").run(p).await?,
+            Database::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await?,
+            Database::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await?,
         }
         Ok(())
     }

@@ -2,5 +2,5 @@
 //! compile time but does not watch it for new files.
 
 fn main() {
-    println!("cargo:rerun-if-changed=../migrations");
+    println!("cargo:rerun-if-changed=migrations");
 }
