@@ -147,8 +147,7 @@ pub async fn ensure(db: &Database, email: &Email, role: Role) -> Result<Account,
     )
     .bind(email.as_str())
     .fetch_optional(p)
-    .await
-    .map_err(ca::Error::from)?);
+    .await?);
     if let Some((id, r)) = existing {
         let current: Role = r.parse()?;
         if current != role {
@@ -226,8 +225,7 @@ pub async fn create_token_for(
     .bind(now() + days * 86_400)
     .execute(c)
     .await
-    .map(|_| ())
-    .map_err(ca::Error::from)?);
+    .map(|_| ())?);
     ca::audit::append(
         &mut tx,
         &account.email,
@@ -248,8 +246,7 @@ pub async fn tokens(db: &Database, account: &Account) -> Result<Vec<TokenInfo>, 
     )
     .bind(account.id)
     .fetch_all(p)
-    .await
-    .map_err(ca::Error::from)?))
+    .await?))
 }
 
 /// Revokes one of `owner`'s tokens, with its audit entry (by `actor`: the owner, or
@@ -270,7 +267,7 @@ pub async fn revoke_token(
     .bind(now())
     .execute(c)
     .await
-    .map_err(ca::Error::from)?
+    ?
     .rows_affected()
     });
     if n != 1 {
@@ -300,8 +297,7 @@ pub async fn authenticate(db: &Database, token: &str) -> Result<Option<Account>,
     .bind(hash(token))
     .bind(now())
     .fetch_optional(p)
-    .await
-    .map_err(ca::Error::from)?);
+    .await?);
     row.map(|(id, email, role)| {
         Ok(Account {
             id,
@@ -365,8 +361,7 @@ pub async fn credentials(db: &Database, email: &Email) -> Result<Option<Credenti
     )
     .bind(email.as_str())
     .fetch_optional(p)
-    .await
-    .map_err(ca::Error::from)?);
+    .await?);
     row.map(|(id, email, role, password_hash, confirmed)| {
         Ok(Credentials {
             account: Account {
@@ -427,8 +422,7 @@ pub async fn login_client(
         .bind(account_id)
         .bind(now - DEVICE_SECS)
         .fetch_optional(p)
-        .await
-        .map_err(ca::Error::from)?);
+        .await?);
         if known.is_some() {
             return Ok(LoginClient::Known(token_hash));
         }
@@ -452,8 +446,7 @@ pub async fn login_locked(
         .bind(account_id)
         .bind(&key)
         .fetch_optional(p)
-        .await
-        .map_err(ca::Error::from)?);
+        .await?);
         if until.flatten().is_some_and(|t| t > now) {
             return Ok(true);
         }
@@ -480,7 +473,7 @@ pub async fn record_failed_login(
     .execute(c)
     .await
     .map(|_| ())
-    .map_err(ca::Error::from)?
+    ?
     });
     for (key, limit) in client.counters() {
         on_tx!(&mut tx, |c| sqlx::query(
@@ -500,8 +493,7 @@ pub async fn record_failed_login(
         .bind(now)
         .execute(c)
         .await
-        .map(|_| ())
-        .map_err(ca::Error::from)?);
+        .map(|_| ())?);
     }
     tx.commit().await?;
     Ok(())
@@ -526,8 +518,7 @@ pub async fn signed_in_from(
     .bind(&own)
     .execute(c)
     .await
-    .map(|_| ())
-    .map_err(ca::Error::from)?);
+    .map(|_| ())?);
     if let LoginClient::Known(old) = client {
         on_tx!(&mut tx, |c| sqlx::query(
             "DELETE FROM login_devices WHERE token_hash = $1"
@@ -535,8 +526,7 @@ pub async fn signed_in_from(
         .bind(old)
         .execute(c)
         .await
-        .map(|_| ())
-        .map_err(ca::Error::from)?);
+        .map(|_| ())?);
     }
     on_tx!(&mut tx, |c| sqlx::query(
         "INSERT INTO login_devices (token_hash, account_id, created_at) VALUES ($1, $2, $3)"
@@ -546,8 +536,7 @@ pub async fn signed_in_from(
     .bind(now)
     .execute(c)
     .await
-    .map(|_| ())
-    .map_err(ca::Error::from)?);
+    .map(|_| ())?);
     // The most recent few per account, and none past their lifetime.
     on_tx!(&mut tx, |c| {
         sqlx::query(
@@ -561,7 +550,7 @@ pub async fn signed_in_from(
     .execute(c)
     .await
     .map(|_| ())
-    .map_err(ca::Error::from)?
+    ?
     });
     tx.commit().await?;
     Ok(token)
@@ -608,8 +597,7 @@ pub async fn create_email_token(
         .bind(now)
         .execute(c)
         .await
-        .map(|_| ())
-        .map_err(ca::Error::from)?);
+        .map(|_| ())?);
     }
     on_tx!(&mut *tx, |c| sqlx::query(
         "INSERT INTO email_tokens (token_hash, account_id, purpose, created_at, expires_at) \
@@ -622,8 +610,7 @@ pub async fn create_email_token(
     .bind(now + ttl)
     .execute(c)
     .await
-    .map(|_| ())
-    .map_err(ca::Error::from)?);
+    .map(|_| ())?);
     Ok(token)
 }
 
@@ -652,8 +639,7 @@ pub async fn peek_email_token(
     .bind(hash(token))
     .bind(purpose.as_str())
     .fetch_optional(p)
-    .await
-    .map_err(ca::Error::from)?);
+    .await?);
     Ok(match row {
         None => Err(TokenProblem::Unknown),
         Some((_, _, Some(_))) => Err(TokenProblem::Used),
@@ -679,8 +665,7 @@ pub async fn use_email_token(
     .bind(purpose.as_str())
     .bind(now)
     .fetch_optional(c)
-    .await
-    .map_err(ca::Error::from)?);
+    .await?);
     if let Some((id,)) = used {
         return Ok(Ok(id));
     }
@@ -690,8 +675,7 @@ pub async fn use_email_token(
     .bind(hash(token))
     .bind(purpose.as_str())
     .fetch_optional(c)
-    .await
-    .map_err(ca::Error::from)?);
+    .await?);
     Ok(Err(match row {
         None => TokenProblem::Unknown,
         Some((_, Some(_))) => TokenProblem::Used,
@@ -717,8 +701,7 @@ pub async fn insert_with_password(
     .bind(password_hash)
     .bind(now)
     .fetch_optional(c)
-    .await
-    .map_err(ca::Error::from)?);
+    .await?);
     Ok(row.map(|r| r.0))
 }
 
@@ -731,8 +714,7 @@ pub async fn confirm_email(tx: &mut ca::db::Tx, id: i64, now: i64) -> Result<(),
     .bind(now)
     .execute(c)
     .await
-    .map(|_| ())
-    .map_err(ca::Error::from)?);
+    .map(|_| ())?);
     Ok(())
 }
 
@@ -749,8 +731,7 @@ pub async fn set_password(
             .bind(password_hash)
             .execute(c)
             .await
-            .map(|_| ())
-            .map_err(ca::Error::from)?
+            .map(|_| ())?
     });
     on_tx!(&mut *tx, |c| sqlx::query(
         "DELETE FROM login_failures WHERE account_id = $1"
@@ -758,16 +739,14 @@ pub async fn set_password(
     .bind(id)
     .execute(c)
     .await
-    .map(|_| ())
-    .map_err(ca::Error::from)?);
+    .map(|_| ())?);
     on_tx!(&mut *tx, |c| sqlx::query(
         "DELETE FROM sessions WHERE account_id = $1"
     )
     .bind(id)
     .execute(c)
     .await
-    .map(|_| ())
-    .map_err(ca::Error::from)?);
+    .map(|_| ())?);
     on_tx!(&mut *tx, |c| sqlx::query(
         "UPDATE api_tokens SET revoked_at = $2 WHERE account_id = $1 AND revoked_at IS NULL"
     )
@@ -775,8 +754,7 @@ pub async fn set_password(
     .bind(now())
     .execute(c)
     .await
-    .map(|_| ())
-    .map_err(ca::Error::from)?);
+    .map(|_| ())?);
     Ok(())
 }
 
@@ -812,8 +790,7 @@ async fn write(
         .bind(role.as_str())
         .bind(now())
         .fetch_one(c)
-        .await
-        .map_err(ca::Error::from)?);
+        .await?);
     ca::audit::append(
         &mut tx,
         "cli",
@@ -976,6 +953,5 @@ pub async fn dates(db: &Database, id: i64) -> Result<(i64, Option<i64>), AppErro
     )
     .bind(id)
     .fetch_one(p)
-    .await
-    .map_err(ca::Error::from)?))
+    .await?))
 }

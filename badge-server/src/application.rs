@@ -237,7 +237,7 @@ pub async fn insert(
     .execute(c)
     .await
     .map(|_| ())
-    .map_err(ca::Error::from)?
+    ?
     });
     ca::audit::append(
         &mut tx,
@@ -264,8 +264,7 @@ pub async fn get(db: &Database, id: &str) -> Result<Option<Application>, AppErro
     Ok(on_pool!(db, |p| sqlx::query_as(&sql)
         .bind(id)
         .fetch_optional(p)
-        .await
-        .map_err(ca::Error::from)?))
+        .await?))
 }
 
 async fn set_status(
@@ -289,8 +288,7 @@ async fn set_status(
     .bind(id)
     .execute(c)
     .await
-    .map(|_| ())
-    .map_err(ca::Error::from)?);
+    .map(|_| ())?);
     Ok(())
 }
 
@@ -421,8 +419,7 @@ pub async fn verify(
     .bind(&app.id)
     .execute(c)
     .await
-    .map(|_| ())
-    .map_err(ca::Error::from)?);
+    .map(|_| ())?);
     ca::audit::append(
         &mut tx,
         &actor.email,
@@ -552,7 +549,7 @@ pub async fn approve(
     .bind(t)
     .fetch_one(c)
     .await
-    .map_err(ca::Error::from)?
+    ?
     });
     let issued = state
         .ca
@@ -574,7 +571,7 @@ pub async fn approve(
     .execute(c)
     .await
     .map(|_| ())
-    .map_err(ca::Error::from)?
+    ?
     });
     for (i, d) in identity.domains.iter().enumerate() {
         let r = on_tx!(&mut tx, |c| sqlx::query(
@@ -594,7 +591,7 @@ pub async fn approve(
                     "{d} is already certified for another site"
                 )));
             }
-            return Err(ca::Error::from(e).into());
+            return Err(e.into());
         }
     }
     let search_text = format!(
@@ -617,8 +614,7 @@ pub async fn approve(
     .bind(&site_id)
     .execute(c)
     .await
-    .map(|_| ())
-    .map_err(ca::Error::from)?);
+    .map(|_| ())?);
     let method: Method = app.method.as_deref().unwrap_or("dns-txt").parse()?;
     let enrollment = Enrollment {
         site_id: site_id.clone(),
@@ -663,16 +659,17 @@ pub async fn search(db: &Database, q: &str, page: i64) -> Result<Vec<String>, Ap
     // Chinese characters are a common query): those scan the sites table instead.
     let short = needle.chars().count() < 3;
     let rows: Vec<(String,)> = match db {
-        Database::Sqlite(p) if !short => sqlx::query_as(
-            "SELECT s.id FROM site_search f JOIN sites s ON s.id = f.site_id \
+        Database::Sqlite(p) if !short => {
+            sqlx::query_as(
+                "SELECT s.id FROM site_search f JOIN sites s ON s.id = f.site_id \
              WHERE f.text LIKE $1 ESCAPE '\\' ORDER BY s.created_at DESC, s.id LIMIT $2 OFFSET $3",
-        )
-        .bind(&pattern)
-        .bind(PAGE_SIZE)
-        .bind(offset)
-        .fetch_all(p)
-        .await
-        .map_err(ca::Error::from)?,
+            )
+            .bind(&pattern)
+            .bind(PAGE_SIZE)
+            .bind(offset)
+            .fetch_all(p)
+            .await?
+        }
         // PostgreSQL's trigram index serves LIKE on the column itself.
         _ => on_pool!(db, |p| sqlx::query_as(
             "SELECT id FROM sites WHERE search_text LIKE $1 ESCAPE '\\' \
@@ -682,8 +679,7 @@ pub async fn search(db: &Database, q: &str, page: i64) -> Result<Vec<String>, Ap
         .bind(PAGE_SIZE)
         .bind(offset)
         .fetch_all(p)
-        .await
-        .map_err(ca::Error::from)?),
+        .await?),
     };
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
@@ -750,8 +746,7 @@ pub async fn site_certificate(db: &Database, site: &str) -> Result<SiteCertifica
     )
     .bind(site)
     .fetch_optional(p)
-    .await
-    .map_err(ca::Error::from)?)
+    .await?)
     .ok_or(AppError::NotFound)?;
     let certificate = match row.certificate_id {
         Some(id) => ca::store::certificate_by_id(db, id).await?,
@@ -777,8 +772,7 @@ pub async fn site_owner(db: &Database, site: &str) -> Result<Option<i64>, AppErr
     )
     .bind(site)
     .fetch_optional(p)
-    .await
-    .map_err(ca::Error::from)?);
+    .await?);
     row.map(|r| r.0).ok_or(AppError::NotFound)
 }
 
@@ -862,8 +856,7 @@ pub async fn list_for(db: &Database, account_id: i64) -> Result<Vec<Application>
     Ok(on_pool!(db, |p| sqlx::query_as(&sql)
         .bind(account_id)
         .fetch_all(p)
-        .await
-        .map_err(ca::Error::from)?))
+        .await?))
 }
 
 /// Applications waiting for staff (`validated` or `review`), oldest first.
@@ -872,10 +865,7 @@ pub async fn awaiting_review(db: &Database) -> Result<Vec<Application>, AppError
         "SELECT {COLUMNS} FROM applications WHERE status IN ('validated', 'review') \
          ORDER BY updated_at, id LIMIT 200"
     );
-    Ok(on_pool!(db, |p| sqlx::query_as(&sql)
-        .fetch_all(p)
-        .await
-        .map_err(ca::Error::from)?))
+    Ok(on_pool!(db, |p| sqlx::query_as(&sql).fetch_all(p).await?))
 }
 
 /// The ids of the sites an account operates, newest first.
@@ -885,7 +875,6 @@ pub async fn sites_of(db: &Database, account_id: i64) -> Result<Vec<String>, App
     )
     .bind(account_id)
     .fetch_all(p)
-    .await
-    .map_err(ca::Error::from)?);
+    .await?);
     Ok(rows.into_iter().map(|r| r.0).collect())
 }

@@ -580,7 +580,7 @@ pub(crate) async fn insert(
     .execute(c)
     .await
     .map(drop)
-    .map_err(ca::Error::from)?
+    ?
     });
     Ok(Stored {
         id: id.into(),
@@ -601,8 +601,7 @@ pub(crate) async fn count_in(tx: &mut Tx, complaint: &str) -> Result<i64, AppErr
     )
     .bind(complaint)
     .fetch_one(c)
-    .await
-    .map_err(ca::Error::from)?);
+    .await?);
     Ok(n)
 }
 
@@ -613,8 +612,7 @@ pub async fn list(db: &Database, complaint: &str) -> Result<Vec<Stored>, AppErro
     Ok(on_pool!(db, |p| sqlx::query_as(&sql)
         .bind(complaint)
         .fetch_all(p)
-        .await
-        .map_err(ca::Error::from)?))
+        .await?))
 }
 
 /// One attachment of `complaint` with its bytes, or 404 (also for an attachment of
@@ -637,8 +635,7 @@ pub async fn fetch(
         .bind(complaint)
         .bind(id)
         .fetch_optional(p)
-        .await
-        .map_err(ca::Error::from)?);
+        .await?);
     row.map(|r| (r.stored, r.content)).ok_or(AppError::NotFound)
 }
 

@@ -315,8 +315,7 @@ pub async fn get(db: &Database, id: &str) -> Result<Complaint, AppError> {
     on_pool!(db, |p| sqlx::query_as(&sql)
         .bind(id)
         .fetch_optional(p)
-        .await
-        .map_err(ca::Error::from)?)
+        .await?)
     .ok_or(AppError::NotFound)
 }
 
@@ -341,7 +340,7 @@ pub async fn list(db: &Database, account: &Account) -> Result<Vec<Complaint>, Ap
         } else {
             q.bind(account.id)
         };
-        q.fetch_all(p).await.map_err(ca::Error::from)?
+        q.fetch_all(p).await?
     }))
 }
 
@@ -353,8 +352,7 @@ pub async fn events(db: &Database, id: &str) -> Result<Vec<Event>, AppError> {
     )
     .bind(id)
     .fetch_all(p)
-    .await
-    .map_err(ca::Error::from)?))
+    .await?))
 }
 
 /// One step of a complaint's timeline.
@@ -399,8 +397,7 @@ async fn status_in(tx: &mut Tx, id: &str) -> Result<Status, AppError> {
     )
     .bind(id)
     .fetch_optional(c)
-    .await
-    .map_err(ca::Error::from)?);
+    .await?);
     current.ok_or(AppError::NotFound)?.0.parse()
 }
 
@@ -443,7 +440,7 @@ async fn transition(
         for s in &allowed {
             q = q.bind(*s);
         }
-        q.execute(c).await.map_err(ca::Error::from)?.rows_affected()
+        q.execute(c).await?.rows_affected()
     });
     if done != 1 {
         return Err(AppError::Conflict(format!(
@@ -483,8 +480,7 @@ async fn event(
     .bind(note)
     .execute(c)
     .await
-    .map(|_| ())
-    .map_err(ca::Error::from)?);
+    .map(|_| ())?);
     Ok(())
 }
 
@@ -502,8 +498,7 @@ async fn parties(tx: &mut Tx, c: &Complaint) -> Result<Parties, AppError> {
     )
     .bind(c.complainant_id)
     .fetch_one(x)
-    .await
-    .map_err(ca::Error::from)?);
+    .await?);
     let operator: Option<(i64, String)> = on_tx!(tx, |x| {
         sqlx::query_as(
         "SELECT a.id, a.email FROM sites s JOIN accounts a ON a.id = s.account_id WHERE s.id = $1"
@@ -511,15 +506,14 @@ async fn parties(tx: &mut Tx, c: &Complaint) -> Result<Parties, AppError> {
     .bind(&c.site_id)
     .fetch_optional(x)
     .await
-    .map_err(ca::Error::from)?
+    ?
     });
     let domain: Option<(String,)> = on_tx!(tx, |x| sqlx::query_as(
         "SELECT domain FROM site_domains WHERE site_id = $1 ORDER BY position LIMIT 1"
     )
     .bind(&c.site_id)
     .fetch_optional(x)
-    .await
-    .map_err(ca::Error::from)?);
+    .await?);
     Ok(Parties {
         complainant: complainant.0,
         operator,
@@ -579,8 +573,7 @@ async fn within_filing_limits(
         sqlx::query("SELECT id FROM accounts WHERE id = $1 FOR UPDATE")
             .bind(account)
             .execute(&mut **c)
-            .await
-            .map_err(ca::Error::from)?;
+            .await?;
     }
     let (open,): (i64,) = on_tx!(tx, |c| {
         let mut q = sqlx::query_as(
@@ -592,7 +585,7 @@ async fn within_filing_limits(
         for s in Status::CLOSED {
             q = q.bind(s.as_str());
         }
-        q.fetch_one(c).await.map_err(ca::Error::from)?
+        q.fetch_one(c).await?
     });
     if open > 0 {
         return Err(AppError::Conflict(
@@ -605,8 +598,7 @@ async fn within_filing_limits(
     .bind(account)
     .bind(now - 86_400)
     .fetch_one(c)
-    .await
-    .map_err(ca::Error::from)?);
+    .await?);
     if today >= policy.per_user_per_day {
         return Err(AppError::TooMany {
             message: format!(
@@ -622,8 +614,7 @@ async fn within_filing_limits(
     .bind(site)
     .bind(now - 3_600)
     .fetch_one(c)
-    .await
-    .map_err(ca::Error::from)?);
+    .await?);
     if this_hour >= policy.per_site_per_hour {
         return Err(AppError::TooMany {
             message: format!(
@@ -700,7 +691,7 @@ pub async fn submit(
     .execute(c)
     .await
     .map(|_| ())
-    .map_err(ca::Error::from)?
+    ?
     });
     event(
         &mut tx,
@@ -1004,8 +995,7 @@ pub async fn decide(
             .bind(&c.site_id)
             .execute(conn)
             .await
-            .map(drop)
-            .map_err(ca::Error::from)?);
+            .map(drop)?);
         }
         // Read through the transaction: waiting for another pool connection while
         // holding this one deadlocked once the pool's connections were all held by
@@ -1018,7 +1008,7 @@ pub async fn decide(
         .bind(&c.site_id)
         .fetch_optional(conn)
         .await
-        .map_err(ca::Error::from)?
+        ?
         });
         // A live certificate is revoked (or held); a held one can be made final; a
         // certificate already revoked for good stays as it is.
@@ -1227,8 +1217,7 @@ pub async fn on_deadline(state: &AppState, id: &str, now: i64) -> Result<bool, A
         "SELECT email FROM accounts WHERE role IN ('staff', 'admin') ORDER BY id"
     )
     .fetch_all(x)
-    .await
-    .map_err(ca::Error::from)?);
+    .await?);
     let p = parties(&mut tx, &c).await?;
     for (email,) in staff {
         mail(
@@ -1338,8 +1327,7 @@ pub async fn reputation(
     .bind(Status::Withdrawn.as_str())
     .bind(Status::Dismissed.as_str())
     .fetch_all(p)
-    .await
-    .map_err(ca::Error::from)?);
+    .await?);
     let received = rows.len() as i64;
     if received < MIN_REPUTATION_COUNT {
         return Ok(None);
@@ -1509,7 +1497,7 @@ async fn hold_open(tx: &mut Tx, id: &str, now: i64) -> Result<Status, AppError> 
         for s in Status::CLOSED {
             q = q.bind(s.as_str());
         }
-        q.execute(c).await.map_err(ca::Error::from)?.rows_affected()
+        q.execute(c).await?.rows_affected()
     });
     let current = status_in(tx, id).await?;
     if done != 1 {

@@ -49,6 +49,12 @@ pub enum AppError {
     Internal(#[from] ca::Error),
 }
 
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        AppError::Internal(e.into())
+    }
+}
+
 impl From<ca::db::Error> for AppError {
     fn from(e: ca::db::Error) -> Self {
         AppError::Internal(e.into())

@@ -120,10 +120,7 @@ pub async fn purge(db: &ca::db::Database, now: i64) -> Result<Purged, AppError> 
             for b in binds {
                 q = q.bind(*b);
             }
-            q.execute(c)
-                .await
-                .map(|r| r.rows_affected())
-                .map_err(ca::Error::from)?
+            q.execute(c).await.map(|r| r.rows_affected())?
         });
     }
     tx.commit().await?;

@@ -63,7 +63,7 @@ pub async fn enqueue(
     .bind(now)
     .fetch_optional(c)
     .await
-    .map_err(ca::Error::from)?
+    ?
     });
     if row.is_some() && run_at <= now {
         wake();

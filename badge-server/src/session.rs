@@ -177,8 +177,7 @@ impl Session {
         .bind(message)
         .execute(p)
         .await
-        .map(|_| ())
-        .map_err(ca::Error::from)?);
+        .map(|_| ())?);
         Ok(())
     }
 }
@@ -222,7 +221,7 @@ async fn find(db: &Database, token: &str) -> Result<Option<Session>, AppError> {
     .bind(&id_hash)
     .fetch_optional(p)
     .await
-    .map_err(ca::Error::from)?
+    ?
     });
     let Some((account_id, csrf, last_seen, expires, email, role, flash)) = row else {
         return Ok(None);
@@ -240,8 +239,7 @@ async fn find(db: &Database, token: &str) -> Result<Option<Session>, AppError> {
         .bind(now)
         .execute(p)
         .await
-        .map(|_| ())
-        .map_err(ca::Error::from)?);
+        .map(|_| ())?);
     }
     let account = match (account_id, email, role) {
         (Some(id), Some(email), Some(role)) => Some(Account {
@@ -267,8 +265,7 @@ async fn delete(db: &Database, id_hash: &[u8]) -> Result<(), AppError> {
     .bind(id_hash)
     .execute(p)
     .await
-    .map(|_| ())
-    .map_err(ca::Error::from)?);
+    .map(|_| ())?);
     Ok(())
 }
 
@@ -330,8 +327,7 @@ async fn form_key(state: &AppState) -> Result<&ring::hmac::Key, AppError> {
                 "SELECT secret FROM server_keys WHERE name = 'form'"
             )
             .fetch_one(p)
-            .await
-            .map_err(ca::Error::from)?);
+            .await?);
             Ok::<_, AppError>(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret))
         })
         .await
@@ -358,8 +354,7 @@ pub async fn start(
     .bind(old.and_then(|s| s.id_hash.clone()).unwrap_or_default())
     .execute(c)
     .await
-    .map(|_| ())
-    .map_err(ca::Error::from)?);
+    .map(|_| ())?);
     on_tx!(&mut tx, |c| {
         sqlx::query(
         "INSERT INTO sessions (id_hash, account_id, csrf_token, created_at, last_seen_at, expires_at) \
@@ -373,7 +368,7 @@ pub async fn start(
     .execute(c)
     .await
     .map(|_| ())
-    .map_err(ca::Error::from)?
+    ?
     });
     tx.commit().await?;
     Ok(Session {

@@ -67,8 +67,7 @@ async fn certified_overlap(db: &Database, domain: &Domain) -> Result<Vec<String>
         )
         .bind(&candidate)
         .fetch_all(p)
-        .await
-        .map_err(ca::Error::from)?);
+        .await?);
         sites.extend(rows.into_iter().map(|r| r.0));
     }
     // Hosts under the domain (a domain name has no LIKE wildcards but `_`, escaped).
@@ -78,8 +77,7 @@ async fn certified_overlap(db: &Database, domain: &Domain) -> Result<Vec<String>
     )
     .bind(&pattern)
     .fetch_all(p)
-    .await
-    .map_err(ca::Error::from)?);
+    .await?);
     sites.extend(under.into_iter().map(|r| r.0));
     sites.sort();
     sites.dedup();
@@ -183,7 +181,7 @@ pub async fn publish(
                 domain.as_str()
             )));
         }
-        Err(e) => return Err(ca::Error::from(e).into()),
+        Err(e) => return Err(e.into()),
     };
     ca::audit::append(
         &mut tx,
@@ -215,8 +213,7 @@ pub async fn withdraw(db: &Database, account: &Account, id: i64, now: i64) -> Re
     .bind(now)
     .bind(id)
     .execute(c)
-    .await
-    .map_err(ca::Error::from)?
+    .await?
     .rows_affected());
     if n != 1 {
         return Err(AppError::NotFound);
@@ -238,10 +235,7 @@ pub async fn list(db: &Database) -> Result<Vec<Warning>, AppError> {
     let sql = format!(
         "SELECT {COLUMNS} FROM fraud_warnings WHERE withdrawn_at IS NULL ORDER BY published_at DESC, id DESC LIMIT 500"
     );
-    Ok(on_pool!(db, |p| sqlx::query_as(&sql)
-        .fetch_all(p)
-        .await
-        .map_err(ca::Error::from)?))
+    Ok(on_pool!(db, |p| sqlx::query_as(&sql).fetch_all(p).await?))
 }
 
 /// The warning covering `host` or one of its parent domains.
@@ -254,8 +248,7 @@ pub async fn for_host(db: &Database, host: &Domain) -> Result<Option<Warning>, A
         let w: Option<Warning> = on_pool!(db, |p| sqlx::query_as(&sql)
             .bind(&candidate)
             .fetch_optional(p)
-            .await
-            .map_err(ca::Error::from)?);
+            .await?);
         if w.is_some() {
             return Ok(w);
         }
@@ -291,7 +284,7 @@ pub async fn copies(db: &Database, account: &Account) -> Result<Vec<SealCopy>, A
     .bind(crate::routes::seal::CONFIRM_HOURS)
     .fetch_all(p)
     .await
-    .map_err(ca::Error::from)?
+    ?
     }))
 }
 
@@ -312,15 +305,14 @@ pub async fn from_copy(
     .bind(host)
     .fetch_optional(p)
     .await
-    .map_err(ca::Error::from)?)
+    ?)
     .ok_or(AppError::NotFound)?;
     let certified: Option<(String,)> = on_pool!(db, |p| sqlx::query_as(
         "SELECT domain FROM site_domains WHERE site_id = $1 ORDER BY position LIMIT 1"
     )
     .bind(site)
     .fetch_optional(p)
-    .await
-    .map_err(ca::Error::from)?);
+    .await?);
     let certified = certified.map(|c| c.0).unwrap_or_else(|| site.to_string());
     let description = format!(
         "{host} 展示了 {certified} 的诚信印章，但并未获得认证，可能是仿冒网站。\n\

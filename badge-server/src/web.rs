@@ -219,6 +219,12 @@ impl From<ca::Error> for PageError {
     }
 }
 
+impl From<sqlx::Error> for PageError {
+    fn from(e: sqlx::Error) -> Self {
+        PageError::Internal(e.into())
+    }
+}
+
 impl From<ca::db::Error> for PageError {
     fn from(e: ca::db::Error) -> Self {
         PageError::Internal(e.into())

@@ -170,8 +170,7 @@ pub async fn set(db: &Database, account: &Account, url: &str) -> Result<String, 
     .bind(account.id)
     .execute(c)
     .await
-    .map(|_| ())
-    .map_err(ca::Error::from)?);
+    .map(|_| ())?);
     ca::audit::append(
         &mut tx,
         &account.email,
@@ -196,7 +195,7 @@ pub async fn clear(db: &Database, account: &Account) -> Result<bool, AppError> {
     .bind(account.id)
     .execute(c)
     .await
-    .map_err(ca::Error::from)?
+    ?
     .rows_affected()
     });
     if n > 0 {
@@ -232,8 +231,7 @@ pub async fn deliver(state: &AppState, job: &Job) -> Result<(), JobError> {
     )
     .bind(p.account_id)
     .fetch_optional(c)
-    .await
-    .map_err(ca::Error::from)?);
+    .await?);
     let Some((Some(url), Some(secret))) = row else {
         tracing::info!(job = job.id, account = p.account_id, event = %p.event, "no webhook set; event not sent");
         return Ok(());

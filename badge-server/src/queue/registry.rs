@@ -51,6 +51,12 @@ impl From<ca::Error> for JobError {
     }
 }
 
+impl From<sqlx::Error> for JobError {
+    fn from(e: sqlx::Error) -> Self {
+        JobError::Retry(e.to_string())
+    }
+}
+
 impl From<AppError> for JobError {
     fn from(e: AppError) -> Self {
         JobError::Retry(e.to_string())

@@ -167,8 +167,7 @@ pub async fn claim_in(
         .bind(now)
         .bind(i64::from(limit))
         .fetch_all(p)
-        .await
-        .map_err(ca::Error::from)?);
+        .await?);
     rows.sort_by_key(|r| (r.run_at, r.id));
     Ok(rows
         .into_iter()
@@ -279,8 +278,7 @@ async fn settle(
             .bind(job.id)
             .bind(worker)
             .execute(p)
-            .await
-            .map_err(ca::Error::from)?
+            .await?
             .rows_affected())
         }
         Err(JobError::Retry(e)) if job.attempts < job.max_attempts => {
@@ -299,8 +297,7 @@ async fn settle(
             .bind(job.id)
             .bind(worker)
             .execute(p)
-            .await
-            .map_err(ca::Error::from)?
+            .await?
             .rows_affected())
         }
         Err(JobError::Retry(e) | JobError::Fail(e)) => {
@@ -318,8 +315,7 @@ async fn settle(
             .bind(job.id)
             .bind(worker)
             .execute(&mut *c)
-            .await
-            .map_err(ca::Error::from)?
+            .await?
             .rows_affected());
             if n == 1 {
                 ca::audit::append(
@@ -447,7 +443,6 @@ pub async fn release(db: &Database, worker: &str) -> Result<u64, AppError> {
     )
     .bind(worker)
     .execute(p)
-    .await
-    .map_err(ca::Error::from)?
+    .await?
     .rows_affected()))
 }

@@ -543,8 +543,7 @@ async fn reset(
     )
     .bind(id)
     .fetch_one(p)
-    .await
-    .map_err(ca::Error::from)?);
+    .await?);
     let mut errors = vec![];
     if let Err(e) = password::check_new(&form.password, &email) {
         errors.push(e);

@@ -282,8 +282,7 @@ pub(crate) async fn application_evidence(
     )
     .bind(id)
     .fetch_all(p)
-    .await
-    .map_err(ca::Error::from)?);
+    .await?);
     Ok(rows
         .into_iter()
         .filter_map(|(j,)| serde_json::from_str(&j).ok())

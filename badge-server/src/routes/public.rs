@@ -186,8 +186,7 @@ async fn check(
         )
         .bind(&candidate)
         .fetch_optional(p)
-        .await
-        .map_err(ca::Error::from)?);
+        .await?);
         if let Some((site,)) = site {
             let view = application::site_view(&state, &site).await?;
             return Ok(Json(Checked::Covered {

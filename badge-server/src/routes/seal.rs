@@ -159,7 +159,7 @@ impl SealCache {
             .execute(p)
             .await
             .map(|r| r.rows_affected())
-            .map_err(ca::Error::from)?
+            ?
             });
             if counted == 1 {
                 recorded += 1;
@@ -199,7 +199,7 @@ impl SealCache {
                 .execute(p)
                 .await
                 .map(|r| r.rows_affected())
-                .map_err(ca::Error::from)?
+                ?
                 });
                 if evicted == 1 {
                     inserted = insert().await?;
