@@ -5,8 +5,7 @@
 
 use std::time::Duration;
 
-use ca::db::Database;
-use ca::{on_pool, on_tx};
+use chengxin_db::{Database, on_pool, on_tx};
 use testkit::Backend;
 
 /// Rows written by the writes that are expected to commit start here, above anything
@@ -14,7 +13,7 @@ use testkit::Backend;
 const CHECK: i64 = 1_000_000;
 
 /// A write transaction: begin, insert `n`, commit.
-async fn write(db: &Database, n: i64) -> ca::Result<()> {
+async fn write(db: &Database, n: i64) -> chengxin_db::Result<()> {
     let mut tx = db.begin().await?;
     on_tx!(&mut tx, |c| sqlx::query(
         "INSERT INTO scratch (n) VALUES ($1)"
@@ -23,7 +22,7 @@ async fn write(db: &Database, n: i64) -> ca::Result<()> {
     .execute(c)
     .await
     .map(drop))?;
-    Ok(tx.commit().await?)
+    tx.commit().await
 }
 
 /// Rows at or above [`CHECK`], counted by another client (the `sqlite3` shell or
