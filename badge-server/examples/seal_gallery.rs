@@ -3,7 +3,7 @@
 
 #![allow(missing_docs)]
 
-use badge_server::seal::{Format, Lang, Seal, SealRenderer, SealState, Size};
+use badge_server::domain::seal::{Format, Lang, Seal, SealRenderer, SealState, Size};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = std::path::PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "seals".into()));

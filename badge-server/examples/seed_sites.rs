@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use badge_server::account::{self, Email, Role};
 use badge_server::config::ServerSettings;
-use badge_server::{AppState, application};
+use badge_server::{application, http::AppState};
 use ca::on_pool;
 use ca::profile::SiteIdentity;
 use clap::Parser;

@@ -383,7 +383,7 @@ pub enum LoginClient {
     /// A browser that signed in to this account before: SHA-256 of its device cookie.
     Known(Vec<u8>),
     /// Anyone else, by network: an IPv4 address or an IPv6 /64
-    /// ([`crate::limiter::network`]).
+    /// ([`crate::http::extract::limiter::network`]).
     Unknown(String),
 }
 
@@ -428,7 +428,7 @@ pub async fn login_client(
         }
     }
     Ok(LoginClient::Unknown(
-        crate::limiter::network(ip).to_string(),
+        crate::http::extract::limiter::network(ip).to_string(),
     ))
 }
 
@@ -857,9 +857,9 @@ pub async fn enqueue_mail(
     (subject, text): (String, String),
     now: i64,
 ) -> Result<(), AppError> {
-    crate::queue::enqueue(
+    crate::jobs::queue::enqueue(
         tx,
-        crate::queue::kind::MAIL,
+        crate::jobs::queue::kind::MAIL,
         &json!({ "to": to, "subject": subject, "text": text }),
         now,
         None,
@@ -891,7 +891,7 @@ pub async fn enqueue_reset_request(
     email: &Email,
     now: i64,
 ) -> Result<(), AppError> {
-    crate::queue::enqueue(
+    crate::jobs::queue::enqueue(
         tx,
         JOB_RESET_REQUEST,
         &json!({ "email": email.as_str() }),
@@ -905,10 +905,10 @@ pub async fn enqueue_reset_request(
 /// The queue's handler for [`JOB_RESET_REQUEST`]: for an address with an account, a
 /// new link and its mail (in one transaction); for any other, nothing.
 pub async fn reset_request_job(
-    state: &crate::state::AppState,
-    job: &crate::queue::Job,
-) -> Result<(), crate::queue::JobError> {
-    use crate::queue::JobError;
+    state: &crate::http::state::AppState,
+    job: &crate::jobs::queue::Job,
+) -> Result<(), crate::jobs::queue::JobError> {
+    use crate::jobs::queue::JobError;
     let email = job.payload["email"]
         .as_str()
         .and_then(|e| Email::parse(e).ok())

@@ -17,7 +17,7 @@ use zeroize::Zeroizing;
 
 use crate::account::Account;
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::http::state::AppState;
 
 /// An application row.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -799,7 +799,7 @@ pub async fn site_view(state: &AppState, site: &str) -> Result<serde_json::Value
     };
     let domains: Vec<String> = serde_json::from_str(&cert.domains).unwrap_or_default();
     let base = state.public_base();
-    let variants = crate::seal::variants(
+    let variants = crate::domain::seal::variants(
         &base,
         &id,
         domains.first().map(String::as_str).unwrap_or(""),

@@ -104,7 +104,7 @@ impl Default for AttachmentLimits {
 /// server's memory or CPU with image bombs (a 308 KB PNG can claim 320 MB).
 #[derive(Debug)]
 pub struct UploadGate {
-    per_account: crate::limiter::Limiter<i64>,
+    per_account: crate::http::extract::limiter::Limiter<i64>,
     decodes: tokio::sync::Semaphore,
     wait: std::time::Duration,
 }
@@ -113,7 +113,10 @@ impl UploadGate {
     /// A gate for these limits.
     pub fn new(limits: &AttachmentLimits) -> Self {
         UploadGate {
-            per_account: crate::limiter::Limiter::new(limits.uploads_per_hour, 3_600),
+            per_account: crate::http::extract::limiter::Limiter::new(
+                limits.uploads_per_hour,
+                3_600,
+            ),
             decodes: tokio::sync::Semaphore::new(limits.decodes_at_once.max(1)),
             wait: limits.decode_wait,
         }

@@ -12,8 +12,10 @@ use zeroize::Zeroizing;
 use crate::account::{self, Email, Role};
 use crate::config::ServerSettings;
 use crate::error::AppError;
-use crate::state::AppState;
-use crate::{jobs, queue, router, telemetry};
+use crate::http::router;
+use crate::http::state::AppState;
+use crate::jobs::{handlers as jobs, queue};
+use crate::telemetry;
 
 /// Chengxin badge server.
 #[derive(Parser, Debug)]
@@ -218,11 +220,11 @@ async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
         .map_err(|e| ca::Error::Config(e.to_string()))?;
     tracing::info!(%addr, "listening");
     println!("listening on http://{addr}");
-    let limits = crate::listen::Limits {
+    let limits = crate::http::listen::Limits {
         header_timeout: Duration::from_secs(settings.header_timeout_secs.max(1)),
         max_connections: settings.max_connections,
     };
-    crate::listen::serve(listener, app, limits, async move {
+    crate::http::listen::serve(listener, app, limits, async move {
         shutdown().await;
         let _ = stop.send(true);
     })
@@ -309,8 +311,9 @@ async fn user_add(cmd: UserCommand) -> Result<(), AppError> {
                 AppError::BadRequest(format!("cannot read {}: {e}", path.display()))
             })?);
             let line = Zeroizing::new(text.lines().next().unwrap_or_default().to_string());
-            crate::password::check_new(&line, email.as_str()).map_err(AppError::BadRequest)?;
-            Some(crate::password::hash_blocking(line.to_string()).await?)
+            crate::domain::password::check_new(&line, email.as_str())
+                .map_err(AppError::BadRequest)?;
+            Some(crate::domain::password::hash_blocking(line.to_string()).await?)
         }
         None => None,
     };

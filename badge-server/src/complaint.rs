@@ -19,10 +19,10 @@ use serde_json::json;
 use crate::account::{Account, Role};
 use crate::application;
 use crate::attachment::{self, Attachment};
+use crate::domain::privacy;
 use crate::error::AppError;
-use crate::privacy;
-use crate::queue::{self, Job, JobError, kind};
-use crate::state::AppState;
+use crate::http::state::AppState;
+use crate::jobs::queue::{self, Job, JobError, kind};
 
 /// Job kind: remind the operator that a complaint is unanswered.
 pub const JOB_REMINDER: &str = "complaint.reminder";

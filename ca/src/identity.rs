@@ -406,6 +406,23 @@ impl Domain {
         if ascii.len() > 253 {
             return Err(fail("longer than 253 characters"));
         }
+        // An A-label typed as such skips the checks its Unicode form gets: `xn--0b2oaa`
+        // encodes three U+324A5, which the check above refuses as unassigned. The
+        // name must come back to itself through its Unicode form (what we show), and
+        // that form must pass the same check.
+        let (unicode, decoded) = idna::domain_to_unicode(&ascii);
+        if decoded.is_err() || idna::domain_to_ascii_strict(&unicode).ok().as_ref() != Some(&ascii)
+        {
+            return Err(fail(
+                "holds an A-label (xn--) that does not encode a valid name",
+            ));
+        }
+        if let Some(c) = hidden_character(&unicode) {
+            return Err(fail(&format!(
+                "encodes U+{:04X}, a control, invisible, unassigned or formatting character",
+                u32::from(c)
+            )));
+        }
         let labels: Vec<&str> = ascii.split('.').collect();
         if labels.len() < 2 {
             return Err(fail("a certified domain has at least two labels"));
@@ -814,6 +831,15 @@ mod tests {
                 let _ = n.kind();
             }
             Ok(())
+        }
+
+        #[test]
+        fn an_a_label_that_does_not_encode_a_valid_name_is_refused() {
+            // Found by the property below: it encodes U+324A5 three times, a code
+            // point our Unicode tables call unassigned, refused when typed as such.
+            assert!(Domain::parse("網.xn--0b2oaa").is_err());
+            assert!(Domain::parse("xn--0b2oaa.cn").is_err());
+            assert!(Domain::parse("xn--fiqs8s.cn").is_ok());
         }
 
         fn check_domain(input: &str) -> std::result::Result<(), TestCaseError> {

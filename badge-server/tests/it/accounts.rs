@@ -10,8 +10,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
-use badge_server::AppState;
 use badge_server::account::{self, Email, Role};
+use badge_server::http::AppState;
 use ca::on_pool;
 use testkit::Backend;
 use tower::ServiceExt;
@@ -46,7 +46,7 @@ impl TestApp {
     ) -> Self {
         let state = crate::app_state(dir.path(), db_url, extra).await;
         TestApp {
-            app: badge_server::router::build(state.clone()),
+            app: badge_server::http::router::build(state.clone()),
             state,
             _dir: dir,
         }
@@ -54,7 +54,7 @@ impl TestApp {
 
     /// Rebuilds the router after the state was changed.
     pub(crate) fn rebuild(&mut self) {
-        self.app = badge_server::router::build(self.state.clone());
+        self.app = badge_server::http::router::build(self.state.clone());
     }
 
     pub(crate) fn browser(&self) -> Client<'_> {
@@ -105,7 +105,7 @@ impl TestApp {
     /// request becomes its mail in a job).
     pub(crate) async fn mails(&self) -> Vec<serde_json::Value> {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        while badge_server::queue::run_due(&self.state, now)
+        while badge_server::jobs::queue::run_due(&self.state, now)
             .await
             .unwrap()
             > 0
@@ -147,7 +147,7 @@ impl TestApp {
         let a = account::upsert_role(&self.state.db, &email, role)
             .await
             .unwrap();
-        let hash = badge_server::password::hash(PASSWORD).unwrap();
+        let hash = badge_server::domain::password::hash(PASSWORD).unwrap();
         let mut tx = self.state.db.begin().await.unwrap();
         account::set_password(&mut tx, a.id, &hash).await.unwrap();
         account::confirm_email(&mut tx, a.id, 1).await.unwrap();
@@ -573,7 +573,7 @@ async fn guessing_from_many_networks_locks_unknown_clients_but_never_a_browser_t
         account::set_password(
             &mut tx,
             id,
-            &badge_server::password::hash(PASSWORD).unwrap(),
+            &badge_server::domain::password::hash(PASSWORD).unwrap(),
         )
         .await
         .unwrap();
@@ -593,7 +593,7 @@ async fn guessing_from_many_networks_locks_unknown_clients_but_never_a_browser_t
 #[tokio::test]
 async fn one_address_gets_only_so_many_login_attempts_while_others_are_unaffected() {
     let mut t = TestApp::new(Backend::Sqlite).await;
-    t.state.login_limiter = Arc::new(badge_server::limiter::IpLimiter::new(3, 600));
+    t.state.login_limiter = Arc::new(badge_server::http::extract::limiter::IpLimiter::new(3, 600));
     t.rebuild();
     t.account(Role::User, "qian@example.cn").await;
     let mut guesser = t.browser_at("198.51.100.7:40000");

@@ -8,8 +8,8 @@
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use badge_server::account::{self, Account, Email, Role};
-use badge_server::queue::run_due;
-use badge_server::{AppState, complaint};
+use badge_server::jobs::queue::run_due;
+use badge_server::{complaint, http::AppState};
 use ca::on_pool;
 use futures_util::StreamExt as _;
 use testkit::Backend;

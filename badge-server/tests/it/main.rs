@@ -16,8 +16,8 @@ mod warnings;
 use std::path::Path;
 use std::sync::Arc;
 
-use badge_server::AppState;
 use badge_server::config::ServerSettings;
+use badge_server::http::AppState;
 use clap::Parser;
 
 #[derive(Parser)]

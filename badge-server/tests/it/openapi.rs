@@ -11,8 +11,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderValue, Method, Request, StatusCode, header};
 use axum::response::IntoResponse;
-use badge_server::AppState;
 use badge_server::account::{self, Email, Role};
+use badge_server::http::AppState;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -84,7 +84,7 @@ async fn state(dir: &Path) -> AppState {
 
 /// The real routes, with fallbacks that mark what no route answered.
 fn probe_router(state: AppState) -> Router {
-    badge_server::router::routes()
+    badge_server::http::router::routes()
         .fallback(|| async { ([(UNROUTED, "path")], StatusCode::NOT_FOUND).into_response() })
         .method_not_allowed_fallback(|| async {
             ([(UNROUTED, "method")], StatusCode::METHOD_NOT_ALLOWED).into_response()
@@ -93,7 +93,7 @@ fn probe_router(state: AppState) -> Router {
 }
 
 pub(crate) fn document() -> Value {
-    serde_json::to_value(badge_server::openapi::document()).unwrap()
+    serde_json::to_value(badge_server::http::openapi::document()).unwrap()
 }
 
 /// (method, path template) of every documented operation.
@@ -517,7 +517,7 @@ async fn what_the_api_answers_through_an_application_s_life_is_what_the_document
     let user = token(&state, Role::User, "visitor@seal.test").await;
     let doc = document();
     let c = Client {
-        app: badge_server::router::build(state.clone()),
+        app: badge_server::http::router::build(state.clone()),
         ops: operations(&doc),
         doc,
     };

@@ -990,13 +990,13 @@ async fn forged_referers_cannot_fill_the_copied_seal_report_real_copies_seen_ove
 {
     use axum::body::Body;
     use axum::http::Request;
-    use badge_server::routes::seal::MAX_COPIES_PER_SITE;
+    use badge_server::http::public::seal::MAX_COPIES_PER_SITE;
     use tower::ServiceExt;
 
     for backend in Backend::all() {
         let w = world(backend).await;
         let (t, site) = (&w.t, &w.site);
-        let app = badge_server::router::build(t.state.clone());
+        let app = badge_server::http::router::build(t.state.clone());
         let show_on = |host: String| {
             let app = app.clone();
             let uri = format!("/seal/{site}.svg");
@@ -1062,7 +1062,7 @@ async fn forged_referers_cannot_fill_the_copied_seal_report_real_copies_seen_ove
         assert_eq!(t.scalar(&hits("real-copy.example")).await, 4);
 
         // A day on, the unconfirmed burst ages out; the confirmed host stays.
-        let purged = badge_server::jobs::purge(
+        let purged = badge_server::jobs::handlers::purge(
             &t.state.db,
             time::OffsetDateTime::now_utc().unix_timestamp() + 2 * 86_400,
         )

@@ -7,8 +7,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use badge_server::AppState;
-use badge_server::queue::{self, Job, JobError, Queue, QueueSettings, Registry, run_due};
+use badge_server::http::AppState;
+use badge_server::jobs::queue::{self, Job, JobError, Queue, QueueSettings, Registry, run_due};
 use ca::db::Database;
 use ca::on_pool;
 use serde_json::json;
@@ -381,8 +381,12 @@ async fn the_pki_refresh_job_refreshes_and_schedules_exactly_one_run_for_the_nex
         let dir = tempfile::tempdir().unwrap();
         let s = state(dir.path(), backend).await;
         let hour = T0 - T0 % 3600;
-        badge_server::jobs::schedule(&s.db, T0).await.unwrap();
-        badge_server::jobs::schedule(&s.db, T0 + 10).await.unwrap();
+        badge_server::jobs::handlers::schedule(&s.db, T0)
+            .await
+            .unwrap();
+        badge_server::jobs::handlers::schedule(&s.db, T0 + 10)
+            .await
+            .unwrap();
         assert_eq!(run_due(&s, T0).await.unwrap(), 1, "{backend:?}");
         // The job ran: a CRL exists, and the next hour's run is queued once.
         assert!(
@@ -481,10 +485,10 @@ async fn housekeeping_deletes_old_finished_jobs_expired_sessions_and_old_links_a
             });
         }
 
-        badge_server::jobs::schedule_housekeeping(&s.db, T0)
+        badge_server::jobs::handlers::schedule_housekeeping(&s.db, T0)
             .await
             .unwrap();
-        badge_server::jobs::schedule_housekeeping(&s.db, T0 + 60)
+        badge_server::jobs::handlers::schedule_housekeeping(&s.db, T0 + 60)
             .await
             .unwrap();
         // The housekeeping run and the old pending job (an unknown kind, retried).

@@ -1,0 +1,5 @@
+//! Pure types and rules: no SQL, no HTTP; unit-tested in place.
+
+pub mod password;
+pub mod privacy;
+pub mod seal;

@@ -1,0 +1,771 @@
+//! The homepage seal: one image per (state, domain, date, language, size, format),
+//! naming the certified domain large enough to compare with the address bar, and
+//! today's date, so a screenshot of last year's seal looks stale.
+//!
+//! The seal is drawn once as an SVG template, then laid out by usvg with an embedded
+//! CJK font subset: the SVG we serve has its text turned into paths (it looks the same
+//! on a machine without Chinese fonts, and a copy cannot be re-worded with a text
+//! editor), and the PNG is rasterised from the same tree by resvg. Rendered bytes are
+//! kept in memory keyed by everything that decides them, so a state change, a new day
+//! or another domain simply asks for another entry: nothing needs invalidating.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use askama::Template;
+use axum::body::Bytes;
+use ca::identity::Domain;
+use resvg::{tiny_skia, usvg};
+use skrifa::MetadataProvider;
+
+/// WenQuanYi Micro Hei (Apache-2.0 option of its dual licence), cut down by
+/// `scripts/make-seal-font` to printable ASCII and GB 2312: every glyph the seal's
+/// own words need, and the characters of nearly every Chinese domain name.
+static FONT: &[u8] = include_bytes!("../../assets/wqy-microhei-gb2312.ttf");
+
+/// The family name inside [`FONT`]; the template asks for it by name.
+const FONT_FAMILY: &str = "WenQuanYi Micro Hei";
+
+/// Rendered bytes kept in memory before the cache starts over. A text-as-paths seal
+/// is 5–15 KiB, so this holds a few thousand variants.
+const CACHE_BYTES: usize = 24 << 20;
+
+/// What the seal says about the site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SealState {
+    /// Certified and in force.
+    Certified,
+    /// On hold (re-verification failed, or staff hold).
+    Suspended,
+    /// Revoked.
+    Revoked,
+    /// Past notAfter.
+    Expired,
+    /// No such site.
+    Unknown,
+    /// Shown on a host the certificate does not cover: a copied seal.
+    NotThisSite,
+}
+
+impl SealState {
+    /// Every state, in the order the seal gallery and the metrics list them.
+    pub const ALL: [SealState; 6] = [
+        SealState::Certified,
+        SealState::Suspended,
+        SealState::Revoked,
+        SealState::Expired,
+        SealState::Unknown,
+        SealState::NotThisSite,
+    ];
+
+    /// The seal's colour, also what a browser test looks for in the pixels.
+    pub fn color(self) -> &'static str {
+        match self {
+            SealState::Certified => "#1a7f37",
+            SealState::Suspended => "#9a6700",
+            SealState::Revoked | SealState::NotThisSite => "#cf222e",
+            SealState::Expired | SealState::Unknown => "#59636e",
+        }
+    }
+
+    /// The mark drawn in white on the shield: a tick only when the seal vouches
+    /// for the site, a cross when it warns, a bar when it cannot say.
+    fn mark(self) -> &'static str {
+        match self {
+            SealState::Certified => "M12 26 L16.5 31 L25 20",
+            SealState::Revoked | SealState::NotThisSite => "M13 21 L23 31 M23 21 L13 31",
+            SealState::Suspended => "M15 20 L15 32 M21 20 L21 32",
+            SealState::Expired | SealState::Unknown => "M12 26 L24 26",
+        }
+    }
+
+    /// The Chinese and English words for this state.
+    pub fn words(self) -> (&'static str, &'static str) {
+        match self {
+            SealState::Certified => ("网站身份已验证", "Verified"),
+            SealState::Suspended => ("认证已暂停", "Suspended"),
+            SealState::Revoked => ("认证已撤销", "Revoked"),
+            SealState::Expired => ("认证已过期", "Expired"),
+            SealState::Unknown => ("未认证网站", "Not certified"),
+            SealState::NotThisSite => ("非本站认证", "Not certified for this site"),
+        }
+    }
+
+    /// From the site status the API reports.
+    pub fn from_status(status: &str) -> Self {
+        match status {
+            "certified" => SealState::Certified,
+            "suspended" => SealState::Suspended,
+            "revoked" => SealState::Revoked,
+            "expired" => SealState::Expired,
+            _ => SealState::Unknown,
+        }
+    }
+}
+
+/// Language order of the seal's two lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Lang {
+    /// Chinese first (default).
+    Zh,
+    /// English first.
+    En,
+}
+
+impl Lang {
+    /// From `?lang=`: absent means Chinese.
+    pub fn parse(s: Option<&str>) -> Result<Self, String> {
+        match s {
+            None | Some("zh") => Ok(Lang::Zh),
+            Some("en") => Ok(Lang::En),
+            Some(other) => Err(format!("lang must be zh or en, not {other:?}")),
+        }
+    }
+}
+
+/// Rendered size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Size {
+    /// 120 × 45.
+    Small,
+    /// 160 × 60 (default).
+    Medium,
+    /// 240 × 90.
+    Large,
+}
+
+impl Size {
+    /// From `?size=`: absent means medium.
+    pub fn parse(s: Option<&str>) -> Result<Self, String> {
+        match s {
+            None | Some("m") => Ok(Size::Medium),
+            Some("s") => Ok(Size::Small),
+            Some("l") => Ok(Size::Large),
+            Some(other) => Err(format!("size must be s, m or l, not {other:?}")),
+        }
+    }
+
+    /// Width and height in CSS pixels, what the snippet's `<img>` declares.
+    pub fn dims(self) -> (u32, u32) {
+        match self {
+            Size::Small => (120, 45),
+            Size::Medium => (160, 60),
+            Size::Large => (240, 90),
+        }
+    }
+}
+
+/// The image format of a seal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// SVG with its text as paths.
+    Svg,
+    /// PNG at 1× or 2× the CSS size.
+    Png {
+        /// Device pixels per CSS pixel: 1 or 2.
+        scale: u8,
+    },
+}
+
+impl Format {
+    /// The `Content-Type` to serve it with.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Svg => "image/svg+xml; charset=utf-8",
+            Format::Png { .. } => "image/png",
+        }
+    }
+}
+
+/// One way to embed a site's seal, as the portal offers it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct SealVariant {
+    /// `svg` or `png` (the PNG snippet also offers the `@2x` image for dense screens).
+    pub format: &'static str,
+    /// `zh` (Chinese first) or `en`.
+    pub lang: &'static str,
+    /// `s`, `m` or `l`.
+    pub size: &'static str,
+    /// CSS width.
+    pub width: u32,
+    /// CSS height.
+    pub height: u32,
+    /// The image.
+    pub url: String,
+    /// Plain HTML, no script: the image linked to the certificate page.
+    pub snippet: String,
+}
+
+#[derive(Template)]
+#[template(path = "snippet.html")]
+struct Snippet<'a> {
+    certificate_url: &'a str,
+    src: &'a str,
+    src_2x: Option<&'a str>,
+    alt: &'a str,
+    width: u32,
+    height: u32,
+}
+
+/// Every way to embed the seal of `site` (served under `base`), the default
+/// (SVG, Chinese first, medium) first. `domain` goes into the `alt` text.
+pub fn variants(base: &str, site: &str, domain: &str) -> Vec<SealVariant> {
+    let certificate_url = format!("{base}/cert/{site}");
+    let alt = format!("网站身份已验证 Verified: {domain}");
+    let mut out = Vec::with_capacity(12);
+    for format in ["svg", "png"] {
+        for (lang, size) in [
+            ("zh", "m"),
+            ("zh", "s"),
+            ("zh", "l"),
+            ("en", "m"),
+            ("en", "s"),
+            ("en", "l"),
+        ] {
+            let (width, height) = Size::parse(Some(size)).unwrap_or(Size::Medium).dims();
+            let query = match (lang, size) {
+                ("zh", "m") => String::new(),
+                ("zh", s) => format!("?size={s}"),
+                (l, "m") => format!("?lang={l}"),
+                (l, s) => format!("?lang={l}&size={s}"),
+            };
+            let url = format!("{base}/seal/{site}.{format}{query}");
+            let x2 = (format == "png").then(|| format!("{base}/seal/{site}@2x.png{query}"));
+            let snippet = Snippet {
+                certificate_url: &certificate_url,
+                src: &url,
+                src_2x: x2.as_deref(),
+                alt: &alt,
+                width,
+                height,
+            }
+            .render()
+            .unwrap_or_default();
+            out.push(SealVariant {
+                format,
+                lang,
+                size,
+                width,
+                height,
+                url,
+                snippet,
+            });
+        }
+    }
+    out
+}
+
+/// Everything that decides a seal's bytes; the cache key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Seal {
+    /// What it says.
+    pub state: SealState,
+    /// The domain shown, from `display_domain`.
+    pub domain: Arc<str>,
+    /// Today, in China.
+    pub date: time::Date,
+    /// Line order.
+    pub lang: Lang,
+    /// CSS size.
+    pub size: Size,
+    /// SVG or PNG.
+    pub format: Format,
+}
+
+impl Seal {
+    /// The accessible name: both lines and the domain.
+    pub fn label(&self) -> String {
+        let (first, second) = self.lines();
+        format!("{first} / {second}: {}", self.domain)
+    }
+
+    fn lines(&self) -> (String, String) {
+        let (zh, en) = self.state.words();
+        match self.lang {
+            Lang::Zh => (format!("诚信 · {zh}"), format!("Chengxin · {en}")),
+            Lang::En => (format!("Chengxin · {en}"), format!("诚信 · {zh}")),
+        }
+    }
+}
+
+/// One rendered seal, shared by every request that asks for the same variant.
+#[derive(Debug)]
+pub struct Rendered {
+    /// The image.
+    pub bytes: Bytes,
+    /// A strong validator of `bytes`, quoted as HTTP wants it; a header value made
+    /// once here rather than validated again on every response.
+    pub etag: axum::http::HeaderValue,
+}
+
+/// Why a seal could not be drawn (our template or font, never the request).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SealError {
+    /// The template did not render.
+    #[error("seal template: {0}")]
+    Template(#[from] askama::Error),
+    /// usvg refused the SVG we generated.
+    #[error("seal layout: {0}")]
+    Layout(#[from] usvg::Error),
+    /// The raster could not be made or encoded.
+    #[error("seal raster: {0}")]
+    Raster(String),
+}
+
+#[derive(Template)]
+#[template(path = "seal.svg")]
+struct SealSvg<'a> {
+    width: u32,
+    height: u32,
+    color: &'a str,
+    mark: &'a str,
+    font: &'a str,
+    first: Line<'a>,
+    second: Line<'a>,
+    domain: Line<'a>,
+    date: String,
+}
+
+/// A line of text and the font size that makes it fit the seal.
+struct Line<'a> {
+    text: &'a str,
+    size: f32,
+}
+
+/// Width (in viewBox units) that text may take right of the shield.
+const TEXT_WIDTH: f32 = 116.0;
+
+/// usvg writes no `<title>`; this puts the accessible name back, escaped.
+#[derive(Template)]
+#[template(path = "seal-paths.svg")]
+struct WithTitle<'a> {
+    open: &'a str,
+    label: &'a str,
+    rest: &'a str,
+}
+
+/// Draws seals and remembers what it drew.
+pub struct SealRenderer {
+    fonts: Arc<usvg::fontdb::Database>,
+    font: skrifa::FontRef<'static>,
+    cache: Mutex<Cache>,
+}
+
+#[derive(Default)]
+struct Cache {
+    entries: HashMap<Seal, Arc<Rendered>>,
+    bytes: usize,
+}
+
+impl std::fmt::Debug for SealRenderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealRenderer").finish_non_exhaustive()
+    }
+}
+
+impl SealRenderer {
+    /// Loads the embedded font.
+    pub fn new() -> Result<Self, SealError> {
+        let mut db = usvg::fontdb::Database::new();
+        db.load_font_data(FONT.to_vec());
+        db.set_sans_serif_family(FONT_FAMILY);
+        db.set_monospace_family(FONT_FAMILY);
+        let font = skrifa::FontRef::new(FONT)
+            .map_err(|e| SealError::Raster(format!("embedded font: {e}")))?;
+        Ok(SealRenderer {
+            fonts: Arc::new(db),
+            font,
+            cache: Mutex::default(),
+        })
+    }
+
+    /// Whether the embedded font can draw every character of `text`.
+    pub fn can_draw(&self, text: &str) -> bool {
+        let map = self.font.charmap();
+        text.chars().all(|c| map.map(c).is_some())
+    }
+
+    /// `text` at `nominal` size, or smaller so that it fits [`TEXT_WIDTH`]: long
+    /// English wording and long domains shrink instead of being cut off.
+    fn fit<'a>(&self, text: &'a str, nominal: f32) -> Line<'a> {
+        let map = self.font.charmap();
+        let metrics = self.font.glyph_metrics(
+            skrifa::instance::Size::new(1.0),
+            skrifa::instance::LocationRef::default(),
+        );
+        let ems: f32 = text
+            .chars()
+            .map(|c| {
+                map.map(c)
+                    .and_then(|g| metrics.advance_width(g))
+                    .unwrap_or(1.0)
+            })
+            .sum();
+        let size = if ems * nominal > TEXT_WIDTH {
+            // Rounded down to a tenth so the SVG stays short and stable.
+            (TEXT_WIDTH / ems * 10.0).floor() / 10.0
+        } else {
+            nominal
+        };
+        Line { text, size }
+    }
+
+    /// The domain as a visitor compares it with the address bar: Unicode when the
+    /// font can draw it, otherwise the A-label (never a box of missing glyphs).
+    pub fn display_domain(&self, domain: &Domain) -> String {
+        let unicode = domain.to_unicode();
+        if self.can_draw(&unicode) {
+            unicode
+        } else {
+            domain.as_str().to_string()
+        }
+    }
+
+    /// The cached bytes of `seal`, if drawn before.
+    pub fn cached(&self, seal: &Seal) -> Option<Arc<Rendered>> {
+        let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.entries.get(seal).cloned()
+    }
+
+    /// The bytes of `seal`, drawn now if not cached. CPU-bound for a millisecond or
+    /// two on a miss: call it off the async workers.
+    pub fn get(&self, seal: &Seal) -> Result<Arc<Rendered>, SealError> {
+        if let Some(r) = self.cached(seal) {
+            return Ok(r);
+        }
+        let bytes = Bytes::from(self.render(seal)?);
+        let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
+        let rendered = Arc::new(Rendered {
+            etag: axum::http::HeaderValue::from_str(&format!(
+                "\"{}\"",
+                hex::encode(&digest.as_ref()[..12])
+            ))
+            .map_err(|e| SealError::Raster(format!("etag: {e}")))?,
+            bytes,
+        });
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if cache.bytes + rendered.bytes.len() > CACHE_BYTES {
+            // Starting over is cheaper to reason about than LRU bookkeeping on the
+            // hot path, and a redraw costs milliseconds.
+            *cache = Cache::default();
+        }
+        cache.bytes += rendered.bytes.len();
+        cache.entries.insert(seal.clone(), rendered.clone());
+        Ok(rendered)
+    }
+
+    /// Draws `seal` without the cache.
+    pub fn render(&self, seal: &Seal) -> Result<Vec<u8>, SealError> {
+        let tree = self.layout(seal)?;
+        match seal.format {
+            Format::Svg => Ok(self.paths_svg(&tree, seal)?.into_bytes()),
+            Format::Png { scale } => {
+                let (w, h) = seal.size.dims();
+                let s = u32::from(scale.clamp(1, 2));
+                let mut pixmap = tiny_skia::Pixmap::new(w * s, h * s)
+                    .ok_or_else(|| SealError::Raster("empty pixmap".into()))?;
+                let f = s as f32;
+                resvg::render(
+                    &tree,
+                    tiny_skia::Transform::from_scale(f, f),
+                    &mut pixmap.as_mut(),
+                );
+                pixmap
+                    .encode_png()
+                    .map_err(|e| SealError::Raster(e.to_string()))
+            }
+        }
+    }
+
+    /// The template laid out with the embedded font.
+    fn layout(&self, seal: &Seal) -> Result<usvg::Tree, SealError> {
+        let (first, second) = seal.lines();
+        let (width, height) = seal.size.dims();
+        let svg = SealSvg {
+            width,
+            height,
+            color: seal.state.color(),
+            mark: seal.state.mark(),
+            font: FONT_FAMILY,
+            first: self.fit(&first, 11.0),
+            second: self.fit(&second, 8.5),
+            domain: self.fit(&seal.domain, 8.5),
+            date: seal.date.to_string(),
+        }
+        .render()?;
+        let options = usvg::Options {
+            fontdb: self.fonts.clone(),
+            font_family: FONT_FAMILY.into(),
+            ..usvg::Options::default()
+        };
+        Ok(usvg::Tree::from_str(&svg, &options)?)
+    }
+
+    fn paths_svg(&self, tree: &usvg::Tree, seal: &Seal) -> Result<String, SealError> {
+        let written = tree.to_string(&usvg::WriteOptions {
+            coordinates_precision: 1,
+            transforms_precision: 4,
+            indent: usvg::Indent::None,
+            attributes_indent: usvg::Indent::None,
+            ..usvg::WriteOptions::default()
+        });
+        let split = written
+            .find('>')
+            .map(|i| i + 1)
+            .ok_or_else(|| SealError::Raster("usvg wrote no root element".into()))?;
+        let label = seal.label();
+        Ok(WithTitle {
+            open: &written[..split],
+            label: &label,
+            rest: &written[split..],
+        }
+        .render()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seal(state: SealState, domain: &str, lang: Lang, size: Size, format: Format) -> Seal {
+        Seal {
+            state,
+            domain: domain.into(),
+            date: time::macros::date!(2026 - 11 - 29),
+            lang,
+            size,
+            format,
+        }
+    }
+
+    fn renderer() -> SealRenderer {
+        SealRenderer::new().unwrap()
+    }
+
+    /// The served SVG, byte for byte: a change to the template, the font subset or
+    /// usvg's writer shows up here for review before any site embeds it.
+    #[test]
+    fn the_certified_chinese_seal_and_the_english_copy_warning_look_as_reviewed() {
+        let r = renderer();
+        let certified = seal(
+            SealState::Certified,
+            "chenxi-shuzhi.cn",
+            Lang::Zh,
+            Size::Medium,
+            Format::Svg,
+        );
+        insta::assert_snapshot!(
+            "certified-zh-m.svg",
+            String::from_utf8(r.render(&certified).unwrap()).unwrap()
+        );
+        let copied = seal(
+            SealState::NotThisSite,
+            "chenxi-shuzhi.cn",
+            Lang::En,
+            Size::Small,
+            Format::Svg,
+        );
+        insta::assert_snapshot!(
+            "not-this-site-en-s.svg",
+            String::from_utf8(r.render(&copied).unwrap()).unwrap()
+        );
+    }
+
+    /// The most common opaque colour of a PNG, ignoring white and near-white.
+    fn dominant_colour(png: &[u8]) -> [u8; 3] {
+        let pixmap = tiny_skia::Pixmap::decode_png(png).unwrap();
+        let mut counts: HashMap<[u8; 3], usize> = HashMap::new();
+        for p in pixmap.pixels() {
+            let c = p.demultiply();
+            if c.alpha() == 255 && !(c.red() > 230 && c.green() > 230 && c.blue() > 230) {
+                *counts.entry([c.red(), c.green(), c.blue()]).or_default() += 1;
+            }
+        }
+        counts.into_iter().max_by_key(|(_, n)| *n).unwrap().0
+    }
+
+    fn hex(c: [u8; 3]) -> String {
+        format!("#{:02x}{:02x}{:02x}", c[0], c[1], c[2])
+    }
+
+    #[test]
+    fn the_svg_has_its_text_as_paths_and_names_the_state_in_its_title() {
+        let r = renderer();
+        let svg = String::from_utf8(
+            r.render(&seal(
+                SealState::Certified,
+                "chenxi-shuzhi.cn",
+                Lang::Zh,
+                Size::Medium,
+                Format::Svg,
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        assert!(!svg.contains("<text"), "text left in the SVG: {svg}");
+        // One path per line of text, each with hundreds of curve commands.
+        assert!(
+            svg.matches("<path").count() >= 7 && svg.len() > 8_000,
+            "{svg}"
+        );
+        let title = &svg[svg.find("<title>").unwrap()..svg.find("</title>").unwrap()];
+        assert!(
+            title.find("诚信 · 网站身份已验证").unwrap()
+                < title.find("Chengxin · Verified").unwrap(),
+            "{title}"
+        );
+        assert!(title.contains("chenxi-shuzhi.cn"));
+        assert!(svg.contains("width=\"160\"") && svg.contains("#1a7f37"));
+        let en = String::from_utf8(
+            r.render(&seal(
+                SealState::Certified,
+                "a.cn",
+                Lang::En,
+                Size::Large,
+                Format::Svg,
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        assert!(en.find("Chengxin · Verified").unwrap() < en.find("诚信 ·").unwrap());
+        assert!(en.contains("width=\"240\""));
+        assert_ne!(svg, en);
+    }
+
+    #[test]
+    fn every_state_is_drawn_in_its_own_colour_in_the_png() {
+        let r = renderer();
+        let states = [
+            SealState::Certified,
+            SealState::Suspended,
+            SealState::Revoked,
+            SealState::Expired,
+            SealState::NotThisSite,
+        ];
+        for state in states {
+            let png = r
+                .render(&seal(
+                    state,
+                    "chenxi-shuzhi.cn",
+                    Lang::Zh,
+                    Size::Medium,
+                    Format::Png { scale: 1 },
+                ))
+                .unwrap();
+            assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+            assert_eq!(hex(dominant_colour(&png)), state.color(), "{state:?}");
+        }
+        let twice = r
+            .render(&seal(
+                SealState::Certified,
+                "a.cn",
+                Lang::Zh,
+                Size::Small,
+                Format::Png { scale: 2 },
+            ))
+            .unwrap();
+        let pixmap = tiny_skia::Pixmap::decode_png(&twice).unwrap();
+        assert_eq!((pixmap.width(), pixmap.height()), (240, 90));
+    }
+
+    #[test]
+    fn the_words_are_actually_drawn_not_left_blank() {
+        // The same seal with another state's words must differ in the pixels of
+        // the text area, or the font did not draw anything.
+        let r = renderer();
+        let a = seal(
+            SealState::Revoked,
+            "a.cn",
+            Lang::Zh,
+            Size::Medium,
+            Format::Png { scale: 1 },
+        );
+        let b = Seal {
+            state: SealState::NotThisSite,
+            ..a.clone()
+        };
+        let (pa, pb) = (r.render(&a).unwrap(), r.render(&b).unwrap());
+        let (pa, pb) = (
+            tiny_skia::Pixmap::decode_png(&pa).unwrap(),
+            tiny_skia::Pixmap::decode_png(&pb).unwrap(),
+        );
+        let differing = pa
+            .pixels()
+            .iter()
+            .zip(pb.pixels())
+            .filter(|(x, y)| x != y)
+            .count();
+        assert!(differing > 100, "only {differing} pixels differ");
+        // Ink in the text area (right of the shield), in any colour.
+        let width = pa.width() as usize;
+        let inked = pa
+            .pixels()
+            .iter()
+            .enumerate()
+            .filter(|(i, p)| i % width >= 38 && p.demultiply().green() < 200)
+            .count();
+        assert!(inked > 300, "only {inked} inked pixels: no text drawn?");
+    }
+
+    #[test]
+    fn a_chinese_domain_is_shown_in_chinese_and_an_undrawable_one_as_its_a_label() {
+        let r = renderer();
+        let zh = Domain::parse("诚信示例.中国").unwrap();
+        assert_eq!(r.display_domain(&zh), "诚信示例.中国");
+        // 𠀀 (U+20000) is outside GB 2312: a box of missing glyphs would hide the
+        // name, so the seal shows the A-label the browser also falls back to.
+        let rare = Domain::parse("𠀀示例.cn").unwrap();
+        assert!(r.display_domain(&rare).starts_with("xn--"));
+        assert!(r.can_draw("网站身份已验证认证已暂停撤销过期未非本站诚信·Chengxin 0123-"));
+    }
+
+    #[test]
+    fn long_wording_and_long_domains_shrink_to_fit_instead_of_being_cut_off() {
+        let r = renderer();
+        let long = r.fit("Chengxin · Not certified for this site", 11.0);
+        assert!(long.size < 11.0 && long.size > 5.0, "{}", long.size);
+        assert_eq!(r.fit("a.cn", 8.5).size, 8.5);
+        let domain = "a-very-long-subdomain-name.of-an-organisation.example.com.cn";
+        assert!(r.fit(domain, 8.5).size < 8.5);
+    }
+
+    #[test]
+    fn a_hostile_domain_string_is_escaped_in_the_title() {
+        let r = renderer();
+        let svg = String::from_utf8(
+            r.render(&seal(
+                SealState::Unknown,
+                "<script>alert(1)</script>\"",
+                Lang::Zh,
+                Size::Small,
+                Format::Svg,
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        assert!(!svg.contains("<script>"), "{svg}");
+        assert!(svg.contains("&#60;script&#62;"), "{svg}");
+    }
+
+    #[test]
+    fn the_cache_returns_the_same_bytes_and_a_new_day_draws_a_new_seal() {
+        let r = renderer();
+        let today = seal(
+            SealState::Certified,
+            "a.cn",
+            Lang::Zh,
+            Size::Medium,
+            Format::Svg,
+        );
+        let first = r.get(&today).unwrap();
+        let again = r.get(&today).unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        let tomorrow = Seal {
+            date: time::macros::date!(2026 - 11 - 30),
+            ..today
+        };
+        let next = r.get(&tomorrow).unwrap();
+        assert_ne!(first.etag, next.etag);
+    }
+}

@@ -1,0 +1,7 @@
+//! Thin JSON handlers under `/api/v1`, one module per area.
+
+pub mod applications;
+pub mod complaints;
+pub mod me;
+pub mod warnings;
+pub mod webhook;

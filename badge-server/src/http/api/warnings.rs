@@ -1,0 +1,242 @@
+//! Fraud warnings: the public list (`/warnings`, `/api/v1/warnings`), staff
+//! publishing and withdrawing them, and the copied-seal report they often come from.
+
+use askama::Template;
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::account::Account;
+use crate::error::AppError;
+use crate::http::openapi::{ErrorBody, InvalidFields};
+use crate::http::state::AppState;
+use crate::warning::{self, NewWarning, SealCopy, Warning};
+
+/// Routes of this area; the HTML list rides along undocumented.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, publish))
+        .routes(routes!(withdraw))
+        .routes(routes!(copies))
+        .routes(routes!(warn_copy))
+        .route("/warnings", get(page))
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+struct Shown {
+    id: i64,
+    domain: String,
+    impersonates: Option<String>,
+    description: String,
+    evidence: String,
+    published: String,
+}
+
+#[derive(Template)]
+#[template(path = "warnings.html")]
+struct WarningsPage {
+    warnings: Vec<Shown>,
+}
+
+async fn page(State(state): State<AppState>) -> Result<Response, AppError> {
+    let warnings = warning::list(&state.db)
+        .await?
+        .into_iter()
+        .map(|w| Shown {
+            id: w.id,
+            domain: ca::identity::Domain::parse(&w.domain)
+                .map(|d| d.to_unicode())
+                .unwrap_or(w.domain),
+            impersonates: w.impersonates,
+            description: w.description,
+            evidence: w.evidence,
+            published: crate::complaint::date_time(w.published_at),
+        })
+        .collect();
+    let html = WarningsPage { warnings }
+        .render()
+        .map_err(|e| AppError::Internal(ca::Error::Encoding(e.to_string())))?;
+    let mut r = Html(html).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+        ),
+    );
+    Ok(r)
+}
+
+/// Published fraud warnings
+///
+/// Public, newest first: the feed other services subscribe to.
+#[utoipa::path(
+    get,
+    path = "/api/v1/warnings",
+    operation_id = "listWarnings",
+    tag = "warnings",
+    responses((status = 200, description = "At most 500 warnings", body = Vec<Warning>))
+)]
+async fn list(State(state): State<AppState>) -> Result<Json<Vec<Warning>>, AppError> {
+    Ok(Json(warning::list(&state.db).await?))
+}
+
+/// A warning to publish.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct WarningBody {
+    /// The impersonating domain.
+    #[schema(example = "chenxi-shuzhi.cn.example-pay.com")]
+    domain: String,
+    /// The certified site it impersonates (`s_…`).
+    impersonates: Option<String>,
+    /// What visitors should know (1 to 2000 characters).
+    description: String,
+    /// What staff saw (1 to 2000 characters).
+    evidence: String,
+    /// Set to publish a warning on a domain that is certified (or a parent or a child
+    /// of a certified one): without it such a warning is refused with 409.
+    #[serde(default)]
+    confirm_certified: bool,
+}
+
+/// Publish a fraud warning
+///
+/// Staff. `/api/v1/check` answers `warned` for the domain and its subdomains at once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/warnings",
+    operation_id = "publishWarning",
+    tag = "warnings",
+    security(("bearer" = [])),
+    request_body = WarningBody,
+    responses(
+        (status = 201, description = "Published", body = Warning),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Not staff", body = ErrorBody),
+        (status = 409, description = "The domain already has a warning, or it is certified and `confirm_certified` was not set", body = ErrorBody),
+        (status = 422, description = "Invalid fields, or a body of the wrong shape", body = InvalidFields),
+    )
+)]
+async fn publish(
+    State(state): State<AppState>,
+    account: Account,
+    body: Result<Json<WarningBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<Warning>), AppError> {
+    account.require(&[crate::account::Role::Staff, crate::account::Role::Admin])?;
+    let Json(b) = body?;
+    let w = warning::publish(
+        &state.db,
+        &account,
+        &NewWarning {
+            domain: &b.domain,
+            impersonates: b.impersonates.as_deref(),
+            description: &b.description,
+            evidence: &b.evidence,
+            confirm_certified: b.confirm_certified,
+        },
+        now(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(w)))
+}
+
+/// Withdraw a fraud warning
+///
+/// Staff.
+#[utoipa::path(
+    post,
+    path = "/api/v1/warnings/{id}/withdraw",
+    operation_id = "withdrawWarning",
+    tag = "warnings",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Warning id")),
+    responses(
+        (status = 204, description = "Withdrawn"),
+        (status = 400, description = "The id is not a number (plain text, from the framework)", content_type = "text/plain", body = String),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Not staff", body = ErrorBody),
+        (status = 404, description = "No such published warning", body = ErrorBody),
+    )
+)]
+async fn withdraw(
+    State(state): State<AppState>,
+    account: Account,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, AppError> {
+    warning::withdraw(&state.db, &account, id, now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The copied-seal report
+///
+/// Staff. Hosts that showed a site's seal without being one of its domains.
+#[utoipa::path(
+    get,
+    path = "/api/v1/seal-copies",
+    operation_id = "listSealCopies",
+    tag = "warnings",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "At most 500, most requests first", body = Vec<SealCopy>),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Not staff", body = ErrorBody),
+    )
+)]
+async fn copies(
+    State(state): State<AppState>,
+    account: Account,
+) -> Result<Json<Vec<SealCopy>>, AppError> {
+    Ok(Json(warning::copies(&state.db, &account).await?))
+}
+
+/// A copied-seal record to turn into a warning.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CopyBody {
+    /// The site whose seal was shown.
+    site: String,
+    /// The host that showed it, as in the report.
+    host: String,
+}
+
+/// Warn about a copied seal
+///
+/// Staff. Publishes a warning for the host, with the report's figures as evidence.
+#[utoipa::path(
+    post,
+    path = "/api/v1/seal-copies/warn",
+    operation_id = "warnSealCopy",
+    tag = "warnings",
+    security(("bearer" = [])),
+    request_body = CopyBody,
+    responses(
+        (status = 201, description = "Published", body = Warning),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Not staff", body = ErrorBody),
+        (status = 404, description = "No such copy in the report", body = ErrorBody),
+        (status = 409, description = "The host already has a warning", body = ErrorBody),
+        (status = 422, description = "A body of the wrong shape, or a host that is not a domain", body = InvalidFields),
+    )
+)]
+async fn warn_copy(
+    State(state): State<AppState>,
+    account: Account,
+    body: Result<Json<CopyBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<Warning>), AppError> {
+    account.require(&[crate::account::Role::Staff, crate::account::Role::Admin])?;
+    let Json(b) = body?;
+    let w = warning::from_copy(&state.db, &account, &b.site, &b.host, now()).await?;
+    Ok((StatusCode::CREATED, Json(w)))
+}

@@ -1,0 +1,7 @@
+//! Thin HTML handlers: accounts, the operator portal, the staff console and the
+//! complaint pages.
+
+pub mod accounts;
+pub mod complaints;
+pub mod console;
+pub mod portal;

@@ -1,0 +1,546 @@
+//! The operator portal: one's applications and sites, the apply form (validated like
+//! `POST /api/v1/applications`), an application with its challenges, the verify
+//! button and each check's evidence, and a site with its certificate, every seal
+//! snippet with a preview, re-verification, its complaints and its reputation.
+//! An application or site is shown to its operator and to staff; the others get 403.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use crate::account::Role;
+use crate::application::{self, Application};
+use crate::complaint;
+use crate::domain::seal::SealVariant;
+use crate::error::AppError;
+use crate::http::extract::session::{CsrfForm, SignedIn};
+use crate::http::state::AppState;
+use crate::http::web::{Nav, PageError, input_problems, render, see_other, when};
+
+use crate::http::api::applications::{
+    ApplyBody, application_evidence, run_recheck, site_access, validate,
+};
+use crate::http::pages::complaints::{signed_in, status_labels};
+
+/// The portal's pages.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/portal", get(home))
+        .route("/portal/apply", get(apply_page).post(apply))
+        .route("/portal/applications/{id}", get(application_page))
+        .route("/portal/applications/{id}/verify", post(verify))
+        .route("/portal/sites/{site}", get(site_page))
+        .route("/portal/sites/{site}/recheck", post(recheck))
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Chinese label of an application status.
+fn application_status_zh(status: &str) -> &'static str {
+    match status {
+        "pending" => "待验证",
+        "validated" => "已通过验证，待审核",
+        "review" => "待人工审核",
+        "failed" => "验证未通过",
+        "certified" => "已认证",
+        "rejected" => "已拒绝",
+        _ => "未知",
+    }
+}
+
+/// Chinese label of a site status.
+pub(crate) fn site_status_zh(status: &str) -> &'static str {
+    match status {
+        "pending" => "待验证",
+        "validated" => "已验证",
+        "certified" => "有效",
+        "suspended" => "已暂停",
+        "revoked" => "已撤销",
+        "expired" => "已过期",
+        _ => "未知",
+    }
+}
+
+struct AppRow {
+    id: String,
+    status: String,
+    status_zh: &'static str,
+    domains: String,
+    organization: String,
+    created: String,
+    site: Option<String>,
+}
+
+impl AppRow {
+    fn of(a: &Application) -> Self {
+        AppRow {
+            id: a.id.clone(),
+            status: a.status.clone(),
+            status_zh: application_status_zh(&a.status),
+            domains: a.domain_list().join(", "),
+            organization: a.organization.clone(),
+            created: when(a.created_at),
+            site: a.site_id.clone(),
+        }
+    }
+}
+
+struct SiteRow {
+    id: String,
+    status: String,
+    status_zh: &'static str,
+    domain: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal.html")]
+struct HomePage {
+    nav: Nav,
+    applications: Vec<AppRow>,
+    sites: Vec<SiteRow>,
+}
+
+fn operator(user: &SignedIn) -> Result<(), PageError> {
+    user.require(&[Role::Operator])
+}
+
+async fn home(State(state): State<AppState>, user: SignedIn) -> Result<Response, PageError> {
+    operator(&user)?;
+    let applications = application::list_for(&state.db, user.account.id)
+        .await?
+        .iter()
+        .map(AppRow::of)
+        .collect();
+    let mut sites = vec![];
+    for id in application::sites_of(&state.db, user.account.id).await? {
+        let v = application::public_view(&state, &id).await?;
+        let status = v["status"].as_str().unwrap_or_default().to_string();
+        sites.push(SiteRow {
+            status_zh: site_status_zh(&status),
+            status,
+            domain: v["domains"][0].as_str().unwrap_or_default().to_string(),
+            id,
+        });
+    }
+    let page = HomePage {
+        nav: Nav::of(Some(&user.session)),
+        applications,
+        sites,
+    };
+    Ok(render(StatusCode::OK, &page, None))
+}
+
+// ---- apply ----
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ApplyForm {
+    organization: String,
+    uscc: String,
+    icp: String,
+    province: String,
+    city: String,
+    /// One per line (commas and spaces also separate).
+    domains: String,
+    /// Other registrable domains' filing numbers: `domain number` per line.
+    filings: String,
+    csr_pem: String,
+}
+
+#[derive(Template)]
+#[template(path = "apply.html")]
+struct ApplyPage {
+    nav: Nav,
+    csrf: String,
+    f: ApplyForm,
+    errors: Vec<String>,
+}
+
+async fn apply_page(user: SignedIn) -> Result<Response, PageError> {
+    operator(&user)?;
+    let page = ApplyPage {
+        nav: Nav::of(Some(&user.session)),
+        csrf: user.session.csrf.clone(),
+        f: ApplyForm::default(),
+        errors: vec![],
+    };
+    Ok(render(StatusCode::OK, &page, None))
+}
+
+/// Cuts what a form shows back.
+fn cut(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+async fn apply(
+    State(state): State<AppState>,
+    CsrfForm { session, form, .. }: CsrfForm<ApplyForm>,
+) -> Result<Response, PageError> {
+    let user = signed_in(session)?;
+    operator(&user)?;
+    let body = ApplyBody {
+        domains: form
+            .domains
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|d| !d.is_empty())
+            .map(str::to_string)
+            .collect(),
+        organization: form.organization.clone(),
+        uscc: form.uscc.clone(),
+        icp: form.icp.clone(),
+        province: form.province.clone(),
+        city: form.city.clone(),
+        csr_pem: Some(form.csr_pem.trim().to_string()).filter(|p| !p.is_empty()),
+        filings: form
+            .filings
+            .lines()
+            .filter_map(|l| {
+                let mut parts = l.split_whitespace();
+                Some((
+                    parts.next()?.to_string(),
+                    parts.collect::<Vec<_>>().join(""),
+                ))
+            })
+            .collect(),
+    };
+    let result = match validate(&body) {
+        Ok((identity, filings)) => {
+            application::insert(
+                &state.db,
+                &user.account,
+                &identity,
+                &filings,
+                body.csr_pem.as_deref(),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        // A generated key is shown on this answer, once: it is stored nowhere, so
+        // there is no page to redirect to that could show it again.
+        Ok(created) => match created.private_key_pem {
+            Some(key) => {
+                let page = KeyPage {
+                    nav: Nav::of(Some(&user.session)),
+                    application: created.application.id,
+                    private_key_pem: key.as_str().to_string(),
+                };
+                Ok(render(StatusCode::CREATED, &page, None))
+            }
+            None => Ok(see_other(
+                &format!("/portal/applications/{}", created.application.id),
+                None,
+            )),
+        },
+        Err(e) => {
+            let errors = input_problems(e)?;
+            let f = ApplyForm {
+                organization: cut(&form.organization, 200),
+                uscc: cut(&form.uscc, 40),
+                icp: cut(&form.icp, 80),
+                province: cut(&form.province, 60),
+                city: cut(&form.city, 80),
+                domains: cut(&form.domains, 30_000),
+                filings: cut(&form.filings, 30_000),
+                csr_pem: cut(&form.csr_pem, 20_000),
+            };
+            let page = ApplyPage {
+                nav: Nav::of(Some(&user.session)),
+                csrf: user.session.csrf.clone(),
+                f,
+                errors,
+            };
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page, None))
+        }
+    }
+}
+
+/// The key generated for an operator who sent no CSR, shown once.
+#[derive(Template)]
+#[template(path = "key.html")]
+struct KeyPage {
+    nav: Nav,
+    application: String,
+    private_key_pem: String,
+}
+
+// ---- one application ----
+
+struct Challenge {
+    domain: String,
+    txt_name: String,
+    txt_value: String,
+    http_url: String,
+    http_body: String,
+    meta: String,
+}
+
+#[derive(Template)]
+#[template(path = "application.html")]
+struct ApplicationPage {
+    nav: Nav,
+    csrf: String,
+    a: AppRow,
+    icp: String,
+    uscc: String,
+    method: String,
+    reasons: Vec<String>,
+    challenges: Vec<Challenge>,
+    evidence: Vec<String>,
+    may_verify: bool,
+    errors: Vec<String>,
+}
+
+/// The application if `user` may see it: 404 unknown, 403 another operator's.
+async fn visible(state: &AppState, user: &SignedIn, id: &str) -> Result<Application, PageError> {
+    let app = application::get(&state.db, id)
+        .await?
+        .ok_or(PageError::NotFound)?;
+    if !app.visible_to(&user.account) || user.account.role == Role::User {
+        return Err(PageError::Forbidden);
+    }
+    Ok(app)
+}
+
+/// The application's page: its challenges (one of the three per domain), the last
+/// run's reasons and the evidence of every check.
+pub(crate) async fn evidence_texts(state: &AppState, id: &str) -> Result<Vec<String>, AppError> {
+    Ok(application_evidence(state, id)
+        .await?
+        .iter()
+        .map(|e| serde_json::to_string_pretty(e).unwrap_or_default())
+        .collect())
+}
+
+async fn application_view(
+    state: &AppState,
+    user: &SignedIn,
+    app: &Application,
+    errors: Vec<String>,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let token = verifier::Token::parse(&app.token).map_err(AppError::from)?;
+    let mut challenges = vec![];
+    for d in app.identity()?.domains {
+        let mut c = Challenge {
+            domain: d.to_string(),
+            txt_name: String::new(),
+            txt_value: String::new(),
+            http_url: String::new(),
+            http_body: String::new(),
+            meta: String::new(),
+        };
+        for i in state.challenger.instructions(&d, &token) {
+            match i {
+                verifier::challenge::Instruction::DnsTxt { name, value } => {
+                    (c.txt_name, c.txt_value) = (name, value);
+                }
+                verifier::challenge::Instruction::HttpFile { url, body } => {
+                    (c.http_url, c.http_body) = (url, body);
+                }
+                verifier::challenge::Instruction::HtmlMeta { html } => c.meta = html,
+            }
+        }
+        challenges.push(c);
+    }
+    let page = ApplicationPage {
+        nav: Nav::of(Some(&user.session)),
+        csrf: user.session.csrf.clone(),
+        a: AppRow::of(app),
+        icp: app.icp.clone(),
+        uscc: app.uscc.clone(),
+        method: app.method.clone().unwrap_or_default(),
+        reasons: serde_json::from_str(&app.reasons).unwrap_or_default(),
+        challenges,
+        evidence: evidence_texts(state, &app.id).await?,
+        may_verify: app.account_id == user.account.id
+            && matches!(
+                app.status.as_str(),
+                "pending" | "failed" | "review" | "validated"
+            ),
+        errors,
+    };
+    Ok(render(status, &page, None))
+}
+
+async fn application_page(
+    State(state): State<AppState>,
+    user: SignedIn,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let app = visible(&state, &user, &id).await?;
+    application_view(&state, &user, &app, vec![], StatusCode::OK).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct NoFields {}
+
+async fn verify(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    CsrfForm { session, .. }: CsrfForm<NoFields>,
+) -> Result<Response, PageError> {
+    let user = signed_in(session)?;
+    let app = visible(&state, &user, &id).await?;
+    if app.account_id != user.account.id {
+        return Err(PageError::Forbidden);
+    }
+    match application::verify(&state, &app, &user.account, None).await {
+        Ok(_) => Ok(see_other(&format!("/portal/applications/{id}"), None)),
+        Err(e) => {
+            let errors = input_problems(e)?;
+            let app = visible(&state, &user, &id).await?;
+            application_view(&state, &user, &app, errors, StatusCode::CONFLICT).await
+        }
+    }
+}
+
+// ---- one site ----
+
+struct ComplaintRow {
+    id: String,
+    status: String,
+    status_zh: &'static str,
+    status_en: &'static str,
+    created: String,
+    deadline: String,
+    text: String,
+    open: bool,
+}
+
+#[derive(Template)]
+#[template(path = "site.html")]
+struct SitePage {
+    nav: Nav,
+    csrf: String,
+    site: String,
+    status: String,
+    status_zh: &'static str,
+    domains: Vec<String>,
+    organization: String,
+    serial: String,
+    not_after: String,
+    revocation: String,
+    variants: Vec<SealVariant>,
+    complaints: Vec<ComplaintRow>,
+    reputation: Option<complaint::Reputation>,
+    min_reputation: i64,
+    notice: Option<String>,
+}
+
+async fn site_view(
+    state: &AppState,
+    user: &SignedIn,
+    site: &str,
+    notice: Option<String>,
+) -> Result<Response, PageError> {
+    if user.account.role == Role::User {
+        return Err(PageError::Forbidden);
+    }
+    site_access(state, &user.account, site)
+        .await
+        .map_err(|e| match e {
+            AppError::Forbidden(_) => PageError::Forbidden,
+            e => e.into(),
+        })?;
+    let v = application::site_view(state, site).await?;
+    let domains: Vec<String> = v["domains"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| d.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let status = v["status"].as_str().unwrap_or_default().to_string();
+    let variants = if v["serial"].is_string() {
+        crate::domain::seal::variants(
+            &state.public_base(),
+            site,
+            domains.first().map(String::as_str).unwrap_or(""),
+        )
+    } else {
+        vec![]
+    };
+    let mut complaints = vec![];
+    for c in complaint::list(&state.db, &user.account).await? {
+        if c.site_id != site {
+            continue;
+        }
+        let st = c.status()?;
+        let (status_zh, status_en) = status_labels(&c.status);
+        complaints.push(ComplaintRow {
+            open: matches!(
+                st,
+                complaint::Status::Submitted
+                    | complaint::Status::Forwarded
+                    | complaint::Status::Overdue
+            ),
+            id: c.id.clone(),
+            status: c.status.clone(),
+            status_zh,
+            status_en,
+            created: when(c.created_at),
+            deadline: when(c.deadline_at),
+            // What the operator may read: masked.
+            text: crate::domain::privacy::mask(&c.text),
+        });
+    }
+    let page = SitePage {
+        nav: Nav::of(Some(&user.session)),
+        csrf: user.session.csrf.clone(),
+        site: site.to_string(),
+        status_zh: site_status_zh(&status),
+        status,
+        organization: v["organization"].as_str().unwrap_or_default().to_string(),
+        serial: v["serial"].as_str().unwrap_or_default().to_string(),
+        not_after: v["not_after"].as_i64().map(when).unwrap_or_default(),
+        revocation: v["revocation_reason"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        domains,
+        variants,
+        complaints,
+        reputation: complaint::reputation(&state.db, site, now()).await?,
+        min_reputation: complaint::MIN_REPUTATION_COUNT,
+        notice,
+    };
+    Ok(render(StatusCode::OK, &page, None))
+}
+
+async fn site_page(
+    State(state): State<AppState>,
+    user: SignedIn,
+    Path(site): Path<String>,
+) -> Result<Response, PageError> {
+    site_view(&state, &user, &site, None).await
+}
+
+async fn recheck(
+    State(state): State<AppState>,
+    Path(site): Path<String>,
+    CsrfForm { session, .. }: CsrfForm<NoFields>,
+) -> Result<Response, PageError> {
+    let user = signed_in(session)?;
+    if user.account.role == Role::User {
+        return Err(PageError::Forbidden);
+    }
+    site_access(&state, &user.account, &site)
+        .await
+        .map_err(|e| match e {
+            AppError::Forbidden(_) => PageError::Forbidden,
+            e => e.into(),
+        })?;
+    crate::http::api::applications::charge_site_recheck(&state, &user.account, &site).await?;
+    let s = run_recheck(&state, verifier::recheck::Scope::Site(site.clone())).await?;
+    let notice = crate::http::web::recheck_notice(&s);
+    site_view(&state, &user, &site, Some(notice)).await
+}

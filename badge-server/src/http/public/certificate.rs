@@ -1,0 +1,302 @@
+//! `GET /cert/{site}`: the certificate page on our own domain, where a seal leads.
+//! zh-CN by default; English by `?lang=en` or `Accept-Language`. A banner compares
+//! the page that linked here (the `Referer` host) with the certified domains.
+
+use askama::Template;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use ca::identity::Domain;
+use serde::Deserialize;
+
+use crate::application;
+use crate::error::AppError;
+use crate::http::state::AppState;
+
+/// Labels in one language.
+struct Texts {
+    html_lang: &'static str,
+    title: &'static str,
+    banner_match: &'static str,
+    banner_mismatch_1: &'static str,
+    banner_mismatch_2: &'static str,
+    banner_unknown: &'static str,
+    status: &'static str,
+    organization: &'static str,
+    uscc: &'static str,
+    icp: &'static str,
+    icp_query: &'static str,
+    location: &'static str,
+    domains: &'static str,
+    validity: &'static str,
+    last_check: &'static str,
+    complaints: &'static str,
+    complaints_hidden: &'static str,
+    complaints_figures: [&'static str; 5],
+    serial: &'static str,
+    download: &'static str,
+    report: &'static str,
+    other_lang: &'static str,
+    other_lang_name: &'static str,
+    freshness: &'static str,
+}
+
+const ZH: Texts = Texts {
+    html_lang: "zh-CN",
+    title: "网站身份证书",
+    banner_match: "此印章显示在本证书认证的网站上：",
+    banner_mismatch_1: "警告：此印章显示在 ",
+    banner_mismatch_2: " 上，本证书并不认证该网站。",
+    banner_unknown: "无法判断此印章显示在哪个网站上；请核对浏览器地址栏中的域名是否在下列域名之中。",
+    status: "状态",
+    organization: "主办单位",
+    uscc: "统一社会信用代码",
+    icp: "ICP备案号",
+    icp_query: "在工信部备案系统查询",
+    location: "所在地",
+    domains: "认证域名",
+    validity: "有效期",
+    last_check: "最近核验",
+    complaints: "投诉记录（近12个月，不含已撤回和不成立的投诉）",
+    complaints_hidden: "投诉少于 5 件，不予公布（不含已撤回和经裁定不成立的投诉）",
+    complaints_figures: [
+        "收到",
+        "按期答复",
+        "答复时间中位数（小时）",
+        "投诉成立",
+        "满意",
+    ],
+    serial: "证书序列号",
+    download: "下载证书 (PEM)",
+    report: "举报此网站",
+    other_lang: "en",
+    other_lang_name: "English",
+    freshness: "本页与印章实时反映证书状态：证书被暂停或撤销后，1 秒内所有印章即显示相应状态（浏览器每次显示印章前都会向我们核对）。",
+};
+
+const EN: Texts = Texts {
+    html_lang: "en",
+    title: "Website identity certificate",
+    banner_match: "This seal was shown on a site this certificate covers:",
+    banner_mismatch_1: "Warning: this seal was shown on ",
+    banner_mismatch_2: ", which this certificate does not cover.",
+    banner_unknown: "We could not tell where this seal was shown; check that the address bar shows one of the domains below.",
+    status: "Status",
+    organization: "Organization",
+    uscc: "Unified social credit code",
+    icp: "ICP filing number",
+    icp_query: "look it up at MIIT",
+    location: "Location",
+    domains: "Certified domains",
+    validity: "Valid",
+    last_check: "Last verification",
+    complaints: "Complaints (last 12 months; withdrawn and dismissed ones not counted)",
+    complaints_hidden: "fewer than 5: not shown (withdrawn and dismissed complaints are not counted)",
+    complaints_figures: [
+        "received",
+        "answered in time",
+        "median hours to answer",
+        "upheld",
+        "satisfied",
+    ],
+    serial: "Serial number",
+    download: "Download certificate (PEM)",
+    report: "Report this site",
+    other_lang: "zh",
+    other_lang_name: "中文",
+    freshness: "This page and the seal show the certificate's status as it is now: within one second of a hold or revocation every seal shows it (browsers check with us before showing a seal again).",
+};
+
+/// What the page says about the Referer.
+enum Banner {
+    Match(String),
+    Mismatch(String),
+    Unknown,
+}
+
+#[derive(Template)]
+#[template(path = "cert.html")]
+struct CertPage {
+    t: &'static Texts,
+    banner: Banner,
+    site: String,
+    primary: String,
+    status: String,
+    status_text: String,
+    reason: Option<String>,
+    /// When a revoked or suspended certificate was revoked (UTC+8 date).
+    revoked: Option<String>,
+    organization: String,
+    uscc: String,
+    /// Each filing number with the domains it covers (one entry: the number alone).
+    filings: Vec<(String, Vec<String>)>,
+    province: String,
+    city: String,
+    domains: Vec<String>,
+    not_before: String,
+    not_after: String,
+    last_check: String,
+    reputation: Option<crate::complaint::Reputation>,
+    serial: String,
+    fingerprint: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct PageQuery {
+    lang: Option<String>,
+}
+
+fn date(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .map(|t| t.to_offset(time::macros::offset!(+8)).date().to_string())
+        .unwrap_or_default()
+}
+
+fn status_text(status: &str, en: bool) -> &'static str {
+    match (status, en) {
+        ("certified", false) => "有效",
+        ("certified", true) => "valid",
+        ("suspended", false) => "已暂停",
+        ("suspended", true) => "suspended",
+        ("revoked", false) => "已撤销",
+        ("revoked", true) => "revoked",
+        ("expired", false) => "已过期",
+        ("expired", true) => "expired",
+        (_, false) => "未认证",
+        (_, true) => "not certified",
+    }
+}
+
+/// The certificate's filing numbers, each with the domains it covers, in domain
+/// order. With one number for every domain the page shows just the number.
+fn filing_groups(record: &ca::store::CertificateRecord) -> Vec<(String, Vec<String>)> {
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for (domain, icp) in application::domain_filings(record) {
+        let shown = Domain::parse(&domain).map_or(domain, |d| d.to_unicode());
+        match groups.iter_mut().find(|(n, _)| *n == icp) {
+            Some((_, ds)) => ds.push(shown),
+            None => groups.push((icp, vec![shown])),
+        }
+    }
+    if let [(_, domains)] = groups.as_mut_slice() {
+        domains.clear();
+    }
+    groups
+}
+
+/// Renders the page for `site`.
+pub(crate) async fn page(
+    state: &AppState,
+    site: &str,
+    q: &PageQuery,
+    headers: &HeaderMap,
+) -> Result<Response, AppError> {
+    let en = match q.lang.as_deref() {
+        Some("en") => true,
+        Some(_) => false,
+        None => headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("en")),
+    };
+    let t = if en { &EN } else { &ZH };
+    let site_cert = application::site_certificate(&state.db, site).await?;
+    let record = site_cert.certificate.ok_or(AppError::NotFound)?;
+    let domains: Vec<Domain> = serde_json::from_str::<Vec<String>>(&record.domains)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|d| Domain::parse(d).ok())
+        .collect();
+    let banner = match crate::http::extract::referer::referer_host(headers).map(|h| h.into_owned())
+    {
+        Some(h) if domains.iter().any(|d| d.covers(&h)) => Banner::Match(h),
+        Some(h) => Banner::Mismatch(h),
+        None => Banner::Unknown,
+    };
+    // The latest verification run: every check made within an hour of the newest
+    // (domain control by its method, and the ICP filing), each with its verdict.
+    let recent = match domains.first() {
+        Some(d) => verifier::store::recent(&state.db, d.as_str(), 10).await?,
+        None => Vec::new(),
+    };
+    let last_check = match recent.first() {
+        None => "—".to_string(),
+        Some(newest) => {
+            let mut seen: Vec<String> = Vec::new();
+            for e in recent.iter().filter(|e| newest.at - e.at < 3600) {
+                let item = format!("{} {}", e.check, e.verdict.as_str());
+                if !seen.iter().any(|s| s.starts_with(&format!("{} ", e.check))) {
+                    seen.push(item);
+                }
+            }
+            format!("{} ({})", date(newest.at), seen.join(", "))
+        }
+    };
+    let reputation = crate::complaint::reputation(
+        &state.db,
+        site,
+        time::OffsetDateTime::now_utc().unix_timestamp(),
+    )
+    .await?;
+    let status = site_cert.status;
+    let filings = filing_groups(&record);
+    let page = CertPage {
+        t,
+        banner,
+        site: site.to_string(),
+        primary: domains.first().map(Domain::to_unicode).unwrap_or_default(),
+        status_text: status_text(&status, en).to_string(),
+        status,
+        revoked: record.revoked_at.map(date),
+        reason: record
+            .revocation_reason
+            .and_then(ca::RevocationReason::from_code)
+            .map(|r| r.name().to_string()),
+        organization: record.organization,
+        uscc: record.uscc,
+        filings,
+        province: record.province,
+        city: record.city,
+        domains: domains
+            .iter()
+            .map(|d| {
+                let u = d.to_unicode();
+                if u == d.as_str() {
+                    u
+                } else {
+                    format!("{u} ({d})")
+                }
+            })
+            .collect(),
+        not_before: date(record.not_before),
+        not_after: date(record.not_after),
+        last_check,
+        reputation,
+        serial: hex::encode(&record.serial),
+        fingerprint: record
+            .sha256
+            .as_deref()
+            .map(hex::encode)
+            .unwrap_or_default(),
+    };
+    let html = page
+        .render()
+        .map_err(|e| AppError::Internal(ca::Error::Encoding(e.to_string())))?;
+    let mut r = (StatusCode::OK, Html(html)).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::VARY,
+        HeaderValue::from_static("Referer, Accept-Language"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(r)
+}

@@ -1,0 +1,105 @@
+//! What relying parties fetch: the chain, the issuing certificate (AIA), CRLs and OCSP.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine;
+
+use crate::error::AppError;
+use crate::http::state::AppState;
+
+/// Routes of this area.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/ca/chain.pem", get(chain))
+        .route("/ca/{file}", get(issuer_cert))
+        .route("/crl/{file}", get(crl))
+        .route("/ocsp", post(ocsp_post))
+        .route("/ocsp/{*request}", get(ocsp_get))
+}
+
+fn with_type(
+    content_type: &'static str,
+    cache: &'static str,
+    body: impl Into<axum::body::Body>,
+) -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    (headers, body.into()).into_response()
+}
+
+async fn chain(State(state): State<AppState>) -> Response {
+    with_type(
+        "application/pem-certificate-chain",
+        "public, max-age=3600",
+        state.ca.chain_pem().to_string(),
+    )
+}
+
+async fn issuer_cert(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+) -> Result<Response, AppError> {
+    match file.strip_suffix(".der") {
+        Some(slug) if slug == state.ca.slug() => Ok(with_type(
+            "application/pkix-cert",
+            "public, max-age=86400",
+            state.ca.issuing_der().to_vec(),
+        )),
+        _ => Err(AppError::NotFound),
+    }
+}
+
+async fn crl(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+) -> Result<Response, AppError> {
+    let slug = file.strip_suffix(".crl").ok_or(AppError::NotFound)?;
+    let crl = ca::store::latest_crl(&state.db, slug)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(with_type(
+        "application/pkix-crl",
+        "public, max-age=60",
+        crl.der,
+    ))
+}
+
+fn ocsp_response(der: Vec<u8>) -> Response {
+    metrics::counter!("chengxin_ocsp_answers_total").increment(1);
+    with_type("application/ocsp-response", "public, max-age=60", der)
+}
+
+async fn ocsp_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type.starts_with("application/ocsp-request") {
+        return Err(AppError::BadRequest(
+            "Content-Type must be application/ocsp-request".into(),
+        ));
+    }
+    Ok(ocsp_response(state.ca.answer_ocsp(&body).await.der))
+}
+
+/// RFC 6960 appendix A.1: `GET {url}/{url-encoding of base-64 encoding of the DER request}`.
+async fn ocsp_get(
+    State(state): State<AppState>,
+    Path(request): Path<String>,
+) -> Result<Response, AppError> {
+    let cleaned: String = request.chars().filter(|c| !c.is_whitespace()).collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(cleaned.as_bytes())
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(cleaned.as_bytes()))
+        .map_err(|_| AppError::BadRequest("the OCSP request is not base64".into()))?;
+    Ok(ocsp_response(state.ca.answer_ocsp(&der).await.der))
+}

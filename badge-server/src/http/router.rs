@@ -1,0 +1,92 @@
+//! All routes, merged from one router per area.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::http::openapi;
+use crate::http::state::AppState;
+use crate::http::{api, pages, public};
+
+/// Largest request body accepted by every route but the attachment uploads (an OCSP
+/// request is a few hundred bytes). The uploads are merged in after this limit is
+/// layered on, and read their bodies with the configured attachment size
+/// ([`crate::attachment::AttachmentLimits`]) instead: a tower layer cannot be
+/// loosened further in, only tightened.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// The areas whose operations the OpenAPI document describes (the JSON API under
+/// `/api/v1`, and `/cert/{site}.json`), with the document they add up to. Their other
+/// routes (`/archive`, `/cert/{site}` pages) ride along undocumented.
+pub(crate) fn documented() -> OpenApiRouter<AppState> {
+    // JSON answers carry accounts, complaints and evidence: no cache keeps them
+    // unless a handler says otherwise (`/cert/{site}.json` is public).
+    let no_store = SetResponseHeaderLayer::if_not_present(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    OpenApiRouter::with_openapi(openapi::frame())
+        .merge(api::me::router())
+        .merge(api::webhook::router())
+        .merge(api::applications::router())
+        .merge(public::cert::router())
+        .merge(public::archive::router())
+        .merge(api::complaints::router())
+        .merge(api::warnings::router())
+        .routes(routes!(openapi::serve))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY))
+        .merge(api::complaints::uploads())
+        .layer(no_store)
+}
+
+/// Every route, without state or middleware other than the body limits.
+pub fn routes() -> Router<AppState> {
+    let (documented, _) = documented().split_for_parts();
+    Router::new()
+        .merge(public::health::router())
+        .merge(public::pki::router())
+        .merge(public::seal::router())
+        .merge(pages::accounts::router())
+        .merge(pages::portal::router())
+        .merge(pages::console::router())
+        .merge(pages::complaints::router())
+        .layer(RequestBodyLimitLayer::new(MAX_BODY))
+        // Limited as they should be already (see `documented`).
+        .merge(documented)
+        .merge(pages::complaints::uploads())
+}
+
+/// Builds the application.
+pub fn build(state: AppState) -> Router {
+    // The document is built now, not on the first request.
+    openapi::json();
+    // Served over https, browsers are told to come back only over https (a year).
+    let hsts = state.public_url.starts_with("https://").then(|| {
+        SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        )
+    });
+    routes()
+        .with_state(state)
+        .layer(tower::util::option_layer(hsts))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        // The span names the method and the path, never the query: links carry their
+        // one-time tokens there (`/password/reset?token=…`), which went to the log at
+        // debug level.
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+            }),
+        )
+}

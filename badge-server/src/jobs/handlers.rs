@@ -1,0 +1,158 @@
+//! Keeping the CRL and the pre-signed OCSP responses fresh: a recurring `pki.refresh`
+//! job on the queue, one per hour.
+//!
+//! Each run first enqueues the next hour's run (its dedupe key names the hour, so
+//! however many replicas and retries there are, each hour has one job), then
+//! refreshes. `badge-server serve` enqueues the current hour's run at start, which
+//! also restarts the chain should a run ever fail for good. The refresh itself is
+//! idempotent (a CRL number only grows, a refresh only re-signs responses close to
+//! expiry).
+//!
+//! A daily `housekeeping` job, chained the same way, deletes what nobody reads
+//! again: finished jobs, expired sessions and used or expired e-mail links.
+
+use ca::Ca;
+
+use crate::error::AppError;
+use crate::http::state::AppState;
+use crate::jobs::queue::{self, Job, JobError};
+
+/// Publish a new CRL when the newest expires within this many seconds.
+const CRL_REFRESH_MARGIN: i64 = 3 * 86_400;
+
+/// Seconds between runs.
+pub const EVERY: i64 = 3_600;
+
+/// Seconds between housekeeping runs.
+pub const HOUSEKEEPING_EVERY: i64 = 86_400;
+
+/// Finished jobs are kept this long (for staff looking into a delivery).
+pub const KEEP_DONE_JOBS: i64 = 30 * 86_400;
+
+/// Jobs that failed for good are kept longer: they are what went wrong.
+pub const KEEP_FAILED_JOBS: i64 = 90 * 86_400;
+
+/// Enqueues the run of the hour that contains `now` (a no-op if it exists).
+pub async fn schedule(db: &ca::db::Database, now: i64) -> Result<(), AppError> {
+    schedule_every(db, queue::kind::PKI_REFRESH, EVERY, now).await
+}
+
+/// Enqueues the housekeeping run of the day that contains `now` (a no-op if it
+/// exists).
+pub async fn schedule_housekeeping(db: &ca::db::Database, now: i64) -> Result<(), AppError> {
+    schedule_every(db, queue::kind::HOUSEKEEPING, HOUSEKEEPING_EVERY, now).await
+}
+
+/// One job of `kind` per period of `every` seconds: its dedupe key names the start
+/// of the period, so replicas and retries cannot double it.
+async fn schedule_every(
+    db: &ca::db::Database,
+    kind: &str,
+    every: i64,
+    now: i64,
+) -> Result<(), AppError> {
+    let start = now - now.rem_euclid(every);
+    let mut tx = db.begin().await?;
+    queue::enqueue(
+        &mut tx,
+        kind,
+        &serde_json::json!({ "period": start }),
+        start,
+        Some(&format!("{kind}:{start}")),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The `housekeeping` job: schedules the next day, then purges.
+pub async fn housekeeping_job(state: &AppState, job: &Job) -> Result<(), JobError> {
+    schedule_housekeeping(&state.db, job.now + HOUSEKEEPING_EVERY).await?;
+    let purged = purge(&state.db, job.now).await?;
+    tracing::info!(?purged, "housekeeping");
+    Ok(())
+}
+
+/// Rows deleted by one [`purge`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Purged {
+    /// Jobs done more than [`KEEP_DONE_JOBS`] ago or failed more than
+    /// [`KEEP_FAILED_JOBS`] ago.
+    pub jobs: u64,
+    /// Sessions past their absolute expiry.
+    pub sessions: u64,
+    /// E-mail links used or expired more than a week ago.
+    pub email_tokens: u64,
+    /// Copied-seal hosts seen in one hour only and not for a day, or not for 90 days.
+    pub seal_copies: u64,
+}
+
+/// Deletes, as of `now`, what no one reads again. Pending and running jobs, live
+/// sessions and links still in their week of grace (so "this link was already
+/// used" can still be told) stay.
+pub async fn purge(db: &ca::db::Database, now: i64) -> Result<Purged, AppError> {
+    let week_ago = now - 7 * 86_400;
+    let statements: [(&str, &[i64]); 4] = [
+        (
+            "DELETE FROM jobs WHERE (done_at IS NOT NULL AND done_at < $1) \
+             OR (failed_at IS NOT NULL AND failed_at < $2)",
+            &[now - KEEP_DONE_JOBS, now - KEEP_FAILED_JOBS],
+        ),
+        ("DELETE FROM sessions WHERE expires_at < $1", &[now]),
+        (
+            "DELETE FROM email_tokens WHERE expires_at < $1 OR used_at < $1",
+            &[week_ago],
+        ),
+        (
+            "DELETE FROM seal_copies WHERE (hours_seen < $1 AND last_seen < $2) OR last_seen < $3",
+            &[
+                crate::http::public::seal::CONFIRM_HOURS,
+                now - 86_400,
+                now - 90 * 86_400,
+            ],
+        ),
+    ];
+    let mut tx = db.begin().await?;
+    let mut counts = [0u64; 4];
+    for (count, (sql, binds)) in counts.iter_mut().zip(statements) {
+        *count = ca::on_tx!(&mut tx, |c| {
+            let mut q = sqlx::query(sql);
+            for b in binds {
+                q = q.bind(*b);
+            }
+            q.execute(c).await.map(|r| r.rows_affected())?
+        });
+    }
+    tx.commit().await?;
+    Ok(Purged {
+        jobs: counts[0],
+        sessions: counts[1],
+        email_tokens: counts[2],
+        seal_copies: counts[3],
+    })
+}
+
+/// The `pki.refresh` job: schedules the next hour, then refreshes.
+pub async fn refresh_job(state: &AppState, job: &Job) -> Result<(), JobError> {
+    schedule(&state.db, job.now + EVERY).await?;
+    refresh_once(&state.ca).await?;
+    Ok(())
+}
+
+/// One pass: a CRL when due, OCSP responses close to expiry.
+pub async fn refresh_once(ca: &Ca) -> ca::Result<()> {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let due = match ca::store::latest_crl(ca.db(), ca.slug()).await? {
+        Some(crl) => crl.next_update - now < CRL_REFRESH_MARGIN,
+        None => true,
+    };
+    if due {
+        let crl = ca.publish_crl("system").await?;
+        tracing::info!(number = crl.number, entries = crl.entries, "published CRL");
+    }
+    let refreshed = ca.refresh_ocsp(10_000).await?;
+    if refreshed > 0 {
+        tracing::info!(refreshed, "re-signed OCSP responses");
+    }
+    Ok(())
+}

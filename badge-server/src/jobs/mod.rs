@@ -1,0 +1,5 @@
+//! The durable job queue (generic: claim, run, retry, fail), its worker, and the
+//! handlers the application registers.
+
+pub mod handlers;
+pub mod queue;
