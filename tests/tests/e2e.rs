@@ -13,6 +13,8 @@ use testkit::{Backend, Child, Run, bin, free_port, openssl, run, wait_for_port};
 /// The bearer token every test server's `/metrics` requires.
 const METRICS_TOKEN: &str = "metrics-scrape-token";
 const PASSPHRASE: &str = "correct-horse-battery-staple";
+/// The root key's own passphrase (`ca init` refuses the issuing key's).
+const ROOT_PASSPHRASE: &str = "root-horse-battery-staple";
 
 /// A data directory, a database and a port, shared by the CLI and the server.
 struct Deployment {
@@ -45,6 +47,7 @@ impl Deployment {
             .env("CHENGXIN_DATABASE_URL", &self.db_url)
             .env("CHENGXIN_CA_DIR", self.path("ca"))
             .env("CHENGXIN_CA_PASSPHRASE", PASSPHRASE)
+            .env("CHENGXIN_CA_ROOT_PASSPHRASE", ROOT_PASSPHRASE)
             .env("CHENGXIN_PUBLIC_URL", self.url(""))
             .env("CHENGXIN_LISTEN", format!("127.0.0.1:{}", self.port))
             .env("CHENGXIN_METRICS_TOKEN", METRICS_TOKEN);
@@ -521,6 +524,7 @@ fn the_first_start_creates_a_development_ca_says_so_loudly_and_reuses_it_after_a
         "ca/issuing.pem",
         "ca/issuing.key.pem",
         "ca-passphrase",
+        "ca-root-passphrase",
     ] {
         assert!(data.join(f).exists(), "{f} missing");
     }
@@ -2847,8 +2851,10 @@ fn two_servers_on_one_postgresql_deliver_each_of_300_mails_exactly_once() {
     for (k, v) in &env {
         cmd.env(k, v);
     }
+    // A replica has a serial prefix of its own: the first server holds 1.
     let _b = Child(
         cmd.env("CHENGXIN_LISTEN", format!("127.0.0.1:{second_port}"))
+            .env("CHENGXIN_CA_INSTANCE", "2")
             .arg("serve")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(d.path("server-b.log")).unwrap())
