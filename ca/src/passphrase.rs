@@ -135,7 +135,8 @@ pub fn check_strength(which: &'static str, passphrase: &[u8]) -> Result<()> {
         )));
     }
     let n = text.len();
-    if let Some(unit) = (1..=n / 2).find(|&u| n % u == 0 && text.chunks(u).all(|c| c == &text[..u]))
+    if let Some(unit) =
+        (1..=n / 2).find(|&u| n.is_multiple_of(u) && text.chunks(u).all(|c| c == &text[..u]))
     {
         return Err(weak(format!(
             "it repeats a unit of {unit} characters {} times",
@@ -156,12 +157,26 @@ pub fn check_strength(which: &'static str, passphrase: &[u8]) -> Result<()> {
 /// [`MAX_GUESSABLE_PIECES`]; `None` otherwise. The fillers are shown as `…`.
 fn guessable_pieces(text: &[char]) -> Option<Vec<String>> {
     let n = text.len();
-    // best[i]: the fewest pieces spelling text[..i] (then the fewest fillers), and
-    // where its last piece starts and whether that piece is filler.
-    let mut best: Vec<Option<((usize, usize), usize, bool)>> = vec![None; n + 1];
-    best[0] = Some(((0, 0), 0, false));
+    // best[i]: the cheapest spelling of text[..i] — fewest pieces, then fewest
+    // fillers — by where its last piece starts and whether that piece is filler.
+    #[derive(Clone, Copy)]
+    struct Step {
+        cost: (usize, usize),
+        start: usize,
+        filler: bool,
+    }
+    let mut best: Vec<Option<Step>> = vec![None; n + 1];
+    best[0] = Some(Step {
+        cost: (0, 0),
+        start: 0,
+        filler: false,
+    });
     for start in 0..n {
-        let Some(((pieces, fillers), _, _)) = best[start] else {
+        let Some(Step {
+            cost: (pieces, fillers),
+            ..
+        }) = best[start]
+        else {
             continue;
         };
         if pieces >= MAX_GUESSABLE_PIECES {
@@ -169,8 +184,12 @@ fn guessable_pieces(text: &[char]) -> Option<Vec<String>> {
         }
         let mut relax = |end: usize, filler: bool| {
             let cost = (pieces + 1, fillers + usize::from(filler));
-            if best[end].is_none_or(|(c, _, _)| c > cost) {
-                best[end] = Some((cost, start, filler));
+            if best[end].is_none_or(|s| s.cost > cost) {
+                best[end] = Some(Step {
+                    cost,
+                    start,
+                    filler,
+                });
             }
         };
         for end in start + 1..=n.min(start + 2) {
@@ -187,7 +206,7 @@ fn guessable_pieces(text: &[char]) -> Option<Vec<String>> {
     let mut pieces = Vec::new();
     let mut end = n;
     while end > 0 {
-        let (_, start, filler) = best[end]?;
+        let Step { start, filler, .. } = best[end]?;
         pieces.push(if filler {
             "…".to_string()
         } else {
