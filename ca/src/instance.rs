@@ -137,7 +137,7 @@ async fn claim(db: &Database, prefix: u8, rng: &ring::rand::SystemRandom) -> Res
     let pid = i64::from(std::process::id());
     let now = now();
     let expires_at = now + LEASE_SECS;
-    // Three tries: a row may be released or taken over between the statements.
+    // Three rounds: a row may be released, cleared or taken over between statements.
     let mut claimed = false;
     for _ in 0..3 {
         let inserted = on_pool!(db, |p| sqlx::query(
@@ -171,25 +171,9 @@ async fn claim(db: &Database, prefix: u8, rng: &ring::rand::SystemRandom) -> Res
                 until: h.expires_at,
             });
         }
-        // A dead holder's row, taken over unless someone else took it meanwhile.
-        let taken = on_pool!(db, |p| sqlx::query(
-            "UPDATE ca_instances SET holder = $2, host = $3, pid = $4, claimed_at = $5, \
-             expires_at = $6 WHERE prefix = $1 AND holder = $7"
-        )
-        .bind(i64::from(prefix))
-        .bind(&token)
-        .bind(&host)
-        .bind(pid)
-        .bind(now)
-        .bind(expires_at)
-        .bind(&h.holder)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))?;
-        if taken == 1 {
-            claimed = true;
-            break;
-        }
+        // A dead holder's row goes (unless someone else took it over meanwhile), and
+        // the next round inserts ours.
+        release(db, prefix, &h.holder).await?;
     }
     if !claimed {
         return Err(Error::SerialPrefixInUse {
