@@ -40,6 +40,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     } = Args::parse();
     let db = settings.common.database().await?;
     let ca = Arc::new(settings.common.open_ca(db.clone()).await?);
+    ca.claim_serial_prefix().await?;
     let state = AppState::build(&settings, db.clone(), ca)?;
     let operator =
         account::ensure(&db, &Email::parse("seed@chenxi-shuzhi.cn")?, Role::Operator).await?;

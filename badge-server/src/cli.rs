@@ -149,15 +149,28 @@ fn ensure_dev_ca(settings: &mut ServerSettings) -> ca::Result<()> {
         return Ok(());
     }
     let rng = SystemRandom::new();
-    let mut raw = Zeroizing::new([0u8; 32]);
-    rng.fill(raw.as_mut())
-        .map_err(|_| ca::Error::Config("no system randomness".into()))?;
-    let passphrase = Zeroizing::new(hex::encode(raw.as_ref()));
+    let random_passphrase = || {
+        let mut raw = Zeroizing::new([0u8; 32]);
+        rng.fill(raw.as_mut())
+            .map_err(|_| ca::Error::Config("no system randomness".into()))?;
+        Ok::<_, ca::Error>(Zeroizing::new(hex::encode(raw.as_ref())))
+    };
+    let passphrase = random_passphrase()?;
+    // The root key has its own passphrase; a development CA keeps it beside the other.
+    let root_passphrase = random_passphrase()?;
     if let Some(parent) = dev_file.parent() {
         std::fs::create_dir_all(parent).map_err(|e| ca::Error::io(parent, e))?;
     }
     ca::signer::write_private_file(&dev_file, passphrase.as_bytes())?;
-    authority::init(&common.ca_dir, passphrase.as_bytes(), None)?;
+    ca::signer::write_private_file(
+        &dev_file.with_file_name("ca-root-passphrase"),
+        root_passphrase.as_bytes(),
+    )?;
+    let passphrases = authority::KeyPassphrases {
+        root: root_passphrase.as_bytes(),
+        issuing: Some(passphrase.as_bytes()),
+    };
+    authority::init(&common.ca_dir, &passphrases, None)?;
     tracing::warn!(
         dir = %common.ca_dir.display(),
         passphrase_file = %dev_file.display(),
@@ -181,6 +194,9 @@ async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
     ensure_dev_ca(&mut settings)?;
     let db = settings.common.database().await?;
     let ca = Arc::new(settings.common.open_ca(db.clone()).await?);
+    // A second server with this serial prefix refuses to start (CHENGXIN_CA_INSTANCE).
+    ca.claim_serial_prefix().await?;
+    let serial_prefix = ca.clone();
     tracing::info!(backend = db.backend(), issuer = ca.slug(), "CA opened");
     jobs::refresh_once(&ca).await?;
 
@@ -232,6 +248,7 @@ async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
     if let Some(worker) = worker {
         let _ = worker.await;
     }
+    serial_prefix.release_serial_prefix().await?;
     db.close().await;
     Ok(())
 }

@@ -453,7 +453,11 @@ async fn main() -> BoxResult<()> {
     let tmp = tempfile::tempdir()?;
     let dir = tmp.path().join("ca");
     let t = Instant::now();
-    ca::authority::init(&dir, PASSPHRASE, None)?;
+    let passphrases = ca::authority::KeyPassphrases {
+        root: b"bench-root-passphrase",
+        issuing: Some(PASSPHRASE),
+    };
+    ca::authority::init(&dir, &passphrases, None)?;
     let init_time = t.elapsed();
     let db_path = tmp.path().join("bench.db");
     let db = Database::connect(&format!("sqlite://{}", db_path.display())).await?;

@@ -26,8 +26,7 @@ use crate::{Error, Result, store};
 const ROOT_DAYS: i64 = 20 * 365 + 5;
 /// Issuing CA lifetime: 5 years.
 const ISSUING_DAYS: i64 = 5 * 365 + 1;
-/// Shortest passphrase `ca init` accepts.
-pub const MIN_PASSPHRASE_LEN: usize = 12;
+pub use crate::passphrase::{KeyPassphrases, MIN_PASSPHRASE_LEN};
 
 /// File names inside the CA directory.
 pub mod files {
@@ -52,6 +51,65 @@ pub struct InitReport {
     pub root_pem: String,
     /// Issuing certificate, PEM.
     pub issuing_pem: String,
+    /// The root key's identifier (its subject key identifier, RFC 7093 method 1), hex.
+    pub root_key_id: String,
+    /// The issuing key's identifier, hex.
+    pub issuing_key_id: String,
+}
+
+impl InitReport {
+    /// Removes the files `ca init` wrote, when what had to follow them (the audit
+    /// entries, the first CRL) failed: a CA nobody recorded must not block a new
+    /// `ca init`. A key generated in a token stays there.
+    pub fn undo(&self) {
+        for f in CA_FILES {
+            let _ = fs::remove_file(self.dir.join(f));
+        }
+    }
+}
+
+/// Every file `ca init` writes.
+const CA_FILES: [&str; 5] = [
+    files::ROOT_CERT,
+    files::ROOT_KEY,
+    files::ISSUING_CERT,
+    files::ISSUING_KEY,
+    files::CHAIN,
+];
+
+/// Refuses a directory that already holds any CA file: checked before anything is
+/// created, here and in the token.
+pub fn refuse_existing(dir: &Path) -> Result<()> {
+    if CA_FILES.iter().any(|f| dir.join(f).exists()) {
+        return Err(Error::AlreadyInitialized(dir.to_path_buf()));
+    }
+    Ok(())
+}
+
+/// Creates the CA directory owner-only, or tightens an existing one to 0700: it holds
+/// the encrypted keys, and a directory others can write lets them swap a certificate
+/// or plant a key file.
+fn owner_only_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| Error::io(dir, e))?;
+    let mode = fs::metadata(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(
+            dir = %dir.display(),
+            mode = format!("{:o}", mode & 0o777),
+            "the CA directory was open to other users; now 0700"
+        );
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+            .map_err(|e| Error::io(dir, e))?;
+    }
+    Ok(())
 }
 
 fn ca_name(common_name: &str) -> DistinguishedName {
@@ -80,35 +138,23 @@ fn now_seconds() -> OffsetDateTime {
 }
 
 /// Creates the root CA (P-384, 20 years) and the issuing CA (P-256, 5 years, pathLen
-/// 0) in `dir`, keys encrypted with `passphrase`. Refuses to touch a directory that
-/// already holds any CA file. With `hsm_issuing_key`, the issuing key is that token
-/// key and no issuing key file is written.
+/// 0) in `dir`, each key encrypted with its own passphrase ([`KeyPassphrases`], checked
+/// first). Refuses to touch a directory that already holds any CA file, and leaves the
+/// directory 0700 however it found it. With `hsm_issuing_key`, the issuing key is that
+/// token key and no issuing key file is written.
 pub fn init(
     dir: &Path,
-    passphrase: &[u8],
+    passphrases: &KeyPassphrases<'_>,
     hsm_issuing_key: Option<&dyn Signer>,
 ) -> Result<InitReport> {
-    if passphrase.len() < MIN_PASSPHRASE_LEN {
-        return Err(Error::Config(format!(
-            "the CA passphrase must be at least {MIN_PASSPHRASE_LEN} bytes"
-        )));
-    }
-    for f in [
-        files::ROOT_CERT,
-        files::ROOT_KEY,
-        files::ISSUING_CERT,
-        files::ISSUING_KEY,
-        files::CHAIN,
-    ] {
-        if dir.join(f).exists() {
-            return Err(Error::AlreadyInitialized(dir.to_path_buf()));
-        }
-    }
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| Error::io(dir, e))?;
+    passphrases.check()?;
+    let issuing_passphrase = match (passphrases.issuing, hsm_issuing_key) {
+        (Some(p), _) => Some(p),
+        (None, Some(_)) => None,
+        (None, None) => return Err(Error::MissingPassphrase),
+    };
+    refuse_existing(dir)?;
+    owner_only_dir(dir)?;
     let rng = SystemRandom::new();
     let now = now_seconds();
 
@@ -170,8 +216,8 @@ pub fn init(
     let root_issuer = rcgen::Issuer::new(root.clone(), RcgenSigner(&root_key));
     let issuing_cert = issuing.signed_by(&RcgenSigner(issuing_key), &root_issuer)?;
 
-    write_encrypted_key(&dir.join(files::ROOT_KEY), &root_pkcs8, passphrase)?;
-    if let Some(pkcs8) = issuing_pkcs8 {
+    write_encrypted_key(&dir.join(files::ROOT_KEY), &root_pkcs8, passphrases.root)?;
+    if let (Some(pkcs8), Some(passphrase)) = (issuing_pkcs8, issuing_passphrase) {
         write_encrypted_key(&dir.join(files::ISSUING_KEY), &pkcs8, passphrase)?;
     }
     let root_pem = root_cert.pem();
@@ -188,6 +234,8 @@ pub fn init(
         dir: dir.to_path_buf(),
         root_pem,
         issuing_pem,
+        root_key_id: hex::encode(crate::profile::key_id(root_key.public_key())),
+        issuing_key_id: hex::encode(crate::profile::key_id(issuing_key.public_key())),
     })
 }
 
@@ -221,6 +269,8 @@ pub struct Ca {
     /// The public keys (EC points) of the root and the issuing CA, which no
     /// subscriber certificate may carry.
     pub(crate) own_keys: Vec<Vec<u8>>,
+    /// The lease on `instance` in the database, once claimed ([`crate::instance`]).
+    pub(crate) serial_lease: crate::instance::SerialLease,
     root_der: Vec<u8>,
     chain_pem: String,
 }
@@ -334,6 +384,7 @@ impl Ca {
             issuer_key_hash256,
             queue: Default::default(),
             own_keys,
+            serial_lease: Default::default(),
             root_der,
             chain_pem,
         })

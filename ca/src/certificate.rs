@@ -89,6 +89,7 @@ impl Ca {
         key: KeySource,
         actor: &str,
     ) -> Result<Issued> {
+        self.claim_serial_prefix().await?;
         if let KeySource::Csr(k) = &key {
             self.refuse_compromised_key(k).await?;
         }
@@ -107,7 +108,9 @@ impl Ca {
     }
 
     /// Issues inside the caller's transaction, so that the caller's own state change
-    /// (a site becoming certified) commits or rolls back with the certificate.
+    /// (a site becoming certified) commits or rolls back with the certificate. The CA
+    /// must have claimed its serial prefix before ([`Ca::claim_serial_prefix`]):
+    /// claiming here would wait on the caller's own SQLite write lock.
     pub async fn issue_in(
         &self,
         tx: &mut Tx,
@@ -165,6 +168,7 @@ impl Ca {
                 )
             }
         };
+        self.check_serial_prefix()?;
         let serial = Serial::generate(self.instance, &self.rng)?;
         let now = OffsetDateTime::now_utc();
         let not_before = now.replace_nanosecond(0).unwrap_or(now);

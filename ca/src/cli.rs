@@ -120,28 +120,68 @@ async fn run(cli: Cli) -> Result<()> {
     let s = cli.settings;
     match cli.command {
         Command::Init => {
-            let passphrase = s.passphrase()?.ok_or(Error::MissingPassphrase)?;
-            let hsm: Option<Arc<dyn Signer>> = match s.pkcs11()? {
+            // Everything that can refuse is asked before anything is created: the
+            // passphrases, the directory, then the database (connected, migrated and
+            // written to), so that a refusal leaves no key, file or token object.
+            let root = s.root_passphrase()?.ok_or(Error::MissingRootPassphrase)?;
+            let issuing = s.passphrase()?;
+            let pkcs11 = s.pkcs11()?;
+            if issuing.is_none() && pkcs11.is_none() {
+                return Err(Error::MissingPassphrase);
+            }
+            let passphrases = authority::KeyPassphrases {
+                root: &root,
+                issuing: issuing.as_deref().map(Vec::as_slice),
+            };
+            passphrases.check()?;
+            authority::refuse_existing(&s.ca_dir)?;
+            let db = s.database().await?;
+            db.check_writable().await?;
+            let hsm: Option<Arc<dyn Signer>> = match pkcs11 {
                 Some(p) => Some(Arc::new(Pkcs11Signer::generate(
                     &p,
                     KeyAlgorithm::EcdsaP256,
                 )?)),
                 None => None,
             };
-            let report = authority::init(&s.ca_dir, &passphrase, hsm.as_deref())?;
-            let db = s.database().await?;
-            let ca = s.open_ca(db.clone()).await?;
-            let mut tx = db.begin().await?;
-            audit::append(
-                &mut tx,
-                ACTOR,
-                "ca.init",
-                ca.slug(),
-                &json!({ "dir": report.dir, "hsm": hsm.is_some() }),
-            )
-            .await?;
-            ca.publish_crl_in(&mut tx).await?;
-            tx.commit().await?;
+            let report = authority::init(&s.ca_dir, &passphrases, hsm.as_deref())?;
+            let recorded = async {
+                let ca = s.open_ca(db.clone()).await?;
+                let mut tx = db.begin().await?;
+                for (key, key_id, algorithm) in [
+                    ("root", &report.root_key_id, "ECDSA P-384"),
+                    ("issuing", &report.issuing_key_id, "ECDSA P-256"),
+                ] {
+                    let in_token = key == "issuing" && hsm.is_some();
+                    audit::append(
+                        &mut tx,
+                        ACTOR,
+                        "ca.key.generate",
+                        key_id,
+                        &json!({ "key": key, "algorithm": algorithm, "hsm": in_token }),
+                    )
+                    .await?;
+                }
+                audit::append(
+                    &mut tx,
+                    ACTOR,
+                    "ca.init",
+                    ca.slug(),
+                    &json!({
+                        "dir": report.dir,
+                        "hsm": hsm.is_some(),
+                        "root_key_id": report.root_key_id,
+                        "issuing_key_id": report.issuing_key_id,
+                    }),
+                )
+                .await?;
+                ca.publish_crl_in(&mut tx).await?;
+                tx.commit().await?;
+                Ok::<_, Error>(ca)
+            }
+            .await;
+            // Keys nobody recorded must not stand in the way of the next `ca init`.
+            let ca = recorded.inspect_err(|_| report.undo())?;
             println!("created root and issuing CA in {}", report.dir.display());
             println!("issuer: {}", ca.slug());
             println!(
@@ -170,6 +210,7 @@ async fn run(cli: Cli) -> Result<()> {
             }
             let ca = s.open_ca(s.database().await?).await?;
             ca.check_issuer_outlives(time::OffsetDateTime::now_utc())?;
+            ca.claim_serial_prefix().await?;
             // A generated key is in its file (whole, 0600) before the certificate is
             // on record: a crash after the commit must not lose it.
             let generated = csr.is_none();
@@ -201,6 +242,7 @@ async fn run(cli: Cli) -> Result<()> {
                 }
             })?;
             crash_point("after-commit");
+            ca.release_serial_prefix().await?;
             write_file_atomically(&out, issued.pem.as_bytes(), 0o644, true)?;
             println!("serial: {}", issued.serial);
             println!("sha256: {}", hex::encode(&issued.sha256));

@@ -70,9 +70,14 @@ pub struct Settings {
         global = true
     )]
     pub ca_dir: PathBuf,
-    /// File holding the CA key passphrase (else `CHENGXIN_CA_PASSPHRASE`).
+    /// File holding the issuing key passphrase (else `CHENGXIN_CA_PASSPHRASE`).
     #[arg(long, env = "CHENGXIN_CA_PASSPHRASE_FILE", global = true)]
     pub passphrase_file: Option<PathBuf>,
+    /// File holding the root key passphrase, which differs from the issuing key's
+    /// (else `CHENGXIN_CA_ROOT_PASSPHRASE`). Only `ca init` reads it: the root key
+    /// stays offline.
+    #[arg(long, env = "CHENGXIN_CA_ROOT_PASSPHRASE_FILE", global = true)]
+    pub root_passphrase_file: Option<PathBuf>,
     /// Serial-number prefix of this CA instance (1–127).
     #[arg(long, env = "CHENGXIN_CA_INSTANCE", default_value_t = 1, global = true)]
     pub ca_instance: u8,
@@ -82,16 +87,34 @@ pub struct Settings {
     pub ca_pkcs11: Option<String>,
 }
 
+/// A passphrase from `file` when given, else from the environment variable `var`.
+fn passphrase_from(
+    file: Option<&std::path::Path>,
+    var: &str,
+) -> Result<Option<Zeroizing<Vec<u8>>>> {
+    if let Some(path) = file {
+        return read_passphrase_file(path).map(Some);
+    }
+    Ok(std::env::var(var)
+        .ok()
+        .filter(|p| !p.is_empty())
+        .map(|p| Zeroizing::new(p.into_bytes())))
+}
+
 impl Settings {
-    /// The passphrase: `--passphrase-file` if given, else `CHENGXIN_CA_PASSPHRASE`.
+    /// The issuing key passphrase: `--passphrase-file` if given, else
+    /// `CHENGXIN_CA_PASSPHRASE`.
     pub fn passphrase(&self) -> Result<Option<Zeroizing<Vec<u8>>>> {
-        if let Some(path) = &self.passphrase_file {
-            return read_passphrase_file(path).map(Some);
-        }
-        Ok(std::env::var("CHENGXIN_CA_PASSPHRASE")
-            .ok()
-            .filter(|p| !p.is_empty())
-            .map(|p| Zeroizing::new(p.into_bytes())))
+        passphrase_from(self.passphrase_file.as_deref(), "CHENGXIN_CA_PASSPHRASE")
+    }
+
+    /// The root key passphrase: `--root-passphrase-file` if given, else
+    /// `CHENGXIN_CA_ROOT_PASSPHRASE`.
+    pub fn root_passphrase(&self) -> Result<Option<Zeroizing<Vec<u8>>>> {
+        passphrase_from(
+            self.root_passphrase_file.as_deref(),
+            "CHENGXIN_CA_ROOT_PASSPHRASE",
+        )
     }
 
     /// The public URL without a trailing slash, checked to be http(s).

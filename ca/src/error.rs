@@ -23,6 +23,43 @@ pub enum Error {
         /// Why it was refused.
         reason: String,
     },
+    /// The domain is a public suffix (`com.cn`, `gov.cn`, `github.io`): a name others
+    /// register under, which no one holds, so it is never certified.
+    #[error(
+        "{domain:?} is a public suffix ({section} section of the Public Suffix List): \
+         no one holds it, so it is never certified; certify a registered name under it"
+    )]
+    PublicSuffix {
+        /// The domain, A-labels.
+        domain: String,
+        /// `ICANN` or `private`.
+        section: &'static str,
+    },
+    /// The domain is, or is under, a name reserved for special use (RFC 2606, RFC 6761
+    /// and the RFCs that registered later ones): never delegated, so never certified.
+    #[error("{domain:?} is under {zone:?}, reserved by {reference}: it is never certified")]
+    ReservedName {
+        /// The domain, A-labels.
+        domain: String,
+        /// The reserved name it is or is under.
+        zone: &'static str,
+        /// The document that reserves it.
+        reference: &'static str,
+    },
+    /// A label mixes scripts beyond UTS #39's "highly restrictive" level (`pаypal` with
+    /// a Cyrillic `а`), or holds characters outside its identifier profile.
+    #[error(
+        "{domain:?}: the label {label:?} {reason}; UTS #39 (highly restrictive) allows one \
+         script, or Latin with Han and kana, Han and Bopomofo, or Han and Hangul"
+    )]
+    MixedScript {
+        /// The domain, A-labels.
+        domain: String,
+        /// The offending label, Unicode.
+        label: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A subject field (organization, province, city) is empty or unusable.
     #[error("invalid {field}: {reason}")]
     InvalidField {
@@ -58,9 +95,30 @@ pub enum Error {
     /// A private key could not be decrypted with the given passphrase.
     #[error("cannot decrypt {0}: wrong passphrase or corrupt key file")]
     WrongPassphrase(PathBuf),
-    /// No passphrase was configured for the CA keys.
-    #[error("no CA passphrase: set CHENGXIN_CA_PASSPHRASE or pass --passphrase-file")]
+    /// No passphrase was configured for the issuing key.
+    #[error(
+        "no passphrase for the issuing key: set CHENGXIN_CA_PASSPHRASE or pass --passphrase-file"
+    )]
     MissingPassphrase,
+    /// `ca init` was given no passphrase for the root key, which has its own.
+    #[error(
+        "no passphrase for the root key: set CHENGXIN_CA_ROOT_PASSPHRASE_FILE (or \
+         CHENGXIN_CA_ROOT_PASSPHRASE), or pass --root-passphrase-file; it must differ \
+         from the issuing key's"
+    )]
+    MissingRootPassphrase,
+    /// A key passphrase is short or easy to guess; nothing was created.
+    #[error("the {which} passphrase is too weak: {reason}; use a long random passphrase")]
+    WeakPassphrase {
+        /// Which key it was for.
+        which: &'static str,
+        /// What makes it guessable.
+        reason: String,
+    },
+    /// The root and issuing keys were given one passphrase: the online CA's would then
+    /// open the offline root key.
+    #[error("the root key and the issuing key need different passphrases")]
+    SamePassphrase,
     /// The key was revoked for keyCompromise (or reported compromised) and is never
     /// certified again.
     #[error("this key was reported compromised and is never certified again; use a new key")]
@@ -77,6 +135,25 @@ pub enum Error {
         /// The new certificate's notAfter.
         not_after: time::OffsetDateTime,
     },
+    /// Another live CA instance holds this instance's serial prefix
+    /// (`CHENGXIN_CA_INSTANCE`); this one does not start issuing.
+    #[error(
+        "serial instance prefix {prefix} is held by a running CA ({holder}, lease until unix \
+         time {until}): give this instance another CHENGXIN_CA_INSTANCE (1 to 127), or, if \
+         that CA is gone, wait for its lease to run out"
+    )]
+    SerialPrefixInUse {
+        /// The prefix asked for.
+        prefix: u8,
+        /// Who holds it.
+        holder: String,
+        /// When its lease runs out unless renewed (Unix seconds).
+        until: i64,
+    },
+    /// This CA does not hold its serial prefix (never claimed, released, taken over or
+    /// expired), so it makes no serial.
+    #[error("this CA does not hold its serial instance prefix: {0}")]
+    SerialPrefixNotHeld(String),
     /// A certificate failed the pre-issuance lint; nothing was signed.
     #[error("certificate lint failed: {0}")]
     Lint(String),
@@ -156,6 +233,9 @@ impl Error {
             Error::InvalidUscc(_)
                 | Error::InvalidIcp(_)
                 | Error::InvalidDomain { .. }
+                | Error::PublicSuffix { .. }
+                | Error::ReservedName { .. }
+                | Error::MixedScript { .. }
                 | Error::InvalidField { .. }
                 | Error::InvalidCsr(_)
                 | Error::KeyCompromised

@@ -453,6 +453,61 @@ impl Domain {
         Ok(Domain(ascii))
     }
 
+    /// Parses like [`Domain::parse`], then refuses a name the CA never certifies
+    /// ([`Domain::check_certifiable`]). Every name a certificate will carry goes
+    /// through this; plain [`Domain::parse`] serves hosts that are only looked at
+    /// (challenges, warnings, the seal's page).
+    pub fn parse_certifiable(input: &str) -> Result<Self> {
+        let domain = Self::parse(input)?;
+        domain.check_certifiable()?;
+        Ok(domain)
+    }
+
+    /// Refuses a well-formed name that no subscriber can hold, or that reads as
+    /// another name:
+    ///
+    /// * a public suffix, from either section of the Public Suffix List
+    ///   ([`Error::PublicSuffix`]): `com.cn` and `gov.cn` (ICANN) are where others
+    ///   register, `github.io` (private) is where a platform's users get their names;
+    /// * a name that is, or is under, a special-use name ([`Error::ReservedName`],
+    ///   see [`RESERVED_NAMES`]), which is never delegated to anyone;
+    /// * a label mixing scripts beyond UTS #39's highly restrictive level
+    ///   ([`Error::MixedScript`]): `pаypal.cn` with a Cyrillic `а` shows as
+    ///   `paypal.cn`.
+    pub fn check_certifiable(&self) -> Result<()> {
+        let name = self.0.as_str();
+        if let Some((zone, reference)) = reserved_zone(name) {
+            return Err(Error::ReservedName {
+                domain: name.to_string(),
+                zone,
+                reference,
+            });
+        }
+        if let Some(suffix) = psl::suffix(name.as_bytes())
+            && suffix.as_bytes() == name.as_bytes()
+            && let Some(typ) = suffix.typ()
+        {
+            return Err(Error::PublicSuffix {
+                domain: name.to_string(),
+                section: match typ {
+                    psl::Type::Icann => "ICANN",
+                    psl::Type::Private => "private",
+                },
+            });
+        }
+        for label in name.split('.').filter(|l| l.starts_with("xn--")) {
+            let unicode = idna::domain_to_unicode(label).0;
+            if let Some(reason) = mixed_script(&unicode) {
+                return Err(Error::MixedScript {
+                    domain: name.to_string(),
+                    label: unicode,
+                    reason,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The A-label form, as it goes into certificates.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -498,6 +553,77 @@ impl TryFrom<String> for Domain {
 impl From<Domain> for String {
     fn from(d: Domain) -> String {
         d.0
+    }
+}
+
+/// Special-use names the CA never certifies, nor any name under them, with the
+/// document that reserves each. None is delegated to anyone, so no applicant can hold
+/// one: a certificate for one would assert control nobody has.
+pub const RESERVED_NAMES: &[(&str, &str)] = &[
+    // RFC 2606 §2 reserves four top-level names; RFC 6761 §6.2–6.5 says how each is
+    // treated and that registrars never grant them.
+    ("test", "RFC 2606 §2 and RFC 6761 §6.2"),
+    ("localhost", "RFC 2606 §2 and RFC 6761 §6.3"),
+    ("invalid", "RFC 2606 §2 and RFC 6761 §6.4"),
+    ("example", "RFC 2606 §2 and RFC 6761 §6.5"),
+    // RFC 2606 §3: second-level names for documentation (example.cn is not among them).
+    ("example.com", "RFC 2606 §3 and RFC 6761 §6.5"),
+    ("example.net", "RFC 2606 §3 and RFC 6761 §6.5"),
+    ("example.org", "RFC 2606 §3 and RFC 6761 §6.5"),
+    // Later entries of the Special-Use Domain Names registry RFC 6761 created.
+    ("local", "RFC 6762 §3 (Multicast DNS)"),
+    ("onion", "RFC 7686 §2 (Tor onion services)"),
+    ("home.arpa", "RFC 8375 (home networks)"),
+    ("alt", "RFC 9476 (non-DNS namespaces)"),
+    // The rest of .arpa is infrastructure (RFC 3172), including the private-address
+    // reverse zones of RFC 6761 §6.1: never a website.
+    ("arpa", "RFC 3172 and RFC 6761 §6.1"),
+];
+
+/// The reserved name (and its reference) that `name` (A-labels) is or lies under; the
+/// longest wins, so `x.home.arpa` names RFC 8375 rather than RFC 3172.
+fn reserved_zone(name: &str) -> Option<(&'static str, &'static str)> {
+    RESERVED_NAMES
+        .iter()
+        .filter(|(zone, _)| {
+            name == *zone
+                || name
+                    .strip_suffix(zone)
+                    .is_some_and(|prefix| prefix.ends_with('.'))
+        })
+        .max_by_key(|(zone, _)| zone.len())
+        .copied()
+}
+
+/// Why a label (Unicode) fails UTS #39 §5.2's "highly restrictive" level, or `None`
+/// when it passes: all of one script (Common and Inherited characters such as digits
+/// and `-` go with any), or Latin with Han and Hiragana/Katakana, with Han and
+/// Bopomofo, or with Han and Hangul. That admits `例子`, `qq音乐` and `中国-2024`
+/// and refuses `pаypal` (Latin with Cyrillic), which browsers would show as
+/// `paypal` or only as its A-label. The unicode-security crate holds the Unicode
+/// tables; nothing is copied here.
+fn mixed_script(label: &str) -> Option<String> {
+    use unicode_security::{RestrictionLevel, RestrictionLevelDetection};
+    match label.detect_restriction_level() {
+        RestrictionLevel::ASCIIOnly
+        | RestrictionLevel::SingleScript
+        | RestrictionLevel::HighlyRestrictive => None,
+        RestrictionLevel::Unrestricted => {
+            Some("holds characters outside the UTS #39 identifier profile".into())
+        }
+        _ => {
+            let scripts = label
+                .chars()
+                .map(|c| {
+                    unicode_security::mixed_script::AugmentedScriptSet::for_char(c).to_string()
+                })
+                .filter(|s| s != "All")
+                .collect::<std::collections::BTreeSet<_>>();
+            Some(format!(
+                "mixes scripts ({})",
+                scripts.into_iter().collect::<Vec<_>>().join(", ")
+            ))
+        }
     }
 }
 
@@ -634,6 +760,127 @@ mod tests {
             "a.123",
         ] {
             assert!(Domain::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn a_public_suffix_of_either_section_of_the_list_is_never_certifiable() {
+        for (suffix, section) in [
+            ("com.cn", "ICANN"),
+            ("gov.cn", "ICANN"),
+            ("公司.cn", "ICANN"),
+            ("cn", "ICANN"),
+            ("github.io", "private"),
+            ("myqnapcloud.cn", "private"),
+        ] {
+            // One-label names never parse; the rule is checked on the Domain itself.
+            let d = Domain(idna::domain_to_ascii(suffix).unwrap());
+            match d.check_certifiable() {
+                Err(Error::PublicSuffix { section: s, .. }) => assert_eq!(s, section, "{suffix}"),
+                other => panic!("{suffix}: {other:?}"),
+            }
+        }
+        let err = Domain::parse_certifiable("COM.CN.")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("public suffix"), "{err}");
+        for ok in [
+            "example.cn",
+            "example.com.cn",
+            "hzbjdata.gov.cn",
+            "someone.github.io",
+            "诚信.公司.cn",
+        ] {
+            Domain::parse_certifiable(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+    }
+
+    #[test]
+    fn names_reserved_by_rfc_2606_and_rfc_6761_and_their_subdomains_are_never_certifiable() {
+        for (name, zone, rfc) in [
+            ("foo.test", "test", "RFC 2606"),
+            ("www.localhost", "localhost", "RFC 6761"),
+            ("foo.invalid", "invalid", "RFC 2606"),
+            ("a.b.example", "example", "RFC 2606"),
+            ("example.com", "example.com", "RFC 2606 §3"),
+            ("www.example.net", "example.net", "RFC 2606 §3"),
+            ("EXAMPLE.ORG", "example.org", "RFC 2606 §3"),
+            ("printer.local", "local", "RFC 6762"),
+            (
+                "duckduckgogg42xjoc72x3sjasowoarfbgcmvfimaftt6twagswzczad.onion",
+                "onion",
+                "RFC 7686",
+            ),
+            ("router.home.arpa", "home.arpa", "RFC 8375"),
+            ("10.in-addr.arpa", "arpa", "RFC 3172"),
+            ("thing.alt", "alt", "RFC 9476"),
+        ] {
+            match Domain::parse_certifiable(name) {
+                Err(Error::ReservedName {
+                    zone: z, reference, ..
+                }) => {
+                    assert_eq!(z, zone, "{name}");
+                    assert!(reference.contains(rfc), "{name}: {reference}");
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        // Only the three second-level names are reserved, not example under other TLDs.
+        for ok in [
+            "example.cn",
+            "example.com.cn",
+            "myexample.com",
+            "example.company",
+            "test.cn",
+            "localhost.cn",
+            "local.cn",
+            "arpa.cn",
+        ] {
+            Domain::parse_certifiable(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+    }
+
+    #[test]
+    fn a_label_mixing_scripts_beyond_uts_39_highly_restrictive_is_never_certifiable() {
+        for (name, label) in [
+            ("p\u{0430}ypal.cn", "p\u{0430}ypal"),
+            ("www.\u{03B1}pple.cn", "\u{03B1}pple"),
+            (
+                "\u{0430}\u{0440}\u{0440}le.com",
+                "\u{0430}\u{0440}\u{0440}le",
+            ),
+            (
+                "\u{0E44}\u{0E17}\u{0E22}shop.cn",
+                "\u{0E44}\u{0E17}\u{0E22}shop",
+            ),
+        ] {
+            match Domain::parse_certifiable(name) {
+                Err(Error::MixedScript {
+                    label: l, reason, ..
+                }) => {
+                    assert_eq!(l, label, "{name}");
+                    assert!(reason.contains("mixes scripts"), "{name}: {reason}");
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        let err = Domain::parse_certifiable("p\u{0430}ypal.cn")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("Cyrillic") && err.contains("UTS #39"), "{err}");
+        // One script, or Latin with Han (and kana or Hangul), is what UTS #39 calls
+        // highly restrictive; digits and hyphens go with any script.
+        for ok in [
+            "例子.cn",
+            "诚信.中国",
+            "qq音乐.cn",
+            "中国-2024.cn",
+            "пример.рф",
+            "日本語テキスト.jp",
+            "한국어漢字.kr",
+            "bücher.de",
+        ] {
+            Domain::parse_certifiable(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
         }
     }
 

@@ -78,7 +78,7 @@ impl SiteIdentity {
         }
         let mut parsed: Vec<Domain> = Vec::with_capacity(domains.len());
         for d in domains {
-            let d = Domain::parse(d.as_ref())?;
+            let d = Domain::parse_certifiable(d.as_ref())?;
             if !parsed.contains(&d) {
                 parsed.push(d);
             }
@@ -765,6 +765,12 @@ impl Expected<'_> {
                 let want: Vec<&str> = self.identity.domains.iter().map(Domain::as_str).collect();
                 if names != want {
                     return Err(lint(format!("SAN is {names:?}, expected {want:?}")));
+                }
+                // Whatever built the identity: no public suffix, reserved or
+                // mixed-script name is signed.
+                for name in names {
+                    Domain::parse_certifiable(name)
+                        .map_err(|e| lint(format!("SAN {name:?}: {e}")))?;
                 }
             }
             ParsedExtension::AuthorityKeyIdentifier(aki) => {

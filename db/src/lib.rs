@@ -180,6 +180,26 @@ impl Database {
         .map_err(|e| Error::Config(format!("the task beginning a transaction died: {e}")))?
     }
 
+    /// Proves the database takes writes: one committed write transaction (a no-op
+    /// update of the health probe row). `ca init` runs it before it creates any key,
+    /// so that a database that is down, read-only or full stops it while there is
+    /// still nothing to undo.
+    pub async fn check_writable(&self) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let updated = on_tx!(&mut tx, |c| sqlx::query(
+            "UPDATE health_probe SET written_at = written_at WHERE id = 1"
+        )
+        .execute(c)
+        .await?
+        .rows_affected());
+        if updated != 1 {
+            return Err(Error::Config(
+                "the database has no health_probe row: is it Chengxin's?".into(),
+            ));
+        }
+        tx.commit().await
+    }
+
     /// Which backend, for logs and metrics.
     pub fn backend(&self) -> &'static str {
         match self {

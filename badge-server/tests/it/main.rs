@@ -32,7 +32,11 @@ struct Args {
 pub(crate) async fn app_state(dir: &Path, db_url: &str, extra: &[&str]) -> AppState {
     let pass = dir.join("passphrase");
     ca::signer::write_private_file(&pass, b"correct-horse-battery-staple").unwrap();
-    ca::authority::init(&dir.join("ca"), b"correct-horse-battery-staple", None).unwrap();
+    let passphrases = ca::authority::KeyPassphrases {
+        root: b"root-horse-battery-staple",
+        issuing: Some(b"correct-horse-battery-staple"),
+    };
+    ca::authority::init(&dir.join("ca"), &passphrases, None).unwrap();
     let ca_dir = dir.join("ca");
     let mut args = vec![
         "badge-server",
@@ -49,6 +53,7 @@ pub(crate) async fn app_state(dir: &Path, db_url: &str, extra: &[&str]) -> AppSt
     let s = Args::parse_from(args).settings;
     let db = s.common.database().await.unwrap();
     let ca = Arc::new(s.common.open_ca(db.clone()).await.unwrap());
+    ca.claim_serial_prefix().await.unwrap();
     AppState::build(&s, db, ca).unwrap()
 }
 

@@ -322,8 +322,10 @@ fn two_servers_on_one_postgresql_deliver_each_of_300_mails_exactly_once() {
     for (k, v) in &env {
         cmd.env(k, v);
     }
+    // A replica has a serial prefix of its own: the first server holds 1.
     let _b = Child(
         cmd.env("CHENGXIN_LISTEN", format!("127.0.0.1:{second_port}"))
+            .env("CHENGXIN_CA_INSTANCE", "2")
             .arg("serve")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(d.path("server-b.log")).unwrap())

@@ -25,6 +25,8 @@ use testkit::{Backend, Child, Run, bin, free_port, openssl, run};
 /// The bearer token every test server's `/metrics` requires.
 const METRICS_TOKEN: &str = "metrics-scrape-token";
 const PASSPHRASE: &str = "correct-horse-battery-staple";
+/// The root key's own passphrase (`ca init` refuses the issuing key's).
+const ROOT_PASSPHRASE: &str = "root-horse-battery-staple";
 
 /// A data directory, a database and a port, shared by the CLI and the server.
 struct Deployment {
@@ -57,6 +59,7 @@ impl Deployment {
             .env("CHENGXIN_DATABASE_URL", &self.db_url)
             .env("CHENGXIN_CA_DIR", self.path("ca"))
             .env("CHENGXIN_CA_PASSPHRASE", PASSPHRASE)
+            .env("CHENGXIN_CA_ROOT_PASSPHRASE", ROOT_PASSPHRASE)
             .env("CHENGXIN_PUBLIC_URL", self.url(""))
             .env("CHENGXIN_LISTEN", format!("127.0.0.1:{}", self.port))
             .env("CHENGXIN_METRICS_TOKEN", METRICS_TOKEN);

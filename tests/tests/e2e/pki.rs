@@ -270,6 +270,7 @@ fn the_first_start_creates_a_development_ca_says_so_loudly_and_reuses_it_after_a
         "ca/issuing.pem",
         "ca/issuing.key.pem",
         "ca-passphrase",
+        "ca-root-passphrase",
     ] {
         assert!(data.join(f).exists(), "{f} missing");
     }

@@ -33,7 +33,11 @@ impl World {
         let dir = tempfile::tempdir().unwrap();
         let url = backend.fresh_database(dir.path());
         let db = Database::connect(&url).await.unwrap();
-        ca::authority::init(&dir.path().join("ca"), PASSPHRASE, None).unwrap();
+        let passphrases = ca::authority::KeyPassphrases {
+            root: b"recheck-root-passphrase",
+            issuing: Some(PASSPHRASE),
+        };
+        ca::authority::init(&dir.path().join("ca"), &passphrases, None).unwrap();
         let config = CaConfig {
             dir: dir.path().join("ca"),
             public_url: "http://seal.test".into(),

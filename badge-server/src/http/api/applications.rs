@@ -135,7 +135,7 @@ pub(crate) fn validate(b: &ApplyBody) -> Result<(SiteIdentity, Filings), AppErro
         ));
     }
     for (i, d) in b.domains.iter().enumerate() {
-        if let Err(e) = Domain::parse(d) {
+        if let Err(e) = Domain::parse_certifiable(d) {
             errors.push((format!("domains[{i}]"), e.to_string()));
         }
     }
