@@ -64,6 +64,8 @@ pub struct Shared {
     pub public_url: String,
     /// Login, registration and reset attempts per client address.
     pub login_limiter: Arc<crate::limiter::IpLimiter>,
+    /// OCSP requests per client network and minute.
+    pub ocsp_limiter: Arc<crate::limiter::IpLimiter>,
     /// Client addresses come from the last `X-Forwarded-For` hop (behind a proxy).
     pub trust_forwarded_for: bool,
     /// The job queue: handlers by kind, timings, this process's worker name.
@@ -154,6 +156,7 @@ impl AppState {
             seals: Arc::new(crate::seal::SealRenderer::new().map_err(|e| config(e.to_string()))?),
             public_url: settings.common.public_url()?,
             login_limiter: Arc::default(),
+            ocsp_limiter: Arc::new(crate::limiter::Limiter::new(settings.ocsp_per_minute, 60)),
             trust_forwarded_for: settings.trust_forwarded_for,
             queue: Arc::new(crate::queue::Queue::new(
                 crate::queue::QueueSettings::from_settings(jobs),

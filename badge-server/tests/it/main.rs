@@ -8,6 +8,7 @@ mod approval;
 mod complaints;
 mod openapi;
 mod pages;
+mod pki;
 mod queue;
 mod snapshots;
 mod storage;
@@ -70,6 +71,17 @@ pub(crate) async fn apply_for(
     icp: &str,
     domains: &[&str],
 ) -> String {
+    apply_with_csr(state, operator, icp, domains, None).await
+}
+
+/// As [`apply_for`], with the operator's own PKCS#10 request when `csr_pem` is given.
+pub(crate) async fn apply_with_csr(
+    state: &AppState,
+    operator: &badge_server::account::Account,
+    icp: &str,
+    domains: &[&str],
+    csr_pem: Option<&str>,
+) -> String {
     let identity = ca::profile::SiteIdentity::parse(
         "北京晨曦数智科技有限公司",
         "91110108MA04T7K21H",
@@ -80,7 +92,7 @@ pub(crate) async fn apply_for(
     )
     .unwrap();
     let filings = badge_server::application::claims(&identity, &[]).unwrap();
-    badge_server::application::insert(&state.db, operator, &identity, &filings, None)
+    badge_server::application::insert(&state.db, operator, &identity, &filings, csr_pem)
         .await
         .unwrap()
         .application
@@ -131,7 +143,18 @@ pub(crate) async fn certified_site(
     staff: &badge_server::account::Account,
     domain: &str,
 ) -> String {
-    let id = pending_application(state, operator, domain).await;
+    certified_site_with_csr(state, operator, staff, domain, None).await
+}
+
+/// As [`certified_site`], the key from `csr_pem` when given.
+pub(crate) async fn certified_site_with_csr(
+    state: &AppState,
+    operator: &badge_server::account::Account,
+    staff: &badge_server::account::Account,
+    domain: &str,
+    csr_pem: Option<&str>,
+) -> String {
+    let id = apply_with_csr(state, operator, "京ICP备2024018653号-1", &[domain], csr_pem).await;
     let checked = prove_control(state, operator, &id).await;
     assert_eq!(checked["status"], "review", "{checked}");
     let app = badge_server::application::get(&state.db, &id)
