@@ -1937,6 +1937,21 @@ impl HsmToken {
         args.extend_from_slice(&["--city", "海淀区", "--out", out]);
         self.ca(&args)
     }
+
+    /// `openssl verify` of `cert` up to the root of the CA in `ca/`.
+    fn verify(&self, cert: &str) -> Run {
+        openssl(
+            self.dir.path(),
+            &[
+                "verify",
+                "-CAfile",
+                "ca/root.pem",
+                "-untrusted",
+                "ca/issuing.pem",
+                cert,
+            ],
+        )
+    }
 }
 
 #[test]
@@ -1951,18 +1966,7 @@ fn an_issuing_key_inside_softhsm_signs_certificates_openssl_accepts() {
     );
     hsm.issue("site.pem").ok();
     ca(&["ocsp-refresh"]).ok();
-    openssl(
-        dir.path(),
-        &[
-            "verify",
-            "-CAfile",
-            "ca/root.pem",
-            "-untrusted",
-            "ca/issuing.pem",
-            "site.pem",
-        ],
-    )
-    .ok();
+    hsm.verify("site.pem").ok();
     let serial = openssl(
         dir.path(),
         &["x509", "-in", "site.pem", "-noout", "-serial"],
@@ -2015,18 +2019,7 @@ fn a_second_init_on_the_same_token_and_label_is_refused_and_the_first_ca_still_w
         "the refused init left a CA behind"
     );
     hsm.issue("site.pem").ok();
-    openssl(
-        hsm.dir.path(),
-        &[
-            "verify",
-            "-CAfile",
-            "ca/root.pem",
-            "-untrusted",
-            "ca/issuing.pem",
-            "site.pem",
-        ],
-    )
-    .ok();
+    hsm.verify("site.pem").ok();
     // Another label on the same token is a CA of its own.
     hsm.ca_with("ca2", "issuing-2", &other_url, &["init"]).ok();
 }

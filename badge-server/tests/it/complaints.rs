@@ -23,6 +23,7 @@ const DAY: i64 = 24 * HOUR;
 struct People {
     visitor: Account,
     operator: Account,
+    staff: Account,
 }
 
 /// The fixture site, certified, with its operator and a visitor who will complain.
@@ -38,7 +39,14 @@ async fn certified_site(s: &AppState) -> (String, People) {
         .await
         .unwrap();
     let site = crate::certified_site(s, &operator, &staff, "chenxi-shuzhi.cn").await;
-    (site, People { visitor, operator })
+    (
+        site,
+        People {
+            visitor,
+            operator,
+            staff,
+        },
+    )
 }
 
 /// Subjects of the mails queued to `to`, in order.
@@ -1154,13 +1162,7 @@ async fn an_upheld_key_compromise_complaint_mails_the_holder_of_another_certific
         let dir = tempfile::tempdir().unwrap();
         let s = state(dir.path(), backend).await;
         let (site, people) = certified_site(&s).await;
-        let staff = account::ensure(
-            &s.db,
-            &Email::parse("staff@chengxin.test").unwrap(),
-            Role::Staff,
-        )
-        .await
-        .unwrap();
+        let staff = &people.staff;
         let other = account::ensure(
             &s.db,
             &Email::parse("b@pujiangyun.com").unwrap(),
@@ -1168,15 +1170,9 @@ async fn an_upheld_key_compromise_complaint_mails_the_holder_of_another_certific
         )
         .await
         .unwrap();
-        let (csr,): (String,) = on_pool!(&s.db, |p| sqlx::query_as(
-            "SELECT csr_pem FROM applications WHERE account_id = $1"
-        )
-        .bind(people.operator.id)
-        .fetch_one(p)
-        .await
-        .unwrap());
+        let csr = crate::csr_of(&s, &people.operator).await;
         let same_key =
-            crate::certified_site_with_csr(&s, &other, &staff, "shop.chenxi-shuzhi.cn", Some(&csr))
+            crate::certified_site_with_csr(&s, &other, staff, "shop.chenxi-shuzhi.cn", Some(&csr))
                 .await;
         let c = complaint::submit(
             &s,
@@ -1194,7 +1190,7 @@ async fn an_upheld_key_compromise_complaint_mails_the_holder_of_another_certific
         assert!(mails_to(&s, "b@pujiangyun.com").await.is_empty());
         complaint::decide(
             &s,
-            &staff,
+            staff,
             &c.id,
             complaint::Decision::Upheld {
                 revocation: ca::RevocationReason::KeyCompromise,

@@ -99,6 +99,19 @@ pub(crate) async fn apply_with_csr(
         .id
 }
 
+/// The PKCS#10 request of `operator`'s (only) application: its key, for another
+/// application that uses the same key.
+pub(crate) async fn csr_of(state: &AppState, operator: &badge_server::account::Account) -> String {
+    let (csr,): (String,) = ca::on_pool!(&state.db, |p| sqlx::query_as(
+        "SELECT csr_pem FROM applications WHERE account_id = $1"
+    )
+    .bind(operator.id)
+    .fetch_one(p)
+    .await
+    .unwrap());
+    csr
+}
+
 /// Server settings from these command-line flags (defaults for the rest).
 pub(crate) fn settings_from(flags: &[&str]) -> ServerSettings {
     Args::parse_from(std::iter::once("badge-server").chain(flags.iter().copied())).settings

@@ -7,7 +7,6 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
 use badge_server::account::{self, Email, Role};
-use ca::on_pool;
 use testkit::Backend;
 
 use crate::accounts::{PUBLIC, TestApp};
@@ -109,13 +108,7 @@ async fn a_key_compromise_revocation_mails_the_holders_of_the_other_certificates
         let staff = role("staff@seal.test", Role::Staff).await;
         let site_a = crate::certified_site(&t.state, &a, &staff, "chenxi-shuzhi.cn").await;
         // B's hoster used the key of A's request for B's site as well.
-        let (csr,): (String,) = on_pool!(db, |p| sqlx::query_as(
-            "SELECT csr_pem FROM applications WHERE account_id = $1"
-        )
-        .bind(a.id)
-        .fetch_one(p)
-        .await
-        .unwrap());
+        let csr = crate::csr_of(&t.state, &a).await;
         let site_b = crate::certified_site_with_csr(
             &t.state,
             &b,
