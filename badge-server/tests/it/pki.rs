@@ -158,3 +158,56 @@ async fn a_key_compromise_revocation_mails_the_holders_of_the_other_certificates
         );
     }
 }
+
+/// After `ca rotate-issuing` the server keeps the old issuing CA for the certificates
+/// it issued: the hourly refresh publishes a CRL for each issuer, and the old
+/// issuer's certificate (what their AIA names) and CRL are still served.
+#[tokio::test]
+async fn after_a_rotation_the_old_issuer_s_crl_and_certificate_are_still_published() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = Backend::Sqlite.fresh_database(dir.path());
+    let ca_dir = dir.path().join("ca");
+    let mut app = TestApp::with_database(dir, &db_url, &["--public-url", PUBLIC]).await;
+    let identity = ca::SiteIdentity::parse(
+        "北京晨曦数智科技有限公司",
+        "91110108MA04T7K21H",
+        "京ICP备2024018653号-1",
+        "北京市",
+        "海淀区",
+        &["chenxi-shuzhi.cn"],
+    )
+    .unwrap();
+    app.state
+        .ca
+        .issue(&identity, ca::KeySource::Generate, "test")
+        .await
+        .unwrap();
+    let old = app.state.ca.slug().to_string();
+    let pass = b"correct-horse-battery-staple";
+    ca::authority::rotate_issuing(&ca_dir, &ca_dir.join("root.key.pem"), pass, pass).unwrap();
+    let config = ca::CaConfig {
+        dir: ca_dir,
+        public_url: PUBLIC.into(),
+        instance: 1,
+    };
+    let rotated = ca::Ca::open(&config, Some(pass), app.state.db.clone())
+        .await
+        .unwrap();
+    let new = rotated.slug().to_string();
+    assert_ne!(new, old);
+    app.state.ca = std::sync::Arc::new(rotated);
+    app.rebuild();
+
+    badge_server::jobs::refresh_once(&app.state.ca)
+        .await
+        .unwrap();
+    for slug in [&old, &new] {
+        for path in [format!("/crl/{slug}.crl"), format!("/ca/{slug}.der")] {
+            let (status, _, body) = app
+                .call(Request::get(&path).body(Body::empty()).unwrap())
+                .await;
+            assert_eq!(status, StatusCode::OK, "{path}");
+            assert!(!body.is_empty(), "{path}");
+        }
+    }
+}
