@@ -2213,6 +2213,11 @@ async fn a_rotated_issuing_ca_issues_anew_and_the_old_one_still_answers_for_its_
         };
         assert_ne!(issuer_of("old.pem"), issuer_of("new.pem"));
         assert!(issuer_of("new.pem").contains("Chengxin Site Identity CA 2"));
+        // `ca verify` knows both: each is checked against its own issuer's key.
+        for cert in ["old.pem", "new.pem"] {
+            let report = t.ca(&["verify", "--cert", cert]).ok();
+            assert!(report.stdout.contains("\"status\": \"good\""), "{report:?}");
+        }
 
         let (old_serial, new_serial) = (t.serial_of("old.pem"), t.serial_of("new.pem"));
         t.ca(&["revoke", "--serial", &old_serial, "--reason", "superseded"])
