@@ -63,6 +63,19 @@ pub(crate) async fn pending_application(
     apply_for(state, operator, "京ICP备2024018653号-1", &[domain]).await
 }
 
+/// The fixture organization (F01) claiming `icp` for the first of `domains`.
+pub(crate) fn fixture_identity(icp: &str, domains: &[&str]) -> ca::profile::SiteIdentity {
+    ca::profile::SiteIdentity::parse(
+        "北京晨曦数智科技有限公司",
+        "91110108MA04T7K21H",
+        icp,
+        "北京市",
+        "海淀区",
+        domains,
+    )
+    .unwrap()
+}
+
 /// An application of `operator` for the fixture organization claiming `icp` for the
 /// first of `domains`, stored as the API stores it (a key generated): its id.
 pub(crate) async fn apply_for(
@@ -82,15 +95,7 @@ pub(crate) async fn apply_with_csr(
     domains: &[&str],
     csr_pem: Option<&str>,
 ) -> String {
-    let identity = ca::profile::SiteIdentity::parse(
-        "北京晨曦数智科技有限公司",
-        "91110108MA04T7K21H",
-        icp,
-        "北京市",
-        "海淀区",
-        domains,
-    )
-    .unwrap();
+    let identity = fixture_identity(icp, domains);
     let filings = badge_server::application::claims(&identity, &[]).unwrap();
     badge_server::application::insert(&state.db, operator, &identity, &filings, csr_pem)
         .await

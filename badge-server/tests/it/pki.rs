@@ -168,15 +168,7 @@ async fn after_a_rotation_the_old_issuer_s_crl_and_certificate_are_still_publish
     let db_url = Backend::Sqlite.fresh_database(dir.path());
     let ca_dir = dir.path().join("ca");
     let mut app = TestApp::with_database(dir, &db_url, &["--public-url", PUBLIC]).await;
-    let identity = ca::SiteIdentity::parse(
-        "北京晨曦数智科技有限公司",
-        "91110108MA04T7K21H",
-        "京ICP备2024018653号-1",
-        "北京市",
-        "海淀区",
-        &["chenxi-shuzhi.cn"],
-    )
-    .unwrap();
+    let identity = crate::fixture_identity("京ICP备2024018653号-1", &["chenxi-shuzhi.cn"]);
     app.state
         .ca
         .issue(&identity, ca::KeySource::Generate, "test")
