@@ -765,6 +765,56 @@ pub async fn site_certificate(db: &Database, site: &str) -> Result<SiteCertifica
     })
 }
 
+/// Tells the operators of the other sites whose certificates a keyCompromise
+/// revocation revoked with it (the same key, [`ca::crl::Revoked::also_revoked`]):
+/// one mail each, queued in `tx`, the revocation's transaction, so that the mail
+/// goes out if and only if the revocation commits. Those sites show as revoked
+/// (keyCompromise) at once: a site's status is its certificate's.
+pub async fn notify_same_key_revocations(
+    state: &AppState,
+    tx: &mut Tx,
+    revoked: &ca::crl::Revoked,
+    now: i64,
+) -> Result<(), AppError> {
+    for serial in &revoked.also_revoked {
+        let holders: Vec<(String, String, Option<String>)> = on_tx!(tx, |c| sqlx::query_as(
+            "SELECT s.id, a.email, (SELECT d.domain FROM site_domains d WHERE d.site_id = s.id \
+             ORDER BY d.position LIMIT 1) FROM certificates c \
+             JOIN sites s ON s.certificate_id = c.id JOIN accounts a ON a.id = s.account_id \
+             WHERE c.serial = $1 AND c.issuer_id = \
+             (SELECT issuer_id FROM certificates WHERE id = $2)"
+        )
+        .bind(serial.as_bytes())
+        .bind(revoked.certificate_id)
+        .fetch_all(c)
+        .await
+        .map_err(ca::Error::from)?);
+        for (site, email, domain) in holders {
+            let domain = domain.unwrap_or_else(|| site.clone());
+            let link = format!("{}/cert/{site}", state.public_base());
+            crate::account::enqueue_mail(
+                tx,
+                &email,
+                (
+                    format!("【诚信】证书已因密钥泄露撤销 / Certificate revoked, key compromised: {domain}"),
+                    format!(
+                        "您好！\n\n{domain} 的诚信证书（序列号 {serial}）已撤销（keyCompromise）：\
+                         它的公钥与另一张报告了私钥泄露的证书相同，该密钥已永久停用，印章与证书页即时显示已撤销。\
+                         请生成新的密钥并重新申请。\n{link}\n\n---\n\n\
+                         Hello,\n\nThe Chengxin certificate of {domain} (serial {serial}) has been revoked \
+                         (keyCompromise): it carries the same public key as another certificate whose private \
+                         key was reported compromised. That key is blocked for good, and the seal and \
+                         certificate page show the revocation now. Generate a new key and apply again.\n{link}\n"
+                    ),
+                ),
+                now,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
 /// The owner of a site, for authorization.
 pub async fn site_owner(db: &Database, site: &str) -> Result<Option<i64>, AppError> {
     let row: Option<(Option<i64>,)> = on_pool!(db, |p| sqlx::query_as(

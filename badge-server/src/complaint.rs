@@ -1028,6 +1028,7 @@ pub async fn decide(
                     ca::Error::RevocationRefused(m) => AppError::Conflict(m),
                     other => other.into(),
                 })?;
+            crate::application::notify_same_key_revocations(state, &mut tx, &r, now).await?;
             revoked = Some(r.serial.to_hex());
         }
     }

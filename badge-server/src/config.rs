@@ -58,6 +58,12 @@ pub struct ServerSettings {
     /// queries through every resolver and HTTP fetches.
     #[arg(long, env = "CHENGXIN_DOMAIN_CHECKS_PER_HOUR", default_value_t = 300)]
     pub domain_checks_per_hour: u32,
+    /// OCSP requests one client (an IPv4 address, an IPv6 /64) may make a minute;
+    /// more are answered 429 with `Retry-After`. Answers are pre-signed, but each
+    /// request still costs a database read, and a relying party asks about a
+    /// certificate once per response lifetime (four days), not many times a minute.
+    #[arg(long, env = "CHENGXIN_OCSP_PER_MINUTE", default_value_t = 1200)]
+    pub ocsp_per_minute: u32,
     /// Complaints one account may file in 24 hours.
     #[arg(long, env = "CHENGXIN_COMPLAINTS_PER_USER_DAY", default_value_t = 5)]
     pub complaints_per_user_day: u32,

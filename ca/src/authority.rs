@@ -40,6 +40,9 @@ pub mod files {
     pub const ISSUING_KEY: &str = "issuing.key.pem";
     /// Issuing then root certificate, PEM.
     pub const CHAIN: &str = "chain.pem";
+    /// Issuing CAs replaced by `ca rotate-issuing`: `{slug}.pem` and `{slug}.key.pem`,
+    /// kept for the CRLs and OCSP answers of their certificates until the last expires.
+    pub const RETIRED: &str = "retired";
 }
 
 /// What `ca init` created.
@@ -137,6 +140,44 @@ fn now_seconds() -> OffsetDateTime {
     now.replace_nanosecond(0).unwrap_or(now)
 }
 
+/// The parameters of an issuing CA certificate (P-256, pathLen 0, the site identity
+/// policy) named `common_name` for `key`, valid [`ISSUING_DAYS`] from `now`: what
+/// `ca init` and `ca rotate-issuing` have the root sign.
+fn issuing_params(
+    common_name: &str,
+    key: &dyn Signer,
+    now: OffsetDateTime,
+    rng: &SystemRandom,
+) -> Result<CertificateParams> {
+    let mut issuing = CertificateParams::default();
+    issuing.distinguished_name = ca_name(common_name);
+    issuing.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    issuing.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+    ];
+    issuing.not_before = now;
+    issuing.not_after = last_second(now, ISSUING_DAYS);
+    issuing.serial_number = Some(SerialNumber::from_slice(
+        Serial::generate(0x01, rng)?.as_bytes(),
+    ));
+    issuing.use_authority_key_identifier_extension = true;
+    issuing.key_identifier_method =
+        KeyIdMethod::PreSpecified(crate::profile::key_id(key.public_key()));
+    let policies = x509_cert::ext::pkix::CertificatePolicies(vec![
+        x509_cert::ext::pkix::certpolicy::PolicyInformation {
+            policy_identifier: oid::der_oid(&oid::POLICY_SITE_IDENTITY),
+            policy_qualifiers: None,
+        },
+    ]);
+    issuing.custom_extensions = vec![CustomExtension::from_oid_content(
+        &[2, 5, 29, 32],
+        der::Encode::to_der(&policies)?,
+    )];
+    Ok(issuing)
+}
+
 /// Creates the root CA (P-384, 20 years) and the issuing CA (P-256, 5 years, pathLen
 /// 0) in `dir`, each key encrypted with its own passphrase ([`KeyPassphrases`], checked
 /// first). Refuses to touch a directory that already holds any CA file, and leaves the
@@ -187,32 +228,7 @@ pub fn init(
                 (&generated, Some(pkcs8))
             }
         };
-    let mut issuing = CertificateParams::default();
-    issuing.distinguished_name = ca_name("Chengxin Site Identity CA 1");
-    issuing.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    issuing.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-    ];
-    issuing.not_before = now;
-    issuing.not_after = last_second(now, ISSUING_DAYS);
-    issuing.serial_number = Some(SerialNumber::from_slice(
-        Serial::generate(0x01, &rng)?.as_bytes(),
-    ));
-    issuing.use_authority_key_identifier_extension = true;
-    issuing.key_identifier_method =
-        KeyIdMethod::PreSpecified(crate::profile::key_id(issuing_key.public_key()));
-    let policies = x509_cert::ext::pkix::CertificatePolicies(vec![
-        x509_cert::ext::pkix::certpolicy::PolicyInformation {
-            policy_identifier: oid::der_oid(&oid::POLICY_SITE_IDENTITY),
-            policy_qualifiers: None,
-        },
-    ]);
-    issuing.custom_extensions = vec![CustomExtension::from_oid_content(
-        &[2, 5, 29, 32],
-        der::Encode::to_der(&policies)?,
-    )];
+    let issuing = issuing_params("Chengxin Site Identity CA 1", issuing_key, now, &rng)?;
     let root_issuer = rcgen::Issuer::new(root.clone(), RcgenSigner(&root_key));
     let issuing_cert = issuing.signed_by(&RcgenSigner(issuing_key), &root_issuer)?;
 
@@ -239,6 +255,120 @@ pub fn init(
     })
 }
 
+/// What `ca rotate-issuing` did.
+#[derive(Debug, Clone)]
+pub struct RotateReport {
+    /// The slug of the issuing CA now retired.
+    pub retired_slug: String,
+    /// The new issuing certificate, PEM.
+    pub issuing_pem: String,
+    /// The new issuing CA's notAfter, Unix seconds.
+    pub not_after: i64,
+}
+
+/// Brings in a new issuing CA: a new P-256 key (encrypted with `issuing_passphrase`)
+/// and a certificate signed by the root, whose key `root_key` was brought online
+/// (decrypted with `root_passphrase`). The old issuing certificate and key move to
+/// [`files::RETIRED`], from where [`Ca::open`] keeps them for CRLs and OCSP until
+/// their last certificate expires; new certificates come from the new one. The new
+/// issuing CA never outlives the root. Key files only: an issuing key in a PKCS#11
+/// token is refused.
+pub fn rotate_issuing(
+    dir: &Path,
+    root_key: &Path,
+    root_passphrase: &[u8],
+    issuing_passphrase: &[u8],
+) -> Result<RotateReport> {
+    let issuing_key_path = dir.join(files::ISSUING_KEY);
+    if !dir.join(files::ISSUING_CERT).exists() {
+        return Err(Error::NotInitialized(dir.to_path_buf()));
+    }
+    if !issuing_key_path.exists() {
+        return Err(Error::Config(format!(
+            "no {} in {}: rotate-issuing replaces issuing key files, not keys in a token",
+            files::ISSUING_KEY,
+            dir.display()
+        )));
+    }
+    let root_der = read_pem_cert(&dir.join(files::ROOT_CERT))?;
+    let root_signer =
+        FileSigner::load_encrypted(root_key, KeyAlgorithm::EcdsaP384, root_passphrase)?;
+    let (_, root) = X509Certificate::from_der(&root_der)
+        .map_err(|e| Error::Config(format!("root certificate: {e}")))?;
+    if root.public_key().subject_public_key.data.as_ref() != root_signer.public_key() {
+        return Err(Error::Config(format!(
+            "{} is not the key of {}",
+            root_key.display(),
+            files::ROOT_CERT
+        )));
+    }
+    let old = IssuerInfo::from_cert_der(&read_pem_cert(&dir.join(files::ISSUING_CERT))?)?;
+    let retired = dir.join(files::RETIRED);
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&retired)
+        .map_err(|e| Error::io(&retired, e))?;
+    let generation = 2 + retired_certificates(&retired)?.len();
+
+    let rng = SystemRandom::new();
+    let now = now_seconds();
+    let (key, pkcs8) = FileSigner::generate(KeyAlgorithm::EcdsaP256)?;
+    let mut params = issuing_params(
+        &format!("Chengxin Site Identity CA {generation}"),
+        &key,
+        now,
+        &rng,
+    )?;
+    let root_not_after = OffsetDateTime::from_unix_timestamp(root.validity().not_after.timestamp())
+        .map_err(|e| Error::Config(format!("root certificate: {e}")))?;
+    params.not_after = params.not_after.min(root_not_after);
+    let root_issuer =
+        rcgen::Issuer::from_ca_cert_der(&root_der.clone().into(), RcgenSigner(&root_signer))?;
+    let cert = params.signed_by(&RcgenSigner(&key), &root_issuer)?;
+
+    // The old pair is linked into retired/ first (a link never replaces a file), so
+    // that it survives whatever happens next; then the new pair takes its names.
+    for (from, to) in [
+        (files::ISSUING_CERT, format!("{}.pem", old.slug)),
+        (files::ISSUING_KEY, format!("{}.key.pem", old.slug)),
+    ] {
+        let to = retired.join(to);
+        fs::hard_link(dir.join(from), &to).map_err(|e| Error::io(&to, e))?;
+    }
+    let next_key = dir.join(".issuing-next.key.pem");
+    write_encrypted_key(&next_key, &pkcs8, issuing_passphrase)?;
+    fs::rename(&next_key, &issuing_key_path).map_err(|e| Error::io(&issuing_key_path, e))?;
+    let issuing_pem = cert.pem();
+    let root_pem = fs::read_to_string(dir.join(files::ROOT_CERT))
+        .map_err(|e| Error::io(dir.join(files::ROOT_CERT), e))?;
+    for (name, contents) in [
+        (files::ISSUING_CERT, issuing_pem.clone()),
+        (files::CHAIN, format!("{issuing_pem}{root_pem}")),
+    ] {
+        crate::signer::write_file_atomically(&dir.join(name), contents.as_bytes(), 0o644, true)?;
+    }
+    Ok(RotateReport {
+        retired_slug: old.slug,
+        issuing_pem,
+        not_after: params.not_after.unix_timestamp(),
+    })
+}
+
+/// The retired issuing certificates in `retired` (`{slug}.pem`), in name order.
+fn retired_certificates(retired: &Path) -> Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(retired).map_err(|e| Error::io(retired, e))? {
+        let path = entry.map_err(|e| Error::io(retired, e))?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.ends_with(".pem") && !name.ends_with(".key.pem") {
+            found.push(path);
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
 /// How to open the online CA.
 #[derive(Debug, Clone)]
 pub struct CaConfig {
@@ -257,6 +387,9 @@ pub struct Ca {
     pub(crate) issuer: IssuerInfo,
     pub(crate) issuer_id: i64,
     pub(crate) signer: Arc<dyn Signer>,
+    /// The same key for the OCSP refresh: with an HSM, a session of its own, so
+    /// that a long refresh never queues issuance and revocation behind it.
+    pub(crate) refresh_signer: Arc<dyn Signer>,
     pub(crate) urls: Urls,
     pub(crate) lint_key: rcgen::KeyPair,
     pub(crate) rng: SystemRandom,
@@ -271,6 +404,10 @@ pub struct Ca {
     pub(crate) own_keys: Vec<Vec<u8>>,
     /// The lease on `instance` in the database, once claimed ([`crate::instance`]).
     pub(crate) serial_lease: crate::instance::SerialLease,
+    /// Issuing CAs replaced by `ca rotate-issuing` that still have unexpired
+    /// certificates: they sign those certificates' CRLs and OCSP answers, and
+    /// nothing else.
+    pub(crate) retired: Vec<Ca>,
     root_der: Vec<u8>,
     chain_pem: String,
 }
@@ -306,7 +443,59 @@ impl Ca {
         }
         let passphrase = passphrase.ok_or(Error::MissingPassphrase)?;
         let signer = FileSigner::load_encrypted(&key_path, KeyAlgorithm::EcdsaP256, passphrase)?;
-        Self::open_with_signer(config, Arc::new(signer), db).await
+        let mut ca = Self::open_with_signer(config, Arc::new(signer), db).await?;
+        ca.open_retired(config, passphrase).await?;
+        Ok(ca)
+    }
+
+    /// Opens the retired issuing CAs (key files in [`files::RETIRED`], decrypted with
+    /// `passphrase`) that still have unexpired certificates. Their keys join the
+    /// keys no subscriber may carry.
+    async fn open_retired(&mut self, config: &CaConfig, passphrase: &[u8]) -> Result<()> {
+        let dir = config.dir.join(files::RETIRED);
+        if !dir.exists() {
+            return Ok(());
+        }
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let root_pem = fs::read_to_string(config.dir.join(files::ROOT_CERT))
+            .map_err(|e| Error::io(config.dir.join(files::ROOT_CERT), e))?;
+        for cert_path in retired_certificates(&dir)? {
+            let cert_der = read_pem_cert(&cert_path)?;
+            let info = IssuerInfo::from_cert_der(&cert_der)?;
+            // A certificate never outlives its issuer, and one without unexpired
+            // certificates has nothing left to answer for.
+            if info.not_after <= now
+                || !store::issuer_has_unexpired(&self.db, &info.slug, now).await?
+            {
+                continue;
+            }
+            let key_path = dir.join(format!("{}.key.pem", info.slug));
+            let signer =
+                FileSigner::load_encrypted(&key_path, KeyAlgorithm::EcdsaP256, passphrase)?;
+            let cert_pem = fs::read_to_string(&cert_path).map_err(|e| Error::io(&cert_path, e))?;
+            let retired = Self::from_parts(
+                config,
+                cert_der,
+                self.root_der.clone(),
+                format!("{}\n{root_pem}", cert_pem.trim_end()),
+                Arc::new(signer),
+                self.db.clone(),
+            )
+            .await?;
+            self.own_keys.push(retired.signer.public_key().to_vec());
+            self.retired.push(retired);
+        }
+        Ok(())
+    }
+
+    /// This issuing CA, then the retired ones still answering for their certificates.
+    pub fn all_issuers(&self) -> impl Iterator<Item = &Ca> {
+        std::iter::once(self).chain(self.retired.iter())
+    }
+
+    /// The issuing CA (this one or a retired one) with URL slug `slug`.
+    pub fn issuer_by_slug(&self, slug: &str) -> Option<&Ca> {
+        self.all_issuers().find(|c| c.slug() == slug)
     }
 
     /// Opens the CA with any [`Signer`] for the issuing key (an HSM, for instance).
@@ -323,6 +512,18 @@ impl Ca {
         let root_der = read_pem_cert(&config.dir.join(files::ROOT_CERT))?;
         let chain_path = config.dir.join(files::CHAIN);
         let chain_pem = fs::read_to_string(&chain_path).map_err(|e| Error::io(&chain_path, e))?;
+        Self::from_parts(config, cert_der, root_der, chain_pem, signer, db).await
+    }
+
+    /// One issuing CA from its certificate, the root's, its chain and its signer.
+    async fn from_parts(
+        config: &CaConfig,
+        cert_der: Vec<u8>,
+        root_der: Vec<u8>,
+        chain_pem: String,
+        signer: Arc<dyn Signer>,
+        db: Database,
+    ) -> Result<Self> {
         let issuer = IssuerInfo::from_cert_der(&cert_der)?;
         let (_, parsed) = X509Certificate::from_der(&cert_der)
             .map_err(|e| Error::Config(format!("issuing certificate: {e}")))?;
@@ -373,6 +574,7 @@ impl Ca {
             db,
             issuer,
             issuer_id,
+            refresh_signer: signer.clone(),
             signer,
             urls,
             lint_key,
@@ -385,9 +587,22 @@ impl Ca {
             queue: Default::default(),
             own_keys,
             serial_lease: Default::default(),
+            retired: Vec::new(),
             root_der,
             chain_pem,
         })
+    }
+
+    /// Signs the OCSP refresh with `signer` (the issuing key on a session of its
+    /// own) instead of the issuance signer.
+    pub fn with_refresh_signer(mut self, signer: Arc<dyn Signer>) -> Result<Self> {
+        if signer.public_key() != self.signer.public_key() {
+            return Err(Error::Config(
+                "the OCSP refresh signer is not the issuing key".into(),
+            ));
+        }
+        self.refresh_signer = signer;
+        Ok(self)
     }
 
     /// The database this CA writes to.

@@ -194,7 +194,12 @@ impl Ca {
         self.check_signed(&der, lint_cert.der())?;
         let sha256 = digest(&SHA256, &der).as_ref().to_vec();
         let spki_sha256 = spki_sha256(subject_key.spki_der());
-        let ocsp = self.sign_ocsp_for(&serial, crate::ocsp::Status::Good, now.unix_timestamp())?;
+        let ocsp = self.sign_ocsp_for(
+            &*self.signer,
+            &serial,
+            crate::ocsp::Status::Good,
+            now.unix_timestamp(),
+        )?;
         let audit_details = json!({
             "organization": identity.organization,
             "uscc": identity.uscc.as_str(),
@@ -442,17 +447,26 @@ impl Ca {
         };
         let (_, cert) = X509Certificate::from_der(&der)
             .map_err(|e| Error::CertificateInvalid(format!("does not parse: {e}")))?;
-        let (_, issuer) = X509Certificate::from_der(&self.issuer.cert_der)
-            .map_err(|e| Error::Config(e.to_string()))?;
+        // Its issuer: this issuing CA or a retired one whose key signed it.
+        let mut signed_by = None;
+        for ca in self.all_issuers() {
+            let (_, issuer) = X509Certificate::from_der(&ca.issuer.cert_der)
+                .map_err(|e| Error::Config(e.to_string()))?;
+            if cert.verify_signature(Some(issuer.public_key())).is_ok() {
+                signed_by = Some(ca);
+                break;
+            }
+        }
         let mut problems = Vec::new();
-        if cert.verify_signature(Some(issuer.public_key())).is_err() {
+        if signed_by.is_none() {
             problems.push("not signed by this issuing CA".to_string());
         }
+        let ca = signed_by.unwrap_or(self);
         if !cert.validity().is_valid() {
             problems.push("outside its validity period".to_string());
         }
         let serial = Serial::from_bytes(cert.tbs_certificate.raw_serial());
-        let rec = store::certificate_by_serial(&self.db, self.issuer_id, &serial).await?;
+        let rec = store::certificate_by_serial(&ca.db, ca.issuer_id, &serial).await?;
         let (status, reason) = match &rec {
             Some(r) if r.der.as_deref() == Some(der.as_slice()) => match r.revocation_reason {
                 Some(code) => (

@@ -71,11 +71,22 @@ enum Command {
         #[arg(long)]
         key: PathBuf,
     },
+    /// Bring in a new issuing CA signed by the root (its key brought online); the
+    /// old one is kept for its certificates' CRLs and OCSP until the last expires.
+    RotateIssuing {
+        /// The root key (encrypted PKCS#8 PEM), brought back online for this.
+        #[arg(long)]
+        root_key: Option<PathBuf>,
+    },
     /// Publish a new CRL and write it (DER).
     Crl {
         /// Output file.
         #[arg(long)]
         out: PathBuf,
+        /// The issuing CA (its URL slug) whose CRL: by default the current one; a
+        /// retired one still answering for its certificates can be named.
+        #[arg(long)]
+        issuer: Option<String>,
     },
     /// Check a certificate: chain signature, validity and revocation status.
     Verify {
@@ -274,8 +285,49 @@ async fn run(cli: Cli) -> Result<()> {
                 r.crl_number
             );
         }
-        Command::Crl { out } => {
+        Command::RotateIssuing { root_key } => {
+            if s.pkcs11()?.is_some() {
+                return Err(Error::Config(
+                    "rotate-issuing makes a key file; with CHENGXIN_CA_PKCS11 set the issuing \
+                     key is in a token"
+                        .into(),
+                ));
+            }
+            // The root key opens with its own passphrase; the new issuing key is
+            // encrypted with the issuing one.
+            let passphrase = s.passphrase()?.ok_or(Error::MissingPassphrase)?;
+            let root_passphrase = s.root_passphrase()?.ok_or(Error::MissingPassphrase)?;
+            let root_key = root_key.unwrap_or_else(|| s.ca_dir.join(authority::files::ROOT_KEY));
+            let db = s.database().await?;
+            let report =
+                authority::rotate_issuing(&s.ca_dir, &root_key, &root_passphrase, &passphrase)?;
+            let ca = s.open_ca(db.clone()).await?;
+            let mut tx = db.begin().await?;
+            audit::append(
+                &mut tx,
+                ACTOR,
+                "ca.rotate-issuing",
+                ca.slug(),
+                &json!({ "retired": report.retired_slug, "not_after": report.not_after }),
+            )
+            .await?;
+            ca.publish_crl_in(&mut tx).await?;
+            tx.commit().await?;
+            println!("new issuing CA: {}", ca.slug());
+            println!(
+                "retired issuing CA: {} (kept for its certificates' CRLs and OCSP)",
+                report.retired_slug
+            );
+            println!("move {} offline again", root_key.display());
+        }
+        Command::Crl { out, issuer } => {
             let ca = s.open_ca(s.database().await?).await?;
+            let ca = match &issuer {
+                Some(slug) => ca.issuer_by_slug(slug).ok_or_else(|| {
+                    Error::Config(format!("no issuing CA {slug} with unexpired certificates"))
+                })?,
+                None => &ca,
+            };
             let crl = ca.publish_crl(ACTOR).await?;
             write_file_atomically(&out, &crl.der, 0o644, true)?;
             println!(

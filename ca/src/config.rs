@@ -185,8 +185,11 @@ impl Settings {
         let config = self.ca_config()?;
         match self.pkcs11()? {
             Some(p) => {
-                let signer: Arc<dyn Signer> = Arc::new(Pkcs11Signer::open(&p)?);
-                Ca::open_with_signer(&config, signer, db).await
+                let signer = Pkcs11Signer::open(&p)?;
+                let refresh: Arc<dyn Signer> = Arc::new(signer.with_own_session()?);
+                Ca::open_with_signer(&config, Arc::new(signer), db)
+                    .await?
+                    .with_refresh_signer(refresh)
             }
             None => {
                 Ca::open(

@@ -177,10 +177,7 @@ impl Ca {
     ) -> Result<Revoked> {
         // Take the write lock first (SQLite) so two revocations queue instead of deadlocking.
         store::next_counter(tx, "revocations").await?;
-        let rec = store::certificate_by_serial_for_update(tx, self.issuer_id, serial)
-            .await?
-            .filter(|r| r.status == "issued")
-            .ok_or_else(|| Error::UnknownCertificate(serial.to_hex()))?;
+        let (ca, rec) = self.certificate_for_update(tx, serial).await?;
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let current = rec.revocation_reason.and_then(RevocationReason::from_code);
         let hold = Some(RevocationReason::CertificateHold);
@@ -210,7 +207,7 @@ impl Ca {
                 reason: reason.code(),
             }
         };
-        self.store_ocsp_in(tx, rec.id, serial, status).await?;
+        ca.store_ocsp_in(tx, rec.id, serial, status).await?;
         let compromised = match (reason, &rec.spki_sha256, &rec.der) {
             (RevocationReason::KeyCompromise, Some(h), _) => Some(h.clone()),
             (RevocationReason::KeyCompromise, None, Some(der)) => {
@@ -221,12 +218,12 @@ impl Ca {
         let also_revoked = match &compromised {
             Some(key) => {
                 let why = format!("keyCompromise of {serial}");
-                self.revoke_same_key_in(tx, key, Some(rec.id), &why, actor, now)
+                self.revoke_same_key_in(tx, key, Some(rec.id), &why, actor, now, ca.issuer_id)
                     .await?
             }
             None => Vec::new(),
         };
-        let crl = self.publish_crl_in(tx).await?;
+        let crl = ca.publish_crl_in(tx).await?;
         if let Some(key) = &compromised {
             self.audit_same_key(tx, &also_revoked, key, Some(serial), crl.number, actor)
                 .await?;
@@ -269,7 +266,15 @@ impl Ca {
         store::next_counter(&mut tx, "revocations").await?;
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let revoked = self
-            .revoke_same_key_in(&mut tx, &spki, None, "private key handed over", actor, now)
+            .revoke_same_key_in(
+                &mut tx,
+                &spki,
+                None,
+                "private key handed over",
+                actor,
+                now,
+                self.issuer_id,
+            )
             .await?;
         let crl = self.publish_crl_in(&mut tx).await?;
         audit::append(
@@ -289,10 +294,31 @@ impl Ca {
         })
     }
 
+    /// The issuing CA (this one or a retired one) that issued `serial`, and the
+    /// certificate, locked as [`store::certificate_by_serial_for_update`] locks it.
+    async fn certificate_for_update(
+        &self,
+        tx: &mut Tx,
+        serial: &Serial,
+    ) -> Result<(&Ca, store::CertificateRecord)> {
+        for ca in self.all_issuers() {
+            if let Some(rec) = store::certificate_by_serial_for_update(tx, ca.issuer_id, serial)
+                .await?
+                .filter(|r| r.status == "issued")
+            {
+                return Ok((ca, rec));
+            }
+        }
+        Err(Error::UnknownCertificate(serial.to_hex()))
+    }
+
     /// Blocks a compromised key (SHA-256 of its SubjectPublicKeyInfo) for good and
     /// revokes every live certificate with it but `except` for keyCompromise (another
-    /// operator's too; one on hold keeps its hold's date), with a new OCSP answer for
-    /// each. Returns their serials.
+    /// operator's too, and those of retired issuing CAs; one on hold keeps its hold's
+    /// date), with a new OCSP answer for each, signed by its issuer. An issuer other
+    /// than `crl_by_caller` (whose CRL the caller publishes) that revoked any
+    /// publishes a new CRL. Returns their serials.
+    #[allow(clippy::too_many_arguments)]
     async fn revoke_same_key_in(
         &self,
         tx: &mut Tx,
@@ -301,27 +327,34 @@ impl Ca {
         why: &str,
         actor: &str,
         now: i64,
+        crl_by_caller: i64,
     ) -> Result<Vec<Serial>> {
         store::block_key(tx, spki_sha256, why, actor, now).await?;
         let code = RevocationReason::KeyCompromise.code();
         let mut revoked = Vec::new();
-        for other in
-            store::live_certificates_with_key_for_update(tx, self.issuer_id, spki_sha256, now)
-                .await?
-                .into_iter()
-                .filter(|o| Some(o.id) != except)
-        {
-            let at = other.revoked_at.unwrap_or(now);
-            store::upsert_revocation(tx, other.id, at, code, actor).await?;
-            let other_serial = Serial::from_bytes(&other.serial);
-            self.store_ocsp_in(
-                tx,
-                other.id,
-                &other_serial,
-                Status::Revoked { at, reason: code },
-            )
-            .await?;
-            revoked.push(other_serial);
+        for ca in self.all_issuers() {
+            let before = revoked.len();
+            for other in
+                store::live_certificates_with_key_for_update(tx, ca.issuer_id, spki_sha256, now)
+                    .await?
+                    .into_iter()
+                    .filter(|o| Some(o.id) != except)
+            {
+                let at = other.revoked_at.unwrap_or(now);
+                store::upsert_revocation(tx, other.id, at, code, actor).await?;
+                let other_serial = Serial::from_bytes(&other.serial);
+                ca.store_ocsp_in(
+                    tx,
+                    other.id,
+                    &other_serial,
+                    Status::Revoked { at, reason: code },
+                )
+                .await?;
+                revoked.push(other_serial);
+            }
+            if revoked.len() > before && ca.issuer_id != crl_by_caller {
+                ca.publish_crl_in(tx).await?;
+            }
         }
         Ok(revoked)
     }

@@ -17,7 +17,7 @@ use x509_ocsp::{
 use crate::authority::Ca;
 use crate::db::Tx;
 use crate::serial::Serial;
-use crate::signer::verify_with;
+use crate::signer::{Signer, verify_with};
 use crate::{Error, Result, store};
 
 /// How long a pre-signed response is valid.
@@ -118,10 +118,12 @@ impl Ca {
         })
     }
 
-    /// Signs one OCSP response for `cert_id`, valid from `this_update` for the
-    /// configured lifetime, and checks the signature before returning it.
+    /// Signs one OCSP response for `cert_id` with `signer` (the issuing key), valid
+    /// from `this_update` for the configured lifetime, and checks the signature
+    /// before returning it.
     pub(crate) fn sign_ocsp(
         &self,
+        signer: &dyn Signer,
         cert_id: CertId,
         status: Status,
         this_update: i64,
@@ -147,12 +149,12 @@ impl Ca {
             response_extensions: None,
         };
         let tbs = data.to_der()?;
-        let sig = self.signer.sign(&tbs)?;
-        verify_with(&*self.signer, &tbs, &sig)?;
+        let sig = signer.sign(&tbs)?;
+        verify_with(signer, &tbs, &sig)?;
         let basic = BasicOcspResponse {
             tbs_response_data: data,
             signature_algorithm: AlgorithmIdentifierOwned {
-                oid: self.signer.algorithm().signature_oid(),
+                oid: signer.algorithm().signature_oid(),
                 parameters: None,
             },
             signature: BitString::from_bytes(&sig)?,
@@ -162,15 +164,17 @@ impl Ca {
     }
 
     /// Signs the answers for one of our serials, for the SHA-1 and the SHA-256 CertID
-    /// (clients ask with either), valid from `this_update`.
+    /// (clients ask with either), valid from `this_update`, with `signer`.
     pub(crate) fn sign_ocsp_for(
         &self,
+        signer: &dyn Signer,
         serial: &Serial,
         status: Status,
         this_update: i64,
     ) -> Result<store::OcspAnswers> {
         let sign = |sha256| {
             self.sign_ocsp(
+                signer,
                 self.cert_id(serial.as_bytes(), sha256)?,
                 status,
                 this_update,
@@ -193,7 +197,7 @@ impl Ca {
         status: Status,
     ) -> Result<()> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        let answers = self.sign_ocsp_for(serial, status, now)?;
+        let answers = self.sign_ocsp_for(&*self.signer, serial, status, now)?;
         store::upsert_ocsp(tx, certificate_id, &answers).await
     }
 
@@ -201,25 +205,30 @@ impl Ca {
     /// `batch`, and returns how many were stored. Run on a timer by the server.
     /// Works in chunks of [`REFRESH_CHUNK`], each signed with no transaction open
     /// and then stored in a short one, so signing never holds the write lock.
+    /// Each issuing CA, retired ones included, refreshes its own certificates'
+    /// answers, up to `batch` each.
     pub async fn refresh_ocsp(&self, batch: i64) -> Result<usize> {
-        let mut looked_at = 0;
         let mut stored = 0;
-        while looked_at < batch {
-            let answers = self
-                .sign_ocsp_refresh(REFRESH_CHUNK.min(batch - looked_at))
-                .await?;
-            if answers.is_empty() {
-                break;
+        for ca in self.all_issuers() {
+            let mut looked_at = 0;
+            while looked_at < batch {
+                let answers = ca
+                    .sign_ocsp_refresh(REFRESH_CHUNK.min(batch - looked_at))
+                    .await?;
+                if answers.is_empty() {
+                    break;
+                }
+                looked_at += answers.len() as i64;
+                stored += ca.store_ocsp_refresh(&answers).await?;
             }
-            looked_at += answers.len() as i64;
-            stored += self.store_ocsp_refresh(&answers).await?;
         }
         Ok(stored)
     }
 
     /// The first half of [`Ca::refresh_ocsp`]: signs new answers for up to `batch`
     /// certificates whose stored answer expires within the refresh margin, reading
-    /// through the pool with no transaction open.
+    /// through the pool with no transaction open. It signs with the refresh signer
+    /// (its own HSM session), never on the session issuance and revocation use.
     pub async fn sign_ocsp_refresh(&self, batch: i64) -> Result<Vec<SignedAnswer>> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let due = store::certificates_needing_ocsp(
@@ -235,7 +244,12 @@ impl Ca {
                 Ok(SignedAnswer {
                     certificate_id: d.id,
                     status,
-                    answers: self.sign_ocsp_for(&Serial::from_bytes(&d.serial), status, now)?,
+                    answers: self.sign_ocsp_for(
+                        &*self.refresh_signer,
+                        &Serial::from_bytes(&d.serial),
+                        status,
+                        now,
+                    )?,
                 })
             })
             .collect()
@@ -310,16 +324,20 @@ impl Ca {
             SHA256_OID => true,
             _ => return Err(AnswerError::Unauthorized),
         };
-        let (name_hash, key_hash) = if sha256 {
-            (&self.issuer_name_hash256, &self.issuer_key_hash256)
-        } else {
-            (&self.issuer_name_hash, &self.issuer_key_hash)
-        };
-        if id.issuer_name_hash.as_bytes() != name_hash.as_slice()
-            || id.issuer_key_hash.as_bytes() != key_hash.as_slice()
-        {
-            return Err(AnswerError::Unauthorized);
-        }
+        // The issuing CA the CertID names: this one, or a retired one still
+        // answering for its certificates.
+        let ca = self
+            .all_issuers()
+            .find(|ca| {
+                let (name_hash, key_hash) = if sha256 {
+                    (&ca.issuer_name_hash256, &ca.issuer_key_hash256)
+                } else {
+                    (&ca.issuer_name_hash, &ca.issuer_key_hash)
+                };
+                id.issuer_name_hash.as_bytes() == name_hash.as_slice()
+                    && id.issuer_key_hash.as_bytes() == key_hash.as_slice()
+            })
+            .ok_or(AnswerError::Unauthorized)?;
         let serial = Serial::from_bytes(id.serial_number.as_bytes());
         let now = OffsetDateTime::now_utc().unix_timestamp();
         // Answers are signed at issuance, revocation and refresh; the responder only
@@ -327,13 +345,13 @@ impl Ca {
         // served only while current: past its nextUpdate a client would reject it,
         // and it may no longer say what is true.
         if let Some(der) =
-            store::ocsp_response(&self.db, self.issuer_id, serial.as_bytes(), sha256, now)
+            store::ocsp_response(&ca.db, ca.issuer_id, serial.as_bytes(), sha256, now)
                 .await
                 .map_err(AnswerError::Internal)?
         {
             return Ok(der);
         }
-        match store::certificate_by_serial(&self.db, self.issuer_id, &serial)
+        match store::certificate_by_serial(&ca.db, ca.issuer_id, &serial)
             .await
             .map_err(AnswerError::Internal)?
         {

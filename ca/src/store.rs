@@ -127,6 +127,20 @@ pub async fn ensure_issuer(
     })
 }
 
+/// Whether the issuer with URL slug `slug` has an issued certificate that is
+/// unexpired at `now`: a retired issuing CA is kept while it has.
+pub async fn issuer_has_unexpired(db: &Database, slug: &str, now: i64) -> Result<bool> {
+    let row: Option<(i64,)> = on_pool!(db, |p| sqlx::query_as(
+        "SELECT c.id FROM certificates c JOIN issuers i ON i.id = c.issuer_id \
+         WHERE i.slug = $1 AND c.status = 'issued' AND c.not_after > $2 LIMIT 1"
+    )
+    .bind(slug)
+    .bind(now)
+    .fetch_optional(p)
+    .await?);
+    Ok(row.is_some())
+}
+
 /// Stores signed certificates (multi-row inserts) and returns their row ids in the
 /// order given. The unique (issuer, serial) constraint refuses a repeated serial.
 pub(crate) async fn insert_certificates(

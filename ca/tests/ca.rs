@@ -2249,47 +2249,87 @@ fn pem_body(pem: &str) -> Vec<u8> {
         .unwrap()
 }
 
-#[test]
-fn an_issuing_key_inside_softhsm_signs_certificates_openssl_accepts() {
-    let dir = tempfile::tempdir().unwrap();
-    let (conf, module) = testkit::softhsm_token(dir.path());
-    let db_url = Backend::Sqlite.fresh_database(dir.path());
-    let ca = |args: &[&str]| {
+/// SoftHSM2's token `chengxin` (PIN 123456) in `dir`, and the `ca` CLI against it.
+struct HsmToken {
+    dir: tempfile::TempDir,
+    conf: PathBuf,
+    module: String,
+    db_url: String,
+}
+
+impl HsmToken {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (conf, module) = testkit::softhsm_token(dir.path());
+        let db_url = Backend::Sqlite.fresh_database(dir.path());
+        HsmToken {
+            dir,
+            conf,
+            module,
+            db_url,
+        }
+    }
+
+    /// `ca` with its CA directory `ca_dir`, its issuing key labelled `key` in the
+    /// token, and `db_url` as its database.
+    fn ca_with(&self, ca_dir: &str, key: &str, db_url: &str, args: &[&str]) -> Run {
         run(Command::new(env!("CARGO_BIN_EXE_ca"))
-            .current_dir(dir.path())
-            .env("SOFTHSM2_CONF", &conf)
-            .env("CHENGXIN_DATABASE_URL", &db_url)
-            .env("CHENGXIN_CA_DIR", dir.path().join("ca"))
+            .current_dir(self.dir.path())
+            .env("SOFTHSM2_CONF", &self.conf)
+            .env("CHENGXIN_DATABASE_URL", db_url)
+            .env("CHENGXIN_CA_DIR", self.dir.path().join(ca_dir))
             .env("CHENGXIN_CA_PASSPHRASE", PASSPHRASE)
             .env("CHENGXIN_CA_ROOT_PASSPHRASE", ROOT_PASSPHRASE)
             .env(
                 "CHENGXIN_CA_PKCS11",
-                format!("module={module};token=chengxin;key=issuing"),
+                format!("module={};token=chengxin;key={key}", self.module),
             )
             .env("CHENGXIN_CA_PKCS11_PIN", "123456")
             .args(args))
-    };
+    }
+
+    /// `ca` on the CA in `ca/` whose key is labelled `issuing`.
+    fn ca(&self, args: &[&str]) -> Run {
+        self.ca_with("ca", "issuing", &self.db_url, args)
+    }
+
+    /// `ca issue` of F01 to `out`.
+    fn issue(&self, out: &str) -> Run {
+        let mut args = vec!["issue"];
+        args.extend_from_slice(&F01);
+        args.extend_from_slice(&["--city", "海淀区", "--out", out]);
+        self.ca(&args)
+    }
+
+    /// `openssl verify` of `cert` up to the root of the CA in `ca/`.
+    fn verify(&self, cert: &str) -> Run {
+        openssl(
+            self.dir.path(),
+            &[
+                "verify",
+                "-CAfile",
+                "ca/root.pem",
+                "-untrusted",
+                "ca/issuing.pem",
+                cert,
+            ],
+        )
+    }
+}
+
+#[test]
+fn an_issuing_key_inside_softhsm_signs_certificates_openssl_accepts() {
+    let hsm = HsmToken::new();
+    let dir = &hsm.dir;
+    let ca = |args: &[&str]| hsm.ca(args);
     ca(&["init"]).ok();
     assert!(
         !dir.path().join("ca/issuing.key.pem").exists(),
         "the issuing key left the token"
     );
-    let mut args = vec!["issue"];
-    args.extend_from_slice(&F01);
-    args.extend_from_slice(&["--city", "海淀区", "--out", "site.pem"]);
-    ca(&args).ok();
-    openssl(
-        dir.path(),
-        &[
-            "verify",
-            "-CAfile",
-            "ca/root.pem",
-            "-untrusted",
-            "ca/issuing.pem",
-            "site.pem",
-        ],
-    )
-    .ok();
+    hsm.issue("site.pem").ok();
+    ca(&["ocsp-refresh"]).ok();
+    hsm.verify("site.pem").ok();
     let serial = openssl(
         dir.path(),
         &["x509", "-in", "site.pem", "-noout", "-serial"],
@@ -2319,4 +2359,312 @@ fn an_issuing_key_inside_softhsm_signs_certificates_openssl_accepts() {
         ],
     )
     .ok();
+}
+
+/// A second `ca init` on the same token with the same key label made a second key
+/// pair under it; the first CA then opened a private key of one pair and a public
+/// key of the other, and neither CA could start. Now the second init is refused
+/// before anything is created, and the first CA goes on issuing.
+#[test]
+fn a_second_init_on_the_same_token_and_label_is_refused_and_the_first_ca_still_works() {
+    let hsm = HsmToken::new();
+    hsm.ca(&["init"]).ok();
+    let other_db = hsm.dir.path().join("other.db");
+    let other_url = format!("sqlite://{}", other_db.display());
+    let second = hsm.ca_with("ca2", "issuing", &other_url, &["init"]);
+    assert_ne!(second.code, 0, "{second:?}");
+    assert!(
+        second.stderr.contains("already holds") && second.stderr.contains("\"issuing\""),
+        "{second:?}"
+    );
+    assert!(
+        !hsm.dir.path().join("ca2/issuing.pem").exists(),
+        "the refused init left a CA behind"
+    );
+    hsm.issue("site.pem").ok();
+    hsm.verify("site.pem").ok();
+    // Another label on the same token is a CA of its own.
+    hsm.ca_with("ca2", "issuing-2", &other_url, &["init"]).ok();
+}
+
+/// Two key pairs under one label (a key imported by hand, say): the CA cannot tell
+/// which is its own, so it refuses to start and says why, rather than pair a private
+/// key with another key's public half.
+#[test]
+fn a_token_with_two_keys_under_the_ca_label_is_refused_at_open() {
+    let hsm = HsmToken::new();
+    hsm.ca(&["init"]).ok();
+    openssl(
+        hsm.dir.path(),
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "stray.pem",
+        ],
+    )
+    .ok();
+    run(Command::new("softhsm2-util")
+        .current_dir(hsm.dir.path())
+        .env("SOFTHSM2_CONF", &hsm.conf)
+        .args([
+            "--import",
+            "stray.pem",
+            "--token",
+            "chengxin",
+            "--label",
+            "issuing",
+            "--id",
+            "0102",
+            "--pin",
+            "123456",
+        ]))
+    .ok();
+    let refused = hsm.issue("site.pem");
+    assert_ne!(refused.code, 0, "{refused:?}");
+    assert!(
+        refused
+            .stderr
+            .contains("2 private keys labelled \"issuing\""),
+        "{refused:?}"
+    );
+    assert!(!hsm.dir.path().join("site.pem").exists());
+}
+
+/// Set in the child process that runs a SoftHSM test body with `SOFTHSM2_CONF`
+/// set (the library reads it at initialization, and a test may not set the
+/// environment of its own process): the token's directory.
+const HSM_CHILD: &str = "CHENGXIN_TEST_HSM_CHILD";
+
+/// The OCSP refresh signs on an HSM session of its own: while a refresh holds its
+/// session, issuance (certificate and first OCSP answers, on the issuance
+/// session) completes, and the refresh waits for its own session only.
+#[test]
+fn the_ocsp_refresh_signs_on_its_own_hsm_session_and_never_holds_up_issuance() {
+    let Ok(dir) = std::env::var(HSM_CHILD) else {
+        let hsm = HsmToken::new();
+        hsm.ca(&["init"]).ok();
+        hsm.issue("first.pem").ok();
+        let child = run(Command::new(std::env::current_exe().unwrap())
+            .env("SOFTHSM2_CONF", &hsm.conf)
+            .env(HSM_CHILD, hsm.dir.path())
+            .env("CHENGXIN_TEST_HSM_MODULE", &hsm.module)
+            .env("CHENGXIN_TEST_HSM_DB", &hsm.db_url)
+            .args([
+                "--exact",
+                "the_ocsp_refresh_signs_on_its_own_hsm_session_and_never_holds_up_issuance",
+                "--nocapture",
+            ]));
+        assert!(
+            child.code == 0 && child.stdout.contains("1 passed"),
+            "{child:?}"
+        );
+        return;
+    };
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(refresh_beside_issuance(PathBuf::from(dir)));
+}
+
+// Holding the refresh's session across the issuance is the point of the test.
+#[allow(clippy::await_holding_lock)]
+async fn refresh_beside_issuance(dir: PathBuf) {
+    use ca::pkcs11::{Pkcs11Config, Pkcs11Signer};
+    use std::sync::Arc;
+    use std::time::Duration;
+    let config = Pkcs11Config {
+        module: std::env::var("CHENGXIN_TEST_HSM_MODULE").unwrap().into(),
+        token_label: "chengxin".into(),
+        pin: "123456".into(),
+        key_label: "issuing".into(),
+    };
+    let issuing = Arc::new(Pkcs11Signer::open(&config).unwrap());
+    let refresh = Arc::new(issuing.with_own_session().unwrap());
+    let db = Database::connect(&std::env::var("CHENGXIN_TEST_HSM_DB").unwrap())
+        .await
+        .unwrap();
+    let ca_config = CaConfig {
+        dir: dir.join("ca"),
+        public_url: PUBLIC_URL.into(),
+        instance: 1,
+    };
+    let ca = Arc::new(
+        Ca::open_with_signer(&ca_config, issuing, db)
+            .await
+            .unwrap()
+            .with_refresh_signer(refresh.clone())
+            .unwrap(),
+    );
+    make_ocsp_due(&ca).await;
+    let held = refresh.hold_session().unwrap();
+    let issued = tokio::time::timeout(
+        Duration::from_secs(20),
+        ca.issue(&f01_identity(), KeySource::Generate, "test"),
+    )
+    .await
+    .expect("issuance waited for the refresh's session")
+    .unwrap();
+    let refreshing = tokio::spawn({
+        let ca = ca.clone();
+        async move { ca.refresh_ocsp(10).await }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !refreshing.is_finished(),
+        "the refresh signed without its own session"
+    );
+    drop(held);
+    let refreshed = tokio::time::timeout(Duration::from_secs(20), refreshing)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(refreshed >= 1, "refreshed {refreshed}");
+    let rec = ca::store::certificate_by_id(ca.db(), issued.certificate_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rec.status, "issued");
+}
+
+/// `ca rotate-issuing` (issue 11, item 5): with the root key online a new issuing CA
+/// takes over issuance, and the old one is kept for its certificates: both chain to
+/// the root through their own issuing certificate, both revoke, each issuer's CRL is
+/// valid (openssl, pkilint) and lists its own, and OCSP still answers for the old
+/// serial, signed by the old issuer. The rotation is audited.
+#[tokio::test]
+async fn a_rotated_issuing_ca_issues_anew_and_the_old_one_still_answers_for_its_certificates() {
+    use testkit::{Artefact, pkilint};
+    for backend in Backend::all() {
+        let t = TestCa::new(backend);
+        t.issue("old.pem", &[]).ok();
+        let old_issuer = std::fs::read(t.path("ca/issuing.pem")).unwrap();
+        let old_slug = t.open().await.slug().to_string();
+        let rotated = t.ca(&["rotate-issuing"]).ok();
+        assert!(rotated.stdout.contains(&old_slug), "{rotated:?}");
+        std::fs::write(t.path("old-issuing.pem"), &old_issuer).unwrap();
+        assert_eq!(
+            std::fs::read(t.path(&format!("ca/retired/{old_slug}.pem"))).unwrap(),
+            old_issuer
+        );
+        t.issue("new.pem", &[]).ok();
+
+        let verify = |cert: &str, issuing: &str| {
+            t.openssl(&[
+                "verify",
+                "-CAfile",
+                "ca/root.pem",
+                "-untrusted",
+                issuing,
+                cert,
+            ])
+        };
+        verify("old.pem", "old-issuing.pem").ok();
+        verify("new.pem", "ca/issuing.pem").ok();
+        assert_ne!(verify("old.pem", "ca/issuing.pem").code, 0);
+        assert_ne!(verify("new.pem", "old-issuing.pem").code, 0);
+        let issuer_of = |cert: &str| {
+            t.openssl(&["x509", "-in", cert, "-noout", "-issuer"])
+                .ok()
+                .stdout
+        };
+        assert_ne!(issuer_of("old.pem"), issuer_of("new.pem"));
+        assert!(issuer_of("new.pem").contains("Chengxin Site Identity CA 2"));
+        // `ca verify` knows both: each is checked against its own issuer's key.
+        for cert in ["old.pem", "new.pem"] {
+            let report = t.ca(&["verify", "--cert", cert]).ok();
+            assert!(report.stdout.contains("\"status\": \"good\""), "{report:?}");
+        }
+
+        let (old_serial, new_serial) = (t.serial_of("old.pem"), t.serial_of("new.pem"));
+        t.ca(&["revoke", "--serial", &old_serial, "--reason", "superseded"])
+            .ok();
+        t.ca(&[
+            "revoke",
+            "--serial",
+            &new_serial,
+            "--reason",
+            "keyCompromise",
+        ])
+        .ok();
+        let ca = t.open().await;
+        let new_slug = ca.slug().to_string();
+        assert_ne!(new_slug, old_slug);
+        for (slug, issuing, listed, other) in [
+            (&old_slug, "old-issuing.pem", &old_serial, &new_serial),
+            (&new_slug, "ca/issuing.pem", &new_serial, &old_serial),
+        ] {
+            let out = format!("{slug}.crl");
+            t.ca(&["crl", "--issuer", slug, "--out", &out]).ok();
+            let text = t
+                .openssl(&[
+                    "crl", "-inform", "DER", "-in", &out, "-CAfile", issuing, "-noout", "-text",
+                ])
+                .ok();
+            assert!(text.stderr.contains("verify OK"), "{text:?}");
+            let text = text.stdout.to_uppercase();
+            assert!(text.contains(listed.as_str()), "{slug}: {text}");
+            assert!(!text.contains(other.as_str()), "{slug}: {text}");
+            let findings = pkilint(Artefact::Crl, &std::fs::read(t.path(&out)).unwrap());
+            assert!(findings.is_empty(), "{slug}: {findings:?}");
+        }
+
+        // OCSP for the old serial: the old issuer's CertID, answered and signed by it.
+        t.openssl(&[
+            "ocsp",
+            "-issuer",
+            "old-issuing.pem",
+            "-cert",
+            "old.pem",
+            "-no_nonce",
+            "-reqout",
+            "old.req",
+        ])
+        .ok();
+        let answer = ca
+            .answer_ocsp(&std::fs::read(t.path("old.req")).unwrap())
+            .await;
+        assert!(answer.successful, "{backend:?}");
+        std::fs::write(t.path("old.resp"), &answer.der).unwrap();
+        let status = t
+            .openssl(&[
+                "ocsp",
+                "-issuer",
+                "old-issuing.pem",
+                "-cert",
+                "old.pem",
+                "-CAfile",
+                "ca/root.pem",
+                "-verify_other",
+                "old-issuing.pem",
+                "-respin",
+                "old.resp",
+            ])
+            .ok();
+        assert!(status.stderr.contains("Response verify OK"), "{status:?}");
+        assert!(status.stdout.contains("old.pem: revoked"), "{status:?}");
+        assert_eq!(ca.refresh_ocsp(10).await.unwrap(), 0, "nothing due yet");
+        make_ocsp_due(&ca).await;
+        assert_eq!(
+            ca.refresh_ocsp(10).await.unwrap(),
+            2,
+            "both issuers refresh"
+        );
+
+        let audited: (i64,) = on_pool!(ca.db(), |p| sqlx::query_as(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'ca.rotate-issuing'"
+        )
+        .fetch_one(p)
+        .await
+        .unwrap());
+        assert_eq!(audited.0, 1);
+        t.ca(&["audit", "verify"]).ok();
+        ca.db().close().await;
+    }
 }

@@ -64,6 +64,8 @@ pub struct Shared {
     pub public_url: String,
     /// Login, registration and reset attempts per client address.
     pub login_limiter: Arc<crate::http::extract::limiter::IpLimiter>,
+    /// OCSP requests per client network and minute.
+    pub ocsp_limiter: Arc<crate::http::extract::limiter::IpLimiter>,
     /// Client addresses come from the last `X-Forwarded-For` hop (behind a proxy).
     pub trust_forwarded_for: bool,
     /// The job queue: handlers by kind, timings, this process's worker name.
@@ -156,6 +158,10 @@ impl AppState {
             ),
             public_url: settings.common.public_url()?,
             login_limiter: Arc::default(),
+            ocsp_limiter: Arc::new(crate::http::extract::limiter::Limiter::new(
+                settings.ocsp_per_minute,
+                60,
+            )),
             trust_forwarded_for: settings.trust_forwarded_for,
             queue: Arc::new(crate::jobs::queue::Queue::new(
                 crate::jobs::queue::QueueSettings::from_settings(jobs),

@@ -139,16 +139,24 @@ pub async fn refresh_job(state: &AppState, job: &Job) -> Result<(), JobError> {
     Ok(())
 }
 
-/// One pass: a CRL when due, OCSP responses close to expiry.
+/// One pass: a CRL when due (for the issuing CA and each retired one still
+/// answering for its certificates), OCSP responses close to expiry.
 pub async fn refresh_once(ca: &Ca) -> ca::Result<()> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let due = match ca::store::latest_crl(ca.db(), ca.slug()).await? {
-        Some(crl) => crl.next_update - now < CRL_REFRESH_MARGIN,
-        None => true,
-    };
-    if due {
-        let crl = ca.publish_crl("system").await?;
-        tracing::info!(number = crl.number, entries = crl.entries, "published CRL");
+    for issuer in ca.all_issuers() {
+        let due = match ca::store::latest_crl(ca.db(), issuer.slug()).await? {
+            Some(crl) => crl.next_update - now < CRL_REFRESH_MARGIN,
+            None => true,
+        };
+        if due {
+            let crl = issuer.publish_crl("system").await?;
+            tracing::info!(
+                issuer = issuer.slug(),
+                number = crl.number,
+                entries = crl.entries,
+                "published CRL"
+            );
+        }
     }
     let refreshed = ca.refresh_ocsp(10_000).await?;
     if refreshed > 0 {

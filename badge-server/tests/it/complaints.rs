@@ -24,6 +24,7 @@ const DAY: i64 = 24 * HOUR;
 struct People {
     visitor: Account,
     operator: Account,
+    staff: Account,
 }
 
 /// The fixture site, certified, with its operator and a visitor who will complain.
@@ -39,7 +40,14 @@ async fn certified_site(s: &AppState) -> (String, People) {
         .await
         .unwrap();
     let site = crate::certified_site(s, &operator, &staff, "chenxi-shuzhi.cn").await;
-    (site, People { visitor, operator })
+    (
+        site,
+        People {
+            visitor,
+            operator,
+            staff,
+        },
+    )
 }
 
 /// Subjects of the mails queued to `to`, in order.
@@ -1167,4 +1175,62 @@ async fn application_status(s: &AppState, site: &str) -> String {
         .await
         .unwrap()
         .status
+}
+
+/// An upheld complaint that revokes for keyCompromise revokes every other certificate
+/// with that key too, another operator's included (issue 11, item 1): that operator is
+/// mailed in the decision's transaction, and its site shows as revoked.
+#[tokio::test]
+async fn an_upheld_key_compromise_complaint_mails_the_holder_of_another_certificate_with_that_key()
+{
+    for backend in Backend::all() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = state(dir.path(), backend).await;
+        let (site, people) = certified_site(&s).await;
+        let staff = &people.staff;
+        let other = account::ensure(
+            &s.db,
+            &Email::parse("b@pujiangyun.com").unwrap(),
+            Role::Operator,
+        )
+        .await
+        .unwrap();
+        let csr = crate::csr_of(&s, &people.operator).await;
+        let same_key =
+            crate::certified_site_with_csr(&s, &other, staff, "shop.chenxi-shuzhi.cn", Some(&csr))
+                .await;
+        let c = complaint::submit(
+            &s,
+            &people.visitor,
+            &site,
+            "fraud",
+            "付款后一直不发货，客服不回复。",
+            T0,
+        )
+        .await
+        .unwrap();
+        complaint::answer(&s, &people.operator, &c.id, "已处理。", T0 + HOUR)
+            .await
+            .unwrap();
+        assert!(mails_to(&s, "b@pujiangyun.com").await.is_empty());
+        complaint::decide(
+            &s,
+            staff,
+            &c.id,
+            complaint::Decision::Upheld {
+                revocation: ca::RevocationReason::KeyCompromise,
+            },
+            "私钥已公开。",
+            T0 + 2 * HOUR,
+        )
+        .await
+        .unwrap();
+        let mails = mails_to(&s, "b@pujiangyun.com").await;
+        assert_eq!(mails.len(), 1, "{backend:?}: {mails:?}");
+        assert!(mails[0].contains("shop.chenxi-shuzhi.cn"), "{mails:?}");
+        let b = badge_server::application::site_certificate(&s.db, &same_key)
+            .await
+            .unwrap();
+        assert_eq!(b.status, "revoked", "{backend:?}");
+    }
 }

@@ -8,6 +8,7 @@ mod approval;
 mod complaints;
 mod openapi;
 mod pages;
+mod pki;
 mod queue;
 mod snapshots;
 mod storage;
@@ -67,6 +68,19 @@ pub(crate) async fn pending_application(
     apply_for(state, operator, "京ICP备2024018653号-1", &[domain]).await
 }
 
+/// The fixture organization (F01) claiming `icp` for the first of `domains`.
+pub(crate) fn fixture_identity(icp: &str, domains: &[&str]) -> ca::profile::SiteIdentity {
+    ca::profile::SiteIdentity::parse(
+        "北京晨曦数智科技有限公司",
+        "91110108MA04T7K21H",
+        icp,
+        "北京市",
+        "海淀区",
+        domains,
+    )
+    .unwrap()
+}
+
 /// An application of `operator` for the fixture organization claiming `icp` for the
 /// first of `domains`, stored as the API stores it (a key generated): its id.
 pub(crate) async fn apply_for(
@@ -75,21 +89,37 @@ pub(crate) async fn apply_for(
     icp: &str,
     domains: &[&str],
 ) -> String {
-    let identity = ca::profile::SiteIdentity::parse(
-        "北京晨曦数智科技有限公司",
-        "91110108MA04T7K21H",
-        icp,
-        "北京市",
-        "海淀区",
-        domains,
-    )
-    .unwrap();
+    apply_with_csr(state, operator, icp, domains, None).await
+}
+
+/// As [`apply_for`], with the operator's own PKCS#10 request when `csr_pem` is given.
+pub(crate) async fn apply_with_csr(
+    state: &AppState,
+    operator: &badge_server::account::Account,
+    icp: &str,
+    domains: &[&str],
+    csr_pem: Option<&str>,
+) -> String {
+    let identity = fixture_identity(icp, domains);
     let filings = badge_server::application::claims(&identity, &[]).unwrap();
-    badge_server::application::insert(&state.db, operator, &identity, &filings, None)
+    badge_server::application::insert(&state.db, operator, &identity, &filings, csr_pem)
         .await
         .unwrap()
         .application
         .id
+}
+
+/// The PKCS#10 request of `operator`'s (only) application: its key, for another
+/// application that uses the same key.
+pub(crate) async fn csr_of(state: &AppState, operator: &badge_server::account::Account) -> String {
+    let (csr,): (String,) = ca::on_pool!(&state.db, |p| sqlx::query_as(
+        "SELECT csr_pem FROM applications WHERE account_id = $1"
+    )
+    .bind(operator.id)
+    .fetch_one(p)
+    .await
+    .unwrap());
+    csr
 }
 
 /// Server settings from these command-line flags (defaults for the rest).
@@ -136,7 +166,18 @@ pub(crate) async fn certified_site(
     staff: &badge_server::account::Account,
     domain: &str,
 ) -> String {
-    let id = pending_application(state, operator, domain).await;
+    certified_site_with_csr(state, operator, staff, domain, None).await
+}
+
+/// As [`certified_site`], the key from `csr_pem` when given.
+pub(crate) async fn certified_site_with_csr(
+    state: &AppState,
+    operator: &badge_server::account::Account,
+    staff: &badge_server::account::Account,
+    domain: &str,
+    csr_pem: Option<&str>,
+) -> String {
+    let id = apply_with_csr(state, operator, "京ICP备2024018653号-1", &[domain], csr_pem).await;
     let checked = prove_control(state, operator, &id).await;
     assert_eq!(checked["status"], "review", "{checked}");
     let app = badge_server::application::get(&state.db, &id)

@@ -541,14 +541,18 @@ pub(crate) async fn revoke_site(
         .as_str()
         .ok_or_else(|| AppError::Conflict("the site has no certificate".into()))?;
     let serial = ca::Serial::parse_hex(serial)?;
-    state
+    let mut tx = state.db.begin().await?;
+    let revoked = state
         .ca
-        .revoke(&serial, reason, &account.email)
+        .revoke_in(&mut tx, &serial, reason, &account.email)
         .await
         .map_err(|e| match e {
             ca::Error::RevocationRefused(m) => AppError::Conflict(m),
             other => other.into(),
         })?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    application::notify_same_key_revocations(state, &mut tx, &revoked, now).await?;
+    tx.commit().await?;
     Ok(())
 }
 

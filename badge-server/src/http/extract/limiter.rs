@@ -61,6 +61,16 @@ impl<K: Hash + Eq> Limiter<K> {
         entry.1 += n;
         true
     }
+
+    /// Seconds until `key`'s current window ends, at least 1: what a refusal's
+    /// `Retry-After` says.
+    pub fn retry_after(&self, key: &K, now: i64) -> u64 {
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let left = seen
+            .get(key)
+            .map_or(self.window, |(start, _)| start + self.window - now);
+        u64::try_from(left.max(1)).unwrap_or(1)
+    }
 }
 
 impl Limiter<IpAddr> {
@@ -69,6 +79,11 @@ impl Limiter<IpAddr> {
     /// unlimited tries).
     pub fn allow_from(&self, ip: IpAddr, now: i64) -> bool {
         self.allow(network(ip), now)
+    }
+
+    /// [`Limiter::retry_after`] for `ip`'s network, as [`Limiter::allow_from`] counts it.
+    pub fn retry_after_from(&self, ip: IpAddr, now: i64) -> u64 {
+        self.retry_after(&network(ip), now)
     }
 }
 
@@ -118,6 +133,20 @@ mod tests {
             "a fourth address of the same /64"
         );
         assert!(l.allow_from("2001:db8:1:3::1".parse().unwrap(), 1000));
+    }
+
+    #[test]
+    fn retry_after_is_what_is_left_of_the_window_and_at_least_a_second() {
+        let l = IpLimiter::new(1, 60);
+        let ip: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        assert!(l.allow_from(ip, 1000));
+        assert!(!l.allow_from("2001:db8:1:2::9".parse().unwrap(), 1015));
+        assert_eq!(
+            l.retry_after_from("2001:db8:1:2::9".parse().unwrap(), 1015),
+            45
+        );
+        assert_eq!(l.retry_after_from(ip, 1060), 1);
+        assert_eq!(l.retry_after_from([10, 0, 0, 1].into(), 1000), 60, "unseen");
     }
 
     #[test]

@@ -2,7 +2,8 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -44,13 +45,17 @@ async fn issuer_cert(
     State(state): State<AppState>,
     Path(file): Path<String>,
 ) -> Result<Response, AppError> {
-    match file.strip_suffix(".der") {
-        Some(slug) if slug == state.ca.slug() => Ok(with_type(
+    // The current issuing CA, or a retired one its certificates' AIA still names.
+    match file
+        .strip_suffix(".der")
+        .and_then(|slug| state.ca.issuer_by_slug(slug))
+    {
+        Some(issuer) => Ok(with_type(
             "application/pkix-cert",
             "public, max-age=86400",
-            state.ca.issuing_der().to_vec(),
+            issuer.issuing_der().to_vec(),
         )),
-        _ => Err(AppError::NotFound),
+        None => Err(AppError::NotFound),
     }
 }
 
@@ -74,8 +79,34 @@ fn ocsp_response(der: Vec<u8>) -> Response {
     with_type("application/ocsp-response", "public, max-age=60", der)
 }
 
+/// A client within its OCSP quota ([`crate::config::ServerSettings::ocsp_per_minute`]
+/// per IPv4 address or IPv6 /64): a client over it gets 429 with `Retry-After`
+/// before anything is read, so a flood from one client neither reaches the database
+/// nor crowds out the others.
+struct WithinOcspQuota;
+
+impl FromRequestParts<AppState> for WithinOcspQuota {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let ip = crate::http::extract::session::client_ip(parts, state.trust_forwarded_for);
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        if state.ocsp_limiter.allow_from(ip, now) {
+            return Ok(WithinOcspQuota);
+        }
+        metrics::counter!("chengxin_ocsp_limited_total").increment(1);
+        Err(AppError::TooMany {
+            message: "too many OCSP requests from this client; answers are valid for days: \
+                      cache them"
+                .into(),
+            retry_after: state.ocsp_limiter.retry_after_from(ip, now),
+        })
+    }
+}
+
 async fn ocsp_post(
     State(state): State<AppState>,
+    _quota: WithinOcspQuota,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -94,6 +125,7 @@ async fn ocsp_post(
 /// RFC 6960 appendix A.1: `GET {url}/{url-encoding of base-64 encoding of the DER request}`.
 async fn ocsp_get(
     State(state): State<AppState>,
+    _quota: WithinOcspQuota,
     Path(request): Path<String>,
 ) -> Result<Response, AppError> {
     let cleaned: String = request.chars().filter(|c| !c.is_whitespace()).collect();
