@@ -41,7 +41,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let db = settings.common.database().await?;
     let ca = Arc::new(settings.common.open_ca(db.clone()).await?);
     ca.claim_serial_prefix().await?;
-    let state = AppState::build(&settings, db.clone(), ca)?;
+    let services = badge_server::service::Services::build(
+        &settings,
+        db.clone(),
+        ca,
+        badge_server::app::job_registry(),
+    )?;
+    let state = AppState::build(&settings, services);
     let operator =
         account::ensure(&db, &Email::parse("seed@chenxi-shuzhi.cn")?, Role::Operator).await?;
     let staff =

@@ -383,7 +383,7 @@ pub enum LoginClient {
     /// A browser that signed in to this account before: SHA-256 of its device cookie.
     Known(Vec<u8>),
     /// Anyone else, by network: an IPv4 address or an IPv6 /64
-    /// ([`crate::http::extract::limiter::network`]).
+    /// ([`crate::service::limiter::network`]).
     Unknown(String),
 }
 
@@ -428,7 +428,7 @@ pub async fn login_client(
         }
     }
     Ok(LoginClient::Unknown(
-        crate::http::extract::limiter::network(ip).to_string(),
+        crate::service::limiter::network(ip).to_string(),
     ))
 }
 
@@ -905,7 +905,7 @@ pub async fn enqueue_reset_request(
 /// The queue's handler for [`JOB_RESET_REQUEST`]: for an address with an account, a
 /// new link and its mail (in one transaction); for any other, nothing.
 pub async fn reset_request_job(
-    state: &crate::http::state::AppState,
+    state: &crate::service::Services,
     job: &crate::jobs::queue::Job,
 ) -> Result<(), crate::jobs::queue::JobError> {
     use crate::jobs::queue::JobError;

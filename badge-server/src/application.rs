@@ -17,7 +17,7 @@ use zeroize::Zeroizing;
 
 use crate::account::Account;
 use crate::error::AppError;
-use crate::http::state::AppState;
+use crate::service::Services;
 
 /// An application row.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -299,7 +299,7 @@ const DOMAINS_AT_ONCE: usize = 8;
 /// moves the application to `validated`, `review`, `failed` or (on a transient error)
 /// keeps it `pending`. With auto-approval a validated application is issued at once.
 pub async fn verify(
-    state: &AppState,
+    state: &Services,
     app: &Application,
     actor: &Account,
     method: Option<Method>,
@@ -442,7 +442,7 @@ pub async fn verify(
 /// (`CHENGXIN_DOMAIN_CHECKS_PER_HOUR`); 429 past it. One call on a 100-domain
 /// application sends hundreds of DNS queries and HTTP fetches.
 pub fn charge_domain_checks(
-    state: &AppState,
+    state: &Services,
     actor: &Account,
     domains: usize,
 ) -> Result<(), AppError> {
@@ -478,7 +478,7 @@ pub fn application_status(control: Verdict, filing: Verdict) -> (Verdict, &'stat
 /// application no older than the reuse period, read inside the same transaction:
 /// staff review decides identity and filing questions, never domain control.
 pub async fn approve(
-    state: &AppState,
+    state: &Services,
     app: &Application,
     actor: &Account,
 ) -> Result<serde_json::Value, AppError> {
@@ -686,7 +686,7 @@ pub async fn search(db: &Database, q: &str, page: i64) -> Result<Vec<String>, Ap
 
 /// Rejects an application (staff).
 pub async fn reject(
-    state: &AppState,
+    state: &Services,
     app: &Application,
     actor: &Account,
     reason: &str,
@@ -771,7 +771,7 @@ pub async fn site_certificate(db: &Database, site: &str) -> Result<SiteCertifica
 /// goes out if and only if the revocation commits. Those sites show as revoked
 /// (keyCompromise) at once: a site's status is its certificate's.
 pub async fn notify_same_key_revocations(
-    state: &AppState,
+    state: &Services,
     tx: &mut Tx,
     revoked: &ca::crl::Revoked,
     now: i64,
@@ -828,7 +828,7 @@ pub async fn site_owner(db: &Database, site: &str) -> Result<Option<i64>, AppErr
 
 /// A site as anyone may see it: the site view without what only its operator needs
 /// (the embedding snippets).
-pub async fn public_view(state: &AppState, site: &str) -> Result<serde_json::Value, AppError> {
+pub async fn public_view(state: &Services, site: &str) -> Result<serde_json::Value, AppError> {
     let mut v = site_view(state, site).await?;
     if let Some(o) = v.as_object_mut() {
         o.remove("snippet");
@@ -838,7 +838,7 @@ pub async fn public_view(state: &AppState, site: &str) -> Result<serde_json::Val
 }
 
 /// A site as the API shows it to its operator and staff.
-pub async fn site_view(state: &AppState, site: &str) -> Result<serde_json::Value, AppError> {
+pub async fn site_view(state: &Services, site: &str) -> Result<serde_json::Value, AppError> {
     let SiteCertificate {
         id,
         status,

@@ -39,12 +39,6 @@ use std::io::Cursor;
 
 mod pdf;
 
-use axum::http::header::{
-    CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
-    X_CONTENT_TYPE_OPTIONS,
-};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
 use ca::db::{Database, Tx};
 use ca::{on_pool, on_tx};
 use image::codecs::jpeg::JpegEncoder;
@@ -52,7 +46,6 @@ use image::codecs::png::PngEncoder;
 use image::codecs::webp::WebPEncoder;
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::error::AppError;
 
@@ -104,7 +97,7 @@ impl Default for AttachmentLimits {
 /// server's memory or CPU with image bombs (a 308 KB PNG can claim 320 MB).
 #[derive(Debug)]
 pub struct UploadGate {
-    per_account: crate::http::extract::limiter::Limiter<i64>,
+    per_account: crate::service::limiter::Limiter<i64>,
     decodes: tokio::sync::Semaphore,
     wait: std::time::Duration,
 }
@@ -113,10 +106,7 @@ impl UploadGate {
     /// A gate for these limits.
     pub fn new(limits: &AttachmentLimits) -> Self {
         UploadGate {
-            per_account: crate::http::extract::limiter::Limiter::new(
-                limits.uploads_per_hour,
-                3_600,
-            ),
+            per_account: crate::service::limiter::Limiter::new(limits.uploads_per_hour, 3_600),
             decodes: tokio::sync::Semaphore::new(limits.decodes_at_once.max(1)),
             wait: limits.decode_wait,
         }
@@ -260,20 +250,30 @@ pub enum Refusal {
     ActivePdf(&'static str),
 }
 
+/// The three kinds of refusal a client must tell apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalClass {
+    /// Over a size limit.
+    TooLarge,
+    /// Not a type we take, or one with active content.
+    UnsupportedType,
+    /// A type we take, but broken, empty or too many pixels.
+    Unprocessable,
+}
+
 impl Refusal {
-    /// 413 for size, 415 for a type we do not take (active PDFs included), 422 for a
-    /// file of a type we take that is broken or too large in pixels.
-    pub fn status(&self) -> StatusCode {
+    /// Too large, a type we do not take (active PDFs included), or a file of a type
+    /// we take that is broken or too large in pixels: what the HTTP answer says
+    /// (413, 415, 422).
+    pub fn class(&self) -> RefusalClass {
         match self {
-            Refusal::TooLarge { .. } | Refusal::TooLargeReencoded { .. } => {
-                StatusCode::PAYLOAD_TOO_LARGE
-            }
-            Refusal::UnsupportedType | Refusal::ActivePdf(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Refusal::TooLarge { .. } | Refusal::TooLargeReencoded { .. } => RefusalClass::TooLarge,
+            Refusal::UnsupportedType | Refusal::ActivePdf(_) => RefusalClass::UnsupportedType,
             Refusal::Empty
             | Refusal::TooManyPixels { .. }
             | Refusal::Undecodable(_)
             | Refusal::UnreadablePdf(_)
-            | Refusal::TruncatedPdf => StatusCode::UNPROCESSABLE_ENTITY,
+            | Refusal::TruncatedPdf => RefusalClass::Unprocessable,
         }
     }
 
@@ -478,15 +478,6 @@ pub fn display_name(given: Option<&str>, media_type: MediaType) -> String {
     name
 }
 
-/// Whether a request's `Content-Length` announces more than `max` bytes: refused
-/// (413) before a byte of the body is read.
-pub fn declares_more_than(headers: &HeaderMap, max: usize) -> bool {
-    headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-        .is_some_and(|n| n > max as u64)
-}
-
 /// A size for people: `812 B`, `12.3 KiB`, `4.8 MiB`.
 pub fn size_label(bytes: i64) -> String {
     match bytes {
@@ -494,41 +485,6 @@ pub fn size_label(bytes: i64) -> String {
         b if b < 1024 * 1024 => format!("{:.1} KiB", b as f64 / 1024.0),
         b => format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0)),
     }
-}
-
-/// Characters left as they are in an RFC 8187 `filename*` value (`attr-char`).
-const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'!')
-    .remove(b'#')
-    .remove(b'$')
-    .remove(b'&')
-    .remove(b'+')
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'^')
-    .remove(b'_')
-    .remove(b'`')
-    .remove(b'|')
-    .remove(b'~');
-
-/// `Content-Disposition: attachment` with the name twice: as UTF-8 in `filename*`
-/// (RFC 6266, 8187) and as an ASCII stand-in in `filename` for old clients.
-pub fn content_disposition(name: &str) -> HeaderValue {
-    let ascii: String = name
-        .chars()
-        .map(|c| {
-            if (c.is_ascii_graphic() || c == ' ') && !matches!(c, '"' | '\\' | '%') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let value = format!(
-        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
-        utf8_percent_encode(name, ATTR_CHAR)
-    );
-    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("attachment"))
 }
 
 /// A stored attachment, without its bytes.
@@ -640,28 +596,6 @@ pub async fn fetch(
         .fetch_optional(p)
         .await?);
     row.map(|r| (r.stored, r.content)).ok_or(AppError::NotFound)
-}
-
-/// The download of a stored attachment as `name`: the type sniffed at upload and
-/// nothing that lets a browser treat it as a page of ours: `attachment` (saved, not
-/// shown), `nosniff` (the type is not second-guessed), `sandbox; default-src 'none'`
-/// (opened anyway, it runs no script and loads nothing, in an opaque origin), and
-/// `private, no-store` (evidence with personal data stays out of shared caches).
-pub fn download(stored: &Stored, name: &str, content: Vec<u8>) -> Response {
-    // Only a type we take is ever stored (the table checks it too).
-    let media_type = MediaType::from_stored(&stored.media_type)
-        .map_or("application/octet-stream", MediaType::as_str);
-    let mut r = (StatusCode::OK, content).into_response();
-    let h = r.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static(media_type));
-    h.insert(CONTENT_DISPOSITION, content_disposition(name));
-    h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(
-        CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("sandbox; default-src 'none'"),
-    );
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
-    r
 }
 
 #[cfg(test)]
@@ -797,7 +731,7 @@ mod tests {
         let svg = br#"<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>alert(1)</script></svg>"#;
         let e = Attachment::parse(svg, Some("seal.svg"), &limits()).unwrap_err();
         assert_eq!(e, Refusal::UnsupportedType);
-        assert_eq!(e.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert_eq!(e.class(), RefusalClass::UnsupportedType);
     }
 
     #[test]
@@ -806,7 +740,7 @@ mod tests {
         for cut in [png.len() - 12, png.len() / 2, 40] {
             let e = Attachment::parse(&png[..cut], Some("cut.png"), &limits()).unwrap_err();
             assert!(matches!(e, Refusal::Undecodable(_)), "cut at {cut}: {e:?}");
-            assert_eq!(e.status(), StatusCode::UNPROCESSABLE_ENTITY);
+            assert_eq!(e.class(), RefusalClass::Unprocessable);
         }
     }
 
@@ -935,7 +869,7 @@ mod tests {
             let sent = pdf_with(active, &["<< /S /JavaScript /JS (app.alert(2)) >>"]);
             let e = Attachment::parse(&sent, Some("x.pdf"), &limits()).unwrap_err();
             assert_eq!(e, Refusal::ActivePdf(named), "{active}");
-            assert_eq!(e.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+            assert_eq!(e.class(), RefusalClass::UnsupportedType);
         }
         // A link annotation on the page.
         let sent = pdf_with_page(
@@ -1084,7 +1018,7 @@ mod tests {
         };
         let e = Attachment::parse(&[0u8; 101], None, &small).unwrap_err();
         assert_eq!(e, Refusal::TooLarge { max: 100 });
-        assert_eq!(e.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(e.class(), RefusalClass::TooLarge);
         assert_eq!(
             Attachment::parse(&[], None, &small).unwrap_err(),
             Refusal::Empty
@@ -1113,16 +1047,6 @@ mod tests {
         );
         let long = "长".repeat(500);
         assert_eq!(display_name(Some(&long), png).chars().count(), MAX_NAME + 4);
-    }
-
-    #[test]
-    fn the_download_name_is_utf8_in_filename_star_and_ascii_in_filename() {
-        let v = content_disposition("截图 1;\"x\".png");
-        assert_eq!(
-            v.to_str().unwrap(),
-            "attachment; filename=\"__ 1;_x_.png\"; \
-             filename*=UTF-8''%E6%88%AA%E5%9B%BE%201%3B%22x%22.png"
-        );
     }
 
     proptest! {

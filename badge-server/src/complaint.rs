@@ -21,8 +21,8 @@ use crate::application;
 use crate::attachment::{self, Attachment};
 use crate::domain::privacy;
 use crate::error::AppError;
-use crate::http::state::AppState;
 use crate::jobs::queue::{self, Job, JobError, kind};
+use crate::service::Services;
 
 /// Job kind: remind the operator that a complaint is unanswered.
 pub const JOB_REMINDER: &str = "complaint.reminder";
@@ -553,7 +553,7 @@ async fn webhook(
     .map(drop)
 }
 
-fn link(state: &AppState, id: &str) -> String {
+fn link(state: &Services, id: &str) -> String {
     format!("{}/complaints/{id}", state.public_base())
 }
 
@@ -630,7 +630,7 @@ async fn within_filing_limits(
 /// Files a complaint: stored as `forwarded` with its deadline, the operator notified
 /// (mail and webhook), reminders and the deadline queued, all in one transaction.
 pub async fn submit(
-    state: &AppState,
+    state: &Services,
     account: &Account,
     site: &str,
     category: &str,
@@ -809,7 +809,7 @@ pub async fn submit(
 
 /// The operator answers (late answers are accepted, and recorded as late).
 pub async fn answer(
-    state: &AppState,
+    state: &Services,
     account: &Account,
     id: &str,
     text: &str,
@@ -875,7 +875,7 @@ pub async fn answer(
 /// The complainant says whether the answer satisfies them: satisfied → `feedback`
 /// (staff close it), not satisfied → `under_review`.
 pub async fn feedback(
-    state: &AppState,
+    state: &Services,
     account: &Account,
     id: &str,
     satisfied: bool,
@@ -952,7 +952,7 @@ pub enum Decision {
 /// Staff decide. Upheld revokes the site's certificate in the same transaction (the
 /// seal, page, OCSP and CRL say so within a second); both parties are told.
 pub async fn decide(
-    state: &AppState,
+    state: &Services,
     account: &Account,
     id: &str,
     decision: Decision,
@@ -1086,7 +1086,7 @@ pub async fn decide(
 
 /// The complainant withdraws a complaint that is not decided yet.
 pub async fn withdraw(
-    state: &AppState,
+    state: &Services,
     account: &Account,
     id: &str,
     now: i64,
@@ -1137,7 +1137,7 @@ pub async fn withdraw(
 }
 
 /// Job `complaint.reminder`: remind the operator while the complaint is unanswered.
-pub async fn on_reminder(state: &AppState, id: &str, now: i64) -> Result<bool, AppError> {
+pub async fn on_reminder(state: &Services, id: &str, now: i64) -> Result<bool, AppError> {
     let c = get(&state.db, id).await?;
     if !matches!(c.status()?, Status::Submitted | Status::Forwarded) {
         return Ok(false);
@@ -1183,7 +1183,7 @@ pub async fn on_reminder(state: &AppState, id: &str, now: i64) -> Result<bool, A
 
 /// Job `complaint.deadline`: an unanswered complaint becomes `overdue` and goes to
 /// staff. Returns whether it changed anything.
-pub async fn on_deadline(state: &AppState, id: &str, now: i64) -> Result<bool, AppError> {
+pub async fn on_deadline(state: &Services, id: &str, now: i64) -> Result<bool, AppError> {
     let c = get(&state.db, id).await?;
     if now < c.deadline_at {
         return Ok(false);
@@ -1255,7 +1255,7 @@ fn job_error(e: AppError) -> JobError {
 }
 
 /// The queue's handler for [`JOB_REMINDER`], on the claiming run's clock.
-pub async fn reminder_job(state: &AppState, job: &Job) -> Result<(), JobError> {
+pub async fn reminder_job(state: &Services, job: &Job) -> Result<(), JobError> {
     on_reminder(state, &complaint_of(job)?, job.now)
         .await
         .map(drop)
@@ -1263,7 +1263,7 @@ pub async fn reminder_job(state: &AppState, job: &Job) -> Result<(), JobError> {
 }
 
 /// The queue's handler for [`JOB_DEADLINE`], on the claiming run's clock.
-pub async fn deadline_job(state: &AppState, job: &Job) -> Result<(), JobError> {
+pub async fn deadline_job(state: &Services, job: &Job) -> Result<(), JobError> {
     on_deadline(state, &complaint_of(job)?, job.now)
         .await
         .map(drop)
@@ -1367,7 +1367,7 @@ pub async fn reputation(
 /// refusal at any point leaves nothing behind. Returns what was stored and how the
 /// uploader relates to the complaint.
 pub async fn attach(
-    state: &AppState,
+    state: &Services,
     account: &Account,
     id: &str,
     upload: Vec<u8>,

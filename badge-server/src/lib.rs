@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod account;
+pub mod app;
 pub mod application;
 pub mod attachment;
 pub mod cli;
@@ -19,6 +20,7 @@ pub mod error;
 pub mod http;
 pub mod jobs;
 pub mod notify;
+pub mod service;
 pub mod telemetry;
 pub mod warning;
 

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use askama::Template;
-use axum::body::Bytes;
+use bytes::Bytes;
 use ca::identity::Domain;
 use resvg::{tiny_skia, usvg};
 use skrifa::MetadataProvider;
@@ -295,7 +295,7 @@ pub struct Rendered {
     pub bytes: Bytes,
     /// A strong validator of `bytes`, quoted as HTTP wants it; a header value made
     /// once here rather than validated again on every response.
-    pub etag: axum::http::HeaderValue,
+    pub etag: http::HeaderValue,
 }
 
 /// Why a seal could not be drawn (our template or font, never the request).
@@ -437,7 +437,7 @@ impl SealRenderer {
         let bytes = Bytes::from(self.render(seal)?);
         let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
         let rendered = Arc::new(Rendered {
-            etag: axum::http::HeaderValue::from_str(&format!(
+            etag: http::HeaderValue::from_str(&format!(
                 "\"{}\"",
                 hex::encode(&digest.as_ref()[..12])
             ))

@@ -4,6 +4,8 @@
 //! (the seal, certificate pages, PKI files, health: what anyone may fetch).
 
 pub mod api;
+pub mod attachments;
+pub mod error;
 pub mod extract;
 pub mod listen;
 pub mod openapi;

@@ -14,8 +14,8 @@
 use ca::Ca;
 
 use crate::error::AppError;
-use crate::http::state::AppState;
 use crate::jobs::queue::{self, Job, JobError};
+use crate::service::Services;
 
 /// Publish a new CRL when the newest expires within this many seconds.
 const CRL_REFRESH_MARGIN: i64 = 3 * 86_400;
@@ -66,7 +66,7 @@ async fn schedule_every(
 }
 
 /// The `housekeeping` job: schedules the next day, then purges.
-pub async fn housekeeping_job(state: &AppState, job: &Job) -> Result<(), JobError> {
+pub async fn housekeeping_job(state: &Services, job: &Job) -> Result<(), JobError> {
     schedule_housekeeping(&state.db, job.now + HOUSEKEEPING_EVERY).await?;
     let purged = purge(&state.db, job.now).await?;
     tracing::info!(?purged, "housekeeping");
@@ -133,7 +133,7 @@ pub async fn purge(db: &ca::db::Database, now: i64) -> Result<Purged, AppError> 
 }
 
 /// The `pki.refresh` job: schedules the next hour, then refreshes.
-pub async fn refresh_job(state: &AppState, job: &Job) -> Result<(), JobError> {
+pub async fn refresh_job(state: &Services, job: &Job) -> Result<(), JobError> {
     schedule(&state.db, job.now + EVERY).await?;
     refresh_once(&state.ca).await?;
     Ok(())

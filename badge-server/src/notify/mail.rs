@@ -10,8 +10,8 @@ use lettre::message::{Mailbox, Message};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde::Deserialize;
 
-use crate::http::state::AppState;
 use crate::jobs::queue::{Job, JobError};
+use crate::service::Services;
 
 /// How a mail leaves.
 #[derive(Clone)]
@@ -109,7 +109,7 @@ impl Mailer {
 }
 
 /// The `mail` job: sends `{"to", "subject", "text"}`.
-pub async fn deliver(state: &AppState, job: &Job) -> Result<(), JobError> {
+pub async fn deliver(state: &Services, job: &Job) -> Result<(), JobError> {
     let p: MailPayload = serde_json::from_value(job.payload.clone())
         .map_err(|e| JobError::Fail(format!("mail payload: {e}")))?;
     let mailer = &state.mailer;

@@ -37,8 +37,8 @@ use verifier::net::PrivatePolicy;
 
 use crate::account::Account;
 use crate::error::AppError;
-use crate::http::state::AppState;
 use crate::jobs::queue::{Job, JobError};
+use crate::service::Services;
 
 /// Signature header.
 pub const SIGNATURE_HEADER: &str = "Chengxin-Webhook-Signature";
@@ -223,7 +223,7 @@ struct WebhookPayload {
 
 /// The `webhook` job: POSTs the event, signed, to the account's current URL. An
 /// account without a webhook (never set, or deleted since) makes it a no-op.
-pub async fn deliver(state: &AppState, job: &Job) -> Result<(), JobError> {
+pub async fn deliver(state: &Services, job: &Job) -> Result<(), JobError> {
     let p: WebhookPayload = serde_json::from_value(job.payload.clone())
         .map_err(|e| JobError::Fail(format!("webhook payload: {e}")))?;
     let row: Option<(Option<String>, Option<String>)> = on_pool!(&state.db, |c| sqlx::query_as(

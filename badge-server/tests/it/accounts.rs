@@ -593,7 +593,7 @@ async fn guessing_from_many_networks_locks_unknown_clients_but_never_a_browser_t
 #[tokio::test]
 async fn one_address_gets_only_so_many_login_attempts_while_others_are_unaffected() {
     let mut t = TestApp::new(Backend::Sqlite).await;
-    t.state.login_limiter = Arc::new(badge_server::http::extract::limiter::IpLimiter::new(3, 600));
+    t.state.login_limiter = Arc::new(badge_server::service::limiter::IpLimiter::new(3, 600));
     t.rebuild();
     t.account(Role::User, "qian@example.cn").await;
     let mut guesser = t.browser_at("198.51.100.7:40000");

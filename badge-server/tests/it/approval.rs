@@ -521,7 +521,7 @@ async fn a_claimed_number_that_miit_does_not_file_stays_a_review_however_often_v
 async fn domain_control_checks_are_limited_per_account_and_hour() {
     let mut t = TestApp::new(Backend::Sqlite).await;
     let (operator, _) = people(&t).await;
-    t.state.domain_checks = Arc::new(badge_server::http::extract::limiter::Limiter::new(3, 3_600));
+    t.state.domain_checks = Arc::new(badge_server::service::limiter::Limiter::new(3, 3_600));
     t.rebuild();
     let token = account::create_token(&t.state.db, &operator, "limits")
         .await

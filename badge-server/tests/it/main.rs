@@ -55,7 +55,11 @@ pub(crate) async fn app_state(dir: &Path, db_url: &str, extra: &[&str]) -> AppSt
     let db = s.common.database().await.unwrap();
     let ca = Arc::new(s.common.open_ca(db.clone()).await.unwrap());
     ca.claim_serial_prefix().await.unwrap();
-    AppState::build(&s, db, ca).unwrap()
+    AppState::build(
+        &s,
+        badge_server::service::Services::build(&s, db, ca, badge_server::app::job_registry())
+            .unwrap(),
+    )
 }
 
 /// An application of `operator` for the fixture organization and `domain`, left

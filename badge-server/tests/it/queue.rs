@@ -8,7 +8,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use badge_server::http::AppState;
-use badge_server::jobs::queue::{self, Job, JobError, Queue, QueueSettings, Registry, run_due};
+use badge_server::jobs::queue::{self, Job, JobError, Queue, QueueSettings, run_due};
+use badge_server::service::Services;
 use ca::db::Database;
 use ca::on_pool;
 use serde_json::json;
@@ -16,15 +17,15 @@ use testkit::Backend;
 
 const T0: i64 = 1_900_000_000;
 
-async fn ok(_: &AppState, _: &Job) -> Result<(), JobError> {
+async fn ok(_: &Services, _: &Job) -> Result<(), JobError> {
     Ok(())
 }
 
-async fn boom(_: &AppState, _: &Job) -> Result<(), JobError> {
+async fn boom(_: &Services, _: &Job) -> Result<(), JobError> {
     Err(JobError::Retry("boom".into()))
 }
 
-async fn hopeless(_: &AppState, _: &Job) -> Result<(), JobError> {
+async fn hopeless(_: &Services, _: &Job) -> Result<(), JobError> {
     Err(JobError::Fail("cannot ever work".into()))
 }
 
@@ -33,7 +34,7 @@ async fn hopeless(_: &AppState, _: &Job) -> Result<(), JobError> {
 /// a 30 s backoff base, a one-hour cap and a 300 s lease.
 pub(crate) async fn state(dir: &Path, backend: Backend) -> AppState {
     let mut state = crate::app_state(dir, &backend.fresh_database(dir), &[]).await;
-    let mut registry = Registry::builtin();
+    let mut registry = badge_server::app::job_registry();
     registry
         .register("test.ok", ok)
         .register("test.boom", boom)

@@ -491,7 +491,7 @@ async fn upload(
 /// The body of a raw upload, at most `max` bytes: 413 when `Content-Length` says more,
 /// or when the stream runs past it.
 async fn read_upload(mut request: Request, max: usize) -> Result<Bytes, AppError> {
-    if attachment::declares_more_than(request.headers(), max) {
+    if crate::http::attachments::declares_more_than(request.headers(), max) {
         return Err(Refusal::TooLarge { max }.into());
     }
     DefaultBodyLimit::max(max).apply(&mut request);
@@ -534,7 +534,7 @@ async fn download(
 ) -> Result<Response, AppError> {
     let (stored, name, content) =
         complaint::attachment_for(&state.db, &account, &id, &attachment_id).await?;
-    Ok(attachment::download(&stored, &name, content))
+    Ok(crate::http::attachments::download(&stored, &name, content))
 }
 
 /// Staff's decision from its names: `upheld` (with `privilegeWithdrawn`, the default,

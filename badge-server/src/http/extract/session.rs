@@ -624,7 +624,7 @@ impl FromRequest<AppState> for CsrfUpload {
             .attachments
             .max_bytes
             .saturating_add(crate::attachment::MULTIPART_OVERHEAD);
-        if crate::attachment::declares_more_than(req.headers(), max) {
+        if crate::http::attachments::declares_more_than(req.headers(), max) {
             return Err(PageError::TooLarge);
         }
         DefaultBodyLimit::max(max).apply(&mut req);

@@ -373,7 +373,7 @@ async fn after<T>(
         Err(e) => {
             let status = match &e {
                 AppError::Conflict(_) => StatusCode::CONFLICT,
-                AppError::Upload(r) => r.status(),
+                AppError::Upload(r) => crate::http::attachments::status(r),
                 _ => StatusCode::UNPROCESSABLE_ENTITY,
             };
             let errors = input_problems(e)?;
@@ -511,5 +511,5 @@ async fn download(
                 AppError::Forbidden(_) => PageError::Forbidden,
                 e => e.into(),
             })?;
-    Ok(attachment::download(&stored, &name, content))
+    Ok(crate::http::attachments::download(&stored, &name, content))
 }

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::error::AppError;
-use crate::http::state::AppState;
+use crate::service::Services;
 
 use super::worker::QueueSettings;
 
@@ -67,11 +67,11 @@ impl From<AppError> for JobError {
 pub type BoxFuture<'a> = Pin<Box<dyn Future<Output = Result<(), JobError>> + Send + 'a>>;
 
 /// Runs jobs of one kind. Implemented for every
-/// `async fn(&AppState, &Job) -> Result<(), JobError>`; implement it on a struct for a
+/// `async fn(&Services, &Job) -> Result<(), JobError>`; implement it on a struct for a
 /// handler that carries its own data.
 pub trait Handler: Send + Sync + 'static {
     /// Runs `job`.
-    fn run<'a>(&'a self, state: &'a AppState, job: &'a Job) -> BoxFuture<'a>;
+    fn run<'a>(&'a self, state: &'a Services, job: &'a Job) -> BoxFuture<'a>;
 }
 
 /// An async function usable as a [`Handler`] (named so the bound can say that its
@@ -80,16 +80,16 @@ pub trait JobFn<'a>: Send + Sync {
     /// The future it returns.
     type Fut: Future<Output = Result<(), JobError>> + Send + 'a;
     /// Calls it.
-    fn call(&self, state: &'a AppState, job: &'a Job) -> Self::Fut;
+    fn call(&self, state: &'a Services, job: &'a Job) -> Self::Fut;
 }
 
 impl<'a, F, Fut> JobFn<'a> for F
 where
-    F: Fn(&'a AppState, &'a Job) -> Fut + Send + Sync,
+    F: Fn(&'a Services, &'a Job) -> Fut + Send + Sync,
     Fut: Future<Output = Result<(), JobError>> + Send + 'a,
 {
     type Fut = Fut;
-    fn call(&self, state: &'a AppState, job: &'a Job) -> Fut {
+    fn call(&self, state: &'a Services, job: &'a Job) -> Fut {
         self(state, job)
     }
 }
@@ -98,7 +98,7 @@ impl<F> Handler for F
 where
     F: for<'a> JobFn<'a> + 'static,
 {
-    fn run<'a>(&'a self, state: &'a AppState, job: &'a Job) -> BoxFuture<'a> {
+    fn run<'a>(&'a self, state: &'a Services, job: &'a Job) -> BoxFuture<'a> {
         Box::pin(self.call(state, job))
     }
 }
@@ -121,32 +121,6 @@ impl Registry {
     /// No handlers.
     pub fn empty() -> Self {
         Registry::default()
-    }
-
-    /// The handlers of this crate's kinds: mail, webhook, PKI refresh. Other modules
-    /// add theirs here, one line per kind.
-    pub fn builtin() -> Self {
-        let mut r = Registry::empty();
-        r.register(super::kind::MAIL, crate::notify::mail::deliver);
-        r.register(super::kind::WEBHOOK, crate::notify::webhook::deliver);
-        r.register(super::kind::PKI_REFRESH, crate::jobs::handlers::refresh_job);
-        r.register(
-            super::kind::HOUSEKEEPING,
-            crate::jobs::handlers::housekeeping_job,
-        );
-        r.register(
-            crate::account::JOB_RESET_REQUEST,
-            crate::account::reset_request_job,
-        );
-        r.register(
-            crate::complaint::JOB_REMINDER,
-            crate::complaint::reminder_job,
-        );
-        r.register(
-            crate::complaint::JOB_DEADLINE,
-            crate::complaint::deadline_job,
-        );
-        r
     }
 
     /// Sets the handler of `kind` (replacing any before).
@@ -173,11 +147,6 @@ pub struct Queue {
 }
 
 impl Queue {
-    /// The built-in handlers with `settings`, under a fresh worker name.
-    pub fn new(settings: QueueSettings) -> Self {
-        Queue::with_registry(Registry::builtin(), settings)
-    }
-
     /// `registry` with `settings`, under a fresh worker name.
     pub fn with_registry(registry: Registry, settings: QueueSettings) -> Self {
         let mut raw = [0u8; 4];

@@ -10,7 +10,7 @@ use serde_json::json;
 use super::kind;
 use super::registry::{Job, JobError};
 use crate::error::AppError;
-use crate::http::state::AppState;
+use crate::service::Services;
 
 /// The queue's timings.
 #[derive(Debug, Clone)]
@@ -189,7 +189,7 @@ pub async fn claim_in(
 /// Runs every job due at `now` (unix seconds), batch after batch, until none is left
 /// to claim; returns how many ran (successfully or not). Jobs that fail are put back
 /// with a later `run_at`, so they do not come back within the same call.
-pub async fn run_due(state: &AppState, now: i64) -> Result<usize, AppError> {
+pub async fn run_due(state: &Services, now: i64) -> Result<usize, AppError> {
     let mut total = 0;
     loop {
         let n = run_batch(state, now).await?;
@@ -202,7 +202,7 @@ pub async fn run_due(state: &AppState, now: i64) -> Result<usize, AppError> {
 
 /// Claims one batch of jobs due at `now`, runs them concurrently and records their
 /// outcomes; how many it claimed.
-async fn run_batch(state: &AppState, now: i64) -> Result<usize, AppError> {
+async fn run_batch(state: &Services, now: i64) -> Result<usize, AppError> {
     let q = &state.queue;
     let lease = i64::try_from(q.settings.lease.as_secs()).unwrap_or(300);
     let jobs = claim(&state.db, &q.worker_id, now, lease, q.settings.batch).await?;
@@ -223,7 +223,7 @@ async fn run_batch(state: &AppState, now: i64) -> Result<usize, AppError> {
 }
 
 /// Runs one claimed job under a deadline inside its lease and records the outcome.
-async fn run_one(state: &AppState, job: Job) -> Result<(), AppError> {
+async fn run_one(state: &Services, job: Job) -> Result<(), AppError> {
     let outcome = if job.attempts > job.max_attempts {
         // Claimed again after its lease ran out more often than it may be tried: its
         // runs keep dying (or hanging) before they finish.
@@ -260,7 +260,7 @@ async fn run_one(state: &AppState, job: Job) -> Result<(), AppError> {
 /// Records a job's outcome: done, retry later, or failed for good (with an audit
 /// entry). Only the worker that holds the claim may settle it.
 async fn settle(
-    state: &AppState,
+    state: &Services,
     job: &Job,
     outcome: Result<(), JobError>,
 ) -> Result<(), AppError> {
@@ -359,7 +359,7 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// When `stop` turns true (or its sender goes away: SIGTERM), it claims nothing more,
 /// gives the jobs under way [`SHUTDOWN_GRACE`] to finish and [`release`]s the rest, so
 /// that they are claimable at once rather than after their lease (300 s by default).
-pub async fn run(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+pub async fn run(state: Services, mut stop: tokio::sync::watch::Receiver<bool>) {
     let q = state.queue.clone();
     let poll = q.settings.poll;
     let lease = i64::try_from(q.settings.lease.as_secs()).unwrap_or(300);

@@ -1,0 +1,126 @@
+//! The use cases: authorization, one transaction, and what to tell whom. Every use
+//! case takes [`Services`] (never the HTTP layer's state), so that handlers, jobs and
+//! the command line run the same code.
+
+pub mod limiter;
+
+use std::sync::Arc;
+
+use ca::Ca;
+use ca::db::Database;
+
+/// What the use cases need: the database, the CA, the verifier, the policies, the
+/// job queue and the ways to tell people. Built once by the composition root.
+#[derive(Clone)]
+pub struct Services {
+    /// The shared database.
+    pub db: Database,
+    /// The online issuing CA.
+    pub ca: Arc<Ca>,
+    /// Domain-control checks.
+    pub challenger: Arc<verifier::Challenger>,
+    /// ICP filing source (none: every application goes to staff review).
+    pub icp: Option<Arc<dyn verifier::icp::IcpProvider>>,
+    /// Issue without staff approval once every check passes.
+    pub auto_approve: bool,
+    /// Re-verification timings for enrolled sites.
+    pub policy: verifier::recheck::Policy,
+    /// Complaint deadlines and reminders.
+    pub complaints: crate::complaint::ComplaintPolicy,
+    /// Sizes and counts of complaint attachments.
+    pub attachments: crate::attachment::AttachmentLimits,
+    /// Per-account upload quota and the decoding slots.
+    pub uploads: Arc<crate::attachment::UploadGate>,
+    /// Domain-control checks per account and hour (verification, re-verification).
+    pub domain_checks: Arc<limiter::Limiter<i64>>,
+    /// Draws seals and keeps the bytes.
+    pub seals: Arc<crate::domain::seal::SealRenderer>,
+    /// The public base URL without a trailing slash: links in mail, the origin that
+    /// forms must come from, and whether cookies are `Secure`.
+    pub public_url: String,
+    /// The job queue: handlers by kind, timings, this process's worker name.
+    pub queue: Arc<crate::jobs::queue::Queue>,
+    /// Sends the `mail` jobs.
+    pub mailer: Arc<crate::notify::mail::Mailer>,
+    /// Checks webhook URLs and delivers the `webhook` jobs.
+    pub webhooks: Arc<crate::notify::webhook::Webhooks>,
+}
+
+impl Services {
+    /// The services from the server's settings, an open database, the opened CA and
+    /// the job handlers the application registers.
+    pub fn build(
+        settings: &crate::config::ServerSettings,
+        db: Database,
+        ca: Arc<Ca>,
+        jobs: crate::jobs::queue::Registry,
+    ) -> ca::Result<Services> {
+        let config = |e: String| ca::Error::Config(e);
+        let icp = match settings.verifier.icp_provider.as_deref() {
+            Some(spec) => Some(Arc::from(
+                verifier::icp::provider_from_spec(spec).map_err(|e| config(e.to_string()))?,
+            )),
+            None => {
+                tracing::warn!(
+                    "no CHENGXIN_ICP_PROVIDER: every application will wait for staff review"
+                );
+                None
+            }
+        };
+        let challenger = verifier::Challenger::from_settings(&settings.verifier)
+            .map_err(|e| config(e.to_string()))?;
+        let registry = jobs;
+        let jobs = &settings.jobs;
+        let mailer = crate::notify::mail::Mailer::new(
+            jobs.smtp_url.as_deref(),
+            jobs.mail_from.as_deref(),
+            &settings.common.public_url()?,
+        )?;
+        let webhooks = crate::notify::webhook::Webhooks::new(
+            &settings.verifier,
+            std::time::Duration::from_secs(jobs.webhook_timeout_secs.max(1)),
+        )
+        .map_err(|e| config(e.to_string()))?;
+        Ok(Services {
+            db,
+            ca,
+            challenger: Arc::new(challenger),
+            icp,
+            auto_approve: settings.auto_approve,
+            policy: settings.verifier.policy(),
+            complaints: settings.complaint_policy(),
+            attachments: settings.attachment_limits(),
+            uploads: Arc::new(crate::attachment::UploadGate::new(
+                &settings.attachment_limits(),
+            )),
+            domain_checks: Arc::new(limiter::Limiter::new(
+                settings.domain_checks_per_hour,
+                3_600,
+            )),
+            seals: Arc::new(
+                crate::domain::seal::SealRenderer::new().map_err(|e| config(e.to_string()))?,
+            ),
+            public_url: settings.common.public_url()?,
+            queue: Arc::new(crate::jobs::queue::Queue::with_registry(
+                registry,
+                crate::jobs::queue::QueueSettings::from_settings(jobs),
+            )),
+            mailer: Arc::new(mailer),
+            webhooks: Arc::new(webhooks),
+        })
+    }
+
+    /// The public base URL (no trailing slash) that links in pages, mails and
+    /// snippets start with.
+    pub fn public_base(&self) -> String {
+        self.public_url.trim_end_matches('/').to_string()
+    }
+
+    /// The public URL's origin (`scheme://host[:port]`), what a same-origin form
+    /// submission names in `Origin`.
+    pub fn public_origin(&self) -> String {
+        url::Url::parse(&self.public_url)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default()
+    }
+}
