@@ -11,8 +11,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use badge_server::account::{self, Email, Role};
 use badge_server::config::ServerSettings;
+use badge_server::domain::account::{Email, Role};
 use badge_server::{application, http::AppState};
 use ca::on_pool;
 use ca::profile::SiteIdentity;
@@ -48,10 +48,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         badge_server::app::job_registry(),
     )?;
     let state = AppState::build(&settings, services);
-    let operator =
-        account::ensure(&db, &Email::parse("seed@chenxi-shuzhi.cn")?, Role::Operator).await?;
-    let staff =
-        account::ensure(&db, &Email::parse("seed-staff@chengxin.test")?, Role::Staff).await?;
+    let operator = badge_server::store::accounts::ensure(
+        &db,
+        &Email::parse("seed@chenxi-shuzhi.cn")?,
+        Role::Operator,
+    )
+    .await?;
+    let staff = badge_server::store::accounts::ensure(
+        &db,
+        &Email::parse("seed-staff@chengxin.test")?,
+        Role::Staff,
+    )
+    .await?;
     // Resumable: sites already there (from an interrupted run) are kept.
     let (existing,): (i64,) = on_pool!(&db, |p| sqlx::query_as("SELECT count(*) FROM sites")
         .fetch_one(p)

@@ -25,8 +25,8 @@ pub fn job_registry() -> Registry {
     r.register(queue::kind::PKI_REFRESH, jobs::refresh_job);
     r.register(queue::kind::HOUSEKEEPING, jobs::housekeeping_job);
     r.register(
-        crate::account::JOB_RESET_REQUEST,
-        crate::account::reset_request_job,
+        crate::domain::account::JOB_RESET_REQUEST,
+        crate::service::accounts::reset_request_job,
     );
     r.register(
         crate::complaint::JOB_REMINDER,

@@ -15,7 +15,7 @@ use verifier::recheck::{Enrollment, enroll};
 use verifier::{Method, Token, Verdict};
 use zeroize::Zeroizing;
 
-use crate::account::Account;
+use crate::domain::account::Account;
 use crate::error::AppError;
 use crate::service::Services;
 
@@ -792,7 +792,7 @@ pub async fn notify_same_key_revocations(
         for (site, email, domain) in holders {
             let domain = domain.unwrap_or_else(|| site.clone());
             let link = format!("{}/cert/{site}", state.public_base());
-            crate::account::enqueue_mail(
+            crate::service::accounts::enqueue_mail(
                 tx,
                 &email,
                 (

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use zeroize::Zeroizing;
 
-use crate::account::{self, Email, Role};
 use crate::config::ServerSettings;
+use crate::domain::account::{self, Email, Role};
 use crate::error::AppError;
 use crate::telemetry;
 
@@ -127,10 +127,12 @@ fn command_exit(result: Result<(), AppError>) -> ExitCode {
 async fn token(command: TokenCommand) -> Result<(), AppError> {
     /// The account of `email`; 404 when there is none.
     async fn owner(db: &ca::db::Database, email: &str) -> Result<account::Account, AppError> {
-        Ok(account::credentials(db, &Email::parse(email)?)
-            .await?
-            .ok_or(AppError::NotFound)?
-            .account)
+        Ok(
+            crate::store::accounts::credentials(db, &Email::parse(email)?)
+                .await?
+                .ok_or(AppError::NotFound)?
+                .account,
+        )
     }
     match command {
         TokenCommand::Create {
@@ -143,8 +145,9 @@ async fn token(command: TokenCommand) -> Result<(), AppError> {
             let role: Role = role.parse()?;
             let email = Email::parse(&email)?;
             let db = common.database().await?;
-            let account = account::ensure(&db, &email, role).await?;
-            let token = account::create_token_for(&db, &account, &label, days).await?;
+            let account = crate::store::accounts::ensure(&db, &email, role).await?;
+            let token =
+                crate::store::accounts::create_token_for(&db, &account, &label, days).await?;
             db.close().await;
             println!(
                 "account {} ({}), token expires in {days} days",
@@ -155,7 +158,7 @@ async fn token(command: TokenCommand) -> Result<(), AppError> {
         TokenCommand::List { email, common } => {
             let db = common.database().await?;
             let owner = owner(&db, &email).await?;
-            for t in account::tokens(&db, &owner).await? {
+            for t in crate::store::accounts::tokens(&db, &owner).await? {
                 let state = match t.revoked_at {
                     Some(_) => "revoked",
                     None if t.expires_at <= time::OffsetDateTime::now_utc().unix_timestamp() => {
@@ -176,7 +179,7 @@ async fn token(command: TokenCommand) -> Result<(), AppError> {
         TokenCommand::Revoke { email, id, common } => {
             let db = common.database().await?;
             let owner = owner(&db, &email).await?;
-            account::revoke_token(&db, "cli", &owner, id).await?;
+            crate::store::accounts::revoke_token(&db, "cli", &owner, id).await?;
             db.close().await;
             println!("token {id} of {} revoked", owner.email);
         }
@@ -207,18 +210,20 @@ async fn user_add(cmd: UserCommand) -> Result<(), AppError> {
     };
     let public_url = common.public_url()?;
     let db = common.database().await?;
-    let account = account::upsert_role(&db, &email, role).await?;
+    let account = crate::store::accounts::upsert_role(&db, &email, role).await?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let mut tx = db.begin().await?;
     match &password {
         Some(hash) => {
-            account::set_password(&mut tx, account.id, hash).await?;
-            account::confirm_email(&mut tx, account.id, now).await?;
+            crate::store::accounts::set_password(&mut tx, account.id, hash).await?;
+            crate::store::accounts::confirm_email(&mut tx, account.id, now).await?;
         }
-        None => account::enqueue_reset(&mut tx, &account, &public_url, now).await?,
+        None => {
+            crate::service::accounts::enqueue_reset(&mut tx, &account, &public_url, now).await?
+        }
     }
     tx.commit().await?;
-    let token = account::create_token(&db, &account, "cli").await?;
+    let token = crate::store::accounts::create_token(&db, &account, "cli").await?;
     db.close().await;
     println!("account {} ({})", account.email, account.role);
     if password.is_some() {

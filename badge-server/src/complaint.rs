@@ -16,9 +16,9 @@ use ca::{on_pool, on_tx};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::account::{Account, Role};
 use crate::application;
 use crate::attachment::{self, Attachment};
+use crate::domain::account::{Account, Role};
 use crate::domain::privacy;
 use crate::error::AppError;
 use crate::jobs::queue::{self, Job, JobError, kind};

@@ -8,7 +8,6 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod account;
 pub mod app;
 pub mod application;
 pub mod attachment;

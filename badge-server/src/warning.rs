@@ -9,8 +9,8 @@ use ca::{on_pool, on_tx};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::account::{Account, Role};
 use crate::application;
+use crate::domain::account::{Account, Role};
 use crate::error::AppError;
 
 /// Longest description or evidence, in characters.

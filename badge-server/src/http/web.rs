@@ -9,7 +9,7 @@ use axum::http::header::{
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::account::Account;
+use crate::domain::account::Account;
 use crate::error::AppError;
 use crate::http::extract::session::Session;
 
@@ -48,7 +48,7 @@ impl Nav {
     pub fn is_operator(&self) -> bool {
         self.account
             .as_ref()
-            .is_some_and(|a| a.role == crate::account::Role::Operator)
+            .is_some_and(|a| a.role == crate::domain::account::Role::Operator)
     }
 }
 

@@ -1,5 +1,6 @@
 //! Every mail text and every webhook delivery, queued inside the caller's
 //! transaction.
 
+pub mod account_mail;
 pub mod mail;
 pub mod webhook;

@@ -35,7 +35,7 @@ use verifier::dns::Perspectives;
 use verifier::http::SafeHttp;
 use verifier::net::PrivatePolicy;
 
-use crate::account::Account;
+use crate::domain::account::Account;
 use crate::error::AppError;
 use crate::jobs::queue::{Job, JobError};
 use crate::service::Services;

@@ -2,6 +2,7 @@
 //! case takes [`Services`] (never the HTTP layer's state), so that handlers, jobs and
 //! the command line run the same code.
 
+pub mod accounts;
 pub mod limiter;
 
 use std::sync::Arc;

@@ -1,4 +1,5 @@
 //! All of the server's SQL, one file per group of tables: private row handling and
 //! conversions into domain types; the only place with a backend branch.
 
+pub mod accounts;
 pub mod sessions;

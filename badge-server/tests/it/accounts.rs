@@ -10,7 +10,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
-use badge_server::account::{self, Email, Role};
+use badge_server::domain::account::{self, Email, Role};
 use badge_server::http::AppState;
 use ca::on_pool;
 use testkit::Backend;
@@ -144,13 +144,17 @@ impl TestApp {
     /// --password-file` makes it.
     pub(crate) async fn account(&self, role: Role, email: &str) {
         let email = Email::parse(email).unwrap();
-        let a = account::upsert_role(&self.state.db, &email, role)
+        let a = badge_server::store::accounts::upsert_role(&self.state.db, &email, role)
             .await
             .unwrap();
         let hash = badge_server::domain::password::hash(PASSWORD).unwrap();
         let mut tx = self.state.db.begin().await.unwrap();
-        account::set_password(&mut tx, a.id, &hash).await.unwrap();
-        account::confirm_email(&mut tx, a.id, 1).await.unwrap();
+        badge_server::store::accounts::set_password(&mut tx, a.id, &hash)
+            .await
+            .unwrap();
+        badge_server::store::accounts::confirm_email(&mut tx, a.id, 1)
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
     }
 }
@@ -570,7 +574,7 @@ async fn guessing_from_many_networks_locks_unknown_clients_but_never_a_browser_t
             .scalar("SELECT id FROM accounts WHERE email = 'sun@example.cn'")
             .await;
         let mut tx = t.state.db.begin().await.unwrap();
-        account::set_password(
+        badge_server::store::accounts::set_password(
             &mut tx,
             id,
             &badge_server::domain::password::hash(PASSWORD).unwrap(),
@@ -620,16 +624,17 @@ async fn a_reset_link_sets_a_new_password_once_ends_every_session_and_expired_or
     for backend in Backend::all() {
         let t = TestApp::new(backend).await;
         t.account(Role::Operator, "sun@example.cn").await;
-        let sun = account::upsert_role(
+        let sun = badge_server::store::accounts::upsert_role(
             &t.state.db,
             &Email::parse("sun@example.cn").unwrap(),
             Role::Operator,
         )
         .await
         .unwrap();
-        let old_token = account::create_token(&t.state.db, &sun, "before the reset")
-            .await
-            .unwrap();
+        let old_token =
+            badge_server::store::accounts::create_token(&t.state.db, &sun, "before the reset")
+                .await
+                .unwrap();
         assert_eq!(me(&t, &old_token).await, StatusCode::OK);
         let mut other_device = t.browser();
         assert_eq!(
@@ -897,14 +902,14 @@ async fn the_json_api_takes_bearer_tokens_only_and_ignores_a_session_cookie() {
         let r = b.get("/api/v1/me").await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{r:?}");
         assert!(r.set_cookie().is_none());
-        let a = account::ensure(
+        let a = badge_server::store::accounts::ensure(
             &t.state.db,
             &Email::parse("feng@example.cn").unwrap(),
             Role::Operator,
         )
         .await
         .unwrap();
-        let token = account::create_token(&t.state.db, &a, "test")
+        let token = badge_server::store::accounts::create_token(&t.state.db, &a, "test")
             .await
             .unwrap();
         let req = Request::get("/api/v1/me")
@@ -1093,31 +1098,33 @@ async fn api_tokens_expire_are_listed_without_secrets_and_can_be_revoked_by_thei
     for backend in Backend::all() {
         let t = TestApp::new(backend).await;
         t.account(Role::Operator, "sun@example.cn").await;
-        let sun = account::upsert_role(
+        let sun = badge_server::store::accounts::upsert_role(
             &t.state.db,
             &Email::parse("sun@example.cn").unwrap(),
             Role::Operator,
         )
         .await
         .unwrap();
-        let moon = account::upsert_role(
+        let moon = badge_server::store::accounts::upsert_role(
             &t.state.db,
             &Email::parse("moon@example.cn").unwrap(),
             Role::Operator,
         )
         .await
         .unwrap();
-        let main = account::create_token(&t.state.db, &sun, "deploy")
+        let main = badge_server::store::accounts::create_token(&t.state.db, &sun, "deploy")
             .await
             .unwrap();
-        let short = account::create_token_for(&t.state.db, &sun, "one day", 1)
-            .await
-            .unwrap();
-        let theirs = account::create_token(&t.state.db, &moon, "moon")
+        let short =
+            badge_server::store::accounts::create_token_for(&t.state.db, &sun, "one day", 1)
+                .await
+                .unwrap();
+        let theirs = badge_server::store::accounts::create_token(&t.state.db, &moon, "moon")
             .await
             .unwrap();
         assert!(matches!(
-            account::create_token_for(&t.state.db, &sun, "forever", 10_000).await,
+            badge_server::store::accounts::create_token_for(&t.state.db, &sun, "forever", 10_000)
+                .await,
             Err(badge_server::AppError::Invalid(_))
         ));
         for tok in [&main, &short, &theirs] {
@@ -1181,7 +1188,7 @@ async fn api_tokens_expire_are_listed_without_secrets_and_can_be_revoked_by_thei
         assert_eq!(audit, 1);
 
         // The account page lists them and revokes with its form.
-        let fresh = account::create_token(&t.state.db, &sun, "laptop")
+        let fresh = badge_server::store::accounts::create_token(&t.state.db, &sun, "laptop")
             .await
             .unwrap();
         let mut b = t.browser();
@@ -1331,14 +1338,14 @@ async fn metrics_need_their_token_api_answers_are_not_stored_and_plain_http_gets
     );
 
     // API answers (accounts, complaints, evidence) are never stored by a cache.
-    let sun = account::upsert_role(
+    let sun = badge_server::store::accounts::upsert_role(
         &t.state.db,
         &Email::parse("sun@example.cn").unwrap(),
         Role::Operator,
     )
     .await
     .unwrap();
-    let token = account::create_token(&t.state.db, &sun, "cache")
+    let token = badge_server::store::accounts::create_token(&t.state.db, &sun, "cache")
         .await
         .unwrap();
     let me = Request::get("/api/v1/me")

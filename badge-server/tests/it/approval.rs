@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use badge_server::account::{self, Email, Role};
 use badge_server::application;
+use badge_server::domain::account::{self, Email, Role};
 use serde_json::Value;
 use testkit::{Backend, Zone};
 use verifier::Verdict;
@@ -44,9 +44,13 @@ fn dataset(dir: &std::path::Path, name: &str, rows: &[Value]) -> Arc<dyn IcpProv
 /// The operator (with a password, for pages) and the staff member of these tests.
 async fn people(t: &TestApp) -> (account::Account, account::Account) {
     let operator = crate::pages::account_of(t, Role::Operator, OPERATOR).await;
-    let staff = account::upsert_role(&t.state.db, &Email::parse(STAFF).unwrap(), Role::Staff)
-        .await
-        .unwrap();
+    let staff = badge_server::store::accounts::upsert_role(
+        &t.state.db,
+        &Email::parse(STAFF).unwrap(),
+        Role::Staff,
+    )
+    .await
+    .unwrap();
     (operator, staff)
 }
 
@@ -126,9 +130,10 @@ async fn only_proven_domains_are_certified_whatever_the_filing_says_and_whoever_
         let mut t = TestApp::new(backend).await;
         t.account(Role::Staff, STAFF).await;
         let (operator, staff) = people(&t).await;
-        let staff_token = account::create_token(&t.state.db, &staff, "approval test")
-            .await
-            .unwrap();
+        let staff_token =
+            badge_server::store::accounts::create_token(&t.state.db, &staff, "approval test")
+                .await
+                .unwrap();
         let dir = tempfile::tempdir().unwrap();
         // No DNS server listens there; a one-second timeout keeps the test short.
         let unreachable = Arc::new(
@@ -523,7 +528,7 @@ async fn domain_control_checks_are_limited_per_account_and_hour() {
     let (operator, _) = people(&t).await;
     t.state.domain_checks = Arc::new(badge_server::service::limiter::Limiter::new(3, 3_600));
     t.rebuild();
-    let token = account::create_token(&t.state.db, &operator, "limits")
+    let token = badge_server::store::accounts::create_token(&t.state.db, &operator, "limits")
         .await
         .unwrap();
     let id = crate::apply_for(

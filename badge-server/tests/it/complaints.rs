@@ -7,7 +7,7 @@
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
-use badge_server::account::{self, Account, Email, Role};
+use badge_server::domain::account::{Account, Email, Role};
 use badge_server::jobs::queue::run_due;
 use badge_server::{complaint, http::AppState};
 use ca::on_pool;
@@ -30,15 +30,18 @@ struct People {
 /// The fixture site, certified, with its operator and a visitor who will complain.
 async fn certified_site(s: &AppState) -> (String, People) {
     let email = |e: &str| Email::parse(e).unwrap();
-    let operator = account::ensure(&s.db, &email("op@chenxi-shuzhi.cn"), Role::Operator)
-        .await
-        .unwrap();
-    let staff = account::ensure(&s.db, &email("staff@chengxin.test"), Role::Staff)
-        .await
-        .unwrap();
-    let visitor = account::ensure(&s.db, &email("visitor@example.com"), Role::User)
-        .await
-        .unwrap();
+    let operator =
+        badge_server::store::accounts::ensure(&s.db, &email("op@chenxi-shuzhi.cn"), Role::Operator)
+            .await
+            .unwrap();
+    let staff =
+        badge_server::store::accounts::ensure(&s.db, &email("staff@chengxin.test"), Role::Staff)
+            .await
+            .unwrap();
+    let visitor =
+        badge_server::store::accounts::ensure(&s.db, &email("visitor@example.com"), Role::User)
+            .await
+            .unwrap();
     let site = crate::certified_site(s, &operator, &staff, "chenxi-shuzhi.cn").await;
     (
         site,
@@ -184,7 +187,7 @@ async fn reputation_counts_the_last_twelve_months_and_stays_hidden_below_five_co
         .into_iter()
         .enumerate()
     {
-        let who = account::ensure(
+        let who = badge_server::store::accounts::ensure(
             &s.db,
             &Email::parse(&format!("visitor{i}@example.com")).unwrap(),
             Role::User,
@@ -291,11 +294,12 @@ async fn attaching(backend: Backend) -> Attaching {
         (Role::User, OTHER_USER),
     ] {
         t.account(role, email).await;
-        let a = account::ensure(&t.state.db, &Email::parse(email).unwrap(), role)
-            .await
-            .unwrap();
+        let a =
+            badge_server::store::accounts::ensure(&t.state.db, &Email::parse(email).unwrap(), role)
+                .await
+                .unwrap();
         tokens.push(
-            account::create_token(&t.state.db, &a, "test")
+            badge_server::store::accounts::create_token(&t.state.db, &a, "test")
                 .await
                 .unwrap(),
         );
@@ -752,9 +756,13 @@ async fn nothing_is_added_to_a_closed_complaint() {
         let w = attaching(backend).await;
         let t = &w.t;
         let (png, _) = noisy_png(8, 8);
-        let visitor = account::ensure(&t.state.db, &Email::parse(VISITOR).unwrap(), Role::User)
-            .await
-            .unwrap();
+        let visitor = badge_server::store::accounts::ensure(
+            &t.state.db,
+            &Email::parse(VISITOR).unwrap(),
+            Role::User,
+        )
+        .await
+        .unwrap();
         complaint::withdraw(&t.state, &visitor, &w.complaint, now())
             .await
             .unwrap();
@@ -968,7 +976,7 @@ async fn filing_is_limited_per_account_and_per_site_and_only_standing_complaints
         // Per site: four an hour from everyone together.
         let mut others = Vec::new();
         for i in 0..4 {
-            let who = account::ensure(
+            let who = badge_server::store::accounts::ensure(
                 &s.db,
                 &Email::parse(&format!("neighbour{i}@example.com")).unwrap(),
                 Role::User,
@@ -989,7 +997,7 @@ async fn filing_is_limited_per_account_and_per_site_and_only_standing_complaints
 
         // Public figures count standing complaints only: five filed, one dismissed
         // and four withdrawn or open → hidden; the dismissed one never counts.
-        let staff = account::ensure(
+        let staff = badge_server::store::accounts::ensure(
             &s.db,
             &Email::parse("staff@chengxin.test").unwrap(),
             Role::Staff,
@@ -1093,7 +1101,7 @@ async fn four_times_the_pool_of_concurrent_decisions_all_finish_and_each_reports
         // 32 complaints about one site in an hour, from 32 people.
         s.complaints.per_site_per_hour = 100;
         let (site, people) = certified_site(&s).await;
-        let staff = account::ensure(
+        let staff = badge_server::store::accounts::ensure(
             &s.db,
             &Email::parse("staff@chengxin.test").unwrap(),
             Role::Staff,
@@ -1102,7 +1110,7 @@ async fn four_times_the_pool_of_concurrent_decisions_all_finish_and_each_reports
         .unwrap();
         let mut ids = Vec::new();
         for i in 0..32 {
-            let visitor = account::ensure(
+            let visitor = badge_server::store::accounts::ensure(
                 &s.db,
                 &Email::parse(&format!("visitor{i}@example.com")).unwrap(),
                 Role::User,
@@ -1188,7 +1196,7 @@ async fn an_upheld_key_compromise_complaint_mails_the_holder_of_another_certific
         let s = state(dir.path(), backend).await;
         let (site, people) = certified_site(&s).await;
         let staff = &people.staff;
-        let other = account::ensure(
+        let other = badge_server::store::accounts::ensure(
             &s.db,
             &Email::parse("b@pujiangyun.com").unwrap(),
             Role::Operator,

@@ -66,7 +66,7 @@ pub(crate) async fn app_state(dir: &Path, db_url: &str, extra: &[&str]) -> AppSt
 /// `pending`: its id.
 pub(crate) async fn pending_application(
     state: &AppState,
-    operator: &badge_server::account::Account,
+    operator: &badge_server::domain::account::Account,
     domain: &str,
 ) -> String {
     apply_for(state, operator, "京ICP备2024018653号-1", &[domain]).await
@@ -89,7 +89,7 @@ pub(crate) fn fixture_identity(icp: &str, domains: &[&str]) -> ca::profile::Site
 /// first of `domains`, stored as the API stores it (a key generated): its id.
 pub(crate) async fn apply_for(
     state: &AppState,
-    operator: &badge_server::account::Account,
+    operator: &badge_server::domain::account::Account,
     icp: &str,
     domains: &[&str],
 ) -> String {
@@ -99,7 +99,7 @@ pub(crate) async fn apply_for(
 /// As [`apply_for`], with the operator's own PKCS#10 request when `csr_pem` is given.
 pub(crate) async fn apply_with_csr(
     state: &AppState,
-    operator: &badge_server::account::Account,
+    operator: &badge_server::domain::account::Account,
     icp: &str,
     domains: &[&str],
     csr_pem: Option<&str>,
@@ -115,7 +115,10 @@ pub(crate) async fn apply_with_csr(
 
 /// The PKCS#10 request of `operator`'s (only) application: its key, for another
 /// application that uses the same key.
-pub(crate) async fn csr_of(state: &AppState, operator: &badge_server::account::Account) -> String {
+pub(crate) async fn csr_of(
+    state: &AppState,
+    operator: &badge_server::domain::account::Account,
+) -> String {
     let (csr,): (String,) = ca::on_pool!(&state.db, |p| sqlx::query_as(
         "SELECT csr_pem FROM applications WHERE account_id = $1"
     )
@@ -143,7 +146,7 @@ pub(crate) fn challenger_for(dns: &testkit::DnsServer) -> verifier::Challenger {
 /// (`review`). The verification's answer.
 pub(crate) async fn prove_control(
     state: &AppState,
-    actor: &badge_server::account::Account,
+    actor: &badge_server::domain::account::Account,
     id: &str,
 ) -> serde_json::Value {
     let app = badge_server::application::get(&state.db, id)
@@ -166,8 +169,8 @@ pub(crate) async fn prove_control(
 /// source), and `staff` approves it. The site's id.
 pub(crate) async fn certified_site(
     state: &AppState,
-    operator: &badge_server::account::Account,
-    staff: &badge_server::account::Account,
+    operator: &badge_server::domain::account::Account,
+    staff: &badge_server::domain::account::Account,
     domain: &str,
 ) -> String {
     certified_site_with_csr(state, operator, staff, domain, None).await
@@ -176,8 +179,8 @@ pub(crate) async fn certified_site(
 /// As [`certified_site`], the key from `csr_pem` when given.
 pub(crate) async fn certified_site_with_csr(
     state: &AppState,
-    operator: &badge_server::account::Account,
-    staff: &badge_server::account::Account,
+    operator: &badge_server::domain::account::Account,
+    staff: &badge_server::domain::account::Account,
     domain: &str,
     csr_pem: Option<&str>,
 ) -> String {

@@ -11,7 +11,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderValue, Method, Request, StatusCode, header};
 use axum::response::IntoResponse;
-use badge_server::account::{self, Email, Role};
+use badge_server::domain::account::{Email, Role};
 use badge_server::http::AppState;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -499,10 +499,11 @@ impl Client {
 }
 
 async fn token(state: &AppState, role: Role, email: &str) -> String {
-    let account = account::ensure(&state.db, &Email::parse(email).unwrap(), role)
-        .await
-        .unwrap();
-    account::create_token(&state.db, &account, "test")
+    let account =
+        badge_server::store::accounts::ensure(&state.db, &Email::parse(email).unwrap(), role)
+            .await
+            .unwrap();
+    badge_server::store::accounts::create_token(&state.db, &account, "test")
         .await
         .unwrap()
 }
@@ -664,7 +665,7 @@ async fn what_the_api_answers_through_an_application_s_life_is_what_the_document
     c.post(&approve, staff, json!({}), 409).await;
     // Proven over real DNS, the filing question goes to staff, who approve: the key
     // was the operator's (generated at apply time), so approval returns none.
-    let operator = account::ensure(
+    let operator = badge_server::store::accounts::ensure(
         &state.db,
         &Email::parse("a@chenxi-shuzhi.cn").unwrap(),
         Role::Operator,

@@ -4,7 +4,7 @@
 //! changed, and user text escaped wherever it is shown.
 
 use axum::http::StatusCode;
-use badge_server::account::{self, Account, Email, Role};
+use badge_server::domain::account::{Account, Email, Role};
 use testkit::Backend;
 
 use crate::accounts::{Client, PASSWORD, Resp, TestApp};
@@ -22,7 +22,7 @@ const COMPLAINT: &str = "付款后不发货，客服电话13812345678不接，�
 
 pub(crate) async fn account_of(t: &TestApp, role: Role, email: &str) -> Account {
     t.account(role, email).await;
-    account::upsert_role(&t.state.db, &Email::parse(email).unwrap(), role)
+    badge_server::store::accounts::upsert_role(&t.state.db, &Email::parse(email).unwrap(), role)
         .await
         .unwrap()
 }
@@ -845,7 +845,7 @@ async fn an_application_goes_from_the_apply_form_to_an_upheld_complaint_through_
         assert_eq!(t.scalar("SELECT COUNT(*) FROM sites").await, 0);
 
         // Proven over real DNS: the filing question waits for staff.
-        let operator = account::upsert_role(
+        let operator = badge_server::store::accounts::upsert_role(
             &t.state.db,
             &Email::parse(OPERATOR).unwrap(),
             Role::Operator,
@@ -1045,9 +1045,13 @@ async fn forged_referers_cannot_fill_the_copied_seal_report_real_copies_seen_ove
             !console.body.contains("copy-0.example"),
             "the burst is listed"
         );
-        let staff = account::upsert_role(&t.state.db, &Email::parse(STAFF).unwrap(), Role::Staff)
-            .await
-            .unwrap();
+        let staff = badge_server::store::accounts::upsert_role(
+            &t.state.db,
+            &Email::parse(STAFF).unwrap(),
+            Role::Staff,
+        )
+        .await
+        .unwrap();
         let listed = badge_server::warning::copies(&t.state.db, &staff)
             .await
             .unwrap();

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
-use badge_server::account::{self, Email, Role};
+use badge_server::domain::account::{Email, Role};
 use testkit::Backend;
 
 use crate::accounts::{PUBLIC, TestApp};
@@ -99,7 +99,7 @@ async fn a_key_compromise_revocation_mails_the_holders_of_the_other_certificates
         let t = TestApp::new(backend).await;
         let db = &t.state.db;
         let role = |email: &'static str, role| async move {
-            account::ensure(db, &Email::parse(email).unwrap(), role)
+            badge_server::store::accounts::ensure(db, &Email::parse(email).unwrap(), role)
                 .await
                 .unwrap()
         };
@@ -120,7 +120,9 @@ async fn a_key_compromise_revocation_mails_the_holders_of_the_other_certificates
         let c = crate::certified_site(&t.state, &b, &staff, "www.chenxi-shuzhi.cn").await;
         let before = t.mails().await.len();
 
-        let bearer = account::create_token(db, &staff, "test").await.unwrap();
+        let bearer = badge_server::store::accounts::create_token(db, &staff, "test")
+            .await
+            .unwrap();
         let req = Request::post(format!("/api/v1/sites/{site_a}/revoke"))
             .header(header::AUTHORIZATION, format!("Bearer {bearer}"))
             .header(header::CONTENT_TYPE, "application/json")

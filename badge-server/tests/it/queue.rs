@@ -439,10 +439,10 @@ async fn housekeeping_deletes_old_finished_jobs_expired_sessions_and_old_links_a
             .map(drop)
             .unwrap());
         }
-        let account = badge_server::account::ensure(
+        let account = badge_server::store::accounts::ensure(
             &s.db,
-            &badge_server::account::Email::parse("li.lei@example.cn").unwrap(),
-            badge_server::account::Role::User,
+            &badge_server::domain::account::Email::parse("li.lei@example.cn").unwrap(),
+            badge_server::domain::account::Role::User,
         )
         .await
         .unwrap();

@@ -5,8 +5,8 @@
 //! a wording or layout change shows up for review, and the backends cannot drift
 //! apart.
 
-use badge_server::account::{self, Email, Role};
 use badge_server::complaint;
+use badge_server::domain::account::{Email, Role};
 use testkit::Backend;
 
 use crate::pages::{OPERATOR, STAFF, USER, signed_in, world};
@@ -72,10 +72,13 @@ async fn the_mails_and_pages_of_an_upheld_complaint_read_as_reviewed() {
         image::RgbImage::from_pixel(4, 3, image::Rgb([200, 30, 30]))
             .write_to(&mut png, image::ImageFormat::Png)
             .unwrap();
-        let complainant =
-            account::upsert_role(&t.state.db, &Email::parse(USER).unwrap(), Role::User)
-                .await
-                .unwrap();
+        let complainant = badge_server::store::accounts::upsert_role(
+            &t.state.db,
+            &Email::parse(USER).unwrap(),
+            Role::User,
+        )
+        .await
+        .unwrap();
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         complaint::attach(
             &t.state,

@@ -4,7 +4,7 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use badge_server::account::{self, Email, Role};
+use badge_server::domain::account::{Email, Role};
 use serde_json::{Value, json};
 use testkit::Backend;
 
@@ -16,21 +16,21 @@ async fn a_warning_on_a_public_suffix_is_refused_and_one_on_a_certified_domain_n
     for backend in Backend::all() {
         let t = TestApp::new(backend).await;
         t.account(Role::Staff, "staff@chengxin.test").await;
-        let operator = account::ensure(
+        let operator = badge_server::store::accounts::ensure(
             &t.state.db,
             &Email::parse("op@chenxi-shuzhi.cn").unwrap(),
             Role::Operator,
         )
         .await
         .unwrap();
-        let staff = account::ensure(
+        let staff = badge_server::store::accounts::ensure(
             &t.state.db,
             &Email::parse("staff@chengxin.test").unwrap(),
             Role::Staff,
         )
         .await
         .unwrap();
-        let token = account::create_token(&t.state.db, &staff, "warnings")
+        let token = badge_server::store::accounts::create_token(&t.state.db, &staff, "warnings")
             .await
             .unwrap();
         let site = crate::certified_site(&t.state, &operator, &staff, "chenxi-shuzhi.cn").await;

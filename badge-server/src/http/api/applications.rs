@@ -15,8 +15,8 @@ use utoipa_axum::routes;
 use verifier::Method;
 use verifier::icp::Filings;
 
-use crate::account::{Account, Role};
 use crate::application::{self, Application};
+use crate::domain::account::{Account, Role};
 use crate::error::AppError;
 use crate::http::openapi::{
     ApplicationView, ErrorBody, InvalidFields, RecheckSummary, Site, VerifyOutcome,

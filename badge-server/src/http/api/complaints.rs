@@ -12,9 +12,9 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::account::Account;
 use crate::attachment::{self, Refusal};
 use crate::complaint::{self, Complaint, Decision, Event, Party};
+use crate::domain::account::Account;
 use crate::domain::privacy;
 use crate::error::AppError;
 use crate::http::openapi::{ErrorBody, InvalidFields};

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::account::{self, Account, TokenInfo};
+use crate::domain::account::{Account, TokenInfo};
 use crate::error::AppError;
 use crate::http::openapi::ErrorBody;
 use crate::http::state::AppState;
@@ -54,7 +54,9 @@ async fn list_tokens(
     State(state): State<AppState>,
     account: Account,
 ) -> Result<Json<Vec<TokenInfo>>, AppError> {
-    Ok(Json(account::tokens(&state.db, &account).await?))
+    Ok(Json(
+        crate::store::accounts::tokens(&state.db, &account).await?,
+    ))
 }
 
 /// Revoke one of the account's API tokens
@@ -78,6 +80,6 @@ async fn revoke_token(
     account: Account,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, AppError> {
-    account::revoke_token(&state.db, &account.email, &account, id).await?;
+    crate::store::accounts::revoke_token(&state.db, &account.email, &account, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::account::Account;
+use crate::domain::account::Account;
 use crate::error::AppError;
 use crate::http::openapi::{ErrorBody, InvalidFields};
 use crate::http::state::AppState;
@@ -133,7 +133,10 @@ async fn publish(
     account: Account,
     body: Result<Json<WarningBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Warning>), AppError> {
-    account.require(&[crate::account::Role::Staff, crate::account::Role::Admin])?;
+    account.require(&[
+        crate::domain::account::Role::Staff,
+        crate::domain::account::Role::Admin,
+    ])?;
     let Json(b) = body?;
     let w = warning::publish(
         &state.db,
@@ -235,7 +238,10 @@ async fn warn_copy(
     account: Account,
     body: Result<Json<CopyBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Warning>), AppError> {
-    account.require(&[crate::account::Role::Staff, crate::account::Role::Admin])?;
+    account.require(&[
+        crate::domain::account::Role::Staff,
+        crate::domain::account::Role::Admin,
+    ])?;
     let Json(b) = body?;
     let w = warning::from_copy(&state.db, &account, &b.site, &b.host, now()).await?;
     Ok((StatusCode::CREATED, Json(w)))

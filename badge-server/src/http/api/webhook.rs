@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::account::{Account, Role};
+use crate::domain::account::{Account, Role};
 use crate::error::AppError;
 use crate::http::openapi::{ErrorBody, InvalidFields};
 use crate::http::state::AppState;

@@ -4,7 +4,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
-use crate::account::{self, Account};
+use crate::domain::account::Account;
 use crate::error::AppError;
 use crate::http::state::AppState;
 
@@ -24,7 +24,7 @@ impl FromRequestParts<AppState> for Account {
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
             .ok_or(AppError::Unauthorized)?;
-        account::authenticate(&state.db, token.trim())
+        crate::store::accounts::authenticate(&state.db, token.trim())
             .await?
             .ok_or(AppError::Unauthorized)
     }

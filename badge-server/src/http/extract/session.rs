@@ -34,7 +34,7 @@ use ca::db::Database;
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 
-use crate::account::{self, Account, Role};
+use crate::domain::account::{self, Account, Role};
 use crate::error::AppError;
 use crate::http::state::AppState;
 use crate::http::web::PageError;

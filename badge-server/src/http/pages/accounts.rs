@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::account::{self, Account, Email, Purpose, Role, TokenProblem};
+use crate::domain::account::{Account, Email, Purpose, Role, TokenProblem};
 use crate::domain::password;
 use crate::error::AppError;
 use crate::http::extract::session::{self, CsrfForm, SignedIn, Visitor, safe_next};
@@ -136,7 +136,7 @@ async fn login(
         ));
     }
     let email = Email::parse(&form.email)?;
-    let creds = account::credentials(&state.db, &email).await?;
+    let creds = crate::store::accounts::credentials(&state.db, &email).await?;
     // One argon2 verification on every path, so an unknown address, a locked account
     // and a wrong password take the same time and get the same answer.
     let matched = password::verify_blocking(
@@ -150,13 +150,20 @@ async fn login(
     // Locks are per client (a known browser, else a network), so a guesser locks out
     // only themselves; unknown clients together are locked after many more failures.
     let device = session::device_token(&headers, &state);
-    let client =
-        account::login_client(&state.db, creds.account.id, device.as_deref(), ip, now).await?;
-    if account::login_locked(&state.db, creds.account.id, &client, now).await? {
+    let client = crate::store::accounts::login_client(
+        &state.db,
+        creds.account.id,
+        device.as_deref(),
+        ip,
+        now,
+    )
+    .await?;
+    if crate::store::accounts::login_locked(&state.db, creds.account.id, &client, now).await? {
         return Ok(again(StatusCode::UNAUTHORIZED, WRONG_CREDENTIALS.into()));
     }
     if !matched {
-        account::record_failed_login(&state.db, creds.account.id, &client, now).await?;
+        crate::store::accounts::record_failed_login(&state.db, creds.account.id, &client, now)
+            .await?;
         return Ok(again(StatusCode::UNAUTHORIZED, WRONG_CREDENTIALS.into()));
     }
     if creds.email_confirmed_at.is_none() {
@@ -166,7 +173,8 @@ async fn login(
                 .into(),
         ));
     }
-    let device = account::signed_in_from(&state.db, creds.account.id, &client, now).await?;
+    let device =
+        crate::store::accounts::signed_in_from(&state.db, creds.account.id, &client, now).await?;
     let new = session::start(&state, Some(&session), creds.account).await?;
     let to = if next.is_empty() { "/account" } else { &next };
     let mut response = new.attach(see_other(to, None));
@@ -275,14 +283,15 @@ async fn register(
     let (email, role) = (Email::parse(&form.email)?, role.unwrap_or(Role::User));
     let hash = password::hash_blocking(form.password).await?;
     let mut tx = state.db.begin().await?;
-    match account::insert_with_password(&mut tx, &email, role, &hash, now).await? {
+    match crate::store::accounts::insert_with_password(&mut tx, &email, role, &hash, now).await? {
         Some(id) => {
             let created = Account {
                 id,
                 email: email.as_str().into(),
                 role,
             };
-            account::enqueue_confirm(&mut tx, &created, &state.public_url, now).await?;
+            crate::service::accounts::enqueue_confirm(&mut tx, &created, &state.public_url, now)
+                .await?;
             ca::audit::append(
                 &mut tx,
                 email.as_str(),
@@ -296,11 +305,11 @@ async fn register(
             // The address has an account: tell its owner, and tell the visitor the same
             // as for a new one, so the form does not reveal who is registered.
             let u = &state.public_url;
-            let text = account::mail::already_registered(
+            let text = crate::notify::account_mail::already_registered(
                 &format!("{u}/login"),
                 &format!("{u}/password/forgot"),
             );
-            account::enqueue_mail(&mut tx, email.as_str(), text, now).await?;
+            crate::service::accounts::enqueue_mail(&mut tx, email.as_str(), text, now).await?;
         }
     }
     tx.commit().await?;
@@ -394,11 +403,18 @@ async fn confirm(
     let nav = Nav::of(session.as_ref());
     let now = now();
     let mut tx = state.db.begin().await?;
-    let id = match account::use_email_token(&mut tx, q.token.trim(), Purpose::Confirm, now).await? {
+    let id = match crate::store::accounts::use_email_token(
+        &mut tx,
+        q.token.trim(),
+        Purpose::Confirm,
+        now,
+    )
+    .await?
+    {
         Ok(id) => id,
         Err(problem) => return Ok(token_problem_page(nav, problem, Purpose::Confirm)),
     };
-    account::confirm_email(&mut tx, id, now).await?;
+    crate::store::accounts::confirm_email(&mut tx, id, now).await?;
     tx.commit().await?;
     let page = MessagePage::new(
         nav,
@@ -465,7 +481,7 @@ async fn forgot(
     // The same work for every address (one queued job): the answer's timing must not
     // tell whether the address has an account. The job makes the link, or nothing.
     let mut tx = state.db.begin().await?;
-    account::enqueue_reset_request(&mut tx, &email, now).await?;
+    crate::service::accounts::enqueue_reset_request(&mut tx, &email, now).await?;
     tx.commit().await?;
     let page = MessagePage::new(
         Nav::of(Some(&session)),
@@ -502,7 +518,7 @@ async fn reset_page(
 ) -> Result<Response, PageError> {
     let token = q.token.trim().to_string();
     if let Err(problem) =
-        account::peek_email_token(&state.db, &token, Purpose::Reset, now()).await?
+        crate::store::accounts::peek_email_token(&state.db, &token, Purpose::Reset, now()).await?
     {
         return Ok(session.attach(token_problem_page(
             Nav::of(Some(&session)),
@@ -534,10 +550,13 @@ async fn reset(
 ) -> Result<Response, PageError> {
     let now = now();
     let nav = Nav::of(Some(&session));
-    let id = match account::peek_email_token(&state.db, &form.token, Purpose::Reset, now).await? {
-        Ok(id) => id,
-        Err(problem) => return Ok(token_problem_page(nav, problem, Purpose::Reset)),
-    };
+    let id =
+        match crate::store::accounts::peek_email_token(&state.db, &form.token, Purpose::Reset, now)
+            .await?
+        {
+            Ok(id) => id,
+            Err(problem) => return Ok(token_problem_page(nav, problem, Purpose::Reset)),
+        };
     let (email,): (String,) = ca::on_pool!(&state.db, |p| sqlx::query_as(
         "SELECT email FROM accounts WHERE id = $1"
     )
@@ -562,13 +581,16 @@ async fn reset(
     }
     let hash = password::hash_blocking(form.password).await?;
     let mut tx = state.db.begin().await?;
-    let id = match account::use_email_token(&mut tx, &form.token, Purpose::Reset, now).await? {
-        Ok(id) => id,
-        Err(problem) => return Ok(token_problem_page(nav, problem, Purpose::Reset)),
-    };
-    account::set_password(&mut tx, id, &hash).await?;
+    let id =
+        match crate::store::accounts::use_email_token(&mut tx, &form.token, Purpose::Reset, now)
+            .await?
+        {
+            Ok(id) => id,
+            Err(problem) => return Ok(token_problem_page(nav, problem, Purpose::Reset)),
+        };
+    crate::store::accounts::set_password(&mut tx, id, &hash).await?;
     // The mail reached its owner: that confirms the address too.
-    account::confirm_email(&mut tx, id, now).await?;
+    crate::store::accounts::confirm_email(&mut tx, id, now).await?;
     ca::audit::append(
         &mut tx,
         &email,
@@ -641,9 +663,9 @@ async fn account_page(
     State(state): State<AppState>,
     user: SignedIn,
 ) -> Result<Response, PageError> {
-    let (created, confirmed) = account::dates(&state.db, user.account.id).await?;
+    let (created, confirmed) = crate::store::accounts::dates(&state.db, user.account.id).await?;
     let now = now();
-    let tokens = account::tokens(&state.db, &user.account)
+    let tokens = crate::store::accounts::tokens(&state.db, &user.account)
         .await?
         .into_iter()
         .map(|t| MyToken {
@@ -705,7 +727,7 @@ async fn revoke_token(
     let Some(account) = session.account.clone() else {
         return Err(PageError::Login(Some("/account".into())));
     };
-    match account::revoke_token(&state.db, &account.email, &account, id).await {
+    match crate::store::accounts::revoke_token(&state.db, &account.email, &account, id).await {
         Ok(()) | Err(AppError::NotFound) => Ok(see_other("/account", None)),
         Err(e) => Err(e.into()),
     }

@@ -13,10 +13,10 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use crate::account::Role;
 use crate::application;
 use crate::attachment;
 use crate::complaint::{self, Category, Party, Status};
+use crate::domain::account::Role;
 use crate::error::AppError;
 use crate::http::extract::session::{CsrfForm, CsrfUpload, Session, SignedIn};
 use crate::http::state::AppState;

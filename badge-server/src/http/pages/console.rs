@@ -229,7 +229,10 @@ async fn home(
 /// The signed-in staff member of a form's session, or the login / 403 page.
 fn staff(session: crate::http::extract::session::Session) -> Result<SignedIn, PageError> {
     let user = signed_in(session)?;
-    user.require(&[crate::account::Role::Staff, crate::account::Role::Admin])?;
+    user.require(&[
+        crate::domain::account::Role::Staff,
+        crate::domain::account::Role::Admin,
+    ])?;
     Ok(user)
 }
 

@@ -12,9 +12,9 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use crate::account::Role;
 use crate::application::{self, Application};
 use crate::complaint;
+use crate::domain::account::Role;
 use crate::domain::seal::SealVariant;
 use crate::error::AppError;
 use crate::http::extract::session::{CsrfForm, SignedIn};

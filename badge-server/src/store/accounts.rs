@@ -1,142 +1,18 @@
-//! Accounts, roles and API tokens.
-//!
-//! A token is 256 random bits shown once as `cx_<base64url>`; only its SHA-256 is
-//! stored, so a database leak does not leak working tokens.
+//! The `accounts`, `api_tokens`, `email_tokens`, `login_failures` and
+//! `login_devices` tables.
 
-use std::fmt;
-use std::str::FromStr;
+use ca::db::Database;
+use ca::{on_pool, on_tx};
 
+use crate::domain::account::*;
+use crate::error::AppError;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ca::db::Database;
-use ca::identity::Domain;
-use ca::{on_pool, on_tx};
-use ring::digest::{SHA256, digest};
 use ring::rand::{SecureRandom, SystemRandom};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
-
-use crate::error::AppError;
-
-/// What an account may do.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// A registered visitor: files complaints.
-    User,
-    /// A site operator: applies, answers complaints about its own sites.
-    Operator,
-    /// Alliance staff: review, approve, revoke, adjudicate.
-    Staff,
-    /// Staff who also manage staff.
-    Admin,
-}
-
-impl Role {
-    /// The role's name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::User => "user",
-            Role::Operator => "operator",
-            Role::Staff => "staff",
-            Role::Admin => "admin",
-        }
-    }
-
-    /// Staff and admins act for the alliance.
-    pub fn is_staff(self) -> bool {
-        matches!(self, Role::Staff | Role::Admin)
-    }
-}
-
-impl FromStr for Role {
-    type Err = AppError;
-    fn from_str(s: &str) -> Result<Self, AppError> {
-        [Role::User, Role::Operator, Role::Staff, Role::Admin]
-            .into_iter()
-            .find(|r| r.as_str() == s.trim())
-            .ok_or_else(|| {
-                AppError::BadRequest(format!(
-                    "unknown role {s:?}; use user, operator, staff or admin"
-                ))
-            })
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// An e-mail address, lower-cased, with a domain that parses as a DNS name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Email(String);
-
-impl Email {
-    /// Parses an address as typed.
-    pub fn parse(input: &str) -> Result<Self, AppError> {
-        let s = input.trim().to_lowercase();
-        let bad =
-            |why: &str| AppError::BadRequest(format!("invalid e-mail address {input:?}: {why}"));
-        if s.len() > 254 {
-            return Err(bad("longer than 254 characters"));
-        }
-        let (local, domain) = s.rsplit_once('@').ok_or_else(|| bad("no @"))?;
-        if local.is_empty() || local.len() > 64 {
-            return Err(bad("the part before @ must be 1 to 64 characters"));
-        }
-        if local
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"@".contains(c))
-        {
-            return Err(bad(
-                "the part before @ holds characters mail systems refuse",
-            ));
-        }
-        let domain = Domain::parse(domain).map_err(|_| bad("the domain is not valid"))?;
-        Ok(Email(format!("{local}@{domain}")))
-    }
-
-    /// The address.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// A signed-in account.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Account {
-    /// Row id.
-    pub id: i64,
-    /// E-mail address.
-    pub email: String,
-    /// Role.
-    pub role: Role,
-}
-
-impl Account {
-    /// Refuses (403) unless the account has one of `roles`.
-    pub fn require(&self, roles: &[Role]) -> Result<(), AppError> {
-        if roles.contains(&self.role) {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden(format!(
-                "this needs the {} role",
-                roles[0]
-            )))
-        }
-    }
-}
 
 fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
-fn hash(token: &str) -> Vec<u8> {
-    digest(&SHA256, token.as_bytes()).as_ref().to_vec()
 }
 
 /// Finds or creates the account for `email` with `role`. An existing account keeps
@@ -163,26 +39,6 @@ pub async fn ensure(db: &Database, email: &Email, role: Role) -> Result<Account,
         });
     }
     write(db, email, role, false).await
-}
-
-/// Days an API token lives unless its creator says otherwise.
-pub const TOKEN_DAYS: i64 = 90;
-/// The longest life a token may be given.
-pub const MAX_TOKEN_DAYS: i64 = 366;
-
-/// An API token as its owner may see it: never the secret, which exists only once.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct TokenInfo {
-    /// Token id (to revoke it).
-    pub id: i64,
-    /// What it is for.
-    pub label: String,
-    /// Unix seconds.
-    pub created_at: i64,
-    /// Unix seconds; it is refused from then on.
-    pub expires_at: i64,
-    /// Unix seconds, once revoked.
-    pub revoked_at: Option<i64>,
 }
 
 /// Creates an API token of [`TOKEN_DAYS`] for an account and returns its plaintext,
@@ -308,50 +164,6 @@ pub async fn authenticate(db: &Database, token: &str) -> Result<Option<Account>,
     .transpose()
 }
 
-/// 256 random bits, base64url: session ids and e-mail link tokens.
-pub(crate) fn random_token() -> Result<String, AppError> {
-    let mut raw = [0u8; 32];
-    SystemRandom::new()
-        .fill(&mut raw)
-        .map_err(|_| AppError::Internal(ca::Error::Config("no system randomness".into())))?;
-    Ok(URL_SAFE_NO_PAD.encode(raw))
-}
-
-/// SHA-256 of a secret handed out (session id, link token): what the database keeps.
-pub(crate) fn secret_hash(secret: &str) -> Vec<u8> {
-    hash(secret)
-}
-
-/// Consecutive failed logins that lock one client (a network or a known browser) out
-/// of an account.
-pub const MAX_FAILURES: i64 = 5;
-/// Failed logins from unknown clients, all networks together, that lock every unknown
-/// client out of an account; browsers that signed in to it before are not affected.
-pub const UNKNOWN_CLIENTS_MAX_FAILURES: i64 = 100;
-/// How long a lock lasts, in seconds.
-pub const LOCK_SECS: i64 = 15 * 60;
-/// Failure counts untouched this long are forgotten, in seconds.
-const FAILURE_MEMORY_SECS: i64 = 24 * 3600;
-/// How long a browser stays known after it signed in, in seconds.
-pub const DEVICE_SECS: i64 = 365 * 24 * 3600;
-/// Known browsers kept per account (the most recent).
-const DEVICES_PER_ACCOUNT: i64 = 20;
-/// How long a confirmation link works, in seconds.
-pub const CONFIRM_SECS: i64 = 48 * 3600;
-/// How long a password-reset link works, in seconds.
-pub const RESET_SECS: i64 = 3600;
-
-/// What a login needs to know about an account.
-#[derive(Debug, Clone)]
-pub struct Credentials {
-    /// The account.
-    pub account: Account,
-    /// argon2id PHC string, if a password was ever set.
-    pub password_hash: Option<String>,
-    /// When the address was confirmed.
-    pub email_confirmed_at: Option<i64>,
-}
-
 /// The account with this address, with its password hash.
 pub async fn credentials(db: &Database, email: &Email) -> Result<Option<Credentials>, AppError> {
     type Row = (i64, String, String, Option<String>, Option<i64>);
@@ -374,33 +186,6 @@ pub async fn credentials(db: &Database, email: &Email) -> Result<Option<Credenti
         })
     })
     .transpose()
-}
-
-/// Who is trying to sign in, as the lockout counts them (issue 12, item 8): locks are
-/// per client, so that whoever guesses locks out only themselves.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LoginClient {
-    /// A browser that signed in to this account before: SHA-256 of its device cookie.
-    Known(Vec<u8>),
-    /// Anyone else, by network: an IPv4 address or an IPv6 /64
-    /// ([`crate::service::limiter::network`]).
-    Unknown(String),
-}
-
-impl LoginClient {
-    /// The rows of `login_failures` that can lock this client out, with the count
-    /// that locks each.
-    fn counters(&self) -> Vec<(String, i64)> {
-        match self {
-            LoginClient::Known(hash) => {
-                vec![(format!("device:{}", hex::encode(hash)), MAX_FAILURES)]
-            }
-            LoginClient::Unknown(net) => vec![
-                (format!("net:{net}"), MAX_FAILURES),
-                ("*".to_string(), UNKNOWN_CLIENTS_MAX_FAILURES),
-            ],
-        }
-    }
 }
 
 /// Who a login comes from: a known browser if `device_token` (the device cookie) was
@@ -556,24 +341,6 @@ pub async fn signed_in_from(
     Ok(token)
 }
 
-/// What a one-time e-mail link does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purpose {
-    /// Confirms the address.
-    Confirm,
-    /// Sets a new password.
-    Reset,
-}
-
-impl Purpose {
-    fn as_str(self) -> &'static str {
-        match self {
-            Purpose::Confirm => "confirm",
-            Purpose::Reset => "reset",
-        }
-    }
-}
-
 /// Creates a one-time link token for `account_id` and returns its plaintext. A new
 /// reset token retires the account's earlier unused ones.
 pub async fn create_email_token(
@@ -612,17 +379,6 @@ pub async fn create_email_token(
     .await
     .map(|_| ())?);
     Ok(token)
-}
-
-/// Why a link token was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenProblem {
-    /// No such token (or for another purpose).
-    Unknown,
-    /// Already used.
-    Used,
-    /// Past its expiry.
-    Expired,
 }
 
 /// The account a live link token belongs to, without using it up.
@@ -805,145 +561,6 @@ async fn write(
         email: email.as_str().into(),
         role,
     })
-}
-
-/// The text of the mails this module sends: Chinese first, then English.
-pub mod mail {
-    /// Confirm the address of a new account.
-    pub fn confirm(link: &str) -> (String, String) {
-        (
-            "请确认您的诚信认证账户邮箱 / Confirm your Chengxin account e-mail".into(),
-            format!(
-                "您好！\n\n请打开以下链接确认您的邮箱地址（48 小时内有效）：\n{link}\n\n\
-                 如果您没有注册诚信认证账户，请忽略本邮件。\n\n---\n\n\
-                 Hello,\n\nOpen this link to confirm your e-mail address (valid for 48 hours):\n{link}\n\n\
-                 If you did not register a Chengxin account, ignore this message.\n"
-            ),
-        )
-    }
-
-    /// Set a new password.
-    pub fn reset(link: &str) -> (String, String) {
-        (
-            "重设您的诚信认证账户密码 / Reset your Chengxin account password".into(),
-            format!(
-                "您好！\n\n请打开以下链接设置新密码（1 小时内有效，仅可使用一次）：\n{link}\n\n\
-                 如果您没有申请重设密码，请忽略本邮件，您的密码不会改变。\n\n---\n\n\
-                 Hello,\n\nOpen this link to set a new password (valid for 1 hour, once):\n{link}\n\n\
-                 If you did not ask for this, ignore this message; your password stays as it is.\n"
-            ),
-        )
-    }
-
-    /// Someone tried to register an address that already has an account.
-    pub fn already_registered(login: &str, forgot: &str) -> (String, String) {
-        (
-            "您的邮箱已注册诚信认证账户 / Your e-mail already has a Chengxin account".into(),
-            format!(
-                "您好！\n\n有人（可能是您）尝试用此邮箱注册诚信认证账户，但此邮箱已有账户。\n\
-                 登录：{login}\n忘记密码：{forgot}\n\n如果不是您本人操作，请忽略本邮件。\n\n---\n\n\
-                 Hello,\n\nSomeone (perhaps you) tried to register a Chengxin account with this address, \
-                 which already has one.\nLog in: {login}\nForgot your password: {forgot}\n\n\
-                 If this was not you, ignore this message.\n"
-            ),
-        )
-    }
-}
-
-/// Queues a mail (`{"to", "subject", "text"}`) in the transaction that causes it.
-pub async fn enqueue_mail(
-    tx: &mut ca::db::Tx,
-    to: &str,
-    (subject, text): (String, String),
-    now: i64,
-) -> Result<(), AppError> {
-    crate::jobs::queue::enqueue(
-        tx,
-        crate::jobs::queue::kind::MAIL,
-        &json!({ "to": to, "subject": subject, "text": text }),
-        now,
-        None,
-    )
-    .await?;
-    Ok(())
-}
-
-/// Creates a reset link for the account and queues the mail that carries it.
-pub async fn enqueue_reset(
-    tx: &mut ca::db::Tx,
-    account: &Account,
-    public_url: &str,
-    now: i64,
-) -> Result<(), AppError> {
-    let token = create_email_token(tx, account.id, Purpose::Reset, now).await?;
-    let link = format!("{public_url}/password/reset?token={token}");
-    enqueue_mail(tx, &account.email, mail::reset(&link), now).await
-}
-
-/// Job kind: a password reset was asked for an address (payload `{"email"}`).
-pub const JOB_RESET_REQUEST: &str = "password.reset_request";
-
-/// Queues the handling of a reset request for `email`, whether or not it has an
-/// account: the request does the same work either way, so its timing says nothing
-/// about which addresses have accounts. [`reset_request_job`] decides.
-pub async fn enqueue_reset_request(
-    tx: &mut ca::db::Tx,
-    email: &Email,
-    now: i64,
-) -> Result<(), AppError> {
-    crate::jobs::queue::enqueue(
-        tx,
-        JOB_RESET_REQUEST,
-        &json!({ "email": email.as_str() }),
-        now,
-        None,
-    )
-    .await
-    .map(drop)
-}
-
-/// The queue's handler for [`JOB_RESET_REQUEST`]: for an address with an account, a
-/// new link and its mail (in one transaction); for any other, nothing.
-pub async fn reset_request_job(
-    state: &crate::service::Services,
-    job: &crate::jobs::queue::Job,
-) -> Result<(), crate::jobs::queue::JobError> {
-    use crate::jobs::queue::JobError;
-    let email = job.payload["email"]
-        .as_str()
-        .and_then(|e| Email::parse(e).ok())
-        .ok_or_else(|| JobError::Fail("reset request without a valid email".into()))?;
-    let Some(creds) = credentials(&state.db, &email)
-        .await
-        .map_err(|e| JobError::Retry(e.to_string()))?
-    else {
-        return Ok(());
-    };
-    let retry = |e: AppError| JobError::Retry(e.to_string());
-    let mut tx = state
-        .db
-        .begin()
-        .await
-        .map_err(|e| JobError::Retry(e.to_string()))?;
-    enqueue_reset(&mut tx, &creds.account, &state.public_url, job.now)
-        .await
-        .map_err(retry)?;
-    tx.commit()
-        .await
-        .map_err(|e| JobError::Retry(e.to_string()))?;
-    Ok(())
-}
-
-/// Creates a confirmation link for the account and queues the mail that carries it.
-pub async fn enqueue_confirm(
-    tx: &mut ca::db::Tx,
-    account: &Account,
-    public_url: &str,
-    now: i64,
-) -> Result<(), AppError> {
-    let token = create_email_token(tx, account.id, Purpose::Confirm, now).await?;
-    let link = format!("{public_url}/confirm?token={token}");
-    enqueue_mail(tx, &account.email, mail::confirm(&link), now).await
 }
 
 /// When the account was created and confirmed: what its page shows.
