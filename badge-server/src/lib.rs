@@ -13,7 +13,6 @@ pub mod app;
 pub mod application;
 pub mod attachment;
 pub mod cli;
-pub mod complaint;
 pub mod config;
 pub mod domain;
 pub mod error;
@@ -21,6 +20,7 @@ pub mod http;
 pub mod jobs;
 pub mod notify;
 pub mod service;
+pub mod store;
 pub mod telemetry;
 pub mod warning;
 

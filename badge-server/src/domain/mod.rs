@@ -1,5 +1,7 @@
 //! Pure types and rules: no SQL, no HTTP; unit-tested in place.
 
+pub mod clock;
+pub mod complaint;
 pub mod password;
 pub mod privacy;
 pub mod seal;

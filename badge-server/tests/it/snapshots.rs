@@ -6,7 +6,7 @@
 //! apart.
 
 use badge_server::account::{self, Email, Role};
-use badge_server::complaint;
+use badge_server::service::complaints as complaint;
 use testkit::Backend;
 
 use crate::pages::{OPERATOR, STAFF, USER, signed_in, world};
