@@ -99,6 +99,20 @@ async fn take(
     Ok(t.current)
 }
 
+/// Ends a step: its audit entry, the commit, and the complaint as it now is.
+async fn finish(
+    s: &Services,
+    mut tx: Tx,
+    account: &Account,
+    action: &str,
+    id: &str,
+    details: &serde_json::Value,
+) -> Result<Complaint, AppError> {
+    ca::audit::append(&mut tx, &account.email, action, id, details).await?;
+    tx.commit().await?;
+    get(s, id).await
+}
+
 /// The limits on filing, counted inside the filing's transaction (see
 /// [`store::filing_counts`]). One open complaint per account and site; at most
 /// [`crate::domain::complaint::ComplaintPolicy::per_user_per_day`] a day per
@@ -347,16 +361,15 @@ pub async fn answer(
         now,
     )
     .await?;
-    ca::audit::append(
-        &mut tx,
-        &account.email,
+    finish(
+        s,
+        tx,
+        account,
         "complaint.answer",
         id,
         &json!({ "late": late }),
     )
-    .await?;
-    tx.commit().await?;
-    get(s, id).await
+    .await
 }
 
 /// The complainant says whether the answer satisfies them: satisfied → `feedback`
@@ -396,16 +409,15 @@ pub async fn feedback(
         }),
     )
     .await?;
-    ca::audit::append(
-        &mut tx,
-        &account.email,
+    finish(
+        s,
+        tx,
+        account,
         "complaint.feedback",
         id,
         &json!({ "satisfied": satisfied }),
     )
-    .await?;
-    tx.commit().await?;
-    get(s, id).await
+    .await
 }
 
 /// Staff decide. Upheld revokes the site's certificate in the same transaction (the
@@ -476,17 +488,16 @@ pub async fn decide(
         )
         .await?;
     }
-    ca::audit::append(
-        &mut tx,
-        &account.email,
+    finish(
+        s,
+        tx,
+        account,
         "complaint.decide",
         id,
         &json!({ "decision": to.as_str(), "reason": reason, "revoked_serial": revoked,
                  "revocation": revocation }),
     )
-    .await?;
-    tx.commit().await?;
-    get(s, id).await
+    .await
 }
 
 /// The complainant withdraws a complaint that is not decided yet.
@@ -510,16 +521,7 @@ pub async fn withdraw(
         None,
     )
     .await?;
-    ca::audit::append(
-        &mut tx,
-        &account.email,
-        "complaint.withdraw",
-        id,
-        &json!({}),
-    )
-    .await?;
-    tx.commit().await?;
-    get(s, id).await
+    finish(s, tx, account, "complaint.withdraw", id, &json!({})).await
 }
 
 /// Job `complaint.reminder`: remind the operator while the complaint is unanswered.
