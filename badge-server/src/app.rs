@@ -29,12 +29,12 @@ pub fn job_registry() -> Registry {
         crate::service::accounts::reset_request_job,
     );
     r.register(
-        crate::complaint::JOB_REMINDER,
-        crate::complaint::reminder_job,
+        crate::service::complaints::JOB_REMINDER,
+        crate::service::complaints::reminder_job,
     );
     r.register(
-        crate::complaint::JOB_DEADLINE,
-        crate::complaint::deadline_job,
+        crate::service::complaints::JOB_DEADLINE,
+        crate::service::complaints::deadline_job,
     );
     r
 }

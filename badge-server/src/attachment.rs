@@ -28,7 +28,7 @@
 //! The bytes are stored in the database (`complaint_attachments`, migration 0012),
 //! not on disk: outside any web root by construction, the same for every replica
 //! (two servers share one PostgreSQL), and written in the transaction of the upload's
-//! timeline event and audit entry ([`crate::complaint::attach`]), so a failed upload
+//! timeline event and audit entry ([`crate::service::complaints::attach`]), so a failed upload
 //! leaves nothing behind.
 //!
 //! They are served only as downloads ([`crate::http::attachments::download`]): with the sniffed type,

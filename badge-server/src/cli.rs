@@ -169,8 +169,8 @@ async fn token(command: TokenCommand) -> Result<(), AppError> {
                 println!(
                     "{}\t{state}\t{}\texpires {}\t{}",
                     t.id,
-                    crate::complaint::date_time(t.created_at),
-                    crate::complaint::date_time(t.expires_at),
+                    crate::domain::clock::date_time(t.created_at),
+                    crate::domain::clock::date_time(t.expires_at),
                     t.label
                 );
             }

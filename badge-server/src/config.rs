@@ -92,8 +92,8 @@ pub struct ServerSettings {
 
 impl ServerSettings {
     /// The complaint deadlines these settings ask for.
-    pub fn complaint_policy(&self) -> crate::complaint::ComplaintPolicy {
-        crate::complaint::ComplaintPolicy {
+    pub fn complaint_policy(&self) -> crate::domain::complaint::ComplaintPolicy {
+        crate::domain::complaint::ComplaintPolicy {
             answer_within: i64::from(self.complaint_deadline_hours) * 3600,
             reminders_before: self
                 .complaint_reminder_hours

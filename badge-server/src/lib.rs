@@ -12,7 +12,6 @@ pub mod app;
 pub mod application;
 pub mod attachment;
 pub mod cli;
-pub mod complaint;
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -321,8 +321,8 @@ pub async fn from_copy(
     let evidence = format!(
         "印章被展示 {hits} 次 / seal shown {hits} times, {first} — {last}",
         hits = copy.hits,
-        first = crate::complaint::date_time(copy.first_seen),
-        last = crate::complaint::date_time(copy.last_seen),
+        first = crate::domain::clock::date_time(copy.first_seen),
+        last = crate::domain::clock::date_time(copy.last_seen),
     );
     publish(
         db,

@@ -102,7 +102,7 @@ pub fn input_problems(e: AppError) -> Result<Vec<String>, PageError> {
 
 /// A unix time as Beijing time, to the minute.
 pub fn when(t: i64) -> String {
-    crate::complaint::date_time(t)
+    crate::domain::clock::date_time(t)
 }
 
 /// Renders a page with the security headers, and the session's cookie when it is new.

@@ -2,5 +2,6 @@
 //! transaction.
 
 pub mod account_mail;
+pub mod complaint;
 pub mod mail;
 pub mod webhook;

@@ -3,6 +3,7 @@
 //! the command line run the same code.
 
 pub mod accounts;
+pub mod complaints;
 pub mod limiter;
 
 use std::sync::Arc;
@@ -27,7 +28,7 @@ pub struct Services {
     /// Re-verification timings for enrolled sites.
     pub policy: verifier::recheck::Policy,
     /// Complaint deadlines and reminders.
-    pub complaints: crate::complaint::ComplaintPolicy,
+    pub complaints: crate::domain::complaint::ComplaintPolicy,
     /// Sizes and counts of complaint attachments.
     pub attachments: crate::attachment::AttachmentLimits,
     /// Per-account upload quota and the decoding slots.

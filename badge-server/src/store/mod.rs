@@ -2,4 +2,5 @@
 //! conversions into domain types; the only place with a backend branch.
 
 pub mod accounts;
+pub mod complaints;
 pub mod sessions;

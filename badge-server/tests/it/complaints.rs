@@ -8,8 +8,9 @@
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use badge_server::domain::account::{Account, Email, Role};
+use badge_server::domain::complaint::Decision;
 use badge_server::jobs::queue::run_due;
-use badge_server::{complaint, http::AppState};
+use badge_server::{http::AppState, service::complaints as complaint};
 use ca::on_pool;
 use futures_util::StreamExt as _;
 use testkit::Backend;
@@ -69,7 +70,12 @@ async fn mails_to(s: &AppState, to: &str) -> Vec<String> {
 }
 
 async fn status(s: &AppState, id: &str) -> String {
-    complaint::get(&s.db, id).await.unwrap().status
+    complaint::get(s, id)
+        .await
+        .unwrap()
+        .status
+        .as_str()
+        .to_string()
 }
 
 /// Runs the queue at `now` until nothing more is due (a job may queue mail due now).
@@ -125,7 +131,7 @@ async fn an_unanswered_complaint_is_reminded_twice_then_goes_overdue_to_staff_ex
         complaint::answer(&s, &people.operator, &c.id, "已补发。", T0 + 5 * DAY + HOUR)
             .await
             .unwrap();
-        let events = complaint::events(&s.db, &c.id).await.unwrap();
+        let events = complaint::events(&s, &c.id).await.unwrap();
         let steps: Vec<&str> = events.iter().map(|e| e.to_status.as_str()).collect();
         assert_eq!(steps, ["submitted", "forwarded", "overdue", "answered"]);
         assert_eq!(
@@ -200,10 +206,7 @@ async fn reputation_counts_the_last_twelve_months_and_stays_hidden_below_five_co
         ids.push((c.id, who));
     }
     let now = T0 + DAY;
-    assert_eq!(
-        complaint::reputation(&s.db, &site, now).await.unwrap(),
-        None
-    );
+    assert_eq!(complaint::reputation(&s, &site, now).await.unwrap(), None);
     let fifth = complaint::submit(
         &s,
         &people.visitor,
@@ -237,7 +240,7 @@ async fn reputation_counts_the_last_twelve_months_and_stays_hidden_below_five_co
     )
     .await
     .unwrap();
-    let r = complaint::reputation(&s.db, &site, T0 + 7 * DAY)
+    let r = complaint::reputation(&s, &site, T0 + 7 * DAY)
         .await
         .unwrap()
         .expect("five complaints in the window are shown");
@@ -251,7 +254,7 @@ async fn reputation_counts_the_last_twelve_months_and_stays_hidden_below_five_co
         .await
         .unwrap();
     assert_eq!(
-        complaint::reputation(&s.db, &site, T0 + 7 * DAY)
+        complaint::reputation(&s, &site, T0 + 7 * DAY)
             .await
             .unwrap(),
         None
@@ -1005,7 +1008,7 @@ async fn filing_is_limited_per_account_and_per_site_and_only_standing_complaints
         .await
         .unwrap();
         let now = T0 + DAY + 2 * HOUR;
-        let r = complaint::reputation(&s.db, &site, now)
+        let r = complaint::reputation(&s, &site, now)
             .await
             .unwrap()
             .unwrap();
@@ -1017,16 +1020,14 @@ async fn filing_is_limited_per_account_and_per_site_and_only_standing_complaints
             &s,
             &staff,
             &third.id,
-            complaint::Decision::Dismissed,
+            Decision::Dismissed,
             "证据不足",
             now + 60,
         )
         .await
         .unwrap();
         assert_eq!(
-            complaint::reputation(&s.db, &site, now + 120)
-                .await
-                .unwrap(),
+            complaint::reputation(&s, &site, now + 120).await.unwrap(),
             None,
             "{backend:?}: a dismissed complaint is not counted"
         );
@@ -1142,7 +1143,7 @@ async fn four_times_the_pool_of_concurrent_decisions_all_finish_and_each_reports
                         &s,
                         &staff,
                         &id,
-                        complaint::Decision::Upheld {
+                        Decision::Upheld {
                             revocation: ca::RevocationReason::PrivilegeWithdrawn,
                         },
                         "证据充分。",
@@ -1225,7 +1226,7 @@ async fn an_upheld_key_compromise_complaint_mails_the_holder_of_another_certific
             &s,
             staff,
             &c.id,
-            complaint::Decision::Upheld {
+            Decision::Upheld {
                 revocation: ca::RevocationReason::KeyCompromise,
             },
             "私钥已公开。",

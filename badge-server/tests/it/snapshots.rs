@@ -5,8 +5,8 @@
 //! a wording or layout change shows up for review, and the backends cannot drift
 //! apart.
 
-use badge_server::complaint;
 use badge_server::domain::account::{Email, Role};
+use badge_server::service::complaints as complaint;
 use testkit::Backend;
 
 use crate::pages::{OPERATOR, STAFF, USER, signed_in, world};

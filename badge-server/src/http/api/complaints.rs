@@ -13,12 +13,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::attachment::{self, Refusal};
-use crate::complaint::{self, Complaint, Decision, Event, Party};
 use crate::domain::account::Account;
+use crate::domain::complaint::{Complaint, Decision, Event, Party, attachment_name};
 use crate::domain::privacy;
 use crate::error::AppError;
 use crate::http::openapi::{ErrorBody, InvalidFields};
 use crate::http::state::AppState;
+use crate::service::complaints as complaint;
 
 /// Routes of this area, each documented by its handler.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -162,7 +163,7 @@ impl AttachmentView {
                 a.complaint_id,
                 a.id
             ),
-            name: complaint::attachment_name(party, &a.name),
+            name: attachment_name(party, &a.name),
             id: a.id,
             media_type: a.media_type,
             size: a.size,
@@ -178,7 +179,7 @@ pub(crate) async fn view(
     c: Complaint,
     party: Party,
 ) -> Result<ComplaintView, AppError> {
-    let events = complaint::events(&state.db, &c.id).await?;
+    let events = complaint::events(state, &c.id).await?;
     let attachments = attachment::list(&state.db, &c.id)
         .await?
         .into_iter()
@@ -194,8 +195,8 @@ pub(crate) async fn view(
     Ok(ComplaintView {
         id: c.id,
         site: c.site_id,
-        category: c.category,
-        status: c.status,
+        category: c.category.as_str().into(),
+        status: c.status.as_str().into(),
         text,
         created_at: c.created_at,
         deadline_at: c.deadline_at,
@@ -217,7 +218,7 @@ async fn as_party(
     account: &Account,
     c: Complaint,
 ) -> Result<Json<ComplaintView>, AppError> {
-    let party = complaint::party(&state.db, account, &c).await?;
+    let party = complaint::party(state, account, &c).await?;
     Ok(Json(view(state, c, party).await?))
 }
 
@@ -273,8 +274,8 @@ async fn list(
     account: Account,
 ) -> Result<Json<Vec<ComplaintView>>, AppError> {
     let mut out = Vec::new();
-    for c in complaint::list(&state.db, &account).await? {
-        let party = complaint::party(&state.db, &account, &c).await?;
+    for c in complaint::list(&state, &account).await? {
+        let party = complaint::party(&state, &account, &c).await?;
         out.push(view(&state, c, party).await?);
     }
     Ok(Json(out))
@@ -302,7 +303,7 @@ async fn show(
     account: Account,
     Path(id): Path<String>,
 ) -> Result<Json<ComplaintView>, AppError> {
-    let c = complaint::get(&state.db, &id).await?;
+    let c = complaint::get(&state, &id).await?;
     as_party(&state, &account, c).await
 }
 
@@ -533,7 +534,7 @@ async fn download(
     Path((id, attachment_id)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
     let (stored, name, content) =
-        complaint::attachment_for(&state.db, &account, &id, &attachment_id).await?;
+        complaint::attachment_for(&state, &account, &id, &attachment_id).await?;
     Ok(crate::http::attachments::download(&stored, &name, content))
 }
 

@@ -60,7 +60,7 @@ async fn page(State(state): State<AppState>) -> Result<Response, AppError> {
             impersonates: w.impersonates,
             description: w.description,
             evidence: w.evidence,
-            published: crate::complaint::date_time(w.published_at),
+            published: crate::domain::clock::date_time(w.published_at),
         })
         .collect();
     let html = WarningsPage { warnings }

@@ -697,18 +697,17 @@ async fn account_page(
         complaints: if user.account.role.is_staff() {
             vec![]
         } else {
-            crate::complaint::list(&state.db, &user.account)
+            crate::service::complaints::list(&state, &user.account)
                 .await?
                 .into_iter()
                 .filter(|c| c.complainant_id == user.account.id)
                 .map(|c| {
-                    let (status_zh, status_en) =
-                        crate::http::pages::complaints::status_labels(&c.status);
+                    let (status_zh, status_en) = c.status.labels();
                     MyComplaint {
                         filed: date(c.created_at),
                         id: c.id,
                         site: c.site_id,
-                        status: c.status,
+                        status: c.status.as_str().into(),
                         status_zh,
                         status_en,
                     }

@@ -15,12 +15,13 @@ use serde::Deserialize;
 
 use crate::application;
 use crate::attachment;
-use crate::complaint::{self, Category, Party, Status};
 use crate::domain::account::Role;
+use crate::domain::complaint::{self as rules, Category, Party, Status};
 use crate::error::AppError;
 use crate::http::extract::session::{CsrfForm, CsrfUpload, Session, SignedIn};
 use crate::http::state::AppState;
 use crate::http::web::{Nav, PageError, input_problems, render, see_other, when};
+use crate::service::complaints as complaint;
 
 use crate::http::api::complaints::{AttachmentView, ComplaintView, decision, view};
 
@@ -49,7 +50,7 @@ fn now() -> i64 {
 
 /// Longest text a form shows back (the limit is checked by the step itself).
 fn keep(text: &str) -> String {
-    text.chars().take(complaint::MAX_TEXT + 100).collect()
+    text.chars().take(rules::MAX_TEXT + 100).collect()
 }
 
 /// A category for the select: (value, Chinese, English, `selected` or nothing).
@@ -68,21 +69,6 @@ pub(crate) fn categories(
             (c.as_str(), zh, en, mark)
         })
         .collect()
-}
-
-/// Chinese and English labels of a stored status name.
-pub(crate) fn status_labels(status: &str) -> (&'static str, &'static str) {
-    status
-        .parse::<Status>()
-        .map(Status::labels)
-        .unwrap_or(("未知", "Unknown"))
-}
-
-fn category_labels(category: &str) -> (&'static str, &'static str) {
-    category
-        .parse::<Category>()
-        .map(Category::labels)
-        .unwrap_or(("其他", "Other"))
 }
 
 // ---- filing ----
@@ -136,8 +122,8 @@ async fn new_page(
         categories: categories(""),
         text: String::new(),
         errors: vec![],
-        min: complaint::MIN_TEXT,
-        max: complaint::MAX_TEXT,
+        min: rules::MIN_TEXT,
+        max: rules::MAX_TEXT,
     };
     Ok(render(StatusCode::OK, &page, None))
 }
@@ -179,8 +165,8 @@ async fn file(
                 categories: categories(&form.category),
                 text: keep(&form.text),
                 errors,
-                min: complaint::MIN_TEXT,
-                max: complaint::MAX_TEXT,
+                min: rules::MIN_TEXT,
+                max: rules::MAX_TEXT,
             };
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page, None))
         }
@@ -267,26 +253,26 @@ async fn page(
     draft: String,
     status: StatusCode,
 ) -> Result<Response, PageError> {
-    let c = complaint::get(&state.db, id).await?;
-    let party = complaint::party(&state.db, &user.account, &c)
+    let c = complaint::get(state, id).await?;
+    let party = complaint::party(state, &user.account, &c)
         .await
         .map_err(|e| match e {
             AppError::Forbidden(_) => PageError::Forbidden,
             e => e.into(),
         })?;
-    let current = c.status()?;
+    let (current, category) = (c.status, c.category);
     let domain = about(state, &c.site_id)
         .await
         .map(|(d, _)| d)
         .unwrap_or_else(|| c.site_id.clone());
     let v = view(state, c, party).await?;
     let (status_zh, status_en) = current.labels();
-    let (category_zh, category_en) = category_labels(&v.category);
+    let (category_zh, category_en) = category.labels();
     let steps = v
         .events
         .iter()
         .map(|e| {
-            let (to_zh, to_en) = status_labels(&e.to_status);
+            let (to_zh, to_en) = e.to_status.labels();
             Step {
                 at: when(e.at),
                 actor: actor(&e.actor_role),
@@ -430,8 +416,8 @@ async fn feedback(
         }
         None => {
             // Still only for the complainant: anyone else gets the 403 page.
-            let c = complaint::get(&state.db, &id).await?;
-            if complaint::party(&state.db, &user.account, &c).await? != Party::Complainant {
+            let c = complaint::get(&state, &id).await?;
+            if complaint::party(&state, &user.account, &c).await? != Party::Complainant {
                 return Err(PageError::Forbidden);
             }
             Err(AppError::Invalid(vec![(
@@ -505,7 +491,7 @@ async fn download(
     Path((id, attachment_id)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
     let (stored, name, content) =
-        complaint::attachment_for(&state.db, &user.account, &id, &attachment_id)
+        complaint::attachment_for(&state, &user.account, &id, &attachment_id)
             .await
             .map_err(|e| match e {
                 AppError::Forbidden(_) => PageError::Forbidden,

@@ -16,16 +16,16 @@ use ca::identity::subject_text;
 use serde::Deserialize;
 
 use crate::application;
-use crate::complaint;
 use crate::error::AppError;
 use crate::http::extract::session::{CsrfForm, SignedIn, StaffSignedIn};
 use crate::http::state::AppState;
 use crate::http::web::{Nav, PageError, input_problems, render, see_other, when};
+use crate::service::complaints as complaint;
 use crate::warning::{self, NewWarning};
 
 use super::portal::evidence_texts;
 use crate::http::api::applications::{revoke_site, run_recheck};
-use crate::http::pages::complaints::{signed_in, status_labels};
+use crate::http::pages::complaints::signed_in;
 
 /// The console's pages.
 pub fn router() -> Router<AppState> {
@@ -153,16 +153,16 @@ async fn page(
             icp: a.icp,
         });
     }
-    let queue = complaint::list(&state.db, &user.account)
+    let queue = complaint::list(state, &user.account)
         .await?
         .into_iter()
         .map(|c| {
-            let (status_zh, status_en) = status_labels(&c.status);
+            let (status_zh, status_en) = c.status.labels();
             QueueRow {
-                open: !c.status().map(complaint::Status::is_final).unwrap_or(true),
+                open: !c.status.is_final(),
                 id: c.id,
                 site: c.site_id,
-                status: c.status,
+                status: c.status.as_str().into(),
                 status_zh,
                 status_en,
                 deadline: when(c.deadline_at),

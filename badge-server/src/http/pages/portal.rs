@@ -13,18 +13,19 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use crate::application::{self, Application};
-use crate::complaint;
 use crate::domain::account::Role;
+use crate::domain::complaint::{MIN_REPUTATION_COUNT, Reputation, Status};
 use crate::domain::seal::SealVariant;
 use crate::error::AppError;
 use crate::http::extract::session::{CsrfForm, SignedIn};
 use crate::http::state::AppState;
 use crate::http::web::{Nav, PageError, input_problems, render, see_other, when};
+use crate::service::complaints as complaint;
 
 use crate::http::api::applications::{
     ApplyBody, application_evidence, run_recheck, site_access, validate,
 };
-use crate::http::pages::complaints::{signed_in, status_labels};
+use crate::http::pages::complaints::signed_in;
 
 /// The portal's pages.
 pub fn router() -> Router<AppState> {
@@ -430,7 +431,7 @@ struct SitePage {
     revocation: String,
     variants: Vec<SealVariant>,
     complaints: Vec<ComplaintRow>,
-    reputation: Option<complaint::Reputation>,
+    reputation: Option<Reputation>,
     min_reputation: i64,
     notice: Option<String>,
 }
@@ -470,21 +471,16 @@ async fn site_view(
         vec![]
     };
     let mut complaints = vec![];
-    for c in complaint::list(&state.db, &user.account).await? {
+    for c in complaint::list(state, &user.account).await? {
         if c.site_id != site {
             continue;
         }
-        let st = c.status()?;
-        let (status_zh, status_en) = status_labels(&c.status);
+        let st = c.status;
+        let (status_zh, status_en) = st.labels();
         complaints.push(ComplaintRow {
-            open: matches!(
-                st,
-                complaint::Status::Submitted
-                    | complaint::Status::Forwarded
-                    | complaint::Status::Overdue
-            ),
+            open: matches!(st, Status::Submitted | Status::Forwarded | Status::Overdue),
             id: c.id.clone(),
-            status: c.status.clone(),
+            status: c.status.as_str().into(),
             status_zh,
             status_en,
             created: when(c.created_at),
@@ -509,8 +505,8 @@ async fn site_view(
         domains,
         variants,
         complaints,
-        reputation: complaint::reputation(&state.db, site, now()).await?,
-        min_reputation: complaint::MIN_REPUTATION_COUNT,
+        reputation: complaint::reputation(state, site, now()).await?,
+        min_reputation: MIN_REPUTATION_COUNT,
         notice,
     };
     Ok(render(StatusCode::OK, &page, None))

@@ -135,7 +135,7 @@ struct CertPage {
     not_before: String,
     not_after: String,
     last_check: String,
-    reputation: Option<crate::complaint::Reputation>,
+    reputation: Option<crate::domain::complaint::Reputation>,
     serial: String,
     fingerprint: String,
 }
@@ -231,8 +231,8 @@ pub(crate) async fn page(
             format!("{} ({})", date(newest.at), seen.join(", "))
         }
     };
-    let reputation = crate::complaint::reputation(
-        &state.db,
+    let reputation = crate::service::complaints::reputation(
+        state,
         site,
         time::OffsetDateTime::now_utc().unix_timestamp(),
     )
