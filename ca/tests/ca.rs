@@ -2530,7 +2530,7 @@ async fn refresh_beside_issuance(dir: PathBuf) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(rec.status, "issued");
+    assert_eq!(rec.status, ca::store::CertificateStatus::Issued);
 }
 
 /// `ca rotate-issuing` (issue 11, item 5): with the root key online a new issuing CA

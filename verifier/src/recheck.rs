@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::challenge::{Challenger, Method};
+use crate::config::VerifierSettings;
 use crate::icp::{self, Filings, IcpProvider, IcpRecord};
 use crate::store::{self, Subject};
 use crate::token::Token;
@@ -57,6 +58,22 @@ impl Default for Policy {
             retry_base: 300,
             retry_max: 6 * 3_600,
             validation_reuse: 30 * 86_400,
+        }
+    }
+}
+
+/// [`VerifierSettings::policy`] lives beside [`Policy`], which it builds: the
+/// settings module stays below re-verification.
+impl VerifierSettings {
+    /// The re-verification timings.
+    pub fn policy(&self) -> Policy {
+        Policy {
+            icp_every: self.recheck_icp_days.max(1) * 86_400,
+            domain_every: self.recheck_domain_days.max(1) * 86_400,
+            grace: self.grace_hours.max(0) * 3_600,
+            suspension: self.grace_hours.max(0) * 3_600,
+            validation_reuse: self.validation_reuse_days.max(0) * 86_400,
+            ..Default::default()
         }
     }
 }
