@@ -20,7 +20,7 @@
 //!   to match ([`image::Limits`]).
 //! - **PDFs are parsed with a PDF library and written anew** without metadata;
 //!   scripts, links, form actions, embedded files, media and encryption are refused,
-//!   wherever they are, compressed object streams included ([`pdf`] says how).
+//!   wherever they are, compressed object streams included (the `pdf` module says how).
 //! - **Sizes**: at most [`AttachmentLimits::max_bytes`] per file (5 MiB by default),
 //!   uploaded and as stored (re-encoding can make a file larger), and at most
 //!   [`AttachmentLimits::per_complaint`] (5) files per complaint.
@@ -31,7 +31,7 @@
 //! timeline event and audit entry ([`crate::complaint::attach`]), so a failed upload
 //! leaves nothing behind.
 //!
-//! They are served only as downloads ([`download`]): with the sniffed type,
+//! They are served only as downloads ([`crate::http::attachments::download`]): with the sniffed type,
 //! `Content-Disposition: attachment`, `nosniff`, a sandboxing CSP and no caching, so
 //! that even a file that slipped through does not run as a page of our origin.
 

@@ -21,6 +21,7 @@ pub mod http;
 pub mod jobs;
 pub mod notify;
 pub mod service;
+pub mod store;
 pub mod telemetry;
 pub mod warning;
 

@@ -176,7 +176,9 @@ async fn after_a_rotation_the_old_issuer_s_crl_and_certificate_are_still_publish
         .unwrap();
     let old = app.state.ca.slug().to_string();
     let pass = b"correct-horse-battery-staple";
-    ca::authority::rotate_issuing(&ca_dir, &ca_dir.join("root.key.pem"), pass, pass).unwrap();
+    // The root key opens with its own passphrase (crate::app_state's).
+    let root_pass = b"root-horse-battery-staple";
+    ca::authority::rotate_issuing(&ca_dir, &ca_dir.join("root.key.pem"), root_pass, pass).unwrap();
     let config = ca::CaConfig {
         dir: ca_dir,
         public_url: PUBLIC.into(),

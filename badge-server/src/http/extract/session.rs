@@ -31,7 +31,6 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use base64::Engine as _;
 use ca::db::Database;
-use ca::{on_pool, on_tx};
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 
@@ -39,6 +38,7 @@ use crate::account::{self, Account, Role};
 use crate::error::AppError;
 use crate::http::state::AppState;
 use crate::http::web::PageError;
+use crate::store::sessions as store;
 
 /// A session ends this long after its last request.
 pub const IDLE_SECS: i64 = 2 * 3600;
@@ -170,15 +170,7 @@ impl Session {
         let Some(id_hash) = &self.id_hash else {
             return Ok(());
         };
-        on_pool!(db, |p| sqlx::query(
-            "UPDATE sessions SET flash = $2 WHERE id_hash = $1"
-        )
-        .bind(id_hash)
-        .bind(message)
-        .execute(p)
-        .await
-        .map(|_| ())?);
-        Ok(())
+        store::set_flash(db, id_hash, message).await
     }
 }
 
@@ -203,45 +195,19 @@ async fn load(parts: &mut Parts, state: &AppState) -> Result<Option<Session>, Ap
 }
 
 async fn find(db: &Database, token: &str) -> Result<Option<Session>, AppError> {
-    type Row = (
-        Option<i64>,
-        String,
-        i64,
-        i64,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    );
     let id_hash = account::secret_hash(token);
-    let row: Option<Row> = on_pool!(db, |p| {
-        sqlx::query_as(
-        "SELECT s.account_id, s.csrf_token, s.last_seen_at, s.expires_at, a.email, a.role, s.flash \
-         FROM sessions s LEFT JOIN accounts a ON a.id = s.account_id WHERE s.id_hash = $1"
-    )
-    .bind(&id_hash)
-    .fetch_optional(p)
-    .await
-    ?
-    });
-    let Some((account_id, csrf, last_seen, expires, email, role, flash)) = row else {
+    let Some(row) = store::find(db, &id_hash).await? else {
         return Ok(None);
     };
     let now = now();
-    if now >= expires || now >= last_seen + IDLE_SECS {
-        delete(db, &id_hash).await?;
+    if now >= row.expires_at || now >= row.last_seen_at + IDLE_SECS {
+        store::delete(db, &id_hash).await?;
         return Ok(None);
     }
-    if now - last_seen >= TOUCH_SECS {
-        on_pool!(db, |p| sqlx::query(
-            "UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1"
-        )
-        .bind(&id_hash)
-        .bind(now)
-        .execute(p)
-        .await
-        .map(|_| ())?);
+    if now - row.last_seen_at >= TOUCH_SECS {
+        store::touch(db, &id_hash, now).await?;
     }
-    let account = match (account_id, email, role) {
+    let account = match (row.account_id, row.email, row.role) {
         (Some(id), Some(email), Some(role)) => Some(Account {
             id,
             email,
@@ -252,21 +218,10 @@ async fn find(db: &Database, token: &str) -> Result<Option<Session>, AppError> {
     Ok(Some(Session {
         id_hash: Some(id_hash),
         account,
-        csrf,
+        csrf: row.csrf,
         set_cookie: None,
-        flash,
+        flash: row.flash,
     }))
-}
-
-async fn delete(db: &Database, id_hash: &[u8]) -> Result<(), AppError> {
-    on_pool!(db, |p| sqlx::query(
-        "DELETE FROM sessions WHERE id_hash = $1"
-    )
-    .bind(id_hash)
-    .execute(p)
-    .await
-    .map(|_| ())?);
-    Ok(())
 }
 
 /// The anonymous session a cookie value `a.<issued at>.<random>` stands for, with
@@ -323,11 +278,7 @@ async fn form_key(state: &AppState) -> Result<&ring::hmac::Key, AppError> {
     state
         .form_key
         .get_or_try_init(|| async {
-            let (secret,): (Vec<u8>,) = on_pool!(&state.db, |p| sqlx::query_as(
-                "SELECT secret FROM server_keys WHERE name = 'form'"
-            )
-            .fetch_one(p)
-            .await?);
+            let secret = store::form_secret(&state.db).await?;
             Ok::<_, AppError>(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret))
         })
         .await
@@ -346,30 +297,17 @@ pub async fn start(
     let id_hash = account::secret_hash(&token);
     let now = now();
     let mut tx = state.db.begin().await?;
-    on_tx!(&mut tx, |c| sqlx::query(
-        "DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2 OR id_hash = $3"
+    let old = old.and_then(|s| s.id_hash.clone()).unwrap_or_default();
+    store::sweep(&mut tx, now, now - IDLE_SECS, &old).await?;
+    store::insert(
+        &mut tx,
+        &id_hash,
+        account.id,
+        &csrf,
+        now,
+        now + ABSOLUTE_SECS,
     )
-    .bind(now)
-    .bind(now - IDLE_SECS)
-    .bind(old.and_then(|s| s.id_hash.clone()).unwrap_or_default())
-    .execute(c)
-    .await
-    .map(|_| ())?);
-    on_tx!(&mut tx, |c| {
-        sqlx::query(
-        "INSERT INTO sessions (id_hash, account_id, csrf_token, created_at, last_seen_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $4, $5)"
-    )
-    .bind(&id_hash)
-    .bind(account.id)
-    .bind(&csrf)
-    .bind(now)
-    .bind(now + ABSOLUTE_SECS)
-    .execute(c)
-    .await
-    .map(|_| ())
-    ?
-    });
+    .await?;
     tx.commit().await?;
     Ok(Session {
         id_hash: Some(id_hash),
@@ -383,7 +321,7 @@ pub async fn start(
 /// Ends a session server-side; returns the `Set-Cookie` that clears the cookie.
 pub async fn end(state: &AppState, session: &Session) -> Result<HeaderValue, AppError> {
     if let Some(id_hash) = &session.id_hash {
-        delete(&state.db, id_hash).await?;
+        store::delete(&state.db, id_hash).await?;
     }
     Ok(set_cookie(state.secure_cookies(), "", Some(0)))
 }

@@ -1,0 +1,4 @@
+//! All of the server's SQL, one file per group of tables: private row handling and
+//! conversions into domain types; the only place with a backend branch.
+
+pub mod sessions;
