@@ -1,6 +1,6 @@
 //! Issuance: lint → sign → verify → pre-sign OCSP, then store certificate, OCSP
 //! answer and audit entry in one transaction (shared with concurrent issuances,
-//! [`crate::issue_queue`]).
+//! `issue_queue`).
 
 use ring::digest::{SHA256, digest};
 use serde_json::json;

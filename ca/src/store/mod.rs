@@ -1,6 +1,6 @@
 //! The CA's tables: issuers, certificates, revocations, CRLs, OCSP responses and
-//! counters here; the audit chain in [`audit`] and the serial-prefix leases in
-//! [`instance`]. All of the CA's SQL lives in this module.
+//! counters here; the audit chain in `store/audit.rs` and the serial-prefix leases
+//! in `store/instance.rs`. All of the CA's SQL lives in this module.
 
 use serde::Serialize;
 use sqlx::FromRow;
