@@ -8,35 +8,12 @@
 //! deleted tail no longer matches the head.
 
 use ring::digest::{Context, SHA256};
-use serde::Serialize;
 
 use crate::db::{Database, Tx};
-use crate::{Error, Result, on_pool, on_tx};
+use crate::store::audit::StoredEntry;
+use crate::{Error, Result, store};
 
-/// One audit record as appended.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct Entry {
-    /// Position in the chain, from 1.
-    pub seq: i64,
-    /// Unix seconds.
-    pub at: i64,
-    /// Who did it (`ca-cli`, `staff:alice@example.cn`, `system`).
-    pub actor: String,
-    /// What was done (`certificate.issue`, `certificate.revoke`, …).
-    pub action: String,
-    /// What it was done to (a serial, a site id).
-    pub subject: String,
-    /// JSON details.
-    pub details: String,
-}
-
-#[derive(sqlx::FromRow)]
-struct StoredEntry {
-    #[sqlx(flatten)]
-    entry: Entry,
-    prev_hash: Vec<u8>,
-    hash: Vec<u8>,
-}
+pub use crate::store::audit::Entry;
 
 fn entry_hash(prev: &[u8], e: &Entry) -> Vec<u8> {
     let mut ctx = Context::new(&SHA256);
@@ -91,12 +68,7 @@ pub async fn append_many(tx: &mut Tx, entries: &[NewEntry<'_>]) -> Result<i64> {
         return Ok(0);
     }
     let n = entries.len() as i64;
-    let (last, mut prev): (i64, Vec<u8>) = on_tx!(tx, |c| sqlx::query_as(
-        "UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, hash"
-    )
-    .bind(n)
-    .fetch_one(c)
-    .await?);
+    let (last, mut prev) = store::audit::advance_head(tx, n).await?;
     let first = last - n + 1;
     let at = time::OffsetDateTime::now_utc().unix_timestamp();
     let mut rows = Vec::with_capacity(entries.len());
@@ -110,50 +82,21 @@ pub async fn append_many(tx: &mut Tx, entries: &[NewEntry<'_>]) -> Result<i64> {
             details: e.details.clone(),
         };
         let hash = entry_hash(&prev, &entry);
-        rows.push((entry, std::mem::replace(&mut prev, hash.clone()), hash));
-    }
-    for chunk in rows.chunks(500) {
-        on_tx!(tx, |c| {
-            let mut q = sqlx::QueryBuilder::new(
-                "INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash) ",
-            );
-            q.push_values(chunk, |mut b, (e, p, h)| {
-                b.push_bind(e.seq)
-                    .push_bind(e.at)
-                    .push_bind(&e.actor)
-                    .push_bind(&e.action)
-                    .push_bind(&e.subject)
-                    .push_bind(&e.details)
-                    .push_bind(p)
-                    .push_bind(h);
-            });
-            q.build().execute(&mut *c).await?;
+        rows.push(StoredEntry {
+            entry,
+            prev_hash: std::mem::replace(&mut prev, hash.clone()),
+            hash,
         });
     }
-    on_tx!(tx, |c| sqlx::query(
-        "UPDATE audit_head SET hash = $1 WHERE id = 1"
-    )
-    .bind(&prev)
-    .execute(c)
-    .await
-    .map(|_| ())?);
+    store::audit::insert_entries(tx, &rows).await?;
+    store::audit::set_head_hash(tx, &prev).await?;
     Ok(first)
 }
 
 /// Recomputes the whole chain; returns the number of entries, or the first break.
 pub async fn verify(db: &Database) -> Result<i64> {
-    let rows: Vec<StoredEntry> = on_pool!(db, |p| {
-        sqlx::query_as(
-        "SELECT seq, at, actor, action, subject, details, prev_hash, hash FROM audit_log ORDER BY seq"
-    )
-    .fetch_all(p)
-    .await?
-    });
-    let (head_seq, head_hash): (i64, Vec<u8>) = on_pool!(db, |p| sqlx::query_as(
-        "SELECT seq, hash FROM audit_head WHERE id = 1"
-    )
-    .fetch_one(p)
-    .await?);
+    let rows = store::audit::all_entries(db).await?;
+    let (head_seq, head_hash) = store::audit::head(db).await?;
     let mut prev = vec![0u8; 32];
     let mut expected_seq = 1i64;
     for row in rows {
@@ -195,10 +138,5 @@ pub async fn verify(db: &Database) -> Result<i64> {
 
 /// The most recent entries, newest first.
 pub async fn recent(db: &Database, limit: i64) -> Result<Vec<Entry>> {
-    Ok(on_pool!(db, |p| sqlx::query_as(
-        "SELECT seq, at, actor, action, subject, details FROM audit_log ORDER BY seq DESC LIMIT $1"
-    )
-    .bind(limit)
-    .fetch_all(p)
-    .await?))
+    store::audit::recent(db, limit).await
 }

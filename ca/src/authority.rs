@@ -11,13 +11,13 @@ use rcgen::{
 };
 use ring::digest::{SHA1_FOR_LEGACY_USE_ONLY, digest};
 use ring::rand::SystemRandom;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, X509Certificate};
 use zeroize::Zeroizing;
 
 use crate::db::Database;
 use crate::oid;
-use crate::profile::{IssuerInfo, Urls};
+use crate::profile::{IssuerInfo, Urls, certificate_spki_sha256, last_second};
 use crate::serial::Serial;
 use crate::signer::{FileSigner, KeyAlgorithm, RcgenSigner, Signer, write_encrypted_key};
 use crate::{Error, Result, store};
@@ -127,12 +127,6 @@ fn ca_name(common_name: &str) -> DistinguishedName {
     );
     dn.push(DnType::CommonName, common_name);
     dn
-}
-
-/// notAfter of a period of `days` days from `not_before`: RFC 5280 counts notAfter in
-/// the period, so it is the period's last second.
-pub(crate) fn last_second(not_before: OffsetDateTime, days: i64) -> OffsetDateTime {
-    not_before + Duration::days(days) - Duration::seconds(1)
 }
 
 fn now_seconds() -> OffsetDateTime {
@@ -398,7 +392,7 @@ pub struct Ca {
     pub(crate) issuer_key_hash: Vec<u8>,
     pub(crate) issuer_name_hash256: Vec<u8>,
     pub(crate) issuer_key_hash256: Vec<u8>,
-    pub(crate) queue: crate::certificate::IssueQueue,
+    pub(crate) queue: crate::issue_queue::IssueQueue,
     /// The public keys (EC points) of the root and the issuing CA, which no
     /// subscriber certificate may carry.
     pub(crate) own_keys: Vec<Vec<u8>>,
@@ -546,7 +540,7 @@ impl Ca {
         let issuer_key_hash256 = digest(&ring::digest::SHA256, &public_bits)
             .as_ref()
             .to_vec();
-        store::backfill_spki_sha256(&db, crate::certificate::certificate_spki_sha256).await?;
+        store::backfill_spki_sha256(&db, certificate_spki_sha256).await?;
         let issuer_id = store::ensure_issuer(
             &db,
             &issuer.slug,

@@ -1,5 +1,6 @@
 //! Issuance: lint → sign → verify → pre-sign OCSP, then store certificate, OCSP
-//! answer and audit entry in one transaction (shared with concurrent issuances).
+//! answer and audit entry in one transaction (shared with concurrent issuances,
+//! `issue_queue`).
 
 use ring::digest::{SHA256, digest};
 use serde_json::json;
@@ -9,9 +10,12 @@ use zeroize::Zeroizing;
 
 use crate::authority::Ca;
 use crate::db::Tx;
-use crate::profile::{Expected, SiteIdentity, SubjectPublicKey};
+use crate::issue_queue::{Prepared, store_batch};
+use crate::profile::{
+    Expected, SiteIdentity, SubjectPublicKey, VALIDITY_DAYS, last_second, spki_sha256,
+};
 use crate::serial::Serial;
-use crate::{Error, Result, audit, store};
+use crate::{Error, Result, store};
 
 /// Where the subject key comes from.
 #[derive(Debug, Clone)]
@@ -47,36 +51,9 @@ pub struct Issued {
     pub private_key_pem: Option<Zeroizing<String>>,
 }
 
-/// SHA-256 of a SubjectPublicKeyInfo: what finds every certificate for one key.
-pub(crate) fn spki_sha256(spki_der: &[u8]) -> Vec<u8> {
-    digest(&SHA256, spki_der).as_ref().to_vec()
-}
-
-/// [`spki_sha256`] of a certificate's key.
-pub(crate) fn certificate_spki_sha256(der: &[u8]) -> Result<Vec<u8>> {
-    let (_, cert) =
-        X509Certificate::from_der(der).map_err(|e| Error::CertificateInvalid(e.to_string()))?;
-    Ok(spki_sha256(cert.public_key().raw))
-}
-
 fn pem_encode(label: &str, der: &[u8]) -> Result<String> {
     der::pem::encode_string(label, der::pem::LineEnding::LF, der)
         .map_err(|e| Error::Encoding(e.to_string()))
-}
-
-/// A certificate that is signed, checked and ready to store: everything but the
-/// database work, so signing never happens while the database write lock is held.
-#[derive(Debug, Clone)]
-pub(crate) struct Prepared {
-    pub(crate) serial: Serial,
-    pub(crate) identity: SiteIdentity,
-    pub(crate) der: Vec<u8>,
-    pub(crate) sha256: Vec<u8>,
-    pub(crate) spki_sha256: Vec<u8>,
-    pub(crate) not_before: OffsetDateTime,
-    pub(crate) not_after: OffsetDateTime,
-    pub(crate) ocsp: store::OcspAnswers,
-    pub(crate) audit_details: serde_json::Value,
 }
 
 impl Ca {
@@ -94,7 +71,10 @@ impl Ca {
             self.refuse_compromised_key(k).await?;
         }
         let (prepared, private_key_pem) = self.prepare(identity, key)?;
-        let certificate_id = self.queue.submit(self, prepared.clone(), actor).await?;
+        let certificate_id = self
+            .queue
+            .submit(&self.db, self.issuer_id, prepared.clone(), actor)
+            .await?;
         Self::issued(prepared, certificate_id, private_key_pem)
     }
 
@@ -124,9 +104,7 @@ impl Ca {
             return Err(Error::KeyCompromised);
         }
         let (prepared, private_key_pem) = self.prepare(identity, key)?;
-        let ids = self
-            .store_prepared(tx, std::slice::from_ref(&prepared), actor)
-            .await?;
+        let ids = store_batch(tx, self.issuer_id, std::slice::from_ref(&prepared), actor).await?;
         Self::issued(prepared, ids[0], private_key_pem)
     }
 
@@ -251,7 +229,7 @@ impl Ca {
     /// `not_before` would: a certificate must never outlive its issuer (an expired
     /// issuer included).
     pub fn check_issuer_outlives(&self, not_before: OffsetDateTime) -> Result<()> {
-        let not_after = crate::authority::last_second(not_before, crate::profile::VALIDITY_DAYS);
+        let not_after = last_second(not_before, VALIDITY_DAYS);
         if not_after.unix_timestamp() <= self.issuer.not_after {
             return Ok(());
         }
@@ -260,35 +238,6 @@ impl Ca {
                 .map_err(|e| Error::Encoding(e.to_string()))?,
             not_after,
         })
-    }
-
-    /// Stores prepared certificates, their OCSP answers and audit entries inside
-    /// `tx`, a few multi-row statements for the whole batch. The unique (issuer,
-    /// serial) constraint refuses a repeated serial. Returns the row ids in order.
-    pub(crate) async fn store_prepared(
-        &self,
-        tx: &mut Tx,
-        items: &[Prepared],
-        actor: &str,
-    ) -> Result<Vec<i64>> {
-        let ids = store::insert_certificates(tx, self.issuer_id, items).await?;
-        let ocsp: Vec<(i64, &store::OcspAnswers)> = ids
-            .iter()
-            .zip(items)
-            .map(|(id, p)| (*id, &p.ocsp))
-            .collect();
-        store::insert_ocsp_responses(tx, &ocsp).await?;
-        let entries: Vec<audit::NewEntry<'_>> = items
-            .iter()
-            .map(|p| audit::NewEntry {
-                actor,
-                action: "certificate.issue",
-                subject: p.serial.to_hex(),
-                details: p.audit_details.to_string(),
-            })
-            .collect();
-        audit::append_many(tx, &entries).await?;
-        Ok(ids)
     }
 
     /// The real signature must verify under the issuing CA's key, and everything it
@@ -309,101 +258,6 @@ impl Ca {
             ));
         }
         Ok(())
-    }
-}
-
-/// Group commit: every caller queues its prepared certificate, then whoever gets
-/// the writer lock stores everything queued so far in one transaction and answers
-/// each waiting caller. One caller alone pays one transaction, as before; many
-/// callers share transactions.
-#[derive(Debug, Default)]
-pub(crate) struct IssueQueue {
-    pending: std::sync::Mutex<Vec<Pending>>,
-    writer: tokio::sync::Mutex<()>,
-}
-
-#[derive(Debug)]
-struct Pending {
-    prepared: Prepared,
-    actor: String,
-    reply: tokio::sync::oneshot::Sender<std::result::Result<i64, String>>,
-}
-
-/// Most certificates stored in one group transaction.
-const MAX_GROUP: usize = 256;
-
-impl IssueQueue {
-    async fn submit(&self, ca: &Ca, prepared: Prepared, actor: &str) -> Result<i64> {
-        let (reply, mut answer) = tokio::sync::oneshot::channel();
-        self.lock_pending().push(Pending {
-            prepared,
-            actor: actor.to_string(),
-            reply,
-        });
-        loop {
-            // Whichever comes first: our answer (another caller stored our certificate)
-            // or the writer lock (we store everything queued). Waiting only for the
-            // lock would make every caller pass through it one by one, a convoy that
-            // writes one certificate per transaction.
-            tokio::select! {
-                biased;
-                result = &mut answer => {
-                    return result
-                        .map_err(|_| Error::Encoding("issuance writer went away".into()))?
-                        .map_err(|e| Error::Encoding(format!("storing the certificate failed: {e}")));
-                }
-                _writer = self.writer.lock() => {
-                    loop {
-                        let batch: Vec<Pending> = {
-                            let mut q = self.lock_pending();
-                            let n = q.len().min(MAX_GROUP);
-                            q.drain(..n).collect()
-                        };
-                        if batch.is_empty() {
-                            break;
-                        }
-                        let result = Self::write(ca, &batch).await;
-                        if let Err(e) = &result {
-                            tracing::error!(error = %e, certificates = batch.len(), "group commit failed");
-                        }
-                        for (i, p) in batch.into_iter().enumerate() {
-                            let _ = p.reply.send(match &result {
-                                Ok(ids) => Ok(ids[i]),
-                                Err(e) => Err(e.to_string()),
-                            });
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    fn lock_pending(&self) -> std::sync::MutexGuard<'_, Vec<Pending>> {
-        self.pending
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    async fn write(ca: &Ca, batch: &[Pending]) -> Result<Vec<i64>> {
-        let mut tx = ca.db.begin().await?;
-        let mut ids = Vec::with_capacity(batch.len());
-        // Entries of one actor are stored together; a batch usually has one actor.
-        let mut start = 0;
-        while start < batch.len() {
-            let actor = &batch[start].actor;
-            let end = batch[start..]
-                .iter()
-                .position(|p| &p.actor != actor)
-                .map_or(batch.len(), |n| start + n);
-            let items: Vec<Prepared> = batch[start..end]
-                .iter()
-                .map(|p| p.prepared.clone())
-                .collect();
-            ids.extend(ca.store_prepared(&mut tx, &items, actor).await?);
-            start = end;
-        }
-        tx.commit().await?;
-        Ok(ids)
     }
 }
 
@@ -468,11 +322,12 @@ impl Ca {
         let serial = Serial::from_bytes(cert.tbs_certificate.raw_serial());
         let rec = store::certificate_by_serial(&ca.db, ca.issuer_id, &serial).await?;
         let (status, reason) = match &rec {
-            Some(r) if r.der.as_deref() == Some(der.as_slice()) => match r.revocation_reason {
-                Some(code) => (
+            Some(r) if r.der.as_deref() == Some(der.as_slice()) => match r.revocation() {
+                Some(revocation) => (
                     "revoked",
                     Some(
-                        crate::RevocationReason::from_code(code)
+                        revocation
+                            .reason()
                             .map_or("unknown".into(), |r| r.name().to_string()),
                     ),
                 ),

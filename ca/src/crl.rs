@@ -1,11 +1,8 @@
 //! Revocation and CRLs (RFC 5280 v2, one full CRL per issuing CA).
 
-use std::fmt;
-use std::str::FromStr;
-
 use rcgen::{
     CertificateRevocationListParams, CrlDistributionPoint, CrlIssuingDistributionPoint, CrlScope,
-    KeyIdMethod, RevocationReason as RcgenReason, RevokedCertParams, SerialNumber,
+    KeyIdMethod, RevokedCertParams, SerialNumber,
 };
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
@@ -13,117 +10,13 @@ use time::{Duration, OffsetDateTime};
 use crate::authority::Ca;
 use crate::db::Tx;
 use crate::ocsp::Status;
+pub use crate::revocation::RevocationReason;
 use crate::serial::Serial;
-use crate::store::{CrlRecord, RevokedEntry};
+use crate::store::{CertificateStatus, CrlRecord, RevokedEntry};
 use crate::{Error, Result, audit, store};
 
 /// How long a CRL is valid; the server publishes a new one well before.
 pub const CRL_LIFETIME_DAYS: i64 = 7;
-
-/// RFC 5280 revocation reasons we use, plus `removeFromCRL` to release a hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum RevocationReason {
-    /// No reason given (the CRL entry then carries no reason code).
-    Unspecified,
-    /// The subject's private key was compromised.
-    KeyCompromise,
-    /// The organization changed (e.g. the ICP subject changed).
-    AffiliationChanged,
-    /// Replaced by a new certificate.
-    Superseded,
-    /// The site or organization ceased operating (e.g. the filing was cancelled).
-    CessationOfOperation,
-    /// Suspended; can be released with `removeFromCRL` or made final.
-    CertificateHold,
-    /// Releases a `certificateHold`.
-    #[serde(rename = "removeFromCRL")]
-    RemoveFromCrl,
-    /// Withdrawn by the alliance (e.g. an upheld complaint).
-    PrivilegeWithdrawn,
-}
-
-impl RevocationReason {
-    /// The RFC 5280 code.
-    pub fn code(self) -> i64 {
-        match self {
-            RevocationReason::Unspecified => 0,
-            RevocationReason::KeyCompromise => 1,
-            RevocationReason::AffiliationChanged => 3,
-            RevocationReason::Superseded => 4,
-            RevocationReason::CessationOfOperation => 5,
-            RevocationReason::CertificateHold => 6,
-            RevocationReason::RemoveFromCrl => 8,
-            RevocationReason::PrivilegeWithdrawn => 9,
-        }
-    }
-
-    /// From an RFC 5280 code.
-    pub fn from_code(code: i64) -> Option<Self> {
-        Some(match code {
-            0 => RevocationReason::Unspecified,
-            1 => RevocationReason::KeyCompromise,
-            3 => RevocationReason::AffiliationChanged,
-            4 => RevocationReason::Superseded,
-            5 => RevocationReason::CessationOfOperation,
-            6 => RevocationReason::CertificateHold,
-            8 => RevocationReason::RemoveFromCrl,
-            9 => RevocationReason::PrivilegeWithdrawn,
-            _ => return None,
-        })
-    }
-
-    /// The RFC 5280 name (`keyCompromise`, …).
-    pub fn name(self) -> &'static str {
-        match self {
-            RevocationReason::Unspecified => "unspecified",
-            RevocationReason::KeyCompromise => "keyCompromise",
-            RevocationReason::AffiliationChanged => "affiliationChanged",
-            RevocationReason::Superseded => "superseded",
-            RevocationReason::CessationOfOperation => "cessationOfOperation",
-            RevocationReason::CertificateHold => "certificateHold",
-            RevocationReason::RemoveFromCrl => "removeFromCRL",
-            RevocationReason::PrivilegeWithdrawn => "privilegeWithdrawn",
-        }
-    }
-
-    fn rcgen(code: i64) -> Option<RcgenReason> {
-        Some(match code {
-            1 => RcgenReason::KeyCompromise,
-            3 => RcgenReason::AffiliationChanged,
-            4 => RcgenReason::Superseded,
-            5 => RcgenReason::CessationOfOperation,
-            6 => RcgenReason::CertificateHold,
-            9 => RcgenReason::PrivilegeWithdrawn,
-            _ => return None,
-        })
-    }
-}
-
-impl FromStr for RevocationReason {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        [
-            RevocationReason::Unspecified,
-            RevocationReason::KeyCompromise,
-            RevocationReason::AffiliationChanged,
-            RevocationReason::Superseded,
-            RevocationReason::CessationOfOperation,
-            RevocationReason::CertificateHold,
-            RevocationReason::RemoveFromCrl,
-            RevocationReason::PrivilegeWithdrawn,
-        ]
-        .into_iter()
-        .find(|r| r.name().eq_ignore_ascii_case(s.trim()))
-        .ok_or_else(|| Error::InvalidReason(s.to_string()))
-    }
-}
-
-impl fmt::Display for RevocationReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// What [`Ca::revoke_key`] did.
 #[derive(Debug, Clone)]
@@ -179,10 +72,10 @@ impl Ca {
         store::next_counter(tx, "revocations").await?;
         let (ca, rec) = self.certificate_for_update(tx, serial).await?;
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        let current = rec.revocation_reason.and_then(RevocationReason::from_code);
-        let hold = Some(RevocationReason::CertificateHold);
+        let revocation = rec.revocation();
+        let current = revocation.and_then(|r| r.reason());
         let status = if reason == RevocationReason::RemoveFromCrl {
-            if current != hold {
+            if !rec.on_hold() {
                 return Err(Error::RevocationRefused(
                     "removeFromCRL releases a certificateHold, and this certificate is not on hold"
                         .into(),
@@ -192,15 +85,15 @@ impl Ca {
             Status::Good
         } else {
             // A certificate not yet revoked, or one on hold being revoked for good.
-            let allowed = current.is_none()
-                || (current == hold && reason != RevocationReason::CertificateHold);
+            let allowed =
+                current.is_none() || (rec.on_hold() && reason != RevocationReason::CertificateHold);
             if let (false, Some(existing)) = (allowed, current) {
                 return Err(Error::RevocationRefused(format!(
                     "already revoked ({existing})"
                 )));
             }
             // A hold made final keeps the date the hold began.
-            let at = rec.revoked_at.unwrap_or(now);
+            let at = revocation.map_or(now, |r| r.at);
             store::upsert_revocation(tx, rec.id, at, reason.code(), actor).await?;
             Status::Revoked {
                 at,
@@ -211,7 +104,7 @@ impl Ca {
         let compromised = match (reason, &rec.spki_sha256, &rec.der) {
             (RevocationReason::KeyCompromise, Some(h), _) => Some(h.clone()),
             (RevocationReason::KeyCompromise, None, Some(der)) => {
-                Some(crate::certificate::certificate_spki_sha256(der)?)
+                Some(crate::profile::certificate_spki_sha256(der)?)
             }
             _ => None,
         };
@@ -260,7 +153,7 @@ impl Ca {
             reason: format!("not a private key: {e}"),
         })?;
         let spki =
-            crate::certificate::spki_sha256(&rcgen::PublicKeyData::subject_public_key_info(&key));
+            crate::profile::spki_sha256(&rcgen::PublicKeyData::subject_public_key_info(&key));
         let mut tx = self.db.begin().await?;
         // The same lock as a revocation takes first: revocations queue behind each other.
         store::next_counter(&mut tx, "revocations").await?;
@@ -304,7 +197,7 @@ impl Ca {
         for ca in self.all_issuers() {
             if let Some(rec) = store::certificate_by_serial_for_update(tx, ca.issuer_id, serial)
                 .await?
-                .filter(|r| r.status == "issued")
+                .filter(|r| r.status == CertificateStatus::Issued)
             {
                 return Ok((ca, rec));
             }
@@ -340,7 +233,7 @@ impl Ca {
                     .into_iter()
                     .filter(|o| Some(o.id) != except)
             {
-                let at = other.revoked_at.unwrap_or(now);
+                let at = other.revocation().map_or(now, |r| r.at);
                 store::upsert_revocation(tx, other.id, at, code, actor).await?;
                 let other_serial = Serial::from_bytes(&other.serial);
                 ca.store_ocsp_in(

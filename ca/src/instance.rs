@@ -26,7 +26,8 @@ use std::time::Duration;
 use ring::rand::SecureRandom;
 
 use crate::db::Database;
-use crate::{Ca, Error, Result, on_pool};
+use crate::store::instance::{self as leases, Holder};
+use crate::{Ca, Error, Result};
 
 /// How long a lease lasts without renewal, in seconds.
 pub const LEASE_SECS: i64 = 60;
@@ -89,15 +90,7 @@ fn process_running(pid: i64) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
-/// Who holds a prefix, as stored.
-#[derive(sqlx::FromRow)]
-struct Holder {
-    holder: String,
-    host: String,
-    pid: i64,
-    expires_at: i64,
-}
-
+/// Whether a holder is live is this module's rule, not the store's.
 impl Holder {
     /// See the module documentation for what counts as live.
     fn live(&self, host: &str, now: i64) -> bool {
@@ -116,15 +109,7 @@ impl Holder {
 }
 
 async fn release(db: &Database, prefix: u8, token: &str) -> Result<()> {
-    on_pool!(db, |p| sqlx::query(
-        "DELETE FROM ca_instances WHERE prefix = $1 AND holder = $2"
-    )
-    .bind(i64::from(prefix))
-    .bind(token)
-    .execute(p)
-    .await
-    .map(drop))?;
-    Ok(())
+    leases::delete(db, prefix, token).await
 }
 
 /// Takes `prefix` for a new token, or says who holds it.
@@ -140,29 +125,12 @@ async fn claim(db: &Database, prefix: u8, rng: &ring::rand::SystemRandom) -> Res
     // Three rounds: a row may be released, cleared or taken over between statements.
     let mut claimed = false;
     for _ in 0..3 {
-        let inserted = on_pool!(db, |p| sqlx::query(
-            "INSERT INTO ca_instances (prefix, holder, host, pid, claimed_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (prefix) DO NOTHING"
-        )
-        .bind(i64::from(prefix))
-        .bind(&token)
-        .bind(&host)
-        .bind(pid)
-        .bind(now)
-        .bind(expires_at)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))?;
+        let inserted = leases::insert(db, prefix, &token, &host, pid, now, expires_at).await?;
         if inserted == 1 {
             claimed = true;
             break;
         }
-        let current: Option<Holder> = on_pool!(db, |p| sqlx::query_as(
-            "SELECT holder, host, pid, expires_at FROM ca_instances WHERE prefix = $1"
-        )
-        .bind(i64::from(prefix))
-        .fetch_optional(p)
-        .await)?;
+        let current = leases::holder(db, prefix).await?;
         let Some(h) = current else { continue };
         if h.live(&host, now) {
             return Err(Error::SerialPrefixInUse {
@@ -214,15 +182,7 @@ async fn renew(
     loop {
         tokio::time::sleep(HEARTBEAT).await;
         let until = now() + LEASE_SECS;
-        let renewed = on_pool!(&db, |p| sqlx::query(
-            "UPDATE ca_instances SET expires_at = $3 WHERE prefix = $1 AND holder = $2"
-        )
-        .bind(i64::from(prefix))
-        .bind(&token)
-        .bind(until)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()));
+        let renewed = leases::renew(&db, prefix, &token, until).await;
         match renewed {
             Ok(1) => expires.store(until, Ordering::SeqCst),
             Ok(_) => {

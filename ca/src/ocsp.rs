@@ -356,7 +356,7 @@ impl Ca {
             .map_err(AnswerError::Internal)?
         {
             // Ours and unexpired, but the refresh has not kept its answer current.
-            Some(rec) if rec.status == "issued" && rec.not_after > now => {
+            Some(rec) if rec.status == store::CertificateStatus::Issued && rec.not_after > now => {
                 tracing::error!(%serial, "no current OCSP answer stored: is the refresh running?");
                 Err(AnswerError::TryLater)
             }

@@ -215,6 +215,26 @@ pub fn key_id(raw: &[u8]) -> Vec<u8> {
     ring::digest::digest(&ring::digest::SHA256, raw).as_ref()[..20].to_vec()
 }
 
+/// notAfter of a period of `days` days from `not_before`: RFC 5280 counts notAfter in
+/// the period, so it is the period's last second.
+pub(crate) fn last_second(not_before: OffsetDateTime, days: i64) -> OffsetDateTime {
+    not_before + time::Duration::days(days) - time::Duration::seconds(1)
+}
+
+/// SHA-256 of a SubjectPublicKeyInfo: what finds every certificate for one key.
+pub(crate) fn spki_sha256(spki_der: &[u8]) -> Vec<u8> {
+    ring::digest::digest(&ring::digest::SHA256, spki_der)
+        .as_ref()
+        .to_vec()
+}
+
+/// [`spki_sha256`] of a certificate's key.
+pub(crate) fn certificate_spki_sha256(der: &[u8]) -> Result<Vec<u8>> {
+    let (_, cert) =
+        X509Certificate::from_der(der).map_err(|e| Error::CertificateInvalid(e.to_string()))?;
+    Ok(spki_sha256(cert.public_key().raw))
+}
+
 /// One entry of the ICP filings extension ([`oid::EXT_ICP_FILINGS`]).
 #[derive(Debug, der::Sequence)]
 struct DomainFiling<'a> {
@@ -461,7 +481,7 @@ impl Expected<'_> {
     /// notAfter: the last second of [`VALIDITY_DAYS`] days from notBefore (RFC 5280
     /// counts notAfter in the period, so notBefore + 365 days would be one second more).
     pub fn not_after(&self) -> OffsetDateTime {
-        crate::authority::last_second(self.not_before, VALIDITY_DAYS)
+        last_second(self.not_before, VALIDITY_DAYS)
     }
 
     fn subject(&self) -> Vec<(&'static str, String)> {

@@ -156,3 +156,25 @@ fn listed_debt_is_tolerated_a_new_breach_is_not_and_paid_debt_must_be_struck_off
         "{out}"
     );
 }
+
+#[test]
+fn the_ca_store_may_be_a_folder_and_a_ca_query_outside_it_is_named() {
+    let (ok, out) = check(&[
+        ("ca/src/lib.rs", "pub mod audit;\npub mod store;\n"),
+        ("ca/src/store/mod.rs", "pub mod audit;\n"),
+        (
+            "ca/src/store/audit.rs",
+            "fn q() { sqlx::query(\"SELECT 1\"); }\n",
+        ),
+        (
+            "ca/src/audit.rs",
+            "use crate::store;\nfn q() { sqlx::query(\"SELECT 1\"); }\n",
+        ),
+    ]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("ca/src/audit.rs:2: sqlx::query outside the store modules"),
+        "{out}"
+    );
+    assert!(!out.contains("ca/src/store/"), "{out}");
+}

@@ -85,18 +85,6 @@ pub struct VerifierSettings {
 }
 
 impl VerifierSettings {
-    /// The re-verification timings.
-    pub fn policy(&self) -> crate::recheck::Policy {
-        crate::recheck::Policy {
-            icp_every: self.recheck_icp_days.max(1) * 86_400,
-            domain_every: self.recheck_domain_days.max(1) * 86_400,
-            grace: self.grace_hours.max(0) * 3_600,
-            suspension: self.grace_hours.max(0) * 3_600,
-            validation_reuse: self.validation_reuse_days.max(0) * 86_400,
-            ..Default::default()
-        }
-    }
-
     /// The configured perspectives, or the system resolvers.
     pub fn dns_servers(&self) -> Result<Vec<SocketAddr>> {
         match &self.dns_servers {

@@ -12,14 +12,15 @@ use std::sync::Arc;
 
 use ca::db::{Database, Tx};
 use ca::identity::{Domain, IcpNumber, Uscc};
-use ca::{Ca, RevocationReason, Serial, on_pool, on_tx};
+use ca::{Ca, RevocationReason, Serial};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::challenge::{Challenger, Method};
+use crate::config::VerifierSettings;
 use crate::icp::{self, Filings, IcpProvider, IcpRecord};
-use crate::store::{self, Subject};
+use crate::store::{self, NewSubject, Subject, SubjectRow as Row, SubjectUpdate};
 use crate::token::Token;
 use crate::verdict::{Evidence, Verdict};
 use crate::{Error, Result};
@@ -57,6 +58,22 @@ impl Default for Policy {
             retry_base: 300,
             retry_max: 6 * 3_600,
             validation_reuse: 30 * 86_400,
+        }
+    }
+}
+
+/// [`VerifierSettings::policy`] lives beside [`Policy`], which it builds: the
+/// settings module stays below re-verification.
+impl VerifierSettings {
+    /// The re-verification timings.
+    pub fn policy(&self) -> Policy {
+        Policy {
+            icp_every: self.recheck_icp_days.max(1) * 86_400,
+            domain_every: self.recheck_domain_days.max(1) * 86_400,
+            grace: self.grace_hours.max(0) * 3_600,
+            suspension: self.grace_hours.max(0) * 3_600,
+            validation_reuse: self.validation_reuse_days.max(0) * 86_400,
+            ..Default::default()
         }
     }
 }
@@ -116,30 +133,6 @@ impl State {
     }
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-struct Row {
-    site_id: String,
-    organization: String,
-    uscc: Option<String>,
-    icp: Option<String>,
-    filings: Option<String>,
-    domains: String,
-    method: String,
-    token: String,
-    certificate_serial: Option<Vec<u8>>,
-    state: String,
-    domain_due_at: i64,
-    icp_due_at: i64,
-    retry_at: Option<i64>,
-    retries: i64,
-    failing_since: Option<i64>,
-    suspended_at: Option<i64>,
-    icp_snapshot: Option<String>,
-}
-
-const COLUMNS: &str = "site_id, organization, uscc, icp, filings, domains, method, token, certificate_serial, state, \
-    domain_due_at, icp_due_at, retry_at, retries, failing_since, suspended_at, icp_snapshot";
-
 /// The subject fields of a filing whose change suspends at once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Snapshot {
@@ -178,45 +171,29 @@ pub async fn enroll(tx: &mut Tx, e: &Enrollment, policy: &Policy, now: i64) -> R
         .domains
         .first()
         .and_then(|d| e.filings.get(&icp::filing_key(d)));
-    on_tx!(tx, |c| {
-        sqlx::query(
-        "INSERT INTO recheck_subjects (site_id, organization, uscc, icp, filings, domains, method, token, \
-         certificate_serial, state, domain_due_at, icp_due_at, retries, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'ok', $10, $11, 0, $12) \
-         ON CONFLICT (site_id) DO UPDATE SET organization = excluded.organization, uscc = excluded.uscc, \
-         icp = excluded.icp, filings = excluded.filings, domains = excluded.domains, method = excluded.method, \
-         token = excluded.token, certificate_serial = excluded.certificate_serial, state = 'ok', \
-         domain_due_at = excluded.domain_due_at, icp_due_at = excluded.icp_due_at, retry_at = NULL, retries = 0, \
-         failing_since = NULL, suspended_at = NULL, last_reason = NULL, icp_snapshot = NULL, \
-         updated_at = excluded.updated_at"
+    store::upsert_subject(
+        tx,
+        &NewSubject {
+            site_id: &e.site_id,
+            organization: &e.organization,
+            uscc: e.uscc.as_ref().map(Uscc::as_str),
+            icp: primary.map(IcpNumber::as_str),
+            filings,
+            domains,
+            method: e.method.as_str(),
+            token: e.token.as_str(),
+            certificate_serial: e.certificate_serial.as_ref().map(|s| s.as_bytes().to_vec()),
+            domain_due_at: now + policy.domain_every,
+            icp_due_at: now + policy.icp_every,
+            now,
+        },
     )
-    .bind(&e.site_id)
-    .bind(&e.organization)
-    .bind(e.uscc.as_ref().map(Uscc::as_str))
-    .bind(primary.map(IcpNumber::as_str))
-    .bind(filings)
-    .bind(domains)
-    .bind(e.method.as_str())
-    .bind(e.token.as_str())
-    .bind(e.certificate_serial.as_ref().map(|s| s.as_bytes().to_vec()))
-    .bind(now + policy.domain_every)
-    .bind(now + policy.icp_every)
-    .bind(now)
-    .execute(c)
     .await
-    .map(|_| ())?
-    });
-    Ok(())
 }
 
 /// A site's current state, for the server's pages.
 pub async fn state_of(db: &Database, site_id: &str) -> Result<Option<(State, Option<String>)>> {
-    let row: Option<(String, Option<String>)> = on_pool!(db, |p| sqlx::query_as(
-        "SELECT state, last_reason FROM recheck_subjects WHERE site_id = $1"
-    )
-    .bind(site_id)
-    .fetch_optional(p)
-    .await?);
+    let row = store::subject_state(db, site_id).await?;
     Ok(row.map(|(s, r)| (State::parse(&s), r)))
 }
 
@@ -321,30 +298,11 @@ impl Rechecker {
     }
 
     async fn select(&self, scope: &Scope, now: i64) -> Result<Vec<Row>> {
-        let rows: Vec<Row> = match scope {
-            Scope::Due => {
-                let sql = format!(
-                    "SELECT {COLUMNS} FROM recheck_subjects WHERE state <> 'revoked' AND \
-                     (CASE WHEN retry_at IS NOT NULL THEN retry_at <= $1 \
-                      ELSE (domain_due_at <= $1 OR icp_due_at <= $1) END) ORDER BY site_id"
-                );
-                on_pool!(&self.db, |p| sqlx::query_as(&sql)
-                    .bind(now)
-                    .fetch_all(p)
-                    .await?)
-            }
-            Scope::All => {
-                let sql = format!(
-                    "SELECT {COLUMNS} FROM recheck_subjects WHERE state <> 'revoked' ORDER BY site_id"
-                );
-                on_pool!(&self.db, |p| sqlx::query_as(&sql).fetch_all(p).await?)
-            }
+        let rows = match scope {
+            Scope::Due => store::subjects_due(&self.db, now).await?,
+            Scope::All => store::subjects_not_revoked(&self.db).await?,
             Scope::Site(id) => {
-                let sql = format!("SELECT {COLUMNS} FROM recheck_subjects WHERE site_id = $1");
-                let rows: Vec<Row> = on_pool!(&self.db, |p| sqlx::query_as(&sql)
-                    .bind(id)
-                    .fetch_all(p)
-                    .await?);
+                let rows = store::subject(&self.db, id).await?;
                 if rows.is_empty() {
                     return Err(Error::Config(format!(
                         "no site {id:?} is enrolled for re-verification"
@@ -671,28 +629,23 @@ impl Rechecker {
             (next, next)
         });
         let snapshot = snapshot.map(|s| serde_json::to_string(s).unwrap_or_default());
-        on_tx!(tx, |c| {
-            sqlx::query(
-            "UPDATE recheck_subjects SET state = $1, last_reason = $2, failing_since = $3, suspended_at = $4, \
-             retry_at = $5, retries = $6, icp_snapshot = $7, domain_due_at = $8, icp_due_at = $9, updated_at = $10 \
-             WHERE site_id = $11"
+        store::update_subject(
+            tx,
+            &SubjectUpdate {
+                site_id: site,
+                state: state.as_str(),
+                reason,
+                failing_since,
+                suspended_at,
+                retry_at,
+                retries,
+                snapshot,
+                domain_due_at: domain_due,
+                icp_due_at: icp_due,
+                now,
+            },
         )
-        .bind(state.as_str())
-        .bind(reason)
-        .bind(failing_since)
-        .bind(suspended_at)
-        .bind(retry_at)
-        .bind(retries)
-        .bind(snapshot)
-        .bind(domain_due)
-        .bind(icp_due)
-        .bind(now)
-        .bind(site)
-        .execute(c)
         .await
-        .map(|_| ())?
-        });
-        Ok(())
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use ca::db::Database;
 use ca::identity::{Domain, IcpNumber, Uscc};
-use ca::{Ca, CaConfig, KeySource, SiteIdentity};
+use ca::{Ca, CaConfig, KeySource, RevocationReason, SiteIdentity};
 use testkit::{DnsServer, Zone};
 use verifier::icp::{FileProvider, IcpProvider};
 use verifier::recheck::{Enrollment, Policy, Rechecker, Scope, State, enroll, state_of};
@@ -117,13 +117,14 @@ impl World {
         state_of(&self.db, "s1").await.unwrap().unwrap().0
     }
 
-    /// The certificate's revocation reason code, if revoked or held.
-    async fn revocation(&self) -> Option<i64> {
+    /// The certificate's revocation reason, if revoked or held.
+    async fn revocation(&self) -> Option<RevocationReason> {
         let rec = ca::store::certificate_by_serial(&self.db, self.issuer_id().await, &self.serial)
             .await
             .unwrap()
             .unwrap();
-        rec.revocation_reason
+        rec.revocation()
+            .map(|r| r.reason().expect("a reason this CA writes"))
     }
 
     async fn issuer_id(&self) -> i64 {
@@ -199,7 +200,11 @@ async fn a_removed_record_leads_to_grace_then_suspension_then_revocation_and_a_r
             .unwrap();
         assert_eq!(after_grace.suspended, 1, "{after_grace:?}");
         assert_eq!(w.state().await, State::Suspended);
-        assert_eq!(w.revocation().await, Some(6), "certificateHold");
+        assert_eq!(
+            w.revocation().await,
+            Some(RevocationReason::CertificateHold),
+            "certificateHold"
+        );
 
         // The record comes back: the hold is released.
         let back = w.dns_with_token();
@@ -216,14 +221,20 @@ async fn a_removed_record_leads_to_grace_then_suspension_then_revocation_and_a_r
         let t1 = t0 + 10 * DAY;
         r.run(Scope::All, t1, &|_, _| {}).await.unwrap();
         r.run(Scope::Due, t1 + 73 * HOUR, &|_, _| {}).await.unwrap();
-        assert_eq!(w.revocation().await, Some(6));
+        assert_eq!(
+            w.revocation().await,
+            Some(RevocationReason::CertificateHold)
+        );
         let end = r
             .run(Scope::Due, t1 + 147 * HOUR, &|_, _| {})
             .await
             .unwrap();
         assert_eq!(end.revoked, 1, "{end:?}");
         assert_eq!(w.state().await, State::Revoked);
-        assert_eq!(w.revocation().await, Some(5), "cessationOfOperation");
+        assert_eq!(
+            w.revocation().await,
+            Some(RevocationReason::CessationOfOperation)
+        );
         let later = r.run(Scope::All, t1 + 30 * DAY, &|_, _| {}).await.unwrap();
         assert_eq!(later.checked, 0, "revoked sites are not rechecked");
         ca::audit::verify(&w.db).await.unwrap();
@@ -249,7 +260,10 @@ async fn a_change_of_the_filings_subject_suspends_at_once() {
     let out = r2.run(Scope::All, t0 + 2 * DAY, &|_, _| {}).await.unwrap();
     assert_eq!(out.suspended, 1, "{out:?}");
     assert_eq!(w.state().await, State::Suspended);
-    assert_eq!(w.revocation().await, Some(6));
+    assert_eq!(
+        w.revocation().await,
+        Some(RevocationReason::CertificateHold)
+    );
     let reason = state_of(&w.db, "s1").await.unwrap().unwrap().1.unwrap();
     assert!(reason.contains("subject changed"), "{reason}");
 }

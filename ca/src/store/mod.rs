@@ -1,13 +1,49 @@
 //! The CA's tables: issuers, certificates, revocations, CRLs, OCSP responses and
-//! counters. All SQL touching them lives here.
+//! counters here; the audit chain in `store/audit.rs` and the serial-prefix leases
+//! in `store/instance.rs`. All of the CA's SQL lives in this module.
 
 use serde::Serialize;
 use sqlx::FromRow;
 
-use crate::certificate::Prepared;
 use crate::db::{Database, Tx};
+use crate::identity::Domain;
+use crate::revocation::Revocation;
 use crate::serial::Serial;
-use crate::{Result, on_pool, on_tx};
+use crate::{Error, Result, on_pool, on_tx};
+
+pub(crate) mod audit;
+pub(crate) mod instance;
+
+/// Where a certificate row stands: the `status` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CertificateStatus {
+    /// The intent is stored, nothing is signed yet.
+    Reserved,
+    /// Signed and stored.
+    Issued,
+}
+
+impl CertificateStatus {
+    /// The column's value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CertificateStatus::Reserved => "reserved",
+            CertificateStatus::Issued => "issued",
+        }
+    }
+}
+
+impl TryFrom<String> for CertificateStatus {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        match s.as_str() {
+            "reserved" => Ok(CertificateStatus::Reserved),
+            "issued" => Ok(CertificateStatus::Issued),
+            _ => Err(Error::Encoding(format!("unknown certificate status {s:?}"))),
+        }
+    }
+}
 
 /// A certificate row joined with its revocation, if any.
 #[derive(Debug, Clone, FromRow, Serialize)]
@@ -19,8 +55,9 @@ pub struct CertificateRecord {
     /// Serial, big-endian bytes.
     #[serde(with = "hex_bytes")]
     pub serial: Vec<u8>,
-    /// `reserved` (intent stored, not yet signed) or `issued`.
-    pub status: String,
+    /// Reserved (intent stored, not yet signed) or issued.
+    #[sqlx(try_from = "String")]
+    pub status: CertificateStatus,
     /// Organization (O).
     pub organization: String,
     /// USCC (serialNumber).
@@ -50,6 +87,50 @@ pub struct CertificateRecord {
     /// SHA-256 of the SubjectPublicKeyInfo (NULL until filled in for older rows).
     #[serde(skip)]
     pub spki_sha256: Option<Vec<u8>>,
+}
+
+impl CertificateRecord {
+    /// Its revocation, if it is revoked or on hold.
+    pub fn revocation(&self) -> Option<Revocation> {
+        match (self.revoked_at, self.revocation_reason) {
+            (Some(at), Some(code)) => Some(Revocation { at, code }),
+            _ => None,
+        }
+    }
+
+    /// Whether it is on hold (certificateHold): suspended, and still releasable.
+    pub fn on_hold(&self) -> bool {
+        self.revocation().is_some_and(|r| r.on_hold())
+    }
+}
+
+/// A signed certificate to store: one row of `certificates`.
+#[derive(Debug, Clone)]
+pub struct NewCertificate<'a> {
+    /// Serial number.
+    pub serial: &'a Serial,
+    /// Organization (O).
+    pub organization: &'a str,
+    /// USCC (serialNumber).
+    pub uscc: &'a str,
+    /// ICP filing number.
+    pub icp: &'a str,
+    /// Province (ST).
+    pub province: &'a str,
+    /// City (L).
+    pub city: &'a str,
+    /// The certified domains, stored as a JSON array.
+    pub domains: &'a [Domain],
+    /// Unix seconds.
+    pub not_before: i64,
+    /// Unix seconds.
+    pub not_after: i64,
+    /// The signed certificate.
+    pub der: &'a [u8],
+    /// SHA-256 of the DER.
+    pub sha256: &'a [u8],
+    /// SHA-256 of the SubjectPublicKeyInfo.
+    pub spki_sha256: &'a [u8],
 }
 
 mod hex_bytes {
@@ -146,7 +227,7 @@ pub async fn issuer_has_unexpired(db: &Database, slug: &str, now: i64) -> Result
 pub(crate) async fn insert_certificates(
     tx: &mut Tx,
     issuer_id: i64,
-    items: &[Prepared],
+    items: &[NewCertificate<'_>],
 ) -> Result<Vec<i64>> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let mut ids_by_serial = std::collections::HashMap::with_capacity(items.len());
@@ -157,22 +238,21 @@ pub(crate) async fn insert_certificates(
                  domains, not_before, not_after, der, sha256, spki_sha256, created_at) ",
             );
             q.push_values(chunk, |mut b, p| {
-                let domains =
-                    serde_json::to_string(&p.identity.domains).unwrap_or_else(|_| "[]".into());
+                let domains = serde_json::to_string(p.domains).unwrap_or_else(|_| "[]".into());
                 b.push_bind(issuer_id)
                     .push_bind(p.serial.as_bytes().to_vec())
-                    .push_bind("issued")
-                    .push_bind(p.identity.organization.clone())
-                    .push_bind(p.identity.uscc.as_str().to_string())
-                    .push_bind(p.identity.icp.as_str().to_string())
-                    .push_bind(p.identity.province.clone())
-                    .push_bind(p.identity.city.clone())
+                    .push_bind(CertificateStatus::Issued.as_str())
+                    .push_bind(p.organization.to_string())
+                    .push_bind(p.uscc.to_string())
+                    .push_bind(p.icp.to_string())
+                    .push_bind(p.province.to_string())
+                    .push_bind(p.city.to_string())
                     .push_bind(domains)
-                    .push_bind(p.not_before.unix_timestamp())
-                    .push_bind(p.not_after.unix_timestamp())
-                    .push_bind(p.der.clone())
-                    .push_bind(p.sha256.clone())
-                    .push_bind(p.spki_sha256.clone())
+                    .push_bind(p.not_before)
+                    .push_bind(p.not_after)
+                    .push_bind(p.der.to_vec())
+                    .push_bind(p.sha256.to_vec())
+                    .push_bind(p.spki_sha256.to_vec())
                     .push_bind(now);
             });
             q.push(" RETURNING serial, id");
@@ -186,7 +266,7 @@ pub(crate) async fn insert_certificates(
             ids_by_serial
                 .get(p.serial.as_bytes())
                 .copied()
-                .ok_or_else(|| crate::Error::Encoding("inserted certificate has no id".into()))
+                .ok_or_else(|| Error::Encoding("inserted certificate has no id".into()))
         })
         .collect()
 }
@@ -589,4 +669,67 @@ pub async fn ocsp_response(
         .fetch_optional(p)
         .await?);
     Ok(row.and_then(|r| r.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RevocationReason;
+
+    fn record(revoked_at: Option<i64>, reason: Option<i64>) -> CertificateRecord {
+        CertificateRecord {
+            id: 1,
+            issuer_id: 1,
+            serial: vec![1],
+            status: CertificateStatus::Issued,
+            organization: String::new(),
+            uscc: String::new(),
+            icp: String::new(),
+            province: String::new(),
+            city: String::new(),
+            domains: "[]".into(),
+            not_before: 0,
+            not_after: 1,
+            der: None,
+            sha256: None,
+            revoked_at,
+            revocation_reason: reason,
+            spki_sha256: None,
+        }
+    }
+
+    #[test]
+    fn a_record_says_whether_it_is_revoked_and_whether_that_is_a_hold() {
+        let live = record(None, None);
+        assert_eq!(live.revocation(), None);
+        assert!(!live.on_hold());
+        let held = record(Some(7), Some(RevocationReason::CertificateHold.code()));
+        assert_eq!(held.revocation(), Some(Revocation { at: 7, code: 6 }));
+        assert_eq!(
+            held.revocation().and_then(|r| r.reason()),
+            Some(RevocationReason::CertificateHold)
+        );
+        assert!(held.on_hold());
+        let revoked = record(Some(7), Some(RevocationReason::KeyCompromise.code()));
+        assert!(!revoked.on_hold());
+        assert_eq!(
+            revoked.revocation().and_then(|r| r.reason()),
+            Some(RevocationReason::KeyCompromise)
+        );
+    }
+
+    #[test]
+    fn the_status_column_reads_into_its_enum_and_refuses_anything_else() {
+        for s in [CertificateStatus::Reserved, CertificateStatus::Issued] {
+            assert_eq!(
+                CertificateStatus::try_from(s.as_str().to_string()).ok(),
+                Some(s)
+            );
+            assert_eq!(
+                serde_json::to_value(s).ok(),
+                Some(serde_json::json!(s.as_str()))
+            );
+        }
+        assert!(CertificateStatus::try_from("revoked".to_string()).is_err());
+    }
 }
