@@ -753,8 +753,8 @@ pub async fn site_certificate(db: &Database, site: &str) -> Result<SiteCertifica
         None => None,
     };
     let status = match &certificate {
-        Some(c) if c.revocation_reason == Some(6) => "suspended".to_string(),
-        Some(c) if c.revoked_at.is_some() => "revoked".to_string(),
+        Some(c) if c.on_hold() => "suspended".to_string(),
+        Some(c) if c.revocation().is_some() => "revoked".to_string(),
         Some(c) if c.not_after < now() => "expired".to_string(),
         _ => row.status,
     };
