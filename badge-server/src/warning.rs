@@ -9,9 +9,9 @@ use ca::{on_pool, on_tx};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::application;
 use crate::domain::account::{Account, Role};
 use crate::error::AppError;
+use crate::service::sites as application;
 
 /// Longest description or evidence, in characters.
 pub const MAX_TEXT: usize = 2000;

@@ -180,20 +180,22 @@ impl Format {
 /// One way to embed a site's seal, as the portal offers it.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct SealVariant {
+    // Fields in alphabetical order: the site view serializes them as the `json!`
+    // object it replaced did.
     /// `svg` or `png` (the PNG snippet also offers the `@2x` image for dense screens).
     pub format: &'static str,
+    /// CSS height.
+    pub height: u32,
     /// `zh` (Chinese first) or `en`.
     pub lang: &'static str,
     /// `s`, `m` or `l`.
     pub size: &'static str,
-    /// CSS width.
-    pub width: u32,
-    /// CSS height.
-    pub height: u32,
-    /// The image.
-    pub url: String,
     /// Plain HTML, no script: the image linked to the certificate page.
     pub snippet: String,
+    /// The image.
+    pub url: String,
+    /// CSS width.
+    pub width: u32,
 }
 
 #[derive(Template)]

@@ -13,6 +13,7 @@ pub mod pages;
 pub mod public;
 pub mod router;
 pub mod state;
+pub mod views;
 pub mod web;
 
 pub use state::AppState;

@@ -3,8 +3,10 @@
 //! the command line run the same code.
 
 pub mod accounts;
+pub mod applications;
 pub mod complaints;
 pub mod limiter;
+pub mod sites;
 
 use std::sync::Arc;
 

@@ -2,5 +2,7 @@
 //! conversions into domain types; the only place with a backend branch.
 
 pub mod accounts;
+pub mod applications;
 pub mod complaints;
 pub mod sessions;
+pub mod sites;

@@ -20,7 +20,6 @@ use ca::identity::Domain;
 use ca::on_pool;
 use serde::Deserialize;
 
-use crate::application;
 use crate::domain::seal::{Format, Lang, Seal, SealState, Size};
 use crate::error::AppError;
 use crate::http::state::AppState;
@@ -236,7 +235,7 @@ async fn facts(state: &AppState, site: &str) -> Result<Option<Arc<SiteFacts>>, A
     if let Some(f) = state.seal_cache.get(site) {
         return Ok(f);
     }
-    let facts = match application::site_certificate(&state.db, site).await {
+    let facts = match crate::service::sites::site_certificate(&state.db, site).await {
         Ok(sc) => {
             let domains: Vec<Domain> = sc
                 .certificate
@@ -250,7 +249,7 @@ async fn facts(state: &AppState, site: &str) -> Result<Option<Arc<SiteFacts>>, A
                 .map(|d| state.seals.display_domain(d))
                 .unwrap_or_default();
             Some(Arc::new(SiteFacts {
-                status: sc.status,
+                status: sc.status.as_str().into(),
                 domains,
                 shown: shown.into(),
             }))
