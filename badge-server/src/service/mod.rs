@@ -4,7 +4,9 @@
 
 pub mod accounts;
 pub mod complaints;
+pub mod health;
 pub mod limiter;
+pub mod seals;
 
 use std::sync::Arc;
 

@@ -3,4 +3,8 @@
 
 pub mod accounts;
 pub mod complaints;
+pub mod health;
+pub mod housekeeping;
+pub mod jobs;
+pub mod seal_copies;
 pub mod sessions;
