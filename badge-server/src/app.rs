@@ -13,17 +13,19 @@ use crate::config::ServerSettings;
 use crate::http::AppState;
 use crate::http::router;
 use crate::jobs::handlers as jobs;
+use crate::jobs::kind;
 use crate::jobs::queue::{self, Registry};
 use crate::service::Services;
 
 /// Every job kind this server runs and its handler: mail, webhooks, the PKI refresh,
-/// housekeeping, reset requests, complaint reminders and deadlines.
+/// housekeeping, reset requests, complaint reminders and deadlines; and the kinds
+/// that get worker lanes of their own.
 pub fn job_registry() -> Registry {
     let mut r = Registry::empty();
-    r.register(queue::kind::MAIL, crate::notify::mail::deliver);
-    r.register(queue::kind::WEBHOOK, crate::notify::webhook::deliver);
-    r.register(queue::kind::PKI_REFRESH, jobs::refresh_job);
-    r.register(queue::kind::HOUSEKEEPING, jobs::housekeeping_job);
+    r.register(kind::MAIL, crate::notify::mail::deliver);
+    r.register(kind::WEBHOOK, crate::notify::webhook::deliver);
+    r.register(kind::PKI_REFRESH, jobs::refresh_job);
+    r.register(kind::HOUSEKEEPING, jobs::housekeeping_job);
     r.register(
         crate::domain::account::JOB_RESET_REQUEST,
         crate::service::accounts::reset_request_job,
@@ -36,6 +38,11 @@ pub fn job_registry() -> Registry {
         crate::service::complaints::JOB_DEADLINE,
         crate::service::complaints::deadline_job,
     );
+    // A webhook endpoint that never answers holds up only webhooks, a slow SMTP
+    // server only mail; the PKI refresh, complaint deadlines and the rest share the
+    // third lane.
+    r.own_lane(&[kind::WEBHOOK]);
+    r.own_lane(&[kind::MAIL]);
     r
 }
 

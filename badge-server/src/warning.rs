@@ -272,7 +272,7 @@ pub struct SealCopy {
 }
 
 /// The copied-seal report (staff), most requests first: hosts seen in at least
-/// [`CONFIRM_HOURS`](crate::http::public::seal::CONFIRM_HOURS) different hours, so a burst
+/// [`CONFIRM_HOURS`](crate::service::seals::CONFIRM_HOURS) different hours, so a burst
 /// of forged Referers does not bury the real copies.
 pub async fn copies(db: &Database, account: &Account) -> Result<Vec<SealCopy>, AppError> {
     account.require(&[Role::Staff, Role::Admin])?;
@@ -281,7 +281,7 @@ pub async fn copies(db: &Database, account: &Account) -> Result<Vec<SealCopy>, A
         "SELECT site_id, host, first_seen, last_seen, hits FROM seal_copies WHERE hours_seen >= $1 \
          ORDER BY hits DESC, last_seen DESC LIMIT 500"
     )
-    .bind(crate::http::public::seal::CONFIRM_HOURS)
+    .bind(crate::service::seals::CONFIRM_HOURS)
     .fetch_all(p)
     .await
     ?

@@ -18,6 +18,8 @@ use ca::identity::Domain;
 use resvg::{tiny_skia, usvg};
 use skrifa::MetadataProvider;
 
+use crate::domain::site::SiteStatus;
+
 /// WenQuanYi Micro Hei (Apache-2.0 option of its dual licence), cut down by
 /// `scripts/make-seal-font` to printable ASCII and GB 2312: every glyph the seal's
 /// own words need, and the characters of nearly every Chinese domain name.
@@ -92,13 +94,13 @@ impl SealState {
     }
 
     /// From the site status the API reports.
-    pub fn from_status(status: &str) -> Self {
+    pub fn from_status(status: SiteStatus) -> Self {
         match status {
-            "certified" => SealState::Certified,
-            "suspended" => SealState::Suspended,
-            "revoked" => SealState::Revoked,
-            "expired" => SealState::Expired,
-            _ => SealState::Unknown,
+            SiteStatus::Certified => SealState::Certified,
+            SiteStatus::Suspended => SealState::Suspended,
+            SiteStatus::Revoked => SealState::Revoked,
+            SiteStatus::Expired => SealState::Expired,
+            SiteStatus::Pending | SiteStatus::Validated => SealState::Unknown,
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod pages;
 pub mod public;
 pub mod router;
+pub mod session;
 pub mod state;
 pub mod views;
 pub mod web;

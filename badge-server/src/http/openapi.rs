@@ -1,5 +1,5 @@
 //! The OpenAPI document of the JSON API under `/api/v1`, served at
-//! `GET /api/v1/openapi.json`.
+//! `GET /api/v1/openapi.json` (assembled from the routers by `http::router::document`).
 //!
 //! Each handler carries its own `#[utoipa::path]` and its area router registers it with
 //! `utoipa_axum::routes!`, so the path and method the document names are the ones the
@@ -13,12 +13,6 @@
 //! the real handlers return match the documented schemas.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
-
-use axum::body::Bytes;
-use axum::http::{HeaderValue, header};
-use axum::response::IntoResponse;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{OpenApi, ToSchema};
 
 /// Name of the bearer security scheme, as operations refer to it.
@@ -56,51 +50,6 @@ struct ApiDoc;
 /// The document's frame: info and tags, and no paths (the routers bring those).
 pub(crate) fn frame() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
-}
-
-/// The document, built from the routers that serve the operations it describes.
-pub fn document() -> utoipa::openapi::OpenApi {
-    let mut doc = crate::http::router::documented().into_openapi();
-    doc.components.get_or_insert_default().add_security_scheme(
-        BEARER,
-        SecurityScheme::Http(
-            HttpBuilder::new()
-                .scheme(HttpAuthScheme::Bearer)
-                .bearer_format("cx_<base64url>")
-                .description(Some(
-                    "An API token from `badge-server token create`: `Authorization: Bearer cx_…`",
-                ))
-                .build(),
-        ),
-    );
-    doc
-}
-
-/// The document as JSON, serialized once per process.
-pub fn json() -> Bytes {
-    static JSON: OnceLock<Bytes> = OnceLock::new();
-    JSON.get_or_init(|| {
-        Bytes::from(serde_json::to_vec(&document()).expect("the OpenAPI document serializes"))
-    })
-    .clone()
-}
-
-/// The OpenAPI document
-#[utoipa::path(
-    get,
-    path = "/api/v1/openapi.json",
-    operation_id = "getOpenApi",
-    tag = "meta",
-    responses((status = 200, description = "The OpenAPI 3.1 document of this API", body = Object))
-)]
-pub(crate) async fn serve() -> impl IntoResponse {
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        json(),
-    )
 }
 
 /// Every error but invalid fields (and the plain-text rejections the operations name).

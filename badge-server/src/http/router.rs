@@ -1,13 +1,17 @@
 //! All routes, merged from one router per area.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -40,7 +44,7 @@ pub(crate) fn documented() -> OpenApiRouter<AppState> {
         .merge(public::archive::router())
         .merge(api::complaints::router())
         .merge(api::warnings::router())
-        .routes(routes!(openapi::serve))
+        .routes(routes!(serve))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .merge(api::complaints::uploads())
         .layer(no_store)
@@ -66,7 +70,7 @@ pub fn routes() -> Router<AppState> {
 /// Builds the application.
 pub fn build(state: AppState) -> Router {
     // The document is built now, not on the first request.
-    openapi::json();
+    json();
     // Served over https, browsers are told to come back only over https (a year).
     let hsts = state.public_url.starts_with("https://").then(|| {
         SetResponseHeaderLayer::if_not_present(
@@ -89,4 +93,49 @@ pub fn build(state: AppState) -> Router {
                 tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
             }),
         )
+}
+
+/// The document, built from the routers that serve the operations it describes.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = documented().into_openapi();
+    doc.components.get_or_insert_default().add_security_scheme(
+        openapi::BEARER,
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("cx_<base64url>")
+                .description(Some(
+                    "An API token from `badge-server token create`: `Authorization: Bearer cx_…`",
+                ))
+                .build(),
+        ),
+    );
+    doc
+}
+
+/// The document as JSON, serialized once per process.
+pub fn json() -> Bytes {
+    static JSON: OnceLock<Bytes> = OnceLock::new();
+    JSON.get_or_init(|| {
+        Bytes::from(serde_json::to_vec(&document()).expect("the OpenAPI document serializes"))
+    })
+    .clone()
+}
+
+/// The OpenAPI document
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    operation_id = "getOpenApi",
+    tag = "meta",
+    responses((status = 200, description = "The OpenAPI 3.1 document of this API", body = Object))
+)]
+pub(crate) async fn serve() -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        json(),
+    )
 }

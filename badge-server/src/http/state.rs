@@ -39,7 +39,7 @@ pub struct Shared {
     /// The bearer token `/metrics` requires (none: `/metrics` is off).
     pub metrics_token: Option<String>,
     /// Site facts for the seal, fresh for a second.
-    pub seal_cache: Arc<crate::http::public::seal::SealCache>,
+    pub seal_cache: Arc<crate::service::seals::SealCache>,
     /// Login, registration and reset attempts per client address.
     pub login_limiter: Arc<crate::service::limiter::IpLimiter>,
     /// OCSP requests per client network and minute.
@@ -49,7 +49,7 @@ pub struct Shared {
     /// The key of anonymous forms' CSRF tokens, read from the database on first use.
     pub form_key: Arc<tokio::sync::OnceCell<ring::hmac::Key>>,
     /// `/healthz`'s write probe and its last answer.
-    pub health: Arc<crate::http::public::health::WriteProbe>,
+    pub health: Arc<crate::service::health::WriteProbe>,
 }
 
 impl std::ops::Deref for Shared {
@@ -88,7 +88,7 @@ impl AppState {
             )),
             trust_forwarded_for: settings.trust_forwarded_for,
             form_key: Arc::default(),
-            health: Arc::new(crate::http::public::health::WriteProbe::new(
+            health: Arc::new(crate::service::health::WriteProbe::new(
                 std::time::Duration::from_secs(settings.health_write_secs),
             )),
         };

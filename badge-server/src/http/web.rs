@@ -11,7 +11,7 @@ use axum::response::{Html, IntoResponse, Response};
 
 use crate::domain::account::Account;
 use crate::error::AppError;
-use crate::http::extract::session::Session;
+use crate::http::session::Session;
 
 /// The policy of every page: no script at all, inline style, images and form targets
 /// from our origin only, never in a frame.
@@ -235,10 +235,7 @@ impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let (status, title, lines): (StatusCode, &str, &[&str]) = match &self {
             PageError::Login(next) => {
-                let to = match next
-                    .as_deref()
-                    .and_then(crate::http::extract::session::safe_next)
-                {
+                let to = match next.as_deref().and_then(crate::http::session::safe_next) {
                     Some(n) => format!(
                         "/login?next={}",
                         url::form_urlencoded::byte_serialize(n.as_bytes()).collect::<String>()

@@ -34,13 +34,13 @@ pub const KEEP_FAILED_JOBS: i64 = 90 * 86_400;
 
 /// Enqueues the run of the hour that contains `now` (a no-op if it exists).
 pub async fn schedule(db: &ca::db::Database, now: i64) -> Result<(), AppError> {
-    schedule_every(db, queue::kind::PKI_REFRESH, EVERY, now).await
+    schedule_every(db, crate::jobs::kind::PKI_REFRESH, EVERY, now).await
 }
 
 /// Enqueues the housekeeping run of the day that contains `now` (a no-op if it
 /// exists).
 pub async fn schedule_housekeeping(db: &ca::db::Database, now: i64) -> Result<(), AppError> {
-    schedule_every(db, queue::kind::HOUSEKEEPING, HOUSEKEEPING_EVERY, now).await
+    schedule_every(db, crate::jobs::kind::HOUSEKEEPING, HOUSEKEEPING_EVERY, now).await
 }
 
 /// One job of `kind` per period of `every` seconds: its dedupe key names the start
@@ -91,39 +91,19 @@ pub struct Purged {
 /// sessions and links still in their week of grace (so "this link was already
 /// used" can still be told) stay.
 pub async fn purge(db: &ca::db::Database, now: i64) -> Result<Purged, AppError> {
-    let week_ago = now - 7 * 86_400;
-    let statements: [(&str, &[i64]); 4] = [
-        (
-            "DELETE FROM jobs WHERE (done_at IS NOT NULL AND done_at < $1) \
-             OR (failed_at IS NOT NULL AND failed_at < $2)",
-            &[now - KEEP_DONE_JOBS, now - KEEP_FAILED_JOBS],
-        ),
-        ("DELETE FROM sessions WHERE expires_at < $1", &[now]),
-        (
-            "DELETE FROM email_tokens WHERE expires_at < $1 OR used_at < $1",
-            &[week_ago],
-        ),
-        (
-            "DELETE FROM seal_copies WHERE (hours_seen < $1 AND last_seen < $2) OR last_seen < $3",
-            &[
-                crate::http::public::seal::CONFIRM_HOURS,
-                now - 86_400,
-                now - 90 * 86_400,
-            ],
-        ),
-    ];
-    let mut tx = db.begin().await?;
-    let mut counts = [0u64; 4];
-    for (count, (sql, binds)) in counts.iter_mut().zip(statements) {
-        *count = ca::on_tx!(&mut tx, |c| {
-            let mut q = sqlx::query(sql);
-            for b in binds {
-                q = q.bind(*b);
-            }
-            q.execute(c).await.map(|r| r.rows_affected())?
-        });
-    }
-    tx.commit().await?;
+    let counts = crate::store::housekeeping::purge(
+        db,
+        &crate::store::housekeeping::Cutoffs {
+            jobs_done: now - KEEP_DONE_JOBS,
+            jobs_failed: now - KEEP_FAILED_JOBS,
+            sessions: now,
+            email_tokens: now - 7 * 86_400,
+            copies_unconfirmed: now - 86_400,
+            copies_any: now - 90 * 86_400,
+            copy_confirm_hours: crate::service::seals::CONFIRM_HOURS,
+        },
+    )
+    .await?;
     Ok(Purged {
         jobs: counts[0],
         sessions: counts[1],

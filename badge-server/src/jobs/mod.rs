@@ -2,4 +2,5 @@
 //! handlers the application registers.
 
 pub mod handlers;
+pub mod kind;
 pub mod queue;

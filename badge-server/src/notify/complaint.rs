@@ -7,7 +7,8 @@ use serde_json::json;
 
 use crate::domain::complaint::Category;
 use crate::error::AppError;
-use crate::jobs::queue::{self, kind};
+use crate::jobs::kind;
+use crate::jobs::queue;
 
 /// A mail's subject and text.
 pub type Text = (String, String);

@@ -15,7 +15,7 @@ pub async fn enqueue_mail(
 ) -> Result<(), AppError> {
     crate::jobs::queue::enqueue(
         tx,
-        crate::jobs::queue::kind::MAIL,
+        crate::jobs::kind::MAIL,
         &json!({ "to": to, "subject": subject, "text": text }),
         now,
         None,

@@ -444,14 +444,10 @@ pub async fn decide(
         let cert = store::site_certificate(&mut tx, &c.site_id).await?;
         // A live certificate is revoked (or held); a held one can be made final; a
         // certificate already revoked for good stays as it is.
-        if let Some((serial, _)) = cert.filter(|(_, reason)| match reason {
+        if let Some((serial, _)) = cert.filter(|(_, r)| match r {
             None => true,
-            Some(r) => {
-                *r == RevocationReason::CertificateHold.code()
-                    && revocation != RevocationReason::CertificateHold
-            }
+            Some(r) => r.on_hold() && revocation != RevocationReason::CertificateHold,
         }) {
-            let serial = ca::Serial::from_bytes(&serial);
             let r =
                 s.ca.revoke_in(&mut tx, &serial, revocation, &account.email)
                     .await

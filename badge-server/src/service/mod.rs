@@ -5,7 +5,9 @@
 pub mod accounts;
 pub mod applications;
 pub mod complaints;
+pub mod health;
 pub mod limiter;
+pub mod seals;
 pub mod sites;
 
 use std::sync::Arc;

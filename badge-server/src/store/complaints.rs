@@ -473,22 +473,30 @@ pub async fn lock_site(tx: &mut Tx, site: &str) -> Result<(), AppError> {
     Ok(())
 }
 
-/// The serial of the site's certificate and the reason code it is revoked for, if
-/// it is. Read through the transaction: waiting for another pool connection while
-/// holding this one deadlocked once the pool's connections were all held by
-/// decisions (above 8 concurrent on SQLite).
+/// The serial of the site's certificate and its revocation, if it is revoked or held.
+/// Read through the transaction: waiting for another pool connection while holding
+/// this one deadlocked once the pool's connections were all held by decisions (above
+/// 8 concurrent on SQLite).
 pub async fn site_certificate(
     tx: &mut Tx,
     site: &str,
-) -> Result<Option<(Vec<u8>, Option<i64>)>, AppError> {
-    Ok(on_tx!(tx, |conn| {
+) -> Result<Option<(ca::Serial, Option<ca::revocation::Revocation>)>, AppError> {
+    let row: Option<(Vec<u8>, Option<i64>, Option<i64>)> = on_tx!(tx, |conn| {
         sqlx::query_as(
-            "SELECT c.serial, r.reason FROM sites s JOIN certificates c ON c.id = s.certificate_id \
+            "SELECT c.serial, r.revoked_at, r.reason FROM sites s \
+             JOIN certificates c ON c.id = s.certificate_id \
              LEFT JOIN revocations r ON r.certificate_id = c.id WHERE s.id = $1",
         )
         .bind(site)
         .fetch_optional(conn)
         .await?
+    });
+    Ok(row.map(|(serial, at, code)| {
+        let revocation = match (at, code) {
+            (Some(at), Some(code)) => Some(ca::revocation::Revocation { at, code }),
+            _ => None,
+        };
+        (ca::Serial::from_bytes(&serial), revocation)
     }))
 }
 

@@ -4,5 +4,9 @@
 pub mod accounts;
 pub mod applications;
 pub mod complaints;
+pub mod health;
+pub mod housekeeping;
+pub mod jobs;
+pub mod seal_copies;
 pub mod sessions;
 pub mod sites;

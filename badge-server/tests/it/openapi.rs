@@ -93,7 +93,7 @@ fn probe_router(state: AppState) -> Router {
 }
 
 pub(crate) fn document() -> Value {
-    serde_json::to_value(badge_server::http::openapi::document()).unwrap()
+    serde_json::to_value(badge_server::http::router::document()).unwrap()
 }
 
 /// (method, path template) of every documented operation.

@@ -990,7 +990,7 @@ async fn forged_referers_cannot_fill_the_copied_seal_report_real_copies_seen_ove
 {
     use axum::body::Body;
     use axum::http::Request;
-    use badge_server::http::public::seal::MAX_COPIES_PER_SITE;
+    use badge_server::service::seals::MAX_COPIES_PER_SITE;
     use tower::ServiceExt;
 
     for backend in Backend::all() {

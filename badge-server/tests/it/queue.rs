@@ -7,6 +7,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use badge_server::AppError;
 use badge_server::http::AppState;
 use badge_server::jobs::queue::{self, Job, JobError, Queue, QueueSettings, run_due};
 use badge_server::service::Services;
@@ -29,6 +30,18 @@ async fn hopeless(_: &Services, _: &Job) -> Result<(), JobError> {
     Err(JobError::Fail("cannot ever work".into()))
 }
 
+/// A use case that refuses: the caller may not do this, ever.
+async fn forbidden(_: &Services, _: &Job) -> Result<(), JobError> {
+    Err(AppError::Forbidden("staff only".into()))?
+}
+
+/// A use case that hit an internal error (the database, the network).
+async fn internal(_: &Services, _: &Job) -> Result<(), JobError> {
+    Err(AppError::Internal(ca::Error::Config(
+        "database down".into(),
+    )))?
+}
+
 /// A real state on `backend` with a new CA, the built-in handlers plus `test.ok`,
 /// `test.boom` (always retryable failure) and `test.hopeless` (permanent failure),
 /// a 30 s backoff base, a one-hour cap and a 300 s lease.
@@ -38,7 +51,9 @@ pub(crate) async fn state(dir: &Path, backend: Backend) -> AppState {
     registry
         .register("test.ok", ok)
         .register("test.boom", boom)
-        .register("test.hopeless", hopeless);
+        .register("test.hopeless", hopeless)
+        .register("test.forbidden", forbidden)
+        .register("test.internal", internal);
     state.queue = Arc::new(Queue::with_registry(registry, QueueSettings::default()));
     state
 }
@@ -264,6 +279,29 @@ async fn a_job_that_cannot_succeed_fails_at_once_with_an_audit_entry() {
 }
 
 #[tokio::test]
+async fn a_use_case_refusal_fails_the_job_at_once_and_an_internal_error_is_retried() {
+    for backend in Backend::all() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = state(dir.path(), backend).await;
+        let refused = enqueue(&s.db, "test.forbidden", T0, None).await.unwrap();
+        let broken = enqueue(&s.db, "test.internal", T0, None).await.unwrap();
+        assert_eq!(run_due(&s, T0).await.unwrap(), 2);
+        let r = row(&s.db, refused).await;
+        assert_eq!((r.attempts, r.failed_at), (1, Some(T0)), "{backend:?}");
+        assert_eq!(r.last_error.as_deref(), Some("staff only"));
+        let r = row(&s.db, broken).await;
+        assert_eq!((r.attempts, r.failed_at), (1, None), "{backend:?}");
+        assert!(
+            r.run_at >= T0 + 30,
+            "retried after the backoff: {}",
+            r.run_at
+        );
+        assert!(r.last_error.unwrap().contains("database down"));
+        assert_eq!(audit(&s.db, "job.failed").await.len(), 1);
+    }
+}
+
+#[tokio::test]
 async fn enqueueing_twice_with_one_dedupe_key_makes_one_job() {
     for backend in Backend::all() {
         let dir = tempfile::tempdir().unwrap();
@@ -361,7 +399,7 @@ async fn without_an_smtp_server_a_mail_is_logged_and_marked_done() {
         let mut tx = s.db.begin().await.unwrap();
         let id = queue::enqueue(
             &mut tx,
-            queue::kind::MAIL,
+            badge_server::jobs::kind::MAIL,
             &json!({"to": "ops@chenxi-shuzhi.cn", "subject": "投诉通知", "text": "您好"}),
             T0,
             None,

@@ -15,7 +15,8 @@ use serde_json::json;
 use crate::domain::account::{Account, Email, Purpose, Role, TokenProblem};
 use crate::domain::password;
 use crate::error::AppError;
-use crate::http::extract::session::{self, CsrfForm, SignedIn, Visitor, safe_next};
+use crate::http::extract::session::{CsrfForm, SignedIn, Visitor};
+use crate::http::session::{self, safe_next};
 use crate::http::state::AppState;
 use crate::http::web::{MessagePage, Nav, PageError, render, see_other};
 

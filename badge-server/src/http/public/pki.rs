@@ -89,7 +89,7 @@ impl FromRequestParts<AppState> for WithinOcspQuota {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let ip = crate::http::extract::session::client_ip(parts, state.trust_forwarded_for);
+        let ip = crate::http::session::client_ip(parts, state.trust_forwarded_for);
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         if state.ocsp_limiter.allow_from(ip, now) {
             return Ok(WithinOcspQuota);

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::error::AppError;
 use crate::service::Services;
 
-use super::worker::QueueSettings;
+use super::settings::QueueSettings;
 
 /// A claimed job, as its handler sees it.
 #[derive(Debug, Clone)]
@@ -57,9 +57,32 @@ impl From<sqlx::Error> for JobError {
     }
 }
 
+/// A use case's refusal cannot turn into success by trying again: a job whose step is
+/// forbidden, invalid, unknown or in conflict with the state fails at once. Only what
+/// may pass later is retried: an internal error (the database, the CA, the network)
+/// and a rate limit, which says itself when to come back.
 impl From<AppError> for JobError {
     fn from(e: AppError) -> Self {
-        JobError::Retry(e.to_string())
+        match e {
+            AppError::Internal(_) | AppError::TooMany { .. } => JobError::Retry(e.to_string()),
+            AppError::NotFound
+            | AppError::BadRequest(_)
+            | AppError::Invalid(_)
+            | AppError::Conflict(_)
+            | AppError::Unauthorized
+            | AppError::Forbidden(_)
+            | AppError::Upload(_) => JobError::Fail(match &e {
+                AppError::Invalid(fields) => format!(
+                    "invalid: {}",
+                    fields
+                        .iter()
+                        .map(|(f, m)| format!("{f}: {m}"))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+                _ => e.to_string(),
+            }),
+        }
     }
 }
 
@@ -103,17 +126,21 @@ where
     }
 }
 
-/// Handlers by job kind.
+/// Handlers by job kind, and the kinds that get worker lanes of their own.
 #[derive(Clone, Default)]
 pub struct Registry {
     handlers: HashMap<String, Arc<dyn Handler>>,
+    own_lanes: Vec<&'static [&'static str]>,
 }
 
 impl fmt::Debug for Registry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut kinds: Vec<&String> = self.handlers.keys().collect();
         kinds.sort();
-        f.debug_struct("Registry").field("kinds", &kinds).finish()
+        f.debug_struct("Registry")
+            .field("kinds", &kinds)
+            .field("own_lanes", &self.own_lanes)
+            .finish()
     }
 }
 
@@ -127,6 +154,19 @@ impl Registry {
     pub fn register(&mut self, kind: &str, handler: impl Handler) -> &mut Self {
         self.handlers.insert(kind.to_string(), Arc::new(handler));
         self
+    }
+
+    /// Gives `kinds` a worker lane of their own: their jobs never wait behind other
+    /// kinds' jobs, nor the others behind them (a slow webhook endpoint must not
+    /// delay a password-reset mail).
+    pub fn own_lane(&mut self, kinds: &'static [&'static str]) -> &mut Self {
+        self.own_lanes.push(kinds);
+        self
+    }
+
+    /// The groups of kinds given lanes of their own, in the order given.
+    pub fn own_lanes(&self) -> &[&'static [&'static str]] {
+        &self.own_lanes
     }
 
     /// The handler of `kind`.
@@ -156,5 +196,35 @@ impl Queue {
             settings,
             worker_id: format!("pid{}-{}", std::process::id(), hex::encode(raw)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_fail_at_once_and_only_internal_errors_and_limits_retry() {
+        let fail = |e: AppError| matches!(JobError::from(e), JobError::Fail(_));
+        assert!(fail(AppError::NotFound));
+        assert!(fail(AppError::Forbidden("staff only".into())));
+        assert!(fail(AppError::Invalid(vec![(
+            "site".into(),
+            "unknown".into()
+        )])));
+        assert!(fail(AppError::Conflict("already decided".into())));
+        assert!(fail(AppError::BadRequest("bad payload".into())));
+        assert!(fail(AppError::Unauthorized));
+        assert!(!fail(AppError::Internal(ca::Error::Config(
+            "db down".into()
+        ))));
+        assert!(!fail(AppError::TooMany {
+            message: "domain checks".into(),
+            retry_after: 60
+        }));
+        assert_eq!(
+            JobError::from(AppError::Invalid(vec![("site".into(), "unknown".into())])),
+            JobError::Fail("invalid: site: unknown".into())
+        );
     }
 }

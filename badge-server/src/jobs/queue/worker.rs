@@ -3,91 +3,12 @@
 use std::time::Duration;
 
 use ca::db::Database;
-use ca::{on_pool, on_tx};
-use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::json;
 
-use super::kind;
-use super::registry::{Job, JobError};
+use super::registry::{Job, JobError, Registry};
 use crate::error::AppError;
 use crate::service::Services;
-
-/// The queue's timings.
-#[derive(Debug, Clone)]
-pub struct QueueSettings {
-    /// Between polls of the table.
-    pub poll: Duration,
-    /// Wait before the first retry; each further retry waits twice as long.
-    pub backoff_base: Duration,
-    /// Longest wait between retries.
-    pub backoff_max: Duration,
-    /// How long a claim holds a job.
-    pub lease: Duration,
-    /// Jobs claimed at once (and run concurrently).
-    pub batch: u32,
-}
-
-impl Default for QueueSettings {
-    fn default() -> Self {
-        QueueSettings {
-            poll: Duration::from_secs(1),
-            backoff_base: Duration::from_secs(30),
-            backoff_max: Duration::from_secs(3600),
-            lease: Duration::from_secs(300),
-            batch: 10,
-        }
-    }
-}
-
-impl QueueSettings {
-    /// From the server's settings.
-    pub fn from_settings(s: &crate::config::JobSettings) -> Self {
-        QueueSettings {
-            poll: Duration::from_millis(s.job_poll_ms.max(10)),
-            backoff_base: Duration::from_secs(s.job_backoff_secs.max(1)),
-            backoff_max: Duration::from_secs(s.job_backoff_max_secs.max(1)),
-            lease: Duration::from_secs(s.job_lease_secs.max(5)),
-            batch: s.job_batch.clamp(1, 1000),
-        }
-    }
-
-    /// Seconds to wait after failed attempt number `attempts` (from 1), without
-    /// jitter: `base × 2^(attempts−1)`, at most the cap.
-    pub fn backoff_secs(&self, attempts: i32) -> i64 {
-        let base = self.backoff_base.as_secs().max(1);
-        let max = self.backoff_max.as_secs().max(1);
-        let shift = u32::try_from(attempts.saturating_sub(1).clamp(0, 40)).unwrap_or(40);
-        let delay = base.saturating_mul(1u64 << shift).min(max);
-        i64::try_from(delay).unwrap_or(i64::MAX)
-    }
-
-    /// The backoff plus up to a fifth of it at random, so jobs that failed together
-    /// do not all come back together.
-    pub fn backoff_with_jitter(&self, attempts: i32) -> i64 {
-        let delay = self.backoff_secs(attempts);
-        let mut raw = [0u8; 4];
-        let r = SystemRandom::new()
-            .fill(&mut raw)
-            .map(|()| i64::from(u32::from_be_bytes(raw)))
-            .unwrap_or(0);
-        delay + r % (delay / 5 + 1)
-    }
-}
-
-/// A claimed row, before its payload is parsed.
-#[derive(sqlx::FromRow)]
-struct Claimed {
-    id: i64,
-    kind: String,
-    payload: String,
-    run_at: i64,
-    attempts: i32,
-    max_attempts: i32,
-    created_at: i64,
-}
-
-/// The columns a claim returns.
-const RETURNING: &str = "RETURNING id, kind, payload, run_at, attempts, max_attempts, created_at";
+use crate::store::jobs::{self as store, Kinds};
 
 /// Claims up to `limit` jobs due at `now` for `worker`, leasing them until
 /// `now + lease_secs` and counting the attempt. On PostgreSQL concurrent claimants
@@ -104,39 +25,37 @@ pub async fn claim(
 }
 
 /// Which kinds a claim takes.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Lane {
     /// Every kind.
     All,
     /// These kinds only.
-    Kinds(&'static [&'static str]),
+    Kinds(Vec<&'static str>),
     /// Every kind but these.
-    Others(&'static [&'static str]),
+    Others(Vec<&'static str>),
 }
 
 impl Lane {
-    /// The lanes of the worker: a slow webhook endpoint holds up only webhooks, a
-    /// slow SMTP server only mail; the CRL/OCSP refresh, complaint deadlines and
-    /// reminders share the third.
-    pub const WORKER: [Lane; 3] = [
-        Lane::Kinds(&[kind::WEBHOOK]),
-        Lane::Kinds(&[kind::MAIL]),
-        Lane::Others(&[kind::WEBHOOK, kind::MAIL]),
-    ];
+    /// The lanes of a worker whose registry gives some kinds lanes of their own
+    /// ([`Registry::own_lane`]): one per such group, and one for every other kind, so
+    /// that a slow webhook endpoint holds up only webhooks and a slow SMTP server only
+    /// mail.
+    pub fn of(registry: &Registry) -> Vec<Lane> {
+        let own = registry.own_lanes();
+        let mut lanes: Vec<Lane> = own.iter().map(|k| Lane::Kinds(k.to_vec())).collect();
+        lanes.push(if own.is_empty() {
+            Lane::All
+        } else {
+            Lane::Others(own.iter().flat_map(|k| k.iter().copied()).collect())
+        });
+        lanes
+    }
 
-    /// The claim's condition on `kind` (the kinds are this crate's constants).
-    fn condition(&self) -> String {
-        let list = |kinds: &[&str]| {
-            kinds
-                .iter()
-                .map(|k| format!("'{}'", k.replace('\'', "''")))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+    fn kinds(&self) -> Kinds<'_> {
         match self {
-            Lane::All => String::new(),
-            Lane::Kinds(k) => format!(" AND kind IN ({})", list(k)),
-            Lane::Others(k) => format!(" AND kind NOT IN ({})", list(k)),
+            Lane::All => Kinds::All,
+            Lane::Kinds(k) => Kinds::In(k),
+            Lane::Others(k) => Kinds::NotIn(k),
         }
     }
 }
@@ -150,25 +69,7 @@ pub async fn claim_in(
     limit: u32,
     lane: &Lane,
 ) -> Result<Vec<Job>, AppError> {
-    let lock = match db {
-        Database::Postgres(_) => " FOR UPDATE SKIP LOCKED",
-        Database::Sqlite(_) => "",
-    };
-    let kinds = lane.condition();
-    let sql = format!(
-        "UPDATE jobs SET locked_until = $1, locked_by = $2, attempts = attempts + 1 \
-         WHERE id IN (SELECT id FROM jobs WHERE done_at IS NULL AND failed_at IS NULL \
-         AND run_at <= $3 AND (locked_until IS NULL OR locked_until < $3){kinds} \
-         ORDER BY run_at, id LIMIT $4{lock}) {RETURNING}"
-    );
-    let mut rows: Vec<Claimed> = on_pool!(db, |p| sqlx::query_as(&sql)
-        .bind(now + lease_secs)
-        .bind(worker)
-        .bind(now)
-        .bind(i64::from(limit))
-        .fetch_all(p)
-        .await?);
-    rows.sort_by_key(|r| (r.run_at, r.id));
+    let rows = store::claim(db, worker, now, now + lease_secs, limit, lane.kinds()).await?;
     Ok(rows
         .into_iter()
         .map(|r| Job {
@@ -270,16 +171,7 @@ async fn settle(
     let changed = match outcome {
         Ok(()) => {
             tracing::debug!(job = job.id, kind = %job.kind, "job done");
-            on_pool!(&state.db, |p| sqlx::query(
-                "UPDATE jobs SET done_at = $1, locked_until = NULL, last_error = NULL \
-                 WHERE id = $2 AND locked_by = $3 AND done_at IS NULL"
-            )
-            .bind(now)
-            .bind(job.id)
-            .bind(worker)
-            .execute(p)
-            .await?
-            .rows_affected())
+            store::mark_done(&state.db, job.id, worker, now).await?
         }
         Err(JobError::Retry(e)) if job.attempts < job.max_attempts => {
             let delay = q.settings.backoff_with_jitter(job.attempts);
@@ -288,17 +180,7 @@ async fn settle(
                 max_attempts = job.max_attempts, retry_in_secs = delay, error = %e,
                 "job failed; will retry"
             );
-            on_pool!(&state.db, |p| sqlx::query(
-                "UPDATE jobs SET run_at = $1, locked_until = NULL, last_error = $2 \
-                 WHERE id = $3 AND locked_by = $4 AND done_at IS NULL"
-            )
-            .bind(now + delay)
-            .bind(truncate(&e))
-            .bind(job.id)
-            .bind(worker)
-            .execute(p)
-            .await?
-            .rows_affected())
+            store::retry_at(&state.db, job.id, worker, now + delay, &truncate(&e)).await?
         }
         Err(JobError::Retry(e) | JobError::Fail(e)) => {
             tracing::error!(
@@ -306,17 +188,7 @@ async fn settle(
                 "job failed for good"
             );
             let mut tx = state.db.begin().await?;
-            let n = on_tx!(&mut tx, |c| sqlx::query(
-                "UPDATE jobs SET failed_at = $1, locked_until = NULL, last_error = $2 \
-                 WHERE id = $3 AND locked_by = $4 AND done_at IS NULL AND failed_at IS NULL"
-            )
-            .bind(now)
-            .bind(truncate(&e))
-            .bind(job.id)
-            .bind(worker)
-            .execute(&mut *c)
-            .await?
-            .rows_affected());
+            let n = store::mark_failed(&mut tx, job.id, worker, now, &truncate(&e)).await?;
             if n == 1 {
                 ca::audit::append(
                     &mut tx,
@@ -349,7 +221,7 @@ fn truncate(e: &str) -> String {
 /// it hands back what it holds.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// The worker loop of `badge-server serve`. Each [`Lane::WORKER`] lane keeps up to
+/// The worker loop of `badge-server serve`. Each lane ([`Lane::of`]) keeps up to
 /// the batch size (`CHENGXIN_JOB_BATCH`) of its jobs running; whenever one finishes,
 /// the poll interval passes or an enqueue in this process wakes it, every lane with
 /// room claims more. No lane waits for another, nor for a whole batch to finish: the
@@ -365,7 +237,8 @@ pub async fn run(state: Services, mut stop: tokio::sync::watch::Receiver<bool>) 
     let lease = i64::try_from(q.settings.lease.as_secs()).unwrap_or(300);
     let per_lane = q.settings.batch;
     tracing::info!(worker = %q.worker_id, poll_ms = poll.as_millis() as u64, "job worker started");
-    let mut running = [0u32; Lane::WORKER.len()];
+    let lanes = Lane::of(&q.registry);
+    let mut running = vec![0u32; lanes.len()];
     let mut lane_of = std::collections::HashMap::new();
     let mut set = tokio::task::JoinSet::new();
     loop {
@@ -373,7 +246,7 @@ pub async fn run(state: Services, mut stop: tokio::sync::watch::Receiver<bool>) 
             break;
         }
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        for (i, lane) in Lane::WORKER.iter().enumerate() {
+        for (i, lane) in lanes.iter().enumerate() {
             let room = per_lane.saturating_sub(running[i]);
             if room == 0 {
                 continue;
@@ -437,12 +310,5 @@ pub async fn run(state: Services, mut stop: tokio::sync::watch::Receiver<bool>) 
 /// still finishes afterwards is recorded as usual unless another worker has claimed
 /// it meanwhile — then it runs twice, which is why deliveries are at-least-once.
 pub async fn release(db: &Database, worker: &str) -> Result<u64, AppError> {
-    Ok(on_pool!(db, |p| sqlx::query(
-        "UPDATE jobs SET locked_until = NULL WHERE locked_by = $1 AND locked_until IS NOT NULL \
-         AND done_at IS NULL AND failed_at IS NULL"
-    )
-    .bind(worker)
-    .execute(p)
-    .await?
-    .rows_affected()))
+    store::release(db, worker).await
 }
