@@ -10,7 +10,6 @@
 
 pub mod app;
 pub mod application;
-pub mod attachment;
 pub mod cli;
 pub mod config;
 pub mod domain;
@@ -21,6 +20,5 @@ pub mod notify;
 pub mod service;
 pub mod store;
 pub mod telemetry;
-pub mod warning;
 
 pub use error::AppError;

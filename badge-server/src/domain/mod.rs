@@ -1,8 +1,10 @@
 //! Pure types and rules: no SQL, no HTTP; unit-tested in place.
 
 pub mod account;
+pub mod attachment;
 pub mod clock;
 pub mod complaint;
 pub mod password;
 pub mod privacy;
 pub mod seal;
+pub mod warning;

@@ -3,10 +3,13 @@
 //! the command line run the same code.
 
 pub mod accounts;
+pub mod attachments;
 pub mod complaints;
 pub mod health;
 pub mod limiter;
 pub mod seals;
+pub mod warnings;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -32,9 +35,9 @@ pub struct Services {
     /// Complaint deadlines and reminders.
     pub complaints: crate::domain::complaint::ComplaintPolicy,
     /// Sizes and counts of complaint attachments.
-    pub attachments: crate::attachment::AttachmentLimits,
+    pub attachments: crate::domain::attachment::AttachmentLimits,
     /// Per-account upload quota and the decoding slots.
-    pub uploads: Arc<crate::attachment::UploadGate>,
+    pub uploads: Arc<attachments::UploadGate>,
     /// Domain-control checks per account and hour (verification, re-verification).
     pub domain_checks: Arc<limiter::Limiter<i64>>,
     /// Draws seals and keeps the bytes.
@@ -94,9 +97,7 @@ impl Services {
             policy: settings.verifier.policy(),
             complaints: settings.complaint_policy(),
             attachments: settings.attachment_limits(),
-            uploads: Arc::new(crate::attachment::UploadGate::new(
-                &settings.attachment_limits(),
-            )),
+            uploads: Arc::new(attachments::UploadGate::new(&settings.attachment_limits())),
             domain_checks: Arc::new(limiter::Limiter::new(
                 settings.domain_checks_per_hour,
                 3_600,

@@ -2,9 +2,12 @@
 //! conversions into domain types; the only place with a backend branch.
 
 pub mod accounts;
+pub mod attachments;
 pub mod complaints;
 pub mod health;
 pub mod housekeeping;
 pub mod jobs;
 pub mod seal_copies;
 pub mod sessions;
+pub mod warnings;
+pub mod webhooks;
