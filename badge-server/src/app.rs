@@ -22,8 +22,8 @@ use crate::service::Services;
 /// that get worker lanes of their own.
 pub fn job_registry() -> Registry {
     let mut r = Registry::empty();
-    r.register(kind::MAIL, crate::notify::mail::deliver);
-    r.register(kind::WEBHOOK, crate::notify::webhook::deliver);
+    r.register(kind::MAIL, mail_job);
+    r.register(kind::WEBHOOK, crate::service::webhooks::deliver_job);
     r.register(kind::PKI_REFRESH, jobs::refresh_job);
     r.register(kind::HOUSEKEEPING, jobs::housekeeping_job);
     r.register(
@@ -44,6 +44,11 @@ pub fn job_registry() -> Registry {
     r.own_lane(&[kind::WEBHOOK]);
     r.own_lane(&[kind::MAIL]);
     r
+}
+
+/// The `mail` job: the mailer sends it.
+async fn mail_job(s: &Services, job: &queue::Job) -> Result<(), queue::JobError> {
+    s.mailer.deliver(job).await
 }
 
 /// On first start with no CA and no passphrase, creates a development CA whose

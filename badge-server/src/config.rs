@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use ca::config::Settings;
 
-use crate::attachment::AttachmentLimits;
+use crate::domain::attachment::AttachmentLimits;
 
 /// `badge-server serve` settings.
 #[derive(clap::Args, Debug, Clone)]

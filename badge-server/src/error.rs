@@ -38,9 +38,9 @@ pub enum AppError {
         retry_after: u64,
     },
     /// An upload that is refused: too large (413), of a type not taken (415), or
-    /// broken (422); see [`crate::attachment`].
+    /// broken (422); see [`crate::domain::attachment`].
     #[error(transparent)]
-    Upload(#[from] crate::attachment::Refusal),
+    Upload(#[from] crate::domain::attachment::Refusal),
     /// Anything else; logged, and the client sees a generic message.
     #[error(transparent)]
     Internal(#[from] ca::Error),

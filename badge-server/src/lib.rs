@@ -9,7 +9,6 @@
 #![warn(missing_docs)]
 
 pub mod app;
-pub mod attachment;
 pub mod cli;
 pub mod config;
 pub mod domain;
@@ -20,6 +19,5 @@ pub mod notify;
 pub mod service;
 pub mod store;
 pub mod telemetry;
-pub mod warning;
 
 pub use error::AppError;

@@ -2,9 +2,11 @@
 
 pub mod account;
 pub mod application;
+pub mod attachment;
 pub mod clock;
 pub mod complaint;
 pub mod password;
 pub mod privacy;
 pub mod seal;
 pub mod site;
+pub mod warning;

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use crate::attachment::{MediaType, Refusal, RefusalClass, Stored};
+use crate::domain::attachment::{MediaType, Refusal, RefusalClass, Stored};
 
 /// 413 for size, 415 for a type we do not take (active PDFs included), 422 for a
 /// file of a type we take that is broken or too large in pixels.

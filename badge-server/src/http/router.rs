@@ -22,7 +22,7 @@ use crate::http::{api, pages, public};
 /// Largest request body accepted by every route but the attachment uploads (an OCSP
 /// request is a few hundred bytes). The uploads are merged in after this limit is
 /// layered on, and read their bodies with the configured attachment size
-/// ([`crate::attachment::AttachmentLimits`]) instead: a tower layer cannot be
+/// ([`crate::domain::attachment::AttachmentLimits`]) instead: a tower layer cannot be
 /// loosened further in, only tightened.
 pub const MAX_BODY: usize = 64 * 1024;
 

@@ -11,7 +11,6 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde::Deserialize;
 
 use crate::jobs::queue::{Job, JobError};
-use crate::service::Services;
 
 /// How a mail leaves.
 #[derive(Clone)]
@@ -106,29 +105,28 @@ impl Mailer {
             .body(p.text.clone())
             .map_err(|e| JobError::Fail(format!("cannot build the message: {e}")))
     }
-}
 
-/// The `mail` job: sends `{"to", "subject", "text"}`.
-pub async fn deliver(state: &Services, job: &Job) -> Result<(), JobError> {
-    let p: MailPayload = serde_json::from_value(job.payload.clone())
-        .map_err(|e| JobError::Fail(format!("mail payload: {e}")))?;
-    let mailer = &state.mailer;
-    let message = mailer.message(job, &p)?;
-    let Some(transport) = &mailer.transport else {
-        tracing::info!(
-            job = job.id, to = %p.to, subject = %p.subject, text = %redact_tokens(&p.text),
-            "mail (not sent: no CHENGXIN_SMTP_URL)"
-        );
-        return Ok(());
-    };
-    match transport.send(message).await {
-        Ok(_) => {
-            tracing::info!(job = job.id, to = %p.to, "mail sent");
-            Ok(())
+    /// The `mail` job: sends `{"to", "subject", "text"}`.
+    pub async fn deliver(&self, job: &Job) -> Result<(), JobError> {
+        let p: MailPayload = serde_json::from_value(job.payload.clone())
+            .map_err(|e| JobError::Fail(format!("mail payload: {e}")))?;
+        let message = self.message(job, &p)?;
+        let Some(transport) = &self.transport else {
+            tracing::info!(
+                job = job.id, to = %p.to, subject = %p.subject, text = %redact_tokens(&p.text),
+                "mail (not sent: no CHENGXIN_SMTP_URL)"
+            );
+            return Ok(());
+        };
+        match transport.send(message).await {
+            Ok(_) => {
+                tracing::info!(job = job.id, to = %p.to, "mail sent");
+                Ok(())
+            }
+            // 5xx: the server will not take this mail, however often we ask.
+            Err(e) if e.is_permanent() => Err(JobError::Fail(format!("SMTP refused: {e}"))),
+            Err(e) => Err(JobError::Retry(format!("SMTP: {e}"))),
         }
-        // 5xx: the server will not take this mail, however often we ask.
-        Err(e) if e.is_permanent() => Err(JobError::Fail(format!("SMTP refused: {e}"))),
-        Err(e) => Err(JobError::Retry(format!("SMTP: {e}"))),
     }
 }
 

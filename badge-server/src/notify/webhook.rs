@@ -16,6 +16,9 @@
 //! is success; anything else, a timeout or a connection failure is retried with
 //! exponential backoff. Redirects are not followed.
 //!
+//! Setting and removing the webhook are use cases ([`crate::service::webhooks`]); this
+//! module checks URLs, signs and delivers.
+//!
 //! The URL is operator input: deliveries go through the verifier's guarded client,
 //! which refuses private, loopback and other internal addresses after resolving the
 //! name; `PUT /api/v1/me/webhook` refuses them up front when the name resolves.
@@ -25,8 +28,6 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ca::db::Database;
-use ca::{on_pool, on_tx};
 use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::Deserialize;
@@ -35,10 +36,8 @@ use verifier::dns::Perspectives;
 use verifier::http::SafeHttp;
 use verifier::net::PrivatePolicy;
 
-use crate::domain::account::Account;
 use crate::error::AppError;
 use crate::jobs::queue::{Job, JobError};
-use crate::service::Services;
 
 /// Signature header.
 pub const SIGNATURE_HEADER: &str = "Chengxin-Webhook-Signature";
@@ -143,7 +142,7 @@ pub fn signature(secret: &str, id: i64, timestamp: i64, body: &[u8]) -> String {
 }
 
 /// A new secret: 256 random bits, `whsec_<base64url>`.
-fn new_secret() -> Result<String, AppError> {
+pub fn new_secret() -> Result<String, AppError> {
     let mut raw = [0u8; 32];
     SystemRandom::new()
         .fill(&mut raw)
@@ -151,117 +150,62 @@ fn new_secret() -> Result<String, AppError> {
     Ok(format!("whsec_{}", URL_SAFE_NO_PAD.encode(raw)))
 }
 
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
-/// Sets the account's webhook URL (already checked) with a new secret, which is
-/// returned: the only time it leaves the server. Every call rotates the secret.
-pub async fn set(db: &Database, account: &Account, url: &str) -> Result<String, AppError> {
-    let secret = new_secret()?;
-    let mut tx = db.begin().await?;
-    on_tx!(&mut tx, |c| sqlx::query(
-        "UPDATE accounts SET webhook_url = $1, webhook_secret = $2, webhook_updated_at = $3 \
-         WHERE id = $4"
-    )
-    .bind(url)
-    .bind(&secret)
-    .bind(now())
-    .bind(account.id)
-    .execute(c)
-    .await
-    .map(|_| ())?);
-    ca::audit::append(
-        &mut tx,
-        &account.email,
-        "webhook.set",
-        &account.email,
-        &json!({ "url": url }),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(secret)
-}
-
-/// Removes the account's webhook; returns whether there was one.
-pub async fn clear(db: &Database, account: &Account) -> Result<bool, AppError> {
-    let mut tx = db.begin().await?;
-    let n = on_tx!(&mut tx, |c| {
-        sqlx::query(
-        "UPDATE accounts SET webhook_url = NULL, webhook_secret = NULL, webhook_updated_at = $1 \
-         WHERE id = $2 AND webhook_url IS NOT NULL"
-    )
-    .bind(now())
-    .bind(account.id)
-    .execute(c)
-    .await
-    ?
-    .rows_affected()
-    });
-    if n > 0 {
-        ca::audit::append(
-            &mut tx,
-            &account.email,
-            "webhook.delete",
-            &account.email,
-            &json!({}),
-        )
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(n > 0)
-}
-
 /// The `webhook` job's payload.
 #[derive(Debug, Deserialize)]
-struct WebhookPayload {
-    account_id: i64,
-    event: String,
+pub struct WebhookPayload {
+    /// Whose webhook receives the event.
+    pub account_id: i64,
+    /// The event's name.
+    pub event: String,
+    /// What the event says.
     #[serde(default)]
-    data: serde_json::Value,
+    pub data: serde_json::Value,
 }
 
-/// The `webhook` job: POSTs the event, signed, to the account's current URL. An
-/// account without a webhook (never set, or deleted since) makes it a no-op.
-pub async fn deliver(state: &Services, job: &Job) -> Result<(), JobError> {
-    let p: WebhookPayload = serde_json::from_value(job.payload.clone())
-        .map_err(|e| JobError::Fail(format!("webhook payload: {e}")))?;
-    let row: Option<(Option<String>, Option<String>)> = on_pool!(&state.db, |c| sqlx::query_as(
-        "SELECT webhook_url, webhook_secret FROM accounts WHERE id = $1"
-    )
-    .bind(p.account_id)
-    .fetch_optional(c)
-    .await?);
-    let Some((Some(url), Some(secret))) = row else {
-        tracing::info!(job = job.id, account = p.account_id, event = %p.event, "no webhook set; event not sent");
-        return Ok(());
-    };
-    let body = serde_json::to_vec(&json!({
-        "id": job.id,
-        "event": p.event,
-        "created_at": job.created_at,
-        "data": p.data,
-    }))
-    .map_err(|e| JobError::Fail(e.to_string()))?;
-    let timestamp = now();
-    let headers = [
-        ("content-type", "application/json".to_string()),
-        (ID_HEADER, job.id.to_string()),
-        (TIMESTAMP_HEADER, timestamp.to_string()),
-        (
-            SIGNATURE_HEADER,
-            signature(&secret, job.id, timestamp, &body),
-        ),
-    ];
-    match state.webhooks.http.post(&url, &headers, body).await {
-        Ok(posted) if (200..300).contains(&posted.status) => {
-            tracing::info!(job = job.id, %url, status = posted.status, "webhook delivered");
-            Ok(())
+impl WebhookPayload {
+    /// The payload of a `webhook` job.
+    pub fn of(job: &Job) -> Result<WebhookPayload, JobError> {
+        serde_json::from_value(job.payload.clone())
+            .map_err(|e| JobError::Fail(format!("webhook payload: {e}")))
+    }
+}
+
+impl Webhooks {
+    /// POSTs the event of `job` (its payload `p`), signed with `secret` now, to `url`.
+    pub async fn deliver(
+        &self,
+        job: &Job,
+        p: &WebhookPayload,
+        url: &str,
+        secret: &str,
+    ) -> Result<(), JobError> {
+        let body = serde_json::to_vec(&json!({
+            "id": job.id,
+            "event": p.event,
+            "created_at": job.created_at,
+            "data": p.data,
+        }))
+        .map_err(|e| JobError::Fail(e.to_string()))?;
+        let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
+        let headers = [
+            ("content-type", "application/json".to_string()),
+            (ID_HEADER, job.id.to_string()),
+            (TIMESTAMP_HEADER, timestamp.to_string()),
+            (
+                SIGNATURE_HEADER,
+                signature(secret, job.id, timestamp, &body),
+            ),
+        ];
+        match self.http.post(url, &headers, body).await {
+            Ok(posted) if (200..300).contains(&posted.status) => {
+                tracing::info!(job = job.id, %url, status = posted.status, "webhook delivered");
+                Ok(())
+            }
+            Ok(posted) => Err(JobError::Retry(format!("{url} answered {}", posted.status))),
+            Err(f) if f.transient => Err(JobError::Retry(f.reason)),
+            // Refused by the address rules, or an unusable URL: asking again will not help.
+            Err(f) => Err(JobError::Fail(f.reason)),
         }
-        Ok(posted) => Err(JobError::Retry(format!("{url} answered {}", posted.status))),
-        Err(f) if f.transient => Err(JobError::Retry(f.reason)),
-        // Refused by the address rules, or an unusable URL: asking again will not help.
-        Err(f) => Err(JobError::Fail(f.reason)),
     }
 }
 

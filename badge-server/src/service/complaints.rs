@@ -12,13 +12,12 @@ use ca::RevocationReason;
 use ca::db::Tx;
 use serde_json::json;
 
-use crate::attachment::{self, Attachment};
 use crate::domain::account::{Account, Role};
 use crate::domain::clock::date_time;
 use crate::domain::clock::new_id;
 use crate::domain::complaint::{
     Category, Complaint, Decision, Event, MIN_TEXT, Party, REPUTATION_WINDOW, Reputation, Status,
-    Step, attachment_name, closed, may_add_to, text_field,
+    Step, text_field,
 };
 use crate::domain::privacy;
 use crate::error::AppError;
@@ -80,7 +79,8 @@ pub async fn reputation(
     Ok(Reputation::of(&records, now))
 }
 
-fn link(s: &Services, id: &str) -> String {
+/// The complaint's page, for mail.
+pub(crate) fn link(s: &Services, id: &str) -> String {
     format!("{}/complaints/{id}", s.public_base())
 }
 
@@ -624,132 +624,4 @@ pub async fn deadline_job(s: &Services, job: &Job) -> Result<(), JobError> {
         .await
         .map(drop)
         .map_err(job_error)
-}
-
-/// Adds a file (see [`crate::attachment`]) to a complaint that is not closed (not
-/// upheld, dismissed or withdrawn), by the complainant, the site's operator or staff.
-///
-/// The cheap checks come first (who, the state, room for one more), then the upload is
-/// parsed (decoded and re-encoded: CPU work, off the async workers), then one
-/// transaction: the complaint's row is taken ([`store::hold_open`]), the count checked
-/// again under it, the file stored, the timeline event and the audit entry written. A
-/// refusal at any point leaves nothing behind. Returns what was stored and how the
-/// uploader relates to the complaint.
-pub async fn attach(
-    s: &Services,
-    account: &Account,
-    id: &str,
-    upload: Vec<u8>,
-    name: Option<String>,
-    now: i64,
-) -> Result<(attachment::Stored, Party), AppError> {
-    let c = get(s, id).await?;
-    let party = party(s, account, &c).await?;
-    let limits = s.attachments.clone();
-    let full = |n: i64| {
-        (n >= limits.per_complaint).then(|| {
-            AppError::Conflict(format!(
-                "the complaint has {n} attachments; at most {} are taken",
-                limits.per_complaint
-            ))
-        })
-    };
-    may_add_to(c.status)?;
-    if let Some(e) = full(attachment::list(&s.db, id).await?.len() as i64) {
-        return Err(e);
-    }
-    // Counted before anything is decoded (refusals cost CPU too), then one of a few
-    // decoding slots, held until the decode is done.
-    let _slot = s.uploads.enter(account.id, now).await?;
-    let check = limits.clone();
-    let a =
-        tokio::task::spawn_blocking(move || Attachment::parse(&upload, name.as_deref(), &check))
-            .await
-            .map_err(|e| {
-                AppError::Internal(ca::Error::Config(format!("attachment check: {e}")))
-            })??;
-    let attachment_id = new_id("att_")?;
-    let mut tx = s.db.begin().await?;
-    let held = store::hold_open(&mut tx, id, now).await?;
-    if !held.moved {
-        return Err(closed(held.current));
-    }
-    let current = held.current;
-    if let Some(e) = full(attachment::count_in(&mut tx, id).await?) {
-        return Err(e);
-    }
-    let stored = attachment::insert(
-        &mut tx,
-        &attachment_id,
-        id,
-        &a,
-        account.id,
-        party.as_str(),
-        now,
-    )
-    .await?;
-    // The timeline is shown to the operator too: the name is masked there as in views.
-    let note = format!(
-        "attachment added: {} ({}, {})",
-        privacy::mask(a.name()),
-        a.media_type().as_str(),
-        attachment::size_label(stored.size)
-    );
-    store::add_event(
-        &mut tx,
-        id,
-        now,
-        party.as_str(),
-        Some(current),
-        current,
-        Some(&note),
-    )
-    .await?;
-    ca::audit::append(
-        &mut tx,
-        &account.email,
-        "complaint.attach",
-        id,
-        &json!({ "attachment": attachment_id, "name": a.name(), "media_type": a.media_type().as_str(),
-                 "size": stored.size, "sha256": a.sha256(), "party": party.as_str() }),
-    )
-    .await?;
-    // The other parties hear of new evidence: what kind of file and where to see it,
-    // never its name (it may identify the complainant) or its content.
-    let p = store::parties(&mut tx, &c).await?;
-    let (kind, size) = (a.media_type().as_str(), attachment::size_label(stored.size));
-    let text = notify::attachment_added(&p.domain, kind, &size, &link(s, id));
-    if party != Party::Complainant {
-        notify::mail(&mut tx, &p.complainant, &text, now).await?;
-    }
-    if let (Some((op_id, op_email)), false) = (&p.operator, party == Party::Operator) {
-        notify::mail(&mut tx, op_email, &text, now).await?;
-        notify::webhook(
-            &mut tx,
-            *op_id,
-            "complaint.attachment",
-            json!({ "complaint": id, "site": c.site_id, "attachment": attachment_id,
-                    "media_type": kind, "size": stored.size }),
-            now,
-        )
-        .await?;
-    }
-    tx.commit().await?;
-    Ok((stored, party))
-}
-
-/// An attachment of complaint `id` with its bytes, for `account` if it may see the
-/// complaint (the same rule as the complaint itself: 403 otherwise), and the name to
-/// give it: masked for the operator, as the complaint's text is.
-pub async fn attachment_for(
-    s: &Services,
-    account: &Account,
-    id: &str,
-    attachment_id: &str,
-) -> Result<(attachment::Stored, String, Vec<u8>), AppError> {
-    let c = get(s, id).await?;
-    let party = party(s, account, &c).await?;
-    let (stored, content) = attachment::fetch(&s.db, id, attachment_id).await?;
-    let name = attachment_name(party, &stored.name);
-    Ok((stored, name, content))
 }

@@ -4,11 +4,14 @@
 
 pub mod accounts;
 pub mod applications;
+pub mod attachments;
 pub mod complaints;
 pub mod health;
 pub mod limiter;
 pub mod seals;
 pub mod sites;
+pub mod warnings;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -34,9 +37,9 @@ pub struct Services {
     /// Complaint deadlines and reminders.
     pub complaints: crate::domain::complaint::ComplaintPolicy,
     /// Sizes and counts of complaint attachments.
-    pub attachments: crate::attachment::AttachmentLimits,
+    pub attachments: crate::domain::attachment::AttachmentLimits,
     /// Per-account upload quota and the decoding slots.
-    pub uploads: Arc<crate::attachment::UploadGate>,
+    pub uploads: Arc<attachments::UploadGate>,
     /// Domain-control checks per account and hour (verification, re-verification).
     pub domain_checks: Arc<limiter::Limiter<i64>>,
     /// Draws seals and keeps the bytes.
@@ -96,9 +99,7 @@ impl Services {
             policy: settings.verifier.policy(),
             complaints: settings.complaint_policy(),
             attachments: settings.attachment_limits(),
-            uploads: Arc::new(crate::attachment::UploadGate::new(
-                &settings.attachment_limits(),
-            )),
+            uploads: Arc::new(attachments::UploadGate::new(&settings.attachment_limits())),
             domain_checks: Arc::new(limiter::Limiter::new(
                 settings.domain_checks_per_hour,
                 3_600,

@@ -572,3 +572,14 @@ pub async fn dates(db: &Database, id: i64) -> Result<(i64, Option<i64>), AppErro
     .fetch_one(p)
     .await?))
 }
+
+/// The address of account `id`.
+pub async fn email(db: &Database, id: i64) -> Result<String, AppError> {
+    let (email,): (String,) = on_pool!(db, |p| sqlx::query_as(
+        "SELECT email FROM accounts WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_one(p)
+    .await?);
+    Ok(email)
+}

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod applications;
+pub mod attachments;
 pub mod complaints;
 pub mod health;
 pub mod housekeeping;
@@ -10,3 +11,5 @@ pub mod jobs;
 pub mod seal_copies;
 pub mod sessions;
 pub mod sites;
+pub mod warnings;
+pub mod webhooks;

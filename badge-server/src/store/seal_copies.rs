@@ -1,9 +1,11 @@
-//! The `seal_copies` table, written: hosts that embed a site's seal without being one
-//! of its domains, counted in batches by the seal cache's flusher.
+//! The `seal_copies` table: hosts that embed a site's seal without being one of its
+//! domains, counted in batches by the seal cache's flusher, and read by staff as the
+//! copied-seal report ([`crate::domain::warning::SealCopy`]).
 
 use ca::db::Database;
 use ca::on_pool;
 
+use crate::domain::warning::SealCopy;
 use crate::error::AppError;
 
 /// Sightings of one host's copy since the last flush.
@@ -83,4 +85,57 @@ pub async fn evict_weakest(
     .execute(p)
     .await?
     .rows_affected()))
+}
+
+/// A `seal_copies` row as read.
+#[derive(sqlx::FromRow)]
+struct CopyRow {
+    site_id: String,
+    host: String,
+    first_seen: i64,
+    last_seen: i64,
+    hits: i64,
+}
+
+impl From<CopyRow> for SealCopy {
+    fn from(r: CopyRow) -> SealCopy {
+        SealCopy {
+            site_id: r.site_id,
+            host: r.host,
+            first_seen: r.first_seen,
+            last_seen: r.last_seen,
+            hits: r.hits,
+        }
+    }
+}
+
+/// The copied-seal records of hosts seen in at least `min_hours` different hours,
+/// most requests first.
+pub async fn copies(db: &Database, min_hours: i64) -> Result<Vec<SealCopy>, AppError> {
+    let rows: Vec<CopyRow> = on_pool!(db, |p| {
+        sqlx::query_as(
+        "SELECT site_id, host, first_seen, last_seen, hits FROM seal_copies WHERE hours_seen >= $1 \
+         ORDER BY hits DESC, last_seen DESC LIMIT 500"
+    )
+    .bind(min_hours)
+    .fetch_all(p)
+    .await
+    ?
+    });
+    Ok(rows.into_iter().map(SealCopy::from).collect())
+}
+
+/// The copied-seal record of `host` showing the seal of `site`.
+pub async fn copy(db: &Database, site: &str, host: &str) -> Result<Option<SealCopy>, AppError> {
+    let row: Option<CopyRow> = on_pool!(db, |p| {
+        sqlx::query_as(
+        "SELECT site_id, host, first_seen, last_seen, hits FROM seal_copies WHERE site_id = $1 AND host = $2"
+    )
+    .bind(site)
+    .bind(host)
+    .fetch_optional(p)
+    .await
+    ?
+    });
+    Ok(row.map(SealCopy::from))
 }

@@ -1037,8 +1037,8 @@ async fn filing_is_limited_per_account_and_per_site_and_only_standing_complaints
 #[tokio::test]
 async fn uploads_count_against_the_uploader_refusals_included_and_decodes_wait_for_a_slot() {
     let mut w = attaching(Backend::Sqlite).await;
-    w.t.state.uploads = std::sync::Arc::new(badge_server::attachment::UploadGate::new(
-        &badge_server::attachment::AttachmentLimits {
+    w.t.state.uploads = std::sync::Arc::new(badge_server::service::attachments::UploadGate::new(
+        &badge_server::domain::attachment::AttachmentLimits {
             uploads_per_hour: 3,
             decode_wait: std::time::Duration::from_millis(200),
             ..Default::default()

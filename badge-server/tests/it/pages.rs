@@ -1052,7 +1052,7 @@ async fn forged_referers_cannot_fill_the_copied_seal_report_real_copies_seen_ove
         )
         .await
         .unwrap();
-        let listed = badge_server::warning::copies(&t.state.db, &staff)
+        let listed = badge_server::service::warnings::copies(&t.state, &staff)
             .await
             .unwrap();
         let hosts: Vec<&str> = listed.iter().map(|c| c.host.as_str()).collect();

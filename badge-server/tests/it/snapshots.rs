@@ -6,7 +6,7 @@
 //! apart.
 
 use badge_server::domain::account::{Email, Role};
-use badge_server::service::complaints as complaint;
+use badge_server::service::attachments;
 use testkit::Backend;
 
 use crate::pages::{OPERATOR, STAFF, USER, signed_in, world};
@@ -80,7 +80,7 @@ async fn the_mails_and_pages_of_an_upheld_complaint_read_as_reviewed() {
         .await
         .unwrap();
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        complaint::attach(
+        attachments::attach(
             &t.state,
             &complainant,
             c,

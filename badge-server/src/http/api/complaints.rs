@@ -12,13 +12,14 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::attachment::{self, Refusal};
 use crate::domain::account::Account;
+use crate::domain::attachment::{Refusal, Stored};
 use crate::domain::complaint::{Complaint, Decision, Event, Party, attachment_name};
 use crate::domain::privacy;
 use crate::error::AppError;
 use crate::http::openapi::{ErrorBody, InvalidFields};
 use crate::http::state::AppState;
+use crate::service::attachments;
 use crate::service::complaints as complaint;
 
 /// Routes of this area, each documented by its handler.
@@ -155,7 +156,7 @@ pub(crate) struct AttachmentView {
 }
 
 impl AttachmentView {
-    fn of(state: &AppState, party: Party, a: attachment::Stored) -> AttachmentView {
+    fn of(state: &AppState, party: Party, a: Stored) -> AttachmentView {
         AttachmentView {
             download_url: format!(
                 "{}/api/v1/complaints/{}/attachments/{}",
@@ -180,7 +181,7 @@ pub(crate) async fn view(
     party: Party,
 ) -> Result<ComplaintView, AppError> {
     let events = complaint::events(state, &c.id).await?;
-    let attachments = attachment::list(&state.db, &c.id)
+    let attachments = attachments::list(state, &c.id)
         .await?
         .into_iter()
         .map(|a| AttachmentView::of(state, party, a))
@@ -482,7 +483,7 @@ async fn upload(
 ) -> Result<(StatusCode, Json<AttachmentView>), AppError> {
     let bytes = read_upload(request, state.attachments.max_bytes).await?;
     let (stored, party) =
-        complaint::attach(&state, &account, &id, bytes.into(), q.name, now()).await?;
+        attachments::attach(&state, &account, &id, bytes.into(), q.name, now()).await?;
     Ok((
         StatusCode::CREATED,
         Json(AttachmentView::of(&state, party, stored)),
@@ -534,7 +535,7 @@ async fn download(
     Path((id, attachment_id)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
     let (stored, name, content) =
-        complaint::attachment_for(&state, &account, &id, &attachment_id).await?;
+        attachments::attachment_for(&state, &account, &id, &attachment_id).await?;
     Ok(crate::http::attachments::download(&stored, &name, content))
 }
 

@@ -14,10 +14,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::domain::account::Account;
+use crate::domain::warning::{NewWarning, SealCopy, Warning};
 use crate::error::AppError;
 use crate::http::openapi::{ErrorBody, InvalidFields};
 use crate::http::state::AppState;
-use crate::warning::{self, NewWarning, SealCopy, Warning};
+use crate::service::warnings as warning;
 
 /// Routes of this area; the HTML list rides along undocumented.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -49,7 +50,7 @@ struct WarningsPage {
 }
 
 async fn page(State(state): State<AppState>) -> Result<Response, AppError> {
-    let warnings = warning::list(&state.db)
+    let warnings = warning::list(&state)
         .await?
         .into_iter()
         .map(|w| Shown {
@@ -87,7 +88,7 @@ async fn page(State(state): State<AppState>) -> Result<Response, AppError> {
     responses((status = 200, description = "At most 500 warnings", body = Vec<Warning>))
 )]
 async fn list(State(state): State<AppState>) -> Result<Json<Vec<Warning>>, AppError> {
-    Ok(Json(warning::list(&state.db).await?))
+    Ok(Json(warning::list(&state).await?))
 }
 
 /// A warning to publish.
@@ -139,7 +140,7 @@ async fn publish(
     ])?;
     let Json(b) = body?;
     let w = warning::publish(
-        &state.db,
+        &state,
         &account,
         &NewWarning {
             domain: &b.domain,
@@ -177,7 +178,7 @@ async fn withdraw(
     account: Account,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, AppError> {
-    warning::withdraw(&state.db, &account, id, now()).await?;
+    warning::withdraw(&state, &account, id, now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -200,7 +201,7 @@ async fn copies(
     State(state): State<AppState>,
     account: Account,
 ) -> Result<Json<Vec<SealCopy>>, AppError> {
-    Ok(Json(warning::copies(&state.db, &account).await?))
+    Ok(Json(warning::copies(&state, &account).await?))
 }
 
 /// A copied-seal record to turn into a warning.
@@ -243,6 +244,6 @@ async fn warn_copy(
         crate::domain::account::Role::Admin,
     ])?;
     let Json(b) = body?;
-    let w = warning::from_copy(&state.db, &account, &b.site, &b.host, now()).await?;
+    let w = warning::from_copy(&state, &account, &b.site, &b.host, now()).await?;
     Ok((StatusCode::CREATED, Json(w)))
 }

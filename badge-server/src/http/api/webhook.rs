@@ -12,11 +12,15 @@ use crate::domain::account::{Account, Role};
 use crate::error::AppError;
 use crate::http::openapi::{ErrorBody, InvalidFields};
 use crate::http::state::AppState;
-use crate::notify::webhook;
+use crate::service::webhooks as webhook;
 
 /// Routes of this area, each documented by its handler.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(put_webhook, delete_webhook))
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 /// Where to send events.
@@ -75,7 +79,7 @@ async fn put_webhook(
         .check_url(&req.url)
         .await
         .map_err(|why| AppError::Invalid(vec![("url".into(), why)]))?;
-    let secret = webhook::set(&state.db, &account, url.as_str()).await?;
+    let secret = webhook::set(&state, &account, url.as_str(), now()).await?;
     Ok(Json(WebhookSecret {
         url: url.to_string(),
         secret,
@@ -102,6 +106,6 @@ async fn delete_webhook(
     account: Account,
 ) -> Result<StatusCode, AppError> {
     account.require(&[Role::Operator])?;
-    webhook::clear(&state.db, &account).await?;
+    webhook::clear(&state, &account, now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

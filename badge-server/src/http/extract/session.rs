@@ -195,9 +195,9 @@ fn check_token(session: &Session, tokens: &[&str]) -> Result<(), PageError> {
 /// token in exactly one `csrf` field, which must come first. The form has a `file`
 /// field and nothing else.
 /// The body is read up to the attachment limit plus
-/// [`MULTIPART_OVERHEAD`](crate::attachment::MULTIPART_OVERHEAD) (413 past it) and
+/// [`MULTIPART_OVERHEAD`](crate::domain::attachment::MULTIPART_OVERHEAD) (413 past it) and
 /// the token is checked before the handler sees the file; what the file is, is
-/// [`crate::attachment`]'s business.
+/// [`crate::domain::attachment`]'s business.
 #[derive(Debug)]
 pub struct CsrfUpload {
     /// The session the form was submitted in.
@@ -218,7 +218,7 @@ impl FromRequest<AppState> for CsrfUpload {
         let max = state
             .attachments
             .max_bytes
-            .saturating_add(crate::attachment::MULTIPART_OVERHEAD);
+            .saturating_add(crate::domain::attachment::MULTIPART_OVERHEAD);
         if crate::http::attachments::declares_more_than(req.headers(), max) {
             return Err(PageError::TooLarge);
         }

@@ -558,12 +558,7 @@ async fn reset(
             Ok(id) => id,
             Err(problem) => return Ok(token_problem_page(nav, problem, Purpose::Reset)),
         };
-    let (email,): (String,) = ca::on_pool!(&state.db, |p| sqlx::query_as(
-        "SELECT email FROM accounts WHERE id = $1"
-    )
-    .bind(id)
-    .fetch_one(p)
-    .await?);
+    let email = crate::store::accounts::email(&state.db, id).await?;
     let mut errors = vec![];
     if let Err(e) = password::check_new(&form.password, &email) {
         errors.push(e);

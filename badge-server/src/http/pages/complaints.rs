@@ -13,14 +13,15 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use crate::attachment;
 use crate::domain::account::Role;
+use crate::domain::attachment::size_label;
 use crate::domain::complaint::{self as rules, Category, Party, Status};
 use crate::error::AppError;
 use crate::http::extract::session::{CsrfForm, CsrfUpload, SignedIn};
 use crate::http::session::Session;
 use crate::http::state::AppState;
 use crate::http::web::{Nav, PageError, input_problems, render, see_other, when};
+use crate::service::attachments;
 use crate::service::complaints as complaint;
 
 use crate::http::api::complaints::{AttachmentView, ComplaintView, decision, view};
@@ -295,13 +296,13 @@ async fn page(
             .iter()
             .map(|a| File {
                 href: format!("/complaints/{}/attachments/{}", v.id, a.id),
-                size: attachment::size_label(a.size),
+                size: size_label(a.size),
                 at: when(a.created_at),
                 by: actor(&a.uploaded_by),
                 a: a.clone(),
             })
             .collect(),
-        max_size: attachment::size_label(state.attachments.max_bytes as i64),
+        max_size: size_label(state.attachments.max_bytes as i64),
         per_complaint,
         status_zh,
         status_en,
@@ -482,7 +483,7 @@ async fn attach(
     }: CsrfUpload,
 ) -> Result<Response, PageError> {
     let user = signed_in(session)?;
-    let r = complaint::attach(&state, &user.account, &id, file.into(), file_name, now()).await;
+    let r = attachments::attach(&state, &user.account, &id, file.into(), file_name, now()).await;
     after(&state, &user, &id, r, "").await
 }
 
@@ -493,7 +494,7 @@ async fn download(
     Path((id, attachment_id)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
     let (stored, name, content) =
-        complaint::attachment_for(&state, &user.account, &id, &attachment_id)
+        attachments::attachment_for(&state, &user.account, &id, &attachment_id)
             .await
             .map_err(|e| match e {
                 AppError::Forbidden(_) => PageError::Forbidden,

@@ -15,6 +15,7 @@ use ca::RevocationReason;
 use ca::identity::subject_text;
 use serde::Deserialize;
 
+use crate::domain::warning::{MAX_TEXT, NewWarning};
 use crate::error::AppError;
 use crate::http::extract::session::{CsrfForm, SignedIn, StaffSignedIn};
 use crate::http::state::AppState;
@@ -22,7 +23,7 @@ use crate::http::web::{Nav, PageError, input_problems, render, see_other, when};
 use crate::service::applications as apps;
 use crate::service::complaints as complaint;
 use crate::service::sites;
-use crate::warning::{self, NewWarning};
+use crate::service::warnings as warning;
 
 use super::portal::evidence_texts;
 use crate::http::api::applications::run_recheck;
@@ -170,8 +171,8 @@ async fn page(
             }
         })
         .collect();
-    let listed = warning::list(&state.db).await?;
-    let copies = warning::copies(&state.db, &user.account)
+    let listed = warning::list(state).await?;
+    let copies = warning::copies(state, &user.account)
         .await?
         .into_iter()
         .map(|c| CopyRow {
@@ -398,7 +399,7 @@ async fn publish(
     let user = staff(session)?;
     let impersonates = form.impersonates.trim();
     let r = warning::publish(
-        &state.db,
+        &state,
         &user.account,
         &NewWarning {
             domain: &form.domain,
@@ -419,8 +420,8 @@ async fn publish(
     let w = WarningForm {
         domain: cut(&form.domain, 300),
         impersonates: cut(&form.impersonates, 64),
-        description: cut(&form.description, warning::MAX_TEXT + 100),
-        evidence: cut(&form.evidence, warning::MAX_TEXT + 100),
+        description: cut(&form.description, MAX_TEXT + 100),
+        evidence: cut(&form.evidence, MAX_TEXT + 100),
         confirm_certified: None,
     };
     after(&state, &user, r, w).await
@@ -432,7 +433,7 @@ async fn withdraw(
     CsrfForm { session, .. }: CsrfForm<NoFields>,
 ) -> Result<Response, PageError> {
     let user = staff(session)?;
-    let r = warning::withdraw(&state.db, &user.account, id, now())
+    let r = warning::withdraw(&state, &user.account, id, now())
         .await
         .map(|()| format!("已撤回警示 #{id}。 / Withdrew warning #{id}."));
     after(&state, &user, r, WarningForm::default()).await
@@ -450,7 +451,7 @@ async fn warn_copy(
     CsrfForm { session, form, .. }: CsrfForm<CopyForm>,
 ) -> Result<Response, PageError> {
     let user = staff(session)?;
-    let r = warning::from_copy(&state.db, &user.account, &form.site, &form.host, now())
+    let r = warning::from_copy(&state, &user.account, &form.site, &form.host, now())
         .await
         .map(|w| {
             format!(

@@ -116,7 +116,7 @@ enum Checked {
         /// The URL as given, trimmed.
         url: String,
         /// The warning.
-        warning: crate::warning::Warning,
+        warning: crate::domain::warning::Warning,
     },
     /// No site covers the host.
     NotCertified {
@@ -170,7 +170,7 @@ async fn check(
     let host = ca::identity::Domain::parse(&host)
         .map_err(|e| AppError::Invalid(vec![("url".into(), e.to_string())]))?;
     // An impersonator is named as such even under a certified parent domain.
-    if let Some(warning) = crate::warning::for_host(&state.db, &host).await? {
+    if let Some(warning) = crate::service::warnings::for_host(&state, &host).await? {
         return Ok(Json(Checked::Warned {
             host: host.as_str().to_string(),
             result: "warned",

@@ -1,5 +1,6 @@
 //! Complaint attachments: screenshots and PDFs that a party adds to a complaint as
-//! evidence, and how they are served back.
+//! evidence. This module is the pure part: what an upload must be to be taken, and
+//! how it is made fit to store and serve.
 //!
 //! An upload becomes an [`Attachment`] only through [`Attachment::parse`] (parse,
 //! don't validate): holding one means the bytes are of a type we take, within the
@@ -25,11 +26,11 @@
 //!   uploaded and as stored (re-encoding can make a file larger), and at most
 //!   [`AttachmentLimits::per_complaint`] (5) files per complaint.
 //!
-//! The bytes are stored in the database (`complaint_attachments`, migration 0012),
-//! not on disk: outside any web root by construction, the same for every replica
-//! (two servers share one PostgreSQL), and written in the transaction of the upload's
-//! timeline event and audit entry ([`crate::service::complaints::attach`]), so a failed upload
-//! leaves nothing behind.
+//! The bytes are stored in the database (`complaint_attachments`, migration 0012,
+//! [`crate::store::attachments`]), not on disk: outside any web root by construction,
+//! the same for every replica (two servers share one PostgreSQL), and written in the
+//! transaction of the upload's timeline event and audit entry
+//! ([`crate::service::attachments::attach`]), so a failed upload leaves nothing behind.
 //!
 //! They are served only as downloads ([`crate::http::attachments::download`]): with the sniffed type,
 //! `Content-Disposition: attachment`, `nosniff`, a sandboxing CSP and no caching, so
@@ -39,15 +40,11 @@ use std::io::Cursor;
 
 mod pdf;
 
-use ca::db::{Database, Tx};
-use ca::{on_pool, on_tx};
 use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngEncoder;
 use image::codecs::webp::WebPEncoder;
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader};
-
-use crate::error::AppError;
 
 /// How much an upload may be. The defaults are those of `badge-server serve`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,49 +85,6 @@ impl Default for AttachmentLimits {
             uploads_per_hour: 30,
             decodes_at_once: 1,
             decode_wait: std::time::Duration::from_secs(10),
-        }
-    }
-}
-
-/// What every upload passes before its bytes are decoded: the uploader's hourly
-/// quota and a bounded number of decodes at once, so one account cannot take the
-/// server's memory or CPU with image bombs (a 308 KB PNG can claim 320 MB).
-#[derive(Debug)]
-pub struct UploadGate {
-    per_account: crate::service::limiter::Limiter<i64>,
-    decodes: tokio::sync::Semaphore,
-    wait: std::time::Duration,
-}
-
-impl UploadGate {
-    /// A gate for these limits.
-    pub fn new(limits: &AttachmentLimits) -> Self {
-        UploadGate {
-            per_account: crate::service::limiter::Limiter::new(limits.uploads_per_hour, 3_600),
-            decodes: tokio::sync::Semaphore::new(limits.decodes_at_once.max(1)),
-            wait: limits.decode_wait,
-        }
-    }
-
-    /// Counts an upload by `account` and waits for a decoding slot; 429 when the
-    /// account is over its quota or no slot frees up in time.
-    pub async fn enter(
-        &self,
-        account: i64,
-        now: i64,
-    ) -> Result<tokio::sync::SemaphorePermit<'_>, AppError> {
-        if !self.per_account.allow(account, now) {
-            return Err(AppError::TooMany {
-                message: "too many uploads from this account in the last hour".into(),
-                retry_after: 3_600,
-            });
-        }
-        match tokio::time::timeout(self.wait, self.decodes.acquire()).await {
-            Ok(Ok(permit)) => Ok(permit),
-            _ => Err(AppError::TooMany {
-                message: "the server is checking other uploads; try again shortly".into(),
-                retry_after: 10,
-            }),
         }
     }
 }
@@ -488,7 +442,7 @@ pub fn size_label(bytes: i64) -> String {
 }
 
 /// A stored attachment, without its bytes.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Stored {
     /// `att_…`.
     pub id: String,
@@ -506,96 +460,6 @@ pub struct Stored {
     pub uploader_role: String,
     /// When (unix seconds).
     pub created_at: i64,
-}
-
-const COLUMNS: &str = "id, complaint_id, media_type, size, sha256, name, uploader_role, created_at";
-
-/// Stores `a` for complaint `complaint` in the step's transaction; the caller has
-/// checked who may and that there is room.
-pub(crate) async fn insert(
-    tx: &mut Tx,
-    id: &str,
-    complaint: &str,
-    a: &Attachment,
-    uploaded_by: i64,
-    role: &str,
-    now: i64,
-) -> Result<Stored, AppError> {
-    on_tx!(tx, |c| {
-        sqlx::query(
-        "INSERT INTO complaint_attachments (id, complaint_id, media_type, size, sha256, name, \
-         uploaded_by, uploader_role, created_at, content) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-    )
-    .bind(id)
-    .bind(complaint)
-    .bind(a.media_type.as_str())
-    .bind(a.content.len() as i64)
-    .bind(&a.sha256)
-    .bind(&a.name)
-    .bind(uploaded_by)
-    .bind(role)
-    .bind(now)
-    .bind(&a.content)
-    .execute(c)
-    .await
-    .map(drop)
-    ?
-    });
-    Ok(Stored {
-        id: id.into(),
-        complaint_id: complaint.into(),
-        media_type: a.media_type.as_str().into(),
-        size: a.content.len() as i64,
-        sha256: a.sha256.clone(),
-        name: a.name.clone(),
-        uploader_role: role.into(),
-        created_at: now,
-    })
-}
-
-/// How many attachments `complaint` has, in the step's transaction.
-pub(crate) async fn count_in(tx: &mut Tx, complaint: &str) -> Result<i64, AppError> {
-    let (n,): (i64,) = on_tx!(tx, |c| sqlx::query_as(
-        "SELECT COUNT(*) FROM complaint_attachments WHERE complaint_id = $1"
-    )
-    .bind(complaint)
-    .fetch_one(c)
-    .await?);
-    Ok(n)
-}
-
-/// The attachments of a complaint, oldest first (without their bytes).
-pub async fn list(db: &Database, complaint: &str) -> Result<Vec<Stored>, AppError> {
-    let sql =
-        format!("SELECT {COLUMNS} FROM complaint_attachments WHERE complaint_id = $1 ORDER BY seq");
-    Ok(on_pool!(db, |p| sqlx::query_as(&sql)
-        .bind(complaint)
-        .fetch_all(p)
-        .await?))
-}
-
-/// One attachment of `complaint` with its bytes, or 404 (also for an attachment of
-/// another complaint).
-pub async fn fetch(
-    db: &Database,
-    complaint: &str,
-    id: &str,
-) -> Result<(Stored, Vec<u8>), AppError> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        #[sqlx(flatten)]
-        stored: Stored,
-        content: Vec<u8>,
-    }
-    let sql = format!(
-        "SELECT {COLUMNS}, content FROM complaint_attachments WHERE complaint_id = $1 AND id = $2"
-    );
-    let row: Option<Row> = on_pool!(db, |p| sqlx::query_as(&sql)
-        .bind(complaint)
-        .bind(id)
-        .fetch_optional(p)
-        .await?);
-    row.map(|r| (r.stored, r.content)).ok_or(AppError::NotFound)
 }
 
 #[cfg(test)]
