@@ -13,7 +13,10 @@ use std::time::Instant;
 
 use badge_server::config::ServerSettings;
 use badge_server::domain::account::{Email, Role};
-use badge_server::{application, http::AppState};
+use badge_server::domain::application::claims;
+use badge_server::domain::clock::now;
+use badge_server::http::AppState;
+use badge_server::service::applications as application;
 use ca::on_pool;
 use ca::profile::SiteIdentity;
 use clap::Parser;
@@ -89,11 +92,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     "海淀区",
                     &[format!("s{i}.chenxi-shuzhi.cn")],
                 )?;
-                let filings =
-                    application::claims(&identity, &[]).map_err(badge_server::AppError::Invalid)?;
-                let app = application::insert(&state.db, &operator, &identity, &filings, None)
-                    .await?
-                    .application;
+                let filings = claims(&identity, &[]).map_err(badge_server::AppError::Invalid)?;
+                let app =
+                    application::create(&state.db, &operator, &identity, &filings, None, now())
+                        .await?
+                        .application;
                 // Benchmark data, not a certification: the domains are under a name
                 // nobody resolves, so the seeding records the domain-control pass that
                 // approval requires instead of asking DNS 100,000 times.
@@ -123,14 +126,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let app = application::get(&state.db, &app.id)
                     .await?
                     .ok_or(badge_server::AppError::NotFound)?;
-                let site = match application::approve(&state, &app, &staff).await {
+                let site = match application::approve(&state, &app, &staff, now()).await {
                     Ok(site) => site,
                     // A domain left certified by an interrupted run: skip it.
                     Err(badge_server::AppError::Conflict(_)) => continue,
                     Err(e) => return Err(e),
                 };
                 if i == 0 {
-                    println!("first site: {}", site["site"].as_str().unwrap_or_default());
+                    println!("first site: {}", site.id);
                 }
             }
         }));

@@ -9,7 +9,6 @@
 #![warn(missing_docs)]
 
 pub mod app;
-pub mod application;
 pub mod cli;
 pub mod config;
 pub mod domain;

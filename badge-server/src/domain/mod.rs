@@ -1,10 +1,12 @@
 //! Pure types and rules: no SQL, no HTTP; unit-tested in place.
 
 pub mod account;
+pub mod application;
 pub mod attachment;
 pub mod clock;
 pub mod complaint;
 pub mod password;
 pub mod privacy;
 pub mod seal;
+pub mod site;
 pub mod warning;

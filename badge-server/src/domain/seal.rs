@@ -18,6 +18,8 @@ use ca::identity::Domain;
 use resvg::{tiny_skia, usvg};
 use skrifa::MetadataProvider;
 
+use crate::domain::site::SiteStatus;
+
 /// WenQuanYi Micro Hei (Apache-2.0 option of its dual licence), cut down by
 /// `scripts/make-seal-font` to printable ASCII and GB 2312: every glyph the seal's
 /// own words need, and the characters of nearly every Chinese domain name.
@@ -92,13 +94,13 @@ impl SealState {
     }
 
     /// From the site status the API reports.
-    pub fn from_status(status: &str) -> Self {
+    pub fn from_status(status: SiteStatus) -> Self {
         match status {
-            "certified" => SealState::Certified,
-            "suspended" => SealState::Suspended,
-            "revoked" => SealState::Revoked,
-            "expired" => SealState::Expired,
-            _ => SealState::Unknown,
+            SiteStatus::Certified => SealState::Certified,
+            SiteStatus::Suspended => SealState::Suspended,
+            SiteStatus::Revoked => SealState::Revoked,
+            SiteStatus::Expired => SealState::Expired,
+            SiteStatus::Pending | SiteStatus::Validated => SealState::Unknown,
         }
     }
 }
@@ -180,20 +182,22 @@ impl Format {
 /// One way to embed a site's seal, as the portal offers it.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct SealVariant {
+    // Fields in alphabetical order: the site view serializes them as the `json!`
+    // object it replaced did.
     /// `svg` or `png` (the PNG snippet also offers the `@2x` image for dense screens).
     pub format: &'static str,
+    /// CSS height.
+    pub height: u32,
     /// `zh` (Chinese first) or `en`.
     pub lang: &'static str,
     /// `s`, `m` or `l`.
     pub size: &'static str,
-    /// CSS width.
-    pub width: u32,
-    /// CSS height.
-    pub height: u32,
-    /// The image.
-    pub url: String,
     /// Plain HTML, no script: the image linked to the certificate page.
     pub snippet: String,
+    /// The image.
+    pub url: String,
+    /// CSS width.
+    pub width: u32,
 }
 
 #[derive(Template)]

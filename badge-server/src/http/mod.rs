@@ -14,6 +14,7 @@ pub mod public;
 pub mod router;
 pub mod session;
 pub mod state;
+pub mod views;
 pub mod web;
 
 pub use state::AppState;

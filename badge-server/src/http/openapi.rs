@@ -4,8 +4,9 @@
 //! Each handler carries its own `#[utoipa::path]` and its area router registers it with
 //! `utoipa_axum::routes!`, so the path and method the document names are the ones the
 //! router answers. This module adds what no handler owns: the document's title, the
-//! bearer scheme, and schemas for the JSON that handlers build ad hoc (the site view,
-//! verification results, evidence), which only describe it.
+//! bearer scheme, and schemas for types from other crates that handlers return
+//! (challenges, re-verification summaries). The views the API
+//! returns (`crate::http::views`) describe themselves.
 //!
 //! `tests/openapi.rs` holds the document and the router to the same story: every
 //! documented operation is routed, no other method or `/api/v1` path is, and the bodies
@@ -68,154 +69,6 @@ pub struct InvalidFields {
     pub fields: BTreeMap<String, String>,
 }
 
-/// A certified site as anyone may see it (`/cert/{site}.json`, registry results).
-/// The fields after `site` and `status` are present once the site has a certificate,
-/// which every site this server issued has.
-#[derive(serde::Serialize, ToSchema)]
-pub struct PublicSite {
-    /// Site id (`s_…`).
-    pub site: String,
-    /// `certified`, `suspended` (certificate on hold), `revoked` or `expired`.
-    pub status: String,
-    /// The certified domains, primary first.
-    #[schema(required = false)]
-    pub domains: Vec<String>,
-    /// The certified organization.
-    #[schema(required = false)]
-    pub organization: String,
-    /// Its Unified Social Credit Code.
-    #[schema(required = false)]
-    pub uscc: String,
-    /// The primary domain's ICP filing number.
-    #[schema(required = false)]
-    pub icp: String,
-    /// Which website filing number covers which domain (each registrable domain is
-    /// filed on its own), as the certificate's filings extension says.
-    #[schema(required = false)]
-    pub filings: Vec<DomainFiling>,
-    /// Certificate serial number, hex.
-    #[schema(required = false)]
-    pub serial: String,
-    /// SHA-256 of the certificate, hex.
-    #[schema(required = false)]
-    pub sha256_fingerprint: Option<String>,
-    /// Validity start, Unix seconds.
-    #[schema(required = false)]
-    pub not_before: i64,
-    /// Validity end, Unix seconds.
-    #[schema(required = false)]
-    pub not_after: i64,
-    /// RFC 5280 name of the revocation reason (`keyCompromise`, `certificateHold`, …).
-    #[schema(required = false)]
-    pub revocation_reason: Option<String>,
-    /// The seal image.
-    #[schema(required = false)]
-    pub seal_url: String,
-    /// The public certificate page.
-    #[schema(required = false)]
-    pub certificate_url: String,
-}
-
-/// One certified domain and the website filing number that covers it.
-#[derive(serde::Serialize, ToSchema)]
-pub struct DomainFiling {
-    /// The domain (A-label).
-    pub domain: String,
-    /// Its filing number (网站备案号).
-    pub icp: String,
-}
-
-/// A site as its operator and staff see it: the public view plus the HTML snippet that
-/// embeds the seal.
-#[derive(serde::Serialize, ToSchema)]
-pub struct Site {
-    /// What anyone may see.
-    #[serde(flatten)]
-    pub public: PublicSite,
-    /// HTML that shows the seal linked to the certificate page.
-    #[schema(required = false)]
-    pub snippet: String,
-    /// Every size, language and format of the seal with its snippet, the default
-    /// (the one in `snippet`) first.
-    #[schema(required = false)]
-    pub seal_variants: Vec<crate::domain::seal::SealVariant>,
-}
-
-/// An application with its domains, the last verification's reasons and every check's
-/// evidence.
-#[derive(ToSchema)]
-pub struct ApplicationView {
-    /// Public id (`app_…`).
-    pub id: String,
-    /// `pending`, `validated`, `review`, `failed`, `certified` or `rejected`.
-    pub status: String,
-    /// Organization.
-    pub organization: String,
-    /// USCC.
-    pub uscc: String,
-    /// ICP number.
-    pub icp: String,
-    /// Province.
-    pub province: String,
-    /// City.
-    pub city: String,
-    /// The domains applied for.
-    pub domains: Vec<String>,
-    /// Challenge token.
-    pub token: String,
-    /// The method that proved control.
-    #[schema(required = true)]
-    pub method: Option<String>,
-    /// The last verification's reasons, or the rejection reason.
-    pub reasons: Vec<String>,
-    /// Every check made for it, oldest first.
-    pub evidence: Vec<Evidence>,
-    /// The site, once certified.
-    #[schema(required = true)]
-    pub site_id: Option<String>,
-    /// Unix seconds.
-    pub created_at: i64,
-    /// Unix seconds.
-    pub updated_at: i64,
-}
-
-/// The result of a check, or of several combined.
-#[derive(ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    /// Proven.
-    Pass,
-    /// Disproven.
-    Fail,
-    /// A person must decide.
-    Review,
-    /// Could not tell; retry later.
-    Error,
-}
-
-/// What one check asked, what came back, through which resolver, when, and what it
-/// concluded.
-#[derive(ToSchema)]
-pub struct Evidence {
-    /// `dns-txt`, `http-file`, `html-meta` or `icp`.
-    pub check: String,
-    /// The domain checked.
-    pub subject: String,
-    /// What was asked (query name, URL, request body).
-    pub asked: serde_json::Value,
-    /// What came back (records, addresses, status, body hash, rows).
-    pub answered: serde_json::Value,
-    /// Which resolver or provider answered.
-    #[schema(required = true)]
-    pub resolver: Option<String>,
-    /// Unix seconds.
-    pub at: i64,
-    /// This check's verdict.
-    pub verdict: Verdict,
-    /// Why, in words for the operator.
-    pub reasons: Vec<String>,
-}
-
 /// What to publish to prove control of one domain, by one method; any one method per
 /// domain suffices.
 #[derive(ToSchema)]
@@ -246,32 +99,6 @@ pub enum Challenge {
         /// The tag.
         html: String,
     },
-}
-
-/// A verification run: the application's new state and every check's evidence.
-#[derive(ToSchema)]
-pub struct Verification {
-    /// Application id.
-    pub id: String,
-    /// `validated`, `review`, `failed`, or `pending` after a transient error.
-    pub status: String,
-    /// The combined verdict.
-    pub verdict: Verdict,
-    /// Why it did not pass, per domain and for the ICP filing.
-    pub reasons: Vec<String>,
-    /// This run's checks.
-    pub evidence: Vec<Evidence>,
-}
-
-/// What verify returns: the run, or, when the server approves automatically and every
-/// check passed, the site it issued.
-#[derive(ToSchema)]
-#[serde(untagged)]
-pub enum VerifyOutcome {
-    /// Checks ran; the application waits for the next step.
-    Checked(Verification),
-    /// Checks passed and the certificate was issued.
-    Issued(Box<Site>),
 }
 
 /// What a re-verification run did.

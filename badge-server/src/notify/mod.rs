@@ -4,4 +4,5 @@
 pub mod account_mail;
 pub mod complaint;
 pub mod mail;
+pub mod site_mail;
 pub mod webhook;

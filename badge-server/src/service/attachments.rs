@@ -6,9 +6,9 @@
 
 use serde_json::json;
 
-use crate::application;
 use crate::domain::account::Account;
 use crate::domain::attachment::{Attachment, AttachmentLimits, Stored, size_label};
+use crate::domain::clock::new_id;
 use crate::domain::complaint::{Party, attachment_name, closed, may_add_to};
 use crate::domain::privacy;
 use crate::error::AppError;
@@ -104,7 +104,7 @@ pub async fn attach(
             .map_err(|e| {
                 AppError::Internal(ca::Error::Config(format!("attachment check: {e}")))
             })??;
-    let attachment_id = application::new_id("att_")?;
+    let attachment_id = new_id("att_")?;
     let mut tx = s.db.begin().await?;
     let held = complaints::hold_open(&mut tx, id, now).await?;
     if !held.moved {

@@ -12,9 +12,9 @@ use ca::RevocationReason;
 use ca::db::Tx;
 use serde_json::json;
 
-use crate::application;
 use crate::domain::account::{Account, Role};
 use crate::domain::clock::date_time;
+use crate::domain::clock::new_id;
 use crate::domain::complaint::{
     Category, Complaint, Decision, Event, MIN_TEXT, Party, REPUTATION_WINDOW, Reputation, Status,
     Step, text_field,
@@ -24,6 +24,7 @@ use crate::error::AppError;
 use crate::jobs::queue::{self, Job, JobError};
 use crate::notify::complaint as notify;
 use crate::service::Services;
+use crate::service::sites;
 use crate::store::complaints::{self as store, Change, NewComplaint};
 
 /// Job kind: remind the operator that a complaint is unanswered.
@@ -39,7 +40,7 @@ pub async fn party(s: &Services, account: &Account, c: &Complaint) -> Result<Par
     if account.id == c.complainant_id {
         return Ok(Party::Complainant);
     }
-    if application::site_owner(&s.db, &c.site_id).await? == Some(account.id) {
+    if sites::owner(&s.db, &c.site_id).await? == Some(account.id) {
         return Ok(Party::Operator);
     }
     Err(AppError::Forbidden(
@@ -183,7 +184,7 @@ pub async fn submit(
                 .collect(),
         ));
     };
-    let sc = match application::site_certificate(&s.db, site).await {
+    let sc = match sites::site_certificate(&s.db, site).await {
         Ok(sc) => sc,
         Err(AppError::NotFound) => {
             return Err(AppError::Invalid(vec![(
@@ -193,12 +194,12 @@ pub async fn submit(
         }
         Err(e) => return Err(e),
     };
-    if application::site_owner(&s.db, &sc.id).await? == Some(account.id) {
+    if sites::owner(&s.db, &sc.id).await? == Some(account.id) {
         return Err(AppError::Forbidden(
             "operators cannot complain about their own site".into(),
         ));
     }
-    let id = application::new_id("c_")?;
+    let id = new_id("c_")?;
     let deadline = now + s.complaints.answer_within;
     let mut tx = s.db.begin().await?;
     within_filing_limits(s, &mut tx, account.id, &sc.id, now).await?;
@@ -454,7 +455,7 @@ pub async fn decide(
                         ca::Error::RevocationRefused(m) => AppError::Conflict(m),
                         other => other.into(),
                     })?;
-            application::notify_same_key_revocations(s, &mut tx, &r, now).await?;
+            sites::notify_same_key_revocations(s, &mut tx, &r, now).await?;
             revoked = Some(r.serial.to_hex());
         }
     }

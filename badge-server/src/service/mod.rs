@@ -3,11 +3,13 @@
 //! the command line run the same code.
 
 pub mod accounts;
+pub mod applications;
 pub mod attachments;
 pub mod complaints;
 pub mod health;
 pub mod limiter;
 pub mod seals;
+pub mod sites;
 pub mod warnings;
 pub mod webhooks;
 

@@ -40,7 +40,7 @@ const MAX_PENDING_COPIES: usize = 10_000;
 #[derive(Debug)]
 pub struct SiteFacts {
     /// The site's status, its certificate's.
-    pub status: String,
+    pub status: crate::domain::site::SiteStatus,
     /// The domains its certificate covers.
     pub domains: Vec<Domain>,
     /// The first domain as the seal shows it.
@@ -83,7 +83,7 @@ impl SealCache {
         if let Some(f) = self.get(site) {
             return Ok(f);
         }
-        let facts = match crate::application::site_certificate(&state.db, site).await {
+        let facts = match crate::service::sites::site_certificate(&state.db, site).await {
             Ok(sc) => {
                 let domains: Vec<Domain> = sc
                     .certificate

@@ -7,13 +7,14 @@
 use ca::identity::Domain;
 use serde_json::json;
 
-use crate::application;
 use crate::domain::account::{Account, Role};
+use crate::domain::site::SiteStatus;
 use crate::domain::warning::{
     NewWarning, SealCopy, Warning, certified_conflict, check, covering, from_copy_texts,
 };
 use crate::error::AppError;
 use crate::service::Services;
+use crate::service::sites;
 use crate::store::seal_copies;
 use crate::store::warnings as store;
 
@@ -23,8 +24,8 @@ use crate::store::warnings as store;
 async fn certified_overlap(s: &Services, domain: &Domain) -> Result<Vec<String>, AppError> {
     let mut live = Vec::new();
     for site in store::overlapping_sites(&s.db, domain).await? {
-        let status = application::site_certificate(&s.db, &site).await?.status;
-        if matches!(status.as_str(), "certified" | "suspended") {
+        let status = sites::site_certificate(&s.db, &site).await?.status;
+        if matches!(status, SiteStatus::Certified | SiteStatus::Suspended) {
             live.push(site);
         }
     }
@@ -41,7 +42,7 @@ pub async fn publish(
     account.require(&[Role::Staff, Role::Admin])?;
     let unknown_site = match new.impersonates {
         Some(site) => matches!(
-            application::site_certificate(&s.db, site).await,
+            sites::site_certificate(&s.db, site).await,
             Err(AppError::NotFound)
         ),
         None => false,

@@ -2,6 +2,7 @@
 //! conversions into domain types; the only place with a backend branch.
 
 pub mod accounts;
+pub mod applications;
 pub mod attachments;
 pub mod complaints;
 pub mod health;
@@ -9,5 +10,6 @@ pub mod housekeeping;
 pub mod jobs;
 pub mod seal_copies;
 pub mod sessions;
+pub mod sites;
 pub mod warnings;
 pub mod webhooks;

@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use badge_server::application;
 use badge_server::domain::account::{self, Email, Role};
+use badge_server::domain::application::ApplicationStatus;
+use badge_server::service::applications;
 use serde_json::Value;
 use testkit::{Backend, Zone};
 use verifier::Verdict;
@@ -152,7 +153,7 @@ async fn only_proven_domains_are_certified_whatever_the_filing_says_and_whoever_
                 for path in PATHS {
                     let host = format!("c{}.chenxi-shuzhi.cn", cases.len());
                     let id = crate::pending_application(&t.state, &operator, &host).await;
-                    let token = application::get(&t.state.db, &id)
+                    let token = applications::get(&t.state.db, &id)
                         .await
                         .unwrap()
                         .unwrap()
@@ -186,23 +187,21 @@ async fn only_proven_domains_are_certified_whatever_the_filing_says_and_whoever_
                         Control::Unreachable => unreachable.clone(),
                         _ => answering.clone(),
                     };
-                    let app = application::get(&t.state.db, id).await.unwrap().unwrap();
-                    let out = application::verify(
-                        &state,
-                        &app,
-                        &operator,
-                        Some(verifier::Method::DnsTxt),
-                    )
-                    .await
-                    .unwrap();
+                    let app = applications::get(&t.state.db, id).await.unwrap().unwrap();
+                    let out =
+                        crate::verify_json(&state, &app, &operator, Some(verifier::Method::DnsTxt))
+                            .await
+                            .unwrap();
                     let label = format!("{backend:?} {filing:?} {control:?} {path:?} {host}");
                     let control_verdict = match control {
                         Control::Proven => Verdict::Pass,
                         Control::Absent => Verdict::Fail,
                         Control::Unreachable => Verdict::Error,
                     };
-                    let (_, status) =
-                        application::application_status(control_verdict, filing.verdict());
+                    let (_, status) = badge_server::domain::application::application_status(
+                        control_verdict,
+                        filing.verdict(),
+                    );
                     let approvable = *control == Control::Proven
                         && matches!(filing.verdict(), Verdict::Pass | Verdict::Review);
                     let certified = match path {
@@ -214,12 +213,12 @@ async fn only_proven_domains_are_certified_whatever_the_filing_says_and_whoever_
                                 "{label}: {out}"
                             );
                             if !issued {
-                                assert_eq!(out["status"], status, "{label}: {out}");
+                                assert_eq!(out["status"], status.as_str(), "{label}: {out}");
                             }
                             issued
                         }
                         Path::Api => {
-                            assert_eq!(out["status"], status, "{label}: {out}");
+                            assert_eq!(out["status"], status.as_str(), "{label}: {out}");
                             let req = Request::post(format!("/api/v1/applications/{id}/approve"))
                                 .header("authorization", format!("Bearer {}", staff_token.as_str()))
                                 .body(Body::empty())
@@ -239,7 +238,7 @@ async fn only_proven_domains_are_certified_whatever_the_filing_says_and_whoever_
                             code == StatusCode::OK
                         }
                         Path::Console => {
-                            assert_eq!(out["status"], status, "{label}: {out}");
+                            assert_eq!(out["status"], status.as_str(), "{label}: {out}");
                             let r = console
                                 .submit(
                                     "/console",
@@ -252,9 +251,9 @@ async fn only_proven_domains_are_certified_whatever_the_filing_says_and_whoever_
                             ok
                         }
                     };
-                    let after = application::get(&t.state.db, id).await.unwrap().unwrap();
+                    let after = applications::get(&t.state.db, id).await.unwrap().unwrap();
                     assert_eq!(
-                        after.status == "certified",
+                        after.status == ApplicationStatus::Certified,
                         certified,
                         "{label}: {}",
                         after.status
@@ -297,9 +296,9 @@ async fn every_registrable_domain_needs_its_own_filing_and_the_certificate_names
             ],
         )
         .await;
-        let app = application::get(&t.state.db, &id).await.unwrap().unwrap();
+        let app = applications::get(&t.state.db, &id).await.unwrap().unwrap();
         let dns = app
-            .domain_list()
+            .domains
             .iter()
             .fold(Zone::new(), |z, d| {
                 z.txt(&format!("_chengxin-challenge.{d}"), &app.token)
@@ -310,8 +309,8 @@ async fn every_registrable_domain_needs_its_own_filing_and_the_certificate_names
         // Only the primary's registrable domain is filed: the other is refused, and
         // staff cannot approve it (the old check asked MIIT about the first only).
         t.state.icp = Some(dataset(dir.path(), "one.jsonl", &[fixture_row("F01")]));
-        let app = application::get(&t.state.db, &id).await.unwrap().unwrap();
-        let out = application::verify(&t.state, &app, &operator, None)
+        let app = applications::get(&t.state.db, &id).await.unwrap().unwrap();
+        let out = crate::verify_json(&t.state, &app, &operator, None)
             .await
             .unwrap();
         assert_eq!(out["status"], "failed", "{out}");
@@ -321,9 +320,9 @@ async fn every_registrable_domain_needs_its_own_filing_and_the_certificate_names
                 .contains("no filing found for chenxi-ai.com.cn"),
             "{out}"
         );
-        let app = application::get(&t.state.db, &id).await.unwrap().unwrap();
+        let app = applications::get(&t.state.db, &id).await.unwrap().unwrap();
         assert!(matches!(
-            application::approve(&t.state, &app, &staff).await,
+            crate::approve_json(&t.state, &app, &staff).await,
             Err(badge_server::AppError::Conflict(_))
         ));
 
@@ -333,13 +332,13 @@ async fn every_registrable_domain_needs_its_own_filing_and_the_certificate_names
             "both.jsonl",
             &[fixture_row("F01"), fixture_row("F02")],
         ));
-        let app = application::get(&t.state.db, &id).await.unwrap().unwrap();
-        let out = application::verify(&t.state, &app, &operator, None)
+        let app = applications::get(&t.state.db, &id).await.unwrap().unwrap();
+        let out = crate::verify_json(&t.state, &app, &operator, None)
             .await
             .unwrap();
         assert_eq!(out["status"], "validated", "{out}");
-        let app = application::get(&t.state.db, &id).await.unwrap().unwrap();
-        let site = application::approve(&t.state, &app, &staff).await.unwrap();
+        let app = applications::get(&t.state.db, &id).await.unwrap().unwrap();
+        let site = crate::approve_json(&t.state, &app, &staff).await.unwrap();
         let expect = serde_json::json!([
             {"domain": "chenxi-shuzhi.cn", "icp": "京ICP备2024018653号-1"},
             {"domain": "www.chenxi-shuzhi.cn", "icp": "京ICP备2024018653号-1"},
@@ -349,7 +348,7 @@ async fn every_registrable_domain_needs_its_own_filing_and_the_certificate_names
 
         // The certificate itself says it (read back by openssl as well).
         let site_id = site["site"].as_str().unwrap();
-        let cert = application::site_certificate(&t.state.db, site_id)
+        let cert = badge_server::service::sites::site_certificate(&t.state.db, site_id)
             .await
             .unwrap()
             .certificate
@@ -421,8 +420,8 @@ async fn approval_relies_on_domain_control_evidence_no_older_than_the_reuse_peri
             31 * 86_400
         ))
         .await;
-        let app = application::get(&t.state.db, &id).await.unwrap().unwrap();
-        let refused = application::approve(&t.state, &app, &staff).await;
+        let app = applications::get(&t.state.db, &id).await.unwrap().unwrap();
+        let refused = crate::approve_json(&t.state, &app, &staff).await;
         match refused {
             Err(badge_server::AppError::Conflict(why)) => {
                 assert!(
@@ -432,8 +431,12 @@ async fn approval_relies_on_domain_control_evidence_no_older_than_the_reuse_peri
             }
             other => panic!("approved on stale evidence: {other:?}"),
         }
-        let app = application::get(&t.state.db, &id).await.unwrap().unwrap();
-        assert_eq!(app.status, "review", "the refused approval changed nothing");
+        let app = applications::get(&t.state.db, &id).await.unwrap().unwrap();
+        assert_eq!(
+            app.status,
+            ApplicationStatus::Review,
+            "the refused approval changed nothing"
+        );
         assert_eq!(
             t.scalar("SELECT COUNT(*) FROM certificates WHERE status = 'issued'")
                 .await,
@@ -441,8 +444,8 @@ async fn approval_relies_on_domain_control_evidence_no_older_than_the_reuse_peri
         );
         // Proven again: approved.
         crate::prove_control(&t.state, &operator, &id).await;
-        let app = application::get(&t.state.db, &id).await.unwrap().unwrap();
-        let site = application::approve(&t.state, &app, &staff).await.unwrap();
+        let app = applications::get(&t.state.db, &id).await.unwrap().unwrap();
+        let site = crate::approve_json(&t.state, &app, &staff).await.unwrap();
         assert_eq!(site["status"], "certified");
     }
 }
@@ -476,8 +479,8 @@ async fn an_approval_whose_enrolment_fails_issues_nothing() {
                 .await
             }
         }
-        let app = application::get(&t.state.db, &id).await.unwrap().unwrap();
-        assert!(application::approve(&t.state, &app, &staff).await.is_err());
+        let app = applications::get(&t.state.db, &id).await.unwrap().unwrap();
+        assert!(crate::approve_json(&t.state, &app, &staff).await.is_err());
         // Nothing of the approval stands: no certificate, no site, the application
         // still waits, no audit entry claims an approval.
         for (sql, want) in [

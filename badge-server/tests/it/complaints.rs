@@ -1180,10 +1180,11 @@ async fn four_times_the_pool_of_concurrent_decisions_all_finish_and_each_reports
 }
 
 async fn application_status(s: &AppState, site: &str) -> String {
-    badge_server::application::site_certificate(&s.db, site)
+    badge_server::service::sites::site_certificate(&s.db, site)
         .await
         .unwrap()
         .status
+        .to_string()
 }
 
 /// An upheld complaint that revokes for keyCompromise revokes every other certificate
@@ -1237,9 +1238,9 @@ async fn an_upheld_key_compromise_complaint_mails_the_holder_of_another_certific
         let mails = mails_to(&s, "b@pujiangyun.com").await;
         assert_eq!(mails.len(), 1, "{backend:?}: {mails:?}");
         assert!(mails[0].contains("shop.chenxi-shuzhi.cn"), "{mails:?}");
-        let b = badge_server::application::site_certificate(&s.db, &same_key)
+        let b = badge_server::service::sites::site_certificate(&s.db, &same_key)
             .await
             .unwrap();
-        assert_eq!(b.status, "revoked", "{backend:?}");
+        assert_eq!(b.status.as_str(), "revoked", "{backend:?}");
     }
 }

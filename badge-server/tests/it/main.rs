@@ -105,12 +105,19 @@ pub(crate) async fn apply_with_csr(
     csr_pem: Option<&str>,
 ) -> String {
     let identity = fixture_identity(icp, domains);
-    let filings = badge_server::application::claims(&identity, &[]).unwrap();
-    badge_server::application::insert(&state.db, operator, &identity, &filings, csr_pem)
-        .await
-        .unwrap()
-        .application
-        .id
+    let filings = badge_server::domain::application::claims(&identity, &[]).unwrap();
+    badge_server::service::applications::create(
+        &state.db,
+        operator,
+        &identity,
+        &filings,
+        csr_pem,
+        badge_server::domain::clock::now(),
+    )
+    .await
+    .unwrap()
+    .application
+    .id
 }
 
 /// The PKCS#10 request of `operator`'s (only) application: its key, for another
@@ -149,17 +156,17 @@ pub(crate) async fn prove_control(
     actor: &badge_server::domain::account::Account,
     id: &str,
 ) -> serde_json::Value {
-    let app = badge_server::application::get(&state.db, id)
+    let app = badge_server::service::applications::get(&state.db, id)
         .await
         .unwrap()
         .unwrap();
-    let zone = app.domain_list().iter().fold(testkit::Zone::new(), |z, d| {
+    let zone = app.domains.iter().fold(testkit::Zone::new(), |z, d| {
         z.txt(&format!("_chengxin-challenge.{d}"), &app.token)
     });
     let dns = zone.start();
     let mut state = state.clone();
     state.challenger = Arc::new(challenger_for(&dns));
-    badge_server::application::verify(&state, &app, actor, Some(verifier::Method::DnsTxt))
+    verify_json(&state, &app, actor, Some(verifier::Method::DnsTxt))
         .await
         .unwrap()
 }
@@ -187,12 +194,58 @@ pub(crate) async fn certified_site_with_csr(
     let id = apply_with_csr(state, operator, "京ICP备2024018653号-1", &[domain], csr_pem).await;
     let checked = prove_control(state, operator, &id).await;
     assert_eq!(checked["status"], "review", "{checked}");
-    let app = badge_server::application::get(&state.db, &id)
+    let app = badge_server::service::applications::get(&state.db, &id)
         .await
         .unwrap()
         .unwrap();
-    let site = badge_server::application::approve(state, &app, staff)
+    let site = approve_json(state, &app, staff).await.unwrap();
+    site["site"].as_str().unwrap().to_string()
+}
+
+/// Verifies `app` now, as the API does: its answer as JSON.
+pub(crate) async fn verify_json(
+    state: &AppState,
+    app: &badge_server::domain::application::Application,
+    actor: &badge_server::domain::account::Account,
+    method: Option<verifier::Method>,
+) -> Result<serde_json::Value, badge_server::AppError> {
+    let now = badge_server::domain::clock::now();
+    let verified =
+        badge_server::service::applications::verify(state, app, actor, method, now).await?;
+    Ok(
+        serde_json::to_value(badge_server::http::views::application::VerifyOutcome::new(
+            verified,
+            &state.public_base(),
+        ))
+        .unwrap(),
+    )
+}
+
+/// Approves `app` now, as the API does: the site view as JSON.
+pub(crate) async fn approve_json(
+    state: &AppState,
+    app: &badge_server::domain::application::Application,
+    staff: &badge_server::domain::account::Account,
+) -> Result<serde_json::Value, badge_server::AppError> {
+    let now = badge_server::domain::clock::now();
+    let site = badge_server::service::applications::approve(state, app, staff, now).await?;
+    Ok(
+        serde_json::to_value(badge_server::http::views::site::SiteView::new(
+            site,
+            &state.public_base(),
+        ))
+        .unwrap(),
+    )
+}
+
+/// The view of `site` its operator gets from the API, as JSON.
+pub(crate) async fn site_json(state: &AppState, site: &str) -> serde_json::Value {
+    let site = badge_server::service::sites::site_certificate(&state.db, site)
         .await
         .unwrap();
-    site["site"].as_str().unwrap().to_string()
+    serde_json::to_value(badge_server::http::views::site::SiteView::new(
+        site,
+        &state.public_base(),
+    ))
+    .unwrap()
 }

@@ -133,11 +133,7 @@ async fn a_key_compromise_revocation_mails_the_holders_of_the_other_certificates
 
         let view = |site: String| {
             let state = t.state.clone();
-            async move {
-                badge_server::application::site_view(&state, &site)
-                    .await
-                    .unwrap()
-            }
+            async move { crate::site_json(&state, &site).await }
         };
         let b_view = view(site_b.clone()).await;
         assert_eq!(b_view["status"], "revoked", "{backend:?}");

@@ -15,13 +15,16 @@ use utoipa_axum::routes;
 use verifier::Method;
 use verifier::icp::Filings;
 
-use crate::application::{self, Application};
 use crate::domain::account::{Account, Role};
+use crate::domain::application::{Application, ApplicationStatus};
+use crate::domain::clock::now;
 use crate::error::AppError;
-use crate::http::openapi::{
-    ApplicationView, ErrorBody, InvalidFields, RecheckSummary, Site, VerifyOutcome,
-};
+use crate::http::openapi::{ErrorBody, InvalidFields, RecheckSummary};
 use crate::http::state::AppState;
+use crate::http::views::application::{ApplicationView, VerifyOutcome};
+use crate::http::views::site::{PublicSiteView, SiteView};
+use crate::service::applications as apps;
+use crate::service::sites;
 
 /// Routes of this area, each documented by its handler.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -100,7 +103,7 @@ struct Applied {
     #[serde(skip_serializing_if = "Option::is_none")]
     private_key_pem: Option<String>,
     /// `pending`.
-    status: String,
+    status: ApplicationStatus,
 }
 
 /// Validates every field and reports each failure by name (422): the identity and
@@ -160,7 +163,8 @@ pub(crate) fn validate(b: &ApplyBody) -> Result<(SiteIdentity, Filings), AppErro
         .iter()
         .map(|(d, n)| (d.clone(), n.clone()))
         .collect();
-    let filings = application::claims(&identity, &extra).map_err(AppError::Invalid)?;
+    let filings =
+        crate::domain::application::claims(&identity, &extra).map_err(AppError::Invalid)?;
     Ok((identity, filings))
 }
 
@@ -190,12 +194,13 @@ async fn apply(
     account.require(&[Role::Operator])?;
     let Json(body) = body?;
     let (identity, filings) = validate(&body)?;
-    let created = application::insert(
+    let created = apps::create(
         &state.db,
         &account,
         &identity,
         &filings,
         body.csr_pem.as_deref(),
+        now(),
     )
     .await?;
     let app = created.application;
@@ -230,9 +235,7 @@ async fn apply(
 /// The application, if `account` may see it: 404 when it does not exist, 403 when
 /// it belongs to someone else.
 async fn visible(state: &AppState, account: &Account, id: &str) -> Result<Application, AppError> {
-    let app = application::get(&state.db, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let app = apps::get(&state.db, id).await?.ok_or(AppError::NotFound)?;
     if !app.visible_to(account) {
         return Err(AppError::Forbidden(
             "this application belongs to another operator".into(),
@@ -262,31 +265,10 @@ async fn show(
     State(state): State<AppState>,
     account: Account,
     Path(id): Path<String>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<ApplicationView>, AppError> {
     let app = visible(&state, &account, &id).await?;
-    let evidence = application_evidence(&state, &app.id).await?;
-    let reasons: Vec<String> = serde_json::from_str(&app.reasons).unwrap_or_default();
-    let mut v = json!(app);
-    v["domains"] = json!(app.domain_list());
-    v["reasons"] = json!(reasons);
-    v["evidence"] = json!(evidence);
-    Ok(Json(v))
-}
-
-pub(crate) async fn application_evidence(
-    state: &AppState,
-    id: &str,
-) -> Result<Vec<Value>, AppError> {
-    let rows: Vec<(String,)> = ca::on_pool!(&state.db, |p| sqlx::query_as(
-        "SELECT evidence FROM verification_checks WHERE application_id = $1 ORDER BY id"
-    )
-    .bind(id)
-    .fetch_all(p)
-    .await?);
-    Ok(rows
-        .into_iter()
-        .filter_map(|(j,)| serde_json::from_str(&j).ok())
-        .collect())
+    let evidence = apps::evidence(&state.db, &app.id).await?;
+    Ok(Json(ApplicationView::new(app, evidence)))
 }
 
 /// Which domain-control method to try.
@@ -333,7 +315,7 @@ async fn verify(
     account: Account,
     Path(id): Path<String>,
     body: Option<Json<VerifyBody>>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<VerifyOutcome>, AppError> {
     let app = visible(&state, &account, &id).await?;
     if app.account_id != account.id {
         return Err(AppError::Forbidden(
@@ -347,9 +329,8 @@ async fn verify(
         ),
         None => None,
     };
-    Ok(Json(
-        application::verify(&state, &app, &account, method).await?,
-    ))
+    let verified = apps::verify(&state, &app, &account, method, now()).await?;
+    Ok(Json(VerifyOutcome::new(verified, &state.public_base())))
 }
 
 /// Approve an application
@@ -364,7 +345,7 @@ async fn verify(
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Application id (`app_…`)")),
     responses(
-        (status = 200, description = "The issued site", body = Site),
+        (status = 200, description = "The issued site", body = SiteView),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 403, description = "The account is not staff", body = ErrorBody),
         (status = 404, description = "No such application", body = ErrorBody),
@@ -375,12 +356,11 @@ async fn approve(
     State(state): State<AppState>,
     account: Account,
     Path(id): Path<String>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<SiteView>, AppError> {
     account.require(&[Role::Staff, Role::Admin])?;
-    let app = application::get(&state.db, &id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    Ok(Json(application::approve(&state, &app, &account).await?))
+    let app = apps::get(&state.db, &id).await?.ok_or(AppError::NotFound)?;
+    let site = apps::approve(&state, &app, &account, now()).await?;
+    Ok(Json(SiteView::new(site, &state.public_base())))
 }
 
 /// Why: free text for a rejection, an RFC 5280 reason name for a revocation.
@@ -403,8 +383,7 @@ struct Rejected {
     /// The reason, as stored.
     reason: String,
     /// `rejected`.
-    #[schema(value_type = String, example = "rejected")]
-    status: &'static str,
+    status: ApplicationStatus,
 }
 
 /// Reject an application
@@ -438,14 +417,12 @@ async fn reject(
     let Json(body) = body?;
     let reason = subject_text("reason", &body.reason, 1000)
         .map_err(|e| AppError::Invalid(vec![("reason".into(), e.to_string())]))?;
-    let app = application::get(&state.db, &id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    application::reject(&state, &app, &account, &reason).await?;
+    let app = apps::get(&state.db, &id).await?.ok_or(AppError::NotFound)?;
+    apps::reject(&state, &app, &account, &reason, now()).await?;
     Ok(Json(Rejected {
         id,
         reason,
-        status: "rejected",
+        status: ApplicationStatus::Rejected,
     }))
 }
 
@@ -455,7 +432,7 @@ pub(crate) async fn site_access(
     account: &Account,
     site: &str,
 ) -> Result<(), AppError> {
-    let owner = application::site_owner(&state.db, site).await?;
+    let owner = sites::owner(&state.db, site).await?;
     if account.role.is_staff() || owner == Some(account.id) {
         Ok(())
     } else {
@@ -476,7 +453,7 @@ pub(crate) async fn site_access(
     security(("bearer" = [])),
     params(("site" = String, Path, description = "Site id (`s_…`)")),
     responses(
-        (status = 200, description = "The site", body = Site),
+        (status = 200, description = "The site", body = SiteView),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 403, description = "It belongs to another operator", body = ErrorBody),
         (status = 404, description = "No such site", body = ErrorBody),
@@ -486,9 +463,20 @@ async fn site(
     State(state): State<AppState>,
     account: Account,
     Path(site): Path<String>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<SiteView>, AppError> {
     site_access(&state, &account, &site).await?;
-    Ok(Json(application::site_view(&state, &site).await?))
+    Ok(Json(site_view(&state, &site).await?))
+}
+
+/// The view of `site` for its operator and staff; 404 for an unknown site.
+pub(crate) async fn site_view(state: &AppState, site: &str) -> Result<SiteView, AppError> {
+    let site = sites::site_certificate(&state.db, site).await?;
+    Ok(SiteView::new(site, &state.public_base()))
+}
+
+/// The view of `site` for anyone (no embedding snippets); 404 for an unknown site.
+pub(crate) async fn public_view(state: &AppState, site: &str) -> Result<PublicSiteView, AppError> {
+    Ok(site_view(state, site).await?.into())
 }
 
 /// Revoke a site's certificate
@@ -503,7 +491,7 @@ async fn site(
     params(("site" = String, Path, description = "Site id (`s_…`)")),
     request_body = ReasonBody,
     responses(
-        (status = 200, description = "The site after revocation", body = Site),
+        (status = 200, description = "The site after revocation", body = SiteView),
         (status = 400, description = "The body is not JSON", body = ErrorBody),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 403, description = "The account is not staff", body = ErrorBody),
@@ -517,43 +505,15 @@ async fn revoke(
     account: Account,
     Path(site): Path<String>,
     body: Result<Json<ReasonBody>, JsonRejection>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<SiteView>, AppError> {
     account.require(&[Role::Staff, Role::Admin])?;
     let Json(body) = body?;
     let reason: ca::RevocationReason = body
         .reason
         .parse()
         .map_err(|e: ca::Error| AppError::Invalid(vec![("reason".into(), e.to_string())]))?;
-    revoke_site(&state, &account, &site, reason).await?;
-    Ok(Json(application::site_view(&state, &site).await?))
-}
-
-/// Revokes (or holds) a site's certificate: 409 when it has none or the CA refuses.
-pub(crate) async fn revoke_site(
-    state: &AppState,
-    account: &Account,
-    site: &str,
-    reason: ca::RevocationReason,
-) -> Result<(), AppError> {
-    account.require(&[Role::Staff, Role::Admin])?;
-    let view = application::site_view(state, site).await?;
-    let serial = view["serial"]
-        .as_str()
-        .ok_or_else(|| AppError::Conflict("the site has no certificate".into()))?;
-    let serial = ca::Serial::parse_hex(serial)?;
-    let mut tx = state.db.begin().await?;
-    let revoked = state
-        .ca
-        .revoke_in(&mut tx, &serial, reason, &account.email)
-        .await
-        .map_err(|e| match e {
-            ca::Error::RevocationRefused(m) => AppError::Conflict(m),
-            other => other.into(),
-        })?;
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    application::notify_same_key_revocations(state, &mut tx, &revoked, now).await?;
-    tx.commit().await?;
-    Ok(())
+    sites::revoke(&state, &account, &site, reason, now()).await?;
+    Ok(Json(site_view(&state, &site).await?))
 }
 
 /// A re-verification run and the site after it.
@@ -561,8 +521,7 @@ pub(crate) async fn revoke_site(
 #[derive(Debug, Serialize, ToSchema)]
 struct Rechecked {
     /// The site after the run.
-    #[schema(value_type = Site)]
-    site: Value,
+    site: SiteView,
     /// What the run did.
     // A JSON value, not the `Summary`, so its keys stay sorted as they were.
     #[schema(value_type = RecheckSummary)]
@@ -593,28 +552,12 @@ async fn recheck(
     Path(site): Path<String>,
 ) -> Result<Json<Rechecked>, AppError> {
     site_access(&state, &account, &site).await?;
-    charge_site_recheck(&state, &account, &site).await?;
+    apps::charge_recheck(&state, &account, &site, now()).await?;
     let summary = run_recheck(&state, verifier::recheck::Scope::Site(site.clone())).await?;
     Ok(Json(Rechecked {
-        site: application::site_view(&state, &site).await?,
+        site: site_view(&state, &site).await?,
         summary: json!(summary),
     }))
-}
-
-/// Counts one re-verification of `site` (as many checks as it has domains) against
-/// `account`'s hourly quota of domain-control checks.
-pub(crate) async fn charge_site_recheck(
-    state: &AppState,
-    account: &Account,
-    site: &str,
-) -> Result<(), AppError> {
-    let domains = application::site_certificate(&state.db, site)
-        .await?
-        .certificate
-        .map_or(1, |c| {
-            serde_json::from_str::<Vec<String>>(&c.domains).map_or(1, |d| d.len())
-        });
-    application::charge_domain_checks(state, account, domains)
 }
 
 /// Runs re-verification over `scope` now, with the periodic run's consequences.

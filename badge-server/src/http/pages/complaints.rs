@@ -13,7 +13,6 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use crate::application;
 use crate::domain::account::Role;
 use crate::domain::attachment::size_label;
 use crate::domain::complaint::{self as rules, Category, Party, Status};
@@ -97,10 +96,12 @@ struct SiteQuery {
 }
 
 async fn about(state: &AppState, site: &str) -> Option<(String, String)> {
-    let v = application::public_view(state, site).await.ok()?;
+    let v = crate::http::api::applications::public_view(state, site)
+        .await
+        .ok()?;
     Some((
-        v["domains"][0].as_str().unwrap_or_default().to_string(),
-        v["organization"].as_str().unwrap_or_default().to_string(),
+        v.primary().unwrap_or_default().to_string(),
+        v.organization.unwrap_or_default(),
     ))
 }
 

@@ -15,17 +15,18 @@ use ca::RevocationReason;
 use ca::identity::subject_text;
 use serde::Deserialize;
 
-use crate::application;
 use crate::domain::warning::{MAX_TEXT, NewWarning};
 use crate::error::AppError;
 use crate::http::extract::session::{CsrfForm, SignedIn, StaffSignedIn};
 use crate::http::state::AppState;
 use crate::http::web::{Nav, PageError, input_problems, render, see_other, when};
+use crate::service::applications as apps;
 use crate::service::complaints as complaint;
+use crate::service::sites;
 use crate::service::warnings as warning;
 
 use super::portal::evidence_texts;
-use crate::http::api::applications::{revoke_site, run_recheck};
+use crate::http::api::applications::run_recheck;
 use crate::http::pages::complaints::signed_in;
 
 /// The console's pages.
@@ -141,14 +142,14 @@ async fn page(
     status: StatusCode,
 ) -> Result<Response, PageError> {
     let mut reviews = vec![];
-    for a in application::awaiting_review(&state.db).await? {
+    for a in apps::awaiting_review(&state.db).await? {
         reviews.push(Review {
             evidence: evidence_texts(state, &a.id).await?,
-            reasons: serde_json::from_str(&a.reasons).unwrap_or_default(),
-            domains: a.domain_list().join(", "),
+            reasons: a.reasons,
+            domains: a.domains.join(", "),
             updated: when(a.updated_at),
             id: a.id,
-            status: a.status,
+            status: a.status.as_str().into(),
             organization: a.organization,
             uscc: a.uscc,
             icp: a.icp,
@@ -274,15 +275,15 @@ async fn approve(
     CsrfForm { session, .. }: CsrfForm<NoFields>,
 ) -> Result<Response, PageError> {
     let user = staff(session)?;
-    let app = application::get(&state.db, &id)
+    let app = apps::get(&state.db, &id)
         .await?
         .ok_or(PageError::NotFound)?;
-    let r = application::approve(&state, &app, &user.account)
+    let r = apps::approve(&state, &app, &user.account, now())
         .await
         .map(|site| {
             format!(
                 "已批准 {id}，证书已签发：网站 {s}。 / Approved {id}; certificate issued for site {s}.",
-                s = site["site"].as_str().unwrap_or_default()
+                s = site.id
             )
         });
     after(&state, &user, r, WarningForm::default()).await
@@ -300,11 +301,11 @@ async fn reject(
     CsrfForm { session, form, .. }: CsrfForm<ReasonForm>,
 ) -> Result<Response, PageError> {
     let user = staff(session)?;
-    let app = application::get(&state.db, &id)
+    let app = apps::get(&state.db, &id)
         .await?
         .ok_or(PageError::NotFound)?;
     let r = match subject_text("reason", &form.reason, 1000) {
-        Ok(reason) => application::reject(&state, &app, &user.account, &reason)
+        Ok(reason) => apps::reject(&state, &app, &user.account, &reason, now())
             .await
             .map(|()| format!("已拒绝 {id}。 / Rejected {id}.")),
         Err(e) => Err(AppError::Invalid(vec![("reason".into(), e.to_string())])),
@@ -322,7 +323,7 @@ struct RevokeForm {
 /// A site id typed into a form: 422 (not 404) when there is no such site.
 async fn known_site(state: &AppState, site: &str) -> Result<String, AppError> {
     let site = site.trim();
-    match application::site_certificate(&state.db, site).await {
+    match sites::site_certificate(&state.db, site).await {
         Ok(s) => Ok(s.id),
         Err(AppError::NotFound) => Err(AppError::Invalid(vec![(
             "site".into(),
@@ -350,7 +351,7 @@ async fn revoke(
                 )])
             })?;
         let site = known_site(&state, &form.site).await?;
-        revoke_site(&state, &user.account, &site, reason).await?;
+        sites::revoke(&state, &user.account, &site, reason, now()).await?;
         Ok(format!(
             "已撤销网站 {site} 的证书（{r}）。 / Revoked the certificate of {site} ({r}).",
             r = reason.name()

@@ -12,19 +12,21 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use crate::application::{self, Application};
 use crate::domain::account::Role;
+use crate::domain::application::{Application, ApplicationStatus};
+use crate::domain::clock::now;
 use crate::domain::complaint::{MIN_REPUTATION_COUNT, Reputation, Status};
 use crate::domain::seal::SealVariant;
+use crate::domain::site::SiteStatus;
 use crate::error::AppError;
 use crate::http::extract::session::{CsrfForm, SignedIn};
 use crate::http::state::AppState;
 use crate::http::web::{Nav, PageError, input_problems, render, see_other, when};
+use crate::service::applications as apps;
 use crate::service::complaints as complaint;
+use crate::service::sites;
 
-use crate::http::api::applications::{
-    ApplyBody, application_evidence, run_recheck, site_access, validate,
-};
+use crate::http::api::applications::{ApplyBody, public_view, run_recheck, site_access, validate};
 use crate::http::pages::complaints::signed_in;
 
 /// The portal's pages.
@@ -38,33 +40,27 @@ pub fn router() -> Router<AppState> {
         .route("/portal/sites/{site}/recheck", post(recheck))
 }
 
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 /// Chinese label of an application status.
-fn application_status_zh(status: &str) -> &'static str {
+fn application_status_zh(status: ApplicationStatus) -> &'static str {
     match status {
-        "pending" => "待验证",
-        "validated" => "已通过验证，待审核",
-        "review" => "待人工审核",
-        "failed" => "验证未通过",
-        "certified" => "已认证",
-        "rejected" => "已拒绝",
-        _ => "未知",
+        ApplicationStatus::Pending => "待验证",
+        ApplicationStatus::Validated => "已通过验证，待审核",
+        ApplicationStatus::Review => "待人工审核",
+        ApplicationStatus::Failed => "验证未通过",
+        ApplicationStatus::Certified => "已认证",
+        ApplicationStatus::Rejected => "已拒绝",
     }
 }
 
 /// Chinese label of a site status.
-pub(crate) fn site_status_zh(status: &str) -> &'static str {
+fn site_status_zh(status: SiteStatus) -> &'static str {
     match status {
-        "pending" => "待验证",
-        "validated" => "已验证",
-        "certified" => "有效",
-        "suspended" => "已暂停",
-        "revoked" => "已撤销",
-        "expired" => "已过期",
-        _ => "未知",
+        SiteStatus::Pending => "待验证",
+        SiteStatus::Validated => "已验证",
+        SiteStatus::Certified => "有效",
+        SiteStatus::Suspended => "已暂停",
+        SiteStatus::Revoked => "已撤销",
+        SiteStatus::Expired => "已过期",
     }
 }
 
@@ -82,9 +78,9 @@ impl AppRow {
     fn of(a: &Application) -> Self {
         AppRow {
             id: a.id.clone(),
-            status: a.status.clone(),
-            status_zh: application_status_zh(&a.status),
-            domains: a.domain_list().join(", "),
+            status: a.status.as_str().into(),
+            status_zh: application_status_zh(a.status),
+            domains: a.domains.join(", "),
             organization: a.organization.clone(),
             created: when(a.created_at),
             site: a.site_id.clone(),
@@ -113,26 +109,25 @@ fn operator(user: &SignedIn) -> Result<(), PageError> {
 
 async fn home(State(state): State<AppState>, user: SignedIn) -> Result<Response, PageError> {
     operator(&user)?;
-    let applications = application::list_for(&state.db, user.account.id)
+    let applications = apps::list_for(&state.db, user.account.id)
         .await?
         .iter()
         .map(AppRow::of)
         .collect();
-    let mut sites = vec![];
-    for id in application::sites_of(&state.db, user.account.id).await? {
-        let v = application::public_view(&state, &id).await?;
-        let status = v["status"].as_str().unwrap_or_default().to_string();
-        sites.push(SiteRow {
-            status_zh: site_status_zh(&status),
-            status,
-            domain: v["domains"][0].as_str().unwrap_or_default().to_string(),
+    let mut rows = vec![];
+    for id in sites::ids_of(&state.db, user.account.id).await? {
+        let v = public_view(&state, &id).await?;
+        rows.push(SiteRow {
+            status: v.status.as_str().into(),
+            status_zh: site_status_zh(v.status),
+            domain: v.primary().unwrap_or_default().to_string(),
             id,
         });
     }
     let page = HomePage {
         nav: Nav::of(Some(&user.session)),
         applications,
-        sites,
+        sites: rows,
     };
     Ok(render(StatusCode::OK, &page, None))
 }
@@ -212,12 +207,13 @@ async fn apply(
     };
     let result = match validate(&body) {
         Ok((identity, filings)) => {
-            application::insert(
+            apps::create(
                 &state.db,
                 &user.account,
                 &identity,
                 &filings,
                 body.csr_pem.as_deref(),
+                now(),
             )
             .await
         }
@@ -301,9 +297,7 @@ struct ApplicationPage {
 
 /// The application if `user` may see it: 404 unknown, 403 another operator's.
 async fn visible(state: &AppState, user: &SignedIn, id: &str) -> Result<Application, PageError> {
-    let app = application::get(&state.db, id)
-        .await?
-        .ok_or(PageError::NotFound)?;
+    let app = apps::get(&state.db, id).await?.ok_or(PageError::NotFound)?;
     if !app.visible_to(&user.account) || user.account.role == Role::User {
         return Err(PageError::Forbidden);
     }
@@ -313,7 +307,7 @@ async fn visible(state: &AppState, user: &SignedIn, id: &str) -> Result<Applicat
 /// The application's page: its challenges (one of the three per domain), the last
 /// run's reasons and the evidence of every check.
 pub(crate) async fn evidence_texts(state: &AppState, id: &str) -> Result<Vec<String>, AppError> {
-    Ok(application_evidence(state, id)
+    Ok(apps::evidence(&state.db, id)
         .await?
         .iter()
         .map(|e| serde_json::to_string_pretty(e).unwrap_or_default())
@@ -358,14 +352,10 @@ async fn application_view(
         icp: app.icp.clone(),
         uscc: app.uscc.clone(),
         method: app.method.clone().unwrap_or_default(),
-        reasons: serde_json::from_str(&app.reasons).unwrap_or_default(),
+        reasons: app.reasons.clone(),
         challenges,
         evidence: evidence_texts(state, &app.id).await?,
-        may_verify: app.account_id == user.account.id
-            && matches!(
-                app.status.as_str(),
-                "pending" | "failed" | "review" | "validated"
-            ),
+        may_verify: app.account_id == user.account.id && app.status.may_verify(),
         errors,
     };
     Ok(render(status, &page, None))
@@ -393,7 +383,7 @@ async fn verify(
     if app.account_id != user.account.id {
         return Err(PageError::Forbidden);
     }
-    match application::verify(&state, &app, &user.account, None).await {
+    match apps::verify(&state, &app, &user.account, None, now()).await {
         Ok(_) => Ok(see_other(&format!("/portal/applications/{id}"), None)),
         Err(e) => {
             let errors = input_problems(e)?;
@@ -451,25 +441,7 @@ async fn site_view(
             AppError::Forbidden(_) => PageError::Forbidden,
             e => e.into(),
         })?;
-    let v = application::site_view(state, site).await?;
-    let domains: Vec<String> = v["domains"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|d| d.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    let status = v["status"].as_str().unwrap_or_default().to_string();
-    let variants = if v["serial"].is_string() {
-        crate::domain::seal::variants(
-            &state.public_base(),
-            site,
-            domains.first().map(String::as_str).unwrap_or(""),
-        )
-    } else {
-        vec![]
-    };
+    let v = crate::http::api::applications::site_view(state, site).await?;
     let mut complaints = vec![];
     for c in complaint::list(state, &user.account).await? {
         if c.site_id != site {
@@ -493,17 +465,15 @@ async fn site_view(
         nav: Nav::of(Some(&user.session)),
         csrf: user.session.csrf.clone(),
         site: site.to_string(),
-        status_zh: site_status_zh(&status),
-        status,
-        organization: v["organization"].as_str().unwrap_or_default().to_string(),
-        serial: v["serial"].as_str().unwrap_or_default().to_string(),
-        not_after: v["not_after"].as_i64().map(when).unwrap_or_default(),
-        revocation: v["revocation_reason"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-        domains,
-        variants,
+        status_zh: site_status_zh(v.public.status),
+        status: v.public.status.as_str().into(),
+        organization: v.public.organization.unwrap_or_default(),
+        serial: v.public.serial.unwrap_or_default(),
+        not_after: v.public.not_after.map(when).unwrap_or_default(),
+        revocation: v.public.revocation_reason.flatten().unwrap_or_default(),
+        domains: v.public.domains.unwrap_or_default(),
+        // The same variants the site view names (none before issuance).
+        variants: v.seal_variants.unwrap_or_default(),
         complaints,
         reputation: complaint::reputation(state, site, now()).await?,
         min_reputation: MIN_REPUTATION_COUNT,
@@ -535,7 +505,7 @@ async fn recheck(
             AppError::Forbidden(_) => PageError::Forbidden,
             e => e.into(),
         })?;
-    crate::http::api::applications::charge_site_recheck(&state, &user.account, &site).await?;
+    apps::charge_recheck(&state, &user.account, &site, now()).await?;
     let s = run_recheck(&state, verifier::recheck::Scope::Site(site.clone())).await?;
     let notice = crate::http::web::recheck_notice(&s);
     site_view(&state, &user, &site, Some(notice)).await

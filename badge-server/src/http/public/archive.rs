@@ -8,15 +8,17 @@ use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::application::{self, PAGE_SIZE};
+use crate::domain::site::PAGE_SIZE;
 use crate::error::AppError;
-use crate::http::openapi::{InvalidFields, PublicSite};
+use crate::http::api::applications::public_view;
+use crate::http::openapi::InvalidFields;
 use crate::http::state::AppState;
+use crate::http::views::site::PublicSiteView;
+use crate::service::sites;
 
 /// Routes of this area; the document describes `/api/v1/sites`, not the HTML page.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -47,8 +49,7 @@ struct SearchPage {
     /// The query as given.
     q: String,
     /// Matching sites, newest first.
-    #[schema(value_type = Vec<PublicSite>)]
-    results: Vec<Value>,
+    results: Vec<PublicSiteView>,
 }
 
 #[derive(Debug, Serialize)]
@@ -59,7 +60,10 @@ struct Row {
     status: String,
 }
 
-async fn find(state: &AppState, q: &SearchQuery) -> Result<(String, i64, Vec<Value>), AppError> {
+async fn find(
+    state: &AppState,
+    q: &SearchQuery,
+) -> Result<(String, i64, Vec<PublicSiteView>), AppError> {
     let text = q.q.clone().unwrap_or_default();
     if text.chars().count() > 200 {
         return Err(AppError::Invalid(vec![(
@@ -74,10 +78,10 @@ async fn find(state: &AppState, q: &SearchQuery) -> Result<(String, i64, Vec<Val
             "1 to 10000".into(),
         )]));
     }
-    let ids = application::search(&state.db, &text, page).await?;
+    let ids = sites::search(&state.db, &text, page).await?;
     let mut views = Vec::with_capacity(ids.len());
     for id in ids {
-        views.push(application::public_view(state, &id).await?);
+        views.push(public_view(state, &id).await?);
     }
     Ok((text, page, views))
 }
@@ -126,20 +130,12 @@ async fn archive(
 ) -> Result<Response, AppError> {
     let (text, page, views) = find(&state, &q).await?;
     let results: Vec<Row> = views
-        .iter()
+        .into_iter()
         .map(|v| Row {
-            site: v["site"].as_str().unwrap_or("").to_string(),
-            organization: v["organization"].as_str().unwrap_or("").to_string(),
-            domains: v["domains"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                })
-                .unwrap_or_default(),
-            status: v["status"].as_str().unwrap_or("").to_string(),
+            domains: v.domains.unwrap_or_default().join(", "),
+            organization: v.organization.unwrap_or_default(),
+            status: v.status.as_str().into(),
+            site: v.site,
         })
         .collect();
     let page_html = ArchivePage {

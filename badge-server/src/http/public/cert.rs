@@ -6,17 +6,18 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use ca::on_pool;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::application;
+use crate::domain::site::SiteStatus;
 use crate::error::AppError;
-use crate::http::openapi::{ErrorBody, InvalidFields, PublicSite};
+use crate::http::api::applications::{public_view, site_view};
+use crate::http::openapi::{ErrorBody, InvalidFields};
 use crate::http::state::AppState;
+use crate::http::views::site::PublicSiteView;
+use crate::service::sites;
 
 /// Routes of this area. Of `/cert/{file}`, the document describes the JSON face only.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -42,7 +43,7 @@ struct CertificateJson;
     tag = "registry",
     params(("site" = String, Path, description = "Site id (`s_…`)")),
     responses(
-        (status = 200, description = "The site", body = PublicSite),
+        (status = 200, description = "The site", body = PublicSiteView),
         (status = 404, description = "No such site", body = ErrorBody),
     )
 )]
@@ -55,10 +56,10 @@ async fn certificate(
     headers: axum::http::HeaderMap,
 ) -> Result<Response, AppError> {
     if let Some(site) = file.strip_suffix(".json") {
-        return Ok(Json(application::public_view(&state, site).await?).into_response());
+        return Ok(Json(public_view(&state, site).await?).into_response());
     }
     if let Some(site) = file.strip_suffix(".pem") {
-        let der = application::site_certificate(&state.db, site)
+        let der = sites::site_certificate(&state.db, site)
             .await?
             .certificate
             .and_then(|c| c.der)
@@ -91,16 +92,15 @@ enum Checked {
     /// A site covers the host.
     Covered {
         /// The site's certificate page.
-        #[schema(value_type = Option<String>, required = true)]
-        certificate_url: Value,
+        #[schema(required = true)]
+        certificate_url: Option<String>,
         /// The host, normalized to A-labels.
         host: String,
         /// The certified organization.
-        #[schema(value_type = Option<String>, required = true)]
-        organization: Value,
+        #[schema(required = true)]
+        organization: Option<String>,
         /// The site's state: `certified`, `suspended`, `revoked` or `expired`.
-        #[schema(value_type = String)]
-        result: Value,
+        result: SiteStatus,
         /// Site id.
         site: String,
         /// The URL as given, trimmed.
@@ -181,19 +181,13 @@ async fn check(
     let labels: Vec<&str> = host.as_str().split('.').collect();
     for i in 0..labels.len().saturating_sub(1) {
         let candidate = labels[i..].join(".");
-        let site: Option<(String,)> = on_pool!(&state.db, |p| sqlx::query_as(
-            "SELECT site_id FROM site_domains WHERE domain = $1"
-        )
-        .bind(&candidate)
-        .fetch_optional(p)
-        .await?);
-        if let Some((site,)) = site {
-            let view = application::site_view(&state, &site).await?;
+        if let Some(site) = sites::for_domain(&state.db, &candidate).await? {
+            let view = site_view(&state, &site).await?;
             return Ok(Json(Checked::Covered {
-                certificate_url: view["certificate_url"].clone(),
+                certificate_url: view.public.certificate_url,
                 host: host.as_str().to_string(),
-                organization: view["organization"].clone(),
-                result: view["status"].clone(),
+                organization: view.public.organization,
+                result: view.public.status,
                 site,
                 url: raw.to_string(),
             }));

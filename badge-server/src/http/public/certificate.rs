@@ -8,7 +8,7 @@ use axum::response::{Html, IntoResponse, Response};
 use ca::identity::Domain;
 use serde::Deserialize;
 
-use crate::application;
+use crate::domain::site::{SiteStatus, domain_filings};
 use crate::error::AppError;
 use crate::http::state::AppState;
 
@@ -151,18 +151,18 @@ fn date(unix: i64) -> String {
         .unwrap_or_default()
 }
 
-fn status_text(status: &str, en: bool) -> &'static str {
+fn status_text(status: SiteStatus, en: bool) -> &'static str {
     match (status, en) {
-        ("certified", false) => "有效",
-        ("certified", true) => "valid",
-        ("suspended", false) => "已暂停",
-        ("suspended", true) => "suspended",
-        ("revoked", false) => "已撤销",
-        ("revoked", true) => "revoked",
-        ("expired", false) => "已过期",
-        ("expired", true) => "expired",
-        (_, false) => "未认证",
-        (_, true) => "not certified",
+        (SiteStatus::Certified, false) => "有效",
+        (SiteStatus::Certified, true) => "valid",
+        (SiteStatus::Suspended, false) => "已暂停",
+        (SiteStatus::Suspended, true) => "suspended",
+        (SiteStatus::Revoked, false) => "已撤销",
+        (SiteStatus::Revoked, true) => "revoked",
+        (SiteStatus::Expired, false) => "已过期",
+        (SiteStatus::Expired, true) => "expired",
+        (SiteStatus::Pending | SiteStatus::Validated, false) => "未认证",
+        (SiteStatus::Pending | SiteStatus::Validated, true) => "not certified",
     }
 }
 
@@ -170,7 +170,7 @@ fn status_text(status: &str, en: bool) -> &'static str {
 /// order. With one number for every domain the page shows just the number.
 fn filing_groups(record: &ca::store::CertificateRecord) -> Vec<(String, Vec<String>)> {
     let mut groups: Vec<(String, Vec<String>)> = Vec::new();
-    for (domain, icp) in application::domain_filings(record) {
+    for (domain, icp) in domain_filings(record) {
         let shown = Domain::parse(&domain).map_or(domain, |d| d.to_unicode());
         match groups.iter_mut().find(|(n, _)| *n == icp) {
             Some((_, ds)) => ds.push(shown),
@@ -199,7 +199,7 @@ pub(crate) async fn page(
             .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("en")),
     };
     let t = if en { &EN } else { &ZH };
-    let site_cert = application::site_certificate(&state.db, site).await?;
+    let site_cert = crate::service::sites::site_certificate(&state.db, site).await?;
     let record = site_cert.certificate.ok_or(AppError::NotFound)?;
     let domains: Vec<Domain> = serde_json::from_str::<Vec<String>>(&record.domains)
         .unwrap_or_default()
@@ -244,8 +244,8 @@ pub(crate) async fn page(
         banner,
         site: site.to_string(),
         primary: domains.first().map(Domain::to_unicode).unwrap_or_default(),
-        status_text: status_text(&status, en).to_string(),
-        status,
+        status_text: status_text(status, en).to_string(),
+        status: status.as_str().into(),
         revoked: record.revoked_at.map(date),
         reason: record
             .revocation_reason

@@ -72,7 +72,7 @@ async fn seal(
                 state.seal_cache.saw_copy(site, host);
                 (SealState::NotThisSite, f.shown.clone())
             }
-            _ => (SealState::from_status(&f.status), f.shown.clone()),
+            _ => (SealState::from_status(f.status), f.shown.clone()),
         },
     };
     let key = Seal {

@@ -1,0 +1,5 @@
+//! Typed views: the JSON the API returns and the values the pages read, built from
+//! domain and service types, and described by the OpenAPI document as they are.
+
+pub mod application;
+pub mod site;

@@ -1,0 +1,250 @@
+//! The tables of certified sites (`organizations`, `sites`, `site_domains`) and the
+//! registry search over them: every statement once for both backends (the search
+//! is the one place the backends differ), rows converted into
+//! [`crate::domain::site`] types here.
+
+use ca::db::{Database, Tx};
+use ca::identity::Domain;
+use ca::profile::SiteIdentity;
+use ca::{on_pool, on_tx};
+use verifier::icp::Filings;
+
+use crate::domain::site::{PAGE_SIZE, SiteRecord, SiteStatus};
+use crate::error::AppError;
+
+/// Creates or updates the organization of `identity` (by USCC): its row id.
+pub async fn upsert_organization(
+    tx: &mut Tx,
+    identity: &SiteIdentity,
+    now: i64,
+) -> Result<i64, AppError> {
+    let (id,): (i64,) = on_tx!(tx, |c| {
+        sqlx::query_as(
+        "INSERT INTO organizations (name, uscc, province, city, created_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (uscc) DO UPDATE SET name = excluded.name, province = excluded.province, city = excluded.city \
+         RETURNING id"
+    )
+    .bind(&identity.organization)
+    .bind(identity.uscc.as_str())
+    .bind(&identity.province)
+    .bind(&identity.city)
+    .bind(now)
+    .fetch_one(c)
+    .await
+    ?
+    });
+    Ok(id)
+}
+
+/// A new certified site.
+pub struct NewSite<'a> {
+    /// Public id (`s_…`).
+    pub id: &'a str,
+    /// Its organization's row.
+    pub organization_id: i64,
+    /// The primary domain's filing number.
+    pub icp: &'a str,
+    /// The filing number of each registrable domain.
+    pub filings: &'a Filings,
+    /// Its certificate's row.
+    pub certificate_id: i64,
+    /// Its operator.
+    pub account_id: i64,
+    /// Unix seconds.
+    pub now: i64,
+}
+
+/// Stores a `certified` site with its domains (in order) and the text the registry
+/// searches; 409 when a domain is already another site's.
+pub async fn insert(
+    tx: &mut Tx,
+    new: &NewSite<'_>,
+    domains: &[Domain],
+    search_text: &str,
+) -> Result<(), AppError> {
+    let filings = serde_json::to_string(new.filings).unwrap_or_else(|_| "{}".into());
+    on_tx!(tx, |c| {
+        sqlx::query(
+        "INSERT INTO sites (id, organization_id, status, icp, filings, certificate_id, created_at, updated_at, \
+         account_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)"
+    )
+    .bind(new.id)
+    .bind(new.organization_id)
+    .bind(SiteStatus::Certified.as_str())
+    .bind(new.icp)
+    .bind(&filings)
+    .bind(new.certificate_id)
+    .bind(new.now)
+    .bind(new.account_id)
+    .execute(c)
+    .await
+    .map(|_| ())
+    ?
+    });
+    for (i, d) in domains.iter().enumerate() {
+        let r = on_tx!(tx, |c| sqlx::query(
+            "INSERT INTO site_domains (site_id, domain, position) VALUES ($1, $2, $3)"
+        )
+        .bind(new.id)
+        .bind(d.as_str())
+        .bind(i as i64)
+        .execute(c)
+        .await
+        .map(|_| ()));
+        if let Err(e) = r {
+            if e.as_database_error()
+                .is_some_and(|d| d.is_unique_violation())
+            {
+                return Err(AppError::Conflict(format!(
+                    "{d} is already certified for another site"
+                )));
+            }
+            return Err(e.into());
+        }
+    }
+    on_tx!(tx, |c| sqlx::query(
+        "UPDATE sites SET search_text = $1 WHERE id = $2"
+    )
+    .bind(search_text)
+    .bind(new.id)
+    .execute(c)
+    .await
+    .map(|_| ())?);
+    Ok(())
+}
+
+/// Registry search: sites whose search text contains `q` (case-insensitive), newest
+/// first, one page of [`PAGE_SIZE`]. Returns site ids.
+pub async fn search(db: &Database, q: &str, page: i64) -> Result<Vec<String>, AppError> {
+    let needle = q.trim().to_lowercase();
+    // LIKE wildcards in the query are literal characters.
+    let escaped: String = needle
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    let pattern = format!("%{escaped}%");
+    let offset = (page.max(1) - 1) * PAGE_SIZE;
+    // The trigram index cannot answer substrings shorter than three characters (two
+    // Chinese characters are a common query): those scan the sites table instead.
+    let short = needle.chars().count() < 3;
+    let rows: Vec<(String,)> = match db {
+        Database::Sqlite(p) if !short => {
+            sqlx::query_as(
+                "SELECT s.id FROM site_search f JOIN sites s ON s.id = f.site_id \
+             WHERE f.text LIKE $1 ESCAPE '\\' ORDER BY s.created_at DESC, s.id LIMIT $2 OFFSET $3",
+            )
+            .bind(&pattern)
+            .bind(PAGE_SIZE)
+            .bind(offset)
+            .fetch_all(p)
+            .await?
+        }
+        // PostgreSQL's trigram index serves LIKE on the column itself.
+        _ => on_pool!(db, |p| sqlx::query_as(
+            "SELECT id FROM sites WHERE search_text LIKE $1 ESCAPE '\\' \
+             ORDER BY created_at DESC, id LIMIT $2 OFFSET $3"
+        )
+        .bind(&pattern)
+        .bind(PAGE_SIZE)
+        .bind(offset)
+        .fetch_all(p)
+        .await?),
+    };
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+/// A `sites` row, as much of it as the site's status needs.
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: String,
+    status: String,
+    certificate_id: Option<i64>,
+}
+
+/// One site, or 404.
+pub async fn get(db: &Database, site: &str) -> Result<SiteRecord, AppError> {
+    let row: Row = on_pool!(db, |p| sqlx::query_as(
+        "SELECT id, status, certificate_id FROM sites WHERE id = $1"
+    )
+    .bind(site)
+    .fetch_optional(p)
+    .await?)
+    .ok_or(AppError::NotFound)?;
+    Ok(SiteRecord {
+        status: row.status.parse()?,
+        id: row.id,
+        certificate_id: row.certificate_id,
+    })
+}
+
+/// The operator of a site (none for sites from before accounts); 404 for an unknown
+/// site.
+pub async fn owner(db: &Database, site: &str) -> Result<Option<i64>, AppError> {
+    let row: Option<(Option<i64>,)> = on_pool!(db, |p| sqlx::query_as(
+        "SELECT account_id FROM sites WHERE id = $1"
+    )
+    .bind(site)
+    .fetch_optional(p)
+    .await?);
+    row.map(|r| r.0).ok_or(AppError::NotFound)
+}
+
+/// The ids of the sites an account operates, newest first; at most 200.
+pub async fn ids_of(db: &Database, account_id: i64) -> Result<Vec<String>, AppError> {
+    let rows: Vec<(String,)> = on_pool!(db, |p| sqlx::query_as(
+        "SELECT id FROM sites WHERE account_id = $1 ORDER BY created_at DESC, id LIMIT 200"
+    )
+    .bind(account_id)
+    .fetch_all(p)
+    .await?);
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+/// The site that certifies exactly `domain`, if any.
+pub async fn for_domain(db: &Database, domain: &str) -> Result<Option<String>, AppError> {
+    let site: Option<(String,)> = on_pool!(db, |p| sqlx::query_as(
+        "SELECT site_id FROM site_domains WHERE domain = $1"
+    )
+    .bind(domain)
+    .fetch_optional(p)
+    .await?);
+    Ok(site.map(|s| s.0))
+}
+
+/// A site whose certificate is the one with a given serial, and whom to tell.
+pub struct Holder {
+    /// Site id.
+    pub site: String,
+    /// Its operator's address.
+    pub email: String,
+    /// Its primary domain.
+    pub domain: Option<String>,
+}
+
+/// The sites holding the certificate with `serial` from the issuer of certificate
+/// row `sibling`, as the transaction sees them.
+pub async fn holders(tx: &mut Tx, serial: &[u8], sibling: i64) -> Result<Vec<Holder>, AppError> {
+    let rows: Vec<(String, String, Option<String>)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT s.id, a.email, (SELECT d.domain FROM site_domains d WHERE d.site_id = s.id \
+         ORDER BY d.position LIMIT 1) FROM certificates c \
+         JOIN sites s ON s.certificate_id = c.id JOIN accounts a ON a.id = s.account_id \
+         WHERE c.serial = $1 AND c.issuer_id = \
+         (SELECT issuer_id FROM certificates WHERE id = $2)"
+    )
+    .bind(serial)
+    .bind(sibling)
+    .fetch_all(c)
+    .await
+    .map_err(ca::Error::from)?);
+    Ok(rows
+        .into_iter()
+        .map(|(site, email, domain)| Holder {
+            site,
+            email,
+            domain,
+        })
+        .collect())
+}
