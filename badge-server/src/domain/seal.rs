@@ -296,6 +296,86 @@ pub struct Rendered {
     /// A strong validator of `bytes`, quoted as HTTP wants it; a header value made
     /// once here rather than validated again on every response.
     pub etag: http::HeaderValue,
+    /// The same image content-coded, best first (brotli, gzip): made once when it was
+    /// drawn, for SVG only (a PNG is compressed already).
+    pub encoded: Vec<Encoded>,
+}
+
+impl Rendered {
+    /// The bytes and validator to send for `coding` (`None`: as drawn); the plain
+    /// bytes when that coding was not made.
+    pub fn body(&self, coding: Option<Coding>) -> (Option<Coding>, &Bytes, &http::HeaderValue) {
+        match coding.and_then(|c| self.encoded.iter().find(|e| e.coding == c)) {
+            Some(e) => (Some(e.coding), &e.bytes, &e.etag),
+            None => (None, &self.bytes, &self.etag),
+        }
+    }
+
+    /// The content codings made for this seal, best first.
+    pub fn codings(&self) -> impl Iterator<Item = Coding> + '_ {
+        self.encoded.iter().map(|e| e.coding)
+    }
+
+    fn size(&self) -> usize {
+        self.bytes.len() + self.encoded.iter().map(|e| e.bytes.len()).sum::<usize>()
+    }
+}
+
+/// A content coding of a seal (RFC 9110 §8.4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Coding {
+    /// Brotli (RFC 7932): the smallest; every current browser takes it over https.
+    Br,
+    /// gzip (RFC 1952): for everyone else.
+    Gzip,
+}
+
+impl Coding {
+    /// The token in `Accept-Encoding` and `Content-Encoding`.
+    pub fn token(self) -> &'static str {
+        match self {
+            Coding::Br => "br",
+            Coding::Gzip => "gzip",
+        }
+    }
+
+    fn encode(self, plain: &[u8]) -> Result<Vec<u8>, SealError> {
+        use std::io::Write as _;
+        let failed = |e: std::io::Error| SealError::Raster(format!("{}: {e}", self.token()));
+        match self {
+            Coding::Br => {
+                let mut out = Vec::with_capacity(plain.len() / 3);
+                {
+                    // Quality 11 and a 4 MiB window (only a few KiB are used): the
+                    // seal is compressed once per variant and sent millions of times.
+                    let mut w = brotli::CompressorWriter::new(&mut out, 4096, 11, 22);
+                    w.write_all(plain).map_err(failed)?;
+                    w.flush().map_err(failed)?;
+                }
+                Ok(out)
+            }
+            Coding::Gzip => {
+                let mut w = flate2::write::GzEncoder::new(
+                    Vec::with_capacity(plain.len() / 2),
+                    flate2::Compression::best(),
+                );
+                w.write_all(plain).map_err(failed)?;
+                w.finish().map_err(failed)
+            }
+        }
+    }
+}
+
+/// One content-coded form of a seal.
+#[derive(Debug)]
+pub struct Encoded {
+    /// How it is coded.
+    pub coding: Coding,
+    /// The coded bytes.
+    pub bytes: Bytes,
+    /// Its own strong validator: the plain bytes' with the coding appended, since
+    /// RFC 9110 §8.8.3 wants a different entity tag for a different representation.
+    pub etag: http::HeaderValue,
 }
 
 /// Why a seal could not be drawn (our template or font, never the request).
@@ -436,21 +516,33 @@ impl SealRenderer {
         }
         let bytes = Bytes::from(self.render(seal)?);
         let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
+        let tag = hex::encode(&digest.as_ref()[..12]);
+        let etag = |suffix: &str| {
+            http::HeaderValue::from_str(&format!("\"{tag}{suffix}\""))
+                .map_err(|e| SealError::Raster(format!("etag: {e}")))
+        };
+        let mut encoded = Vec::new();
+        if seal.format == Format::Svg {
+            for coding in [Coding::Br, Coding::Gzip] {
+                encoded.push(Encoded {
+                    coding,
+                    bytes: Bytes::from(coding.encode(&bytes)?),
+                    etag: etag(&format!("-{}", coding.token()))?,
+                });
+            }
+        }
         let rendered = Arc::new(Rendered {
-            etag: http::HeaderValue::from_str(&format!(
-                "\"{}\"",
-                hex::encode(&digest.as_ref()[..12])
-            ))
-            .map_err(|e| SealError::Raster(format!("etag: {e}")))?,
+            etag: etag("")?,
             bytes,
+            encoded,
         });
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        if cache.bytes + rendered.bytes.len() > CACHE_BYTES {
+        if cache.bytes + rendered.size() > CACHE_BYTES {
             // Starting over is cheaper to reason about than LRU bookkeeping on the
             // hot path, and a redraw costs milliseconds.
             *cache = Cache::default();
         }
-        cache.bytes += rendered.bytes.len();
+        cache.bytes += rendered.size();
         cache.entries.insert(seal.clone(), rendered.clone());
         Ok(rendered)
     }
@@ -767,5 +859,58 @@ mod tests {
         };
         let next = r.get(&tomorrow).unwrap();
         assert_ne!(first.etag, next.etag);
+    }
+
+    #[test]
+    fn an_svg_seal_is_compressed_once_with_brotli_and_gzip_and_each_has_its_own_etag() {
+        use std::io::Read as _;
+        let r = renderer();
+        let svg = r
+            .get(&seal(
+                SealState::Certified,
+                "chenxi-shuzhi.cn",
+                Lang::Zh,
+                Size::Medium,
+                Format::Svg,
+            ))
+            .unwrap();
+        assert_eq!(
+            svg.codings().collect::<Vec<_>>(),
+            [Coding::Br, Coding::Gzip]
+        );
+        let (_, br, br_tag) = svg.body(Some(Coding::Br));
+        let (_, gz, gz_tag) = svg.body(Some(Coding::Gzip));
+        let (none, plain, tag) = svg.body(None);
+        assert_eq!(none, None);
+        assert!(
+            br.len() < gz.len() && gz.len() < plain.len(),
+            "{} {} {}",
+            br.len(),
+            gz.len(),
+            plain.len()
+        );
+        assert!(br_tag != gz_tag && gz_tag != tag && br_tag != tag);
+        let mut unzipped = Vec::new();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut unzipped)
+            .unwrap();
+        assert_eq!(unzipped, plain.as_ref());
+        let mut unbrotli = Vec::new();
+        brotli::Decompressor::new(&br[..], 4096)
+            .read_to_end(&mut unbrotli)
+            .unwrap();
+        assert_eq!(unbrotli, plain.as_ref());
+        // A PNG is compressed already: only its plain bytes.
+        let png = r
+            .get(&seal(
+                SealState::Certified,
+                "chenxi-shuzhi.cn",
+                Lang::Zh,
+                Size::Medium,
+                Format::Png { scale: 1 },
+            ))
+            .unwrap();
+        assert_eq!(png.codings().count(), 0);
+        assert_eq!(png.body(Some(Coding::Br)).0, None);
     }
 }

@@ -14,6 +14,7 @@ mod complaints;
 mod limits;
 mod mail_webhooks;
 mod pki;
+mod seal;
 mod settings;
 
 use std::path::PathBuf;
