@@ -2,10 +2,11 @@
 //! naming the certified domain large enough to compare with the address bar, and
 //! today's date, so a screenshot of last year's seal looks stale.
 //!
-//! The seal is drawn once as an SVG template, then laid out by usvg with an embedded
-//! CJK font subset: the SVG we serve has its text turned into paths (it looks the same
-//! on a machine without Chinese fonts, and a copy cannot be re-worded with a text
-//! editor), and the PNG is rasterised from the same tree by resvg. Rendered bytes are
+//! The seal is an SVG template whose text is set as the outlines of an embedded CJK
+//! font subset (it looks the same on a machine without Chinese fonts, and a copy
+//! cannot be re-worded with a text editor); the outlines are written compactly enough
+//! that the default seal is under 4 KiB on the wire. The PNG is that same SVG
+//! rasterised by resvg. Rendered bytes are
 //! kept in memory keyed by everything that decides them, so a state change, a new day
 //! or another domain simply asks for another entry: nothing needs invalidating.
 
@@ -22,9 +23,6 @@ use skrifa::MetadataProvider;
 /// `scripts/make-seal-font` to printable ASCII and GB 2312: every glyph the seal's
 /// own words need, and the characters of nearly every Chinese domain name.
 static FONT: &[u8] = include_bytes!("../../assets/wqy-microhei-gb2312.ttf");
-
-/// The family name inside [`FONT`]; the template asks for it by name.
-const FONT_FAMILY: &str = "WenQuanYi Micro Hei";
 
 /// Rendered bytes kept in memory before the cache starts over. A text-as-paths seal
 /// is 5–15 KiB, so this holds a few thousand variants.
@@ -400,11 +398,9 @@ struct SealSvg<'a> {
     height: u32,
     color: &'a str,
     mark: &'a str,
-    font: &'a str,
-    first: Line<'a>,
-    second: Line<'a>,
-    domain: Line<'a>,
-    date: String,
+    label: &'a str,
+    /// The text lines' paths, already SVG (numbers and command letters only).
+    text: &'a str,
 }
 
 /// A line of text and the font size that makes it fit the seal.
@@ -416,18 +412,8 @@ struct Line<'a> {
 /// Width (in viewBox units) that text may take right of the shield.
 const TEXT_WIDTH: f32 = 116.0;
 
-/// usvg writes no `<title>`; this puts the accessible name back, escaped.
-#[derive(Template)]
-#[template(path = "seal-paths.svg")]
-struct WithTitle<'a> {
-    open: &'a str,
-    label: &'a str,
-    rest: &'a str,
-}
-
 /// Draws seals and remembers what it drew.
 pub struct SealRenderer {
-    fonts: Arc<usvg::fontdb::Database>,
     font: skrifa::FontRef<'static>,
     cache: Mutex<Cache>,
 }
@@ -447,14 +433,9 @@ impl std::fmt::Debug for SealRenderer {
 impl SealRenderer {
     /// Loads the embedded font.
     pub fn new() -> Result<Self, SealError> {
-        let mut db = usvg::fontdb::Database::new();
-        db.load_font_data(FONT.to_vec());
-        db.set_sans_serif_family(FONT_FAMILY);
-        db.set_monospace_family(FONT_FAMILY);
         let font = skrifa::FontRef::new(FONT)
             .map_err(|e| SealError::Raster(format!("embedded font: {e}")))?;
         Ok(SealRenderer {
-            fonts: Arc::new(db),
             font,
             cache: Mutex::default(),
         })
@@ -549,10 +530,12 @@ impl SealRenderer {
 
     /// Draws `seal` without the cache.
     pub fn render(&self, seal: &Seal) -> Result<Vec<u8>, SealError> {
-        let tree = self.layout(seal)?;
+        let svg = self.svg(seal)?;
         match seal.format {
-            Format::Svg => Ok(self.paths_svg(&tree, seal)?.into_bytes()),
+            Format::Svg => Ok(svg.into_bytes()),
             Format::Png { scale } => {
+                // The PNG is the served SVG rasterised: the two cannot disagree.
+                let tree = usvg::Tree::from_str(&svg, &usvg::Options::default())?;
                 let (w, h) = seal.size.dims();
                 let s = u32::from(scale.clamp(1, 2));
                 let mut pixmap = tiny_skia::Pixmap::new(w * s, h * s)
@@ -570,49 +553,198 @@ impl SealRenderer {
         }
     }
 
-    /// The template laid out with the embedded font.
-    fn layout(&self, seal: &Seal) -> Result<usvg::Tree, SealError> {
+    /// The seal as SVG: the frame, shield and mark as drawn by the template, and
+    /// each line of text as one path of the font's outlines (hinting-free, on a grid
+    /// of a tenth of a pixel, relative commands). A glyph's commands do not depend on
+    /// where it stands, so a repeated letter repeats bytes that the content coding
+    /// then sends almost for free.
+    fn svg(&self, seal: &Seal) -> Result<String, SealError> {
         let (first, second) = seal.lines();
         let (width, height) = seal.size.dims();
-        let svg = SealSvg {
+        let color = seal.state.color();
+        let date = seal.date.to_string();
+        let lines = [
+            (self.fit(&first, 11.0), 18.0, color),
+            (self.fit(&second, 8.5), 30.0, color),
+            (self.fit(&seal.domain, 8.5), 43.0, "#1f2328"),
+            (self.fit(&date, 7.0), 54.0, "#59636e"),
+        ];
+        let label = seal.label();
+        let mut text = String::with_capacity(8 * 1024);
+        for (line, baseline, fill) in &lines {
+            text.push_str(&format!("<path fill=\"{fill}\" d=\""));
+            self.outline(line, 38.0, *baseline, &mut text)?;
+            text.push_str("\"/>");
+        }
+        Ok(SealSvg {
             width,
             height,
-            color: seal.state.color(),
+            color,
             mark: seal.state.mark(),
-            font: FONT_FAMILY,
-            first: self.fit(&first, 11.0),
-            second: self.fit(&second, 8.5),
-            domain: self.fit(&seal.domain, 8.5),
-            date: seal.date.to_string(),
-        }
-        .render()?;
-        let options = usvg::Options {
-            fontdb: self.fonts.clone(),
-            font_family: FONT_FAMILY.into(),
-            ..usvg::Options::default()
-        };
-        Ok(usvg::Tree::from_str(&svg, &options)?)
-    }
-
-    fn paths_svg(&self, tree: &usvg::Tree, seal: &Seal) -> Result<String, SealError> {
-        let written = tree.to_string(&usvg::WriteOptions {
-            coordinates_precision: 1,
-            transforms_precision: 4,
-            indent: usvg::Indent::None,
-            attributes_indent: usvg::Indent::None,
-            ..usvg::WriteOptions::default()
-        });
-        let split = written
-            .find('>')
-            .map(|i| i + 1)
-            .ok_or_else(|| SealError::Raster("usvg wrote no root element".into()))?;
-        let label = seal.label();
-        Ok(WithTitle {
-            open: &written[..split],
             label: &label,
-            rest: &written[split..],
+            text: &text,
         }
         .render()?)
+    }
+
+    /// Appends the path data of `line` set from (`x`, `baseline`) in CSS pixels,
+    /// in grid units ([`GRID`] per pixel).
+    fn outline(
+        &self,
+        line: &Line<'_>,
+        x: f32,
+        baseline: f32,
+        out: &mut String,
+    ) -> Result<(), SealError> {
+        let map = self.font.charmap();
+        let outlines = self.font.outline_glyphs();
+        let scale = line.size * GRID;
+        let metrics = self.font.glyph_metrics(
+            skrifa::instance::Size::new(scale),
+            skrifa::instance::LocationRef::default(),
+        );
+        let settings = || {
+            skrifa::outline::DrawSettings::unhinted(
+                skrifa::instance::Size::new(scale),
+                skrifa::instance::LocationRef::default(),
+            )
+        };
+        let mut pen = GridPen {
+            out,
+            at: (0, 0),
+            start: (0, 0),
+            origin: (0, 0),
+            last: None,
+            begun: false,
+        };
+        let mut advance = x * GRID;
+        let baseline = (baseline * GRID).round() as i32;
+        for c in line.text.chars() {
+            let Some(gid) = map.map(c) else { continue };
+            pen.origin = (advance.round() as i32, baseline);
+            if let Some(glyph) = outlines.get(gid) {
+                glyph
+                    .draw(settings(), &mut pen)
+                    .map_err(|e| SealError::Raster(format!("glyph {c:?}: {e}")))?;
+            }
+            advance += metrics.advance_width(gid).unwrap_or(scale);
+        }
+        Ok(())
+    }
+}
+
+/// Path units per CSS pixel of the seal's text: whole tenths of a pixel, finer than a
+/// device pixel at 2× and short to write.
+const GRID: f32 = 10.0;
+
+/// Writes a glyph outline as SVG path data: coordinates rounded to the grid in the
+/// glyph's own frame (so a glyph writes the same bytes wherever it stands), relative
+/// commands, a command letter only when it changes, and no space before a minus.
+struct GridPen<'a> {
+    out: &'a mut String,
+    /// The current point, in grid units of the whole seal.
+    at: (i32, i32),
+    /// Where the current subpath began (a `z` returns there).
+    start: (i32, i32),
+    /// The glyph's origin on the baseline.
+    origin: (i32, i32),
+    /// The last command letter written.
+    last: Option<char>,
+    /// Whether anything was written (the first move is absolute).
+    begun: bool,
+}
+
+impl GridPen<'_> {
+    /// A point of the outline (font units, y up) in the seal's grid (y down).
+    fn point(&self, x: f32, y: f32) -> (i32, i32) {
+        (
+            self.origin.0 + x.round() as i32,
+            self.origin.1 - y.round() as i32,
+        )
+    }
+
+    fn command(&mut self, letter: char, points: &[(i32, i32)]) {
+        let from = self.at;
+        let repeat = self.last == Some(letter) && letter != 'm';
+        if !repeat {
+            self.out.push(letter);
+        }
+        for (i, &(x, y)) in points.iter().enumerate() {
+            for (j, n) in [x - from.0, y - from.1].into_iter().enumerate() {
+                if (i > 0 || j > 0 || repeat) && n >= 0 {
+                    self.out.push(' ');
+                }
+                self.out.push_str(&n.to_string());
+            }
+        }
+        self.last = Some(letter);
+        if let Some(&end) = points.last() {
+            self.at = end;
+        }
+    }
+}
+
+impl GridPen<'_> {
+    /// A one-number command (`h`, `v`): the move is the caller's to record.
+    fn single(&mut self, letter: char, n: i32) {
+        let repeat = self.last == Some(letter);
+        if !repeat {
+            self.out.push(letter);
+        } else if n >= 0 {
+            self.out.push(' ');
+        }
+        self.out.push_str(&n.to_string());
+        self.last = Some(letter);
+    }
+}
+
+impl skrifa::outline::OutlinePen for GridPen<'_> {
+    fn move_to(&mut self, x: f32, y: f32) {
+        let p = self.point(x, y);
+        if self.begun {
+            self.command('m', &[p]);
+        } else {
+            self.out.push_str(&format!("M{} {}", p.0, p.1));
+            self.last = Some('M');
+            self.at = p;
+            self.begun = true;
+        }
+        self.start = p;
+    }
+
+    fn line_to(&mut self, x: f32, y: f32) {
+        let p = self.point(x, y);
+        if p == self.at {
+            return;
+        }
+        // Horizontal and vertical strokes (most of a CJK glyph) take one number.
+        let (dx, dy) = (p.0 - self.at.0, p.1 - self.at.1);
+        if dy == 0 {
+            self.single('h', dx);
+        } else if dx == 0 {
+            self.single('v', dy);
+        } else {
+            self.command('l', &[p]);
+        }
+        self.at = p;
+    }
+
+    fn quad_to(&mut self, cx: f32, cy: f32, x: f32, y: f32) {
+        let (c, p) = (self.point(cx, cy), self.point(x, y));
+        if p != self.at || c != self.at {
+            self.command('q', &[c, p]);
+        }
+    }
+
+    fn curve_to(&mut self, cx0: f32, cy0: f32, cx1: f32, cy1: f32, x: f32, y: f32) {
+        let points = [self.point(cx0, cy0), self.point(cx1, cy1), self.point(x, y)];
+        self.command('c', &points);
+    }
+
+    fn close(&mut self) {
+        self.out.push('z');
+        self.last = Some('z');
+        self.at = self.start;
     }
 }
 
@@ -696,10 +828,15 @@ mod tests {
         )
         .unwrap();
         assert!(!svg.contains("<text"), "text left in the SVG: {svg}");
-        // One path per line of text, each with hundreds of curve commands.
+        // The shield, its mark, and one path per line of text, each line with dozens
+        // of curves.
+        assert_eq!(svg.matches("<path").count(), 6, "{svg}");
+        let text = &svg[svg.find("<g transform").unwrap()..];
         assert!(
-            svg.matches("<path").count() >= 7 && svg.len() > 8_000,
-            "{svg}"
+            text.split("<path")
+                .skip(1)
+                .all(|p| p.matches(['q', 'l']).count() >= 20),
+            "{text}"
         );
         let title = &svg[svg.find("<title>").unwrap()..svg.find("</title>").unwrap()];
         assert!(
@@ -912,5 +1049,27 @@ mod tests {
             .unwrap();
         assert_eq!(png.codings().count(), 0);
         assert_eq!(png.body(Some(Coding::Br)).0, None);
+    }
+
+    /// Issue 14: the default seal (medium) is at most 4 KiB on the wire in every
+    /// state, both languages: the SVG with either content coding, and the 1× PNG.
+    #[test]
+    fn the_default_seal_is_at_most_4_kib_on_the_wire_in_every_state() {
+        let r = renderer();
+        for state in SealState::ALL {
+            for lang in [Lang::Zh, Lang::En] {
+                let get = |format| {
+                    r.get(&seal(state, "chenxi-shuzhi.cn", lang, Size::Medium, format))
+                        .unwrap()
+                };
+                let svg = get(Format::Svg);
+                for coding in [Coding::Br, Coding::Gzip] {
+                    let n = svg.body(Some(coding)).1.len();
+                    assert!(n <= 4096, "{state:?} {lang:?} {coding:?}: {n} bytes");
+                }
+                let png = get(Format::Png { scale: 1 }).bytes.len();
+                assert!(png <= 4096, "{state:?} {lang:?} PNG: {png} bytes");
+            }
+        }
     }
 }
