@@ -43,17 +43,24 @@ pub enum SealState {
     Unknown,
     /// Shown on a host the certificate does not cover: a copied seal.
     NotThisSite,
+    /// Certified, but the request named no page (no `Referer`): the seal cannot tell
+    /// whether it stands on the site, so it asks the visitor to compare the address
+    /// bar with the domain instead of vouching. The snippet sends the page's origin
+    /// (`referrerpolicy="strict-origin"`), so only a copy that suppresses it, or an
+    /// outdated snippet, gets this.
+    CheckAddress,
 }
 
 impl SealState {
     /// Every state, in the order the seal gallery and the metrics list them.
-    pub const ALL: [SealState; 6] = [
+    pub const ALL: [SealState; 7] = [
         SealState::Certified,
         SealState::Suspended,
         SealState::Revoked,
         SealState::Expired,
         SealState::Unknown,
         SealState::NotThisSite,
+        SealState::CheckAddress,
     ];
 
     /// The seal's colour, also what a browser test looks for in the pixels.
@@ -63,6 +70,7 @@ impl SealState {
             SealState::Suspended => "#9a6700",
             SealState::Revoked | SealState::NotThisSite => "#cf222e",
             SealState::Expired | SealState::Unknown => "#59636e",
+            SealState::CheckAddress => "#0969da",
         }
     }
 
@@ -74,6 +82,8 @@ impl SealState {
             SealState::Revoked | SealState::NotThisSite => "M13 21 L23 31 M23 21 L13 31",
             SealState::Suspended => "M15 20 L15 32 M21 20 L21 32",
             SealState::Expired | SealState::Unknown => "M12 26 L24 26",
+            // An "i": look closer.
+            SealState::CheckAddress => "M18 19 L18 19.5 M18 24 L18 33",
         }
     }
 
@@ -86,6 +96,7 @@ impl SealState {
             SealState::Expired => ("认证已过期", "Expired"),
             SealState::Unknown => ("未认证网站", "Not certified"),
             SealState::NotThisSite => ("非本站认证", "Not certified for this site"),
+            SealState::CheckAddress => ("请核对地址栏", "Check the address bar"),
         }
     }
 
@@ -871,6 +882,7 @@ mod tests {
             SealState::Revoked,
             SealState::Expired,
             SealState::NotThisSite,
+            SealState::CheckAddress,
         ];
         for state in states {
             let png = r

@@ -7,4 +7,5 @@ pub mod health;
 pub mod housekeeping;
 pub mod jobs;
 pub mod seal_copies;
+pub mod seal_fetches;
 pub mod sessions;

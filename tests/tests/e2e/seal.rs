@@ -35,6 +35,8 @@ fn fetch(
         header("etag").unwrap(),
         header("vary").unwrap(),
     );
+    // Tracking-free: a seal never sets a cookie.
+    assert!(r.headers().get("set-cookie").is_none(), "{url}");
     let status = r.status().as_u16();
     (status, encoding, etag, vary, r.bytes().unwrap().to_vec())
 }
@@ -124,6 +126,17 @@ fn the_seal_goes_out_as_brotli_or_gzip_by_q_value_and_curl_decodes_either_to_the
             "curl's {coding} decoder gives back the plain seal"
         );
     }
+
+    // Nor does the certificate page a seal links to (its own session cookie is only
+    // for people who sign in).
+    let page = client
+        .get(site["certificate_url"].as_str().unwrap())
+        .header("referer", "https://chenxi-shuzhi.cn/")
+        .header("cookie", "tracking=1")
+        .send()
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers().get("set-cookie").is_none());
 
     // A PNG is compressed already: no coding, whatever is asked.
     let png = url.replace(".svg", ".png");

@@ -72,7 +72,16 @@ async fn seal(
                 state.seal_cache.saw_copy(site, host);
                 (SealState::NotThisSite, f.shown.clone())
             }
-            _ => (SealState::from_status(&f.status), f.shown.clone()),
+            Some(_) => (SealState::from_status(&f.status), f.shown.clone()),
+            // No page named: a certified seal does not vouch, it asks the visitor to
+            // compare the domain with the address bar; bad news is shown as ever.
+            None => match SealState::from_status(&f.status) {
+                SealState::Certified => {
+                    state.seal_cache.saw_without_referer(site);
+                    (SealState::CheckAddress, f.shown.clone())
+                }
+                other => (other, f.shown.clone()),
+            },
         },
     };
     let key = Seal {
@@ -186,5 +195,6 @@ fn seal_state_name(s: SealState) -> &'static str {
         SealState::Expired => "expired",
         SealState::Unknown => "unknown",
         SealState::NotThisSite => "not_this_site",
+        SealState::CheckAddress => "check_address",
     }
 }
