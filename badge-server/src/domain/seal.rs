@@ -2,10 +2,11 @@
 //! naming the certified domain large enough to compare with the address bar, and
 //! today's date, so a screenshot of last year's seal looks stale.
 //!
-//! The seal is drawn once as an SVG template, then laid out by usvg with an embedded
-//! CJK font subset: the SVG we serve has its text turned into paths (it looks the same
-//! on a machine without Chinese fonts, and a copy cannot be re-worded with a text
-//! editor), and the PNG is rasterised from the same tree by resvg. Rendered bytes are
+//! The seal is an SVG template whose text is set as the outlines of an embedded CJK
+//! font subset (it looks the same on a machine without Chinese fonts, and a copy
+//! cannot be re-worded with a text editor); the outlines are written compactly enough
+//! that the default seal is under 4 KiB on the wire. The PNG is that same SVG
+//! rasterised by resvg. Rendered bytes are
 //! kept in memory keyed by everything that decides them, so a state change, a new day
 //! or another domain simply asks for another entry: nothing needs invalidating.
 
@@ -24,9 +25,6 @@ use crate::domain::site::SiteStatus;
 /// `scripts/make-seal-font` to printable ASCII and GB 2312: every glyph the seal's
 /// own words need, and the characters of nearly every Chinese domain name.
 static FONT: &[u8] = include_bytes!("../../assets/wqy-microhei-gb2312.ttf");
-
-/// The family name inside [`FONT`]; the template asks for it by name.
-const FONT_FAMILY: &str = "WenQuanYi Micro Hei";
 
 /// Rendered bytes kept in memory before the cache starts over. A text-as-paths seal
 /// is 5–15 KiB, so this holds a few thousand variants.
@@ -47,17 +45,24 @@ pub enum SealState {
     Unknown,
     /// Shown on a host the certificate does not cover: a copied seal.
     NotThisSite,
+    /// Certified, but the request named no page (no `Referer`): the seal cannot tell
+    /// whether it stands on the site, so it asks the visitor to compare the address
+    /// bar with the domain instead of vouching. The snippet sends the page's origin
+    /// (`referrerpolicy="strict-origin"`), so only a copy that suppresses it, or an
+    /// outdated snippet, gets this.
+    CheckAddress,
 }
 
 impl SealState {
     /// Every state, in the order the seal gallery and the metrics list them.
-    pub const ALL: [SealState; 6] = [
+    pub const ALL: [SealState; 7] = [
         SealState::Certified,
         SealState::Suspended,
         SealState::Revoked,
         SealState::Expired,
         SealState::Unknown,
         SealState::NotThisSite,
+        SealState::CheckAddress,
     ];
 
     /// The seal's colour, also what a browser test looks for in the pixels.
@@ -67,6 +72,7 @@ impl SealState {
             SealState::Suspended => "#9a6700",
             SealState::Revoked | SealState::NotThisSite => "#cf222e",
             SealState::Expired | SealState::Unknown => "#59636e",
+            SealState::CheckAddress => "#0969da",
         }
     }
 
@@ -78,6 +84,8 @@ impl SealState {
             SealState::Revoked | SealState::NotThisSite => "M13 21 L23 31 M23 21 L13 31",
             SealState::Suspended => "M15 20 L15 32 M21 20 L21 32",
             SealState::Expired | SealState::Unknown => "M12 26 L24 26",
+            // An "i": look closer.
+            SealState::CheckAddress => "M18 19 L18 19.5 M18 24 L18 33",
         }
     }
 
@@ -90,6 +98,7 @@ impl SealState {
             SealState::Expired => ("认证已过期", "Expired"),
             SealState::Unknown => ("未认证网站", "Not certified"),
             SealState::NotThisSite => ("非本站认证", "Not certified for this site"),
+            SealState::CheckAddress => ("请核对地址栏", "Check the address bar"),
         }
     }
 
@@ -300,6 +309,86 @@ pub struct Rendered {
     /// A strong validator of `bytes`, quoted as HTTP wants it; a header value made
     /// once here rather than validated again on every response.
     pub etag: http::HeaderValue,
+    /// The same image content-coded, best first (brotli, gzip): made once when it was
+    /// drawn, for SVG only (a PNG is compressed already).
+    pub encoded: Vec<Encoded>,
+}
+
+impl Rendered {
+    /// The bytes and validator to send for `coding` (`None`: as drawn); the plain
+    /// bytes when that coding was not made.
+    pub fn body(&self, coding: Option<Coding>) -> (Option<Coding>, &Bytes, &http::HeaderValue) {
+        match coding.and_then(|c| self.encoded.iter().find(|e| e.coding == c)) {
+            Some(e) => (Some(e.coding), &e.bytes, &e.etag),
+            None => (None, &self.bytes, &self.etag),
+        }
+    }
+
+    /// The content codings made for this seal, best first.
+    pub fn codings(&self) -> impl Iterator<Item = Coding> + '_ {
+        self.encoded.iter().map(|e| e.coding)
+    }
+
+    fn size(&self) -> usize {
+        self.bytes.len() + self.encoded.iter().map(|e| e.bytes.len()).sum::<usize>()
+    }
+}
+
+/// A content coding of a seal (RFC 9110 §8.4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Coding {
+    /// Brotli (RFC 7932): the smallest; every current browser takes it over https.
+    Br,
+    /// gzip (RFC 1952): for everyone else.
+    Gzip,
+}
+
+impl Coding {
+    /// The token in `Accept-Encoding` and `Content-Encoding`.
+    pub fn token(self) -> &'static str {
+        match self {
+            Coding::Br => "br",
+            Coding::Gzip => "gzip",
+        }
+    }
+
+    fn encode(self, plain: &[u8]) -> Result<Vec<u8>, SealError> {
+        use std::io::Write as _;
+        let failed = |e: std::io::Error| SealError::Raster(format!("{}: {e}", self.token()));
+        match self {
+            Coding::Br => {
+                let mut out = Vec::with_capacity(plain.len() / 3);
+                {
+                    // Quality 11 and a 4 MiB window (only a few KiB are used): the
+                    // seal is compressed once per variant and sent millions of times.
+                    let mut w = brotli::CompressorWriter::new(&mut out, 4096, 11, 22);
+                    w.write_all(plain).map_err(failed)?;
+                    w.flush().map_err(failed)?;
+                }
+                Ok(out)
+            }
+            Coding::Gzip => {
+                let mut w = flate2::write::GzEncoder::new(
+                    Vec::with_capacity(plain.len() / 2),
+                    flate2::Compression::best(),
+                );
+                w.write_all(plain).map_err(failed)?;
+                w.finish().map_err(failed)
+            }
+        }
+    }
+}
+
+/// One content-coded form of a seal.
+#[derive(Debug)]
+pub struct Encoded {
+    /// How it is coded.
+    pub coding: Coding,
+    /// The coded bytes.
+    pub bytes: Bytes,
+    /// Its own strong validator: the plain bytes' with the coding appended, since
+    /// RFC 9110 §8.8.3 wants a different entity tag for a different representation.
+    pub etag: http::HeaderValue,
 }
 
 /// Why a seal could not be drawn (our template or font, never the request).
@@ -324,11 +413,9 @@ struct SealSvg<'a> {
     height: u32,
     color: &'a str,
     mark: &'a str,
-    font: &'a str,
-    first: Line<'a>,
-    second: Line<'a>,
-    domain: Line<'a>,
-    date: String,
+    label: &'a str,
+    /// The text lines' paths, already SVG (numbers and command letters only).
+    text: &'a str,
 }
 
 /// A line of text and the font size that makes it fit the seal.
@@ -340,18 +427,8 @@ struct Line<'a> {
 /// Width (in viewBox units) that text may take right of the shield.
 const TEXT_WIDTH: f32 = 116.0;
 
-/// usvg writes no `<title>`; this puts the accessible name back, escaped.
-#[derive(Template)]
-#[template(path = "seal-paths.svg")]
-struct WithTitle<'a> {
-    open: &'a str,
-    label: &'a str,
-    rest: &'a str,
-}
-
 /// Draws seals and remembers what it drew.
 pub struct SealRenderer {
-    fonts: Arc<usvg::fontdb::Database>,
     font: skrifa::FontRef<'static>,
     cache: Mutex<Cache>,
 }
@@ -371,14 +448,9 @@ impl std::fmt::Debug for SealRenderer {
 impl SealRenderer {
     /// Loads the embedded font.
     pub fn new() -> Result<Self, SealError> {
-        let mut db = usvg::fontdb::Database::new();
-        db.load_font_data(FONT.to_vec());
-        db.set_sans_serif_family(FONT_FAMILY);
-        db.set_monospace_family(FONT_FAMILY);
         let font = skrifa::FontRef::new(FONT)
             .map_err(|e| SealError::Raster(format!("embedded font: {e}")))?;
         Ok(SealRenderer {
-            fonts: Arc::new(db),
             font,
             cache: Mutex::default(),
         })
@@ -440,31 +512,45 @@ impl SealRenderer {
         }
         let bytes = Bytes::from(self.render(seal)?);
         let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
+        let tag = hex::encode(&digest.as_ref()[..12]);
+        let etag = |suffix: &str| {
+            http::HeaderValue::from_str(&format!("\"{tag}{suffix}\""))
+                .map_err(|e| SealError::Raster(format!("etag: {e}")))
+        };
+        let mut encoded = Vec::new();
+        if seal.format == Format::Svg {
+            for coding in [Coding::Br, Coding::Gzip] {
+                encoded.push(Encoded {
+                    coding,
+                    bytes: Bytes::from(coding.encode(&bytes)?),
+                    etag: etag(&format!("-{}", coding.token()))?,
+                });
+            }
+        }
         let rendered = Arc::new(Rendered {
-            etag: http::HeaderValue::from_str(&format!(
-                "\"{}\"",
-                hex::encode(&digest.as_ref()[..12])
-            ))
-            .map_err(|e| SealError::Raster(format!("etag: {e}")))?,
+            etag: etag("")?,
             bytes,
+            encoded,
         });
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        if cache.bytes + rendered.bytes.len() > CACHE_BYTES {
+        if cache.bytes + rendered.size() > CACHE_BYTES {
             // Starting over is cheaper to reason about than LRU bookkeeping on the
             // hot path, and a redraw costs milliseconds.
             *cache = Cache::default();
         }
-        cache.bytes += rendered.bytes.len();
+        cache.bytes += rendered.size();
         cache.entries.insert(seal.clone(), rendered.clone());
         Ok(rendered)
     }
 
     /// Draws `seal` without the cache.
     pub fn render(&self, seal: &Seal) -> Result<Vec<u8>, SealError> {
-        let tree = self.layout(seal)?;
+        let svg = self.svg(seal)?;
         match seal.format {
-            Format::Svg => Ok(self.paths_svg(&tree, seal)?.into_bytes()),
+            Format::Svg => Ok(svg.into_bytes()),
             Format::Png { scale } => {
+                // The PNG is the served SVG rasterised: the two cannot disagree.
+                let tree = usvg::Tree::from_str(&svg, &usvg::Options::default())?;
                 let (w, h) = seal.size.dims();
                 let s = u32::from(scale.clamp(1, 2));
                 let mut pixmap = tiny_skia::Pixmap::new(w * s, h * s)
@@ -482,49 +568,198 @@ impl SealRenderer {
         }
     }
 
-    /// The template laid out with the embedded font.
-    fn layout(&self, seal: &Seal) -> Result<usvg::Tree, SealError> {
+    /// The seal as SVG: the frame, shield and mark as drawn by the template, and
+    /// each line of text as one path of the font's outlines (hinting-free, on a grid
+    /// of a tenth of a pixel, relative commands). A glyph's commands do not depend on
+    /// where it stands, so a repeated letter repeats bytes that the content coding
+    /// then sends almost for free.
+    fn svg(&self, seal: &Seal) -> Result<String, SealError> {
         let (first, second) = seal.lines();
         let (width, height) = seal.size.dims();
-        let svg = SealSvg {
+        let color = seal.state.color();
+        let date = seal.date.to_string();
+        let lines = [
+            (self.fit(&first, 11.0), 18.0, color),
+            (self.fit(&second, 8.5), 30.0, color),
+            (self.fit(&seal.domain, 8.5), 43.0, "#1f2328"),
+            (self.fit(&date, 7.0), 54.0, "#59636e"),
+        ];
+        let label = seal.label();
+        let mut text = String::with_capacity(8 * 1024);
+        for (line, baseline, fill) in &lines {
+            text.push_str(&format!("<path fill=\"{fill}\" d=\""));
+            self.outline(line, 38.0, *baseline, &mut text)?;
+            text.push_str("\"/>");
+        }
+        Ok(SealSvg {
             width,
             height,
-            color: seal.state.color(),
+            color,
             mark: seal.state.mark(),
-            font: FONT_FAMILY,
-            first: self.fit(&first, 11.0),
-            second: self.fit(&second, 8.5),
-            domain: self.fit(&seal.domain, 8.5),
-            date: seal.date.to_string(),
-        }
-        .render()?;
-        let options = usvg::Options {
-            fontdb: self.fonts.clone(),
-            font_family: FONT_FAMILY.into(),
-            ..usvg::Options::default()
-        };
-        Ok(usvg::Tree::from_str(&svg, &options)?)
-    }
-
-    fn paths_svg(&self, tree: &usvg::Tree, seal: &Seal) -> Result<String, SealError> {
-        let written = tree.to_string(&usvg::WriteOptions {
-            coordinates_precision: 1,
-            transforms_precision: 4,
-            indent: usvg::Indent::None,
-            attributes_indent: usvg::Indent::None,
-            ..usvg::WriteOptions::default()
-        });
-        let split = written
-            .find('>')
-            .map(|i| i + 1)
-            .ok_or_else(|| SealError::Raster("usvg wrote no root element".into()))?;
-        let label = seal.label();
-        Ok(WithTitle {
-            open: &written[..split],
             label: &label,
-            rest: &written[split..],
+            text: &text,
         }
         .render()?)
+    }
+
+    /// Appends the path data of `line` set from (`x`, `baseline`) in CSS pixels,
+    /// in grid units ([`GRID`] per pixel).
+    fn outline(
+        &self,
+        line: &Line<'_>,
+        x: f32,
+        baseline: f32,
+        out: &mut String,
+    ) -> Result<(), SealError> {
+        let map = self.font.charmap();
+        let outlines = self.font.outline_glyphs();
+        let scale = line.size * GRID;
+        let metrics = self.font.glyph_metrics(
+            skrifa::instance::Size::new(scale),
+            skrifa::instance::LocationRef::default(),
+        );
+        let settings = || {
+            skrifa::outline::DrawSettings::unhinted(
+                skrifa::instance::Size::new(scale),
+                skrifa::instance::LocationRef::default(),
+            )
+        };
+        let mut pen = GridPen {
+            out,
+            at: (0, 0),
+            start: (0, 0),
+            origin: (0, 0),
+            last: None,
+            begun: false,
+        };
+        let mut advance = x * GRID;
+        let baseline = (baseline * GRID).round() as i32;
+        for c in line.text.chars() {
+            let Some(gid) = map.map(c) else { continue };
+            pen.origin = (advance.round() as i32, baseline);
+            if let Some(glyph) = outlines.get(gid) {
+                glyph
+                    .draw(settings(), &mut pen)
+                    .map_err(|e| SealError::Raster(format!("glyph {c:?}: {e}")))?;
+            }
+            advance += metrics.advance_width(gid).unwrap_or(scale);
+        }
+        Ok(())
+    }
+}
+
+/// Path units per CSS pixel of the seal's text: whole tenths of a pixel, finer than a
+/// device pixel at 2× and short to write.
+const GRID: f32 = 10.0;
+
+/// Writes a glyph outline as SVG path data: coordinates rounded to the grid in the
+/// glyph's own frame (so a glyph writes the same bytes wherever it stands), relative
+/// commands, a command letter only when it changes, and no space before a minus.
+struct GridPen<'a> {
+    out: &'a mut String,
+    /// The current point, in grid units of the whole seal.
+    at: (i32, i32),
+    /// Where the current subpath began (a `z` returns there).
+    start: (i32, i32),
+    /// The glyph's origin on the baseline.
+    origin: (i32, i32),
+    /// The last command letter written.
+    last: Option<char>,
+    /// Whether anything was written (the first move is absolute).
+    begun: bool,
+}
+
+impl GridPen<'_> {
+    /// A point of the outline (font units, y up) in the seal's grid (y down).
+    fn point(&self, x: f32, y: f32) -> (i32, i32) {
+        (
+            self.origin.0 + x.round() as i32,
+            self.origin.1 - y.round() as i32,
+        )
+    }
+
+    fn command(&mut self, letter: char, points: &[(i32, i32)]) {
+        let from = self.at;
+        let repeat = self.last == Some(letter) && letter != 'm';
+        if !repeat {
+            self.out.push(letter);
+        }
+        for (i, &(x, y)) in points.iter().enumerate() {
+            for (j, n) in [x - from.0, y - from.1].into_iter().enumerate() {
+                if (i > 0 || j > 0 || repeat) && n >= 0 {
+                    self.out.push(' ');
+                }
+                self.out.push_str(&n.to_string());
+            }
+        }
+        self.last = Some(letter);
+        if let Some(&end) = points.last() {
+            self.at = end;
+        }
+    }
+}
+
+impl GridPen<'_> {
+    /// A one-number command (`h`, `v`): the move is the caller's to record.
+    fn single(&mut self, letter: char, n: i32) {
+        let repeat = self.last == Some(letter);
+        if !repeat {
+            self.out.push(letter);
+        } else if n >= 0 {
+            self.out.push(' ');
+        }
+        self.out.push_str(&n.to_string());
+        self.last = Some(letter);
+    }
+}
+
+impl skrifa::outline::OutlinePen for GridPen<'_> {
+    fn move_to(&mut self, x: f32, y: f32) {
+        let p = self.point(x, y);
+        if self.begun {
+            self.command('m', &[p]);
+        } else {
+            self.out.push_str(&format!("M{} {}", p.0, p.1));
+            self.last = Some('M');
+            self.at = p;
+            self.begun = true;
+        }
+        self.start = p;
+    }
+
+    fn line_to(&mut self, x: f32, y: f32) {
+        let p = self.point(x, y);
+        if p == self.at {
+            return;
+        }
+        // Horizontal and vertical strokes (most of a CJK glyph) take one number.
+        let (dx, dy) = (p.0 - self.at.0, p.1 - self.at.1);
+        if dy == 0 {
+            self.single('h', dx);
+        } else if dx == 0 {
+            self.single('v', dy);
+        } else {
+            self.command('l', &[p]);
+        }
+        self.at = p;
+    }
+
+    fn quad_to(&mut self, cx: f32, cy: f32, x: f32, y: f32) {
+        let (c, p) = (self.point(cx, cy), self.point(x, y));
+        if p != self.at || c != self.at {
+            self.command('q', &[c, p]);
+        }
+    }
+
+    fn curve_to(&mut self, cx0: f32, cy0: f32, cx1: f32, cy1: f32, x: f32, y: f32) {
+        let points = [self.point(cx0, cy0), self.point(cx1, cy1), self.point(x, y)];
+        self.command('c', &points);
+    }
+
+    fn close(&mut self) {
+        self.out.push('z');
+        self.last = Some('z');
+        self.at = self.start;
     }
 }
 
@@ -608,10 +843,15 @@ mod tests {
         )
         .unwrap();
         assert!(!svg.contains("<text"), "text left in the SVG: {svg}");
-        // One path per line of text, each with hundreds of curve commands.
+        // The shield, its mark, and one path per line of text, each line with dozens
+        // of curves.
+        assert_eq!(svg.matches("<path").count(), 6, "{svg}");
+        let text = &svg[svg.find("<g transform").unwrap()..];
         assert!(
-            svg.matches("<path").count() >= 7 && svg.len() > 8_000,
-            "{svg}"
+            text.split("<path")
+                .skip(1)
+                .all(|p| p.matches(['q', 'l']).count() >= 20),
+            "{text}"
         );
         let title = &svg[svg.find("<title>").unwrap()..svg.find("</title>").unwrap()];
         assert!(
@@ -646,6 +886,7 @@ mod tests {
             SealState::Revoked,
             SealState::Expired,
             SealState::NotThisSite,
+            SealState::CheckAddress,
         ];
         for state in states {
             let png = r
@@ -771,5 +1012,80 @@ mod tests {
         };
         let next = r.get(&tomorrow).unwrap();
         assert_ne!(first.etag, next.etag);
+    }
+
+    #[test]
+    fn an_svg_seal_is_compressed_once_with_brotli_and_gzip_and_each_has_its_own_etag() {
+        use std::io::Read as _;
+        let r = renderer();
+        let svg = r
+            .get(&seal(
+                SealState::Certified,
+                "chenxi-shuzhi.cn",
+                Lang::Zh,
+                Size::Medium,
+                Format::Svg,
+            ))
+            .unwrap();
+        assert_eq!(
+            svg.codings().collect::<Vec<_>>(),
+            [Coding::Br, Coding::Gzip]
+        );
+        let (_, br, br_tag) = svg.body(Some(Coding::Br));
+        let (_, gz, gz_tag) = svg.body(Some(Coding::Gzip));
+        let (none, plain, tag) = svg.body(None);
+        assert_eq!(none, None);
+        assert!(
+            br.len() < gz.len() && gz.len() < plain.len(),
+            "{} {} {}",
+            br.len(),
+            gz.len(),
+            plain.len()
+        );
+        assert!(br_tag != gz_tag && gz_tag != tag && br_tag != tag);
+        let mut unzipped = Vec::new();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut unzipped)
+            .unwrap();
+        assert_eq!(unzipped, plain.as_ref());
+        let mut unbrotli = Vec::new();
+        brotli::Decompressor::new(&br[..], 4096)
+            .read_to_end(&mut unbrotli)
+            .unwrap();
+        assert_eq!(unbrotli, plain.as_ref());
+        // A PNG is compressed already: only its plain bytes.
+        let png = r
+            .get(&seal(
+                SealState::Certified,
+                "chenxi-shuzhi.cn",
+                Lang::Zh,
+                Size::Medium,
+                Format::Png { scale: 1 },
+            ))
+            .unwrap();
+        assert_eq!(png.codings().count(), 0);
+        assert_eq!(png.body(Some(Coding::Br)).0, None);
+    }
+
+    /// Issue 14: the default seal (medium) is at most 4 KiB on the wire in every
+    /// state, both languages: the SVG with either content coding, and the 1× PNG.
+    #[test]
+    fn the_default_seal_is_at_most_4_kib_on_the_wire_in_every_state() {
+        let r = renderer();
+        for state in SealState::ALL {
+            for lang in [Lang::Zh, Lang::En] {
+                let get = |format| {
+                    r.get(&seal(state, "chenxi-shuzhi.cn", lang, Size::Medium, format))
+                        .unwrap()
+                };
+                let svg = get(Format::Svg);
+                for coding in [Coding::Br, Coding::Gzip] {
+                    let n = svg.body(Some(coding)).1.len();
+                    assert!(n <= 4096, "{state:?} {lang:?} {coding:?}: {n} bytes");
+                }
+                let png = get(Format::Png { scale: 1 }).bytes.len();
+                assert!(png <= 4096, "{state:?} {lang:?} PNG: {png} bytes");
+            }
+        }
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod attachments;
+pub mod encoding;
 pub mod error;
 pub mod extract;
 pub mod listen;

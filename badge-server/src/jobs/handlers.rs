@@ -85,6 +85,8 @@ pub struct Purged {
     pub email_tokens: u64,
     /// Copied-seal hosts seen in one hour only and not for a day, or not for 90 days.
     pub seal_copies: u64,
+    /// Daily counts of seals fetched without a `Referer`, older than 30 days.
+    pub no_referer_days: u64,
 }
 
 /// Deletes, as of `now`, what no one reads again. Pending and running jobs, live
@@ -101,6 +103,7 @@ pub async fn purge(db: &ca::db::Database, now: i64) -> Result<Purged, AppError> 
             copies_unconfirmed: now - 86_400,
             copies_any: now - 90 * 86_400,
             copy_confirm_hours: crate::service::seals::CONFIRM_HOURS,
+            no_referer_day: now.div_euclid(86_400) - 30,
         },
     )
     .await?;
@@ -109,6 +112,7 @@ pub async fn purge(db: &ca::db::Database, now: i64) -> Result<Purged, AppError> 
         sessions: counts[1],
         email_tokens: counts[2],
         seal_copies: counts[3],
+        no_referer_days: counts[4],
     })
 }
 

@@ -56,6 +56,8 @@ type Fresh = (Instant, Option<Arc<SiteFacts>>);
 pub struct SealCache {
     facts: Mutex<HashMap<String, Fresh>>,
     copies: Mutex<HashMap<(String, String), Sightings>>,
+    /// Certified seals fetched without a `Referer` since the last flush, by site.
+    no_referer: Mutex<HashMap<String, i64>>,
     /// Seals being drawn at once: two per core (one draws while the other waits on
     /// its blocking thread to be scheduled).
     renders: tokio::sync::Semaphore,
@@ -67,6 +69,7 @@ impl Default for SealCache {
         SealCache {
             facts: Mutex::default(),
             copies: Mutex::default(),
+            no_referer: Mutex::default(),
             renders: tokio::sync::Semaphore::new(2 * cores),
         }
     }
@@ -188,13 +191,47 @@ impl SealCache {
         Ok(recorded)
     }
 
-    /// Flushes copies every `every` until the process ends.
+    /// Notes that a certified site's seal was fetched without a `Referer`.
+    pub fn saw_without_referer(&self, site: &str) {
+        let mut map = self
+            .no_referer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = map.get_mut(site) {
+            *n += 1;
+        } else if map.len() < MAX_PENDING_COPIES {
+            map.insert(site.to_string(), 1);
+        }
+    }
+
+    /// Adds the fetches without a `Referer` seen since the last call to the day of
+    /// `now`; how many sites were written.
+    pub async fn flush_no_referer(&self, db: &Database, now: i64) -> Result<usize, AppError> {
+        let pending = std::mem::take(
+            &mut *self
+                .no_referer
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        let day = now.div_euclid(86_400);
+        for (site, hits) in &pending {
+            crate::store::seal_fetches::add_no_referer(db, site, day, *hits).await?;
+        }
+        Ok(pending.len())
+    }
+
+    /// Flushes copies and fetches without a `Referer` every `every` until the
+    /// process ends.
     pub async fn run_flusher(self: Arc<Self>, db: Database, every: Duration) {
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
             if let Err(e) = self.flush_copies(&db).await {
                 tracing::warn!(error = %e, "could not record copied seals");
+            }
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            if let Err(e) = self.flush_no_referer(&db, now).await {
+                tracing::warn!(error = %e, "could not record seals fetched without a Referer");
             }
         }
     }

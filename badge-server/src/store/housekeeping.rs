@@ -25,11 +25,14 @@ pub struct Cutoffs {
     pub copies_any: i64,
     /// Hours a copied-seal host must be seen in to count as confirmed.
     pub copy_confirm_hours: i64,
+    /// Counts of seals fetched without a `Referer` on unix days before this.
+    pub no_referer_day: i64,
 }
 
-/// Rows deleted per table, in the order jobs, sessions, e-mail links, seal copies.
-pub async fn purge(db: &Database, c: &Cutoffs) -> Result<[u64; 4], AppError> {
-    let statements: [(&str, &[i64]); 4] = [
+/// Rows deleted per table, in the order jobs, sessions, e-mail links, seal copies,
+/// counts of seals fetched without a `Referer`.
+pub async fn purge(db: &Database, c: &Cutoffs) -> Result<[u64; 5], AppError> {
+    let statements: [(&str, &[i64]); 5] = [
         (
             "DELETE FROM jobs WHERE (done_at IS NOT NULL AND done_at < $1) \
              OR (failed_at IS NOT NULL AND failed_at < $2)",
@@ -44,9 +47,13 @@ pub async fn purge(db: &Database, c: &Cutoffs) -> Result<[u64; 4], AppError> {
             "DELETE FROM seal_copies WHERE (hours_seen < $1 AND last_seen < $2) OR last_seen < $3",
             &[c.copy_confirm_hours, c.copies_unconfirmed, c.copies_any],
         ),
+        (
+            "DELETE FROM seal_no_referer WHERE day < $1",
+            &[c.no_referer_day],
+        ),
     ];
     let mut tx = db.begin().await?;
-    let mut counts = [0u64; 4];
+    let mut counts = [0u64; 5];
     for (count, (sql, binds)) in counts.iter_mut().zip(statements) {
         *count = on_tx!(&mut tx, |conn| {
             let mut q = sqlx::query(sql);

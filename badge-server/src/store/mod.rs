@@ -9,6 +9,7 @@ pub mod health;
 pub mod housekeeping;
 pub mod jobs;
 pub mod seal_copies;
+pub mod seal_fetches;
 pub mod sessions;
 pub mod sites;
 pub mod warnings;

@@ -1079,3 +1079,102 @@ async fn forged_referers_cannot_fill_the_copied_seal_report_real_copies_seen_ove
         assert_eq!(t.scalar(&rows).await, 1);
     }
 }
+
+/// Issue 14: a request without a `Referer` cannot tell where the seal stands, so a
+/// certified seal then asks the visitor to check the address bar (not green), and the
+/// fetch is counted for the operator; bad news is shown whatever the `Referer`.
+#[tokio::test]
+async fn a_certified_seal_fetched_without_a_referer_asks_to_check_the_address_bar_and_is_counted() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    for backend in Backend::all() {
+        let w = world(backend).await;
+        let (t, site) = (&w.t, &w.site);
+        let app = badge_server::http::router::build(t.state.clone());
+        let fetch = |referer: Option<&'static str>| {
+            let app = app.clone();
+            let mut req = Request::get(format!("/seal/{site}.svg"));
+            if let Some(r) = referer {
+                req = req.header("referer", r);
+            }
+            async move {
+                let r = app.oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+                assert_eq!(r.status(), StatusCode::OK);
+                let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+                String::from_utf8(body.to_vec()).unwrap()
+            }
+        };
+        let title = |svg: &str| {
+            svg[svg.find("<title>").unwrap()..svg.find("</title>").unwrap()].to_string()
+        };
+
+        let on_site = fetch(Some("https://chenxi-shuzhi.cn/")).await;
+        assert!(title(&on_site).contains("网站身份已验证"), "{backend:?}");
+        let blind = fetch(None).await;
+        assert!(
+            title(&blind).contains("请核对地址栏")
+                && title(&blind).contains("Check the address bar")
+                && title(&blind).contains("chenxi-shuzhi.cn"),
+            "{}",
+            title(&blind)
+        );
+        assert!(
+            !blind.contains("#1a7f37") && blind.contains("#0969da"),
+            "not green"
+        );
+        fetch(None).await;
+        fetch(None).await;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        assert_eq!(
+            t.state
+                .seal_cache
+                .flush_no_referer(&t.state.db, now)
+                .await
+                .unwrap(),
+            1
+        );
+        let day = now.div_euclid(86_400);
+        assert_eq!(
+            badge_server::store::seal_fetches::no_referer_since(&t.state.db, site, day - 6)
+                .await
+                .unwrap(),
+            3,
+            "{backend:?}"
+        );
+
+        // Revoked: the red seal, with or without a Referer.
+        let (serial,): (Vec<u8>,) = ca::on_pool!(&t.state.db, |p| sqlx::query_as(
+            "SELECT c.serial FROM sites s JOIN certificates c ON c.id = s.certificate_id \
+             WHERE s.id = $1"
+        )
+        .bind(site)
+        .fetch_one(p)
+        .await
+        .unwrap());
+        t.state
+            .ca
+            .revoke(
+                &ca::Serial::from_bytes(&serial),
+                ca::RevocationReason::PrivilegeWithdrawn,
+                "test",
+            )
+            .await
+            .unwrap();
+        tokio::time::sleep(badge_server::service::seals::FRESHNESS).await;
+        assert!(
+            title(&fetch(None).await).contains("认证已撤销"),
+            "{backend:?}"
+        );
+        // Only certified seals are counted: nothing more to write.
+        assert_eq!(
+            t.state
+                .seal_cache
+                .flush_no_referer(&t.state.db, now)
+                .await
+                .unwrap(),
+            0
+        );
+    }
+}

@@ -203,13 +203,20 @@ fn an_operator_applies_proves_control_and_staff_approve_while_everyone_else_is_k
         assert!(site["snippet"].as_str().unwrap().contains("/seal/"));
         let site_id = site["site"].as_str().unwrap().to_string();
         // Every offered variant is served, in its format and at its size; the PNGs
-        // are drawn in the certified green.
+        // are drawn in the certified green (on a page of the site: with its Referer).
         let variants = site["seal_variants"].as_array().unwrap();
         assert_eq!(variants.len(), 12);
         assert_eq!(variants[0]["snippet"], site["snippet"]);
+        let on_site = |url: &str| {
+            client
+                .get(url)
+                .header("referer", "https://chenxi-shuzhi.cn/")
+                .send()
+                .unwrap()
+        };
         for v in variants {
             let url = v["url"].as_str().unwrap();
-            let r = client.get(url).send().unwrap();
+            let r = on_site(url);
             assert_eq!(r.status(), 200, "{url}");
             let ct = r.headers()["content-type"].to_str().unwrap().to_string();
             let body = r.bytes().unwrap();
@@ -234,7 +241,7 @@ fn an_operator_applies_proves_control_and_staff_approve_while_everyone_else_is_k
                         .contains(&format!("{} 2x", x2.replace('&', "&#38;"))),
                     "{v}"
                 );
-                let (w2, h2) = png_size(&client.get(&x2).send().unwrap().bytes().unwrap());
+                let (w2, h2) = png_size(&on_site(&x2).bytes().unwrap());
                 assert_eq!((w2, h2), (2 * w, 2 * h), "{x2}");
             } else {
                 assert_eq!(ct, "image/svg+xml; charset=utf-8", "{url}");
@@ -357,9 +364,12 @@ fn an_operator_applies_proves_control_and_staff_approve_while_everyone_else_is_k
             own.contains("网站身份已验证") && own.contains("chenxi-shuzhi.cn"),
             "{own}"
         );
+        // No Referer proves nothing either way: the seal asks to compare the domain
+        // with the address bar instead of vouching (issue 14).
+        let blind = seal(None).text().unwrap();
         assert!(
-            seal(None).text().unwrap().contains("网站身份已验证"),
-            "no Referer proves nothing either way"
+            blind.contains("请核对地址栏") && !blind.contains("网站身份已验证"),
+            "{blind}"
         );
         let copied = seal(Some("https://shop.evil-copy.cn/index.html"))
             .text()
@@ -378,6 +388,7 @@ fn an_operator_applies_proves_control_and_staff_approve_while_everyone_else_is_k
         assert_eq!(own_cache_control, "public, no-cache");
         let english = client
             .get(d.url(&format!("/seal/{site_id}.svg?lang=en&size=l")))
+            .header("referer", "https://chenxi-shuzhi.cn/")
             .send()
             .unwrap()
             .text()

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use testkit::{Backend, bin, free_port, run};
 
 use crate::{
-    Deployment, SEAL_GREEN, SEAL_RED, chenxi_application, count_colours, mailed_link, quick_queue,
-    url_after,
+    Deployment, SEAL_BLUE, SEAL_GREEN, SEAL_RED, chenxi_application, count_colours, mailed_link,
+    quick_queue, url_after,
 };
 
 /// Headless Chromium (Debian's, through its chromedriver: `testkit::browser`) with a
@@ -189,13 +189,27 @@ fn a_browser_shows_the_certified_seal_on_the_site_and_the_copy_warning_elsewhere
     );
 
     // One loopback web server plays both the certified site and the copycat: the
-    // page embeds the snippet verbatim, and only the host name differs.
-    let page = format!(
-        "<!doctype html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
-         <title>晨曦数智 官方商城</title></head>\n<body><h1>晨曦数智 官方商城</h1>\n\
-         <p>欢迎光临。</p>\n<footer>{snippet}</footer>\n</body></html>\n"
+    // page embeds the snippet verbatim, and only the host name differs. The page asks
+    // for no Referer at all: the snippet's own `referrerpolicy` still sends the origin.
+    // A copycat that also strips the snippet's attribute gets no green seal either.
+    let page = |snippet: &str| {
+        format!(
+            "<!doctype html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+             <meta name=\"referrer\" content=\"no-referrer\">\
+             <title>晨曦数智 官方商城</title></head>\n<body><h1>晨曦数智 官方商城</h1>\n\
+             <p>欢迎光临。</p>\n<footer>{snippet}</footer>\n</body></html>\n"
+        )
+    };
+    assert_eq!(
+        snippet.matches("referrerpolicy=\"strict-origin\"").count(),
+        2,
+        "{snippet}"
     );
-    let shop = testkit::browser::StaticSite::serve(&[("/", &page)]);
+    let stripped = snippet.replace("strict-origin", "no-referrer");
+    let shop = testkit::browser::StaticSite::serve(&[
+        ("/", &page(snippet)),
+        ("/stripped", &page(&stripped)),
+    ]);
     let shots = testkit::browser::artifacts_dir("browser");
     let browser = Browser::start(&[SITE_HOST, COPY_HOST], "zh-CN,zh");
 
@@ -264,6 +278,24 @@ fn a_browser_shows_the_certified_seal_on_the_site_and_the_copy_warning_elsewhere
             "有效"
         );
     }
+
+    // The snippet with its Referer stripped, even on the certified host: the seal
+    // asks to check the address bar instead of vouching (blue, not green).
+    let stripped_url = format!("http://{SITE_HOST}:{}/stripped", shop.port());
+    browser.goto(&stripped_url);
+    browser.wait_for("the stripped seal loading", 30, |b| {
+        b.js("const i = document.querySelector('a > img'); \
+              return i && i.complete && i.naturalWidth > 0 ? true : null;")
+            .as_bool()
+    });
+    let seal = browser.find("a > img");
+    let png = browser.save_element(&seal, &shots.join("stripped-seal.png"));
+    let [green, blue] = count_colours(&png, [SEAL_GREEN, SEAL_BLUE]);
+    eprintln!("stripped Referer: {green} green and {blue} blue pixels");
+    assert!(
+        blue >= 100 && green * 20 <= blue,
+        "a seal fetched without a Referer is not the neutral one: {green} green, {blue} blue"
+    );
 
     // The copy was recorded for staff (off the request path: poll for it), and the
     // certified site was not.

@@ -14,6 +14,7 @@ mod complaints;
 mod limits;
 mod mail_webhooks;
 mod pki;
+mod seal;
 mod settings;
 
 use std::path::PathBuf;
@@ -280,6 +281,8 @@ fn url_after(text: &str, marker: &str) -> String {
 /// this site".
 const SEAL_GREEN: [u8; 3] = [0x1a, 0x7f, 0x37];
 const SEAL_RED: [u8; 3] = [0xcf, 0x22, 0x2e];
+/// The seal that asks to check the address bar (no Referer).
+const SEAL_BLUE: [u8; 3] = [0x09, 0x69, 0xda];
 
 /// How many pixels of a PNG are within a small distance of each of `colours`
 /// (anti-aliased edges blend into white and are not counted).

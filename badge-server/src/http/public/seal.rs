@@ -72,7 +72,16 @@ async fn seal(
                 state.seal_cache.saw_copy(site, host);
                 (SealState::NotThisSite, f.shown.clone())
             }
-            _ => (SealState::from_status(f.status), f.shown.clone()),
+            Some(_) => (SealState::from_status(f.status), f.shown.clone()),
+            // No page named: a certified seal does not vouch, it asks the visitor to
+            // compare the domain with the address bar; bad news is shown as ever.
+            None => match SealState::from_status(f.status) {
+                SealState::Certified => {
+                    state.seal_cache.saw_without_referer(site);
+                    (SealState::CheckAddress, f.shown.clone())
+                }
+                other => (other, f.shown.clone()),
+            },
         },
     };
     let key = Seal {
@@ -105,7 +114,12 @@ async fn seal(
         }
     };
     served_counter(seal_state).increment(1);
-    let mut h = HeaderMap::with_capacity(6);
+    let coding = crate::http::encoding::negotiate(
+        headers.get_all(header::ACCEPT_ENCODING),
+        rendered.codings(),
+    );
+    let (coding, body, etag) = rendered.body(coding);
+    let mut h = HeaderMap::with_capacity(7);
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(format.content_type()),
@@ -118,15 +132,25 @@ async fn seal(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, no-cache"),
     );
-    h.insert(header::VARY, HeaderValue::from_static("Referer"));
+    // The bytes depend on the Referer (a copy) and, for SVG, on the coding.
+    h.insert(
+        header::VARY,
+        HeaderValue::from_static("Accept-Encoding, Referer"),
+    );
+    if let Some(c) = coding {
+        h.insert(
+            header::CONTENT_ENCODING,
+            HeaderValue::from_static(c.token()),
+        );
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::ETAG, rendered.etag.clone());
+    h.insert(header::ETAG, etag.clone());
     if headers
         .get(header::IF_NONE_MATCH)
-        .is_some_and(|v| matches_etag(v, &rendered.etag))
+        .is_some_and(|v| matches_etag(v, etag))
     {
         return Ok((StatusCode::NOT_MODIFIED, h).into_response());
     }
@@ -135,7 +159,7 @@ async fn seal(
     } else {
         StatusCode::OK
     };
-    Ok((status, h, rendered.bytes.clone()).into_response())
+    Ok((status, h, body.clone()).into_response())
 }
 
 /// Whether `If-None-Match` names `etag` (a list, weak or strong, or `*`).
@@ -171,5 +195,6 @@ fn seal_state_name(s: SealState) -> &'static str {
         SealState::Expired => "expired",
         SealState::Unknown => "unknown",
         SealState::NotThisSite => "not_this_site",
+        SealState::CheckAddress => "check_address",
     }
 }
