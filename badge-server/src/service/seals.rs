@@ -236,3 +236,9 @@ impl SealCache {
         }
     }
 }
+
+/// How often the seal of `site` was fetched without a `Referer` in the seven days up
+/// to `now` (the operator portal asks for a new snippet past a threshold).
+pub async fn no_referer_week(state: &Services, site: &str, now: i64) -> Result<i64, AppError> {
+    crate::store::seal_fetches::no_referer_since(&state.db, site, now.div_euclid(86_400) - 6).await
+}

@@ -1093,7 +1093,7 @@ async fn a_certified_seal_fetched_without_a_referer_asks_to_check_the_address_ba
         let w = world(backend).await;
         let (t, site) = (&w.t, &w.site);
         let app = badge_server::http::router::build(t.state.clone());
-        let fetch = |referer: Option<&'static str>| {
+        let fetch = |referer: Option<&str>| {
             let app = app.clone();
             let mut req = Request::get(format!("/seal/{site}.svg"));
             if let Some(r) = referer {
@@ -1143,6 +1143,35 @@ async fn a_certified_seal_fetched_without_a_referer_asks_to_check_the_address_ba
             3,
             "{backend:?}"
         );
+
+        // The operator's portal previews the seal from our own origin: it shows the
+        // seal as it stands and is neither a copy nor a fetch without a Referer.
+        let own = url::Url::parse(&t.state.public_url).unwrap();
+        let own_referer = format!("{}/portal/sites/{site}", own.origin().ascii_serialization());
+        assert!(title(&fetch(Some(&own_referer)).await).contains("网站身份已验证"));
+        assert_eq!(
+            t.state.seal_cache.flush_copies(&t.state.db).await.unwrap(),
+            0
+        );
+        let mut op = signed_in(t, OPERATOR).await;
+        let page = op
+            .get(&format!("/portal/sites/{site}"))
+            .await
+            .expect(200, "印章代码");
+        assert!(
+            !page.body.contains("id=\"no-referer\""),
+            "3 fetches are not often"
+        );
+        assert!(!page.body.contains("referrerpolicy=\"no-referrer\""));
+        // Often fetched without a Referer: the portal asks for the new snippet.
+        badge_server::store::seal_fetches::add_no_referer(&t.state.db, site, day - 1, 30)
+            .await
+            .unwrap();
+        let page = op
+            .get(&format!("/portal/sites/{site}"))
+            .await
+            .expect(200, "id=\"no-referer\"");
+        assert!(page.body.contains("33"), "the count of the week is shown");
 
         // Revoked: the red seal, with or without a Referer.
         let (serial,): (Vec<u8>,) = ca::on_pool!(&t.state.db, |p| sqlx::query_as(

@@ -424,7 +424,13 @@ struct SitePage {
     reputation: Option<Reputation>,
     min_reputation: i64,
     notice: Option<String>,
+    /// Seal requests without a Referer in the last seven days.
+    no_referer: i64,
 }
+
+/// Fetches without a Referer in seven days from which the site page asks the operator
+/// to replace the snippet (an old one, or a page policy that strips it).
+const NO_REFERER_NOTICE: i64 = 20;
 
 async fn site_view(
     state: &AppState,
@@ -478,6 +484,7 @@ async fn site_view(
         reputation: complaint::reputation(state, site, now()).await?,
         min_reputation: MIN_REPUTATION_COUNT,
         notice,
+        no_referer: crate::service::seals::no_referer_week(state, site, now()).await?,
     };
     Ok(render(StatusCode::OK, &page, None))
 }

@@ -69,8 +69,14 @@ async fn seal(
         // Shown on a host the certificate does not cover: a copy, whatever the state.
         Some(f) => match referer_host.as_deref() {
             Some(host) if !f.domains.iter().any(|d| d.covers(host)) => {
-                state.seal_cache.saw_copy(site, host);
-                (SealState::NotThisSite, f.shown.clone())
+                if is_own_host(&state, host) {
+                    // The operator portal's preview: our own pages show the seal as
+                    // it stands (a browser cannot send our origin from elsewhere).
+                    (SealState::from_status(f.status), f.shown.clone())
+                } else {
+                    state.seal_cache.saw_copy(site, host);
+                    (SealState::NotThisSite, f.shown.clone())
+                }
             }
             Some(_) => (SealState::from_status(f.status), f.shown.clone()),
             // No page named: a certified seal does not vouch, it asks the visitor to
@@ -160,6 +166,14 @@ async fn seal(
         StatusCode::OK
     };
     Ok((status, h, body.clone()).into_response())
+}
+
+/// Whether `host` is this server's own public host (parsed only on the copy path).
+fn is_own_host(state: &AppState, host: &str) -> bool {
+    url::Url::parse(&state.public_url)
+        .ok()
+        .and_then(|u| u.host_str().map(|h| h.eq_ignore_ascii_case(host)))
+        .unwrap_or(false)
 }
 
 /// Whether `If-None-Match` names `etag` (a list, weak or strong, or `*`).
