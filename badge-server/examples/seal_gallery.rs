@@ -43,6 +43,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             })
         };
         let svg = get(Format::Svg)?;
+        svg.encode(Coding::Br)?;
+        svg.encode(Coding::Gzip)?;
         let size = |c| svg.body(c).1.len();
         println!(
             "{state:?}\t{}\t{}\t{}\t{}\t{}",

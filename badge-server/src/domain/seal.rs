@@ -309,30 +309,69 @@ pub struct Rendered {
     /// A strong validator of `bytes`, quoted as HTTP wants it; a header value made
     /// once here rather than validated again on every response.
     pub etag: http::HeaderValue,
-    /// The same image content-coded, best first (brotli, gzip): made once when it was
-    /// drawn, for SVG only (a PNG is compressed already).
-    pub encoded: Vec<Encoded>,
+    /// The same image content-coded (brotli, gzip), each made the first time a
+    /// client asks for it and kept: never per request, and never for a seal no
+    /// browser fetched (a load spread over every site mostly draws seals once).
+    /// SVG only: a PNG is compressed already.
+    encoded: [std::sync::OnceLock<Encoded>; 2],
+    /// Whether the codings are offered at all (SVG).
+    codable: bool,
+    /// The plain validator's hex, for the coded validators.
+    tag: String,
 }
 
 impl Rendered {
     /// The bytes and validator to send for `coding` (`None`: as drawn); the plain
-    /// bytes when that coding was not made.
+    /// bytes when that coding was not made (yet).
     pub fn body(&self, coding: Option<Coding>) -> (Option<Coding>, &Bytes, &http::HeaderValue) {
-        match coding.and_then(|c| self.encoded.iter().find(|e| e.coding == c)) {
+        match coding.and_then(|c| self.encoded(c)) {
             Some(e) => (Some(e.coding), &e.bytes, &e.etag),
             None => (None, &self.bytes, &self.etag),
         }
     }
 
-    /// The content codings made for this seal, best first.
+    /// The content codings offered for this seal, best first.
     pub fn codings(&self) -> impl Iterator<Item = Coding> + '_ {
-        self.encoded.iter().map(|e| e.coding)
+        [Coding::Br, Coding::Gzip]
+            .into_iter()
+            .filter(|_| self.codable)
     }
 
+    /// `coding`'s bytes if they were made already.
+    pub fn encoded(&self, coding: Coding) -> Option<&Encoded> {
+        self.encoded[coding.index()].get()
+    }
+
+    /// Makes `coding`'s bytes unless made already (CPU-bound for about a millisecond:
+    /// call it off the async workers); nothing for a seal that is not offered coded.
+    pub fn encode(&self, coding: Coding) -> Result<(), SealError> {
+        if !self.codable || self.encoded(coding).is_some() {
+            return Ok(());
+        }
+        let made = Encoded {
+            coding,
+            bytes: Bytes::from(coding.encode(&self.bytes)?),
+            etag: http::HeaderValue::from_str(&format!("\"{}-{}\"", self.tag, coding.token()))
+                .map_err(|e| SealError::Raster(format!("etag: {e}")))?,
+        };
+        // Two requests racing to make it make the same bytes: either is kept.
+        let _ = self.encoded[coding.index()].set(made);
+        Ok(())
+    }
+
+    /// What the cache counts: the plain bytes, and room for the codings.
     fn size(&self) -> usize {
-        self.bytes.len() + self.encoded.iter().map(|e| e.bytes.len()).sum::<usize>()
+        if self.codable {
+            self.bytes.len() * 2
+        } else {
+            self.bytes.len()
+        }
     }
 }
+
+/// Brotli quality of the coded seal: the smallest output; a few milliseconds once per
+/// variant and day, when the first client that takes brotli asks.
+const BROTLI_QUALITY: u32 = 11;
 
 /// A content coding of a seal (RFC 9110 §8.4.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -344,6 +383,13 @@ pub enum Coding {
 }
 
 impl Coding {
+    fn index(self) -> usize {
+        match self {
+            Coding::Br => 0,
+            Coding::Gzip => 1,
+        }
+    }
+
     /// The token in `Accept-Encoding` and `Content-Encoding`.
     pub fn token(self) -> &'static str {
         match self {
@@ -360,8 +406,9 @@ impl Coding {
                 let mut out = Vec::with_capacity(plain.len() / 3);
                 {
                     // Quality 11 and a 4 MiB window (only a few KiB are used): the
-                    // seal is compressed once per variant and sent millions of times.
-                    let mut w = brotli::CompressorWriter::new(&mut out, 4096, 11, 22);
+                    // seal is compressed once per variant, when a client first asks,
+                    // and then sent to every visitor of the day.
+                    let mut w = brotli::CompressorWriter::new(&mut out, 4096, BROTLI_QUALITY, 22);
                     w.write_all(plain).map_err(failed)?;
                     w.flush().map_err(failed)?;
                 }
@@ -517,20 +564,12 @@ impl SealRenderer {
             http::HeaderValue::from_str(&format!("\"{tag}{suffix}\""))
                 .map_err(|e| SealError::Raster(format!("etag: {e}")))
         };
-        let mut encoded = Vec::new();
-        if seal.format == Format::Svg {
-            for coding in [Coding::Br, Coding::Gzip] {
-                encoded.push(Encoded {
-                    coding,
-                    bytes: Bytes::from(coding.encode(&bytes)?),
-                    etag: etag(&format!("-{}", coding.token()))?,
-                });
-            }
-        }
         let rendered = Arc::new(Rendered {
             etag: etag("")?,
             bytes,
-            encoded,
+            encoded: Default::default(),
+            codable: seal.format == Format::Svg,
+            tag,
         });
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         if cache.bytes + rendered.size() > CACHE_BYTES {
@@ -1031,6 +1070,11 @@ mod tests {
             svg.codings().collect::<Vec<_>>(),
             [Coding::Br, Coding::Gzip]
         );
+        // Nothing is compressed until a client asks.
+        assert!(svg.encoded(Coding::Br).is_none() && svg.encoded(Coding::Gzip).is_none());
+        assert_eq!(svg.body(Some(Coding::Br)).0, None);
+        svg.encode(Coding::Br).unwrap();
+        svg.encode(Coding::Gzip).unwrap();
         let (_, br, br_tag) = svg.body(Some(Coding::Br));
         let (_, gz, gz_tag) = svg.body(Some(Coding::Gzip));
         let (none, plain, tag) = svg.body(None);
@@ -1080,6 +1124,7 @@ mod tests {
                 };
                 let svg = get(Format::Svg);
                 for coding in [Coding::Br, Coding::Gzip] {
+                    svg.encode(coding).unwrap();
                     let n = svg.body(Some(coding)).1.len();
                     assert!(n <= 4096, "{state:?} {lang:?} {coding:?}: {n} bytes");
                 }

@@ -124,6 +124,23 @@ async fn seal(
         headers.get_all(header::ACCEPT_ENCODING),
         rendered.codings(),
     );
+    if let Some(c) = coding
+        && rendered.encoded(c).is_none()
+    {
+        // The first client of the day to take this coding: compress once, off the
+        // async workers and within the drawing permits.
+        let _permit = state
+            .seal_cache
+            .renders()
+            .acquire()
+            .await
+            .map_err(|e| ca::Error::Config(format!("seal renderer: {e}")))?;
+        let r = rendered.clone();
+        tokio::task::spawn_blocking(move || r.encode(c))
+            .await
+            .map_err(|e| ca::Error::Config(format!("seal encoder: {e}")))?
+            .map_err(|e| ca::Error::Config(e.to_string()))?;
+    }
     let (coding, body, etag) = rendered.body(coding);
     let mut h = HeaderMap::with_capacity(7);
     h.insert(
