@@ -171,14 +171,7 @@ fn a_browser_shows_the_certified_seal_on_the_site_and_the_copy_warning_elsewhere
     const COPY_HOST: &str = "www.copycat-example.com";
     let started = Instant::now();
     let d = Deployment::new(Backend::Sqlite);
-    d.ca(&["init"]).ok();
-    let dns_port = free_port();
-    let (op, staff) = (
-        d.token("operator", "a@chenxi-shuzhi.cn"),
-        d.token("staff", "staff@seal.test"),
-    );
-    let _server = d.serve_for_applications(dns_port);
-    let (_, site) = d.certify(&op, &staff, dns_port, chenxi_application());
+    let (_server, site) = d.certified_chenxi();
     let site_id = site["site"].as_str().unwrap();
     let snippet = site["snippet"].as_str().unwrap();
     let seal_url = site["seal_url"].as_str().unwrap();

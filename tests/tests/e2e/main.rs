@@ -130,6 +130,20 @@ impl Deployment {
         out.stdout.lines().last().unwrap().to_string()
     }
 
+    /// A new CA and a running server with the chenxi-shuzhi.cn application certified
+    /// (operator and staff tokens made for it): the server and the approved site.
+    fn certified_chenxi(&self) -> (Child, serde_json::Value) {
+        self.ca(&["init"]).ok();
+        let dns_port = free_port();
+        let (op, staff) = (
+            self.token("operator", "a@chenxi-shuzhi.cn"),
+            self.token("staff", "staff@seal.test"),
+        );
+        let server = self.serve_for_applications(dns_port);
+        let (_, site) = self.certify(&op, &staff, dns_port, chenxi_application());
+        (server, site)
+    }
+
     /// Takes `application` through the whole flow on a server started with
     /// [`Deployment::serve_for_applications`]`(dns_port)`: the operator applies, the
     /// DNS TXT challenge is published on a loopback DNS server at `dns_port`, the

@@ -4,9 +4,9 @@
 
 use std::process::Command;
 
-use testkit::{Backend, free_port};
+use testkit::Backend;
 
-use crate::{Deployment, chenxi_application, http};
+use crate::{Deployment, http};
 
 /// `(content-encoding, etag, vary, raw body)` of the seal fetched with `accept`.
 fn fetch(
@@ -44,14 +44,7 @@ fn fetch(
 #[test]
 fn the_seal_goes_out_as_brotli_or_gzip_by_q_value_and_curl_decodes_either_to_the_plain_bytes() {
     let d = Deployment::new(Backend::Sqlite);
-    d.ca(&["init"]).ok();
-    let dns_port = free_port();
-    let (op, staff) = (
-        d.token("operator", "a@chenxi-shuzhi.cn"),
-        d.token("staff", "staff@seal.test"),
-    );
-    let _server = d.serve_for_applications(dns_port);
-    let (_, site) = d.certify(&op, &staff, dns_port, chenxi_application());
+    let (_server, site) = d.certified_chenxi();
     let url = site["seal_url"].as_str().unwrap();
     // reqwest here has no decompression: it shows the bytes as sent.
     let client = http();

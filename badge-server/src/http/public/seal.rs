@@ -103,20 +103,8 @@ async fn seal(
     let rendered = match state.seals.cached(&key) {
         Some(r) => r,
         None => {
-            // Drawing is CPU-bound: more draws at once than cores only adds blocking
-            // threads (and their allocator arenas, which is where a load spread over
-            // every site used to push resident memory towards 100 MiB).
-            let _permit = state
-                .seal_cache
-                .renders()
-                .acquire()
-                .await
-                .map_err(|e| ca::Error::Config(format!("seal renderer: {e}")))?;
             let seals = state.seals.clone();
-            tokio::task::spawn_blocking(move || seals.get(&key))
-                .await
-                .map_err(|e| ca::Error::Config(format!("seal renderer: {e}")))?
-                .map_err(|e| ca::Error::Config(e.to_string()))?
+            off_workers(&state, move || seals.get(&key)).await?
         }
     };
     served_counter(seal_state).increment(1);
@@ -127,19 +115,9 @@ async fn seal(
     if let Some(c) = coding
         && rendered.encoded(c).is_none()
     {
-        // The first client of the day to take this coding: compress once, off the
-        // async workers and within the drawing permits.
-        let _permit = state
-            .seal_cache
-            .renders()
-            .acquire()
-            .await
-            .map_err(|e| ca::Error::Config(format!("seal renderer: {e}")))?;
+        // The first client of the day to take this coding: compress once.
         let r = rendered.clone();
-        tokio::task::spawn_blocking(move || r.encode(c))
-            .await
-            .map_err(|e| ca::Error::Config(format!("seal encoder: {e}")))?
-            .map_err(|e| ca::Error::Config(e.to_string()))?;
+        off_workers(&state, move || r.encode(c)).await?;
     }
     let (coding, body, etag) = rendered.body(coding);
     let mut h = HeaderMap::with_capacity(7);
@@ -183,6 +161,26 @@ async fn seal(
         StatusCode::OK
     };
     Ok((status, h, body.clone()).into_response())
+}
+
+/// Runs CPU-bound seal work (drawing, compressing) on a blocking thread within the
+/// drawing permits: more at once than cores only adds blocking threads (and their
+/// allocator arenas, which is where a load spread over every site used to push
+/// resident memory towards 100 MiB).
+async fn off_workers<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce() -> Result<T, crate::domain::seal::SealError> + Send + 'static,
+) -> Result<T, AppError> {
+    let _permit = state
+        .seal_cache
+        .renders()
+        .acquire()
+        .await
+        .map_err(|e| ca::Error::Config(format!("seal renderer: {e}")))?;
+    Ok(tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ca::Error::Config(format!("seal renderer: {e}")))?
+        .map_err(|e| ca::Error::Config(e.to_string()))?)
 }
 
 /// Whether `host` is this server's own public host (parsed only on the copy path).
