@@ -478,6 +478,38 @@ const TEXT_WIDTH: f32 = 116.0;
 pub struct SealRenderer {
     font: skrifa::FontRef<'static>,
     cache: Mutex<Cache>,
+    /// Each glyph's path data once per size: a seal is then put together from
+    /// strings instead of drawing outlines, which is what lets a load spread over
+    /// every site be served without a drawing per request.
+    glyphs: Mutex<Glyphs>,
+}
+
+/// Glyph outlines by glyph and size (in hundredths of a pixel), bounded by
+/// [`GLYPH_CACHE_BYTES`].
+#[derive(Default)]
+struct Glyphs {
+    map: HashMap<(u32, u32), Arc<Glyph>>,
+    bytes: usize,
+}
+
+/// Glyph path data kept at once. A glyph is some 100–600 bytes: this holds the
+/// seal's own words, the digits of the date and thousands of domain letters at the
+/// few sizes long domains shrink to.
+const GLYPH_CACHE_BYTES: usize = 4 << 20;
+
+/// One glyph at one size, as [`GridPen`] writes it in the glyph's own frame.
+#[derive(Debug)]
+struct Glyph {
+    /// Where its first contour starts, relative to its origin (`None`: no outline,
+    /// like a space).
+    first: Option<(i32, i32)>,
+    /// The commands after that first move (relative, so the same wherever the glyph
+    /// stands).
+    body: Box<str>,
+    /// The current point after its last command, relative to its origin.
+    end: (i32, i32),
+    /// How far the pen moves on, in grid units.
+    advance: f32,
 }
 
 #[derive(Default)]
@@ -500,6 +532,7 @@ impl SealRenderer {
         Ok(SealRenderer {
             font,
             cache: Mutex::default(),
+            glyphs: Mutex::default(),
         })
     }
 
@@ -642,7 +675,8 @@ impl SealRenderer {
     }
 
     /// Appends the path data of `line` set from (`x`, `baseline`) in CSS pixels,
-    /// in grid units ([`GRID`] per pixel).
+    /// in grid units ([`GRID`] per pixel), from the glyph cache: the first glyph
+    /// moves absolutely, each next one relatively from where the last one ended.
     fn outline(
         &self,
         line: &Line<'_>,
@@ -651,39 +685,83 @@ impl SealRenderer {
         out: &mut String,
     ) -> Result<(), SealError> {
         let map = self.font.charmap();
-        let outlines = self.font.outline_glyphs();
-        let scale = line.size * GRID;
-        let metrics = self.font.glyph_metrics(
-            skrifa::instance::Size::new(scale),
-            skrifa::instance::LocationRef::default(),
-        );
-        let settings = || {
-            skrifa::outline::DrawSettings::unhinted(
-                skrifa::instance::Size::new(scale),
-                skrifa::instance::LocationRef::default(),
-            )
-        };
-        let mut pen = GridPen {
-            out,
-            at: (0, 0),
-            start: (0, 0),
-            origin: (0, 0),
-            last: None,
-            begun: false,
-        };
+        let size_key = (line.size * 100.0).round() as u32;
+        let mut pen = GridPen::new(out);
         let mut advance = x * GRID;
         let baseline = (baseline * GRID).round() as i32;
         for c in line.text.chars() {
             let Some(gid) = map.map(c) else { continue };
-            pen.origin = (advance.round() as i32, baseline);
-            if let Some(glyph) = outlines.get(gid) {
-                glyph
-                    .draw(settings(), &mut pen)
-                    .map_err(|e| SealError::Raster(format!("glyph {c:?}: {e}")))?;
+            let glyph = self.glyph(gid, size_key, line.size, c)?;
+            let origin = (advance.round() as i32, baseline);
+            if let Some(first) = glyph.first {
+                pen.move_to_point((origin.0 + first.0, origin.1 + first.1));
+                pen.out.push_str(&glyph.body);
+                pen.at = (origin.0 + glyph.end.0, origin.1 + glyph.end.1);
             }
-            advance += metrics.advance_width(gid).unwrap_or(scale);
+            advance += glyph.advance;
         }
         Ok(())
+    }
+
+    /// Glyph `gid` at `size` (CSS pixels; `size_key` in hundredths), drawn on the
+    /// first use and kept.
+    fn glyph(
+        &self,
+        gid: skrifa::GlyphId,
+        size_key: u32,
+        size: f32,
+        c: char,
+    ) -> Result<Arc<Glyph>, SealError> {
+        let key = (gid.to_u32(), size_key);
+        if let Some(g) = self
+            .glyphs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .map
+            .get(&key)
+        {
+            return Ok(g.clone());
+        }
+        let scale = size * GRID;
+        let skrifa_size = skrifa::instance::Size::new(scale);
+        let location = skrifa::instance::LocationRef::default();
+        let advance = self
+            .font
+            .glyph_metrics(skrifa_size, location)
+            .advance_width(gid)
+            .unwrap_or(scale);
+        let mut body = String::new();
+        let mut pen = GridPen::new(&mut body);
+        // Drawn in its own frame: the first move is made relative to the origin and
+        // kept apart, so that the rest reads the same wherever the glyph stands.
+        pen.begun = true;
+        if let Some(outline) = self.font.outline_glyphs().get(gid) {
+            outline
+                .draw(
+                    skrifa::outline::DrawSettings::unhinted(skrifa_size, location),
+                    &mut pen,
+                )
+                .map_err(|e| SealError::Raster(format!("glyph {c:?}: {e}")))?;
+        }
+        let (first, end) = (pen.first, pen.at);
+        let body = match first {
+            Some((_, from)) => body[from..].into(),
+            None => Box::from(""),
+        };
+        let glyph = Arc::new(Glyph {
+            first: first.map(|(p, _)| p),
+            body,
+            end,
+            advance,
+        });
+        let mut glyphs = self.glyphs.lock().unwrap_or_else(PoisonError::into_inner);
+        let cost = glyph.body.len() + 64;
+        if glyphs.bytes + cost > GLYPH_CACHE_BYTES {
+            *glyphs = Glyphs::default();
+        }
+        glyphs.bytes += cost;
+        glyphs.map.insert(key, glyph.clone());
+        Ok(glyph)
     }
 }
 
@@ -706,6 +784,39 @@ struct GridPen<'a> {
     last: Option<char>,
     /// Whether anything was written (the first move is absolute).
     begun: bool,
+    /// The first move's point and where the commands after it begin in `out`.
+    first: Option<((i32, i32), usize)>,
+}
+
+impl<'a> GridPen<'a> {
+    /// A pen at the origin that has written nothing.
+    fn new(out: &'a mut String) -> Self {
+        GridPen {
+            out,
+            at: (0, 0),
+            start: (0, 0),
+            origin: (0, 0),
+            last: None,
+            begun: false,
+            first: None,
+        }
+    }
+
+    /// Starts a subpath at `p` (grid units): absolute the first time, relative after.
+    fn move_to_point(&mut self, p: (i32, i32)) {
+        if self.begun {
+            self.command('m', &[p]);
+        } else {
+            self.out.push_str(&format!("M{} {}", p.0, p.1));
+            self.last = Some('M');
+            self.at = p;
+            self.begun = true;
+        }
+        self.start = p;
+        if self.first.is_none() {
+            self.first = Some((p, self.out.len()));
+        }
+    }
 }
 
 impl GridPen<'_> {
@@ -755,15 +866,7 @@ impl GridPen<'_> {
 impl skrifa::outline::OutlinePen for GridPen<'_> {
     fn move_to(&mut self, x: f32, y: f32) {
         let p = self.point(x, y);
-        if self.begun {
-            self.command('m', &[p]);
-        } else {
-            self.out.push_str(&format!("M{} {}", p.0, p.1));
-            self.last = Some('M');
-            self.at = p;
-            self.begun = true;
-        }
-        self.start = p;
+        self.move_to_point(p);
     }
 
     fn line_to(&mut self, x: f32, y: f32) {

@@ -54,11 +54,36 @@ impl SiteStatus {
     /// verifier, another replica) or the certificate's expiry shows at once, with no
     /// site row to keep in step; otherwise the row's own status.
     pub fn shown(self, certificate: Option<&CertificateRecord>, now: i64) -> SiteStatus {
+        self.shown_with(certificate.map(CertificateState::of), now)
+    }
+
+    /// [`SiteStatus::shown`] from the few facts of the certificate that decide it (what
+    /// the seal cache keeps, so that an expiry shows without a database read).
+    pub fn shown_with(self, certificate: Option<CertificateState>, now: i64) -> SiteStatus {
         match certificate {
-            Some(c) if c.on_hold() => SiteStatus::Suspended,
-            Some(c) if c.revocation().is_some() => SiteStatus::Revoked,
+            Some(c) if c.revocation.is_some_and(|r| r.on_hold()) => SiteStatus::Suspended,
+            Some(c) if c.revocation.is_some() => SiteStatus::Revoked,
             Some(c) if c.not_after < now => SiteStatus::Expired,
             _ => self,
+        }
+    }
+}
+
+/// What of a site's certificate decides the status the site shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CertificateState {
+    /// Its revocation or hold, if any.
+    pub revocation: Option<ca::revocation::Revocation>,
+    /// Unix seconds after which it has expired.
+    pub not_after: i64,
+}
+
+impl CertificateState {
+    /// The state of a stored certificate.
+    pub fn of(c: &CertificateRecord) -> Self {
+        CertificateState {
+            revocation: c.revocation(),
+            not_after: c.not_after,
         }
     }
 }

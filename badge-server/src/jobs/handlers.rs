@@ -87,6 +87,8 @@ pub struct Purged {
     pub seal_copies: u64,
     /// Daily counts of seals fetched without a `Referer`, older than 30 days.
     pub no_referer_days: u64,
+    /// Seal changes older than an hour.
+    pub seal_changes: u64,
 }
 
 /// Deletes, as of `now`, what no one reads again. Pending and running jobs, live
@@ -104,6 +106,7 @@ pub async fn purge(db: &ca::db::Database, now: i64) -> Result<Purged, AppError> 
             copies_any: now - 90 * 86_400,
             copy_confirm_hours: crate::service::seals::CONFIRM_HOURS,
             no_referer_day: now.div_euclid(86_400) - 30,
+            seal_changes: now - 3_600,
         },
     )
     .await?;
@@ -113,6 +116,7 @@ pub async fn purge(db: &ca::db::Database, now: i64) -> Result<Purged, AppError> 
         email_tokens: counts[2],
         seal_copies: counts[3],
         no_referer_days: counts[4],
+        seal_changes: counts[5],
     })
 }
 

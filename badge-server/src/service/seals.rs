@@ -1,25 +1,60 @@
-//! What the seal endpoint keeps between requests: each site's facts for a second (so a
-//! revocation shows within [`FRESHNESS`] on every replica), the copied-seal sightings
-//! waiting to be written, and the permits of seal drawing.
+//! What the seal endpoint keeps between requests: each site's facts until the
+//! database says they changed (so a revocation made anywhere shows on every replica
+//! within [`CHANGE_POLL`] and a read, without a database read per request), the
+//! copied-seal sightings waiting to be written, and the permits of seal drawing.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use ca::db::Database;
 use ca::identity::Domain;
 
+use crate::domain::site::{CertificateState, SiteStatus};
 use crate::error::AppError;
 use crate::service::Services;
+use crate::store::seal_changes;
 use crate::store::seal_copies::{self, Sightings};
 
-/// How long site facts are reused before the database is asked again.
-pub const FRESHNESS: Duration = Duration::from_secs(1);
+/// How often each replica asks the database which sites changed. A revocation shows
+/// on every replica's seal within this and one read (the bound is 1 s).
+pub const CHANGE_POLL: Duration = Duration::from_millis(200);
 
-/// Site facts held at once. Facts live for [`FRESHNESS`], so this only needs to
-/// cover the distinct sites asked for within one second; it bounds memory when a
-/// load is spread over every site.
-const MAX_FACTS: usize = 20_000;
+/// Without a successful poll for this long, cached facts are not trusted: each
+/// request reads the database (and fails when it cannot) rather than vouch for a site
+/// that may have been revoked meanwhile.
+const POLL_TRUST: Duration = Duration::from_secs(2);
+
+/// Facts are read again after this even when no change named them: a safety net for
+/// a change the triggers of `seal_changes` do not see (a table edited by hand).
+const MAX_AGE: Duration = Duration::from_secs(300);
+
+/// How long an unknown site id stays known to be unknown; kept apart from the facts
+/// of real sites so that made-up ids cannot push those out.
+const UNKNOWN_FRESHNESS: Duration = Duration::from_secs(1);
+
+/// Site facts held at once: every certified site of a large deployment (a fact is a
+/// few hundred bytes: 100,000 sites take some 30 MiB). Past it the map starts over.
+const MAX_FACTS: usize = 200_000;
+
+/// Unknown site ids held at once (made-up ids are unbounded).
+const MAX_UNKNOWN: usize = 10_000;
+
+/// Change ids the poller waits for (a PostgreSQL sequence hands out ids in one order
+/// and transactions commit in another: a lower id can appear after a higher one).
+const MAX_GAPS: usize = 10_000;
+
+/// How long a missing change id is waited for before it is taken for a rolled-back
+/// transaction.
+const GAP_WAIT: Duration = Duration::from_secs(60);
+
+/// Changes read per poll; more wait for the next.
+const CHANGES_PER_POLL: i64 = 10_000;
+
+/// Polls for which an eviction is remembered, to refuse caching a read that began
+/// before it (longer than any read takes).
+const RECENT_POLLS: u64 = 100;
 
 /// Copied-seal hosts kept on record per site. Anyone can send a seal request with
 /// a made-up `Referer`; without a cap each one would be a new row for ever. A
@@ -39,22 +74,45 @@ const MAX_PENDING_COPIES: usize = 10_000;
 /// What a seal needs to know about a site.
 #[derive(Debug)]
 pub struct SiteFacts {
-    /// The site's status, its certificate's.
-    pub status: crate::domain::site::SiteStatus,
+    /// The site row's own status.
+    row_status: SiteStatus,
+    /// Its certificate's revocation and expiry.
+    certificate: Option<CertificateState>,
     /// The domains its certificate covers.
     pub domains: Vec<Domain>,
     /// The first domain as the seal shows it.
     pub shown: Arc<str>,
 }
 
-/// Facts (or their absence: an unknown site) and when they were read.
-type Fresh = (Instant, Option<Arc<SiteFacts>>);
+impl SiteFacts {
+    /// The status the site shows at `now` (an expiry shows without a new read).
+    pub fn status(&self, now: i64) -> SiteStatus {
+        self.row_status.shown_with(self.certificate, now)
+    }
+}
 
-/// Site facts by site id, each with the time it was read, and the copies seen
-/// since the last flush.
+/// The facts of known sites and of ids known to be unknown, each with when it was
+/// read, and the sites evicted in recent polls (by poll number).
+#[derive(Debug, Default)]
+struct Facts {
+    known: HashMap<String, (Instant, Arc<SiteFacts>)>,
+    unknown: HashMap<String, Instant>,
+    evicted: HashMap<String, u64>,
+}
+
+/// Site facts by site id, the copies seen since the last flush, and the drawing
+/// permits.
 #[derive(Debug)]
 pub struct SealCache {
-    facts: Mutex<HashMap<String, Fresh>>,
+    facts: Mutex<Facts>,
+    /// Polls of `seal_changes` done; 0 until the first one has set the cursor (facts
+    /// read before it are used but not kept).
+    polls: AtomicU64,
+    /// When this cache was made: the origin of `polled`.
+    born: Instant,
+    /// When the last poll succeeded, in milliseconds after `born` plus one (0: never);
+    /// an atomic because every request reads it.
+    polled: AtomicU64,
     copies: Mutex<HashMap<(String, String), Sightings>>,
     /// Certified seals fetched without a `Referer` since the last flush, by site.
     no_referer: Mutex<HashMap<String, i64>>,
@@ -68,6 +126,9 @@ impl Default for SealCache {
         let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         SealCache {
             facts: Mutex::default(),
+            polls: AtomicU64::new(0),
+            born: Instant::now(),
+            polled: AtomicU64::new(0),
             copies: Mutex::default(),
             no_referer: Mutex::default(),
             renders: tokio::sync::Semaphore::new(2 * cores),
@@ -76,8 +137,8 @@ impl Default for SealCache {
 }
 
 impl SealCache {
-    /// What the seal of `site` shows (`None`: no such site), from the cache when read
-    /// within [`FRESHNESS`].
+    /// What the seal of `site` shows (`None`: no such site), from the cache while no
+    /// change has named the site.
     pub async fn facts(
         &self,
         state: &Services,
@@ -86,12 +147,15 @@ impl SealCache {
         if let Some(f) = self.get(site) {
             return Ok(f);
         }
-        let facts = match crate::service::sites::site_certificate(&state.db, site).await {
-            Ok(sc) => {
-                let domains: Vec<Domain> = sc
-                    .certificate
-                    .map(|c| serde_json::from_str::<Vec<String>>(&c.domains).unwrap_or_default())
-                    .unwrap_or_default()
+        let began = self.polls.load(Ordering::SeqCst);
+        let facts = crate::store::sites::seal_row(&state.db, site)
+            .await?
+            .map(|row| {
+                let (domains, certificate) = match row.certificate {
+                    Some((domains, c)) => (domains, Some(c)),
+                    None => (Vec::new(), None),
+                };
+                let domains: Vec<Domain> = domains
                     .iter()
                     .filter_map(|d| Domain::parse(d).ok())
                     .collect();
@@ -99,16 +163,14 @@ impl SealCache {
                     .first()
                     .map(|d| state.seals.display_domain(d))
                     .unwrap_or_default();
-                Some(Arc::new(SiteFacts {
-                    status: sc.status,
+                Arc::new(SiteFacts {
+                    row_status: row.status,
+                    certificate,
                     domains,
                     shown: shown.into(),
-                }))
-            }
-            Err(AppError::NotFound) => None,
-            Err(e) => return Err(e),
-        };
-        self.put(site, facts.clone());
+                })
+            });
+        self.put(site, facts.clone(), began);
         Ok(facts)
     }
 
@@ -117,24 +179,117 @@ impl SealCache {
         &self.renders
     }
 
-    fn get(&self, site: &str) -> Option<Option<Arc<SiteFacts>>> {
-        let map = self.facts.lock().unwrap_or_else(PoisonError::into_inner);
-        map.get(site)
-            .filter(|(at, _)| at.elapsed() < FRESHNESS)
-            .map(|(_, f)| f.clone())
+    fn trusted(&self) -> bool {
+        match self.polled.load(Ordering::Relaxed) {
+            0 => false,
+            at => self.millis().saturating_sub(at - 1) < POLL_TRUST.as_millis() as u64,
+        }
     }
 
-    fn put(&self, site: &str, facts: Option<Arc<SiteFacts>>) {
+    fn millis(&self) -> u64 {
+        u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn mark_polled(&self) {
+        self.polled.store(self.millis() + 1, Ordering::Relaxed);
+    }
+
+    fn get(&self, site: &str) -> Option<Option<Arc<SiteFacts>>> {
+        let map = self.facts.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((at, f)) = map.known.get(site) {
+            return (at.elapsed() < MAX_AGE && self.trusted()).then(|| Some(f.clone()));
+        }
+        map.unknown
+            .get(site)
+            .filter(|at| at.elapsed() < UNKNOWN_FRESHNESS)
+            .map(|_| None)
+    }
+
+    /// Keeps facts read from a poll number `began` on, unless a change named the site
+    /// since (the read may have missed it) or the poller has not started.
+    fn put(&self, site: &str, facts: Option<Arc<SiteFacts>>, began: u64) {
         let mut map = self.facts.lock().unwrap_or_else(PoisonError::into_inner);
-        if map.len() >= MAX_FACTS {
-            // Entries older than FRESHNESS are never used again; only a load of more
-            // than MAX_FACTS distinct sites a second starts over.
-            map.retain(|_, (at, _)| at.elapsed() < FRESHNESS);
-            if map.len() >= MAX_FACTS {
-                map.clear();
+        let polls = self.polls.load(Ordering::SeqCst);
+        if began == 0
+            || began + RECENT_POLLS <= polls
+            || map.evicted.get(site).is_some_and(|p| *p >= began)
+        {
+            return;
+        }
+        let now = Instant::now();
+        match facts {
+            Some(f) => {
+                if map.known.len() >= MAX_FACTS {
+                    map.known.clear();
+                }
+                map.unknown.remove(site);
+                map.known.insert(site.to_string(), (now, f));
+            }
+            None => {
+                if map.unknown.len() >= MAX_UNKNOWN {
+                    map.unknown.clear();
+                }
+                map.known.remove(site);
+                map.unknown.insert(site.to_string(), now);
             }
         }
-        map.insert(site.to_string(), (Instant::now(), facts));
+    }
+
+    /// Forgets the facts of `sites` (named by changes in poll `poll`), or of every
+    /// site when the changes could not be followed.
+    fn evict(&self, sites: &[String], all: bool, poll: u64) {
+        let mut map = self.facts.lock().unwrap_or_else(PoisonError::into_inner);
+        if all {
+            map.known.clear();
+            map.unknown.clear();
+        }
+        for site in sites {
+            map.known.remove(site);
+            map.unknown.remove(site);
+            map.evicted.insert(site.clone(), poll);
+        }
+        if poll.is_multiple_of(RECENT_POLLS) {
+            map.evicted.retain(|_, p| *p + RECENT_POLLS > poll);
+        }
+    }
+
+    /// Follows `seal_changes` every [`CHANGE_POLL`] until the process ends, forgetting
+    /// the facts of each site a change names.
+    pub async fn run_change_feed(self: Arc<Self>, db: Database) {
+        let mut cursor: Option<ChangeCursor> = None;
+        let mut tick = tokio::time::interval(CHANGE_POLL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match self.poll_changes(&db, &mut cursor).await {
+                Ok(()) => self.mark_polled(),
+                Err(e) => tracing::warn!(error = %e, "could not read seal changes"),
+            }
+        }
+    }
+
+    /// One poll: the first sets the cursor at the newest change (the cache is empty
+    /// then); later ones evict what changed since.
+    async fn poll_changes(
+        &self,
+        db: &Database,
+        cursor: &mut Option<ChangeCursor>,
+    ) -> Result<(), AppError> {
+        let Some(c) = cursor else {
+            *cursor = Some(ChangeCursor::new(seal_changes::latest(db).await?));
+            self.polls.store(1, Ordering::SeqCst);
+            return Ok(());
+        };
+        let mut rows = seal_changes::after(db, c.last, CHANGES_PER_POLL).await?;
+        if !c.gaps.is_empty() {
+            let waiting: Vec<i64> = c.gaps.keys().copied().collect();
+            rows.extend(seal_changes::among(db, &waiting).await?);
+        }
+        let step = c.advance(rows, Instant::now());
+        let poll = self.polls.load(Ordering::SeqCst);
+        self.evict(&step.sites, step.lost_track, poll);
+        self.polls.store(poll + 1, Ordering::SeqCst);
+        Ok(())
     }
 
     /// Notes that `host`, not one of the site's domains, showed its seal.
@@ -237,8 +392,174 @@ impl SealCache {
     }
 }
 
+/// Where the poller stands in `seal_changes`: the highest id seen, and lower ids not
+/// seen yet (their transactions may still commit).
+#[derive(Debug)]
+struct ChangeCursor {
+    last: i64,
+    gaps: BTreeMap<i64, Instant>,
+}
+
+/// What one poll found.
+#[derive(Debug, Default, PartialEq)]
+struct Step {
+    /// Sites named by new changes.
+    sites: Vec<String>,
+    /// Too many ids were missing to wait for each: every fact must go.
+    lost_track: bool,
+}
+
+impl ChangeCursor {
+    fn new(last: i64) -> Self {
+        ChangeCursor {
+            last,
+            gaps: BTreeMap::new(),
+        }
+    }
+
+    /// Takes the changes read (after `last`, and among the gaps) and says which
+    /// sites they name; ids skipped on the way become gaps, gaps older than
+    /// [`GAP_WAIT`] are given up.
+    fn advance(&mut self, mut rows: Vec<(i64, String)>, now: Instant) -> Step {
+        rows.sort_unstable_by_key(|r| r.0);
+        rows.dedup_by_key(|r| r.0);
+        let mut step = Step::default();
+        for (id, site) in rows {
+            if id > self.last {
+                let skipped = id - self.last - 1;
+                if skipped as usize + self.gaps.len() > MAX_GAPS {
+                    step.lost_track = true;
+                    self.gaps.clear();
+                } else {
+                    for g in self.last + 1..id {
+                        self.gaps.insert(g, now);
+                    }
+                }
+                self.last = id;
+            } else if self.gaps.remove(&id).is_none() {
+                continue;
+            }
+            step.sites.push(site);
+        }
+        self.gaps
+            .retain(|_, at| now.saturating_duration_since(*at) < GAP_WAIT);
+        step
+    }
+}
+
 /// How often the seal of `site` was fetched without a `Referer` in the seven days up
 /// to `now` (the operator portal asks for a new snippet past a threshold).
 pub async fn no_referer_week(state: &Services, site: &str, now: i64) -> Result<i64, AppError> {
     crate::store::seal_fetches::no_referer_since(&state.db, site, now.div_euclid(86_400) - 6).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(ids: &[(i64, &str)]) -> Vec<(i64, String)> {
+        ids.iter().map(|(i, s)| (*i, s.to_string())).collect()
+    }
+
+    #[test]
+    fn a_change_committed_late_with_a_lower_id_is_still_seen() {
+        let t0 = Instant::now();
+        let mut c = ChangeCursor::new(10);
+        // Id 11 is still in flight when 12 commits.
+        let step = c.advance(rows(&[(12, "s_b")]), t0);
+        assert_eq!(step.sites, ["s_b"]);
+        assert_eq!(c.gaps.keys().copied().collect::<Vec<_>>(), [11]);
+        // Read again (by `after`) it is not news; found among the gaps it is.
+        let step = c.advance(rows(&[(11, "s_a"), (12, "s_b")]), t0);
+        assert_eq!(step.sites, ["s_a"]);
+        assert!(c.gaps.is_empty());
+        assert_eq!(c.last, 12);
+    }
+
+    #[test]
+    fn a_gap_is_given_up_after_a_while_and_too_many_lose_track() {
+        let t0 = Instant::now();
+        let mut c = ChangeCursor::new(0);
+        c.advance(rows(&[(3, "s_a")]), t0);
+        assert_eq!(c.gaps.len(), 2);
+        let step = c.advance(Vec::new(), t0 + GAP_WAIT);
+        assert_eq!(step, Step::default());
+        assert!(
+            c.gaps.is_empty(),
+            "rolled-back ids are not waited for for ever"
+        );
+        let step = c.advance(rows(&[(10 + MAX_GAPS as i64 + 2, "s_b")]), t0);
+        assert!(step.lost_track, "a jump past MAX_GAPS forgets every fact");
+        assert_eq!(step.sites, ["s_b"]);
+        assert!(c.gaps.is_empty());
+    }
+
+    fn facts() -> Arc<SiteFacts> {
+        Arc::new(SiteFacts {
+            row_status: SiteStatus::Certified,
+            certificate: None,
+            domains: Vec::new(),
+            shown: "chenxi-shuzhi.cn".into(),
+        })
+    }
+
+    fn trusted_cache() -> SealCache {
+        let cache = SealCache::default();
+        cache.polls.store(1, Ordering::SeqCst);
+        cache.mark_polled();
+        cache
+    }
+
+    #[test]
+    fn facts_are_kept_until_a_change_names_the_site() {
+        let cache = trusted_cache();
+        cache.put("s_a", Some(facts()), 1);
+        cache.put("s_b", Some(facts()), 1);
+        assert!(matches!(cache.get("s_a"), Some(Some(_))));
+        cache.evict(&["s_a".to_string()], false, 1);
+        cache.polls.store(2, Ordering::SeqCst);
+        assert!(cache.get("s_a").is_none(), "a changed site is read again");
+        assert!(matches!(cache.get("s_b"), Some(Some(_))));
+    }
+
+    #[test]
+    fn a_read_that_began_before_an_eviction_is_not_kept() {
+        let cache = trusted_cache();
+        // A request starts reading s_a in poll 1; the poller evicts s_a in poll 1
+        // (the change committed after the read), then the read comes back.
+        let began = cache.polls.load(Ordering::SeqCst);
+        cache.evict(&["s_a".to_string()], false, 1);
+        cache.polls.store(2, Ordering::SeqCst);
+        cache.put("s_a", Some(facts()), began);
+        assert!(cache.get("s_a").is_none(), "stale facts must not be kept");
+        // A read begun after the eviction is kept.
+        cache.put("s_a", Some(facts()), 2);
+        assert!(matches!(cache.get("s_a"), Some(Some(_))));
+    }
+
+    #[test]
+    fn nothing_is_trusted_before_the_first_poll_or_when_polls_stop() {
+        let cache = SealCache::default();
+        cache.put("s_a", Some(facts()), 0);
+        assert!(cache.get("s_a").is_none(), "read before the cursor was set");
+        let cache = trusted_cache();
+        cache.put("s_a", Some(facts()), 1);
+        cache.polled.store(1, Ordering::Relaxed);
+        std::thread::sleep(POLL_TRUST);
+        assert!(
+            cache.get("s_a").is_none(),
+            "no poll for POLL_TRUST: read again"
+        );
+    }
+
+    #[test]
+    fn made_up_site_ids_do_not_push_out_real_facts() {
+        let cache = trusted_cache();
+        cache.put("s_real", Some(facts()), 1);
+        for i in 0..MAX_UNKNOWN + 10 {
+            cache.put(&format!("s_fake{i}"), None, 1);
+        }
+        assert!(matches!(cache.get("s_real"), Some(Some(_))));
+        assert!(cache.facts.lock().unwrap().unknown.len() <= MAX_UNKNOWN);
+    }
 }

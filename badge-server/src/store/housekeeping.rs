@@ -27,12 +27,14 @@ pub struct Cutoffs {
     pub copy_confirm_hours: i64,
     /// Counts of seals fetched without a `Referer` on unix days before this.
     pub no_referer_day: i64,
+    /// Seal changes (`seal_changes`) made before this; every replica has long read them.
+    pub seal_changes: i64,
 }
 
 /// Rows deleted per table, in the order jobs, sessions, e-mail links, seal copies,
-/// counts of seals fetched without a `Referer`.
-pub async fn purge(db: &Database, c: &Cutoffs) -> Result<[u64; 5], AppError> {
-    let statements: [(&str, &[i64]); 5] = [
+/// counts of seals fetched without a `Referer`, seal changes.
+pub async fn purge(db: &Database, c: &Cutoffs) -> Result<[u64; 6], AppError> {
+    let statements: [(&str, &[i64]); 6] = [
         (
             "DELETE FROM jobs WHERE (done_at IS NOT NULL AND done_at < $1) \
              OR (failed_at IS NOT NULL AND failed_at < $2)",
@@ -51,9 +53,10 @@ pub async fn purge(db: &Database, c: &Cutoffs) -> Result<[u64; 5], AppError> {
             "DELETE FROM seal_no_referer WHERE day < $1",
             &[c.no_referer_day],
         ),
+        ("DELETE FROM seal_changes WHERE at < $1", &[c.seal_changes]),
     ];
     let mut tx = db.begin().await?;
-    let mut counts = [0u64; 5];
+    let mut counts = [0u64; 6];
     for (count, (sql, binds)) in counts.iter_mut().zip(statements) {
         *count = on_tx!(&mut tx, |conn| {
             let mut q = sqlx::query(sql);

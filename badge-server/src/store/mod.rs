@@ -8,6 +8,7 @@ pub mod complaints;
 pub mod health;
 pub mod housekeeping;
 pub mod jobs;
+pub mod seal_changes;
 pub mod seal_copies;
 pub mod seal_fetches;
 pub mod sessions;

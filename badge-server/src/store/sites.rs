@@ -9,7 +9,7 @@ use ca::profile::SiteIdentity;
 use ca::{on_pool, on_tx};
 use verifier::icp::Filings;
 
-use crate::domain::site::{PAGE_SIZE, SiteRecord, SiteStatus};
+use crate::domain::site::{CertificateState, PAGE_SIZE, SiteRecord, SiteStatus};
 use crate::error::AppError;
 
 /// Creates or updates the organization of `identity` (by USCC): its row id.
@@ -178,6 +178,54 @@ pub async fn get(db: &Database, site: &str) -> Result<SiteRecord, AppError> {
         id: row.id,
         certificate_id: row.certificate_id,
     })
+}
+
+/// What a site's seal shows, read in one statement without the certificate's DER:
+/// the row's status, and its certificate's domains (primary first) and state.
+#[derive(Debug)]
+pub struct SealRow {
+    /// The row's own status.
+    pub status: SiteStatus,
+    /// The certified domains and the certificate's state, once issued.
+    pub certificate: Option<(Vec<String>, CertificateState)>,
+}
+
+/// The seal's facts of `site`, `None` for an unknown site.
+pub async fn seal_row(db: &Database, site: &str) -> Result<Option<SealRow>, AppError> {
+    type Raw = (
+        String,
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+    );
+    let row: Option<Raw> = on_pool!(db, |p| sqlx::query_as(
+        "SELECT s.status, c.domains, c.not_after, r.revoked_at, r.reason FROM sites s \
+         LEFT JOIN certificates c ON c.id = s.certificate_id \
+         LEFT JOIN revocations r ON r.certificate_id = c.id WHERE s.id = $1"
+    )
+    .bind(site)
+    .fetch_optional(p)
+    .await?);
+    let Some((status, domains, not_after, revoked_at, reason)) = row else {
+        return Ok(None);
+    };
+    let certificate = match (domains, not_after) {
+        (Some(domains), Some(not_after)) => Some((
+            serde_json::from_str(&domains).unwrap_or_default(),
+            CertificateState {
+                revocation: revoked_at
+                    .zip(reason)
+                    .map(|(at, code)| ca::revocation::Revocation { at, code }),
+                not_after,
+            },
+        )),
+        _ => None,
+    };
+    Ok(Some(SealRow {
+        status: status.parse()?,
+        certificate,
+    }))
 }
 
 /// The operator of a site (none for sites from before accounts); 404 for an unknown

@@ -55,11 +55,19 @@ pub(crate) async fn app_state(dir: &Path, db_url: &str, extra: &[&str]) -> AppSt
     let db = s.common.database().await.unwrap();
     let ca = Arc::new(s.common.open_ca(db.clone()).await.unwrap());
     ca.claim_serial_prefix().await.unwrap();
-    AppState::build(
+    let state = AppState::build(
         &s,
-        badge_server::service::Services::build(&s, db, ca, badge_server::app::job_registry())
-            .unwrap(),
-    )
+        badge_server::service::Services::build(
+            &s,
+            db.clone(),
+            ca,
+            badge_server::app::job_registry(),
+        )
+        .unwrap(),
+    );
+    // As `serve` does: the seal cache keeps facts while it follows the changes.
+    tokio::spawn(state.seal_cache.clone().run_change_feed(db));
+    state
 }
 
 /// An application of `operator` for the fixture organization and `domain`, left

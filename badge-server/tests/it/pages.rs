@@ -1191,7 +1191,8 @@ async fn a_certified_seal_fetched_without_a_referer_asks_to_check_the_address_ba
             )
             .await
             .unwrap();
-        tokio::time::sleep(badge_server::service::seals::FRESHNESS).await;
+        // The change reaches the cache within a poll and a read.
+        tokio::time::sleep(badge_server::service::seals::CHANGE_POLL * 3).await;
         assert!(
             title(&fetch(None).await).contains("认证已撤销"),
             "{backend:?}"
@@ -1205,5 +1206,81 @@ async fn a_certified_seal_fetched_without_a_referer_asks_to_check_the_address_ba
                 .unwrap(),
             0
         );
+    }
+}
+
+/// The seal cache keeps a site's facts between requests and learns of a change from
+/// the database's own record of it (`seal_changes`, written by triggers): a hold and
+/// its release made by the CA alone (as `ca revoke` does, no server involved) and a
+/// status written straight to the site row (as the verifier does) each reach the
+/// cached seal within a second, on both backends.
+#[tokio::test]
+async fn changes_made_outside_the_server_reach_its_cached_seal_within_a_second() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use badge_server::domain::seal::SealState;
+    use std::time::{Duration, Instant};
+    use tower::ServiceExt;
+
+    for backend in Backend::all() {
+        let w = world(backend).await;
+        let (t, site) = (&w.t, &w.site);
+        let app = badge_server::http::router::build(t.state.clone());
+        let title = || {
+            let app = app.clone();
+            let req = Request::get(format!("/seal/{site}.svg"))
+                .header("referer", "https://chenxi-shuzhi.cn/")
+                .body(Body::empty())
+                .unwrap();
+            async move {
+                let r = app.oneshot(req).await.unwrap();
+                let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+                let svg = String::from_utf8(body.to_vec()).unwrap();
+                svg[svg.find("<title>").unwrap()..svg.find("</title>").unwrap()].to_string()
+            }
+        };
+        let shows = |state: SealState| async move {
+            let t0 = Instant::now();
+            loop {
+                if title().await.contains(state.words().0) {
+                    return t0.elapsed();
+                }
+                assert!(
+                    t0.elapsed() < Duration::from_secs(1),
+                    "{backend:?}: still not {state:?} after a second: {}",
+                    title().await
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        // Cached: read once after the change feed has started.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        shows(SealState::Certified).await;
+
+        let (serial,): (Vec<u8>,) = ca::on_pool!(&t.state.db, |p| sqlx::query_as(
+            "SELECT c.serial FROM certificates c JOIN sites s ON s.certificate_id = c.id \
+             WHERE s.id = $1"
+        )
+        .bind(site)
+        .fetch_one(p)
+        .await
+        .unwrap());
+        let serial = ca::serial::Serial::from_bytes(&serial);
+        let reason = ca::revocation::RevocationReason::CertificateHold;
+        t.state.ca.revoke(&serial, reason, "test").await.unwrap();
+        let held = shows(SealState::Suspended).await;
+        let reason = ca::revocation::RevocationReason::RemoveFromCrl;
+        t.state.ca.revoke(&serial, reason, "test").await.unwrap();
+        let released = shows(SealState::Certified).await;
+        ca::on_pool!(&t.state.db, |p| sqlx::query(
+            "UPDATE sites SET status = 'revoked' WHERE id = $1"
+        )
+        .bind(site)
+        .execute(p)
+        .await
+        .map(drop)
+        .unwrap());
+        let revoked = shows(SealState::Revoked).await;
+        eprintln!("{backend:?}: hold {held:?}, release {released:?}, row {revoked:?}");
     }
 }

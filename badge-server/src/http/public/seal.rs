@@ -1,7 +1,8 @@
 //! `GET /seal/{site}.svg`, `.png` and `@2x.png`: the embedded seal.
 //!
-//! The hot path touches no database: site facts are reused for one second (so a
-//! revocation shows within a second on every replica), rendered bytes come from the
+//! The hot path touches no database: site facts are kept until a change to the site
+//! shows up in `seal_changes` (so a revocation shows within a fraction of a second on
+//! every replica, see [`crate::service::seals`]), rendered bytes come from the
 //! renderer's cache, and a `Referer` host that the certificate does not cover gets the
 //! "not certified for this site" seal and is counted in memory, written to
 //! `seal_copies` for staff by a background flush.
@@ -63,6 +64,7 @@ async fn seal(
     let lang = Lang::parse(q.lang.as_deref()).map_err(AppError::BadRequest)?;
     let size = Size::parse(q.size.as_deref()).map_err(AppError::BadRequest)?;
     let facts = state.seal_cache.facts(&state, site).await?;
+    let now = time::OffsetDateTime::now_utc();
     let referer_host = crate::http::extract::referer::referer_host(&headers);
     let (seal_state, domain) = match &facts {
         None => (SealState::Unknown, Arc::from("—")),
@@ -72,16 +74,22 @@ async fn seal(
                 if is_own_host(&state, host) {
                     // The operator portal's preview: our own pages show the seal as
                     // it stands (a browser cannot send our origin from elsewhere).
-                    (SealState::from_status(f.status), f.shown.clone())
+                    (
+                        SealState::from_status(f.status(now.unix_timestamp())),
+                        f.shown.clone(),
+                    )
                 } else {
                     state.seal_cache.saw_copy(site, host);
                     (SealState::NotThisSite, f.shown.clone())
                 }
             }
-            Some(_) => (SealState::from_status(f.status), f.shown.clone()),
+            Some(_) => (
+                SealState::from_status(f.status(now.unix_timestamp())),
+                f.shown.clone(),
+            ),
             // No page named: a certified seal does not vouch, it asks the visitor to
             // compare the domain with the address bar; bad news is shown as ever.
-            None => match SealState::from_status(f.status) {
+            None => match SealState::from_status(f.status(now.unix_timestamp())) {
                 SealState::Certified => {
                     state.seal_cache.saw_without_referer(site);
                     (SealState::CheckAddress, f.shown.clone())
@@ -93,15 +101,19 @@ async fn seal(
     let key = Seal {
         state: seal_state,
         domain,
-        date: time::OffsetDateTime::now_utc()
-            .to_offset(time::macros::offset!(+8))
-            .date(),
+        date: now.to_offset(time::macros::offset!(+8)).date(),
         lang,
         size,
         format,
     };
     let rendered = match state.seals.cached(&key) {
         Some(r) => r,
+        // An SVG is put together from cached glyph paths in microseconds: on the
+        // worker, as a load spread over every site needs. A PNG is rasterised: off it.
+        None if format == Format::Svg => state
+            .seals
+            .get(&key)
+            .map_err(|e| ca::Error::Config(e.to_string()))?,
         None => {
             let seals = state.seals.clone();
             off_workers(&state, move || seals.get(&key)).await?
@@ -127,7 +139,7 @@ async fn seal(
     );
     // Browsers and shared caches may keep the bytes but must ask again before each
     // use (a 304 when the ETag still matches, which costs us as little as a hit): a
-    // hold or revocation then reaches every visitor within FRESHNESS (1 s), as the
+    // hold or revocation then reaches every visitor within CHANGE_POLL and a read, as the
     // certificate page says. `max-age=60` let a revoked seal stay green for a minute.
     h.insert(
         header::CACHE_CONTROL,
