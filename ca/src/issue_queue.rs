@@ -24,6 +24,8 @@ pub(crate) struct Prepared {
     pub(crate) not_after: OffsetDateTime,
     pub(crate) ocsp: store::OcspAnswers,
     pub(crate) audit_details: serde_json::Value,
+    /// The CRL shard its distribution point names.
+    pub(crate) crl_shard: i64,
 }
 
 impl Prepared {
@@ -42,6 +44,7 @@ impl Prepared {
             der: &self.der,
             sha256: &self.sha256,
             spki_sha256: &self.spki_sha256,
+            crl_shard: self.crl_shard,
         }
     }
 }

@@ -94,6 +94,7 @@ pub async fn revoke(
                 other => other.into(),
             })?;
     notify_same_key_revocations(s, &mut tx, &revoked, now).await?;
+    s.publish_crls_after(&mut tx, now).await?;
     tx.commit().await?;
     Ok(())
 }

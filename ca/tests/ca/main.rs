@@ -12,6 +12,7 @@ use ca::{Ca, CaConfig, KeySource, RevocationReason, SiteIdentity, on_pool};
 use testkit::{Backend, Run, openssl, run};
 
 mod audit;
+mod crl_shards;
 mod init_keys;
 mod issuance;
 mod names_lint;
