@@ -650,12 +650,12 @@ async fn bulk_revoke(args: &Args) -> BoxResult<BulkFigures> {
         let rec = ca::store::certificate_by_serial(ca.db(), issuer, serial)
             .await?
             .ok_or("revoked certificate not found")?;
-        if !shards.contains_key(&rec.crl_shard) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = shards.entry(rec.crl_shard) {
             let crl = ca::store::latest_shard_crl(ca.db(), ca.slug(), rec.crl_shard)
                 .await?
                 .ok_or("shard without a CRL")?;
             largest_shard = largest_shard.max(crl.entries);
-            shards.insert(rec.crl_shard, crl_serials(&crl.der)?);
+            slot.insert(crl_serials(&crl.der)?);
         }
         listed += usize::from(shards[&rec.crl_shard].contains(serial.as_bytes()));
     }

@@ -398,8 +398,8 @@ pub struct Ca {
     pub(crate) own_keys: Vec<Vec<u8>>,
     /// The lease on `instance` in the database, once claimed ([`crate::instance`]).
     pub(crate) serial_lease: crate::instance::SerialLease,
-    /// Issuance sequence numbers reserved for CRL shards ([`crate::crl`]).
-    pub(crate) crl_seq: tokio::sync::Mutex<crate::crl::ShardSequence>,
+    /// Issuance sequence numbers reserved for CRL shards (`crl.rs`).
+    pub(crate) crl_seq: tokio::sync::Mutex<crate::issue_queue::ShardSequence>,
     /// Issuing CAs replaced by `ca rotate-issuing` that still have unexpired
     /// certificates: they sign those certificates' CRLs and OCSP answers, and
     /// nothing else.

@@ -59,7 +59,11 @@ enum Command {
     /// revoke many (`--serials-file`); then publish the CRLs of the shards that changed.
     Revoke {
         /// Serial number in hexadecimal.
-        #[arg(long, required_unless_present = "serials_file", conflicts_with = "serials_file")]
+        #[arg(
+            long,
+            required_unless_present = "serials_file",
+            conflicts_with = "serials_file"
+        )]
         serial: Option<String>,
         /// A file of serial numbers in hexadecimal, one a line (blank lines and
         /// `#` comments are skipped), all revoked for `--reason`, 500 to a
@@ -296,22 +300,24 @@ async fn run(cli: Cli) -> Result<()> {
                     let lines = parse_serials(&text)?;
                     let ca = s.open_ca(s.database().await?).await?;
                     let serials: Vec<Serial> = lines.iter().map(|(_, s)| s.clone()).collect();
-                    let done = ca
-                        .revoke_many(&serials, reason, ACTOR)
-                        .await
-                        .map_err(|e| match e {
-                            Error::UnknownCertificate(hex) => {
-                                let line = lines
-                                    .iter()
-                                    .find(|(_, s)| s.to_hex() == hex)
-                                    .map_or(0, |(n, _)| *n);
-                                Error::InvalidField {
-                                    field: "serials file",
-                                    reason: format!("line {line}: no certificate with serial {hex}"),
+                    let done =
+                        ca.revoke_many(&serials, reason, ACTOR)
+                            .await
+                            .map_err(|e| match e {
+                                Error::UnknownCertificate(hex) => {
+                                    let line = lines
+                                        .iter()
+                                        .find(|(_, s)| s.to_hex() == hex)
+                                        .map_or(0, |(n, _)| *n);
+                                    Error::InvalidField {
+                                        field: "serials file",
+                                        reason: format!(
+                                            "line {line}: no certificate with serial {hex}"
+                                        ),
+                                    }
                                 }
-                            }
-                            other => other,
-                        })?;
+                                other => other,
+                            })?;
                     for r in &done.revoked {
                         for other in &r.also_revoked {
                             println!("{other} {} (same key as {})", r.reason, r.serial);

@@ -36,9 +36,7 @@ pub const CRL_LIFETIME_DAYS: i64 = 7;
 /// Most certificates in one CRL shard: a shard's CRL never lists more.
 pub const CRL_SHARD_SIZE: i64 = 10_000;
 
-/// The shard of certificates issued before CRLs were sharded: their distribution
-/// point is the issuer's one CRL, `{public}/crl/{slug}.crl`.
-pub const LEGACY_SHARD: i64 = -1;
+pub use crate::profile::LEGACY_SHARD;
 
 /// Most issuance sequence numbers a CA reserves from the database at once. It starts
 /// with one (so a `ca issue` process wastes none) and doubles up to this, so a busy
@@ -52,14 +50,6 @@ pub const BULK_REVOCATION_BATCH: usize = 500;
 /// The CRL shard of issuance sequence number `seq` (the first is 1).
 pub fn shard_of_sequence(seq: i64) -> i64 {
     (seq - 1).div_euclid(CRL_SHARD_SIZE)
-}
-
-/// Issuance sequence numbers reserved from the database and not yet used.
-#[derive(Debug, Default)]
-pub(crate) struct ShardSequence {
-    reserved: std::ops::Range<i64>,
-    /// The size of the last reservation.
-    grant: i64,
 }
 
 /// What [`Ca::revoke_key`] did.
@@ -403,8 +393,7 @@ impl Ca {
         store::take_crl_shard(tx, self.issuer_id, shard, this_update.unix_timestamp()).await?;
         let number = store::next_counter(tx, &format!("crl:{}", self.issuer_id)).await?;
         let entries =
-            store::revoked_entries(tx, self.issuer_id, shard, this_update.unix_timestamp())
-                .await?;
+            store::revoked_entries(tx, self.issuer_id, shard, this_update.unix_timestamp()).await?;
         let der = self.build_crl(shard, number, this_update, &entries)?;
         let rec = CrlRecord {
             number,

@@ -80,6 +80,15 @@ pub(crate) async fn store_batch(
     Ok(ids)
 }
 
+/// Issuance sequence numbers (which pick a certificate's CRL shard, `crl.rs`)
+/// reserved from the database and not yet used.
+#[derive(Debug, Default)]
+pub(crate) struct ShardSequence {
+    pub(crate) reserved: std::ops::Range<i64>,
+    /// The size of the last reservation.
+    pub(crate) grant: i64,
+}
+
 /// Group commit: every caller queues its prepared certificate, then whoever gets
 /// the writer lock stores everything queued so far in one transaction and answers
 /// each waiting caller. One caller alone pays one transaction, as before; many

@@ -436,11 +436,16 @@ impl IssuerInfo {
     }
 }
 
+/// The CRL shard of certificates issued before CRLs were sharded
+/// ([`crate::crl`]): their distribution point is the issuer's one CRL,
+/// `{public}/crl/{slug}.crl`.
+pub const LEGACY_SHARD: i64 = -1;
+
 /// Where certificates point relying parties: CRL, OCSP and issuer certificate URLs.
 #[derive(Debug, Clone)]
 pub struct Urls {
     /// The CRL distribution point of the certificates issued before CRLs were
-    /// sharded (`{public}/crl/{slug}.crl`), [`crate::crl::LEGACY_SHARD`]; a shard's
+    /// sharded (`{public}/crl/{slug}.crl`), [`LEGACY_SHARD`]; a shard's
     /// is [`Urls::crl_shard`].
     pub crl: String,
     /// OCSP responder.
@@ -467,7 +472,7 @@ impl Urls {
     /// the legacy shard keeps `{public}/crl/{slug}.crl`): each certificate names its
     /// shard, and the shard's CRL names the same URL as its issuing distribution point.
     pub fn crl_shard(&self, shard: i64) -> String {
-        if shard == crate::crl::LEGACY_SHARD {
+        if shard == LEGACY_SHARD {
             self.crl.clone()
         } else {
             format!("{}/{shard}.crl", self.crl_base)

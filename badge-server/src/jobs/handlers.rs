@@ -132,41 +132,6 @@ pub async fn refresh_job(state: &Services, job: &Job) -> Result<(), JobError> {
     Ok(())
 }
 
-/// Enqueues, inside `tx` (a revocation's), the `crl.publish` run at the end of the
-/// period of `every` seconds that contains `now`: one per period across replicas
-/// (its dedupe key names the period). The first revocation of a period also sets a
-/// timer that wakes this process's worker when the run is due, instead of at its
-/// next poll.
-pub async fn enqueue_crl_publish(
-    tx: &mut ca::db::Tx,
-    now: i64,
-    every: i64,
-) -> Result<(), AppError> {
-    let every = every.max(1);
-    let end = now - now.rem_euclid(every) + every;
-    let queued = queue::enqueue(
-        tx,
-        crate::jobs::kind::CRL_PUBLISH,
-        &serde_json::json!({ "period": end }),
-        end,
-        Some(&format!("{}:{end}", crate::jobs::kind::CRL_PUBLISH)),
-    )
-    .await?;
-    if queued.is_some()
-        && let Ok(handle) = tokio::runtime::Handle::try_current()
-    {
-        let due = std::time::UNIX_EPOCH + std::time::Duration::from_secs(end.max(0) as u64);
-        let wait = due
-            .duration_since(std::time::SystemTime::now())
-            .unwrap_or_default();
-        handle.spawn(async move {
-            tokio::time::sleep(wait).await;
-            queue::wake();
-        });
-    }
-    Ok(())
-}
-
 /// The `crl.publish` job: a new CRL for every shard revocations marked dirty.
 pub async fn crl_publish_job(state: &Services, _job: &Job) -> Result<(), JobError> {
     publish_dirty(&state.ca).await?;

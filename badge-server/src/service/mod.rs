@@ -130,13 +130,13 @@ impl Services {
     }
 
     /// Enqueues, inside a revocation's transaction, the publication of the CRLs it
-    /// changed ([`crate::jobs::handlers::enqueue_crl_publish`]).
+    /// changed ([`sites::enqueue_crl_publish`]).
     pub async fn publish_crls_after(
         &self,
         tx: &mut ca::db::Tx,
         now: i64,
     ) -> Result<(), crate::error::AppError> {
-        crate::jobs::handlers::enqueue_crl_publish(tx, now, self.crl_publish_every).await
+        sites::enqueue_crl_publish(tx, now, self.crl_publish_every).await
     }
 
     /// The public URL's origin (`scheme://host[:port]`), what a same-origin form

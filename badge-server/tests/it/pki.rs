@@ -271,7 +271,7 @@ async fn a_revocation_queues_the_crl_publication_of_its_period_which_lists_it() 
         // More revocations in the same period add no job; the next period's do.
         for now in [run_at - 1, run_at - 1, run_at] {
             let mut tx = db.begin().await.unwrap();
-            badge_server::jobs::handlers::enqueue_crl_publish(&mut tx, now, 1)
+            badge_server::service::sites::enqueue_crl_publish(&mut tx, now, 1)
                 .await
                 .unwrap();
             tx.commit().await.unwrap();
@@ -297,7 +297,10 @@ async fn a_revocation_queues_the_crl_publication_of_its_period_which_lists_it() 
             .await;
         assert_eq!(status, StatusCode::OK, "{backend:?}");
         assert_eq!(headers[header::CONTENT_TYPE], "application/pkix-crl");
-        let stored = ca::store::latest_shard_crl(db, &slug, 0).await.unwrap().unwrap();
+        let stored = ca::store::latest_shard_crl(db, &slug, 0)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(body.as_ref(), stored.der.as_slice());
         for missing in [
             format!("/crl/{slug}/1.crl"),

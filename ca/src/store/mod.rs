@@ -620,18 +620,18 @@ pub async fn reserve_counter(tx: &mut Tx, name: &str, n: i64) -> Result<i64> {
 pub async fn insert_crl(tx: &mut Tx, issuer_id: i64, shard: i64, crl: &CrlRecord) -> Result<()> {
     on_tx!(tx, |c| {
         sqlx::query(
-        "INSERT INTO crls (issuer_id, shard, number, this_update, next_update, entries, der) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)"
-    )
-    .bind(issuer_id)
-    .bind(shard)
-    .bind(crl.number)
-    .bind(crl.this_update)
-    .bind(crl.next_update)
-    .bind(crl.entries)
-    .bind(&crl.der)
-    .execute(&mut *c)
-    .await?;
+            "INSERT INTO crls (issuer_id, shard, number, this_update, next_update, entries, der) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(issuer_id)
+        .bind(shard)
+        .bind(crl.number)
+        .bind(crl.this_update)
+        .bind(crl.next_update)
+        .bind(crl.entries)
+        .bind(&crl.der)
+        .execute(&mut *c)
+        .await?;
         sqlx::query("DELETE FROM crls WHERE issuer_id = $1 AND shard = $2 AND number < $3")
             .bind(issuer_id)
             .bind(shard)
@@ -734,7 +734,8 @@ pub async fn dirty_crl_shards(db: &Database, issuer_id: i64) -> Result<Vec<(i64,
 /// publisher's next statement) or after (and leaves the shard dirty again). Clears
 /// the mark and records the publication time.
 pub async fn take_crl_shard(tx: &mut Tx, issuer_id: i64, shard: i64, now: i64) -> Result<()> {
-    on_tx!(tx, |c| sqlx::query(
+    on_tx!(tx, |c| {
+        sqlx::query(
         "INSERT INTO crl_shards (issuer_id, shard, dirty_since, published_at) VALUES ($1, $2, NULL, $3) \
          ON CONFLICT (issuer_id, shard) DO UPDATE SET dirty_since = NULL, published_at = excluded.published_at"
     )
@@ -743,7 +744,8 @@ pub async fn take_crl_shard(tx: &mut Tx, issuer_id: i64, shard: i64, now: i64) -
     .bind(now)
     .execute(c)
     .await
-    .map(|_| ())?);
+    .map(|_| ())?
+    });
     Ok(())
 }
 

@@ -80,7 +80,14 @@ async fn bulk_revocation_lists_each_certificate_in_its_own_shard_crl_as_openssl_
         let url = |shard: i64| format!("{PUBLIC_URL}/crl/{slug}/{shard}.crl");
         for (cert, shard) in [("a.pem", 0), ("b.pem", 0), ("c.pem", 1), ("d.pem", 1)] {
             let dp = t
-                .openssl(&["x509", "-in", cert, "-noout", "-ext", "crlDistributionPoints"])
+                .openssl(&[
+                    "x509",
+                    "-in",
+                    cert,
+                    "-noout",
+                    "-ext",
+                    "crlDistributionPoints",
+                ])
                 .ok()
                 .stdout;
             assert!(
@@ -111,7 +118,9 @@ async fn bulk_revocation_lists_each_certificate_in_its_own_shard_crl_as_openssl_
         ]);
         assert_eq!(unknown.code, 1, "{backend:?}: {unknown:?}");
         assert!(
-            unknown.stderr.contains("line 2: no certificate with serial"),
+            unknown
+                .stderr
+                .contains("line 2: no certificate with serial"),
             "{}",
             unknown.stderr
         );
@@ -119,7 +128,10 @@ async fn bulk_revocation_lists_each_certificate_in_its_own_shard_crl_as_openssl_
 
         std::fs::write(
             t.path("serials.txt"),
-            format!("# incident 42\n{a}\n\n  {}  # the second\n", c.to_lowercase()),
+            format!(
+                "# incident 42\n{a}\n\n  {}  # the second\n",
+                c.to_lowercase()
+            ),
         )
         .unwrap();
         let out = t
@@ -140,7 +152,8 @@ async fn bulk_revocation_lists_each_certificate_in_its_own_shard_crl_as_openssl_
         // The command published the two shards it changed, once each, at its end.
         for shard in [0, 1] {
             assert!(
-                out.stdout.contains(&format!("of {} with 1 entries", url(shard))),
+                out.stdout
+                    .contains(&format!("of {} with 1 entries", url(shard))),
                 "{backend:?}: {}",
                 out.stdout
             );
@@ -167,7 +180,8 @@ async fn bulk_revocation_lists_each_certificate_in_its_own_shard_crl_as_openssl_
             assert!(text.stderr.contains("verify OK"), "{backend:?}: {text:?}");
             // The issuing distribution point is the URL its certificates name.
             assert!(
-                text.stdout.contains("X509v3 Issuing Distribution Point: critical")
+                text.stdout
+                    .contains("X509v3 Issuing Distribution Point: critical")
                     && text.stdout.contains(&format!("URI:{} ", url(shard))),
                 "{backend:?}: {}",
                 text.stdout
@@ -259,7 +273,11 @@ async fn a_revocation_marks_its_shard_and_the_publisher_lists_it() {
                 .iter_revoked_certificates()
                 .any(|r| r.raw_serial() == s.as_bytes())
         };
-        let shard0 = || async { ca::store::latest_shard_crl(ca.db(), ca.slug(), 0).await.unwrap() };
+        let shard0 = || async {
+            ca::store::latest_shard_crl(ca.db(), ca.slug(), 0)
+                .await
+                .unwrap()
+        };
 
         let mut tx = ca.db().begin().await.unwrap();
         ca.revoke_in(&mut tx, &a, RevocationReason::Superseded, "test")
@@ -277,7 +295,10 @@ async fn a_revocation_marks_its_shard_and_the_publisher_lists_it() {
         assert_eq!(r.crl_shard, 0);
         assert_eq!(dirty_shards(&t).await, 1, "{backend:?}");
         let unchanged = shard0().await.unwrap();
-        assert_eq!(unchanged.number, before.number, "{backend:?}: no CRL signed");
+        assert_eq!(
+            unchanged.number, before.number,
+            "{backend:?}: no CRL signed"
+        );
         assert!(!listed(&unchanged, &a));
 
         let published = ca.publish_dirty_crls("test").await.unwrap();
@@ -290,7 +311,12 @@ async fn a_revocation_marks_its_shard_and_the_publisher_lists_it() {
 
         // The timer: nothing is due right after a publication; with a margin past
         // the CRLs' lifetime, every shard with an unexpired certificate is.
-        assert!(ca.publish_due_crls(3 * 86_400, "test").await.unwrap().is_empty());
+        assert!(
+            ca.publish_due_crls(3 * 86_400, "test")
+                .await
+                .unwrap()
+                .is_empty()
+        );
         let due = ca.publish_due_crls(8 * 86_400, "test").await.unwrap();
         assert_eq!(
             due.iter().map(|p| p.shard).collect::<Vec<_>>(),
@@ -321,7 +347,15 @@ async fn a_revocation_marks_its_shard_and_the_publisher_lists_it() {
         assert!(listed(&legacy, &b) && !listed(&legacy, &a), "{backend:?}");
         std::fs::write(t.path("legacy.der"), &legacy.der).unwrap();
         let text = t
-            .openssl(&["crl", "-inform", "DER", "-in", "legacy.der", "-noout", "-text"])
+            .openssl(&[
+                "crl",
+                "-inform",
+                "DER",
+                "-in",
+                "legacy.der",
+                "-noout",
+                "-text",
+            ])
             .ok()
             .stdout;
         assert!(
