@@ -392,22 +392,28 @@ fn random_entries(n: usize, rng: &SystemRandom) -> BoxResult<Vec<RevokedEntry>> 
 }
 
 /// Inserts `n` issued-and-revoked certificate rows directly with SQL (the API would
-/// also sign a certificate, an OCSP response and a CRL per revocation).
-async fn bulk_revocations(ca: &Ca, n: usize) -> BoxResult<()> {
+/// also sign a certificate and an OCSP response per revocation). With `sharded`
+/// they get sequence numbers 1..=n and their shards as issuance would assign them
+/// (and the issuer's sequence counter moves past them); without, they are the
+/// legacy shard, as certificates issued before sharding are.
+async fn bulk_revocations(ca: &Ca, n: usize, sharded: bool) -> BoxResult<()> {
     let pool = sqlite_pool(ca.db()).ok_or("SQLite expected")?;
     let issuer_id = issuer_id(ca).await?;
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let mut tx = pool.begin().await?;
     sqlx::query(
         "INSERT INTO certificates (issuer_id, serial, status, organization, uscc, icp, province, city, \
-         domains, not_before, not_after, created_at) \
+         domains, not_before, not_after, created_at, crl_shard) \
          WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
-         SELECT $2, CAST(x'01' || randomblob(17) AS BLOB), 'issued', 'bench-bulk', '', '', '', '', '[]', $3, $4, $3 FROM n",
+         SELECT $2, CAST(x'01' || randomblob(17) AS BLOB), 'issued', 'bench-bulk', '', '', '', '', '[]', \
+         $3, $4, $3, CASE WHEN $6 THEN (i - 1) / $5 ELSE -1 END FROM n",
     )
     .bind(n as i64)
     .bind(issuer_id)
     .bind(now)
     .bind(now + 365 * 86_400)
+    .bind(ca::crl::CRL_SHARD_SIZE)
+    .bind(sharded)
     .execute(&mut *tx)
     .await?;
     sqlx::query(
@@ -417,6 +423,13 @@ async fn bulk_revocations(ca: &Ca, n: usize) -> BoxResult<()> {
     .bind(now)
     .execute(&mut *tx)
     .await?;
+    if sharded {
+        sqlx::query("INSERT INTO counters (name, value) VALUES ($1, $2)")
+            .bind(format!("crl_seq:{issuer_id}"))
+            .bind(n as i64)
+            .execute(&mut *tx)
+            .await?;
+    }
     tx.commit().await?;
     Ok(())
 }
@@ -459,44 +472,6 @@ async fn time_revoked_select(ca: &Ca, shard: i64) -> BoxResult<(Duration, usize)
         drop(tx);
     }
     Ok((best, rows))
-}
-
-/// Inserts `n` issued-and-revoked certificates with SQL as issuance would have
-/// assigned them (sequence numbers 1..=n, shards of [`ca::crl::CRL_SHARD_SIZE`]), and
-/// moves the issuer's sequence counter past them.
-async fn already_revoked(ca: &Ca, n: usize) -> BoxResult<()> {
-    let pool = sqlite_pool(ca.db()).ok_or("SQLite expected")?;
-    let issuer_id = issuer_id(ca).await?;
-    let now = OffsetDateTime::now_utc().unix_timestamp();
-    let mut tx = pool.begin().await?;
-    sqlx::query(
-        "INSERT INTO certificates (issuer_id, serial, status, organization, uscc, icp, province, city, \
-         domains, not_before, not_after, created_at, crl_shard) \
-         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
-         SELECT $2, CAST(x'01' || randomblob(17) AS BLOB), 'issued', 'bench-revoked', '', '', '', '', '[]', \
-         $3, $4, $3, (i - 1) / $5 FROM n",
-    )
-    .bind(n as i64)
-    .bind(issuer_id)
-    .bind(now)
-    .bind(now + 365 * 86_400)
-    .bind(ca::crl::CRL_SHARD_SIZE)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO revocations (certificate_id, revoked_at, reason, actor) \
-         SELECT id, $1, 9, 'bench' FROM certificates WHERE organization = 'bench-revoked'",
-    )
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("INSERT INTO counters (name, value) VALUES ($1, $2)")
-        .bind(format!("crl_seq:{issuer_id}"))
-        .bind(n as i64)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(())
 }
 
 /// Whether the stored OCSP answer (SHA-256 CertID) for `serial` says revoked.
@@ -566,7 +541,7 @@ async fn bulk_revoke(args: &Args) -> BoxResult<BulkFigures> {
     let id = identity()?;
     let (n, already) = (args.bulk_revoke, args.already_revoked);
     let t = Instant::now();
-    already_revoked(&ca, already).await?;
+    bulk_revocations(&ca, already, true).await?;
     ca.publish_due_crls(0, ACTOR).await?;
     println!(
         "  setup: {already} revoked certificates inserted with SQL and their shards' CRLs published in {:.1} s",
@@ -1002,7 +977,7 @@ async fn main() -> BoxResult<()> {
     let mut db_crl = None;
     if args.db_crl_entries > 0 {
         let t = Instant::now();
-        bulk_revocations(&ca, args.db_crl_entries).await?;
+        bulk_revocations(&ca, args.db_crl_entries, false).await?;
         println!(
             "  bulk SQL insert of {} revoked certificates: {:.0} ms (setup, not a target)",
             args.db_crl_entries,

@@ -50,16 +50,24 @@ async fn stored_crl(t: &TestCa, slug: &str, shard: i64, out: &str) -> ca::store:
     crl
 }
 
+/// `openssl crl -text` of a DER CRL, its signature checked against the issuing CA.
+fn crl_text(t: &TestCa, der: &str) -> Run {
+    t.openssl(&[
+        "crl",
+        "-inform",
+        "DER",
+        "-in",
+        der,
+        "-CAfile",
+        "ca/issuing.pem",
+        "-noout",
+        "-text",
+    ])
+    .ok()
+}
+
 async fn dirty_shards(t: &TestCa) -> i64 {
-    let db = t.db().await;
-    let (n,): (i64,) = on_pool!(&db, |p| sqlx::query_as(
-        "SELECT COUNT(*) FROM crl_shards WHERE dirty_since IS NOT NULL"
-    )
-    .fetch_one(p)
-    .await
-    .unwrap());
-    db.close().await;
-    n
+    t.count("crl_shards WHERE dirty_since IS NOT NULL").await
 }
 
 #[tokio::test]
@@ -96,26 +104,23 @@ async fn bulk_revocation_lists_each_certificate_in_its_own_shard_crl_as_openssl_
             );
         }
         let (a, c) = (t.serial_of("a.pem"), t.serial_of("c.pem"));
+        let revoke_file = |file: &str| {
+            t.ca(&[
+                "revoke",
+                "--serials-file",
+                file,
+                "--reason",
+                "keyCompromise",
+            ])
+        };
 
         // A bad line refuses the whole file, naming the line; nothing is revoked.
         std::fs::write(t.path("bad.txt"), format!("{a}\n\n{c}zz\n")).unwrap();
-        let bad = t.ca(&[
-            "revoke",
-            "--serials-file",
-            "bad.txt",
-            "--reason",
-            "keyCompromise",
-        ]);
+        let bad = revoke_file("bad.txt");
         assert_eq!(bad.code, 1, "{backend:?}: {bad:?}");
         assert!(bad.stderr.contains("line 3"), "{}", bad.stderr);
         std::fs::write(t.path("unknown.txt"), format!("{a}\n01ff\n")).unwrap();
-        let unknown = t.ca(&[
-            "revoke",
-            "--serials-file",
-            "unknown.txt",
-            "--reason",
-            "keyCompromise",
-        ]);
+        let unknown = revoke_file("unknown.txt");
         assert_eq!(unknown.code, 1, "{backend:?}: {unknown:?}");
         assert!(
             unknown
@@ -134,15 +139,7 @@ async fn bulk_revocation_lists_each_certificate_in_its_own_shard_crl_as_openssl_
             ),
         )
         .unwrap();
-        let out = t
-            .ca(&[
-                "revoke",
-                "--serials-file",
-                "serials.txt",
-                "--reason",
-                "keyCompromise",
-            ])
-            .ok();
+        let out = revoke_file("serials.txt").ok();
         assert!(
             out.stdout
                 .contains("2 certificates revoked (keyCompromise), 0 already revoked"),
@@ -164,19 +161,7 @@ async fn bulk_revocation_lists_each_certificate_in_its_own_shard_crl_as_openssl_
             let file = format!("shard{shard}.der");
             let crl = stored_crl(&t, &slug, shard, &file).await;
             assert_eq!(crl.entries, 1, "{backend:?}");
-            let text = t
-                .openssl(&[
-                    "crl",
-                    "-inform",
-                    "DER",
-                    "-in",
-                    &file,
-                    "-CAfile",
-                    "ca/issuing.pem",
-                    "-noout",
-                    "-text",
-                ])
-                .ok();
+            let text = crl_text(&t, &file);
             assert!(text.stderr.contains("verify OK"), "{backend:?}: {text:?}");
             // The issuing distribution point is the URL its certificates name.
             assert!(
@@ -189,19 +174,7 @@ async fn bulk_revocation_lists_each_certificate_in_its_own_shard_crl_as_openssl_
             let findings = pkilint(Artefact::Crl, &crl.der);
             assert!(findings.is_empty(), "{backend:?}: {findings:?}");
         }
-        let verify = |cert: &str, crl: &str| {
-            t.openssl(&[
-                "verify",
-                "-crl_check",
-                "-CAfile",
-                "ca/root.pem",
-                "-untrusted",
-                "ca/issuing.pem",
-                "-CRLfile",
-                crl,
-                cert,
-            ])
-        };
+        let verify = |cert: &str, crl: &str| t.verify_with_crl(cert, crl);
         for (cert, crl) in [("a.pem", "shard0.der.pem"), ("c.pem", "shard1.der.pem")] {
             let r = verify(cert, crl);
             assert_ne!(r.code, 0, "{backend:?}: openssl accepted revoked {cert}");
@@ -223,15 +196,7 @@ async fn bulk_revocation_lists_each_certificate_in_its_own_shard_crl_as_openssl_
         );
 
         // Run again (after an interruption, say): nothing new, nothing refused.
-        let again = t
-            .ca(&[
-                "revoke",
-                "--serials-file",
-                "serials.txt",
-                "--reason",
-                "keyCompromise",
-            ])
-            .ok();
+        let again = revoke_file("serials.txt").ok();
         assert!(
             again
                 .stdout
@@ -239,15 +204,12 @@ async fn bulk_revocation_lists_each_certificate_in_its_own_shard_crl_as_openssl_
             "{}",
             again.stdout
         );
-        let db = t.db().await;
-        let (audited,): (i64,) = on_pool!(&db, |p| sqlx::query_as(
-            "SELECT COUNT(*) FROM audit_log WHERE action = 'certificate.revoke' \
-             AND details LIKE '%\"crl_shard\":1%'"
-        )
-        .fetch_one(p)
-        .await
-        .unwrap());
-        db.close().await;
+        let audited = t
+            .count(
+                "audit_log WHERE action = 'certificate.revoke' \
+                 AND details LIKE '%\"crl_shard\":1%'",
+            )
+            .await;
         assert_eq!(audited, 1, "{backend:?}: the audit entry names the shard");
     }
 }
@@ -346,18 +308,7 @@ async fn a_revocation_marks_its_shard_and_the_publisher_lists_it() {
             .unwrap();
         assert!(listed(&legacy, &b) && !listed(&legacy, &a), "{backend:?}");
         std::fs::write(t.path("legacy.der"), &legacy.der).unwrap();
-        let text = t
-            .openssl(&[
-                "crl",
-                "-inform",
-                "DER",
-                "-in",
-                "legacy.der",
-                "-noout",
-                "-text",
-            ])
-            .ok()
-            .stdout;
+        let text = crl_text(&t, "legacy.der").stdout;
         assert!(
             text.contains(&format!("URI:{PUBLIC_URL}/crl/{}.crl ", ca.slug())),
             "{text}"

@@ -130,6 +130,21 @@ impl TestCa {
         openssl(self.dir.path(), args)
     }
 
+    /// `openssl verify -crl_check` of `cert` up to the root, with the CRL `crl` (PEM).
+    fn verify_with_crl(&self, cert: &str, crl: &str) -> Run {
+        self.openssl(&[
+            "verify",
+            "-crl_check",
+            "-CAfile",
+            "ca/root.pem",
+            "-untrusted",
+            "ca/issuing.pem",
+            "-CRLfile",
+            crl,
+            cert,
+        ])
+    }
+
     fn serial_of(&self, cert: &str) -> String {
         let out = self
             .openssl(&["x509", "-in", cert, "-noout", "-serial"])
