@@ -366,20 +366,13 @@ impl Ca {
     }
 
     /// Builds, signs and stores a new CRL for `shard` of this issuer in its own
-    /// transaction, with a `crl.publish` audit entry.
+    /// transaction, then a `crl.publish` audit entry (see [`Ca::publish_dirty_crls`]).
     pub async fn publish_crl(&self, shard: i64, actor: &str) -> Result<CrlRecord> {
-        let mut tx = self.db.begin().await?;
-        let crl = self.publish_crl_in(&mut tx, shard).await?;
-        audit::append(
-            &mut tx,
-            actor,
-            "crl.publish",
-            self.slug(),
-            &json!({ "shard": shard, "number": crl.number, "entries": crl.entries }),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(crl)
+        self.publish_shards(&[(self, shard)], actor)
+            .await?
+            .pop()
+            .map(|p| p.crl)
+            .ok_or_else(|| Error::Encoding("no CRL published".into()))
     }
 
     /// Builds, signs and stores a new CRL for `shard` of this issuer inside `tx`, and
@@ -508,9 +501,16 @@ impl Ca {
 
     /// As [`Ca::next_crl_shard`] inside the caller's transaction ([`Ca::issue_in`]):
     /// from the numbers already reserved, else one from the counter inside `tx` (a
-    /// transaction of its own would wait on the caller's SQLite write lock).
+    /// transaction of its own would wait for the caller's SQLite write lock).
     pub(crate) async fn crl_shard_in(&self, tx: &mut Tx) -> Result<i64> {
-        if let Some(n) = self.crl_seq.lock().await.reserved.next() {
+        // Never wait for the lock: its holder may be reserving in a transaction of
+        // its own, which waits for the caller's SQLite write lock.
+        if let Some(n) = self
+            .crl_seq
+            .try_lock()
+            .ok()
+            .and_then(|mut seq| seq.reserved.next())
+        {
             return Ok(shard_of_sequence(n));
         }
         let n = store::next_counter(tx, &self.crl_sequence_counter()).await?;
