@@ -18,13 +18,14 @@ use crate::jobs::queue::{self, Registry};
 use crate::service::Services;
 
 /// Every job kind this server runs and its handler: mail, webhooks, the PKI refresh,
-/// housekeeping, reset requests, complaint reminders and deadlines; and the kinds
+/// CRL publication, housekeeping, reset requests, complaint reminders and deadlines; and the kinds
 /// that get worker lanes of their own.
 pub fn job_registry() -> Registry {
     let mut r = Registry::empty();
     r.register(kind::MAIL, mail_job);
     r.register(kind::WEBHOOK, crate::service::webhooks::deliver_job);
     r.register(kind::PKI_REFRESH, jobs::refresh_job);
+    r.register(kind::CRL_PUBLISH, jobs::crl_publish_job);
     r.register(kind::HOUSEKEEPING, jobs::housekeeping_job);
     r.register(
         crate::domain::account::JOB_RESET_REQUEST,

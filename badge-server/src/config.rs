@@ -145,6 +145,12 @@ pub struct JobSettings {
     /// Jobs claimed (and run concurrently) at once.
     #[arg(long, env = "CHENGXIN_JOB_BATCH", default_value_t = 10)]
     pub job_batch: u32,
+    /// Seconds between two publications of the CRLs that revocations changed (the
+    /// `crl.publish` job, one per period across replicas): a revoked certificate is
+    /// listed in its shard's CRL by the end of the period it was revoked in, and a
+    /// burst of revocations costs one CRL per changed shard per period.
+    #[arg(long, env = "CHENGXIN_CRL_PUBLISH_SECS", default_value_t = 1)]
+    pub crl_publish_secs: u64,
     /// Run no job worker in this process (it still enqueues).
     #[arg(long, env = "CHENGXIN_JOB_WORKER_DISABLED", default_value_t = false, value_parser = ca::config::boolish)]
     pub job_worker_disabled: bool,

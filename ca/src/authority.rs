@@ -398,6 +398,8 @@ pub struct Ca {
     pub(crate) own_keys: Vec<Vec<u8>>,
     /// The lease on `instance` in the database, once claimed ([`crate::instance`]).
     pub(crate) serial_lease: crate::instance::SerialLease,
+    /// Issuance sequence numbers reserved for CRL shards (`crl.rs`).
+    pub(crate) crl_seq: tokio::sync::Mutex<crate::issue_queue::ShardSequence>,
     /// Issuing CAs replaced by `ca rotate-issuing` that still have unexpired
     /// certificates: they sign those certificates' CRLs and OCSP answers, and
     /// nothing else.
@@ -581,6 +583,7 @@ impl Ca {
             queue: Default::default(),
             own_keys,
             serial_lease: Default::default(),
+            crl_seq: Default::default(),
             retired: Vec::new(),
             root_der,
             chain_pem,
@@ -604,7 +607,7 @@ impl Ca {
         &self.db
     }
 
-    /// The issuing CA's URL slug (`/crl/{slug}.crl`, `/ca/{slug}.der`).
+    /// The issuing CA's URL slug (`/crl/{slug}/{shard}.crl`, `/ca/{slug}.der`).
     pub fn slug(&self) -> &str {
         &self.issuer.slug
     }

@@ -70,7 +70,8 @@ impl Ca {
         if let KeySource::Csr(k) = &key {
             self.refuse_compromised_key(k).await?;
         }
-        let (prepared, private_key_pem) = self.prepare(identity, key)?;
+        let crl_shard = self.next_crl_shard().await?;
+        let (prepared, private_key_pem) = self.prepare(identity, key, crl_shard)?;
         let certificate_id = self
             .queue
             .submit(&self.db, self.issuer_id, prepared.clone(), actor)
@@ -103,7 +104,8 @@ impl Ca {
         {
             return Err(Error::KeyCompromised);
         }
-        let (prepared, private_key_pem) = self.prepare(identity, key)?;
+        let crl_shard = self.crl_shard_in(tx).await?;
+        let (prepared, private_key_pem) = self.prepare(identity, key, crl_shard)?;
         let ids = store_batch(tx, self.issuer_id, std::slice::from_ref(&prepared), actor).await?;
         Self::issued(prepared, ids[0], private_key_pem)
     }
@@ -126,11 +128,13 @@ impl Ca {
     }
 
     /// Lint, sign, verify and pre-sign the OCSP answer: all the cryptography of an
-    /// issuance. A failing lint signs nothing with the real key.
+    /// issuance. A failing lint signs nothing with the real key. The certificate's
+    /// CRL distribution point names `crl_shard`.
     pub(crate) fn prepare(
         &self,
         identity: &SiteIdentity,
         key: KeySource,
+        crl_shard: i64,
     ) -> Result<(Prepared, Option<Zeroizing<String>>)> {
         if let KeySource::Csr(k) = &key {
             self.refuse_own_key(k)?;
@@ -157,6 +161,7 @@ impl Ca {
             not_before,
             issuer: &self.issuer,
             urls: &self.urls,
+            crl_shard,
             subject_key: &subject_key,
         };
         let not_after = expected.not_after();
@@ -185,6 +190,7 @@ impl Ca {
             "domains": identity.domains,
             "filings": identity.filings.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
             "not_after": not_after.unix_timestamp(),
+            "crl_shard": crl_shard,
             "sha256": hex::encode(&sha256),
             "key": if generated { "generated" } else { "csr" },
         });
@@ -199,6 +205,7 @@ impl Ca {
                 not_after,
                 ocsp,
                 audit_details,
+                crl_shard,
             },
             private_key_pem,
         ))

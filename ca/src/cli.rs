@@ -55,11 +55,23 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Revoke, hold (certificateHold) or release (removeFromCRL) a certificate.
+    /// Revoke, hold (certificateHold) or release (removeFromCRL) a certificate, or
+    /// revoke many (`--serials-file`); then publish the CRLs of the shards that changed.
     Revoke {
         /// Serial number in hexadecimal.
+        #[arg(
+            long,
+            required_unless_present = "serials_file",
+            conflicts_with = "serials_file"
+        )]
+        serial: Option<String>,
+        /// A file of serial numbers in hexadecimal, one a line (blank lines and
+        /// `#` comments are skipped), all revoked for `--reason`, 500 to a
+        /// transaction. Any bad or unknown serial is refused, naming its line, before
+        /// anything is revoked; serials already revoked are skipped, so the command
+        /// can be run again after an interruption.
         #[arg(long)]
-        serial: String,
+        serials_file: Option<PathBuf>,
         /// RFC 5280 reason name.
         #[arg(long)]
         reason: String,
@@ -78,11 +90,16 @@ enum Command {
         #[arg(long)]
         root_key: Option<PathBuf>,
     },
-    /// Publish a new CRL and write it (DER).
+    /// Publish a new CRL for one shard and write it (DER).
     Crl {
         /// Output file.
         #[arg(long)]
         out: PathBuf,
+        /// The CRL shard (`/crl/{issuer}/{shard}.crl`, what a certificate's CRL
+        /// distribution point names), or `legacy` for the certificates issued before
+        /// CRLs were sharded (`/crl/{issuer}.crl`).
+        #[arg(long, default_value = "0", value_parser = parse_shard)]
+        shard: i64,
         /// The issuing CA (its URL slug) whose CRL: by default the current one; a
         /// retired one still answering for its certificates can be named.
         #[arg(long)]
@@ -186,7 +203,8 @@ async fn run(cli: Cli) -> Result<()> {
                     }),
                 )
                 .await?;
-                ca.publish_crl_in(&mut tx).await?;
+                // Shard 0 is where the first certificates go.
+                ca.publish_crl_in(&mut tx, 0).await?;
                 tx.commit().await?;
                 Ok::<_, Error>(ca)
             }
@@ -260,14 +278,64 @@ async fn run(cli: Cli) -> Result<()> {
             println!("not_after: {}", issued.not_after);
             println!("certificate: {}", out.display());
         }
-        Command::Revoke { serial, reason } => {
-            let serial = Serial::parse_hex(&serial)?;
+        Command::Revoke {
+            serial,
+            serials_file,
+            reason,
+        } => {
             let reason: RevocationReason = reason.parse()?;
-            let ca = s.open_ca(s.database().await?).await?;
-            let r = ca.revoke(&serial, reason, ACTOR).await?;
-            println!("{} {} (CRL {})", r.serial, r.reason, r.crl_number);
-            for other in &r.also_revoked {
-                println!("{other} {} (same key)", r.reason);
+            match (serial, serials_file) {
+                (Some(serial), _) => {
+                    let serial = Serial::parse_hex(&serial)?;
+                    let ca = s.open_ca(s.database().await?).await?;
+                    let r = ca.revoke(&serial, reason, ACTOR).await?;
+                    println!("{} {} (CRL shard {})", r.serial, r.reason, r.crl_shard);
+                    for other in &r.also_revoked {
+                        println!("{other} {} (same key)", r.reason);
+                    }
+                    publish_dirty(&ca).await?;
+                }
+                (None, Some(file)) => {
+                    let text = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, e))?;
+                    let lines = parse_serials(&text)?;
+                    let ca = s.open_ca(s.database().await?).await?;
+                    let serials: Vec<Serial> = lines.iter().map(|(_, s)| s.clone()).collect();
+                    let done =
+                        ca.revoke_many(&serials, reason, ACTOR)
+                            .await
+                            .map_err(|e| match e {
+                                Error::UnknownCertificate(hex) => {
+                                    let line = lines
+                                        .iter()
+                                        .find(|(_, s)| s.to_hex() == hex)
+                                        .map_or(0, |(n, _)| *n);
+                                    Error::InvalidField {
+                                        field: "serials file",
+                                        reason: format!(
+                                            "line {line}: no certificate with serial {hex}"
+                                        ),
+                                    }
+                                }
+                                other => other,
+                            })?;
+                    for r in &done.revoked {
+                        for other in &r.also_revoked {
+                            println!("{other} {} (same key as {})", r.reason, r.serial);
+                        }
+                    }
+                    for serial in &done.already_revoked {
+                        println!("{serial} already revoked, skipped");
+                    }
+                    println!(
+                        "{} certificates revoked ({reason}), {} already revoked",
+                        done.revoked.len(),
+                        done.already_revoked.len()
+                    );
+                    publish_dirty(&ca).await?;
+                }
+                (None, None) => {
+                    return Err(Error::Config("give --serial or --serials-file".into()));
+                }
             }
         }
         Command::RevokeKey { key } => {
@@ -279,11 +347,8 @@ async fn run(cli: Cli) -> Result<()> {
             for serial in &r.revoked {
                 println!("{serial} keyCompromise");
             }
-            println!(
-                "key blocked; {} certificates revoked (CRL {})",
-                r.revoked.len(),
-                r.crl_number
-            );
+            println!("key blocked; {} certificates revoked", r.revoked.len());
+            publish_dirty(&ca).await?;
         }
         Command::RotateIssuing { root_key } => {
             if s.pkcs11()?.is_some() {
@@ -311,7 +376,7 @@ async fn run(cli: Cli) -> Result<()> {
                 &json!({ "retired": report.retired_slug, "not_after": report.not_after }),
             )
             .await?;
-            ca.publish_crl_in(&mut tx).await?;
+            ca.publish_crl_in(&mut tx, 0).await?;
             tx.commit().await?;
             println!("new issuing CA: {}", ca.slug());
             println!(
@@ -320,7 +385,7 @@ async fn run(cli: Cli) -> Result<()> {
             );
             println!("move {} offline again", root_key.display());
         }
-        Command::Crl { out, issuer } => {
+        Command::Crl { out, shard, issuer } => {
             let ca = s.open_ca(s.database().await?).await?;
             let ca = match &issuer {
                 Some(slug) => ca.issuer_by_slug(slug).ok_or_else(|| {
@@ -328,11 +393,12 @@ async fn run(cli: Cli) -> Result<()> {
                 })?,
                 None => &ca,
             };
-            let crl = ca.publish_crl(ACTOR).await?;
+            let crl = ca.publish_crl(shard, ACTOR).await?;
             write_file_atomically(&out, &crl.der, 0o644, true)?;
             println!(
-                "CRL {} with {} entries: {}",
+                "CRL {} of {} with {} entries: {}",
                 crl.number,
+                ca.urls().crl_shard(shard),
                 crl.entries,
                 out.display()
             );
@@ -363,6 +429,57 @@ async fn run(cli: Cli) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Publishes the CRLs of the shards a revocation marked: the `ca` command has no
+/// job runner, so it does what the server's `crl.publish` job does, once, at its end.
+async fn publish_dirty(ca: &authority::Ca) -> Result<()> {
+    for p in ca.publish_dirty_crls(ACTOR).await? {
+        println!(
+            "CRL {} of {} with {} entries",
+            p.crl.number,
+            ca.issuer_by_slug(&p.issuer)
+                .map_or_else(|| p.issuer.clone(), |i| i.urls().crl_shard(p.shard)),
+            p.crl.entries
+        );
+    }
+    Ok(())
+}
+
+/// The serials of a `--serials-file` with their line numbers: hexadecimal, one a
+/// line; blank lines and `#` comments skipped. The first bad line fails the whole
+/// file, naming the line.
+fn parse_serials(text: &str) -> Result<Vec<(usize, Serial)>> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let serial = Serial::parse_hex(line).map_err(|e| Error::InvalidField {
+            field: "serials file",
+            reason: format!("line {}: {e}", i + 1),
+        })?;
+        out.push((i + 1, serial));
+    }
+    if out.is_empty() {
+        return Err(Error::InvalidField {
+            field: "serials file",
+            reason: "no serial in it".into(),
+        });
+    }
+    Ok(out)
+}
+
+/// `--shard`: a shard number, or `legacy`.
+fn parse_shard(s: &str) -> std::result::Result<i64, String> {
+    if s == "legacy" {
+        return Ok(crate::crl::LEGACY_SHARD);
+    }
+    s.parse::<i64>()
+        .ok()
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| format!("{s:?} is neither a shard number nor `legacy`"))
 }
 
 fn read_csr(path: &Path) -> Result<SubjectPublicKey> {

@@ -1,4 +1,19 @@
-//! Revocation and CRLs (RFC 5280 v2, one full CRL per issuing CA).
+//! Revocation and CRLs (RFC 5280 v2, sharded).
+//!
+//! Each certificate is assigned a CRL shard at issuance: its issuance sequence number
+//! (a database counter per issuer, `crl_seq:{issuer_id}`) divided by
+//! [`CRL_SHARD_SIZE`], so no shard ever lists more than that many certificates. Its
+//! CRL distribution point names the shard (`{public}/crl/{slug}/{shard}.crl`), and the
+//! shard's CRL carries the same URL as its issuing distribution point (RFC 5280
+//! §5.2.5), which is what makes a partitioned CRL complete for the certificates that
+//! name it. Certificates issued before CRLs were sharded are [`LEGACY_SHARD`], whose
+//! CRL keeps `{public}/crl/{slug}.crl`. CRL numbers come from one counter per issuer
+//! shared by its shards, so every shard's numbers only grow.
+//!
+//! A revocation records itself, the new OCSP answer and the audit entry, and marks
+//! its shard dirty, all in one transaction; it signs no CRL. A publisher signs a new
+//! CRL for every dirty shard ([`Ca::publish_dirty_crls`]): the server's `crl.publish`
+//! job at most once a second, the `ca` commands that revoke at their end.
 
 use rcgen::{
     CertificateRevocationListParams, CrlDistributionPoint, CrlIssuingDistributionPoint, CrlScope,
@@ -18,13 +33,51 @@ use crate::{Error, Result, audit, store};
 /// How long a CRL is valid; the server publishes a new one well before.
 pub const CRL_LIFETIME_DAYS: i64 = 7;
 
+/// Most certificates in one CRL shard: a shard's CRL never lists more.
+pub const CRL_SHARD_SIZE: i64 = 10_000;
+
+pub use crate::profile::LEGACY_SHARD;
+
+/// Most issuance sequence numbers a CA reserves from the database at once. It starts
+/// with one (so a `ca issue` process wastes none) and doubles up to this, so a busy
+/// server takes a block every hundred issuances. Numbers reserved and unused (the
+/// process ends) are skipped: a shard then holds fewer, never more.
+pub const SHARD_SEQUENCE_BLOCK: i64 = 100;
+
+/// Revocations per transaction in [`Ca::revoke_many`].
+pub const BULK_REVOCATION_BATCH: usize = 500;
+
+/// The CRL shard of issuance sequence number `seq` (the first is 1).
+pub fn shard_of_sequence(seq: i64) -> i64 {
+    (seq - 1).div_euclid(CRL_SHARD_SIZE)
+}
+
 /// What [`Ca::revoke_key`] did.
 #[derive(Debug, Clone)]
 pub struct KeyRevoked {
     /// The certificates revoked for keyCompromise.
     pub revoked: Vec<Serial>,
-    /// The CRL published with them.
-    pub crl_number: i64,
+}
+
+/// A CRL published for one shard of one issuer.
+#[derive(Debug, Clone)]
+pub struct ShardCrl {
+    /// The issuer's URL slug.
+    pub issuer: String,
+    /// The shard ([`LEGACY_SHARD`] for the legacy CRL).
+    pub shard: i64,
+    /// The CRL as stored.
+    pub crl: CrlRecord,
+}
+
+/// What [`Ca::revoke_many`] did.
+#[derive(Debug, Clone, Default)]
+pub struct BulkRevoked {
+    /// Each revocation made, in the order given.
+    pub revoked: Vec<Revoked>,
+    /// Serials skipped because they were already revoked for good (so a bulk
+    /// revocation can be run again after an interruption).
+    pub already_revoked: Vec<Serial>,
 }
 
 /// What a revocation did.
@@ -38,8 +91,9 @@ pub struct Revoked {
     pub reason: RevocationReason,
     /// Unix seconds.
     pub at: i64,
-    /// The CRL published with it.
-    pub crl_number: i64,
+    /// The CRL shard that lists it, marked dirty in the same transaction: the next
+    /// publication ([`Ca::publish_dirty_crls`]) signs its new CRL.
+    pub crl_shard: i64,
     /// For keyCompromise: the other live certificates with the same key, revoked
     /// with it (their holders need to be told).
     pub also_revoked: Vec<Serial>,
@@ -47,7 +101,8 @@ pub struct Revoked {
 
 impl Ca {
     /// Revokes (or holds, or releases) a certificate in one transaction: revocation
-    /// row, new OCSP response, new CRL and audit entry commit together.
+    /// row, new OCSP response, audit entry and the mark on its CRL shard commit
+    /// together. The CRL itself is published afterwards ([`Ca::publish_dirty_crls`]).
     pub async fn revoke(
         &self,
         serial: &Serial,
@@ -108,17 +163,17 @@ impl Ca {
             }
             _ => None,
         };
+        store::mark_crl_shard_dirty(tx, ca.issuer_id, rec.crl_shard, now).await?;
         let also_revoked = match &compromised {
             Some(key) => {
                 let why = format!("keyCompromise of {serial}");
-                self.revoke_same_key_in(tx, key, Some(rec.id), &why, actor, now, ca.issuer_id)
+                self.revoke_same_key_in(tx, key, Some(rec.id), &why, actor, now)
                     .await?
             }
             None => Vec::new(),
         };
-        let crl = ca.publish_crl_in(tx).await?;
         if let Some(key) = &compromised {
-            self.audit_same_key(tx, &also_revoked, key, Some(serial), crl.number, actor)
+            self.audit_same_key(tx, &also_revoked, key, Some(serial), actor)
                 .await?;
         }
         audit::append(
@@ -130,7 +185,7 @@ impl Ca {
                 "certificate.revoke"
             },
             &serial.to_hex(),
-            &json!({ "reason": reason.name(), "crl_number": crl.number }),
+            &json!({ "reason": reason.name(), "crl_shard": rec.crl_shard }),
         )
         .await?;
         Ok(Revoked {
@@ -138,15 +193,65 @@ impl Ca {
             serial: serial.clone(),
             reason,
             at: now,
-            crl_number: crl.number,
+            crl_shard: rec.crl_shard,
             also_revoked,
         })
+    }
+
+    /// Revokes many certificates for one reason, [`BULK_REVOCATION_BATCH`] to a
+    /// transaction, each as [`Ca::revoke_in`] does (OCSP answer, audit entry, shard
+    /// marked dirty); their shards' CRLs are left to the publisher. Every serial is
+    /// looked up first: an unknown one fails the whole call before anything is
+    /// revoked. One already revoked for good is skipped and reported, so a call cut
+    /// short (each batch commits on its own) can simply be made again. A batch that
+    /// fails rolls back alone; the batches before it stay committed.
+    pub async fn revoke_many(
+        &self,
+        serials: &[Serial],
+        reason: RevocationReason,
+        actor: &str,
+    ) -> Result<BulkRevoked> {
+        if reason == RevocationReason::RemoveFromCrl {
+            return Err(Error::RevocationRefused(
+                "removeFromCRL releases one hold at a time; use `ca revoke --serial`".into(),
+            ));
+        }
+        for serial in serials {
+            self.find_certificate(serial).await?;
+        }
+        let mut out = BulkRevoked::default();
+        for batch in serials.chunks(BULK_REVOCATION_BATCH) {
+            let mut tx = self.db.begin().await?;
+            for serial in batch {
+                match self.revoke_in(&mut tx, serial, reason, actor).await {
+                    Ok(r) => out.revoked.push(r),
+                    Err(Error::RevocationRefused(_)) => out.already_revoked.push(serial.clone()),
+                    Err(e) => return Err(e),
+                }
+            }
+            tx.commit().await?;
+        }
+        Ok(out)
+    }
+
+    /// Whether this CA or a retired one issued `serial`.
+    async fn find_certificate(&self, serial: &Serial) -> Result<()> {
+        for ca in self.all_issuers() {
+            if store::certificate_by_serial(&self.db, ca.issuer_id, serial)
+                .await?
+                .is_some_and(|r| r.status == CertificateStatus::Issued)
+            {
+                return Ok(());
+            }
+        }
+        Err(Error::UnknownCertificate(serial.to_hex()))
     }
 
     /// Someone proved a key compromised by handing over its private key (PKCS#8
     /// PEM): in one transaction the key is blocked for good and every live
     /// certificate with it is revoked for keyCompromise (one on hold keeps its
-    /// hold's date), with a new CRL and an audit entry for the key and for each.
+    /// hold's date), their CRL shards marked dirty, with an audit entry for the key
+    /// and for each.
     pub async fn revoke_key(&self, private_key_pem: &str, actor: &str) -> Result<KeyRevoked> {
         let key = rcgen::KeyPair::from_pem(private_key_pem).map_err(|e| Error::InvalidField {
             field: "key",
@@ -159,32 +264,20 @@ impl Ca {
         store::next_counter(&mut tx, "revocations").await?;
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let revoked = self
-            .revoke_same_key_in(
-                &mut tx,
-                &spki,
-                None,
-                "private key handed over",
-                actor,
-                now,
-                self.issuer_id,
-            )
+            .revoke_same_key_in(&mut tx, &spki, None, "private key handed over", actor, now)
             .await?;
-        let crl = self.publish_crl_in(&mut tx).await?;
         audit::append(
             &mut tx,
             actor,
             "key.block",
             &hex::encode(&spki),
-            &json!({ "proof": "private key", "revoked": revoked.len(), "crl_number": crl.number }),
+            &json!({ "proof": "private key", "revoked": revoked.len() }),
         )
         .await?;
-        self.audit_same_key(&mut tx, &revoked, &spki, None, crl.number, actor)
+        self.audit_same_key(&mut tx, &revoked, &spki, None, actor)
             .await?;
         tx.commit().await?;
-        Ok(KeyRevoked {
-            revoked,
-            crl_number: crl.number,
-        })
+        Ok(KeyRevoked { revoked })
     }
 
     /// The issuing CA (this one or a retired one) that issued `serial`, and the
@@ -208,10 +301,8 @@ impl Ca {
     /// Blocks a compromised key (SHA-256 of its SubjectPublicKeyInfo) for good and
     /// revokes every live certificate with it but `except` for keyCompromise (another
     /// operator's too, and those of retired issuing CAs; one on hold keeps its hold's
-    /// date), with a new OCSP answer for each, signed by its issuer. An issuer other
-    /// than `crl_by_caller` (whose CRL the caller publishes) that revoked any
-    /// publishes a new CRL. Returns their serials.
-    #[allow(clippy::too_many_arguments)]
+    /// date), with a new OCSP answer for each, signed by its issuer, and its CRL
+    /// shard marked dirty. Returns their serials.
     async fn revoke_same_key_in(
         &self,
         tx: &mut Tx,
@@ -220,13 +311,11 @@ impl Ca {
         why: &str,
         actor: &str,
         now: i64,
-        crl_by_caller: i64,
     ) -> Result<Vec<Serial>> {
         store::block_key(tx, spki_sha256, why, actor, now).await?;
         let code = RevocationReason::KeyCompromise.code();
         let mut revoked = Vec::new();
         for ca in self.all_issuers() {
-            let before = revoked.len();
             for other in
                 store::live_certificates_with_key_for_update(tx, ca.issuer_id, spki_sha256, now)
                     .await?
@@ -243,10 +332,8 @@ impl Ca {
                     Status::Revoked { at, reason: code },
                 )
                 .await?;
+                store::mark_crl_shard_dirty(tx, ca.issuer_id, other.crl_shard, now).await?;
                 revoked.push(other_serial);
-            }
-            if revoked.len() > before && ca.issuer_id != crl_by_caller {
-                ca.publish_crl_in(tx).await?;
             }
         }
         Ok(revoked)
@@ -259,7 +346,6 @@ impl Ca {
         revoked: &[Serial],
         spki_sha256: &[u8],
         same_key_as: Option<&Serial>,
-        crl_number: i64,
         actor: &str,
     ) -> Result<()> {
         for serial in revoked {
@@ -270,7 +356,6 @@ impl Ca {
                 &serial.to_hex(),
                 &json!({
                     "reason": RevocationReason::KeyCompromise.name(),
-                    "crl_number": crl_number,
                     "key": hex::encode(spki_sha256),
                     "same_key_as": same_key_as.map(Serial::to_hex),
                 }),
@@ -280,31 +365,29 @@ impl Ca {
         Ok(())
     }
 
-    /// Builds, signs and stores a new CRL in its own transaction.
-    pub async fn publish_crl(&self, actor: &str) -> Result<CrlRecord> {
-        let mut tx = self.db.begin().await?;
-        let crl = self.publish_crl_in(&mut tx).await?;
-        audit::append(
-            &mut tx,
-            actor,
-            "crl.publish",
-            self.slug(),
-            &json!({ "number": crl.number, "entries": crl.entries }),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(crl)
+    /// Builds, signs and stores a new CRL for `shard` of this issuer in its own
+    /// transaction, then a `crl.publish` audit entry (see [`Ca::publish_dirty_crls`]).
+    pub async fn publish_crl(&self, shard: i64, actor: &str) -> Result<CrlRecord> {
+        self.publish_shards(&[(self, shard)], actor)
+            .await?
+            .pop()
+            .map(|p| p.crl)
+            .ok_or_else(|| Error::Encoding("no CRL published".into()))
     }
 
-    /// Builds, signs and stores a new CRL inside `tx`; the number comes from a
-    /// database counter, so it only ever grows.
-    pub async fn publish_crl_in(&self, tx: &mut Tx) -> Result<CrlRecord> {
-        let number = store::next_counter(tx, &format!("crl:{}", self.issuer_id)).await?;
+    /// Builds, signs and stores a new CRL for `shard` of this issuer inside `tx`, and
+    /// clears the shard's dirty mark. The shard's row is taken (locked) before its
+    /// entries are read, so a revocation committing meanwhile is either listed or
+    /// leaves the shard dirty again. The number comes from a database counter shared
+    /// by the issuer's shards, so it only ever grows.
+    pub async fn publish_crl_in(&self, tx: &mut Tx, shard: i64) -> Result<CrlRecord> {
         let now = OffsetDateTime::now_utc();
         let this_update = now.replace_nanosecond(0).unwrap_or(now);
+        store::take_crl_shard(tx, self.issuer_id, shard, this_update.unix_timestamp()).await?;
+        let number = store::next_counter(tx, &format!("crl:{}", self.issuer_id)).await?;
         let entries =
-            store::revoked_entries(tx, self.issuer_id, this_update.unix_timestamp()).await?;
-        let der = self.build_crl(number, this_update, &entries)?;
+            store::revoked_entries(tx, self.issuer_id, shard, this_update.unix_timestamp()).await?;
+        let der = self.build_crl(shard, number, this_update, &entries)?;
         let rec = CrlRecord {
             number,
             this_update: this_update.unix_timestamp(),
@@ -312,13 +395,139 @@ impl Ca {
             entries: entries.len() as i64,
             der,
         };
-        store::insert_crl(tx, self.issuer_id, &rec).await?;
+        store::insert_crl(tx, self.issuer_id, shard, &rec).await?;
         Ok(rec)
     }
 
-    /// Encodes and signs a CRL over `entries`; the signature is checked before return.
+    /// Publishes a new CRL for every dirty shard of this issuer and of the retired
+    /// ones, one short transaction per shard, then one `crl.publish` audit entry
+    /// naming them all (in a transaction of its own: a revocation batch holds the
+    /// audit head while it marks shards, so taking it inside a shard's transaction
+    /// could deadlock on PostgreSQL). The server calls it at most once a second, the
+    /// `ca` commands that revoke at their end.
+    pub async fn publish_dirty_crls(&self, actor: &str) -> Result<Vec<ShardCrl>> {
+        let mut todo = Vec::new();
+        for ca in self.all_issuers() {
+            for (shard, _) in store::dirty_crl_shards(&self.db, ca.issuer_id).await? {
+                todo.push((ca, shard));
+            }
+        }
+        self.publish_shards(&todo, actor).await
+    }
+
+    /// Publishes, for this issuer and each retired one, a new CRL for every shard
+    /// whose newest CRL expires within `margin` seconds (or that has none, or is
+    /// dirty), among the shards with an unexpired certificate and shard 0 (where a
+    /// new issuer's first certificates go, so that it publishes from the start).
+    /// The server's hourly refresh.
+    pub async fn publish_due_crls(&self, margin: i64, actor: &str) -> Result<Vec<ShardCrl>> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let mut todo = Vec::new();
+        for ca in self.all_issuers() {
+            let dirty: Vec<i64> = store::dirty_crl_shards(&self.db, ca.issuer_id)
+                .await?
+                .into_iter()
+                .map(|(s, _)| s)
+                .collect();
+            let mut shards = store::live_crl_shards(&self.db, ca.issuer_id, now).await?;
+            shards.push(0);
+            shards.extend(&dirty);
+            shards.sort_unstable();
+            shards.dedup();
+            let next_updates = store::crl_next_updates(&self.db, ca.issuer_id).await?;
+            for shard in shards {
+                let fresh = next_updates
+                    .iter()
+                    .any(|&(s, next)| s == shard && next - now >= margin);
+                if !fresh || dirty.contains(&shard) {
+                    todo.push((ca, shard));
+                }
+            }
+        }
+        self.publish_shards(&todo, actor).await
+    }
+
+    async fn publish_shards(&self, todo: &[(&Ca, i64)], actor: &str) -> Result<Vec<ShardCrl>> {
+        let mut out = Vec::with_capacity(todo.len());
+        for &(ca, shard) in todo {
+            let mut tx = self.db.begin().await?;
+            let crl = ca.publish_crl_in(&mut tx, shard).await?;
+            tx.commit().await?;
+            out.push(ShardCrl {
+                issuer: ca.slug().to_string(),
+                shard,
+                crl,
+            });
+        }
+        if !out.is_empty() {
+            let published: Vec<_> = out
+                .iter()
+                .map(|p| {
+                    json!({ "issuer": p.issuer, "shard": p.shard, "number": p.crl.number,
+                            "entries": p.crl.entries })
+                })
+                .collect();
+            let mut tx = self.db.begin().await?;
+            audit::append(
+                &mut tx,
+                actor,
+                "crl.publish",
+                self.slug(),
+                &json!({ "crls": published }),
+            )
+            .await?;
+            tx.commit().await?;
+        }
+        Ok(out)
+    }
+
+    /// The CRL shard of the next certificate [`Ca::issue`] signs, from the sequence
+    /// numbers this CA reserved (reserving more in a short transaction of its own
+    /// when they run out).
+    pub(crate) async fn next_crl_shard(&self) -> Result<i64> {
+        let mut seq = self.crl_seq.lock().await;
+        if let Some(n) = seq.reserved.next() {
+            return Ok(shard_of_sequence(n));
+        }
+        let grant = (seq.grant * 2).clamp(1, SHARD_SEQUENCE_BLOCK);
+        let mut tx = self.db.begin().await?;
+        let last = store::reserve_counter(&mut tx, &self.crl_sequence_counter(), grant).await?;
+        tx.commit().await?;
+        seq.grant = grant;
+        seq.reserved = (last - grant + 1)..(last + 1);
+        let n = seq.reserved.next().unwrap_or(last);
+        Ok(shard_of_sequence(n))
+    }
+
+    /// As [`Ca::next_crl_shard`] inside the caller's transaction ([`Ca::issue_in`]):
+    /// from the numbers already reserved, else one from the counter inside `tx` (a
+    /// transaction of its own would wait for the caller's SQLite write lock).
+    pub(crate) async fn crl_shard_in(&self, tx: &mut Tx) -> Result<i64> {
+        // Never wait for the lock: its holder may be reserving in a transaction of
+        // its own, which waits for the caller's SQLite write lock.
+        if let Some(n) = self
+            .crl_seq
+            .try_lock()
+            .ok()
+            .and_then(|mut seq| seq.reserved.next())
+        {
+            return Ok(shard_of_sequence(n));
+        }
+        let n = store::next_counter(tx, &self.crl_sequence_counter()).await?;
+        Ok(shard_of_sequence(n))
+    }
+
+    /// The name of this issuer's issuance sequence counter.
+    fn crl_sequence_counter(&self) -> String {
+        format!("crl_seq:{}", self.issuer_id)
+    }
+
+    /// Encodes and signs the CRL of `shard` over `entries`, its issuing distribution
+    /// point the URL the shard's certificates name; the signature is checked before
+    /// return.
     pub fn build_crl(
         &self,
+        shard: i64,
         number: i64,
         this_update: OffsetDateTime,
         entries: &[RevokedEntry],
@@ -341,7 +550,7 @@ impl Ca {
             crl_number: SerialNumber::from(number as u64),
             issuing_distribution_point: Some(CrlIssuingDistributionPoint {
                 distribution_point: CrlDistributionPoint {
-                    uris: vec![self.urls.crl.clone()],
+                    uris: vec![self.urls.crl_shard(shard)],
                 },
                 scope: Some(CrlScope::UserCertsOnly),
             }),

@@ -24,6 +24,8 @@ pub(crate) struct Prepared {
     pub(crate) not_after: OffsetDateTime,
     pub(crate) ocsp: store::OcspAnswers,
     pub(crate) audit_details: serde_json::Value,
+    /// The CRL shard its distribution point names.
+    pub(crate) crl_shard: i64,
 }
 
 impl Prepared {
@@ -42,6 +44,7 @@ impl Prepared {
             der: &self.der,
             sha256: &self.sha256,
             spki_sha256: &self.spki_sha256,
+            crl_shard: self.crl_shard,
         }
     }
 }
@@ -75,6 +78,15 @@ pub(crate) async fn store_batch(
         .collect();
     audit::append_many(tx, &entries).await?;
     Ok(ids)
+}
+
+/// Issuance sequence numbers (which pick a certificate's CRL shard, `crl.rs`)
+/// reserved from the database and not yet used.
+#[derive(Debug, Default)]
+pub(crate) struct ShardSequence {
+    pub(crate) reserved: std::ops::Range<i64>,
+    /// The size of the last reservation.
+    pub(crate) grant: i64,
 }
 
 /// Group commit: every caller queues its prepared certificate, then whoever gets

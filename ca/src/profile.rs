@@ -375,7 +375,7 @@ fn check_public_key(
 /// The issuing CA as the profile needs it.
 #[derive(Debug, Clone)]
 pub struct IssuerInfo {
-    /// Short stable name used in URLs (`/crl/{slug}.crl`).
+    /// Short stable name used in URLs (`/crl/{slug}/{shard}.crl`, `/ca/{slug}.der`).
     pub slug: String,
     /// The issuing CA certificate, DER.
     pub cert_der: Vec<u8>,
@@ -436,15 +436,24 @@ impl IssuerInfo {
     }
 }
 
+/// The CRL shard of certificates issued before CRLs were sharded
+/// ([`crate::crl`]): their distribution point is the issuer's one CRL,
+/// `{public}/crl/{slug}.crl`.
+pub const LEGACY_SHARD: i64 = -1;
+
 /// Where certificates point relying parties: CRL, OCSP and issuer certificate URLs.
 #[derive(Debug, Clone)]
 pub struct Urls {
-    /// CRL distribution point.
+    /// The CRL distribution point of the certificates issued before CRLs were
+    /// sharded (`{public}/crl/{slug}.crl`), [`LEGACY_SHARD`]; a shard's
+    /// is [`Urls::crl_shard`].
     pub crl: String,
     /// OCSP responder.
     pub ocsp: String,
     /// Issuer certificate (DER) for AIA caIssuers.
     pub ca_issuers: String,
+    /// `{public}/crl/{slug}`, which shard URLs extend.
+    crl_base: String,
 }
 
 impl Urls {
@@ -455,6 +464,18 @@ impl Urls {
             crl: format!("{base}/crl/{slug}.crl"),
             ocsp: format!("{base}/ocsp"),
             ca_issuers: format!("{base}/ca/{slug}.der"),
+            crl_base: format!("{base}/crl/{slug}"),
+        }
+    }
+
+    /// The CRL distribution point of CRL shard `shard` (`{public}/crl/{slug}/{shard}.crl`;
+    /// the legacy shard keeps `{public}/crl/{slug}.crl`): each certificate names its
+    /// shard, and the shard's CRL names the same URL as its issuing distribution point.
+    pub fn crl_shard(&self, shard: i64) -> String {
+        if shard == LEGACY_SHARD {
+            self.crl.clone()
+        } else {
+            format!("{}/{shard}.crl", self.crl_base)
         }
     }
 }
@@ -473,6 +494,9 @@ pub struct Expected<'a> {
     pub issuer: &'a IssuerInfo,
     /// Relying-party URLs.
     pub urls: &'a Urls,
+    /// The CRL shard the certificate is listed in when revoked (its distribution
+    /// point names it).
+    pub crl_shard: i64,
     /// The subject key.
     pub subject_key: &'a SubjectPublicKey,
 }
@@ -565,7 +589,7 @@ impl Expected<'_> {
             oid::EKU_SITE_IDENTITY.to_vec(),
         )];
         params.crl_distribution_points = vec![CrlDistributionPoint {
-            uris: vec![self.urls.crl.clone()],
+            uris: vec![self.urls.crl_shard(self.crl_shard)],
         }];
         params.use_authority_key_identifier_extension = true;
         params.key_identifier_method = KeyIdMethod::PreSpecified(key_id(&self.subject_key.raw));
@@ -812,16 +836,16 @@ impl Expected<'_> {
                 }
             }
             ParsedExtension::CRLDistributionPoints(dps) => {
+                let crl = self.urls.crl_shard(self.crl_shard);
                 let ok = dps.points.len() == 1
                     && dps.points[0].reasons.is_none()
                     && dps.points[0].crl_issuer.is_none()
                     && matches!(&dps.points[0].distribution_point,
                         Some(DistributionPointName::FullName(names))
-                            if names.len() == 1 && names[0] == GeneralName::URI(&self.urls.crl));
+                            if names.len() == 1 && names[0] == GeneralName::URI(&crl));
                 if !ok {
                     return Err(lint(format!(
-                        "CRL distribution point must be exactly {}",
-                        self.urls.crl
+                        "CRL distribution point must be exactly {crl}"
                     )));
                 }
             }

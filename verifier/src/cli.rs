@@ -240,6 +240,13 @@ async fn recheck(
         })
         .await?;
     bar.finish_and_clear();
+    // The certificates it held, released or revoked marked their CRL shards; like
+    // `ca revoke`, this command has no job runner, so it publishes them itself.
+    if let Some(ca) = &rechecker.ca
+        && summary.suspended + summary.revoked + summary.released > 0
+    {
+        ca.publish_dirty_crls("verifier").await?;
+    }
     db.close().await;
     Ok(summary)
 }

@@ -166,6 +166,7 @@ pub(crate) mod tests {
             revoked_at: revocation.map(|r| r.0),
             revocation_reason: revocation.map(|r| r.1),
             spki_sha256: None,
+            crl_shard: 0,
         }
     }
 

@@ -1,5 +1,14 @@
-//! Keeping the CRL and the pre-signed OCSP responses fresh: a recurring `pki.refresh`
-//! job on the queue, one per hour.
+//! Keeping the CRLs and the pre-signed OCSP responses fresh: a recurring `pki.refresh`
+//! job on the queue, one per hour, and `crl.publish` after revocations.
+//!
+//! A revocation marks its certificate's CRL shard dirty and enqueues, in its own
+//! transaction, the `crl.publish` job of the current period of
+//! `CHENGXIN_CRL_PUBLISH_SECS` (1 s), to run at the period's end: its dedupe key
+//! names the period, so however many revocations and replicas, a period has one
+//! publication, and a revoked certificate is listed within about a period. The dirty
+//! marks are the durable part: a publication that never ran (a crash, a revocation by
+//! `verifier recheck` or another process) is made by the next one, by the hourly
+//! refresh, or when a server starts.
 //!
 //! Each run first enqueues the next hour's run (its dedupe key names the hour, so
 //! however many replicas and retries there are, each hour has one job), then
@@ -17,7 +26,7 @@ use crate::error::AppError;
 use crate::jobs::queue::{self, Job, JobError};
 use crate::service::Services;
 
-/// Publish a new CRL when the newest expires within this many seconds.
+/// Publish a new CRL for a shard when its newest expires within this many seconds.
 const CRL_REFRESH_MARGIN: i64 = 3 * 86_400;
 
 /// Seconds between runs.
@@ -127,25 +136,37 @@ pub async fn refresh_job(state: &Services, job: &Job) -> Result<(), JobError> {
     Ok(())
 }
 
-/// One pass: a CRL when due (for the issuing CA and each retired one still
-/// answering for its certificates), OCSP responses close to expiry.
-pub async fn refresh_once(ca: &Ca) -> ca::Result<()> {
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    for issuer in ca.all_issuers() {
-        let due = match ca::store::latest_crl(ca.db(), issuer.slug()).await? {
-            Some(crl) => crl.next_update - now < CRL_REFRESH_MARGIN,
-            None => true,
-        };
-        if due {
-            let crl = issuer.publish_crl("system").await?;
-            tracing::info!(
-                issuer = issuer.slug(),
-                number = crl.number,
-                entries = crl.entries,
-                "published CRL"
-            );
-        }
+/// The `crl.publish` job: a new CRL for every shard revocations marked dirty.
+pub async fn crl_publish_job(state: &Services, _job: &Job) -> Result<(), JobError> {
+    publish_dirty(&state.ca).await?;
+    Ok(())
+}
+
+/// Publishes the CRLs of the dirty shards (of every issuer); how many.
+pub async fn publish_dirty(ca: &Ca) -> ca::Result<usize> {
+    let published = ca.publish_dirty_crls("system").await?;
+    log_published(&published);
+    Ok(published.len())
+}
+
+fn log_published(published: &[ca::crl::ShardCrl]) {
+    for p in published {
+        tracing::info!(
+            issuer = %p.issuer,
+            shard = p.shard,
+            number = p.crl.number,
+            entries = p.crl.entries,
+            "published CRL"
+        );
     }
+}
+
+/// One pass: a CRL for each shard that is dirty or whose newest CRL is due (for the
+/// issuing CA and each retired one still answering for its certificates), OCSP
+/// responses close to expiry.
+pub async fn refresh_once(ca: &Ca) -> ca::Result<()> {
+    let published = ca.publish_due_crls(CRL_REFRESH_MARGIN, "system").await?;
+    log_published(&published);
     let refreshed = ca.refresh_ocsp(10_000).await?;
     if refreshed > 0 {
         tracing::info!(refreshed, "re-signed OCSP responses");

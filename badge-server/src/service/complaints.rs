@@ -456,6 +456,7 @@ pub async fn decide(
                         other => other.into(),
                     })?;
             sites::notify_same_key_revocations(s, &mut tx, &r, now).await?;
+            s.publish_crls_after(&mut tx, now).await?;
             revoked = Some(r.serial.to_hex());
         }
     }

@@ -53,6 +53,9 @@ pub struct Services {
     pub mailer: Arc<crate::notify::mail::Mailer>,
     /// Checks webhook URLs and delivers the `webhook` jobs.
     pub webhooks: Arc<crate::notify::webhook::Webhooks>,
+    /// Seconds between publications of the CRLs revocations changed
+    /// (`CHENGXIN_CRL_PUBLISH_SECS`, at least 1).
+    pub crl_publish_every: i64,
 }
 
 impl Services {
@@ -114,6 +117,9 @@ impl Services {
             )),
             mailer: Arc::new(mailer),
             webhooks: Arc::new(webhooks),
+            crl_publish_every: i64::try_from(jobs.crl_publish_secs)
+                .unwrap_or(i64::MAX)
+                .max(1),
         })
     }
 
@@ -121,6 +127,16 @@ impl Services {
     /// snippets start with.
     pub fn public_base(&self) -> String {
         self.public_url.trim_end_matches('/').to_string()
+    }
+
+    /// Enqueues, inside a revocation's transaction, the publication of the CRLs it
+    /// changed ([`sites::enqueue_crl_publish`]).
+    pub async fn publish_crls_after(
+        &self,
+        tx: &mut ca::db::Tx,
+        now: i64,
+    ) -> Result<(), crate::error::AppError> {
+        sites::enqueue_crl_publish(tx, now, self.crl_publish_every).await
     }
 
     /// The public URL's origin (`scheme://host[:port]`), what a same-origin form

@@ -94,6 +94,7 @@ pub async fn revoke(
                 other => other.into(),
             })?;
     notify_same_key_revocations(s, &mut tx, &revoked, now).await?;
+    s.publish_crls_after(&mut tx, now).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -121,6 +122,41 @@ pub async fn notify_same_key_revocations(
             )
             .await?;
         }
+    }
+    Ok(())
+}
+
+/// Enqueues, inside `tx` (a revocation's), the `crl.publish` run at the end of the
+/// period of `every` seconds that contains `now`: one per period across replicas
+/// (its dedupe key names the period). The first revocation of a period also sets a
+/// timer that wakes this process's worker when the run is due, instead of at its
+/// next poll.
+pub async fn enqueue_crl_publish(
+    tx: &mut ca::db::Tx,
+    now: i64,
+    every: i64,
+) -> Result<(), AppError> {
+    let every = every.max(1);
+    let end = now - now.rem_euclid(every) + every;
+    let queued = crate::jobs::queue::enqueue(
+        tx,
+        crate::jobs::kind::CRL_PUBLISH,
+        &serde_json::json!({ "period": end }),
+        end,
+        Some(&format!("{}:{end}", crate::jobs::kind::CRL_PUBLISH)),
+    )
+    .await?;
+    if queued.is_some()
+        && let Ok(handle) = tokio::runtime::Handle::try_current()
+    {
+        let due = std::time::UNIX_EPOCH + std::time::Duration::from_secs(end.max(0) as u64);
+        let wait = due
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default();
+        handle.spawn(async move {
+            tokio::time::sleep(wait).await;
+            crate::jobs::queue::wake();
+        });
     }
     Ok(())
 }

@@ -158,8 +158,9 @@ async fn a_key_compromise_revocation_mails_the_holders_of_the_other_certificates
 }
 
 /// After `ca rotate-issuing` the server keeps the old issuing CA for the certificates
-/// it issued: the hourly refresh publishes a CRL for each issuer, and the old
-/// issuer's certificate (what their AIA names) and CRL are still served.
+/// it issued: the hourly refresh publishes a CRL for each issuer (shard 0, where the
+/// old issuer's certificate is and the new one's first go), and the old issuer's
+/// certificate (what their AIA names) and CRL are still served.
 #[tokio::test]
 async fn after_a_rotation_the_old_issuer_s_crl_and_certificate_are_still_published() {
     let dir = tempfile::tempdir().unwrap();
@@ -194,7 +195,7 @@ async fn after_a_rotation_the_old_issuer_s_crl_and_certificate_are_still_publish
         .await
         .unwrap();
     for slug in [&old, &new] {
-        for path in [format!("/crl/{slug}.crl"), format!("/ca/{slug}.der")] {
+        for path in [format!("/crl/{slug}/0.crl"), format!("/ca/{slug}.der")] {
             let (status, _, body) = app
                 .call(Request::get(&path).body(Body::empty()).unwrap())
                 .await;
@@ -202,4 +203,129 @@ async fn after_a_rotation_the_old_issuer_s_crl_and_certificate_are_still_publish
             assert!(!body.is_empty(), "{path}");
         }
     }
+}
+
+/// A revocation marks its shard and queues the `crl.publish` job of its period (one
+/// per period, however many revocations); the job lists it in the shard's CRL, which
+/// `/crl/{issuer}/{shard}.crl` serves. No CRL is signed in the revocation itself.
+#[tokio::test]
+async fn a_revocation_queues_the_crl_publication_of_its_period_which_lists_it() {
+    for backend in Backend::all() {
+        let t = TestApp::new(backend).await;
+        let db = &t.state.db;
+        let a = badge_server::store::accounts::ensure(
+            db,
+            &Email::parse("a@chenxi-shuzhi.cn").unwrap(),
+            Role::Operator,
+        )
+        .await
+        .unwrap();
+        let staff = badge_server::store::accounts::ensure(
+            db,
+            &Email::parse("staff@seal.test").unwrap(),
+            Role::Staff,
+        )
+        .await
+        .unwrap();
+        let site = crate::certified_site(&t.state, &a, &staff, "chenxi-shuzhi.cn").await;
+        let serial = crate::site_json(&t.state, &site).await["serial"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let slug = t.state.ca.slug().to_string();
+        let listed = || async {
+            let Some(crl) = ca::store::latest_shard_crl(db, &slug, 0).await.unwrap() else {
+                return false;
+            };
+            use x509_parser::prelude::FromDer;
+            let (_, parsed) =
+                x509_parser::revocation_list::CertificateRevocationList::from_der(&crl.der)
+                    .unwrap();
+            let serials: Vec<String> = parsed
+                .iter_revoked_certificates()
+                .map(|r| hex::encode(r.raw_serial()))
+                .collect();
+            serials.contains(&serial.to_lowercase())
+        };
+        let bearer = badge_server::store::accounts::create_token(db, &staff, "test")
+            .await
+            .unwrap();
+        let req = Request::post(format!("/api/v1/sites/{site}/revoke"))
+            .header(header::AUTHORIZATION, format!("Bearer {bearer}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(r#"{"reason":"privilegeWithdrawn"}"#))
+            .unwrap();
+        let (status, _, body) = t.call(req).await;
+        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+        assert!(!listed().await, "{backend:?}: signed in the revocation");
+
+        let jobs: Vec<(i64, String)> = ca::on_pool!(db, |p| sqlx::query_as(
+            "SELECT run_at, dedupe_key FROM jobs WHERE kind = 'crl.publish' AND done_at IS NULL"
+        )
+        .fetch_all(p)
+        .await
+        .unwrap());
+        assert_eq!(jobs.len(), 1, "{backend:?}");
+        let run_at = jobs[0].0;
+        assert_eq!(jobs[0].1, format!("crl.publish:{run_at}"));
+        // More revocations in the same period add no job; the next period's do.
+        for now in [run_at - 1, run_at - 1, run_at] {
+            let mut tx = db.begin().await.unwrap();
+            badge_server::service::sites::enqueue_crl_publish(&mut tx, now, 1)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+        let (queued,): (i64,) = ca::on_pool!(db, |p| sqlx::query_as(
+            "SELECT COUNT(*) FROM jobs WHERE kind = 'crl.publish'"
+        )
+        .fetch_one(p)
+        .await
+        .unwrap());
+        assert_eq!(queued, 2, "{backend:?}");
+
+        badge_server::jobs::queue::run_due(&t.state, run_at)
+            .await
+            .unwrap();
+        assert!(listed().await, "{backend:?}");
+        let (status, headers, body) = t
+            .call(
+                Request::get(format!("/crl/{slug}/0.crl"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{backend:?}");
+        assert_eq!(headers[header::CONTENT_TYPE], "application/pkix-crl");
+        let stored = ca::store::latest_shard_crl(db, &slug, 0)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(body.as_ref(), stored.der.as_slice());
+        for missing in [
+            format!("/crl/{slug}/1.crl"),
+            format!("/crl/{slug}/-1.crl"),
+            format!("/crl/{slug}/x.crl"),
+            // No certificate predates sharding here: no legacy CRL.
+            format!("/crl/{slug}.crl"),
+        ] {
+            let (status, _, _) = t
+                .call(Request::get(&missing).body(Body::empty()).unwrap())
+                .await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
+        }
+    }
+}
+
+/// The publication period's default is the one the README shows.
+#[test]
+fn the_default_crl_publication_period_is_the_readme_s() {
+    let readme = include_str!("../../../README.md");
+    assert!(readme.contains("`CHENGXIN_CRL_PUBLISH_SECS` (1)"));
+    let settings = <crate::Args as clap::Parser>::parse_from(["badge-server"]).settings;
+    assert_eq!(settings.jobs.crl_publish_secs, 1);
+    let settings =
+        <crate::Args as clap::Parser>::parse_from(["badge-server", "--crl-publish-secs", "5"])
+            .settings;
+    assert_eq!(settings.jobs.crl_publish_secs, 5);
 }

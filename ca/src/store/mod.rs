@@ -87,6 +87,9 @@ pub struct CertificateRecord {
     /// SHA-256 of the SubjectPublicKeyInfo (NULL until filled in for older rows).
     #[serde(skip)]
     pub spki_sha256: Option<Vec<u8>>,
+    /// The CRL shard that lists it when revoked ([`crate::crl::LEGACY_SHARD`] for
+    /// certificates issued before CRLs were sharded).
+    pub crl_shard: i64,
 }
 
 impl CertificateRecord {
@@ -131,6 +134,8 @@ pub struct NewCertificate<'a> {
     pub sha256: &'a [u8],
     /// SHA-256 of the SubjectPublicKeyInfo.
     pub spki_sha256: &'a [u8],
+    /// The CRL shard its distribution point names.
+    pub crl_shard: i64,
 }
 
 mod hex_bytes {
@@ -149,7 +154,7 @@ mod hex_opt {
 
 const CERT_COLUMNS: &str = "c.id, c.issuer_id, c.serial, c.status, c.organization, c.uscc, c.icp, \
     c.province, c.city, c.domains, c.not_before, c.not_after, c.der, c.sha256, \
-    r.revoked_at, r.reason AS revocation_reason, c.spki_sha256";
+    r.revoked_at, r.reason AS revocation_reason, c.spki_sha256, c.crl_shard";
 
 /// A revoked certificate as the CRL lists it.
 #[derive(Debug, Clone, FromRow)]
@@ -235,7 +240,7 @@ pub(crate) async fn insert_certificates(
         let rows: Vec<(Vec<u8>, i64)> = on_tx!(tx, |c| {
             let mut q = sqlx::QueryBuilder::new(
                 "INSERT INTO certificates (issuer_id, serial, status, organization, uscc, icp, province, city, \
-                 domains, not_before, not_after, der, sha256, spki_sha256, created_at) ",
+                 domains, not_before, not_after, der, sha256, spki_sha256, crl_shard, created_at) ",
             );
             q.push_values(chunk, |mut b, p| {
                 let domains = serde_json::to_string(p.domains).unwrap_or_else(|_| "[]".into());
@@ -253,6 +258,7 @@ pub(crate) async fn insert_certificates(
                     .push_bind(p.der.to_vec())
                     .push_bind(p.sha256.to_vec())
                     .push_bind(p.spki_sha256.to_vec())
+                    .push_bind(p.crl_shard)
                     .push_bind(now);
             });
             q.push(" RETURNING serial, id");
@@ -570,14 +576,23 @@ pub async fn delete_revocation(tx: &mut Tx, certificate_id: i64) -> Result<()> {
     Ok(())
 }
 
-/// Every revoked, unexpired certificate of an issuer.
-pub async fn revoked_entries(tx: &mut Tx, issuer_id: i64, now: i64) -> Result<Vec<RevokedEntry>> {
+/// Every revoked, unexpired certificate of an issuer in CRL shard `shard`. The
+/// shard's certificates are read first (index on issuer and shard), each joined to
+/// its revocation by key: the cost follows the shard's size, not the number of
+/// revocations of every shard.
+pub async fn revoked_entries(
+    tx: &mut Tx,
+    issuer_id: i64,
+    shard: i64,
+    now: i64,
+) -> Result<Vec<RevokedEntry>> {
     Ok(on_tx!(tx, |c| {
         sqlx::query_as(
-            "SELECT c.serial, r.revoked_at, r.reason FROM revocations r CROSS JOIN certificates c \
-         WHERE c.id = r.certificate_id AND c.issuer_id = $1 AND c.not_after > $2",
+            "SELECT c.serial, r.revoked_at, r.reason FROM certificates c CROSS JOIN revocations r \
+         WHERE c.issuer_id = $1 AND c.crl_shard = $2 AND c.not_after > $3 AND r.certificate_id = c.id",
         )
         .bind(issuer_id)
+        .bind(shard)
         .bind(now)
         .fetch_all(c)
         .await?
@@ -586,44 +601,155 @@ pub async fn revoked_entries(tx: &mut Tx, issuer_id: i64, now: i64) -> Result<Ve
 
 /// Advances a named counter and returns its new value (first value 1).
 pub async fn next_counter(tx: &mut Tx, name: &str) -> Result<i64> {
+    reserve_counter(tx, name, 1).await
+}
+
+/// Advances a named counter by `n` and returns its new value: the caller owns the
+/// `n` values ending there.
+pub async fn reserve_counter(tx: &mut Tx, name: &str, n: i64) -> Result<i64> {
     let v: (i64,) = on_tx!(tx, |c| sqlx::query_as(
-        "INSERT INTO counters (name, value) VALUES ($1, 1) \
-         ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value"
+        "INSERT INTO counters (name, value) VALUES ($1, $2) \
+         ON CONFLICT (name) DO UPDATE SET value = counters.value + excluded.value RETURNING value"
     )
     .bind(name)
+    .bind(n)
     .fetch_one(c)
     .await?);
     Ok(v.0)
 }
 
-/// Stores a CRL.
-pub async fn insert_crl(tx: &mut Tx, issuer_id: i64, crl: &CrlRecord) -> Result<()> {
+/// Stores the CRL of shard `shard` and deletes the older CRLs of that shard: only
+/// the newest is ever served, and a busy shard gets a new one every second.
+pub async fn insert_crl(tx: &mut Tx, issuer_id: i64, shard: i64, crl: &CrlRecord) -> Result<()> {
     on_tx!(tx, |c| {
         sqlx::query(
-        "INSERT INTO crls (issuer_id, number, this_update, next_update, entries, der) VALUES ($1, $2, $3, $4, $5, $6)"
+            "INSERT INTO crls (issuer_id, shard, number, this_update, next_update, entries, der) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(issuer_id)
+        .bind(shard)
+        .bind(crl.number)
+        .bind(crl.this_update)
+        .bind(crl.next_update)
+        .bind(crl.entries)
+        .bind(&crl.der)
+        .execute(&mut *c)
+        .await?;
+        sqlx::query("DELETE FROM crls WHERE issuer_id = $1 AND shard = $2 AND number < $3")
+            .bind(issuer_id)
+            .bind(shard)
+            .bind(crl.number)
+            .execute(&mut *c)
+            .await
+            .map(|_| ())?
+    });
+    Ok(())
+}
+
+const CRL_COLUMNS: &str = "l.number, l.this_update, l.next_update, l.entries, l.der";
+
+/// The newest CRL an issuer published, whichever shard: what the health check
+/// reads, and proof that the issuer publishes at all.
+pub async fn latest_crl(db: &Database, issuer_slug: &str) -> Result<Option<CrlRecord>> {
+    let sql = format!(
+        "SELECT {CRL_COLUMNS} FROM crls l JOIN issuers i ON i.id = l.issuer_id \
+         WHERE i.slug = $1 ORDER BY l.number DESC LIMIT 1"
+    );
+    Ok(on_pool!(db, |p| sqlx::query_as(&sql)
+        .bind(issuer_slug)
+        .fetch_optional(p)
+        .await?))
+}
+
+/// The newest CRL of one shard of an issuer: what `/crl/{slug}/{shard}.crl` serves
+/// ([`crate::crl::LEGACY_SHARD`]: `/crl/{slug}.crl`).
+pub async fn latest_shard_crl(
+    db: &Database,
+    issuer_slug: &str,
+    shard: i64,
+) -> Result<Option<CrlRecord>> {
+    let sql = format!(
+        "SELECT {CRL_COLUMNS} FROM crls l JOIN issuers i ON i.id = l.issuer_id \
+         WHERE i.slug = $1 AND l.shard = $2 ORDER BY l.number DESC LIMIT 1"
+    );
+    Ok(on_pool!(db, |p| sqlx::query_as(&sql)
+        .bind(issuer_slug)
+        .bind(shard)
+        .fetch_optional(p)
+        .await?))
+}
+
+/// The nextUpdate of each shard's newest CRL of an issuer: (shard, next_update).
+pub async fn crl_next_updates(db: &Database, issuer_id: i64) -> Result<Vec<(i64, i64)>> {
+    Ok(on_pool!(db, |p| sqlx::query_as(
+        "SELECT shard, MAX(next_update) FROM crls WHERE issuer_id = $1 GROUP BY shard"
     )
     .bind(issuer_id)
-    .bind(crl.number)
-    .bind(crl.this_update)
-    .bind(crl.next_update)
-    .bind(crl.entries)
-    .bind(&crl.der)
+    .fetch_all(p)
+    .await?))
+}
+
+/// The shards of an issuer that hold an issued certificate unexpired at `now`: those
+/// whose CRLs must stay current.
+pub async fn live_crl_shards(db: &Database, issuer_id: i64, now: i64) -> Result<Vec<i64>> {
+    let rows: Vec<(i64,)> = on_pool!(db, |p| sqlx::query_as(
+        "SELECT DISTINCT crl_shard FROM certificates \
+         WHERE issuer_id = $1 AND status = 'issued' AND not_after > $2"
+    )
+    .bind(issuer_id)
+    .bind(now)
+    .fetch_all(p)
+    .await?);
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+/// Marks a shard as needing a new CRL, inside the transaction that changed what it
+/// lists. The first mark's time stays until the shard is published.
+pub async fn mark_crl_shard_dirty(tx: &mut Tx, issuer_id: i64, shard: i64, now: i64) -> Result<()> {
+    on_tx!(tx, |c| sqlx::query(
+        "INSERT INTO crl_shards (issuer_id, shard, dirty_since) VALUES ($1, $2, $3) \
+         ON CONFLICT (issuer_id, shard) DO UPDATE SET \
+         dirty_since = COALESCE(crl_shards.dirty_since, excluded.dirty_since)"
+    )
+    .bind(issuer_id)
+    .bind(shard)
+    .bind(now)
+    .execute(c)
+    .await
+    .map(|_| ())?);
+    Ok(())
+}
+
+/// The shards of an issuer marked dirty, oldest mark first: (shard, dirty_since).
+pub async fn dirty_crl_shards(db: &Database, issuer_id: i64) -> Result<Vec<(i64, i64)>> {
+    Ok(on_pool!(db, |p| sqlx::query_as(
+        "SELECT shard, dirty_since FROM crl_shards \
+         WHERE issuer_id = $1 AND dirty_since IS NOT NULL ORDER BY dirty_since, shard"
+    )
+    .bind(issuer_id)
+    .fetch_all(p)
+    .await?))
+}
+
+/// Takes a shard for publication inside `tx`: its row is locked until `tx` ends
+/// (PostgreSQL; SQLite's `BEGIN IMMEDIATE` already holds the only write lock), so a
+/// revocation that marks it dirty commits either before (and is read by the
+/// publisher's next statement) or after (and leaves the shard dirty again). Clears
+/// the mark and records the publication time.
+pub async fn take_crl_shard(tx: &mut Tx, issuer_id: i64, shard: i64, now: i64) -> Result<()> {
+    on_tx!(tx, |c| {
+        sqlx::query(
+        "INSERT INTO crl_shards (issuer_id, shard, dirty_since, published_at) VALUES ($1, $2, NULL, $3) \
+         ON CONFLICT (issuer_id, shard) DO UPDATE SET dirty_since = NULL, published_at = excluded.published_at"
+    )
+    .bind(issuer_id)
+    .bind(shard)
+    .bind(now)
     .execute(c)
     .await
     .map(|_| ())?
     });
     Ok(())
-}
-
-/// The newest CRL of an issuer.
-pub async fn latest_crl(db: &Database, issuer_slug: &str) -> Result<Option<CrlRecord>> {
-    Ok(on_pool!(db, |p| sqlx::query_as(
-        "SELECT l.number, l.this_update, l.next_update, l.entries, l.der FROM crls l \
-         JOIN issuers i ON i.id = l.issuer_id WHERE i.slug = $1 ORDER BY l.number DESC LIMIT 1"
-    )
-    .bind(issuer_slug)
-    .fetch_optional(p)
-    .await?))
 }
 
 /// Stores (or replaces) the pre-signed OCSP answers of a certificate.
@@ -695,6 +821,7 @@ mod tests {
             revoked_at,
             revocation_reason: reason,
             spki_sha256: None,
+            crl_shard: 0,
         }
     }
 

@@ -12,6 +12,7 @@ use ca::{Ca, CaConfig, KeySource, RevocationReason, SiteIdentity, on_pool};
 use testkit::{Backend, Run, openssl, run};
 
 mod audit;
+mod crl_shards;
 mod init_keys;
 mod issuance;
 mod names_lint;
@@ -127,6 +128,21 @@ impl TestCa {
 
     fn openssl(&self, args: &[&str]) -> Run {
         openssl(self.dir.path(), args)
+    }
+
+    /// `openssl verify -crl_check` of `cert` up to the root, with the CRL `crl` (PEM).
+    fn verify_with_crl(&self, cert: &str, crl: &str) -> Run {
+        self.openssl(&[
+            "verify",
+            "-crl_check",
+            "-CAfile",
+            "ca/root.pem",
+            "-untrusted",
+            "ca/issuing.pem",
+            "-CRLfile",
+            crl,
+            cert,
+        ])
     }
 
     fn serial_of(&self, cert: &str) -> String {

@@ -291,6 +291,7 @@ async fn the_lint_refuses_a_certificate_that_strays_from_the_profile() {
         not_before: now,
         issuer: &issuer,
         urls: &urls,
+        crl_shard: 0,
         subject_key: &subject_key,
     };
     let throwaway = rcgen::KeyPair::generate().unwrap();

@@ -389,7 +389,7 @@ fn a_complaint_goes_from_the_visitor_to_the_operator_to_staff_and_an_upheld_one_
         let ocsp = d.ocsp_via_server("site.pem");
         assert!(ocsp.stdout.contains("revoked"), "{}", ocsp.stdout);
         // The CRL the certificate names lists it too, signed by the issuing CA.
-        let (serial, listing) = d.crl_listing_for("site.pem");
+        let (serial, listing) = d.crl_listing_once_listed("site.pem");
         assert!(listing.contains(serial.trim()), "{serial} not in {listing}");
         assert!(listing.contains("Privilege Withdrawn"), "{listing}");
         let audit =

@@ -244,6 +244,20 @@ impl Deployment {
         (serial, listing)
     }
 
+    /// As [`Deployment::crl_listing_for`], fetched again (for up to 5 s) until it
+    /// lists `cert`: a revocation through the server is published by the
+    /// `crl.publish` job at the end of its second, not in its own transaction.
+    fn crl_listing_once_listed(&self, cert: &str) -> (String, String) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let (serial, listing) = self.crl_listing_for(cert);
+            if listing.contains(serial.trim()) || Instant::now() > deadline {
+                return (serial, listing);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     fn ocsp_via_server(&self, cert: &str) -> Run {
         let url = self.url("/ocsp");
         self.openssl(&[

@@ -573,7 +573,14 @@ pub(crate) async fn run_recheck(
         policy: state.policy.clone(),
         concurrency: 1,
     };
-    Ok(rechecker
-        .run(scope, verifier::verdict::now(), &|_, _| {})
-        .await?)
+    let now = verifier::verdict::now();
+    let summary = rechecker.run(scope, now, &|_, _| {}).await?;
+    // The verifier marked the shards of what it held, released or revoked; their CRLs
+    // are published like any revocation's.
+    if summary.suspended + summary.revoked + summary.released > 0 {
+        let mut tx = state.db.begin().await?;
+        state.publish_crls_after(&mut tx, now).await?;
+        tx.commit().await?;
+    }
+    Ok(summary)
 }

@@ -1,4 +1,8 @@
 //! What relying parties fetch: the chain, the issuing certificate (AIA), CRLs and OCSP.
+//!
+//! CRLs are sharded: `/crl/{issuer}/{shard}.crl` is the CRL a certificate's
+//! distribution point names; `/crl/{issuer}.crl` the legacy one, of the certificates
+//! issued before sharding.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -17,7 +21,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/ca/chain.pem", get(chain))
         .route("/ca/{file}", get(issuer_cert))
-        .route("/crl/{file}", get(crl))
+        .route("/crl/{file}", get(legacy_crl))
+        .route("/crl/{issuer}/{file}", get(shard_crl))
         .route("/ocsp", post(ocsp_post))
         .route("/ocsp/{*request}", get(ocsp_get))
 }
@@ -59,12 +64,28 @@ async fn issuer_cert(
     }
 }
 
-async fn crl(
+async fn legacy_crl(
     State(state): State<AppState>,
     Path(file): Path<String>,
 ) -> Result<Response, AppError> {
     let slug = file.strip_suffix(".crl").ok_or(AppError::NotFound)?;
-    let crl = ca::store::latest_crl(&state.db, slug)
+    crl(&state, slug, ca::crl::LEGACY_SHARD).await
+}
+
+async fn shard_crl(
+    State(state): State<AppState>,
+    Path((issuer, file)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let shard = file
+        .strip_suffix(".crl")
+        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|n| n.parse::<i64>().ok())
+        .ok_or(AppError::NotFound)?;
+    crl(&state, &issuer, shard).await
+}
+
+async fn crl(state: &AppState, slug: &str, shard: i64) -> Result<Response, AppError> {
+    let crl = ca::store::latest_shard_crl(&state.db, slug, shard)
         .await?
         .ok_or(AppError::NotFound)?;
     Ok(with_type(
