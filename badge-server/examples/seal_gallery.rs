@@ -13,7 +13,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let date = time::OffsetDateTime::now_utc().date();
     for state in SealState::ALL {
         for (lang, l) in [(Lang::Zh, "zh"), (Lang::En, "en")] {
-            for (format, ext) in [(Format::Svg, "svg"), (Format::Png { scale: 2 }, "png")] {
+            // Named as the server names them: `.svg`, `.png` (1×) and `@2x.png`.
+            for (format, suffix) in [
+                (Format::Svg, ".svg"),
+                (Format::Png { scale: 1 }, ".png"),
+                (Format::Png { scale: 2 }, "@2x.png"),
+            ] {
                 let seal = Seal {
                     state,
                     domain: "chenxi-shuzhi.cn".into(),
@@ -22,7 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     size: Size::Medium,
                     format,
                 };
-                let path = out.join(format!("{state:?}-{l}.{ext}").to_lowercase());
+                let path = out.join(format!("{state:?}-{l}{suffix}").to_lowercase());
                 std::fs::write(&path, r.render(&seal)?)?;
             }
         }

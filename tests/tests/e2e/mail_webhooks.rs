@@ -1,9 +1,9 @@
 //! Notifications: the job queue delivering mail over real SMTP and signed webhooks.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use testkit::{Backend, Child, bin, free_port, run, wait_for_port};
+use testkit::{Backend, free_port, run};
 
 use crate::{Deployment, http, quick_queue, sql, wait_for_job};
 
@@ -316,23 +316,7 @@ fn two_servers_on_one_postgresql_deliver_each_of_300_mails_exactly_once() {
     d.ca(&["init"]).ok();
     let env = quick_queue(&[("CHENGXIN_SMTP_URL", sink.url())]);
     let _a = d.serve_with(&env);
-    let second_port = free_port();
-    let mut cmd = Command::new(bin("badge-server"));
-    d.env(&mut cmd);
-    for (k, v) in &env {
-        cmd.env(k, v);
-    }
-    // A replica has a serial prefix of its own: the first server holds 1.
-    let _b = Child(
-        cmd.env("CHENGXIN_LISTEN", format!("127.0.0.1:{second_port}"))
-            .env("CHENGXIN_CA_INSTANCE", "2")
-            .arg("serve")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(d.path("server-b.log")).unwrap())
-            .spawn()
-            .unwrap(),
-    );
-    wait_for_port(&format!("127.0.0.1:{second_port}"), 30);
+    let (_b, _) = d.serve_replica(2, &env);
 
     let now = unix_now();
     sql(

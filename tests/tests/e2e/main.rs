@@ -14,6 +14,7 @@ mod complaints;
 mod limits;
 mod mail_webhooks;
 mod pki;
+mod replicas;
 mod seal;
 mod settings;
 
@@ -78,12 +79,33 @@ impl Deployment {
 
     /// Starts `badge-server serve` with extra environment and waits for its port.
     fn serve_with(&self, extra: &[(&str, String)]) -> Child {
+        self.spawn_server(self.port, "server.log", extra)
+    }
+
+    /// Starts another `badge-server serve` on the same database and CA directory, on
+    /// a port of its own, as a replica behind the same public URL: it holds serial
+    /// prefix `instance` (the first server holds 1) and logs to `server-{instance}.log`.
+    /// Returns the server and its port.
+    fn serve_replica(&self, instance: u8, extra: &[(&str, String)]) -> (Child, u16) {
+        let port = free_port();
+        let mut env = vec![
+            ("CHENGXIN_LISTEN", format!("127.0.0.1:{port}")),
+            ("CHENGXIN_CA_INSTANCE", instance.to_string()),
+        ];
+        env.extend(extra.iter().map(|(k, v)| (*k, v.clone())));
+        let log = format!("server-{instance}.log");
+        (self.spawn_server(port, &log, &env), port)
+    }
+
+    /// `badge-server serve` listening on `port`, its stderr in `log`: waits for the
+    /// port, and panics with the log when the server exits first.
+    fn spawn_server(&self, port: u16, log_name: &str, extra: &[(&str, String)]) -> Child {
         let mut cmd = Command::new(bin("badge-server"));
         self.env(&mut cmd);
         for (k, v) in extra {
             cmd.env(k, v);
         }
-        let log = std::fs::File::create(self.path("server.log")).unwrap();
+        let log = std::fs::File::create(self.path(log_name)).unwrap();
         let mut child = cmd
             .arg("serve")
             .stdout(Stdio::null())
@@ -91,13 +113,13 @@ impl Deployment {
             .spawn()
             .unwrap();
         // A server that exits (a setting refused) says why at once.
-        let addr = format!("127.0.0.1:{}", self.port);
+        let addr = format!("127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(&addr).is_err() {
             if let Some(status) = child.try_wait().unwrap() {
                 panic!(
                     "badge-server serve exited ({status}) with {extra:?}:\n{}",
-                    std::fs::read_to_string(self.path("server.log")).unwrap_or_default()
+                    std::fs::read_to_string(self.path(log_name)).unwrap_or_default()
                 );
             }
             assert!(
