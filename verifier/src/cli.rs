@@ -39,8 +39,9 @@ enum Command {
         /// dns-txt, http-file or html-meta (default: try all, first pass counts).
         #[arg(long)]
         method: Option<String>,
-        /// The challenge token.
-        #[arg(long)]
+        /// The challenge token. A base64url token begins with `-` one time in 64,
+        /// so a value that looks like a flag is still taken as the token.
+        #[arg(long, allow_hyphen_values = true)]
         token: String,
     },
     /// Look up the domain's ICP filing (who filed it, under which number), or, given

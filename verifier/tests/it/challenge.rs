@@ -528,6 +528,17 @@ fn the_cli_prints_a_json_verdict_and_exits_by_it() {
         token().as_str(),
     ]);
     assert_eq!(fail.code, 1, "{fail:?}");
+    // One generated token in 64 begins with `-`; it is still a token, not a flag.
+    let lead = if t.as_str().starts_with("-S") {
+        "-T"
+    } else {
+        "-S"
+    };
+    let dashed = format!("{lead}{}", &t.as_str()[2..]);
+    let dashed_fail = verifier(&[
+        "check", "cli.test", "--method", "dns-txt", "--token", &dashed,
+    ]);
+    assert_eq!(dashed_fail.code, 1, "{dashed_fail:?}");
     let bad = verifier(&["check", "not a domain", "--token", t.as_str()]);
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("invalid domain"), "{}", bad.stderr);
@@ -545,10 +556,10 @@ fn the_cli_prints_a_json_verdict_and_exits_by_it() {
         "{}",
         bad_method.stderr
     );
-    // Both attempts left evidence in the database.
+    // Every check that ran (pass, fail, the dashed token) left evidence in the database.
     let stored = rt.block_on(async {
         let db = ca::db::Database::connect(&db).await.unwrap();
         verifier::store::recent(&db, "cli.test", 10).await.unwrap()
     });
-    assert_eq!(stored.len(), 2);
+    assert_eq!(stored.len(), 3);
 }
