@@ -98,6 +98,9 @@ struct Facts {
     known: HashMap<String, (Instant, Arc<SiteFacts>)>,
     unknown: HashMap<String, Instant>,
     evicted: HashMap<String, u64>,
+    /// The last poll that forgot every fact (the changes could not be followed): a
+    /// read begun in or before it may have missed any change.
+    cleared: u64,
 }
 
 /// Site facts by site id, the copies seen since the last flush, and the drawing
@@ -212,6 +215,7 @@ impl SealCache {
         let polls = self.polls.load(Ordering::SeqCst);
         if began == 0
             || began + RECENT_POLLS <= polls
+            || began <= map.cleared
             || map.evicted.get(site).is_some_and(|p| *p >= began)
         {
             return;
@@ -242,6 +246,7 @@ impl SealCache {
         if all {
             map.known.clear();
             map.unknown.clear();
+            map.cleared = poll;
         }
         for site in sites {
             map.known.remove(site);
@@ -533,6 +538,21 @@ mod tests {
         cache.put("s_a", Some(facts()), began);
         assert!(cache.get("s_a").is_none(), "stale facts must not be kept");
         // A read begun after the eviction is kept.
+        cache.put("s_a", Some(facts()), 2);
+        assert!(matches!(cache.get("s_a"), Some(Some(_))));
+    }
+
+    #[test]
+    fn a_read_that_began_before_the_changes_were_lost_track_of_is_not_kept() {
+        let cache = trusted_cache();
+        let began = cache.polls.load(Ordering::SeqCst);
+        cache.evict(&[], true, 1);
+        cache.polls.store(2, Ordering::SeqCst);
+        cache.put("s_a", Some(facts()), began);
+        assert!(
+            cache.get("s_a").is_none(),
+            "any site may have changed unseen"
+        );
         cache.put("s_a", Some(facts()), 2);
         assert!(matches!(cache.get("s_a"), Some(Some(_))));
     }

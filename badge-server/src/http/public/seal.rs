@@ -106,18 +106,19 @@ async fn seal(
         size,
         format,
     };
-    let rendered = match state.seals.cached(&key) {
-        Some(r) => r,
-        // An SVG is put together from cached glyph paths in microseconds: on the
-        // worker, as a load spread over every site needs. A PNG is rasterised: off it.
-        None if format == Format::Svg => state
+    // An SVG is put together from cached glyph paths in microseconds: on the worker,
+    // as a load spread over every site needs (`get` looks in the cache first). A PNG
+    // is rasterised: off it.
+    let rendered = if format == Format::Svg {
+        state
             .seals
             .get(&key)
-            .map_err(|e| ca::Error::Config(e.to_string()))?,
-        None => {
-            let seals = state.seals.clone();
-            off_workers(&state, move || seals.get(&key)).await?
-        }
+            .map_err(|e| ca::Error::Config(e.to_string()))?
+    } else if let Some(r) = state.seals.cached(&key) {
+        r
+    } else {
+        let seals = state.seals.clone();
+        off_workers(&state, move || seals.get(&key)).await?
     };
     served_counter(seal_state).increment(1);
     let coding = crate::http::encoding::negotiate(
