@@ -136,6 +136,17 @@ pub async fn verify(db: &Database) -> Result<i64> {
     Ok(expected_seq - 1)
 }
 
+/// The hash of audit entry `seq`, if the chain has it (what an audit anchor in the
+/// transparency log names).
+pub async fn hash_at(db: &Database, seq: i64) -> Result<Option<Vec<u8>>> {
+    store::audit::hash_at(db, seq).await
+}
+
+/// The chain's head: how many entries, and the last one's hash (for an audit anchor).
+pub async fn head(db: &Database) -> Result<(i64, Vec<u8>)> {
+    store::audit::head(db).await
+}
+
 /// The most recent entries, newest first.
 pub async fn recent(db: &Database, limit: i64) -> Result<Vec<Entry>> {
     store::audit::recent(db, limit).await

@@ -543,6 +543,7 @@ impl Ca {
             .as_ref()
             .to_vec();
         store::backfill_spki_sha256(&db, certificate_spki_sha256).await?;
+        crate::transparency::ensure_head(&db).await?;
         let issuer_id = store::ensure_issuer(
             &db,
             &issuer.slug,

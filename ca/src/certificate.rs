@@ -71,7 +71,7 @@ impl Ca {
             self.refuse_compromised_key(k).await?;
         }
         let crl_shard = self.next_crl_shard().await?;
-        let (prepared, private_key_pem) = self.prepare(identity, key, crl_shard)?;
+        let (prepared, private_key_pem) = self.prepare(identity, key, crl_shard, None)?;
         let certificate_id = self
             .queue
             .submit(&self.db, self.issuer_id, prepared.clone(), actor)
@@ -89,7 +89,8 @@ impl Ca {
     }
 
     /// Issues inside the caller's transaction, so that the caller's own state change
-    /// (a site becoming certified) commits or rolls back with the certificate. The CA
+    /// (a site becoming certified) commits or rolls back with the certificate and its
+    /// transparency log entry, which names `site`. The CA
     /// must have claimed its serial prefix before ([`Ca::claim_serial_prefix`]):
     /// claiming here would wait on the caller's own SQLite write lock.
     pub async fn issue_in(
@@ -97,6 +98,7 @@ impl Ca {
         tx: &mut Tx,
         identity: &SiteIdentity,
         key: KeySource,
+        site: Option<&str>,
         actor: &str,
     ) -> Result<Issued> {
         if let KeySource::Csr(k) = &key
@@ -105,7 +107,7 @@ impl Ca {
             return Err(Error::KeyCompromised);
         }
         let crl_shard = self.crl_shard_in(tx).await?;
-        let (prepared, private_key_pem) = self.prepare(identity, key, crl_shard)?;
+        let (prepared, private_key_pem) = self.prepare(identity, key, crl_shard, site)?;
         let ids = store_batch(tx, self.issuer_id, std::slice::from_ref(&prepared), actor).await?;
         Self::issued(prepared, ids[0], private_key_pem)
     }
@@ -135,6 +137,7 @@ impl Ca {
         identity: &SiteIdentity,
         key: KeySource,
         crl_shard: i64,
+        site: Option<&str>,
     ) -> Result<(Prepared, Option<Zeroizing<String>>)> {
         if let KeySource::Csr(k) = &key {
             self.refuse_own_key(k)?;
@@ -206,6 +209,8 @@ impl Ca {
                 ocsp,
                 audit_details,
                 crl_shard,
+                issuer: self.slug().to_owned(),
+                site: site.map(str::to_owned),
             },
             private_key_pem,
         ))

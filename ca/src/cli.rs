@@ -118,6 +118,31 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// The transparency log.
+    Log {
+        #[command(subcommand)]
+        command: LogCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum LogCommand {
+    /// Print the log's verifier key (C2SP signed-note form, `name+id+key`).
+    Key,
+    /// Recompute every tile and root from the entries, check every checkpoint's
+    /// signature and consistency with the one before, and that every certificate
+    /// and revocation has its entries; exit 1 with the first discrepancy.
+    Verify {
+        /// A checkpoint kept from before (a signed note file), checked against the log.
+        #[arg(long)]
+        from: Option<PathBuf>,
+        /// The log's verifier key (default: the key in the CA directory).
+        #[arg(long)]
+        vkey: Option<String>,
+    },
+    /// Hash the entries appended since the last checkpoint and sign a new one now
+    /// (`badge-server` does this every `CHENGXIN_LOG_CHECKPOINT_SECS`).
+    Checkpoint,
 }
 
 #[derive(Subcommand, Debug)]
@@ -143,6 +168,47 @@ pub async fn main() -> ExitCode {
 }
 
 const ACTOR: &str = "ca-cli";
+
+async fn log_command(s: &Settings, command: LogCommand) -> Result<()> {
+    match command {
+        LogCommand::Key => println!("{}", s.log_signer()?.verifier_key()),
+        LogCommand::Verify { from, vkey } => {
+            let vkey = match vkey {
+                Some(v) => v,
+                None => s.log_signer()?.verifier_key(),
+            };
+            let from = match &from {
+                Some(p) => Some(std::fs::read(p).map_err(|e| Error::io(p, e))?),
+                None => None,
+            };
+            let db = s.database().await?;
+            let report = crate::transparency::verify(&db, &vkey, from.as_deref()).await?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
+        }
+        LogCommand::Checkpoint => {
+            let db = s.database().await?;
+            let signer = s.log_signer()?;
+            crate::transparency::backfill(&db).await?;
+            match signer.integrate(&db).await? {
+                Some(c) => {
+                    crate::store::log::publish_checkpoint(
+                        &db,
+                        c.size as i64,
+                        &c.note,
+                        time::OffsetDateTime::now_utc().unix_timestamp(),
+                    )
+                    .await?;
+                    print!("{}", c.note);
+                }
+                None => println!("no new entries"),
+            }
+        }
+    }
+    Ok(())
+}
 
 async fn run(cli: Cli) -> Result<()> {
     let s = cli.settings;
@@ -415,6 +481,7 @@ async fn run(cli: Cli) -> Result<()> {
                 return Err(Error::CertificateInvalid(report.problems.join("; ")));
             }
         }
+        Command::Log { command } => log_command(&s, command).await?,
         Command::OcspRefresh => {
             let ca = s.open_ca(s.database().await?).await?;
             let n = ca.refresh_ocsp(100_000).await?;

@@ -85,6 +85,10 @@ pub struct Settings {
     /// `CHENGXIN_CA_PKCS11_PIN`).
     #[arg(long, env = "CHENGXIN_CA_PKCS11", global = true)]
     pub ca_pkcs11: Option<String>,
+    /// The transparency log's origin, the first line of its checkpoints and the name
+    /// of its key (default: the public URL's host and port, then `/log`).
+    #[arg(long, env = "CHENGXIN_LOG_ORIGIN", global = true)]
+    pub log_origin: Option<String>,
 }
 
 /// A passphrase from `file` when given, else from the environment variable `var`.
@@ -172,6 +176,27 @@ impl Settings {
             public_url: self.public_url()?,
             instance: self.ca_instance,
         })
+    }
+
+    /// The transparency log's origin: `--log-origin` or the default from the public URL.
+    pub fn log_origin(&self) -> Result<String> {
+        match self.log_origin.as_deref().map(str::trim) {
+            Some(o) if !o.is_empty() => Ok(o.to_owned()),
+            _ => crate::transparency::default_origin(&self.public_url()?),
+        }
+    }
+
+    /// The transparency log's checkpoint signer: its key in the CA directory,
+    /// encrypted with the issuing key's passphrase (created on first use).
+    pub fn log_signer(&self) -> Result<crate::transparency::LogSigner> {
+        let passphrase = self.passphrase()?.ok_or_else(|| {
+            Error::Config(
+                "the transparency log key is encrypted with the issuing key's passphrase: \
+                 set CHENGXIN_CA_PASSPHRASE (or --passphrase-file)"
+                    .into(),
+            )
+        })?;
+        crate::transparency::LogSigner::open(&self.ca_dir, &passphrase, &self.log_origin()?)
     }
 
     /// Connects to the database (running migrations).

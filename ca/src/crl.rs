@@ -28,7 +28,7 @@ use crate::ocsp::Status;
 pub use crate::revocation::RevocationReason;
 use crate::serial::Serial;
 use crate::store::{CertificateStatus, CrlRecord, RevokedEntry};
-use crate::{Error, Result, audit, store};
+use crate::{Error, Result, audit, store, transparency};
 
 /// How long a CRL is valid; the server publishes a new one well before.
 pub const CRL_LIFETIME_DAYS: i64 = 7;
@@ -156,6 +156,8 @@ impl Ca {
             }
         };
         ca.store_ocsp_in(tx, rec.id, serial, status).await?;
+        let entry = transparency::certificate_event_in(tx, &rec, ca.slug(), reason, now).await?;
+        transparency::append(tx, &[(entry, Some(rec.id))]).await?;
         let compromised = match (reason, &rec.spki_sha256, &rec.der) {
             (RevocationReason::KeyCompromise, Some(h), _) => Some(h.clone()),
             (RevocationReason::KeyCompromise, None, Some(der)) => {
@@ -333,6 +335,15 @@ impl Ca {
                 )
                 .await?;
                 store::mark_crl_shard_dirty(tx, ca.issuer_id, other.crl_shard, now).await?;
+                let entry = transparency::certificate_event_in(
+                    tx,
+                    &other,
+                    ca.slug(),
+                    RevocationReason::KeyCompromise,
+                    now,
+                )
+                .await?;
+                transparency::append(tx, &[(entry, Some(other.id))]).await?;
                 revoked.push(other_serial);
             }
         }

@@ -191,6 +191,9 @@ pub enum Error {
     /// The configuration is unusable.
     #[error("configuration: {0}")]
     Config(String),
+    /// The transparency log is inconsistent, or an entry or tile cannot be made.
+    #[error("transparency log: {0}")]
+    Log(String),
 }
 
 impl From<chengxin_db::Error> for Error {
@@ -244,6 +247,7 @@ impl Error {
                 | Error::UnknownCertificate(_)
                 | Error::RevocationRefused(_)
                 | Error::CertificateInvalid(_)
+                | Error::Log(_)
         )
     }
 }

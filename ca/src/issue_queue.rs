@@ -26,6 +26,33 @@ pub(crate) struct Prepared {
     pub(crate) audit_details: serde_json::Value,
     /// The CRL shard its distribution point names.
     pub(crate) crl_shard: i64,
+    /// The issuing CA's slug, for the transparency log entry.
+    pub(crate) issuer: String,
+    /// The site the certificate is for, when issued for one.
+    pub(crate) site: Option<String>,
+}
+
+impl Prepared {
+    /// Its `issue` entry in the transparency log.
+    fn log_entry(&self, now: i64) -> tlog::Entry {
+        let mut sha256 = [0u8; 32];
+        sha256.copy_from_slice(&self.sha256);
+        tlog::Entry {
+            issuer: Some(self.issuer.clone()),
+            serial: Some(self.serial.to_hex()),
+            sha256: Some(sha256),
+            site: self.site.clone(),
+            uscc: Some(self.identity.uscc.to_string()),
+            domains: self
+                .identity
+                .domains
+                .iter()
+                .map(|d| d.to_string())
+                .collect(),
+            certificate: Some(self.der.clone()),
+            ..tlog::Entry::new(tlog::Kind::Issue, now)
+        }
+    }
 }
 
 impl Prepared {
@@ -77,6 +104,13 @@ pub(crate) async fn store_batch(
         })
         .collect();
     audit::append_many(tx, &entries).await?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let logged: Vec<(tlog::Entry, Option<i64>)> = items
+        .iter()
+        .zip(&ids)
+        .map(|(p, id)| (p.log_entry(now), Some(*id)))
+        .collect();
+    crate::transparency::append(tx, &logged).await?;
     Ok(ids)
 }
 

@@ -32,6 +32,7 @@ pub mod revocation;
 pub mod serial;
 pub mod signer;
 pub mod store;
+pub mod transparency;
 
 /// The shared database ([`chengxin_db`]), re-exported so that `ca::db::Database` and
 /// the query macros reach every component through one path.

@@ -130,6 +130,14 @@ impl FileSigner {
 
     /// Loads an `ENCRYPTED PRIVATE KEY` PEM file, decrypting it with `passphrase`.
     pub fn load_encrypted(path: &Path, alg: KeyAlgorithm, passphrase: &[u8]) -> Result<Self> {
+        Self::from_pkcs8(alg, &read_encrypted_pkcs8(path, passphrase)?)
+    }
+}
+
+/// Reads an `ENCRYPTED PRIVATE KEY` PEM file ([`write_encrypted_key`]) and decrypts it
+/// with `passphrase`: the PKCS#8 bytes, wiped when dropped.
+pub fn read_encrypted_pkcs8(path: &Path, passphrase: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    {
         let pem = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let (label, der) =
             pem_rfc7468_decode(&pem).map_err(|_| Error::WrongPassphrase(path.into()))?;
@@ -144,7 +152,7 @@ impl FileSigner {
         let plain = info
             .decrypt(passphrase)
             .map_err(|_| Error::WrongPassphrase(path.into()))?;
-        Self::from_pkcs8(alg, plain.as_bytes())
+        Ok(Zeroizing::new(plain.as_bytes().to_vec()))
     }
 }
 

@@ -188,6 +188,26 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
+/// `tlogcheck` (tests/go/tlogcheck), the independent Go checker of the transparency
+/// log on Debian's `golang.org/x/mod/sumdb`, built once per test process with
+/// `scripts/tlogcheck-build` (a build lock keeps parallel test binaries from racing).
+pub fn tlogcheck() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let root = workspace_root();
+            let out = root.join("target").join("tlogcheck").join("tlogcheck");
+            let r = run(Command::new("flock")
+                .arg(root.join("target").join("tlogcheck.lock"))
+                .arg(root.join("scripts").join("tlogcheck-build"))
+                .arg(&out)
+                .current_dir(&root));
+            assert_eq!(r.code, 0, "scripts/tlogcheck-build failed: {r:?}");
+            out
+        })
+        .clone()
+}
+
 /// A finished process, with its output as text.
 #[derive(Debug)]
 pub struct Run {

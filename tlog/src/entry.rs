@@ -79,8 +79,8 @@ impl Kind {
 }
 
 /// One event. Which fields a kind requires is checked by [`Entry::encode`]:
-/// certificate events name issuer, serial, certificate hash, site, organization and
-/// domains (issue adds the DER; hold and revoke add the reason); a complaint decision
+/// certificate events name issuer, serial, certificate hash, organization and
+/// domains, and the site when the certificate was issued for one (issue adds the DER; hold and revoke add the reason); a complaint decision
 /// names the site, its domains, the decision and the complaint's salted hash; an audit
 /// anchor names the audit chain's size and head.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -190,13 +190,13 @@ impl Entry {
                 forbid(present, field)?
             }
         }
-        let site = kind != Kind::AuditAnchor;
-        if site {
-            need(self.site.is_some(), "site")?;
-            need(!self.domains.is_empty(), "domain")?;
-        } else {
+        if kind == Kind::AuditAnchor {
             forbid(self.site.is_some(), "site")?;
             forbid(!self.domains.is_empty(), "domain")?;
+        } else {
+            // A certificate issued outside a site (`ca issue`) has no site id.
+            need(self.site.is_some() || cert, "site")?;
+            need(!self.domains.is_empty(), "domain")?;
         }
         let reason = matches!(kind, Kind::Hold | Kind::Revoke);
         if reason {

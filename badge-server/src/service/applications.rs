@@ -382,7 +382,9 @@ pub async fn approve(
         )));
     }
     let organization_id = site_store::upsert_organization(&mut tx, &identity, now).await?;
-    let issued = s.ca.issue_in(&mut tx, &identity, key, &actor.email).await?;
+    let issued =
+        s.ca.issue_in(&mut tx, &identity, key, Some(&site_id), &actor.email)
+            .await?;
     let search_text = format!(
         "{} {} {} {}",
         identity.organization,

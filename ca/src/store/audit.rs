@@ -92,6 +92,16 @@ pub(crate) async fn all_entries(db: &Database) -> Result<Vec<StoredEntry>> {
 }
 
 /// The head row: the last sequence number and its hash.
+pub(crate) async fn hash_at(db: &Database, seq: i64) -> Result<Option<Vec<u8>>> {
+    let row: Option<(Vec<u8>,)> = on_pool!(db, |c| sqlx::query_as(
+        "SELECT hash FROM audit_log WHERE seq = $1"
+    )
+    .bind(seq)
+    .fetch_optional(c)
+    .await?);
+    Ok(row.map(|r| r.0))
+}
+
 pub(crate) async fn head(db: &Database) -> Result<(i64, Vec<u8>)> {
     Ok(on_pool!(db, |p| sqlx::query_as(
         "SELECT seq, hash FROM audit_head WHERE id = 1"

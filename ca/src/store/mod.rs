@@ -13,6 +13,7 @@ use crate::{Error, Result, on_pool, on_tx};
 
 pub(crate) mod audit;
 pub(crate) mod instance;
+pub mod log;
 
 /// Where a certificate row stands: the `status` column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -401,6 +402,17 @@ pub async fn certificate_by_id(db: &Database, id: i64) -> Result<Option<Certific
     Ok(on_pool!(db, |p| sqlx::query_as(&sql)
         .bind(id)
         .fetch_optional(p)
+        .await?))
+}
+
+/// As [`certificate_by_id`], inside a transaction.
+pub async fn certificate_by_id_in(tx: &mut Tx, id: i64) -> Result<Option<CertificateRecord>> {
+    let sql = format!(
+        "SELECT {CERT_COLUMNS} FROM certificates c LEFT JOIN revocations r ON r.certificate_id = c.id WHERE c.id = $1"
+    );
+    Ok(on_tx!(tx, |c| sqlx::query_as(&sql)
+        .bind(id)
+        .fetch_optional(c)
         .await?))
 }
 

@@ -15,6 +15,7 @@ mod audit;
 mod crl_shards;
 mod init_keys;
 mod issuance;
+mod log;
 mod names_lint;
 mod pkcs11;
 mod revocation_crl_ocsp;

@@ -200,7 +200,7 @@ async fn a_compromised_key_revokes_every_certificate_with_it_and_is_never_certif
         .unwrap();
         let mut tx = ca.db().begin().await.unwrap();
         let err = ca
-            .issue_in(&mut tx, &identity, KeySource::Csr(key), "test")
+            .issue_in(&mut tx, &identity, KeySource::Csr(key), None, "test")
             .await
             .unwrap_err();
         assert!(matches!(err, ca::Error::KeyCompromised), "{err}");

@@ -1,0 +1,244 @@
+//! The transparency log as the CA keeps it: one entry per issuance, hold, release and
+//! revocation, checkpoints signed by `ca log checkpoint`, everything recomputed by
+//! `ca log verify`, and the tiles checked by Go's `sumdb` (tlogcheck).
+
+use super::*;
+
+/// The entries' kinds, in index order.
+async fn kinds(t: &TestCa) -> Vec<String> {
+    let db = t.db().await;
+    let rows: Vec<(String,)> = on_pool!(&db, |p| sqlx::query_as(
+        "SELECT kind FROM log_entries ORDER BY idx"
+    )
+    .fetch_all(p)
+    .await
+    .unwrap());
+    db.close().await;
+    rows.into_iter().map(|r| r.0).collect()
+}
+
+/// A CA with three certificates: a held and released, b revoked, c good; two
+/// checkpoints signed.
+fn populated(backend: Backend) -> TestCa {
+    let t = TestCa::new(backend);
+    t.issue("a.pem", &[]).ok();
+    t.issue("b.pem", &[]).ok();
+    let a = t.serial_of("a.pem");
+    let b = t.serial_of("b.pem");
+    t.ca(&["revoke", "--serial", &a, "--reason", "certificateHold"])
+        .ok();
+    t.ca(&["log", "checkpoint"]).ok();
+    t.ca(&["revoke", "--serial", &a, "--reason", "removeFromCRL"])
+        .ok();
+    t.ca(&["revoke", "--serial", &b, "--reason", "superseded"])
+        .ok();
+    t.issue("c.pem", &[]).ok();
+    t.ca(&["log", "checkpoint"]).ok();
+    t
+}
+
+#[tokio::test]
+async fn every_issuance_hold_release_and_revocation_is_one_entry_that_ca_log_verify_recomputes() {
+    for backend in Backend::all() {
+        let t = populated(backend);
+        assert_eq!(
+            kinds(&t).await,
+            ["issue", "issue", "hold", "release", "revoke", "issue"],
+            "{backend:?}"
+        );
+        let key = t.ca(&["log", "key"]).ok().stdout;
+        assert!(key.starts_with("seal.test/log+"), "{key}");
+        let v = t.ca(&["log", "verify"]).ok();
+        let report: serde_json::Value = serde_json::from_str(&v.stdout).unwrap();
+        assert_eq!(report["entries"], 6, "{report}");
+        assert_eq!(report["checkpoints"], 2, "{report}");
+        assert_eq!(report["certificates"], 3, "{report}");
+        // Nothing new: no new checkpoint.
+        assert!(
+            t.ca(&["log", "checkpoint"])
+                .ok()
+                .stdout
+                .contains("no new entries")
+        );
+        // An entry holds what it says: the revocation of b, with its reason.
+        let db = t.db().await;
+        let (body,): (Vec<u8>,) = on_pool!(&db, |p| sqlx::query_as(
+            "SELECT body FROM log_entries WHERE kind = 'revoke'"
+        )
+        .fetch_one(p)
+        .await
+        .unwrap());
+        db.close().await;
+        let e = tlog::Entry::parse(&body).unwrap();
+        assert_eq!(
+            e.serial.as_deref(),
+            Some(t.serial_of("b.pem").to_lowercase().as_str())
+        );
+        assert_eq!(e.reason.as_deref(), Some("superseded"));
+        assert_eq!(e.uscc.as_deref(), Some("91110108MA04T7K21H"));
+        assert_eq!(e.domains, ["chenxi-shuzhi.cn", "www.chenxi-shuzhi.cn"]);
+    }
+}
+
+#[tokio::test]
+async fn ca_log_verify_finds_a_changed_entry_tile_revocation_or_checkpoint() {
+    for backend in Backend::all() {
+        let zero_tile = match backend {
+            Backend::Sqlite => "UPDATE log_tiles SET data = zeroblob(length(data))",
+            Backend::Postgres => {
+                "UPDATE log_tiles SET data = decode(repeat('00', length(data)), 'hex')"
+            }
+        };
+        let tamperings: [(&str, &str, &str); 5] = [
+            (
+                "an entry replaced by another",
+                "UPDATE log_entries SET body = (SELECT body FROM log_entries WHERE idx = 0) WHERE idx = 1",
+                "entry 1",
+            ),
+            (
+                "a deleted entry",
+                "DELETE FROM log_entries WHERE idx = 2",
+                "entry 2 is missing",
+            ),
+            (
+                "a stored tile changed",
+                zero_tile,
+                "stored tile tile/0/000.p/6",
+            ),
+            (
+                "a revocation undone in the database only",
+                "DELETE FROM revocations",
+                "entries end in Some(\"superseded\")",
+            ),
+            (
+                "a checkpoint re-signed over another root",
+                "UPDATE log_checkpoints SET note = replace(note, 'seal.test/log', 'seal.test/lag') WHERE size = 6",
+                "checkpoint 6",
+            ),
+        ];
+        for (what, sql, expected) in tamperings {
+            let t = populated(backend);
+            let db = t.db().await;
+            on_pool!(&db, |p| {
+                sqlx::query(sql).execute(p).await.unwrap();
+            });
+            db.close().await;
+            let r = t.ca(&["log", "verify"]);
+            assert_eq!(r.code, 1, "{backend:?} {what}: {r:?}");
+            assert!(
+                r.stderr.contains(expected),
+                "{backend:?} {what}: {}",
+                r.stderr
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_kept_checkpoint_is_checked_against_the_log() {
+    let t = populated(Backend::Sqlite);
+    let db = t.db().await;
+    let first = ca::store::log::checkpoints(&db).await.unwrap()[0]
+        .note
+        .clone();
+    db.close().await;
+    std::fs::write(t.path("kept.note"), &first).unwrap();
+    t.ca(&["log", "verify", "--from", "kept.note"]).ok();
+    // A checkpoint of the same size over another tree (as a rewritten log would
+    // have) fails: its signature does not cover the edited root.
+    let edited = first.replace(
+        first.lines().nth(2).unwrap(),
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+    );
+    std::fs::write(t.path("edited.note"), edited).unwrap();
+    let r = t.ca(&["log", "verify", "--from", "edited.note"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("the checkpoint given"), "{}", r.stderr);
+}
+
+/// Writes the log as static files (checkpoint, hash tiles, entry bundles) the way
+/// the server serves them.
+async fn write_log_dir(db: &Database, dir: &Path) -> (u64, String) {
+    let row = ca::store::log::latest_published(db).await.unwrap().unwrap();
+    let note = row.published.unwrap();
+    let size = row.size as u64;
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("checkpoint"), &note).unwrap();
+    let mut paths = tlog::TilePath::hash_tiles(size);
+    for n in 0..size.div_ceil(256) {
+        let width = (size - n * 256).min(256) as u32;
+        paths.push(tlog::TilePath::Entries { n, width });
+    }
+    for p in paths {
+        let bytes = match p {
+            tlog::TilePath::Hashes { level, n, width } => {
+                ca::transparency::hash_tile(db, level, n, width)
+                    .await
+                    .unwrap()
+                    .unwrap()
+            }
+            tlog::TilePath::Entries { n, width } => {
+                ca::transparency::entry_bundle(db, n, width).await.unwrap()
+            }
+        };
+        let file = dir.join(p.to_path());
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, bytes).unwrap();
+    }
+    (size, note)
+}
+
+#[tokio::test]
+async fn go_sumdb_verifies_the_checkpoint_and_proves_every_entry_from_our_tiles() {
+    let tlogcheck = testkit::tlogcheck();
+    for backend in Backend::all() {
+        let t = populated(backend);
+        // Past one full tile, so that level-1 tiles and full bundles exist too.
+        let ca = t.open().await;
+        for _ in 0..300 {
+            ca.issue(&f01_identity(), KeySource::Generate, "test")
+                .await
+                .unwrap();
+        }
+        drop(ca);
+        let old = t.path("old.note");
+        let db = t.db().await;
+        let first = ca::store::log::checkpoints(&db).await.unwrap()[1]
+            .note
+            .clone();
+        std::fs::write(&old, first).unwrap();
+        t.ca(&["log", "checkpoint"]).ok();
+        let dir = t.path("log");
+        let (size, _) = write_log_dir(&db, &dir).await;
+        db.close().await;
+        assert_eq!(size, 306);
+        let vkey = t.ca(&["log", "key"]).ok().stdout.trim().to_string();
+        let r = run(Command::new(&tlogcheck).args([
+            "log",
+            "-base",
+            dir.to_str().unwrap(),
+            "-vkey",
+            &vkey,
+            "-old",
+            old.to_str().unwrap(),
+            "-all",
+        ]))
+        .ok();
+        let out: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+        assert_eq!(out["size"], 306, "{out}");
+        // The same check fails on a tile we corrupt.
+        let tile = dir.join("tile/0/000");
+        let mut bytes = std::fs::read(&tile).unwrap();
+        bytes[40] ^= 1;
+        std::fs::write(&tile, bytes).unwrap();
+        let r = run(Command::new(&tlogcheck).args([
+            "log",
+            "-base",
+            dir.to_str().unwrap(),
+            "-vkey",
+            &vkey,
+            "-all",
+        ]));
+        assert_eq!(r.code, 1, "{backend:?}: {r:?}");
+    }
+}
