@@ -27,6 +27,26 @@ pub enum Error {
     /// A key that cannot be read or made.
     #[error("key: {0}")]
     Key(String),
+    /// An `add-checkpoint` request or a witness's answer that does not follow C2SP
+    /// tlog-witness (a witness answers 400).
+    #[error("{0}")]
+    Request(String),
+    /// A request whose old size is not the size the witness last cosigned, which it
+    /// names (tlog-witness: 409 with that size in the body).
+    #[error("the witness last cosigned size {latest}")]
+    OldSize {
+        /// The size of the checkpoint the witness last cosigned (0: none).
+        latest: u64,
+    },
+    /// A checkpoint of the size the witness last cosigned but another root: the log
+    /// shows two trees (tlog-witness: 409, and never a cosignature).
+    #[error("split view: another root for size {size}")]
+    SplitView {
+        /// The size both trees claim.
+        size: u64,
+        /// The root the witness was shown this time.
+        root: crate::tiles::Hash,
+    },
 }
 
 /// This crate's result.

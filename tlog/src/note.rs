@@ -86,7 +86,7 @@ impl std::fmt::Debug for LogKey {
 }
 
 /// A signed-note key name: not empty, no spaces, no `+`.
-fn name_ok(name: &str) -> Result<()> {
+pub(crate) fn name_ok(name: &str) -> Result<()> {
     if name.is_empty() || name.contains('+') || name.chars().any(char::is_whitespace) {
         return Err(Error::Key(format!(
             "a key name has no spaces or '+': {name:?}"
@@ -106,22 +106,33 @@ pub fn key_id(name: &str, alg: u8, public: &[u8]) -> u32 {
     u32::from_be_bytes([d.as_ref()[0], d.as_ref()[1], d.as_ref()[2], d.as_ref()[3]])
 }
 
+/// A new Ed25519 key as PKCS#8 bytes (the log's key and a witness's alike).
+pub(crate) fn generate_ed25519() -> Result<Vec<u8>> {
+    let rng = ring::rand::SystemRandom::new();
+    Ok(Ed25519KeyPair::generate_pkcs8(&rng)
+        .map_err(|_| Error::Key("could not generate an Ed25519 key".into()))?
+        .as_ref()
+        .to_vec())
+}
+
+/// The Ed25519 key in `pkcs8` under `name`, and its key id for signature type `alg`.
+pub(crate) fn ed25519_named(name: &str, alg: u8, pkcs8: &[u8]) -> Result<(Ed25519KeyPair, u32)> {
+    name_ok(name)?;
+    let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8)
+        .map_err(|e| Error::Key(format!("not an Ed25519 PKCS#8 key: {e}")))?;
+    let id = key_id(name, alg, pair.public_key().as_ref());
+    Ok((pair, id))
+}
+
 impl LogKey {
     /// A new key, as PKCS#8 bytes for the caller to keep (encrypted).
     pub fn generate() -> Result<Vec<u8>> {
-        let rng = ring::rand::SystemRandom::new();
-        Ok(Ed25519KeyPair::generate_pkcs8(&rng)
-            .map_err(|_| Error::Key("could not generate an Ed25519 key".into()))?
-            .as_ref()
-            .to_vec())
+        generate_ed25519()
     }
 
     /// The key in `pkcs8`, signing under `name` (the log's origin).
     pub fn from_pkcs8(name: &str, pkcs8: &[u8]) -> Result<LogKey> {
-        name_ok(name)?;
-        let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8)
-            .map_err(|e| Error::Key(format!("not an Ed25519 PKCS#8 key: {e}")))?;
-        let id = key_id(name, ALG_ED25519, pair.public_key().as_ref());
+        let (pair, id) = ed25519_named(name, ALG_ED25519, pkcs8)?;
         Ok(LogKey {
             name: name.to_owned(),
             pair,
