@@ -88,6 +88,30 @@ pub struct ServerSettings {
     /// The job queue, mail and webhooks.
     #[command(flatten)]
     pub jobs: JobSettings,
+    /// The transparency log: checkpoints and witnesses.
+    #[command(flatten)]
+    pub log: LogSettings,
+}
+
+/// The transparency log's checkpoints and the witnesses that cosign them.
+#[derive(clap::Args, Debug, Clone)]
+pub struct LogSettings {
+    /// Seconds between checkpoints: new entries are hashed into the tiles and one
+    /// checkpoint is signed per period, however many events it covers.
+    #[arg(long, env = "CHENGXIN_LOG_CHECKPOINT_SECS", default_value_t = 1)]
+    pub log_checkpoint_secs: u64,
+    /// Witnesses that cosign each checkpoint (C2SP tlog-witness): a comma-separated
+    /// list of `URL VERIFIER-KEY` (the witness's base URL, then its cosignature/v1
+    /// verifier key as `chengxin-witness keygen` prints it).
+    #[arg(long, env = "CHENGXIN_LOG_WITNESSES")]
+    pub log_witnesses: Option<String>,
+    /// Cosignatures a checkpoint needs before it is published (default: every
+    /// witness). Short of it after the timeout, it is published uncosigned.
+    #[arg(long, env = "CHENGXIN_LOG_WITNESS_QUORUM")]
+    pub log_witness_quorum: Option<usize>,
+    /// Seconds to wait for the witnesses before publishing without them.
+    #[arg(long, env = "CHENGXIN_LOG_WITNESS_TIMEOUT_SECS", default_value_t = 5)]
+    pub log_witness_timeout_secs: u64,
 }
 
 impl ServerSettings {

@@ -478,7 +478,7 @@ pub async fn verify(db: &Database, vkey: &str, from: Option<&[u8]>) -> Result<Ve
         check(note, "the checkpoint given")?;
     }
     // Certificates and revocations.
-    for (id, n) in db::certificates_not_logged_once(db).await? {
+    if let Some((id, n)) = db::certificates_not_logged_once(db).await?.first() {
         return Err(bad(format!(
             "certificate {id} has {n} issue entries, not one"
         )));
@@ -506,9 +506,9 @@ pub async fn verify(db: &Database, vkey: &str, from: Option<&[u8]>) -> Result<Ve
     }
     // Audit anchors.
     for (idx, audit_size, audit_head) in &anchors {
-        if !crate::audit::hash_at(db, *audit_size as i64)
+        if crate::audit::hash_at(db, *audit_size as i64)
             .await?
-            .is_some_and(|h| h == audit_head)
+            .is_none_or(|h| h != audit_head)
         {
             return Err(bad(format!(
                 "entry {idx}: the audit chain's entry {audit_size} is not the one anchored"

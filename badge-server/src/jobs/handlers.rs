@@ -79,6 +79,9 @@ pub async fn housekeeping_job(state: &Services, job: &Job) -> Result<(), JobErro
     schedule_housekeeping(&state.db, job.now + HOUSEKEEPING_EVERY).await?;
     let purged = purge(&state.db, job.now).await?;
     tracing::info!(?purged, "housekeeping");
+    if crate::service::log::anchor_audit(&state.db, job.now).await? {
+        tracing::info!("anchored the audit chain's head in the transparency log");
+    }
     Ok(())
 }
 

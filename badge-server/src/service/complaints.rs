@@ -461,6 +461,16 @@ pub async fn decide(
         }
     }
     store::add_event(&mut tx, id, now, "staff", Some(from), to, Some(&reason)).await?;
+    let domains = crate::store::sites::domains_in(&mut tx, &c.site_id).await?;
+    crate::service::log::log_decision_in(
+        &mut tx,
+        &c.site_id,
+        domains,
+        to == Status::Upheld,
+        id,
+        now,
+    )
+    .await?;
     let p = store::parties(&mut tx, &c).await?;
     let revocation = match decision {
         Decision::Upheld { revocation } => Some(revocation.name()),

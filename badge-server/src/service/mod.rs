@@ -8,6 +8,7 @@ pub mod attachments;
 pub mod complaints;
 pub mod health;
 pub mod limiter;
+pub mod log;
 pub mod seals;
 pub mod sites;
 pub mod warnings;
@@ -56,6 +57,8 @@ pub struct Services {
     /// Seconds between publications of the CRLs revocations changed
     /// (`CHENGXIN_CRL_PUBLISH_SECS`, at least 1).
     pub crl_publish_every: i64,
+    /// The transparency log: checkpoints, witnesses, tiles and proofs.
+    pub log: Arc<log::TransparencyLog>,
 }
 
 impl Services {
@@ -120,6 +123,10 @@ impl Services {
             crl_publish_every: i64::try_from(jobs.crl_publish_secs)
                 .unwrap_or(i64::MAX)
                 .max(1),
+            log: Arc::new(
+                log::TransparencyLog::new(&settings.log, settings.common.log_signer()?)
+                    .map_err(config)?,
+            ),
         })
     }
 

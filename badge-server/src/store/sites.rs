@@ -164,6 +164,17 @@ struct Row {
     certificate_id: Option<i64>,
 }
 
+/// A site's domains, primary first, inside a transaction.
+pub async fn domains_in(tx: &mut Tx, site: &str) -> Result<Vec<String>, AppError> {
+    let rows: Vec<(String,)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT domain FROM site_domains WHERE site_id = $1 ORDER BY position"
+    )
+    .bind(site)
+    .fetch_all(c)
+    .await?);
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
 /// One site, or 404.
 pub async fn get(db: &Database, site: &str) -> Result<SiteRecord, AppError> {
     let row: Row = on_pool!(db, |p| sqlx::query_as(

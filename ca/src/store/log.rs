@@ -193,6 +193,17 @@ pub async fn site_of_certificate_in(tx: &mut Tx, certificate_id: i64) -> Result<
     Ok(row.and_then(|r| r.0))
 }
 
+/// The body of the newest entry of `kind`.
+pub async fn last_of_kind_in(tx: &mut Tx, kind: &str) -> Result<Option<Vec<u8>>> {
+    let row: Option<(Vec<u8>,)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT body FROM log_entries WHERE kind = $1 ORDER BY idx DESC LIMIT 1"
+    )
+    .bind(kind)
+    .fetch_optional(c)
+    .await?);
+    Ok(row.map(|r| r.0))
+}
+
 /// Hash tiles by (level, n).
 pub async fn tiles_in(tx: &mut Tx, keys: &[(u8, u64)]) -> Result<Vec<(i16, i64, Vec<u8>)>> {
     let mut out = Vec::with_capacity(keys.len());

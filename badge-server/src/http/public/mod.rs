@@ -1,9 +1,11 @@
 //! What anyone may fetch without an account: the seal, certificate pages and their
-//! JSON, the URL check, the archive, the PKI files (chain, CRLs, OCSP) and health.
+//! JSON, the URL check, the archive, the PKI files (chain, CRLs, OCSP), the
+//! transparency log and health.
 
 pub mod archive;
 pub mod cert;
 pub mod certificate;
 pub mod health;
+pub mod log;
 pub mod pki;
 pub mod seal;

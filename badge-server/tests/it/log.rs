@@ -1,0 +1,196 @@
+//! The transparency log over HTTP: checkpoint, tiles and bundles with static-file
+//! semantics, bad and out-of-range paths, and Go's sumdb (tlogcheck) checking what
+//! the server serves over a real socket.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use badge_server::domain::account::{Email, Role};
+use testkit::{Backend, run};
+
+use crate::accounts::TestApp;
+
+async fn get(
+    t: &TestApp,
+    path: &str,
+    etag: Option<&str>,
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let mut req = Request::get(path);
+    if let Some(e) = etag {
+        req = req.header(header::IF_NONE_MATCH, e);
+    }
+    let (status, headers, body) = t.call(req.body(Body::empty()).unwrap()).await;
+    (status, headers, body.to_vec())
+}
+
+#[tokio::test]
+async fn the_log_serves_its_checkpoint_tiles_and_bundles_as_static_files() {
+    for backend in Backend::all() {
+        let t = TestApp::new(backend).await;
+        let db = &t.state.db;
+        // Nothing published yet.
+        assert_eq!(
+            get(&t, "/log/checkpoint", None).await.0,
+            StatusCode::NOT_FOUND
+        );
+        let role = |email: &'static str, role| async move {
+            badge_server::store::accounts::ensure(db, &Email::parse(email).unwrap(), role)
+                .await
+                .unwrap()
+        };
+        let a = role("a@chenxi-shuzhi.cn", Role::Operator).await;
+        let staff = role("staff@seal.test", Role::Staff).await;
+        let site = crate::certified_site(&t.state, &a, &staff, "chenxi-shuzhi.cn").await;
+        assert_eq!(t.state.services.log.checkpoint(db).await.unwrap(), Some(1));
+        // Published once: a second period with nothing new signs nothing.
+        assert_eq!(t.state.services.log.checkpoint(db).await.unwrap(), None);
+
+        let (status, headers, vkey) = get(&t, "/log/verifier-key", None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            headers[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain")
+        );
+        let vkey = String::from_utf8(vkey).unwrap().trim().to_string();
+        assert!(vkey.starts_with("127.0.0.1:8080/log+"), "{vkey}");
+        let (status, headers, note) = get(&t, "/log/checkpoint", None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers[header::CACHE_CONTROL], "no-cache");
+        let cp = tlog::Checkpoint::open(&note, &vkey).unwrap();
+        assert_eq!(cp.size, 1);
+
+        // The one leaf, and the bundle it hashes.
+        let (status, headers, leaf) = get(&t, "/log/tile/0/000.p/1", None).await;
+        assert_eq!(status, StatusCode::OK, "{backend:?}");
+        assert_eq!(headers[header::CACHE_CONTROL], "public, max-age=60");
+        let etag = headers[header::ETAG].to_str().unwrap().to_string();
+        let (status, _, bundle) = get(&t, "/log/tile/entries/000.p/1", None).await;
+        assert_eq!(status, StatusCode::OK);
+        let entries = tlog::tiles::unbundle(&bundle).unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(leaf, tlog::tiles::leaf_hash(entries[0]).0);
+        assert_eq!(
+            cp.root.0.as_slice(),
+            leaf.as_slice(),
+            "a one-leaf tree's root is its leaf"
+        );
+        let e = tlog::Entry::parse(entries[0]).unwrap();
+        assert_eq!(e.kind(), tlog::Kind::Issue);
+        assert_eq!(e.site.as_deref(), Some(site.as_str()));
+        assert_eq!(e.domains, ["chenxi-shuzhi.cn"]);
+        // Revalidation.
+        let (status, headers, body) = get(&t, "/log/tile/0/000.p/1", Some(&etag)).await;
+        assert_eq!(status, StatusCode::NOT_MODIFIED);
+        assert_eq!(headers[header::ETAG], etag.as_str());
+        assert!(body.is_empty());
+        // Out of the published tree: 404; not a C2SP path: 400.
+        for path in [
+            "/log/tile/0/000",
+            "/log/tile/0/000.p/2",
+            "/log/tile/1/000.p/1",
+            "/log/tile/entries/001",
+        ] {
+            assert_eq!(get(&t, path, None).await.0, StatusCode::NOT_FOUND, "{path}");
+        }
+        for path in [
+            "/log/tile/0/0",
+            "/log/tile/0/000.p/0",
+            "/log/tile/0/000.p/256",
+            "/log/tile/9/000",
+            "/log/tile/8/0/000",
+            "/log/tile/entries/x000/001",
+        ] {
+            assert_eq!(
+                get(&t, path, None).await.0,
+                StatusCode::BAD_REQUEST,
+                "{path}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn go_sumdb_checks_the_log_the_server_serves_and_full_tiles_are_immutable() {
+    let tlogcheck = testkit::tlogcheck();
+    let t = TestApp::new(Backend::Postgres).await;
+    let db = &t.state.db;
+    // 300 issuances straight through the CA: one full tile and bundle, and more.
+    for _ in 0..300 {
+        t.state
+            .ca
+            .issue(
+                &crate::fixture_identity("京ICP备2024018653号-1", &["chenxi-shuzhi.cn"]),
+                ca::KeySource::Generate,
+                "test",
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        t.state.services.log.checkpoint(db).await.unwrap(),
+        Some(300)
+    );
+    let (status, headers, _) = get(&t, "/log/tile/0/000", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        headers[header::CACHE_CONTROL],
+        "public, max-age=31536000, immutable"
+    );
+    let (status, _, full) = get(&t, "/log/tile/entries/000", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(tlog::tiles::unbundle(&full).unwrap().len(), 256);
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = badge_server::http::router::build(t.state.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let vkey = t.state.services.log.verifier_key();
+    let old = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        old.path(),
+        &*t.state
+            .services
+            .log
+            .published(db)
+            .await
+            .unwrap()
+            .unwrap()
+            .note,
+    )
+    .unwrap();
+    for _ in 0..20 {
+        t.state
+            .ca
+            .issue(
+                &crate::fixture_identity("京ICP备2024018653号-1", &["chenxi-shuzhi.cn"]),
+                ca::KeySource::Generate,
+                "test",
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        t.state.services.log.checkpoint(db).await.unwrap(),
+        Some(320)
+    );
+    tokio::time::sleep(badge_server::service::log::PUBLISHED_FRESH).await;
+    let base = format!("http://{addr}/log");
+    let check = tokio::task::spawn_blocking(move || {
+        run(std::process::Command::new(&tlogcheck).args([
+            "log",
+            "-base",
+            &base,
+            "-vkey",
+            &vkey,
+            "-old",
+            old.path().to_str().unwrap(),
+            "-all",
+        ]))
+    })
+    .await
+    .unwrap()
+    .ok();
+    let out: serde_json::Value = serde_json::from_str(check.stdout.trim()).unwrap();
+    assert_eq!(out["size"], 320, "{out}");
+}
