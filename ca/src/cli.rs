@@ -319,7 +319,7 @@ async fn run(cli: Cli) -> Result<()> {
                         "key: {} (generated; not stored by the CA)",
                         key_out.display()
                     );
-                    crash_point("after-key");
+                    crate::crash_point("after-key");
                     KeySource::Generated(SubjectPublicKey::from_key_pair(&kp))
                 }
             };
@@ -336,7 +336,7 @@ async fn run(cli: Cli) -> Result<()> {
                     );
                 }
             })?;
-            crash_point("after-commit");
+            crate::crash_point("after-commit");
             ca.release_serial_prefix().await?;
             write_file_atomically(&out, issued.pem.as_bytes(), 0o644, true)?;
             println!("serial: {}", issued.serial);
@@ -563,16 +563,4 @@ fn key_path_for(out: &Path) -> PathBuf {
         Some(stem) => PathBuf::from(format!("{stem}.key.pem")),
         None => PathBuf::from(format!("{}.key", out.display())),
     }
-}
-
-/// Test builds only: `CHENGXIN_CA_TEST_CRASH=<point>` aborts the process at that
-/// point of `ca issue` (`after-key`, `after-commit`), as a kill would, so that a
-/// test can check what a crash there leaves behind.
-fn crash_point(point: &str) {
-    #[cfg(debug_assertions)]
-    if std::env::var("CHENGXIN_CA_TEST_CRASH").as_deref() == Ok(point) {
-        std::process::abort();
-    }
-    #[cfg(not(debug_assertions))]
-    let _ = point;
 }

@@ -157,7 +157,9 @@ impl Ca {
         };
         ca.store_ocsp_in(tx, rec.id, serial, status).await?;
         let entry = transparency::certificate_event_in(tx, &rec, ca.slug(), reason, now).await?;
+        crate::crash_point("revoke-before-log");
         transparency::append(tx, &[(entry, Some(rec.id))]).await?;
+        crate::crash_point("revoke-after-log");
         let compromised = match (reason, &rec.spki_sha256, &rec.der) {
             (RevocationReason::KeyCompromise, Some(h), _) => Some(h.clone()),
             (RevocationReason::KeyCompromise, None, Some(der)) => {

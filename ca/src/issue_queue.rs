@@ -110,7 +110,9 @@ pub(crate) async fn store_batch(
         .zip(&ids)
         .map(|(p, id)| (p.log_entry(now), Some(*id)))
         .collect();
+    crate::crash_point("issue-before-log");
     crate::transparency::append(tx, &logged).await?;
+    crate::crash_point("issue-after-log");
     Ok(ids)
 }
 

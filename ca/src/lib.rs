@@ -34,6 +34,20 @@ pub mod signer;
 pub mod store;
 pub mod transparency;
 
+/// Test builds only: `CHENGXIN_CA_TEST_CRASH=<point>` aborts the process at that
+/// point, as a kill would, so that a test can check what a crash there leaves
+/// behind: `ca issue`'s `after-key` and `after-commit`, and inside the issuance and
+/// revocation transactions `issue-before-log`, `issue-after-log`,
+/// `revoke-before-log` and `revoke-after-log`. Release builds never read it.
+pub fn crash_point(point: &str) {
+    #[cfg(debug_assertions)]
+    if std::env::var("CHENGXIN_CA_TEST_CRASH").as_deref() == Ok(point) {
+        std::process::abort();
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = point;
+}
+
 /// The shared database ([`chengxin_db`]), re-exported so that `ca::db::Database` and
 /// the query macros reach every component through one path.
 pub use chengxin_db as db;

@@ -242,3 +242,63 @@ async fn go_sumdb_verifies_the_checkpoint_and_proves_every_entry_from_our_tiles(
         assert_eq!(r.code, 1, "{backend:?}: {r:?}");
     }
 }
+
+#[tokio::test]
+async fn a_crash_on_either_side_of_the_log_append_leaves_neither_the_event_nor_its_entry() {
+    for backend in Backend::all() {
+        let t = TestCa::new(backend);
+        t.issue("a.pem", &[]).ok();
+        let a = t.serial_of("a.pem");
+        let before = counts(&t).await;
+        assert_eq!(before, (1, 0, 1));
+        for point in ["issue-before-log", "issue-after-log"] {
+            let crashed = run(t
+                .command()
+                .env("CHENGXIN_CA_TEST_CRASH", point)
+                .args(["issue"])
+                .args(F01)
+                .args(["--city", "海淀区", "--out", "b.pem"]));
+            assert_ne!(
+                crashed.code, 0,
+                "{backend:?} {point}: the crash hook did not fire"
+            );
+            assert_eq!(counts(&t).await, before, "{backend:?} {point}");
+        }
+        for point in ["revoke-before-log", "revoke-after-log"] {
+            let crashed = run(t.command().env("CHENGXIN_CA_TEST_CRASH", point).args([
+                "revoke",
+                "--serial",
+                &a,
+                "--reason",
+                "superseded",
+            ]));
+            assert_ne!(
+                crashed.code, 0,
+                "{backend:?} {point}: the crash hook did not fire"
+            );
+            assert_eq!(counts(&t).await, before, "{backend:?} {point}");
+        }
+        // Killed just after the commit: the certificate and its entry are both there.
+        let crashed = run(t
+            .command()
+            .env("CHENGXIN_CA_TEST_CRASH", "after-commit")
+            .args(["issue"])
+            .args(F01)
+            .args(["--city", "海淀区", "--out", "c.pem"]));
+        assert_ne!(crashed.code, 0);
+        assert_eq!(counts(&t).await, (2, 0, 2), "{backend:?}");
+        t.ca(&["revoke", "--serial", &a, "--reason", "superseded"])
+            .ok();
+        assert_eq!(counts(&t).await, (2, 1, 3), "{backend:?}");
+        t.ca(&["log", "checkpoint"]).ok();
+        t.ca(&["log", "verify"]).ok();
+    }
+}
+
+async fn counts(t: &TestCa) -> (i64, i64, i64) {
+    (
+        t.count("certificates").await,
+        t.count("revocations").await,
+        t.count("log_entries").await,
+    )
+}
