@@ -74,7 +74,13 @@ fn tlog_tiles_empty() -> [u8; 32] {
 
 /// Appends entries inside the caller's transaction: the event and its entry commit
 /// together or not at all. Returns the first entry's index.
+///
+/// Lock order: the audit head, then the log counter. Every event is audited too, in
+/// either order within its transaction; taking the audit head here first means no
+/// two transactions ever hold one of the two while waiting for the other (PostgreSQL
+/// found exactly that deadlock between an issuance and a revocation).
 pub async fn append(tx: &mut Tx, entries: &[(Entry, Option<i64>)]) -> Result<i64> {
+    store::audit::lock_head(tx).await?;
     let mut rows = Vec::with_capacity(entries.len());
     for (e, certificate_id) in entries {
         rows.push(db::NewLogEntry {

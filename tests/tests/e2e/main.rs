@@ -12,6 +12,7 @@ mod applications;
 mod browser;
 mod complaints;
 mod limits;
+mod log;
 mod mail_webhooks;
 mod pki;
 mod replicas;
