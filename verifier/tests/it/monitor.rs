@@ -465,3 +465,53 @@ fn redirects_to_another_host_are_not_followed() {
     let r = m.run(&[]).ok();
     assert_eq!(r.stdout, "", "{}", r.stdout);
 }
+
+/// A figure, not a check: one run over 100,000 entries of about 1.8 KB (a
+/// certificate's DER each) served from loopback. `cargo test -p chengxin-verifier
+/// --test it monitor::one_run_over -- --ignored --nocapture`
+#[test]
+#[ignore = "benchmark"]
+fn one_run_over_100k_entries() {
+    let m = Monitor::new();
+    let n = 100_000;
+    let log = TestLog {
+        key: LogKey::from_pkcs8(ORIGIN, &LogKey::generate().unwrap()).unwrap(),
+        entries: (0..n)
+            .map(|i| {
+                let mut e = Entry::parse(&nth(i % 600)).unwrap();
+                if e.certificate.is_some() {
+                    e.certificate = Some(vec![i as u8; 1200]);
+                }
+                e.encode().unwrap()
+            })
+            .collect(),
+    };
+    log.publish(&m.www(), n);
+    let bytes: u64 = walk(&m.www());
+    let t = std::time::Instant::now();
+    let r = m
+        .run(&["--watch", WATCH, "--vkey", &log.key.verifier_key()])
+        .ok();
+    eprintln!(
+        "{} entries, {} bytes served, run {:?}, {} events; {}",
+        n,
+        bytes,
+        t.elapsed(),
+        r.stdout.lines().count(),
+        r.stderr
+    );
+}
+
+fn walk(p: &Path) -> u64 {
+    std::fs::read_dir(p)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                walk(&e.path())
+            } else {
+                e.metadata().unwrap().len()
+            }
+        })
+        .sum()
+}
