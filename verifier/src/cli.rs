@@ -81,6 +81,29 @@ enum Command {
         /// Output JSONL file.
         output: PathBuf,
     },
+    /// Watch a Chengxin transparency log: verify its new checkpoint against the one
+    /// seen last (signature, consistency), check the new entries hash to it, and print
+    /// the events for the watched domains and USCCs as JSON lines (a summary line when
+    /// nothing is watched). Exit 0 consistent, 1 the log misbehaved, 2 could not check.
+    LogMonitor {
+        /// The log's base URL (`https://seal.example.cn/log`).
+        url: String,
+        /// The state file (JSON): the trusted key, the last checkpoint verified, the
+        /// watch list. Created by the first run, which needs --vkey.
+        #[arg(long)]
+        state: PathBuf,
+        /// Domains (subdomains match too) and USCCs to watch, comma-separated; kept in
+        /// the state file for the next runs.
+        #[arg(long, value_delimiter = ',')]
+        watch: Option<Vec<String>>,
+        /// The log's verifier key (`ca log key` prints it): trusted on the first run.
+        #[arg(long)]
+        vkey: Option<String>,
+        /// Most entries to download and check in this run; the rest wait for the next.
+        #[arg(long, default_value_t = crate::monitor::MAX_ENTRIES_PER_RUN,
+              value_parser = clap::value_parser!(u64).range(1..=crate::monitor::MAX_ENTRIES_PER_RUN))]
+        max_entries: u64,
+    },
     /// Validate an ICP dataset and write its on-disk index (for national datasets:
     /// point CHENGXIN_ICP_PROVIDER=file:OUTPUT at it; rows are read from disk).
     IcpIndex {
@@ -177,6 +200,42 @@ async fn run(cli: Cli) -> Result<u8> {
             let n = icp::import(&input, &output)?;
             println!("{n} records written to {}", output.display());
             return Ok(0);
+        }
+        Command::LogMonitor {
+            url,
+            state,
+            watch,
+            vkey,
+            max_entries,
+        } => {
+            let opts = crate::monitor::Options {
+                url,
+                state,
+                watch,
+                vkey,
+                max_entries,
+            };
+            return match crate::monitor::run(&opts, &mut std::io::stdout().lock()).await {
+                Ok(report) => {
+                    eprintln!(
+                        "{}: {} entries, consistent with {}; entries {}..{} checked ({} left), \
+                         {} watched events",
+                        report.origin,
+                        report.size,
+                        report.previous_size,
+                        report.entries_from,
+                        report.entries_to,
+                        report.pending,
+                        report.watched_events
+                    );
+                    Ok(0)
+                }
+                Err(e @ Error::LogAlert(_)) => {
+                    eprintln!("{e}");
+                    Ok(1)
+                }
+                Err(e) => Err(e),
+            };
         }
         Command::IcpIndex { input, output } => {
             let n = icp::index::build(&input, &output)?;

@@ -33,6 +33,16 @@ pub enum Error {
     /// The CA or its database layer failed.
     #[error("CA: {0}")]
     Ca(String),
+    /// A transparency log misbehaved: a bad signature, a shrunk or forked tree, tiles or
+    /// entries that do not hash to its signed root (`log-monitor` exits 1).
+    #[error("ALERT: {0}")]
+    LogAlert(String),
+    /// A transparency log could not be read (network, HTTP status, size limits).
+    #[error("log: {0}")]
+    LogFetch(String),
+    /// The log monitor's state file cannot be read or written.
+    #[error("state file: {0}")]
+    LogState(String),
 }
 
 impl From<ca::db::Error> for Error {

@@ -205,7 +205,7 @@ impl SafeHttp {
             }
             let status = response.status().as_u16();
             // Drain what the receiver sent so the exchange completes; its content is ignored.
-            let _ = read_capped(response).await;
+            let _ = read_capped(response, MAX_BODY).await;
             Ok(Posted {
                 address: address.map(|a| a.to_string()),
                 status,
@@ -287,7 +287,7 @@ impl SafeHttp {
                     .map_err(|e| (format!("bad redirect {location:?}: {e}"), false))?;
                 continue;
             }
-            let (body, truncated) = read_capped(response)
+            let (body, truncated) = read_capped(response, MAX_BODY)
                 .await
                 .map_err(|e| (format!("{url}: {e}"), true))?;
             let body_sha256 = hex::encode(ring::digest::digest(&ring::digest::SHA256, &body));
@@ -338,13 +338,15 @@ impl SafeHttp {
     }
 }
 
-/// Reads at most [`MAX_BODY`] bytes.
-async fn read_capped(
+/// Reads at most `max` bytes (the challenges' [`MAX_BODY`], the log monitor's tile
+/// limits); the flag says whether the body was longer.
+pub(crate) async fn read_capped(
     mut response: reqwest::Response,
+    max: usize,
 ) -> std::result::Result<(Vec<u8>, bool), String> {
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e))? {
-        let room = MAX_BODY - body.len();
+        let room = max - body.len();
         if chunk.len() >= room {
             body.extend_from_slice(&chunk[..room]);
             return Ok((body, true));
@@ -355,7 +357,7 @@ async fn read_capped(
 }
 
 /// reqwest's error with its causes, so "refused: internal address" reaches the operator.
-fn describe(e: &reqwest::Error) -> String {
+pub(crate) fn describe(e: &reqwest::Error) -> String {
     let mut msg = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {

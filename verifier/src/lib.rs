@@ -18,6 +18,7 @@ mod error;
 pub mod http;
 pub mod icp;
 pub mod ident;
+pub mod monitor;
 pub mod net;
 pub mod recheck;
 pub mod store;
