@@ -319,3 +319,81 @@ fn witnesses_cosign_each_checkpoint_and_a_dead_one_does_not_stop_the_log() {
         "{note}"
     );
 }
+
+#[test]
+fn the_monitor_sees_a_watched_domain_s_issuance_and_revocation_through_the_server() {
+    let d = Deployment::new(Backend::Sqlite);
+    d.ca(&["init"]).ok();
+    let vkey = d.ca(&["log", "key"]).ok().stdout.trim().to_string();
+    let _server = d.serve_with(&[("CHENGXIN_LOG_CHECKPOINT_SECS", "1".to_string())]);
+    let ca = |args: &[&str]| {
+        let mut cmd = Command::new(bin("ca"));
+        d.env(&mut cmd);
+        run(cmd.env("CHENGXIN_CA_INSTANCE", "9").args(args)).ok()
+    };
+    let published = || {
+        let size: u64 = d
+            .sql("SELECT COUNT(*) FROM log_entries")
+            .trim()
+            .parse()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while fetch_checkpoint(&http(), &d.url(""))
+            .and_then(|n| tlog::Checkpoint::open(n.as_bytes(), &vkey).ok())
+            .is_none_or(|c| c.size < size)
+        {
+            assert!(Instant::now() < deadline, "size {size} not published");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let monitor = |extra: &[&str]| {
+        let mut cmd = Command::new(bin("verifier"));
+        cmd.current_dir(d.path(""))
+            .args(["log-monitor", &d.url("/log"), "--state", "monitor.json"])
+            .args(extra);
+        run(&mut cmd)
+    };
+    let issue = |out: &str| {
+        let mut args = vec!["issue"];
+        args.extend_from_slice(&F01_ARGS);
+        args.extend_from_slice(&["--out", out]);
+        ca(&args);
+    };
+    issue("a.pem");
+    published();
+    // Trust on first use must be explicit.
+    assert_eq!(monitor(&["--watch", "pujiangyun.com"]).code, 2);
+    let first = monitor(&[
+        "--vkey",
+        &vkey,
+        "--watch",
+        "pujiangyun.com,91310115MA1H93QW9A",
+    ])
+    .ok();
+    let events: Vec<serde_json::Value> = first
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), 1, "{}", first.stdout);
+    assert_eq!(events[0]["kind"], "issue");
+    let serial = d
+        .openssl(&["x509", "-in", "a.pem", "-noout", "-serial"])
+        .ok()
+        .stdout
+        .trim()
+        .trim_start_matches("serial=")
+        .to_lowercase();
+    ca(&["revoke", "--serial", &serial, "--reason", "keyCompromise"]);
+    published();
+    let second = monitor(&[]).ok();
+    let events: Vec<serde_json::Value> = second
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), 1, "only what is new: {}", second.stdout);
+    assert_eq!(events[0]["kind"], "revoke");
+    assert_eq!(events[0]["serial"], serial.as_str());
+    assert_eq!(events[0]["reason"], "keyCompromise");
+}
