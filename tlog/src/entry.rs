@@ -516,6 +516,41 @@ mod tests {
     }
 
     #[test]
+    fn the_worked_example_of_the_format_document_is_what_the_code_writes() {
+        let doc = include_str!("../../docs/log-format.md");
+        let mut sha256 = [0u8; 32];
+        hex::decode_to_slice(
+            "60a3fc80cd8d087bc8168f6570269dc500863b337424a07aa71b9a104dc25c7f",
+            &mut sha256,
+        )
+        .unwrap();
+        let e = Entry {
+            issuer: Some("chengxin-site-identity-ca-1".into()),
+            serial: Some("01a3f09c2e5b7d4410".into()),
+            sha256: Some(sha256),
+            site: Some("s_Vr-j0HSLH7mT".into()),
+            uscc: Some("91110108MA04T7K21H".into()),
+            domains: vec!["www.chenxi-shuzhi.cn".into(), "chenxi-shuzhi.cn".into()],
+            reason: Some("keyCompromise".into()),
+            ..Entry::new(Kind::Revoke, 1_796_270_400)
+        };
+        let bytes = e.encode().unwrap();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        let shown = doc
+            .split("<!-- example-entry -->\n```text\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .unwrap();
+        assert_eq!(shown, text);
+        assert!(doc.contains(&format!("{} bytes", bytes.len())));
+        let leaf = hex::encode(crate::tiles::leaf_hash(&bytes).0);
+        assert!(
+            doc.contains(&format!("`{leaf}`\n<!-- example-leaf -->")),
+            "{leaf}"
+        );
+    }
+
+    #[test]
     fn the_complaint_hash_depends_on_the_salt() {
         assert_ne!(
             Entry::complaint_hash(b"a", "c_1"),
