@@ -1176,6 +1176,45 @@ async fn four_times_the_pool_of_concurrent_decisions_all_finish_and_each_reports
             "revoked",
             "{backend:?}"
         );
+        // Each decision is one log entry, written in its transaction, next to the one
+        // revocation: the site and its domains, the decision, and the complaint only
+        // as a salted hash (no text, no person).
+        let rows: Vec<(String, Vec<u8>)> = on_pool!(&s.db, |p| sqlx::query_as(
+            "SELECT kind, body FROM log_entries WHERE site_id = $1 ORDER BY idx"
+        )
+        .bind(&site)
+        .fetch_all(p)
+        .await
+        .unwrap());
+        let kinds: Vec<&str> = rows.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            kinds.iter().filter(|k| **k == "revoke").count(),
+            1,
+            "{kinds:?}"
+        );
+        assert_eq!(
+            kinds.iter().filter(|k| **k == "complaint_decision").count(),
+            32,
+            "{backend:?}"
+        );
+        let (salt,): (Vec<u8>,) = on_pool!(&s.db, |p| sqlx::query_as("SELECT salt FROM log_head")
+            .fetch_one(p)
+            .await
+            .unwrap());
+        let hashes: Vec<[u8; 32]> = results
+            .iter()
+            .map(|(id, _)| tlog::Entry::complaint_hash(&salt, id))
+            .collect();
+        for (kind, body) in &rows {
+            let text = String::from_utf8(body.clone()).unwrap();
+            let e = tlog::Entry::parse(body).unwrap();
+            if *kind == "complaint_decision" {
+                assert_eq!(e.decision.as_deref(), Some("upheld"));
+                assert_eq!(e.domains, ["chenxi-shuzhi.cn"]);
+                assert!(hashes.contains(&e.complaint.unwrap()), "{text}");
+                assert!(!text.contains("c_") && !text.contains("visitor"), "{text}");
+            }
+        }
     }
 }
 
