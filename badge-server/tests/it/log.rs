@@ -194,3 +194,68 @@ async fn go_sumdb_checks_the_log_the_server_serves_and_full_tiles_are_immutable(
     let out: serde_json::Value = serde_json::from_str(check.stdout.trim()).unwrap();
     assert_eq!(out["size"], 320, "{out}");
 }
+
+#[tokio::test]
+async fn the_audit_chain_s_head_is_anchored_daily_and_a_rewritten_audit_log_contradicts_it() {
+    for backend in Backend::all() {
+        let t = TestApp::new(backend).await;
+        let db = &t.state.db;
+        let now = badge_server::domain::clock::now();
+        // Nothing audited yet: nothing to anchor.
+        assert!(
+            !badge_server::service::log::anchor_audit(db, now)
+                .await
+                .unwrap()
+        );
+        for email in ["a@chenxi-shuzhi.cn", "b@chenxi-shuzhi.cn"] {
+            badge_server::store::accounts::ensure(
+                db,
+                &Email::parse(email).unwrap(),
+                Role::Operator,
+            )
+            .await
+            .unwrap();
+        }
+        assert!(
+            badge_server::service::log::anchor_audit(db, now)
+                .await
+                .unwrap()
+        );
+        // Once a day.
+        assert!(
+            !badge_server::service::log::anchor_audit(db, now + 3_600)
+                .await
+                .unwrap()
+        );
+        assert!(
+            badge_server::service::log::anchor_audit(db, now + 86_400)
+                .await
+                .unwrap()
+        );
+        t.state.services.log.checkpoint(db).await.unwrap();
+        let vkey = t.state.services.log.verifier_key();
+        let report = ca::transparency::verify(db, &vkey, None).await.unwrap();
+        assert_eq!(report.audit_anchors, 2, "{report:?}");
+        // Someone with write access rewrites the first anchored audit entry's hash.
+        let (seq,): (i64,) = ca::on_pool!(db, |p| sqlx::query_as("SELECT MIN(seq) FROM audit_log")
+            .fetch_one(p)
+            .await
+            .unwrap());
+        let anchored = {
+            let (body,): (Vec<u8>,) = ca::on_pool!(db, |p| sqlx::query_as(
+                "SELECT body FROM log_entries WHERE kind = 'audit_anchor' ORDER BY idx LIMIT 1"
+            )
+            .fetch_one(p)
+            .await
+            .unwrap());
+            tlog::Entry::parse(&body).unwrap().audit_size.unwrap() as i64
+        };
+        assert!(anchored >= seq);
+        t.exec(&format!(
+            "UPDATE audit_log SET hash = prev_hash WHERE seq = {anchored}"
+        ))
+        .await;
+        let err = ca::transparency::verify(db, &vkey, None).await.unwrap_err();
+        assert!(err.to_string().contains("audit chain's entry"), "{err}");
+    }
+}
