@@ -115,22 +115,27 @@ async fn go_sumdb_checks_the_log_the_server_serves_and_full_tiles_are_immutable(
     let tlogcheck = testkit::tlogcheck();
     let t = TestApp::new(Backend::Postgres).await;
     let db = &t.state.db;
-    // 300 issuances straight through the CA: one full tile and bundle, and more.
-    for _ in 0..300 {
-        t.state
-            .ca
-            .issue(
+    // A burst of 1,000 issuances at once straight through the CA (group commits):
+    // one checkpoint, one signature, full tiles and bundles and a level-1 tile.
+    let mut burst = tokio::task::JoinSet::new();
+    for _ in 0..1_000 {
+        let ca = t.state.ca.clone();
+        burst.spawn(async move {
+            ca.issue(
                 &crate::fixture_identity("京ICP备2024018653号-1", &["chenxi-shuzhi.cn"]),
                 ca::KeySource::Generate,
                 "test",
             )
             .await
             .unwrap();
+        });
     }
+    burst.join_all().await;
     assert_eq!(
         t.state.services.log.checkpoint(db).await.unwrap(),
-        Some(300)
+        Some(1_000)
     );
+    assert_eq!(t.scalar("SELECT COUNT(*) FROM log_checkpoints").await, 1);
     let (status, headers, _) = get(&t, "/log/tile/0/000", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
@@ -172,7 +177,7 @@ async fn go_sumdb_checks_the_log_the_server_serves_and_full_tiles_are_immutable(
     }
     assert_eq!(
         t.state.services.log.checkpoint(db).await.unwrap(),
-        Some(320)
+        Some(1_020)
     );
     tokio::time::sleep(badge_server::service::log::PUBLISHED_FRESH).await;
     let base = format!("http://{addr}/log");
@@ -192,7 +197,7 @@ async fn go_sumdb_checks_the_log_the_server_serves_and_full_tiles_are_immutable(
     .unwrap()
     .ok();
     let out: serde_json::Value = serde_json::from_str(check.stdout.trim()).unwrap();
-    assert_eq!(out["size"], 320, "{out}");
+    assert_eq!(out["size"], 1_020, "{out}");
 }
 
 #[tokio::test]
