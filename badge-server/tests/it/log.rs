@@ -116,17 +116,7 @@ async fn go_sumdb_checks_the_log_the_server_serves_and_full_tiles_are_immutable(
     let t = TestApp::new(Backend::Postgres).await;
     let db = &t.state.db;
     // 300 issuances straight through the CA: one full tile and bundle, and more.
-    for _ in 0..300 {
-        t.state
-            .ca
-            .issue(
-                &crate::fixture_identity("京ICP备2024018653号-1", &["chenxi-shuzhi.cn"]),
-                ca::KeySource::Generate,
-                "test",
-            )
-            .await
-            .unwrap();
-    }
+    issue_directly(&t, 300).await;
     assert_eq!(
         t.state.services.log.checkpoint(db).await.unwrap(),
         Some(300)
@@ -159,17 +149,7 @@ async fn go_sumdb_checks_the_log_the_server_serves_and_full_tiles_are_immutable(
             .note,
     )
     .unwrap();
-    for _ in 0..20 {
-        t.state
-            .ca
-            .issue(
-                &crate::fixture_identity("京ICP备2024018653号-1", &["chenxi-shuzhi.cn"]),
-                ca::KeySource::Generate,
-                "test",
-            )
-            .await
-            .unwrap();
-    }
+    issue_directly(&t, 20).await;
     assert_eq!(
         t.state.services.log.checkpoint(db).await.unwrap(),
         Some(320)
@@ -206,20 +186,13 @@ async fn the_certificate_json_and_page_carry_the_sites_log_events_with_their_pro
     for backend in Backend::all() {
         let t = TestApp::new(backend).await;
         let db = &t.state.db;
-        let a = badge_server::store::accounts::ensure(
-            db,
-            &Email::parse("a@chenxi-shuzhi.cn").unwrap(),
-            Role::Operator,
-        )
-        .await
-        .unwrap();
-        let staff = badge_server::store::accounts::ensure(
-            db,
-            &Email::parse("staff@seal.test").unwrap(),
-            Role::Staff,
-        )
-        .await
-        .unwrap();
+        let role = |email: &'static str, role| async move {
+            badge_server::store::accounts::ensure(db, &Email::parse(email).unwrap(), role)
+                .await
+                .unwrap()
+        };
+        let a = role("a@chenxi-shuzhi.cn", Role::Operator).await;
+        let staff = role("staff@seal.test", Role::Staff).await;
         let site = crate::certified_site(&t.state, &a, &staff, "chenxi-shuzhi.cn").await;
 
         // Before any checkpoint: the event, without a proof.
@@ -231,17 +204,7 @@ async fn the_certificate_json_and_page_carry_the_sites_log_events_with_their_pro
         assert_eq!(log["events"][0]["verified"], false);
 
         // Two more entries (not the site's), so that the proof is not empty.
-        for _ in 0..2 {
-            t.state
-                .ca
-                .issue(
-                    &crate::fixture_identity("京ICP备2024018653号-1", &["chenxi-shuzhi.cn"]),
-                    ca::KeySource::Generate,
-                    "test",
-                )
-                .await
-                .unwrap();
-        }
+        issue_directly(&t, 2).await;
         assert_eq!(t.state.services.log.checkpoint(db).await.unwrap(), Some(3));
         let v = cert_json(&t, &site).await;
         assert_eq!(v["site"], site.as_str(), "the site's own fields stay: {v}");
@@ -364,4 +327,19 @@ async fn cert_json(t: &TestApp, site: &str) -> serde_json::Value {
     let (status, _, body) = get(t, &format!("/cert/{site}.json"), None).await;
     assert_eq!(status, StatusCode::OK);
     serde_json::from_slice(&body).unwrap()
+}
+
+/// `n` certificates issued straight through the CA (no site): entries of the log.
+async fn issue_directly(t: &TestApp, n: usize) {
+    for _ in 0..n {
+        t.state
+            .ca
+            .issue(
+                &crate::fixture_identity("京ICP备2024018653号-1", &["chenxi-shuzhi.cn"]),
+                ca::KeySource::Generate,
+                "test",
+            )
+            .await
+            .unwrap();
+    }
 }
