@@ -55,6 +55,7 @@ pub fn routes() -> Router<AppState> {
     let (documented, _) = documented().split_for_parts();
     Router::new()
         .merge(public::health::router())
+        .merge(public::assets::router())
         .merge(public::log::router())
         .merge(public::pki::router())
         .merge(public::seal::router())

@@ -164,17 +164,7 @@ async fn go_sumdb_checks_the_log_the_server_serves_and_full_tiles_are_immutable(
             .note,
     )
     .unwrap();
-    for _ in 0..20 {
-        t.state
-            .ca
-            .issue(
-                &crate::fixture_identity("京ICP备2024018653号-1", &["chenxi-shuzhi.cn"]),
-                ca::KeySource::Generate,
-                "test",
-            )
-            .await
-            .unwrap();
-    }
+    issue_directly(&t, 20).await;
     assert_eq!(
         t.state.services.log.checkpoint(db).await.unwrap(),
         Some(1_020)
@@ -262,5 +252,174 @@ async fn the_audit_chain_s_head_is_anchored_daily_and_a_rewritten_audit_log_cont
         .await;
         let err = ca::transparency::verify(db, &vkey, None).await.unwrap_err();
         assert!(err.to_string().contains("audit chain's entry"), "{err}");
+    }
+}
+
+/// `/cert/{site}.json` and the certificate page: the site's events with their entries
+/// and inclusion proofs against the published checkpoint, the checkpoint as served
+/// and the log's key; the page's checker script served first-party under CSP
+/// `script-src 'self'`; and a proof made wrong by a tampered tile reported as such.
+#[tokio::test]
+async fn the_certificate_json_and_page_carry_the_sites_log_events_with_their_proofs() {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    for backend in Backend::all() {
+        let t = TestApp::new(backend).await;
+        let db = &t.state.db;
+        let role = |email: &'static str, role| async move {
+            badge_server::store::accounts::ensure(db, &Email::parse(email).unwrap(), role)
+                .await
+                .unwrap()
+        };
+        let a = role("a@chenxi-shuzhi.cn", Role::Operator).await;
+        let staff = role("staff@seal.test", Role::Staff).await;
+        let site = crate::certified_site(&t.state, &a, &staff, "chenxi-shuzhi.cn").await;
+
+        // Before any checkpoint: the event, without a proof.
+        let before = cert_json(&t, &site).await;
+        let log = &before["transparency_log"];
+        assert_eq!(log["checkpoint"], serde_json::Value::Null, "{before}");
+        assert_eq!(log["events"][0]["kind"], "issue");
+        assert_eq!(log["events"][0]["proof"], serde_json::Value::Null);
+        assert_eq!(log["events"][0]["verified"], false);
+
+        // Two more entries (not the site's), so that the proof is not empty.
+        issue_directly(&t, 2).await;
+        assert_eq!(t.state.services.log.checkpoint(db).await.unwrap(), Some(3));
+        let v = cert_json(&t, &site).await;
+        assert_eq!(v["site"], site.as_str(), "the site's own fields stay: {v}");
+        assert_eq!(v["serial"], v["transparency_log"]["events"][0]["serial"]);
+        let log = &v["transparency_log"];
+        let (_, _, vkey) = get(&t, "/log/verifier-key", None).await;
+        let vkey = String::from_utf8(vkey).unwrap().trim().to_string();
+        assert_eq!(log["verifier_key"], vkey.as_str());
+        let (_, _, note) = get(&t, "/log/checkpoint", None).await;
+        assert_eq!(
+            log["checkpoint"]["note"],
+            std::str::from_utf8(&note).unwrap()
+        );
+        let cp = tlog::Checkpoint::open(&note, &vkey).unwrap();
+        assert_eq!(log["checkpoint"]["size"], 3);
+        assert_eq!(log["checkpoint"]["root"], STANDARD.encode(cp.root.0));
+
+        let events = log["events"].as_array().unwrap();
+        assert_eq!(events.len(), 1, "only the site's events: {log}");
+        let e = &events[0];
+        assert_eq!(e["index"], 0);
+        assert_eq!(e["kind"], "issue");
+        assert_eq!(e["verified"], true);
+        let entry = STANDARD.decode(e["entry"].as_str().unwrap()).unwrap();
+        let parsed = tlog::Entry::parse(&entry).unwrap();
+        assert_eq!(parsed.site.as_deref(), Some(site.as_str()));
+        assert_eq!(e["time"], parsed.time);
+        let proof: Vec<tlog::tiles::Hash> = e["proof"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                let bytes = STANDARD.decode(h.as_str().unwrap()).unwrap();
+                tlog::tiles::Hash(bytes.try_into().unwrap())
+            })
+            .collect();
+        assert_eq!(proof.len(), 2, "{e}");
+        tlog::tiles::check_inclusion(&proof, 3, cp.root, 0, tlog::tiles::leaf_hash(&entry))
+            .unwrap();
+
+        // The page: the section with the data the script reads, the server's verdict,
+        // "not checked" until a script says otherwise, and only a first-party script.
+        let (status, headers, page) = get(&t, &format!("/cert/{site}?lang=en"), None).await;
+        assert_eq!(status, StatusCode::OK);
+        let page = String::from_utf8(page).unwrap();
+        let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(csp.contains("script-src 'self';"), "{csp}");
+        assert!(csp.starts_with("default-src 'none';"), "{csp}");
+        assert!(
+            page.contains("<h2>透明日志 / Transparency log</h2>"),
+            "{page}"
+        );
+        assert!(
+            page.contains(
+                r#"<p id="log-browser" data-state="unchecked">Checked in this browser: not checked (scripts off)</p>"#
+            ),
+            "{page}"
+        );
+        assert!(
+            page.contains(r#"<td class="server" data-state="ok">✓ checked by the server</td>"#)
+        );
+        let entry_attr = format!(r#"data-entry="{}""#, e["entry"].as_str().unwrap());
+        assert!(page.contains(&entry_attr));
+        assert!(page.contains(&format!(r#"data-root="{}""#, STANDARD.encode(cp.root.0))));
+        assert!(page.contains(&format!(r#"data-note="{}""#, STANDARD.encode(&note))));
+        assert_eq!(
+            page.matches("<script").count(),
+            1,
+            "one script, no inline one"
+        );
+        let script = badge_server::http::public::assets::log_verify_path();
+        assert!(script.starts_with("/static/log-verify.") && script.ends_with(".js"));
+        assert!(page.contains(&format!(r#"<script src="{script}" defer></script>"#)));
+        let (status, headers, js) = get(&t, script, None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            headers[header::CONTENT_TYPE],
+            "text/javascript; charset=utf-8"
+        );
+        assert_eq!(
+            headers[header::CACHE_CONTROL],
+            "public, max-age=31536000, immutable"
+        );
+        assert_eq!(
+            js,
+            badge_server::http::public::assets::LOG_VERIFY_JS.as_bytes()
+        );
+        for other in [
+            "/static/log-verify.js",
+            "/static/log-verify.0000000000000000.js",
+        ] {
+            assert_eq!(
+                get(&t, other, None).await.0,
+                StatusCode::NOT_FOUND,
+                "{other}"
+            );
+        }
+
+        // A tampered leaf tile: the proof the server hands out is wrong, and it says so.
+        let zeros = match backend {
+            Backend::Sqlite => "zeroblob(96)",
+            Backend::Postgres => "decode(repeat('00', 96), 'hex')",
+        };
+        t.exec(&format!(
+            "UPDATE log_tiles SET data = {zeros} WHERE level = 0 AND n = 0"
+        ))
+        .await;
+        let tampered = cert_json(&t, &site).await;
+        let e = &tampered["transparency_log"]["events"][0];
+        assert_eq!(e["verified"], false, "{tampered}");
+        assert_ne!(e["proof"], v["transparency_log"]["events"][0]["proof"]);
+        let (_, _, page) = get(&t, &format!("/cert/{site}?lang=en"), None).await;
+        assert!(String::from_utf8(page).unwrap().contains(
+            r#"<td class="server" data-state="mismatch">✗ the server&#39;s check failed</td>"#
+        ));
+    }
+}
+
+async fn cert_json(t: &TestApp, site: &str) -> serde_json::Value {
+    let (status, _, body) = get(t, &format!("/cert/{site}.json"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    serde_json::from_slice(&body).unwrap()
+}
+
+/// `n` certificates issued straight through the CA (no site): entries of the log.
+async fn issue_directly(t: &TestApp, n: usize) {
+    for _ in 0..n {
+        t.state
+            .ca
+            .issue(
+                &crate::fixture_identity("京ICP备2024018653号-1", &["chenxi-shuzhi.cn"]),
+                ca::KeySource::Generate,
+                "test",
+            )
+            .await
+            .unwrap();
     }
 }

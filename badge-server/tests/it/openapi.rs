@@ -701,6 +701,14 @@ async fn what_the_api_answers_through_an_application_s_life_is_what_the_document
     c.get("/api/v1/sites/s_nonexistent", staff, 404).await;
     let public = c.get(&format!("/cert/{site}.json"), None, 200).await;
     assert!(public.get("snippet").is_none());
+    assert_eq!(public["transparency_log"]["checkpoint"], Value::Null);
+    // Once a checkpoint is out, the log section has its proofs (checked as well).
+    state.services.log.checkpoint(&state.db).await.unwrap();
+    let public = c.get(&format!("/cert/{site}.json"), None, 200).await;
+    assert!(
+        public["transparency_log"]["events"][0]["proof"].is_array(),
+        "{public}"
+    );
     c.get("/cert/s_nonexistent.json", None, 404).await;
 
     let found = c.get("/api/v1/sites?q=%E6%99%A8%E6%9B%A6", None, 200).await;

@@ -14,8 +14,8 @@ use crate::{
 
 /// Headless Chromium (Debian's, through its chromedriver: `testkit::browser`) with a
 /// blocking API over fantoccini. Dropping it closes the session, which ends Chromium,
-/// and then chromedriver.
-struct Browser {
+/// and then chromedriver. The log's browser test (`browser_log`) drives it too.
+pub(crate) struct Browser {
     client: fantoccini::Client,
     rt: tokio::runtime::Runtime,
     driver: testkit::browser::Chromedriver,
@@ -25,12 +25,20 @@ struct Browser {
 impl Browser {
     /// A new session in a fresh profile, resolving `loopback_hosts` to 127.0.0.1 and
     /// asking for pages in `accept_language`.
-    fn start(loopback_hosts: &[&str], accept_language: &str) -> Self {
+    pub(crate) fn start(loopback_hosts: &[&str], accept_language: &str) -> Self {
+        Self::start_with(
+            loopback_hosts,
+            serde_json::json!({ "intl.accept_languages": accept_language }),
+        )
+    }
+
+    /// As [`Browser::start`], with the profile preferences `prefs` (for example
+    /// scripts turned off).
+    pub(crate) fn start_with(loopback_hosts: &[&str], prefs: serde_json::Value) -> Self {
         let driver = testkit::browser::Chromedriver::start();
         let profile = tempfile::tempdir().unwrap();
         let mut caps = testkit::browser::capabilities(profile.path(), loopback_hosts);
-        caps["goog:chromeOptions"]["prefs"] =
-            serde_json::json!({ "intl.accept_languages": accept_language });
+        caps["goog:chromeOptions"]["prefs"] = prefs;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -68,7 +76,7 @@ impl Browser {
     }
 
     /// Runs one WebDriver command to completion.
-    fn run<T>(
+    pub(crate) fn run<T>(
         &self,
         what: &str,
         f: impl std::future::Future<Output = Result<T, fantoccini::error::CmdError>>,
@@ -81,15 +89,15 @@ impl Browser {
         })
     }
 
-    fn goto(&self, url: &str) {
+    pub(crate) fn goto(&self, url: &str) {
         self.run(&format!("open {url}"), self.client.goto(url));
     }
 
-    fn js(&self, script: &str) -> serde_json::Value {
+    pub(crate) fn js(&self, script: &str) -> serde_json::Value {
         self.run(script, self.client.execute(script, vec![]))
     }
 
-    fn find(&self, css: &str) -> fantoccini::elements::Element {
+    pub(crate) fn find(&self, css: &str) -> fantoccini::elements::Element {
         self.run(css, self.client.find(fantoccini::Locator::Css(css)))
     }
 
@@ -117,7 +125,12 @@ impl Browser {
     }
 
     /// Polls `probe` until it gives a value, for at most `secs` seconds.
-    fn wait_for<T>(&self, what: &str, secs: u64, mut probe: impl FnMut(&Self) -> Option<T>) -> T {
+    pub(crate) fn wait_for<T>(
+        &self,
+        what: &str,
+        secs: u64,
+        mut probe: impl FnMut(&Self) -> Option<T>,
+    ) -> T {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
             if let Some(v) = probe(self) {
@@ -134,7 +147,7 @@ impl Browser {
 
     /// Screenshot of the whole page (the window grown to the document's size), saved
     /// as `path`.
-    fn save_page(&self, path: &Path) {
+    pub(crate) fn save_page(&self, path: &Path) {
         let size =
             self.js("const e = document.documentElement; return [e.scrollWidth, e.scrollHeight];");
         let dim = |i: usize, min: u64| size[i].as_u64().unwrap_or(min).max(min) as u32;

@@ -10,6 +10,7 @@ mod accounts;
 mod api;
 mod applications;
 mod browser;
+mod browser_log;
 mod complaints;
 mod limits;
 mod log;

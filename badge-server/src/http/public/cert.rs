@@ -16,7 +16,7 @@ use crate::error::AppError;
 use crate::http::api::applications::{public_view, site_view};
 use crate::http::openapi::{ErrorBody, InvalidFields};
 use crate::http::state::AppState;
-use crate::http::views::site::PublicSiteView;
+use crate::http::views::site::CertificateView;
 use crate::service::sites;
 
 /// Routes of this area. Of `/cert/{file}`, the document describes the JSON face only.
@@ -34,8 +34,11 @@ struct CertificateJson;
 
 /// A certified site, as JSON
 ///
-/// Public. The same facts as the certificate page at `/cert/{site}`; `/cert/{site}.pem`
-/// is the certificate itself.
+/// Public. The same facts as the certificate page at `/cert/{site}`, with the site's
+/// events in the transparency log: each entry, its inclusion proof against the newest
+/// published checkpoint and whether the server found that proof good, the checkpoint
+/// (a signed note) and the log's verifier key, so that anyone can check both again.
+/// `/cert/{site}.pem` is the certificate itself.
 #[utoipa::path(
     get,
     path = "/cert/{site}.json",
@@ -43,7 +46,7 @@ struct CertificateJson;
     tag = "registry",
     params(("site" = String, Path, description = "Site id (`s_…`)")),
     responses(
-        (status = 200, description = "The site", body = PublicSiteView),
+        (status = 200, description = "The site and its log events", body = CertificateView),
         (status = 404, description = "No such site", body = ErrorBody),
     )
 )]
@@ -56,7 +59,13 @@ async fn certificate(
     headers: axum::http::HeaderMap,
 ) -> Result<Response, AppError> {
     if let Some(site) = file.strip_suffix(".json") {
-        return Ok(Json(public_view(&state, site).await?).into_response());
+        let public = public_view(&state, site).await?;
+        let log = state.services.log.site_events(&state.db, site).await?;
+        return Ok(Json(CertificateView {
+            public,
+            transparency_log: log.into(),
+        })
+        .into_response());
     }
     if let Some(site) = file.strip_suffix(".pem") {
         let der = sites::site_certificate(&state.db, site)

@@ -1,16 +1,25 @@
 //! `GET /cert/{site}`: the certificate page on our own domain, where a seal leads.
 //! zh-CN by default; English by `?lang=en` or `Accept-Language`. A banner compares
 //! the page that linked here (the `Referer` host) with the certified domains.
+//!
+//! Its transparency log section lists the site's events with the server's verdict on
+//! each inclusion proof, and carries (as `data-` attributes, never inline script)
+//! what the first-party checker script (`assets::LOG_VERIFY_JS`) needs to check the
+//! proofs and the checkpoint's signature again in the visitor's browser. Without
+//! scripts the page says that nothing was checked there.
 
 use askama::Template;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use ca::identity::Domain;
 use serde::Deserialize;
 
 use crate::domain::site::{SiteStatus, domain_filings};
 use crate::error::AppError;
 use crate::http::state::AppState;
+use crate::http::views::log::{CheckpointView, LogEventView, SiteLogView};
 
 /// Labels in one language.
 struct Texts {
@@ -38,6 +47,29 @@ struct Texts {
     other_lang: &'static str,
     other_lang_name: &'static str,
     freshness: &'static str,
+    log: LogTexts,
+}
+
+/// Labels of the transparency log section.
+struct LogTexts {
+    intro: &'static str,
+    checkpoint: &'static str,
+    entries: &'static str,
+    root: &'static str,
+    none_published: &'static str,
+    key: &'static str,
+    signature_unchecked: &'static str,
+    browser_unchecked: &'static str,
+    no_events: &'static str,
+    index: &'static str,
+    event: &'static str,
+    time: &'static str,
+    server: &'static str,
+    browser: &'static str,
+    server_ok: &'static str,
+    server_failed: &'static str,
+    server_pending: &'static str,
+    cell_unchecked: &'static str,
 }
 
 const ZH: Texts = Texts {
@@ -71,6 +103,26 @@ const ZH: Texts = Texts {
     other_lang: "en",
     other_lang_name: "English",
     freshness: "本页与印章实时反映证书状态：证书被暂停或撤销后，1 秒内所有印章即显示相应状态（浏览器每次显示印章前都会向我们核对）。",
+    log: LogTexts {
+        intro: "本网站证书的每次签发、暂停、恢复、撤销及每次投诉裁定，都记录在公开、只可追加的透明日志中。任何人都可以核对下列包含证明；本页的脚本也会在您的浏览器中独立核对，无需信任本站服务器。",
+        checkpoint: "检查点",
+        entries: "条记录",
+        root: "根哈希",
+        none_published: "尚未发布检查点：下一个检查点发布后即显示证明。",
+        key: "日志公钥",
+        signature_unchecked: "检查点签名：未在本浏览器核验（脚本未运行）",
+        browser_unchecked: "本浏览器核验：未核验（脚本未运行）",
+        no_events: "日志中尚无此网站的事件。",
+        index: "日志序号",
+        event: "事件",
+        time: "时间",
+        server: "服务器核验",
+        browser: "本浏览器核验",
+        server_ok: "✓ 服务器已核验",
+        server_failed: "✗ 服务器核验未通过",
+        server_pending: "尚未收入已发布的检查点",
+        cell_unchecked: "未核验（脚本未运行）",
+    },
 };
 
 const EN: Texts = Texts {
@@ -104,6 +156,26 @@ const EN: Texts = Texts {
     other_lang: "zh",
     other_lang_name: "中文",
     freshness: "This page and the seal show the certificate's status as it is now: within one second of a hold or revocation every seal shows it (browsers check with us before showing a seal again).",
+    log: LogTexts {
+        intro: "Every issuance, hold, release and revocation of this site's certificate, and every complaint decision about it, is an entry of a public, append-only transparency log. Anyone can check the inclusion proofs below; this page's script checks them again in your browser, without trusting our server.",
+        checkpoint: "Checkpoint",
+        entries: "entries",
+        root: "root hash",
+        none_published: "No checkpoint has been published yet: the proofs appear with the next one.",
+        key: "Log key",
+        signature_unchecked: "Checkpoint signature: not checked in this browser (scripts off)",
+        browser_unchecked: "Checked in this browser: not checked (scripts off)",
+        no_events: "The log has no events of this site yet.",
+        index: "Log index",
+        event: "Event",
+        time: "Time",
+        server: "Checked by the server",
+        browser: "Checked in this browser",
+        server_ok: "✓ checked by the server",
+        server_failed: "✗ the server's check failed",
+        server_pending: "not in a published checkpoint yet",
+        cell_unchecked: "not checked (scripts off)",
+    },
 };
 
 /// What the page says about the Referer.
@@ -111,6 +183,54 @@ enum Banner {
     Match(String),
     Mismatch(String),
     Unknown,
+}
+
+/// One event of the log section, as the page shows it and its script reads it.
+struct LogRow {
+    event: LogEventView,
+    /// The kind in Chinese and in English.
+    label: (&'static str, &'static str),
+    /// The time, UTC+8.
+    when: String,
+    /// The proof's hashes, space-separated base64 (`None` before publication).
+    proof: Option<String>,
+}
+
+/// The transparency log section.
+struct LogSection {
+    checkpoint: Option<CheckpointView>,
+    /// The note's bytes, base64: an attribute keeps them exactly (line ends and all).
+    note_b64: String,
+    verifier_key: String,
+    rows: Vec<LogRow>,
+    /// Where the page's checker script is.
+    script: &'static str,
+}
+
+impl LogSection {
+    fn new(log: SiteLogView) -> LogSection {
+        let note_b64 = log
+            .checkpoint
+            .as_ref()
+            .map(|c| STANDARD.encode(c.note.as_bytes()))
+            .unwrap_or_default();
+        LogSection {
+            checkpoint: log.checkpoint,
+            note_b64,
+            verifier_key: log.verifier_key,
+            rows: log
+                .events
+                .into_iter()
+                .map(|event| LogRow {
+                    label: event.kind.label(),
+                    when: date_time(event.time),
+                    proof: event.proof.as_ref().map(|p| p.join(" ")),
+                    event,
+                })
+                .collect(),
+            script: crate::http::public::assets::log_verify_path(),
+        }
+    }
 }
 
 #[derive(Template)]
@@ -138,6 +258,7 @@ struct CertPage {
     reputation: Option<crate::domain::complaint::Reputation>,
     serial: String,
     fingerprint: String,
+    log: LogSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -148,6 +269,22 @@ pub(crate) struct PageQuery {
 fn date(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
         .map(|t| t.to_offset(time::macros::offset!(+8)).date().to_string())
+        .unwrap_or_default()
+}
+
+/// A time as the page shows it: `2026-12-03 12:00:05 (UTC+8)`.
+fn date_time(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .map(|t| {
+            let t = t.to_offset(time::macros::offset!(+8));
+            format!(
+                "{} {:02}:{:02}:{:02} (UTC+8)",
+                t.date(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            )
+        })
         .unwrap_or_default()
 }
 
@@ -239,6 +376,7 @@ pub(crate) async fn page(
     .await?;
     let status = site_cert.status;
     let filings = filing_groups(&record);
+    let log = state.services.log.site_events(&state.db, site).await?;
     let page = CertPage {
         t,
         banner,
@@ -277,6 +415,7 @@ pub(crate) async fn page(
             .as_deref()
             .map(hex::encode)
             .unwrap_or_default(),
+        log: LogSection::new(log.into()),
     };
     let html = page
         .render()
@@ -286,7 +425,7 @@ pub(crate) async fn page(
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; frame-ancestors 'none'",
+            "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self'; frame-ancestors 'none'",
         ),
     );
     h.insert(

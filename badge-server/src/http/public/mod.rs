@@ -1,8 +1,9 @@
 //! What anyone may fetch without an account: the seal, certificate pages and their
 //! JSON, the URL check, the archive, the PKI files (chain, CRLs, OCSP), the
-//! transparency log and health.
+//! transparency log, health, and the pages' first-party scripts.
 
 pub mod archive;
+pub mod assets;
 pub mod cert;
 pub mod certificate;
 pub mod health;

@@ -2,4 +2,5 @@
 //! domain and service types, and described by the OpenAPI document as they are.
 
 pub mod application;
+pub mod log;
 pub mod site;

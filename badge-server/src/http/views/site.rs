@@ -92,6 +92,18 @@ impl PublicSiteView {
     }
 }
 
+/// `/cert/{site}.json`: the site as anyone may see it, and its events in the
+/// transparency log with their inclusion proofs (what the certificate page shows).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Certificate)]
+pub struct CertificateView {
+    /// The site.
+    #[serde(flatten)]
+    pub public: PublicSiteView,
+    /// The site's events in the transparency log.
+    pub transparency_log: crate::http::views::log::SiteLogView,
+}
+
 /// A site as its operator and staff see it: the public view plus the HTML snippets
 /// that embed the seal (present once the site has a certificate).
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -1,0 +1,60 @@
+//! First-party static files the pages load: the certificate page's log checker
+//! (the page's CSP allows scripts from `'self'` only, and no inline ones). Each file
+//! is served under a name that carries a hash of its bytes, so browsers may keep it
+//! for a year and a build that changes it changes its URL.
+
+use std::sync::OnceLock;
+
+use axum::Router;
+use axum::extract::Path;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::http::state::AppState;
+
+/// The script that checks, in the visitor's browser, the inclusion proofs and the
+/// checkpoint signature the certificate page carries (plain ES2020, WebCrypto).
+pub const LOG_VERIFY_JS: &str = include_str!("../../../static/log-verify.js");
+
+/// Hex digits of the SHA-256 of a file kept in its URL.
+const HASH_HEX: usize = 16;
+
+/// Routes of this area.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/static/{file}", get(file))
+}
+
+/// Where [`LOG_VERIFY_JS`] is served: `/static/log-verify.<hash>.js`.
+pub fn log_verify_path() -> &'static str {
+    static PATH: OnceLock<String> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let digest = ring::digest::digest(&ring::digest::SHA256, LOG_VERIFY_JS.as_bytes());
+        let hex = hex::encode(digest.as_ref());
+        format!("/static/log-verify.{}.js", &hex[..HASH_HEX])
+    })
+}
+
+async fn file(Path(file): Path<String>) -> Response {
+    if log_verify_path().strip_prefix("/static/") != Some(file.as_str()) {
+        return (StatusCode::NOT_FOUND, "no such file\n").into_response();
+    }
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/javascript; charset=utf-8"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=31536000, immutable"),
+            ),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+        ],
+        LOG_VERIFY_JS,
+    )
+        .into_response()
+}
