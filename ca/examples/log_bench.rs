@@ -246,7 +246,7 @@ async fn grow_section(db: Database, signer: LogSigner, size: u64, chunk: u64) ->
         let n = chunk.min(size - at);
         append_batch(&db, at, n, &rng).await?;
         at += n;
-        if at % u64::try_from(ca::transparency::MAX_INTEGRATE)? == 0 || at == size {
+        if at.is_multiple_of(u64::try_from(ca::transparency::MAX_INTEGRATE)?) || at == size {
             let t = Instant::now();
             while integrate_and_publish(&signer, &db).await?.is_some() {}
             integrate_time += t.elapsed();
