@@ -302,3 +302,52 @@ async fn counts(t: &TestCa) -> (i64, i64, i64) {
         t.count("log_entries").await,
     )
 }
+
+/// Hash tiles are read in batches (one query for all the tiles a proof needs, in
+/// chunks of at most 64 keys): more keys than one chunk, some of them not stored,
+/// come back exactly once each, with their own bytes, in and out of a transaction.
+#[tokio::test]
+async fn stored_tiles_are_read_in_batches_and_missing_ones_left_out() {
+    for backend in Backend::all() {
+        let t = TestCa::new(backend);
+        let db = t.db().await;
+        // 70 level-0 tiles and 3 level-1 ones, each of distinct bytes and widths.
+        let mut stored: Vec<(u8, u64, Vec<u8>)> = (0..70u64)
+            .map(|n| (0u8, n, vec![n as u8; 32 * (1 + n as usize % 8)]))
+            .collect();
+        stored.extend((0..3u64).map(|n| (1u8, n, vec![0xa0 + n as u8; 64])));
+        let mut tx = db.begin().await.unwrap();
+        ca::store::log::put_tiles(&mut tx, &stored).await.unwrap();
+        tx.commit().await.unwrap();
+        // Every stored key, a missing level-0 tile, a missing level-1 one, a level
+        // never written, in an order unlike the table's.
+        let mut keys: Vec<(u8, u64)> = stored.iter().rev().map(|(l, n, _)| (*l, *n)).collect();
+        keys.extend([(0, 70), (1, 3), (2, 0)]);
+        let want: std::collections::BTreeMap<(u8, u64), Vec<u8>> = stored
+            .iter()
+            .map(|(l, n, d)| ((*l, *n), d.clone()))
+            .collect();
+        let as_map = |rows: Vec<(i16, i64, Vec<u8>)>| {
+            let n = rows.len();
+            let map: std::collections::BTreeMap<(u8, u64), Vec<u8>> = rows
+                .into_iter()
+                .map(|(l, n, d)| ((l as u8, n as u64), d))
+                .collect();
+            assert_eq!(map.len(), n, "{backend:?}: a tile came back twice");
+            map
+        };
+        let out = as_map(ca::store::log::tiles(&db, &keys).await.unwrap());
+        assert_eq!(out, want, "{backend:?}");
+        let mut tx = db.begin().await.unwrap();
+        let out = as_map(ca::store::log::tiles_in(&mut tx, &keys).await.unwrap());
+        drop(tx);
+        assert_eq!(out, want, "{backend:?}");
+        assert!(
+            ca::store::log::tiles(&db, &[(3, 0)])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        db.close().await;
+    }
+}
