@@ -518,3 +518,28 @@ pub async fn anchor_audit(db: &Database, now: i64) -> Result<bool, AppError> {
     tx.commit().await?;
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const W1: &str = "w1.example.org+1003d5b1+BKHu/ycsMi1H5G4ByDIQOUFxMqt7H+Ny+Fp+8fNdLMhU";
+
+    #[test]
+    fn witnesses_are_read_as_url_and_key_pairs_and_anything_else_is_refused_by_name() {
+        let ws = parse_witnesses(&format!("https://w1.example.org/ {W1},  ,")).unwrap();
+        assert_eq!(ws.len(), 1);
+        assert_eq!(ws[0].url, "https://w1.example.org");
+        assert_eq!(ws[0].verifier.name(), "w1.example.org");
+        for bad in [
+            "https://w1.example.org".to_string(),
+            format!("https://w1.example.org {W1} extra"),
+            format!("ftp://w1.example.org {W1}"),
+            format!("not a url {W1}"),
+            "https://w1.example.org w1.example.org+00000000+AAAA".to_string(),
+        ] {
+            let err = parse_witnesses(&bad).unwrap_err();
+            assert!(err.starts_with("CHENGXIN_LOG_WITNESSES"), "{bad}: {err}");
+        }
+    }
+}
