@@ -164,11 +164,11 @@ pub async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
         .map_err(|e| ca::Error::Config(e.to_string()))?;
     tracing::info!(%addr, "listening");
     println!("listening on http://{addr}");
-    let limits = crate::http::listen::Limits {
+    let limits = httpd::Limits {
         header_timeout: Duration::from_secs(settings.header_timeout_secs.max(1)),
         max_connections: settings.max_connections,
     };
-    crate::http::listen::serve(listener, app, limits, async move {
+    httpd::serve(listener, app, limits, async move {
         shutdown().await;
         let _ = stop.send(true);
     })

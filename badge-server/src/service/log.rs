@@ -371,6 +371,11 @@ impl TransparencyLog {
                     return Ok(mine);
                 }
                 409 => match tlog::witness::parse_size_body(&bytes) {
+                    // A size beyond the log's is a fork or a lie: not recorded, so the
+                    // witness is asked again from its last good size next time.
+                    Ok(latest) if latest > size => {
+                        return Err(format!("409: claims size {latest}, beyond {size}"));
+                    }
                     Ok(latest) => {
                         db::set_witness_size(db, &name, latest as i64)
                             .await
