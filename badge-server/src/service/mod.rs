@@ -5,7 +5,9 @@
 pub mod accounts;
 pub mod applications;
 pub mod attachments;
+pub mod check;
 pub mod complaints;
+pub mod figures;
 pub mod health;
 pub mod limiter;
 pub mod log;

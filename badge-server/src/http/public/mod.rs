@@ -7,6 +7,7 @@ pub mod assets;
 pub mod cert;
 pub mod certificate;
 pub mod health;
+pub mod home;
 pub mod log;
 pub mod pki;
 pub mod seal;

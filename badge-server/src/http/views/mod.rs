@@ -4,3 +4,4 @@
 pub mod application;
 pub mod log;
 pub mod site;
+pub mod warning;
