@@ -7,6 +7,7 @@ pub mod clock;
 pub mod complaint;
 pub mod password;
 pub mod privacy;
+pub mod report;
 pub mod seal;
 pub mod site;
 pub mod warning;

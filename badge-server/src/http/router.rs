@@ -59,6 +59,7 @@ pub fn routes() -> Router<AppState> {
         .merge(public::assets::router())
         .merge(public::log::router())
         .merge(public::pki::router())
+        .merge(public::reports::router())
         .merge(public::seal::router())
         .merge(pages::accounts::router())
         .merge(pages::portal::router())

@@ -9,6 +9,7 @@ pub mod figures;
 pub mod health;
 pub mod housekeeping;
 pub mod jobs;
+pub mod reports;
 pub mod seal_changes;
 pub mod seal_copies;
 pub mod seal_fetches;

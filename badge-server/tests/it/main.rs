@@ -11,6 +11,7 @@ mod openapi;
 mod pages;
 mod pki;
 mod queue;
+mod reports;
 mod site;
 mod snapshots;
 mod storage;

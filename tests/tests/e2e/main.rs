@@ -17,6 +17,7 @@ mod log;
 mod mail_webhooks;
 mod pki;
 mod replicas;
+mod reports;
 mod seal;
 mod settings;
 

@@ -120,7 +120,7 @@ async fn home(State(state): State<AppState>, session: MaybeSession) -> Result<Re
         window_days: figures::WINDOW_DAYS,
         warnings,
         // The reports area links its newest report here once it publishes one.
-        latest_report: None,
+        latest_report: crate::http::public::reports::latest(&state).await?,
         max_url: MAX_CHECK_URL,
     };
     Ok(render(StatusCode::OK, &page, None))

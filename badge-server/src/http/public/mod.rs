@@ -10,4 +10,5 @@ pub mod health;
 pub mod home;
 pub mod log;
 pub mod pki;
+pub mod reports;
 pub mod seal;
