@@ -19,6 +19,7 @@ mod pki;
 mod replicas;
 mod seal;
 mod settings;
+mod site;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
