@@ -153,7 +153,8 @@ async fn seed(t: &TestApp, site: &str, staff: &Account, user: &Account) {
     .await
     .unwrap());
     // (sites, row status, not_after, revocation (at, reason))
-    let kinds: [(usize, &str, i64, Option<(i64, i64)>); 6] = [
+    type Kind<'a> = (usize, &'a str, i64, Option<(i64, i64)>);
+    let kinds: [Kind; 6] = [
         (5, "certified", now + 300 * day, None),
         (1, "certified", now - day, None),
         (1, "certified", now + 300 * day, Some((now - day, 6))),

@@ -43,6 +43,20 @@ fn the_public_pages_fit_a_phone_and_a_desktop_and_show_warnings_as_text() {
     let shoot = |name: &str| {
         for (w, h) in VIEWPORTS {
             b.save_fitting(w, h, &shots.join(format!("{name}-{w}x{h}.png")));
+            // Everything made to be tapped is at least 44 px tall (links inside
+            // running text excepted, as WCAG 2.5.8 allows).
+            let small = b.js(
+                "return [...document.querySelectorAll('header a, header button, main button, \
+                   .actions a, input, select')] \
+                   .filter(e => e.offsetParent !== null && e.type !== 'hidden' \
+                     && e.getBoundingClientRect().height < 44) \
+                   .map(e => e.outerHTML.slice(0, 80));",
+            );
+            assert_eq!(
+                small,
+                serde_json::json!([]),
+                "{name} at {w} px: tap targets under 44 px"
+            );
         }
     };
 
@@ -67,7 +81,10 @@ fn the_public_pages_fit_a_phone_and_a_desktop_and_show_warnings_as_text() {
     assert!(b.text("#results").contains("北京晨曦数智科技有限公司"));
     shoot("archive");
     b.goto(&d.url("/warnings"));
-    assert!(b.text("main").contains("<script>document.title='pwned'</script>"));
+    assert!(
+        b.text("main")
+            .contains("<script>document.title='pwned'</script>")
+    );
     assert_eq!(b.js("return document.scripts.length;"), 0);
     shoot("warnings");
 
