@@ -15,7 +15,7 @@ pub enum Verdict {
     Warned(crate::domain::warning::Warning),
     /// A site certifies the host or one of its parent domains (in whatever state it
     /// is now).
-    Covered(SiteCertificate),
+    Covered(Box<SiteCertificate>),
     /// No site covers the host.
     NotCertified,
 }
@@ -52,7 +52,7 @@ pub async fn check(s: &Services, raw: &str) -> Result<UrlCheck, AppError> {
             return Ok(UrlCheck {
                 url,
                 host,
-                verdict: Verdict::Covered(site),
+                verdict: Verdict::Covered(Box::new(site)),
             });
         }
     }

@@ -153,7 +153,8 @@ async fn seed(t: &TestApp, site: &str, staff: &Account, user: &Account) {
     .await
     .unwrap());
     // (sites, row status, not_after, revocation (at, reason))
-    let kinds: [(usize, &str, i64, Option<(i64, i64)>); 6] = [
+    type Kind<'a> = (usize, &'a str, i64, Option<(i64, i64)>);
+    let kinds: [Kind; 6] = [
         (5, "certified", now + 300 * day, None),
         (1, "certified", now - day, None),
         (1, "certified", now + 300 * day, Some((now - day, 6))),
@@ -514,5 +515,41 @@ async fn the_handbook_explains_the_frauds_and_shows_the_latest_warnings_escaped(
         assert!(!page.contains("<script>alert"));
         assert!(!page.contains("old-fake-0.cn"), "{page}");
         assert!(page.contains("old-fake-1.cn") && page.contains("old-fake-2.cn"));
+    }
+}
+
+#[tokio::test]
+async fn the_front_pages_read_as_reviewed() {
+    for backend in Backend::all() {
+        let (t, site, staff, _) = front(backend).await;
+        warn(&t, &staff, "chenxi-shuzhi-shop.cn", XSS).await;
+        warn(
+            &t,
+            &staff,
+            "chenxi-shuzhl.cn",
+            "把 i 换成 l 的仿冒域名，冒充晨曦数智收款。",
+        )
+        .await;
+        let mut pages = vec![];
+        for (name, path, status) in [
+            ("home.html", "/", 200),
+            ("handbook.html", "/handbook", 200),
+            (
+                "check-certified.html",
+                "/check?url=https%3A%2F%2Fwww.chenxi-shuzhi.cn%2F",
+                200,
+            ),
+            ("check-garbage.html", "/check?url=not+a+url", 422),
+            ("not-found.html", "/cert/s_nosuchsite", 404),
+        ] {
+            let (s, _, body) = fetch(&t, path, Some(BROWSER_ACCEPT)).await;
+            assert_eq!(s.as_u16(), status, "{path}");
+            pages.push((name, body));
+        }
+        crate::snapshots::settings(&site, "c_none").bind(|| {
+            for (name, body) in &pages {
+                insta::assert_snapshot!(*name, body);
+            }
+        });
     }
 }

@@ -20,6 +20,7 @@ mod replicas;
 mod reports;
 mod seal;
 mod settings;
+mod site;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

@@ -59,6 +59,8 @@ struct HomePage {
     warnings: Vec<(WarningRow, String)>,
     /// The newest report (none yet: the section is left out).
     latest_report: Option<ReportLink>,
+    /// The check box's contents (empty).
+    url: &'static str,
     max_url: usize,
 }
 
@@ -96,6 +98,8 @@ struct HandbookPage {
     /// The host certificate pages are on: what the address bar must show.
     host: String,
     warnings: Vec<WarningRow>,
+    /// The check box's contents (empty).
+    url: &'static str,
     max_url: usize,
 }
 
@@ -119,8 +123,8 @@ async fn home(State(state): State<AppState>, session: MaybeSession) -> Result<Re
         figures: counted.shown(),
         window_days: figures::WINDOW_DAYS,
         warnings,
-        // The reports area links its newest report here once it publishes one.
         latest_report: crate::http::public::reports::latest(&state).await?,
+        url: "",
         max_url: MAX_CHECK_URL,
     };
     Ok(render(StatusCode::OK, &page, None))
@@ -276,6 +280,7 @@ async fn handbook(
         base,
         host,
         warnings,
+        url: "",
         max_url: MAX_CHECK_URL,
     };
     Ok(render(StatusCode::OK, &page, None))

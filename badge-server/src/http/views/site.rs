@@ -257,7 +257,7 @@ impl Checked {
             },
             Verdict::Covered(site) => {
                 let site_id = site.id.clone();
-                let view = SiteView::new(site, base).public;
+                let view = SiteView::new(*site, base).public;
                 Checked::Covered {
                     certificate_url: view.certificate_url,
                     host,
