@@ -435,7 +435,12 @@ async fn errors_are_pages_for_browsers_and_json_for_api_clients() {
             assert!(page.contains("href=\"/\" id=\"next-link\""), "{page}");
             assert_eq!(headers[header::VARY], "Accept", "{path}");
             assert!(headers.contains_key(header::CONTENT_SECURITY_POLICY));
-            for accept in [None, Some("application/json")] {
+            for accept in [
+                None,
+                Some("application/json"),
+                Some("application/json, text/html;q=0.1"),
+                Some("*/*"),
+            ] {
                 let (status, headers, body) = fetch(&t, path, accept).await;
                 assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
                 assert_eq!(headers[header::CONTENT_TYPE], "application/json");
