@@ -421,6 +421,7 @@ async fn errors_are_pages_for_browsers_and_json_for_api_clients() {
             "/cert/s_nosuchsite",
             "/no/such/page",
             "/cert/s_nosuchsite.json",
+            "/static/nothing.js",
         ] {
             let (status, headers, page) = fetch(&t, path, Some(BROWSER_ACCEPT)).await;
             assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
