@@ -4,4 +4,5 @@
 pub mod application;
 pub mod log;
 pub mod site;
+pub mod text;
 pub mod warning;
