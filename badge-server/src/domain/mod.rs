@@ -6,6 +6,7 @@ pub mod attachment;
 pub mod clock;
 pub mod complaint;
 pub mod password;
+pub mod places;
 pub mod privacy;
 pub mod seal;
 pub mod site;

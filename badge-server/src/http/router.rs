@@ -42,6 +42,7 @@ pub(crate) fn documented() -> OpenApiRouter<AppState> {
         .merge(api::applications::router())
         .merge(public::cert::router())
         .merge(public::archive::router())
+        .merge(public::places::router())
         .merge(api::complaints::router())
         .merge(api::warnings::router())
         .routes(routes!(serve))

@@ -10,6 +10,7 @@ mod log;
 mod openapi;
 mod pages;
 mod pki;
+mod places;
 mod queue;
 mod snapshots;
 mod storage;
@@ -88,7 +89,7 @@ pub(crate) fn fixture_identity(icp: &str, domains: &[&str]) -> ca::profile::Site
         "91110108MA04T7K21H",
         icp,
         "北京市",
-        "海淀区",
+        "市辖区",
         domains,
     )
     .unwrap()

@@ -29,6 +29,7 @@ const API: &[(&str, &str)] = &[
     ("get", "/api/v1/me"),
     ("get", "/api/v1/me/tokens"),
     ("get", "/api/v1/openapi.json"),
+    ("get", "/api/v1/places"),
     ("get", "/api/v1/sites"),
     ("get", "/api/v1/seal-copies"),
     ("get", "/api/v1/sites/{site}"),
@@ -593,7 +594,7 @@ async fn what_the_api_answers_through_an_application_s_life_is_what_the_document
     let f01 = json!({
         "domains": ["chenxi-shuzhi.cn"], "organization": "北京晨曦数智科技有限公司",
         "uscc": "91110108MA04T7K21H", "icp": "京ICP备2024018653号-1",
-        "province": "北京市", "city": "海淀区"
+        "province": "北京市", "city": "市辖区"
     });
     c.post("/api/v1/applications", None, f01.clone(), 401).await;
     c.post("/api/v1/applications", user, f01.clone(), 403).await;

@@ -9,4 +9,5 @@ pub mod certificate;
 pub mod health;
 pub mod log;
 pub mod pki;
+pub mod places;
 pub mod seal;
