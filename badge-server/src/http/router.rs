@@ -45,6 +45,7 @@ pub(crate) fn documented() -> OpenApiRouter<AppState> {
         .merge(public::places::router())
         .merge(api::complaints::router())
         .merge(api::warnings::router())
+        .merge(api::events::router())
         .routes(routes!(serve))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .merge(api::complaints::uploads())
@@ -63,6 +64,7 @@ pub fn routes() -> Router<AppState> {
         .merge(pages::accounts::router())
         .merge(pages::portal::router())
         .merge(pages::console::router())
+        .merge(pages::events::router())
         .merge(pages::complaints::router())
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         // Limited as they should be already (see `documented`).

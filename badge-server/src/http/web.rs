@@ -74,6 +74,11 @@ fn field_zh(field: &str) -> &'static str {
         "impersonates" => "被冒充的网站",
         "satisfied" => "是否满意",
         "method" => "验证方式",
+        "title" => "标题",
+        "starts" => "开始时间",
+        "place" => "地点",
+        "registration_url" => "报名链接",
+        "organization_id" => "机构",
         _ => "输入",
     }
 }

@@ -6,6 +6,7 @@
 mod accounts;
 mod approval;
 mod complaints;
+mod events;
 mod log;
 mod openapi;
 mod pages;

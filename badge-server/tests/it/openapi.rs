@@ -19,6 +19,7 @@ use tower::ServiceExt;
 /// What the API is, checked by hand: a route added, removed or renamed under `/api/v1`
 /// must change this list, the router and the document together.
 const API: &[(&str, &str)] = &[
+    ("delete", "/api/v1/events/{id}"),
     ("delete", "/api/v1/me/tokens/{id}"),
     ("delete", "/api/v1/me/webhook"),
     ("get", "/api/v1/applications/{id}"),
@@ -26,6 +27,8 @@ const API: &[(&str, &str)] = &[
     ("get", "/api/v1/complaints"),
     ("get", "/api/v1/complaints/{id}"),
     ("get", "/api/v1/complaints/{id}/attachments/{attachment}"),
+    ("get", "/api/v1/events"),
+    ("get", "/api/v1/events/{id}"),
     ("get", "/api/v1/me"),
     ("get", "/api/v1/me/tokens"),
     ("get", "/api/v1/openapi.json"),
@@ -40,6 +43,7 @@ const API: &[(&str, &str)] = &[
     ("post", "/api/v1/applications/{id}/reject"),
     ("post", "/api/v1/applications/{id}/verify"),
     ("post", "/api/v1/complaints"),
+    ("post", "/api/v1/events"),
     ("post", "/api/v1/complaints/{id}/answer"),
     ("post", "/api/v1/complaints/{id}/attachments"),
     ("post", "/api/v1/complaints/{id}/decide"),
@@ -50,6 +54,7 @@ const API: &[(&str, &str)] = &[
     ("post", "/api/v1/sites/{site}/revoke"),
     ("post", "/api/v1/warnings"),
     ("post", "/api/v1/warnings/{id}/withdraw"),
+    ("put", "/api/v1/events/{id}"),
     ("put", "/api/v1/me/webhook"),
 ];
 

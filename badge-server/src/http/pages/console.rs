@@ -229,7 +229,7 @@ async fn home(
 }
 
 /// The signed-in staff member of a form's session, or the login / 403 page.
-fn staff(session: crate::http::session::Session) -> Result<SignedIn, PageError> {
+pub(crate) fn staff(session: crate::http::session::Session) -> Result<SignedIn, PageError> {
     let user = signed_in(session)?;
     user.require(&[
         crate::domain::account::Role::Staff,

@@ -4,4 +4,5 @@
 pub mod accounts;
 pub mod complaints;
 pub mod console;
+pub mod events;
 pub mod portal;

@@ -2,5 +2,6 @@
 //! domain and service types, and described by the OpenAPI document as they are.
 
 pub mod application;
+pub mod event;
 pub mod log;
 pub mod site;
