@@ -5,6 +5,7 @@ pub mod application;
 pub mod attachment;
 pub mod clock;
 pub mod complaint;
+pub mod convention;
 pub mod event;
 pub mod password;
 pub mod places;

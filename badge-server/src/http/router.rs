@@ -46,6 +46,7 @@ pub(crate) fn documented() -> OpenApiRouter<AppState> {
         .merge(api::complaints::router())
         .merge(api::warnings::router())
         .merge(api::events::router())
+        .merge(api::conventions::router())
         .routes(routes!(serve))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .merge(api::complaints::uploads())
@@ -65,6 +66,7 @@ pub fn routes() -> Router<AppState> {
         .merge(pages::portal::router())
         .merge(pages::console::router())
         .merge(pages::events::router())
+        .merge(pages::conventions::router())
         .merge(pages::complaints::router())
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         // Limited as they should be already (see `documented`).

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod applications;
 pub mod attachments;
 pub mod complaints;
+pub mod conventions;
 pub mod events;
 pub mod health;
 pub mod housekeeping;

@@ -6,6 +6,7 @@
 mod accounts;
 mod approval;
 mod complaints;
+mod conventions;
 mod events;
 mod log;
 mod openapi;

@@ -2,6 +2,7 @@
 
 pub mod applications;
 pub mod complaints;
+pub mod conventions;
 pub mod events;
 pub mod me;
 pub mod warnings;

@@ -102,6 +102,9 @@ struct HomePage {
     nav: Nav,
     applications: Vec<AppRow>,
     sites: Vec<SiteRow>,
+    /// Signatures a convention's new version has outdated: (organization, title,
+    /// version signed, current version).
+    resign: Vec<(String, String, i64, i64)>,
 }
 
 fn operator(user: &SignedIn) -> Result<(), PageError> {
@@ -125,10 +128,21 @@ async fn home(State(state): State<AppState>, user: SignedIn) -> Result<Response,
             id,
         });
     }
+    let resign = crate::service::conventions::for_operator(&state, &user.account)
+        .await?
+        .into_iter()
+        .flat_map(|(organization, _, signed)| {
+            signed
+                .into_iter()
+                .filter(|s| s.outdated())
+                .map(move |s| (organization.clone(), s.title, s.version, s.current_version))
+        })
+        .collect();
     let page = HomePage {
         nav: Nav::of(Some(&user.session)),
         applications,
         sites: rows,
+        resign,
     };
     Ok(render(StatusCode::OK, &page, None))
 }
