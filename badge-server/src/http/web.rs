@@ -105,6 +105,38 @@ pub fn input_problems(e: AppError) -> Result<Vec<String>, PageError> {
     }
 }
 
+/// After a form's step: when it worked, `done` is left in the session and the browser
+/// is sent back to `back` (303), so a reload does not post the step again; when it
+/// was refused, the page `again` renders with the reasons and the form as filled
+/// (422 for bad input, 409 for the wrong state); an unknown object is the 404 page.
+pub async fn after_step<F, Fut>(
+    db: &ca::db::Database,
+    session: &Session,
+    back: &str,
+    result: Result<String, AppError>,
+    again: F,
+) -> Result<Response, PageError>
+where
+    F: FnOnce(Vec<String>, StatusCode) -> Fut,
+    Fut: std::future::Future<Output = Result<Response, PageError>>,
+{
+    match result {
+        Ok(done) => {
+            session.set_flash(db, &done).await?;
+            Ok(see_other(back, None))
+        }
+        Err(AppError::NotFound) => Err(PageError::NotFound),
+        Err(e) => {
+            let status = if matches!(e, AppError::Conflict(_)) {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            again(input_problems(e)?, status).await
+        }
+    }
+}
+
 /// A unix time as Beijing time, to the minute.
 pub fn when(t: i64) -> String {
     crate::domain::clock::date_time(t)

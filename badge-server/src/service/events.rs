@@ -5,23 +5,13 @@
 use serde_json::json;
 
 use crate::domain::account::{Account, Role};
-use crate::domain::event::{CheckedEvent, Event, EventInput, check};
+use crate::domain::event::{Event, EventInput, check};
 use crate::error::AppError;
 use crate::service::Services;
 use crate::store::events as store;
 
 /// Who may publish events.
 const STAFF: [Role; 2] = [Role::Staff, Role::Admin];
-
-fn audit_details(id: i64, e: &CheckedEvent) -> serde_json::Value {
-    json!({
-        "id": id,
-        "title": e.title,
-        "starts_at": e.starts_at,
-        "place": e.place,
-        "registration_url": e.registration_url,
-    })
-}
 
 /// Creates an event (staff): the row and its audit entry in one transaction.
 pub async fn create(
@@ -30,20 +20,7 @@ pub async fn create(
     input: &EventInput<'_>,
     now: i64,
 ) -> Result<Event, AppError> {
-    account.require(&STAFF)?;
-    let e = check(input).map_err(AppError::Invalid)?;
-    let mut tx = s.db.begin().await?;
-    let id = store::insert(&mut tx, &e, account.id, now).await?;
-    ca::audit::append(
-        &mut tx,
-        &account.email,
-        "event.create",
-        &format!("event-{id}"),
-        &audit_details(id, &e),
-    )
-    .await?;
-    tx.commit().await?;
-    store::get(&s.db, id).await?.ok_or(AppError::NotFound)
+    save(s, account, None, input, now).await
 }
 
 /// Changes an event (staff), audited in the same transaction.
@@ -54,18 +31,44 @@ pub async fn update(
     input: &EventInput<'_>,
     now: i64,
 ) -> Result<Event, AppError> {
+    save(s, account, Some(id), input, now).await
+}
+
+/// Stores a new event (`id` none) or new fields for event `id`, with its audit entry.
+async fn save(
+    s: &Services,
+    account: &Account,
+    id: Option<i64>,
+    input: &EventInput<'_>,
+    now: i64,
+) -> Result<Event, AppError> {
     account.require(&STAFF)?;
     let e = check(input).map_err(AppError::Invalid)?;
     let mut tx = s.db.begin().await?;
-    if !store::update(&mut tx, id, &e, now).await? {
-        return Err(AppError::NotFound);
-    }
+    let (id, action) = match id {
+        None => (
+            store::insert(&mut tx, &e, account.id, now).await?,
+            "event.create",
+        ),
+        Some(id) => {
+            if !store::update(&mut tx, id, &e, now).await? {
+                return Err(AppError::NotFound);
+            }
+            (id, "event.update")
+        }
+    };
     ca::audit::append(
         &mut tx,
         &account.email,
-        "event.update",
+        action,
         &format!("event-{id}"),
-        &audit_details(id, &e),
+        &json!({
+            "id": id,
+            "title": e.title,
+            "starts_at": e.starts_at,
+            "place": e.place,
+            "registration_url": e.registration_url,
+        }),
     )
     .await?;
     tx.commit().await?;

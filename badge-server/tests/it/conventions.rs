@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use testkit::Backend;
 
 use crate::accounts::TestApp;
+use crate::events::{expect, token_for};
 use crate::pages::{OPERATOR, STAFF, USER, signed_in};
 
 const ORG: &str = "北京晨曦数智科技有限公司";
@@ -21,20 +22,8 @@ const HOSTILE: &str = "# 第一条\n\n会员单位应**诚信经营**，见[联�
     <script>alert('md')</script>\n\n<img src=x onerror=alert(2)>\n\n\
     [点此](javascript:alert(3)) <a href=\"javascript:alert(4)\">这里</a> <javascript:alert(5)>\n";
 
-async fn token_of(t: &TestApp, account: &badge_server::domain::account::Account) -> String {
-    badge_server::store::accounts::create_token(&t.state.db, account, "t")
-        .await
-        .unwrap()
-        .as_str()
-        .to_string()
-}
-
 fn api(path: &str, token: &str, body: Value) -> Request<Body> {
-    Request::post(path)
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", "application/json")
-        .body(Body::from(body.to_string()))
-        .unwrap()
+    crate::events::api("POST", path, token, Some(body))
 }
 
 #[tokio::test]
@@ -52,24 +41,20 @@ async fn an_operator_signs_a_convention_for_their_organization_and_signs_again_a
         .await
         .unwrap();
         let site = crate::certified_site(&t.state, &operator, &staff, "chenxi-shuzhi.cn").await;
-        let staff_token = token_of(&t, &staff).await;
-        let op_token = token_of(&t, &operator).await;
+        let staff_token = token_for(&t, &staff).await;
+        let op_token = token_for(&t, &operator).await;
 
         // Published over the API (hostile Markdown) and from the console.
-        let (code, _, body) = t
-            .call(api(
+        let c = expect(
+            &t,
+            api(
                 "/api/v1/conventions",
                 &staff_token,
                 json!({"title": "《网络诚信自律公约》", "text": HOSTILE}),
-            ))
-            .await;
-        assert_eq!(
-            code,
+            ),
             StatusCode::CREATED,
-            "{}",
-            String::from_utf8_lossy(&body)
-        );
-        let c: Value = serde_json::from_slice(&body).unwrap();
+        )
+        .await;
         let id = c["id"].as_i64().unwrap();
         assert_eq!(c["title"], "网络诚信自律公约");
         assert_eq!(c["version"], 1);
@@ -160,15 +145,17 @@ async fn an_operator_signs_a_convention_for_their_organization_and_signs_again_a
             .await;
         assert_eq!(r.status, StatusCode::CONFLICT);
         // Not for an organization the operator has no site of.
-        let (code, _, body) = t
-            .call(api(
+        let refused = expect(
+            &t,
+            api(
                 &format!("/api/v1/conventions/{id}/sign"),
                 &op_token,
                 json!({"uscc": "91310115MA1H93QW9A"}),
-            ))
-            .await;
-        assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(String::from_utf8_lossy(&body).contains("organization"));
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert!(refused["fields"]["organization"].is_string(), "{refused}");
 
         // Signatories (organization names, nobody's address) and the certificate page.
         let page = visitor.get(&format!("/conventions/{id}")).await;
@@ -193,19 +180,16 @@ async fn an_operator_signs_a_convention_for_their_organization_and_signs_again_a
 
         // A new version: the portal asks for a new signature; the old one shows as
         // version 1 everywhere until then.
-        let (code, _, body) = t
-            .call(api(
+        expect(
+            &t,
+            api(
                 &format!("/api/v1/conventions/{id}/versions"),
                 &staff_token,
                 json!({"text": "# 第一条（修订）\n\n诚信经营。"}),
-            ))
-            .await;
-        assert_eq!(
-            code,
+            ),
             StatusCode::CREATED,
-            "{}",
-            String::from_utf8_lossy(&body)
-        );
+        )
+        .await;
         let home = op.get("/portal").await;
         assert!(
             home.body.contains("id=\"resign\"") && home.body.contains("第 2 版已发布"),
@@ -238,20 +222,16 @@ async fn an_operator_signs_a_convention_for_their_organization_and_signs_again_a
         );
 
         // Signed again (over the API this time): version 2, the version-1 row kept.
-        let (code, _, body) = t
-            .call(api(
+        let signed = expect(
+            &t,
+            api(
                 &format!("/api/v1/conventions/{id}/sign"),
                 &op_token,
                 json!({"uscc": USCC}),
-            ))
-            .await;
-        assert_eq!(
-            code,
+            ),
             StatusCode::CREATED,
-            "{}",
-            String::from_utf8_lossy(&body)
-        );
-        let signed: Value = serde_json::from_slice(&body).unwrap();
+        )
+        .await;
         assert_eq!(signed["version"], 2);
         assert_eq!(signed["outdated"], false);
         assert_eq!(
@@ -290,9 +270,9 @@ async fn only_staff_publish_conventions_and_only_operators_sign() {
         let user = crate::pages::account_of(&t, Role::User, USER).await;
         let staff = crate::pages::account_of(&t, Role::Staff, STAFF).await;
         let (op_token, user_token, staff_token) = (
-            token_of(&t, &operator).await,
-            token_of(&t, &user).await,
-            token_of(&t, &staff).await,
+            token_for(&t, &operator).await,
+            token_for(&t, &user).await,
+            token_for(&t, &staff).await,
         );
         let body = json!({"title": "互联网企业公平竞争自律公约", "text": "第一条"});
         for token in [&op_token, &user_token] {
@@ -301,22 +281,12 @@ async fn only_staff_publish_conventions_and_only_operators_sign() {
                 .await;
             assert_eq!(code, StatusCode::FORBIDDEN);
         }
-        for email in [OPERATOR, USER] {
-            let mut b = signed_in(&t, email).await;
-            assert_eq!(
-                b.get("/console/conventions").await.status,
-                StatusCode::FORBIDDEN,
-                "{email}"
-            );
-            let csrf = b.get("/account").await.csrf();
-            let r = b
-                .post(
-                    "/console/conventions",
-                    &[("csrf", &csrf), ("title", "x"), ("text", "y")],
-                )
-                .await;
-            assert_eq!(r.status, StatusCode::FORBIDDEN, "{email}");
-        }
+        crate::events::console_refuses_non_staff(
+            &t,
+            "/console/conventions",
+            &[("title", "x"), ("text", "y")],
+        )
+        .await;
         assert_eq!(t.scalar("SELECT COUNT(*) FROM conventions").await, 0);
 
         // Published by staff; a new version and signing refused to the wrong roles.

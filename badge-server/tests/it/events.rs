@@ -17,19 +17,51 @@ use crate::pages::{OPERATOR, STAFF, USER, signed_in};
 
 const XSS: &str = "<script>alert(1)</script>";
 
-async fn token(t: &TestApp, role: Role, email: &str) -> String {
-    t.account(role, email).await;
-    let a = badge_server::store::accounts::ensure(&t.state.db, &Email::parse(email).unwrap(), role)
-        .await
-        .unwrap();
-    badge_server::store::accounts::create_token(&t.state.db, &a, "t")
+/// A bearer token of `account`.
+pub(crate) async fn token_for(
+    t: &TestApp,
+    account: &badge_server::domain::account::Account,
+) -> String {
+    badge_server::store::accounts::create_token(&t.state.db, account, "t")
         .await
         .unwrap()
         .as_str()
         .to_string()
 }
 
-fn api(method: &str, path: &str, token: &str, body: Option<Value>) -> Request<Body> {
+async fn token(t: &TestApp, role: Role, email: &str) -> String {
+    t.account(role, email).await;
+    let a = badge_server::store::accounts::ensure(&t.state.db, &Email::parse(email).unwrap(), role)
+        .await
+        .unwrap();
+    token_for(t, &a).await
+}
+
+/// Signed in as an operator and as a plain user: the console page at `path` is 403,
+/// and so is posting its form (with a valid CSRF token) `fields`.
+pub(crate) async fn console_refuses_non_staff(t: &TestApp, path: &str, fields: &[(&str, &str)]) {
+    for email in [OPERATOR, USER] {
+        let mut b = signed_in(t, email).await;
+        assert_eq!(b.get(path).await.status, StatusCode::FORBIDDEN, "{email}");
+        let csrf = b.get("/account").await.csrf();
+        let mut form = vec![("csrf", csrf.as_str())];
+        form.extend_from_slice(fields);
+        let r = b.post(path, &form).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{email}");
+    }
+}
+
+/// Sends `req`, asserts the answer's status, and returns its JSON body (null when
+/// it has none).
+pub(crate) async fn expect(t: &TestApp, req: Request<Body>, status: StatusCode) -> Value {
+    let (code, _, body) = t.call(req).await;
+    let text = String::from_utf8_lossy(&body);
+    assert_eq!(code, status, "{text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// A JSON API request with a bearer token.
+pub(crate) fn api(method: &str, path: &str, token: &str, body: Option<Value>) -> Request<Body> {
     Request::builder()
         .method(method)
         .uri(path)
@@ -76,8 +108,9 @@ async fn staff_publish_change_and_delete_events_and_everyone_reads_them_and_thei
         let staff = token(&t, Role::Staff, STAFF).await;
         let long_title =
             format!("{XSS} 网络诚信建设研讨会，暨《反网络欺诈自律公约》; 签约仪式\\第二场");
-        let (code, _, body) = t
-            .call(api(
+        let created = expect(
+            &t,
+            api(
                 "POST",
                 "/api/v1/events",
                 &staff,
@@ -88,15 +121,10 @@ async fn staff_publish_change_and_delete_events_and_everyone_reads_them_and_thei
                     "description": format!("议程：\n1. {XSS}\n2. <img src=x onerror=alert(1)>"),
                     "registration_url": "https://reg.example.cn/e?x=1&y=2",
                 })),
-            ))
-            .await;
-        assert_eq!(
-            code,
+            ),
             StatusCode::CREATED,
-            "{}",
-            String::from_utf8_lossy(&body)
-        );
-        let created: Value = serde_json::from_slice(&body).unwrap();
+        )
+        .await;
         let id = created["id"].as_i64().unwrap();
         assert_eq!(created["starts"], "2099-12-20 14:30 (UTC+8)");
         assert_eq!(created["past"], false);
@@ -265,28 +293,17 @@ async fn bad_event_input_is_refused_and_only_staff_publish_events() {
                 .await;
             assert_eq!(code, StatusCode::FORBIDDEN);
         }
-        for (email, role) in [(OPERATOR, Role::Operator), (USER, Role::User)] {
-            let mut b = signed_in(&t, email).await;
-            assert_eq!(
-                b.get("/console/events").await.status,
-                StatusCode::FORBIDDEN,
-                "{role:?}"
-            );
-            let csrf = b.get("/account").await.csrf();
-            let r = b
-                .post(
-                    "/console/events",
-                    &[
-                        ("csrf", &csrf),
-                        ("title", "x"),
-                        ("starts", "2099-01-01T10:00"),
-                        ("place", "x"),
-                        ("description", "x"),
-                    ],
-                )
-                .await;
-            assert_eq!(r.status, StatusCode::FORBIDDEN, "{role:?}");
-        }
+        console_refuses_non_staff(
+            &t,
+            "/console/events",
+            &[
+                ("title", "x"),
+                ("starts", "2099-01-01T10:00"),
+                ("place", "x"),
+                ("description", "x"),
+            ],
+        )
+        .await;
         // The console form refuses a javascript: link with the field named.
         let mut console = signed_in(&t, STAFF).await;
         let r = console

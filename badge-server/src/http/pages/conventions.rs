@@ -14,13 +14,12 @@ use serde::Deserialize;
 use crate::domain::account::Role;
 use crate::domain::clock::now;
 use crate::domain::convention::{MAX_TEXT, MAX_TITLE};
-use crate::error::AppError;
 use crate::http::extract::session::{CsrfForm, SignedIn, StaffSignedIn};
 use crate::http::pages::complaints::signed_in;
 use crate::http::pages::console::staff;
 use crate::http::state::AppState;
 use crate::http::views::convention::{ConventionView, SignatureView};
-use crate::http::web::{Nav, PageError, input_problems, render, see_other};
+use crate::http::web::{Nav, PageError, after_step, render};
 use crate::service::conventions as convention;
 
 /// The console's and the portal's convention pages.
@@ -34,36 +33,6 @@ pub fn router() -> Router<AppState> {
 
 fn cut(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
-}
-
-/// After a step: 303 to `back` with a notice, or the reasons on the page that
-/// `again` renders (422, or 409 for the wrong state).
-async fn after<F, Fut>(
-    state: &AppState,
-    user: &SignedIn,
-    back: &str,
-    result: Result<String, AppError>,
-    again: F,
-) -> Result<Response, PageError>
-where
-    F: FnOnce(Vec<String>, StatusCode) -> Fut,
-    Fut: std::future::Future<Output = Result<Response, PageError>>,
-{
-    match result {
-        Ok(done) => {
-            user.session.set_flash(&state.db, &done).await?;
-            Ok(see_other(back, None))
-        }
-        Err(AppError::NotFound) => Err(PageError::NotFound),
-        Err(e) => {
-            let status = if matches!(e, AppError::Conflict(_)) {
-                StatusCode::CONFLICT
-            } else {
-                StatusCode::UNPROCESSABLE_ENTITY
-            };
-            again(input_problems(e)?, status).await
-        }
-    }
 }
 
 // ---- console ----
@@ -144,9 +113,9 @@ async fn publish(
         title: cut(&form.title, MAX_TITLE + 20),
         text: cut(&form.text, MAX_TEXT + 100),
     };
-    after(
-        &state,
-        &user,
+    after_step(
+        &state.db,
+        &user.session,
         "/console/conventions",
         r,
         |errors, status| console_page(&state, &user, None, errors, f, status),
@@ -175,9 +144,9 @@ async fn new_version(
                 v = c.version
             )
         });
-    after(
-        &state,
-        &user,
+    after_step(
+        &state.db,
+        &user.session,
         "/console/conventions",
         r,
         |errors, status| console_page(&state, &user, None, errors, PublishForm::default(), status),
@@ -286,8 +255,12 @@ async fn sign(
                 v = s.version
             )
         });
-    after(&state, &user, "/portal/conventions", r, |errors, status| {
-        portal_page(&state, &user, None, errors, status)
-    })
+    after_step(
+        &state.db,
+        &user.session,
+        "/portal/conventions",
+        r,
+        |errors, status| portal_page(&state, &user, None, errors, status),
+    )
     .await
 }

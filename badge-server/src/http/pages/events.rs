@@ -16,7 +16,7 @@ use crate::http::extract::session::{CsrfForm, SignedIn, StaffSignedIn};
 use crate::http::pages::console::staff;
 use crate::http::state::AppState;
 use crate::http::views::event::EventView;
-use crate::http::web::{Nav, PageError, input_problems, render, see_other};
+use crate::http::web::{Nav, PageError, after_step, render};
 use crate::service::events as event;
 
 /// The console's event pages.
@@ -86,32 +86,22 @@ async fn home(
     .await
 }
 
-/// After a step: 303 back with a notice, or the page with the reasons (422).
+/// After a step: back to the events page with its notice, or the page with the
+/// reasons and the form as filled ([`after_step`]).
 async fn after(
     state: &AppState,
     user: &SignedIn,
     result: Result<String, AppError>,
     f: EventForm,
 ) -> Result<Response, PageError> {
-    match result {
-        Ok(done) => {
-            user.session.set_flash(&state.db, &done).await?;
-            Ok(see_other("/console/events", None))
-        }
-        Err(AppError::NotFound) => Err(PageError::NotFound),
-        Err(e) => {
-            let errors = input_problems(e)?;
-            page(
-                state,
-                user,
-                None,
-                errors,
-                f,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-    }
+    after_step(
+        &state.db,
+        &user.session,
+        "/console/events",
+        result,
+        |errors, status| page(state, user, None, errors, f, status),
+    )
+    .await
 }
 
 fn cut(s: &str, n: usize) -> String {
