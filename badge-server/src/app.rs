@@ -18,7 +18,7 @@ use crate::jobs::queue::{self, Registry};
 use crate::service::Services;
 
 /// Every job kind this server runs and its handler: mail, webhooks, the PKI refresh,
-/// CRL publication, housekeeping, reset requests, complaint reminders and deadlines; and the kinds
+/// CRL publication, housekeeping, the periodic report, reset requests, complaint reminders and deadlines; and the kinds
 /// that get worker lanes of their own.
 pub fn job_registry() -> Registry {
     let mut r = Registry::empty();
@@ -27,6 +27,10 @@ pub fn job_registry() -> Registry {
     r.register(kind::PKI_REFRESH, jobs::refresh_job);
     r.register(kind::CRL_PUBLISH, jobs::crl_publish_job);
     r.register(kind::HOUSEKEEPING, jobs::housekeeping_job);
+    r.register(
+        crate::service::reports::REPORT_BUILD,
+        jobs::report_build_job,
+    );
     r.register(
         crate::domain::account::JOB_RESET_REQUEST,
         crate::service::accounts::reset_request_job,
@@ -144,6 +148,9 @@ pub async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
     jobs::schedule_housekeeping(&db, now)
         .await
         .map_err(|e| ca::Error::Config(format!("cannot schedule housekeeping: {e}")))?;
+    jobs::schedule_reports(&db, now)
+        .await
+        .map_err(|e| ca::Error::Config(format!("cannot schedule the report build: {e}")))?;
     // SIGTERM stops the HTTP server and the worker, which hands back its jobs.
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = if settings.jobs.job_worker_disabled {
@@ -164,11 +171,11 @@ pub async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
         .map_err(|e| ca::Error::Config(e.to_string()))?;
     tracing::info!(%addr, "listening");
     println!("listening on http://{addr}");
-    let limits = crate::http::listen::Limits {
+    let limits = httpd::Limits {
         header_timeout: Duration::from_secs(settings.header_timeout_secs.max(1)),
         max_connections: settings.max_connections,
     };
-    crate::http::listen::serve(listener, app, limits, async move {
+    httpd::serve(listener, app, limits, async move {
         shutdown().await;
         let _ = stop.send(true);
     })

@@ -32,6 +32,28 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// The anti-fraud work report.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ReportCommand {
+    /// Build and publish the report of a month (2026-11) or quarter (2026-Q4) that has
+    /// ended; a published one is recomputed and must come out the same. Prints the
+    /// figures as JSON, then `published` or `unchanged` on the last line.
+    Build {
+        /// The period: YYYY-MM or YYYY-Qn.
+        #[arg(long)]
+        period: String,
+        /// Chromium, which prints the PDF (default: /usr/bin/chromium when installed).
+        #[arg(long, env = "CHENGXIN_CHROMIUM")]
+        chromium: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        common: ca::config::Settings,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -102,6 +124,7 @@ pub async fn main() -> ExitCode {
         Command::Serve(settings) => crate::app::serve(*settings).await,
         Command::Token { command } => return command_exit(token(command).await),
         Command::User { command } => return command_exit(user_add(command).await),
+        Command::Report { command } => return command_exit(report(command).await),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -122,6 +145,45 @@ fn command_exit(result: Result<(), AppError>) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+async fn report(command: ReportCommand) -> Result<(), AppError> {
+    let ReportCommand::Build {
+        period,
+        chromium,
+        common,
+    } = command;
+    let period = crate::domain::report::Period::parse(&period)
+        .map_err(|e| AppError::Invalid(vec![("period".into(), e)]))?;
+    let db = common.database().await?;
+    let chromium = crate::service::reports::find_chromium(chromium.as_deref());
+    let built = crate::service::reports::build(
+        &db,
+        chromium.as_deref(),
+        period,
+        crate::domain::clock::now(),
+        "cli",
+    )
+    .await;
+    db.close().await;
+    let built = built?;
+    print!("{}", String::from_utf8_lossy(&built.figures.to_bytes()));
+    if let Some(problem) = &built.pdf_problem {
+        eprintln!("warning: {problem}");
+    }
+    println!(
+        "{} {period}{}",
+        match built.outcome {
+            crate::service::reports::Outcome::Published => "published",
+            crate::service::reports::Outcome::Unchanged => "unchanged",
+        },
+        if built.has_pdf {
+            " (HTML, PDF, JSON, CSV)"
+        } else {
+            " (HTML, JSON, CSV; no PDF)"
+        }
+    );
+    Ok(())
 }
 
 async fn token(command: TokenCommand) -> Result<(), AppError> {

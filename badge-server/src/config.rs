@@ -22,6 +22,10 @@ pub struct ServerSettings {
     /// last `X-Forwarded-For` hop (the one the proxy added) instead of the connection.
     #[arg(long, env = "CHENGXIN_TRUST_FORWARDED_FOR", default_value_t = false, value_parser = ca::config::boolish)]
     pub trust_forwarded_for: bool,
+    /// Chromium, which prints each published report to PDF (default: Debian's
+    /// `/usr/bin/chromium` when installed; without one, reports are HTML only).
+    #[arg(long, env = "CHENGXIN_CHROMIUM")]
+    pub chromium: Option<std::path::PathBuf>,
     /// Address to listen on.
     #[arg(long, env = "CHENGXIN_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,

@@ -17,7 +17,7 @@ pub enum AppError {
     #[error("{0}")]
     BadRequest(String),
     /// Fields of a request failed validation: field name → message.
-    #[error("invalid fields")]
+    #[error("invalid fields: {}", fields(.0))]
     Invalid(Vec<(String, String)>),
     /// The request conflicts with the resource's state.
     #[error("{0}")]
@@ -62,4 +62,12 @@ impl From<verifier::Error> for AppError {
     fn from(e: verifier::Error) -> Self {
         AppError::Internal(ca::Error::Config(e.to_string()))
     }
+}
+
+/// `name: message; …`, as a command line says an [`AppError::Invalid`].
+fn fields(f: &[(String, String)]) -> String {
+    f.iter()
+        .map(|(name, message)| format!("{name}: {message}"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }

@@ -147,16 +147,55 @@ pub async fn with_tiles<T>(
     map: &mut TileMap,
     f: impl Fn(&TileMap) -> tlog::Result<T>,
 ) -> Result<T> {
+    load_and_run(db, map, None, f).await
+}
+
+/// As [`with_tiles`], taking tiles from `cache` before the database and keeping
+/// those read in it: a proof then reads at most its one bottom tile from the
+/// database, since the upper and right-edge tiles every proof shares are in memory.
+pub async fn with_cached_tiles<T>(
+    db: &Database,
+    cache: &TileCache,
+    f: impl Fn(&TileMap) -> tlog::Result<T>,
+) -> Result<T> {
+    load_and_run(db, &mut TileMap::new(), Some(cache), f).await
+}
+
+async fn load_and_run<T>(
+    db: &Database,
+    map: &mut TileMap,
+    cache: Option<&TileCache>,
+    f: impl Fn(&TileMap) -> tlog::Result<T>,
+) -> Result<T> {
+    // Tiles taken from the cache in this call: asked for again, the cached copy was
+    // narrower than this tree needs, and the database has the wider one.
+    let mut from_cache = std::collections::HashSet::new();
     for _ in 0..TILE_ROUNDS {
         match f(map) {
             Ok(v) => return Ok(v),
             Err(tlog::Error::Missing(want)) => {
-                let found = db::tiles(db, &want).await?;
+                let mut fetch = Vec::with_capacity(want.len());
+                for key in want {
+                    match cache.and_then(|c| c.get(key)) {
+                        Some(data) if from_cache.insert(key) => {
+                            map.insert(key.0, key.1, data.to_vec())?;
+                        }
+                        _ => fetch.push(key),
+                    }
+                }
+                if fetch.is_empty() {
+                    continue;
+                }
+                let found = db::tiles(db, &fetch).await?;
                 if found.is_empty() {
-                    return Err(Error::Log(format!("stored tiles missing: {want:?}")));
+                    return Err(Error::Log(format!("stored tiles missing: {fetch:?}")));
                 }
                 for (level, n, data) in found {
-                    map.insert(level as u8, n as u64, data)?;
+                    let key = (level as u8, n as u64);
+                    if let Some(c) = cache {
+                        c.put(key, &data);
+                    }
+                    map.insert(key.0, key.1, data)?;
                 }
             }
             Err(e) => return Err(e.into()),
@@ -165,6 +204,58 @@ pub async fn with_tiles<T>(
     Err(Error::Log(
         "a tree computation kept asking for tiles".into(),
     ))
+}
+
+/// Stored hash tiles kept in memory for proofs, up to a byte budget.
+///
+/// Safe to share across checkpoints because a stored tile only ever grows by
+/// appending hashes (a narrower copy is a prefix of the wider one); a cached copy too
+/// narrow for a newer tree is reloaded by [`with_cached_tiles`].
+#[derive(Debug)]
+pub struct TileCache {
+    max_bytes: usize,
+    inner: std::sync::Mutex<TileCacheInner>,
+}
+
+#[derive(Debug, Default)]
+struct TileCacheInner {
+    tiles: std::collections::HashMap<(u8, u64), std::sync::Arc<[u8]>>,
+    bytes: usize,
+}
+
+impl TileCache {
+    /// A cache holding at most `max_bytes` of tile data.
+    pub fn new(max_bytes: usize) -> TileCache {
+        TileCache {
+            max_bytes,
+            inner: std::sync::Mutex::default(),
+        }
+    }
+
+    fn get(&self, key: (u8, u64)) -> Option<std::sync::Arc<[u8]>> {
+        self.inner.lock().ok()?.tiles.get(&key).cloned()
+    }
+
+    fn put(&self, key: (u8, u64), data: &[u8]) {
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        if data.len() > self.max_bytes {
+            return;
+        }
+        let old = inner.tiles.get(&key).map_or(0, |d| d.len());
+        if inner.bytes - old + data.len() > self.max_bytes {
+            // Over budget: start again rather than track recency. Level-0 tiles, the
+            // only ones numerous enough to fill it, are each read by few proofs; the
+            // few upper tiles are back after the next proof.
+            inner.tiles.clear();
+            inner.bytes = 0;
+        } else {
+            inner.bytes -= old;
+        }
+        inner.bytes += data.len();
+        inner.tiles.insert(key, data.into());
+    }
 }
 
 /// The inclusion proof of entry `index` in the tree of `size` entries, from stored

@@ -25,6 +25,14 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use crate::server::{REQUEST_TIMEOUT, Witness};
+
+/// Default wait for a request's headers: a witness's clients are logs that send a
+/// small request at once, so slow or idle sockets are closed early.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Default connection limit: a witness serves a handful of logs, and the limit keeps
+/// a flood of sockets from taking the descriptors its state file needs.
+const MAX_CONNECTIONS: usize = 128;
 use crate::state::State;
 
 #[derive(Parser)]
@@ -59,6 +67,13 @@ enum Command {
         /// Seconds a request may take, body included.
         #[arg(long, value_name = "SECS", default_value_t = REQUEST_TIMEOUT.as_secs())]
         request_timeout: u64,
+        /// Seconds a client may take to send a request's line and headers (also the
+        /// idle time after which a kept-alive connection closes).
+        #[arg(long, value_name = "SECS", default_value_t = HEADER_TIMEOUT.as_secs())]
+        header_timeout: u64,
+        /// Most connections open at once; more wait in the kernel's accept queue.
+        #[arg(long, value_name = "N", default_value_t = MAX_CONNECTIONS)]
+        max_connections: usize,
     },
     /// Make a witness key: writes the key file (mode 0600, never over an existing one)
     /// and prints the verifier key that logs and clients configure.
@@ -94,6 +109,7 @@ async fn serve(
     logs: Vec<String>,
     new_state: bool,
     timeout: Duration,
+    limits: httpd::Limits,
 ) -> Result<(), String> {
     let key = key::load(&key_file)?;
     let logs = parse_logs(&logs)?;
@@ -127,10 +143,14 @@ async fn serve(
         witness.logs.len()
     );
     println!("listening on http://{addr}");
-    axum::serve(listener, server::router(witness, timeout))
-        .with_graceful_shutdown(shutdown())
-        .await
-        .map_err(|e| e.to_string())
+    httpd::serve(
+        listener,
+        server::router(witness, timeout),
+        limits,
+        shutdown(),
+    )
+    .await;
+    Ok(())
 }
 
 async fn shutdown() {
@@ -164,6 +184,8 @@ fn main() -> ExitCode {
             logs,
             new_state,
             request_timeout,
+            header_timeout,
+            max_connections,
         } => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -176,6 +198,10 @@ fn main() -> ExitCode {
                     logs,
                     new_state,
                     Duration::from_secs(request_timeout),
+                    httpd::Limits {
+                        header_timeout: Duration::from_secs(header_timeout.max(1)),
+                        max_connections,
+                    },
                 ))
             }),
     };

@@ -390,6 +390,42 @@ fn the_body_limit_and_the_request_deadline_hold() {
     cosign(w.addr, &log, 0, &wv);
 }
 
+/// Sockets that never send a request (or send half a request line) are closed after
+/// `--header-timeout`, and past `--max-connections` further clients wait rather than
+/// take descriptors: the witness keeps cosigning. Before, `axum::serve` kept such
+/// sockets open for ever.
+#[test]
+fn idle_and_slow_header_sockets_are_closed_and_the_witness_keeps_cosigning() {
+    let (_dir, w, wv, mut log) =
+        fresh_witness(&["--header-timeout", "1", "--max-connections", "8"]);
+    let began = Instant::now();
+    let mut idle: Vec<TcpStream> = (0..20)
+        .map(|_| TcpStream::connect(w.addr).unwrap())
+        .collect();
+    // Half a request line, never finished.
+    write!(idle[0], "POST /add-checkp").unwrap();
+    for s in &mut idle {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = [0u8; 64];
+        match s.read(&mut buf) {
+            // Closed, or closed after a 408 for the half-sent request line.
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            Err(e) => panic!(
+                "an idle socket is still open after {:?}: {e}",
+                began.elapsed()
+            ),
+        }
+    }
+    assert!(
+        began.elapsed() < Duration::from_secs(8),
+        "idle sockets took {:?} to close",
+        began.elapsed()
+    );
+    log.grow(3);
+    cosign(w.addr, &log, 0, &wv);
+}
+
 #[test]
 fn a_split_view_is_refused_by_one_witness_and_proven_by_two() {
     let dir = tempfile::tempdir().unwrap();

@@ -20,7 +20,7 @@ pub const MAX_TEXT: usize = 5000;
 pub const MIN_TEXT: usize = 10;
 /// Reputation is shown only from this many complaints in the last 12 months, so that
 /// no single complainant can be singled out.
-pub const MIN_REPUTATION_COUNT: i64 = 5;
+pub const MIN_REPUTATION_COUNT: i64 = crate::domain::privacy::MIN_PUBLISHED_COUNT;
 /// The window reputation is counted over: the last 12 months, in seconds.
 pub const REPUTATION_WINDOW: i64 = 365 * 86_400;
 

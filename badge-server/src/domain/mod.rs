@@ -10,6 +10,7 @@ pub mod event;
 pub mod password;
 pub mod places;
 pub mod privacy;
+pub mod report;
 pub mod seal;
 pub mod site;
 pub mod warning;

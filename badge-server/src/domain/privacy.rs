@@ -1,7 +1,8 @@
 //! Masking personal data in complaint text before anyone but staff reads it:
 //! mainland phone numbers, e-mail addresses, 18-digit resident ID numbers (only when
 //! the GB 11643 check character is right, so order numbers survive) and bank-card
-//! numbers (only when the Luhn check passes).
+//! numbers (only when the Luhn check passes). Also how public figures hide small
+//! counts ([`shown_count`]).
 
 use std::sync::LazyLock;
 
@@ -113,6 +114,21 @@ fn luhn(run: &str) -> bool {
     sum.is_multiple_of(10)
 }
 
+/// Below this many, a published count is shown as `<5` ([`shown_count`]), and a
+/// site's complaint figures are not shown at all
+/// ([`MIN_REPUTATION_COUNT`](crate::domain::complaint::MIN_REPUTATION_COUNT)): so
+/// that no one complaint, complainant or site can be singled out.
+pub const MIN_PUBLISHED_COUNT: i64 = 5;
+
+/// A count as published figures show it: `<5` below [`MIN_PUBLISHED_COUNT`].
+pub fn shown_count(n: i64) -> String {
+    if n < MIN_PUBLISHED_COUNT {
+        format!("<{MIN_PUBLISHED_COUNT}")
+    } else {
+        n.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,5 +201,13 @@ mod tests {
             let once = mask(&s);
             prop_assert_eq!(mask(&once), once.clone());
         }
+    }
+
+    #[test]
+    fn small_counts_are_shown_as_fewer_than_five() {
+        assert_eq!(shown_count(0), "<5");
+        assert_eq!(shown_count(4), "<5");
+        assert_eq!(shown_count(5), "5");
+        assert_eq!(shown_count(1234), "1234");
     }
 }

@@ -1,5 +1,6 @@
 //! Certified sites as values: the status a site shows, derived from its certificate,
-//! and which filing number covers which of its domains.
+//! which filing number covers which of its domains, and the host a pasted URL names
+//! (what the URL check looks up).
 
 use std::fmt;
 use std::str::FromStr;
@@ -141,6 +142,34 @@ pub fn domain_filings(cert: &CertificateRecord) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Longest URL the URL check reads, in bytes.
+pub const MAX_CHECK_URL: usize = 2048;
+
+/// The host of a URL or bare domain a visitor pasted (trimmed; `http://` assumed
+/// when there is no scheme), as the URL check looks it up: the trimmed input and the
+/// host. Refused field by field (`url`) when it is empty, too long, not a URL, or a
+/// host that cannot be certified (an IP address, a single label, a bad name).
+pub fn check_host(raw: &str) -> Result<(String, ca::identity::Domain), AppError> {
+    let raw = raw.trim();
+    let invalid = |m: String| AppError::Invalid(vec![("url".into(), m)]);
+    if raw.is_empty() || raw.len() > MAX_CHECK_URL {
+        return Err(invalid(format!(
+            "give a URL of at most {MAX_CHECK_URL} characters"
+        )));
+    }
+    let with_scheme = if raw.contains("://") {
+        raw.to_string()
+    } else {
+        format!("http://{raw}")
+    };
+    let host = url::Url::parse(&with_scheme)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .ok_or_else(|| invalid(format!("{raw:?} is not a URL")))?;
+    let host = ca::identity::Domain::parse(&host).map_err(|e| invalid(e.to_string()))?;
+    Ok((raw.to_string(), host))
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -226,5 +255,40 @@ pub(crate) mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn the_url_check_reads_a_host_from_a_url_or_a_domain_and_refuses_the_rest() {
+        for (raw, host) in [
+            (
+                "https://www.chenxi-shuzhi.cn/about?x=1",
+                "www.chenxi-shuzhi.cn",
+            ),
+            ("  chenxi-shuzhi.cn  ", "chenxi-shuzhi.cn"),
+            ("HTTP://Chenxi-Shuzhi.CN:8443/", "chenxi-shuzhi.cn"),
+        ] {
+            let (given, d) = check_host(raw).unwrap();
+            assert_eq!(given, raw.trim());
+            assert_eq!(d.as_str(), host, "{raw}");
+        }
+        for raw in [
+            "",
+            "   ",
+            "not a url",
+            "http://",
+            "127.0.0.1",
+            "localhost",
+            "<script>",
+        ] {
+            match check_host(raw) {
+                Err(AppError::Invalid(f)) => assert_eq!(f[0].0, "url", "{raw}"),
+                other => panic!("{raw:?}: {other:?}"),
+            }
+        }
+        // An IDN is looked up by its A-label.
+        let (_, d) = check_host("https://晨曦.中国/").unwrap();
+        assert!(d.as_str().starts_with("xn--"), "{d}");
+        assert_eq!(d.to_unicode(), "晨曦.中国");
+        assert!(check_host(&"a".repeat(MAX_CHECK_URL + 1)).is_err());
     }
 }

@@ -8,7 +8,6 @@ pub mod attachments;
 pub mod encoding;
 pub mod error;
 pub mod extract;
-pub mod listen;
 pub mod openapi;
 pub mod pages;
 pub mod public;

@@ -58,9 +58,11 @@ pub fn routes() -> Router<AppState> {
     let (documented, _) = documented().split_for_parts();
     Router::new()
         .merge(public::health::router())
+        .merge(public::home::router())
         .merge(public::assets::router())
         .merge(public::log::router())
         .merge(public::pki::router())
+        .merge(public::reports::router())
         .merge(public::seal::router())
         .merge(pages::accounts::router())
         .merge(pages::portal::router())
@@ -72,6 +74,7 @@ pub fn routes() -> Router<AppState> {
         // Limited as they should be already (see `documented`).
         .merge(documented)
         .merge(pages::complaints::uploads())
+        .fallback(crate::http::error::no_route)
 }
 
 /// Builds the application.
@@ -87,6 +90,8 @@ pub fn build(state: AppState) -> Router {
     });
     routes()
         .with_state(state)
+        // Errors as pages for browsers, as JSON for everyone else.
+        .layer(axum::middleware::from_fn(crate::http::error::negotiate))
         .layer(tower::util::option_layer(hsts))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

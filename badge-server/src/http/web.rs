@@ -217,6 +217,75 @@ impl MessagePage {
     }
 }
 
+/// An error page's title and its two lines (Chinese, English).
+type ErrorText = (&'static str, [&'static str; 2]);
+
+const NOT_FOUND: ErrorText = (
+    "页面不存在 / Not found",
+    [
+        "找不到此页面：链接可能有误，或网站编号不存在。",
+        "There is no such page: the link may be wrong, or there is no site with this id.",
+    ],
+);
+const SERVER_ERROR: ErrorText = (
+    "服务器错误 / Server error",
+    [
+        "出现内部错误，请稍后再试。",
+        "Something went wrong; try again later.",
+    ],
+);
+const DISK_FULL: ErrorText = (
+    "服务器磁盘已满 / The server's disk is full",
+    [
+        "未能保存，请稍后再试。",
+        "The server's disk is full: nothing was saved; try again later.",
+    ],
+);
+const TOO_MANY: ErrorText = (
+    "尝试次数过多 / Too many attempts",
+    [
+        "尝试次数过多，请稍后再试。",
+        "Too many attempts; try again later.",
+    ],
+);
+const FORBIDDEN: ErrorText = (
+    "无权访问 / Forbidden",
+    [
+        "您的账户角色无权访问此页面。",
+        "Your account's role does not allow this page.",
+    ],
+);
+const INVALID: ErrorText = (
+    "输入无效 / Invalid input",
+    ["请求中的输入无效：", "The request's input is not valid:"],
+);
+const REFUSED: ErrorText = (
+    "无法完成 / Not possible",
+    ["请求未能完成：", "The request could not be completed:"],
+);
+
+/// The page a browser gets for a failed request outside `/api/`
+/// ([`crate::http::error::negotiate`]): the page of its `status` in the site's
+/// layout with a link home; `said` (what the JSON answer said) is shown for a
+/// client error other than 404, never for a server error.
+pub fn error_page(status: StatusCode, said: &str) -> Response {
+    let (title, lines) = match status {
+        StatusCode::NOT_FOUND => NOT_FOUND,
+        StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => FORBIDDEN,
+        StatusCode::TOO_MANY_REQUESTS => TOO_MANY,
+        StatusCode::SERVICE_UNAVAILABLE => DISK_FULL,
+        StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => INVALID,
+        s if s.is_server_error() => SERVER_ERROR,
+        _ => REFUSED,
+    };
+    let mut page = MessagePage::new(Nav::default(), "error", title, &lines)
+        .link("/", "返回首页 / Back to the home page");
+    if status.is_client_error() && status != StatusCode::NOT_FOUND && !said.is_empty() {
+        page.lines.push(said.to_string());
+    }
+    render(status, &page, None)
+}
+
 /// Why a page request failed, as the person sees it.
 #[derive(Debug)]
 pub enum PageError {
@@ -281,14 +350,7 @@ impl IntoResponse for PageError {
                 };
                 return see_other(&to, None);
             }
-            PageError::Forbidden => (
-                StatusCode::FORBIDDEN,
-                "无权访问 / Forbidden",
-                &[
-                    "您的账户角色无权访问此页面。",
-                    "Your account's role does not allow this page.",
-                ],
-            ),
+            PageError::Forbidden => (StatusCode::FORBIDDEN, FORBIDDEN.0, &FORBIDDEN.1),
             PageError::Csrf => (
                 StatusCode::FORBIDDEN,
                 "表单已失效 / The form has expired",
@@ -321,39 +383,18 @@ impl IntoResponse for PageError {
                     "The uploaded file is over the size limit and was refused. Nothing was changed. Go back and choose a smaller file.",
                 ],
             ),
-            PageError::TooMany => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "尝试次数过多 / Too many attempts",
-                &[
-                    "尝试次数过多，请稍后再试。",
-                    "Too many attempts; try again later.",
-                ],
-            ),
-            PageError::NotFound => (
-                StatusCode::NOT_FOUND,
-                "页面不存在 / Not found",
-                &["找不到此页面。", "There is no such page."],
-            ),
+            PageError::TooMany => (StatusCode::TOO_MANY_REQUESTS, TOO_MANY.0, &TOO_MANY.1),
+            PageError::NotFound => (StatusCode::NOT_FOUND, NOT_FOUND.0, &NOT_FOUND.1),
             PageError::Internal(AppError::Internal(e)) if e.is_disk_full() => {
                 tracing::error!(error = %e, "page failed: the database's disk is full");
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "服务器磁盘已满 / The server's disk is full",
-                    &[
-                        "未能保存，请稍后再试。",
-                        "The server's disk is full: nothing was saved; try again later.",
-                    ],
-                )
+                (StatusCode::SERVICE_UNAVAILABLE, DISK_FULL.0, &DISK_FULL.1)
             }
             PageError::Internal(e) => {
                 tracing::error!(error = %e, "page failed");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "服务器错误 / Server error",
-                    &[
-                        "出现内部错误，请稍后再试。",
-                        "Something went wrong; try again later.",
-                    ],
+                    SERVER_ERROR.0,
+                    &SERVER_ERROR.1,
                 )
             }
         };

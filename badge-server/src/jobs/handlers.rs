@@ -52,6 +52,35 @@ pub async fn schedule_housekeeping(db: &ca::db::Database, now: i64) -> Result<()
     schedule_every(db, crate::jobs::kind::HOUSEKEEPING, HOUSEKEEPING_EVERY, now).await
 }
 
+/// Enqueues the day's `report.build` run (a no-op if it exists).
+pub async fn schedule_reports(db: &ca::db::Database, now: i64) -> Result<(), AppError> {
+    schedule_every(
+        db,
+        crate::service::reports::REPORT_BUILD,
+        HOUSEKEEPING_EVERY,
+        now,
+    )
+    .await
+}
+
+/// The `report.build` job: schedules the next day, then builds the month and the
+/// quarter that last ended when they are not published yet (so the first run on or
+/// after a period's first day publishes it).
+pub async fn report_build_job(state: &Services, job: &Job) -> Result<(), JobError> {
+    schedule_reports(&state.db, job.now + HOUSEKEEPING_EVERY).await?;
+    for built in
+        crate::service::reports::build_due(&state.db, state.chromium.as_deref(), job.now).await?
+    {
+        tracing::info!(
+            period = %built.figures.period,
+            pdf = built.has_pdf,
+            problem = ?built.pdf_problem,
+            "published the anti-fraud work report"
+        );
+    }
+    Ok(())
+}
+
 /// One job of `kind` per period of `every` seconds: its dedupe key names the start
 /// of the period, so replicas and retries cannot double it.
 async fn schedule_every(

@@ -30,6 +30,10 @@ pub const PUBLISHED_FRESH: Duration = Duration::from_millis(500);
 /// Bytes of full tiles and bundles kept in memory (they never change).
 pub const TILE_CACHE_BYTES: usize = 32 * 1024 * 1024;
 
+/// Bytes of stored hash tiles kept for proofs: the upper and right-edge tiles of a
+/// 1,000,000-entry log are under 200 KiB; the rest holds recently used bottom tiles.
+pub const PROOF_TILE_CACHE_BYTES: usize = 8 * 1024 * 1024;
+
 /// An unpublished checkpoint older than this is published by whichever replica
 /// sees it (its signer died between signing and publishing).
 const ORPHAN_AFTER: i64 = 30;
@@ -82,6 +86,9 @@ pub struct TransparencyLog {
     http: reqwest::Client,
     published: RwLock<Option<(Instant, Option<Published>)>>,
     tiles: Mutex<TileCache>,
+    /// Stored tiles for the proofs on certificate pages: the upper and right-edge
+    /// tiles every proof shares stay in memory, so a proof reads one tile at most.
+    proof_tiles: ca::transparency::TileCache,
 }
 
 impl std::fmt::Debug for TransparencyLog {
@@ -156,6 +163,7 @@ impl TransparencyLog {
             http,
             published: RwLock::new(None),
             tiles: Mutex::new(TileCache::default()),
+            proof_tiles: ca::transparency::TileCache::new(PROOF_TILE_CACHE_BYTES),
         })
     }
 
@@ -371,6 +379,11 @@ impl TransparencyLog {
                     return Ok(mine);
                 }
                 409 => match tlog::witness::parse_size_body(&bytes) {
+                    // A size beyond the log's is a fork or a lie: not recorded, so the
+                    // witness is asked again from its last good size next time.
+                    Ok(latest) if latest > size => {
+                        return Err(format!("409: claims size {latest}, beyond {size}"));
+                    }
                     Ok(latest) => {
                         db::set_witness_size(db, &name, latest as i64)
                             .await
@@ -390,15 +403,16 @@ impl TransparencyLog {
     pub async fn site_events(&self, db: &Database, site: &str) -> Result<SiteLog, AppError> {
         let published = self.published(db).await?;
         let rows = db::entries_of_site(db, site).await?;
-        let mut map = tlog::TileMap::new();
         let mut events = Vec::with_capacity(rows.len());
         for r in rows {
             let index = r.idx as u64;
             let entry = Entry::parse(&r.body).map_err(|e| AppError::Internal(e.into()))?;
             let proof = match &published {
                 Some(p) if index < p.size => Some(
-                    ca::transparency::with_tiles(db, &mut map, |m| m.inclusion(p.size, index))
-                        .await?,
+                    ca::transparency::with_cached_tiles(db, &self.proof_tiles, |m| {
+                        m.inclusion(p.size, index)
+                    })
+                    .await?,
                 ),
                 _ => None,
             };

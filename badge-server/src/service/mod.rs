@@ -5,12 +5,15 @@
 pub mod accounts;
 pub mod applications;
 pub mod attachments;
+pub mod check;
 pub mod complaints;
 pub mod conventions;
 pub mod events;
+pub mod figures;
 pub mod health;
 pub mod limiter;
 pub mod log;
+pub mod reports;
 pub mod seals;
 pub mod sites;
 pub mod warnings;
@@ -50,6 +53,8 @@ pub struct Services {
     /// The public base URL without a trailing slash: links in mail, the origin that
     /// forms must come from, and whether cookies are `Secure`.
     pub public_url: String,
+    /// Chromium, which prints reports to PDF (none: reports are HTML only).
+    pub chromium: Option<std::path::PathBuf>,
     /// The job queue: handlers by kind, timings, this process's worker name.
     pub queue: Arc<crate::jobs::queue::Queue>,
     /// Sends the `mail` jobs.
@@ -116,6 +121,7 @@ impl Services {
                 crate::domain::seal::SealRenderer::new().map_err(|e| config(e.to_string()))?,
             ),
             public_url: settings.common.public_url()?,
+            chromium: reports::find_chromium(settings.chromium.as_deref()),
             queue: Arc::new(crate::jobs::queue::Queue::with_registry(
                 registry,
                 crate::jobs::queue::QueueSettings::from_settings(jobs),

@@ -109,9 +109,18 @@ pub async fn withdraw(s: &Services, account: &Account, id: i64, now: i64) -> Res
     Ok(())
 }
 
-/// Published warnings, newest first.
+/// Most warnings the public list shows.
+pub const LIST_LIMIT: i64 = 500;
+
+/// Published warnings, newest first (at most [`LIST_LIMIT`]).
 pub async fn list(s: &Services) -> Result<Vec<Warning>, AppError> {
-    store::list(&s.db).await
+    store::latest(&s.db, LIST_LIMIT).await
+}
+
+/// The newest `n` published warnings, newest first: the few the home page and the
+/// handbook show.
+pub async fn latest(s: &Services, n: i64) -> Result<Vec<Warning>, AppError> {
+    store::latest(&s.db, n).await
 }
 
 /// The warning covering `host` or one of its parent domains.

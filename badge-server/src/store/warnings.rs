@@ -115,12 +115,15 @@ pub async fn withdraw(tx: &mut Tx, id: i64, now: i64) -> Result<bool, AppError> 
     Ok(n == 1)
 }
 
-/// Published warnings, newest first.
-pub async fn list(db: &Database) -> Result<Vec<Warning>, AppError> {
+/// The newest `limit` published warnings, newest first.
+pub async fn latest(db: &Database, limit: i64) -> Result<Vec<Warning>, AppError> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM fraud_warnings WHERE withdrawn_at IS NULL ORDER BY published_at DESC, id DESC LIMIT 500"
+        "SELECT {COLUMNS} FROM fraud_warnings WHERE withdrawn_at IS NULL ORDER BY published_at DESC, id DESC LIMIT $1"
     );
-    let rows: Vec<Row> = on_pool!(db, |p| sqlx::query_as(&sql).fetch_all(p).await?);
+    let rows: Vec<Row> = on_pool!(db, |p| sqlx::query_as(&sql)
+        .bind(limit)
+        .fetch_all(p)
+        .await?);
     Ok(rows.into_iter().map(Warning::from).collect())
 }
 

@@ -23,6 +23,8 @@ pub(crate) const PASSWORD: &str = "correct horse battery";
 pub(crate) struct TestApp {
     pub(crate) state: AppState,
     app: Router,
+    db_url: String,
+    extra: Vec<String>,
     _dir: tempfile::TempDir,
 }
 
@@ -48,8 +50,20 @@ impl TestApp {
         TestApp {
             app: badge_server::http::router::build(state.clone()),
             state,
+            db_url: db_url.to_owned(),
+            extra: extra.iter().map(|s| (*s).to_owned()).collect(),
             _dir: dir,
         }
+    }
+
+    /// The application started again on the same database and CA directory, with
+    /// nothing kept in memory from before (caches empty).
+    pub(crate) async fn restart(&mut self) {
+        let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
+        // As a stopping server does, so that the new one may claim it.
+        self.state.ca.release_serial_prefix().await.unwrap();
+        self.state = crate::app_state(self._dir.path(), &self.db_url, &extra).await;
+        self.rebuild();
     }
 
     /// Rebuilds the router after the state was changed.

@@ -389,7 +389,9 @@ async fn every_registrable_domain_needs_its_own_filing_and_the_certificate_names
             .expect(200, "id=\"filings\"");
         assert!(
             page.body.contains(
-                "京ICP备2024018653号-1 (chenxi-shuzhi.cn, www.chenxi-shuzhi.cn); 京ICP备2024018653号-2 (chenxi-ai.com.cn)"
+                "<span class=\"id\">京ICP备2024018653号-1</span> (<span class=\"id\">chenxi-shuzhi.cn</span>, \
+                 <span class=\"id\">www.chenxi-shuzhi.cn</span>); <span class=\"id\">京ICP备2024018653号-2</span> \
+                 (<span class=\"id\">chenxi-ai.com.cn</span>)"
             ),
             "{}",
             page.body

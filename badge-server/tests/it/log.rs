@@ -264,7 +264,7 @@ async fn the_certificate_json_and_page_carry_the_sites_log_events_with_their_pro
     use base64::Engine;
     use base64::engine::general_purpose::STANDARD;
     for backend in Backend::all() {
-        let t = TestApp::new(backend).await;
+        let mut t = TestApp::new(backend).await;
         let db = &t.state.db;
         let role = |email: &'static str, role| async move {
             badge_server::store::accounts::ensure(db, &Email::parse(email).unwrap(), role)
@@ -392,6 +392,14 @@ async fn the_certificate_json_and_page_carry_the_sites_log_events_with_their_pro
             "UPDATE log_tiles SET data = {zeros} WHERE level = 0 AND n = 0"
         ))
         .await;
+        // The tiles the first proofs read are kept in memory (stored tiles only grow,
+        // so a copy read once stays true); a restarted server reads the tampered one.
+        assert_eq!(
+            cert_json(&t, &site).await["transparency_log"]["events"][0]["verified"],
+            true,
+            "the proof comes from the tiles read before the tampering"
+        );
+        t.restart().await;
         let tampered = cert_json(&t, &site).await;
         let e = &tampered["transparency_log"]["events"][0];
         assert_eq!(e["verified"], false, "{tampered}");
@@ -421,5 +429,181 @@ async fn issue_directly(t: &TestApp, n: usize) {
             )
             .await
             .unwrap();
+    }
+}
+
+/// How a test witness answers `POST /add-checkpoint`.
+#[derive(Clone, Copy, Debug)]
+enum Answer {
+    /// Cosigns the note it was sent with its own key: the one good witness.
+    Good,
+    /// 200 with text that is no cosignature at all.
+    Garbage,
+    /// 200 with a well-formed cosignature by another key under the same name.
+    WrongKey,
+    /// 200 with its own key's cosignature over a different tree.
+    OtherTree,
+    /// 200 with 8 MiB of cosignature-like lines: more than any answer may be.
+    Huge,
+    /// 409 whose body is not a size.
+    ConflictGarbage,
+    /// 409 claiming it has cosigned a tree far beyond the log's.
+    ConflictBeyond,
+    /// Accepts the connection and never answers.
+    Silent,
+}
+
+/// A witness on loopback that answers as `answer` says; its base URL and the
+/// verifier key the log is configured with.
+async fn test_witness(answer: Answer) -> (String, String) {
+    use tlog::witness::{AddCheckpoint, WitnessKey};
+    let name = format!("{answer:?}.witness.test").to_lowercase();
+    let key = WitnessKey::from_pkcs8(&name, &WitnessKey::generate().unwrap()).unwrap();
+    let other = WitnessKey::from_pkcs8(&name, &WitnessKey::generate().unwrap()).unwrap();
+    let vkey = key.verifier_key();
+    let keys = std::sync::Arc::new((key, other, name));
+    let handler = move |body: axum::body::Bytes| {
+        let keys = keys.clone();
+        async move {
+            let (key, other, name) = &*keys;
+            use axum::response::IntoResponse;
+            let req = AddCheckpoint::parse(&body).expect("the log sent a well-formed request");
+            let note = String::from_utf8(req.note.clone()).unwrap();
+            match answer {
+                Answer::Good => key
+                    .cosign(&req.note, 1_700_000_000)
+                    .unwrap()
+                    .into_response(),
+                Answer::Garbage => "hello, log\n".into_response(),
+                Answer::WrongKey => other
+                    .cosign(&req.note, 1_700_000_000)
+                    .unwrap()
+                    .into_response(),
+                Answer::OtherTree => {
+                    // The same note with its root's first base64 character changed.
+                    let mut lines: Vec<String> = note.lines().map(str::to_owned).collect();
+                    let root = &mut lines[2];
+                    let flipped = if root.starts_with('A') { "B" } else { "A" };
+                    root.replace_range(0..1, flipped);
+                    let forged = format!("{}\n", lines.join("\n"));
+                    // Re-signing needs a log signature line; reuse the one sent.
+                    key.cosign(forged.as_bytes(), 1_700_000_000)
+                        .unwrap_or_else(|_| "not even parsable\n".into())
+                        .into_response()
+                }
+                Answer::Huge => {
+                    let line = key.cosign(&req.note, 1).unwrap();
+                    let line = line.replace(name.as_str(), &"x".repeat(200));
+                    line.repeat(8 * 1024 * 1024 / line.len()).into_response()
+                }
+                Answer::ConflictGarbage => (StatusCode::CONFLICT, "no\n").into_response(),
+                Answer::ConflictBeyond => (
+                    StatusCode::CONFLICT,
+                    [(header::CONTENT_TYPE, "text/x.tlog.size")],
+                    tlog::witness::size_body(1 << 40),
+                )
+                    .into_response(),
+                Answer::Silent => {
+                    tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+                    "late\n".into_response()
+                }
+            }
+        }
+    };
+    let app = axum::Router::new().route("/add-checkpoint", axum::routing::post(handler));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}"), vkey)
+}
+
+/// Witnesses that answer garbage, sign with the wrong key or over another tree,
+/// flood, claim a bigger tree or never answer: the checkpoint still goes out on
+/// time, carrying only the one good witness's cosignature, and no lie is recorded
+/// as a witness's size (which would stop the log asking it again).
+#[tokio::test]
+async fn witnesses_that_lie_flood_or_hang_cost_their_cosignature_and_nothing_else() {
+    use tlog::witness::{WitnessVerifier, cosigners};
+    let answers = [
+        Answer::Good,
+        Answer::Garbage,
+        Answer::WrongKey,
+        Answer::OtherTree,
+        Answer::Huge,
+        Answer::ConflictGarbage,
+        Answer::ConflictBeyond,
+        Answer::Silent,
+    ];
+    let mut spec = Vec::new();
+    let mut verifiers = Vec::new();
+    for a in answers {
+        let (url, vkey) = test_witness(a).await;
+        verifiers.push(WitnessVerifier::parse(&vkey).unwrap());
+        spec.push(format!("{url} {vkey}"));
+    }
+    let spec = spec.join(",");
+    for backend in Backend::all() {
+        let dir = tempfile::tempdir().unwrap();
+        let db_url = backend.fresh_database(dir.path());
+        let t = TestApp::with_database(
+            dir,
+            &db_url,
+            &[
+                "--log-witnesses",
+                &spec,
+                "--log-witness-quorum",
+                "1",
+                "--log-witness-timeout-secs",
+                "2",
+            ],
+        )
+        .await;
+        let db = &t.state.db;
+        for round in 1..=2u64 {
+            issue_directly(&t, 1).await;
+            let started = std::time::Instant::now();
+            assert_eq!(
+                t.state.services.log.checkpoint(db).await.unwrap(),
+                Some(round)
+            );
+            let took = started.elapsed();
+            assert!(
+                took < std::time::Duration::from_secs(4),
+                "{backend:?}: the silent witness held the checkpoint {took:?}"
+            );
+            let (status, _, note) = get(&t, "/log/checkpoint", None).await;
+            assert_eq!(status, StatusCode::OK);
+            let signed: Vec<usize> = cosigners(&note, &verifiers)
+                .unwrap()
+                .iter()
+                .map(|c| c.witness)
+                .collect();
+            assert_eq!(
+                signed,
+                [0],
+                "{backend:?} round {round}:\n{}",
+                String::from_utf8_lossy(&note)
+            );
+            // The note carries the log's signature and one cosignature, nothing else.
+            let sig_lines = String::from_utf8_lossy(&note)
+                .lines()
+                .filter(|l| l.starts_with("— "))
+                .count();
+            assert_eq!(sig_lines, 2, "{}", String::from_utf8_lossy(&note));
+        }
+        // Only the good witness's size was recorded; the one that claimed 2^40 was not
+        // believed, so it is asked again from scratch next time.
+        assert_eq!(
+            ca::store::log::witness_size(db, "good.witness.test")
+                .await
+                .unwrap(),
+            2
+        );
+        assert_eq!(
+            ca::store::log::witness_size(db, "conflictbeyond.witness.test")
+                .await
+                .unwrap(),
+            0
+        );
     }
 }

@@ -14,6 +14,8 @@ mod pages;
 mod pki;
 mod places;
 mod queue;
+mod reports;
+mod site;
 mod snapshots;
 mod storage;
 mod warnings;
@@ -36,12 +38,17 @@ struct Args {
 /// server that is not there, so they end in an error (never a pass or a failure).
 pub(crate) async fn app_state(dir: &Path, db_url: &str, extra: &[&str]) -> AppState {
     let pass = dir.join("passphrase");
-    ca::signer::write_private_file(&pass, b"correct-horse-battery-staple").unwrap();
+    if !pass.exists() {
+        ca::signer::write_private_file(&pass, b"correct-horse-battery-staple").unwrap();
+    }
     let passphrases = ca::authority::KeyPassphrases {
         root: b"root-horse-battery-staple",
         issuing: Some(b"correct-horse-battery-staple"),
     };
-    ca::authority::init(&dir.join("ca"), &passphrases, None).unwrap();
+    // A restart (TestApp::restart) opens the CA made by the first start.
+    if !dir.join("ca").exists() {
+        ca::authority::init(&dir.join("ca"), &passphrases, None).unwrap();
+    }
     let ca_dir = dir.join("ca");
     let mut args = vec![
         "badge-server",

@@ -12,7 +12,7 @@ use testkit::Backend;
 use crate::pages::{OPERATOR, STAFF, USER, signed_in, world};
 
 /// Replaces what changes from run to run with placeholders.
-fn settings(site: &str, complaint: &str) -> insta::Settings {
+pub(crate) fn settings(site: &str, complaint: &str) -> insta::Settings {
     let mut s = insta::Settings::clone_current();
     s.set_prepend_module_to_snapshot(false);
     s.set_snapshot_path("snapshots");

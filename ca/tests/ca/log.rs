@@ -351,3 +351,67 @@ async fn stored_tiles_are_read_in_batches_and_missing_ones_left_out() {
         db.close().await;
     }
 }
+
+/// Proofs through the in-memory tile cache equal proofs read straight from the
+/// database, and check against the signed root, as the tree grows past the
+/// right-edge tiles cached for a smaller tree (each cached partial tile must be
+/// noticed as too narrow and reloaded) and with a budget so small that the cache
+/// keeps starting over.
+#[tokio::test]
+async fn proofs_through_the_tile_cache_equal_proofs_from_the_database_as_the_tree_grows() {
+    use ca::transparency::{TileCache, with_cached_tiles};
+    use tlog::tiles::{check_inclusion, leaf_hash};
+    for backend in Backend::all() {
+        let t = TestCa::new(backend);
+        let db = t.db().await;
+        let keys = tempfile::tempdir().unwrap();
+        let signer =
+            ca::transparency::LogSigner::open(keys.path(), b"passphrase", "cache.test/log")
+                .unwrap();
+        let caches = [TileCache::new(32 << 20), TileCache::new(3 * 8192)];
+        let mut appended = 0u64;
+        for grow in [300u64, 1, 255, 70_000 - 556] {
+            let entries: Vec<(tlog::Entry, Option<i64>)> = (appended..appended + grow)
+                .map(|i| {
+                    let e = tlog::Entry {
+                        audit_size: Some(i),
+                        audit_head: Some([i as u8; 32]),
+                        ..tlog::Entry::new(tlog::Kind::AuditAnchor, 1_700_000_000)
+                    };
+                    (e, None)
+                })
+                .collect();
+            let mut tx = db.begin().await.unwrap();
+            ca::transparency::append(&mut tx, &entries).await.unwrap();
+            tx.commit().await.unwrap();
+            appended += grow;
+            let signed = signer.integrate(&db).await.unwrap().unwrap();
+            assert_eq!(signed.size, appended);
+            let size = signed.size;
+            // The edges and a spread of indexes, the newest included.
+            let mut indexes: Vec<u64> = (0..size).step_by(997).collect();
+            indexes.extend([0, size / 2, size.saturating_sub(257), size - 1]);
+            let bodies = ca::store::log::entries(&db, 0, size as i64).await.unwrap();
+            for &i in &indexes {
+                let direct = ca::transparency::inclusion_proof(&db, size, i)
+                    .await
+                    .unwrap();
+                for cache in &caches {
+                    let cached = with_cached_tiles(&db, cache, |m| m.inclusion(size, i))
+                        .await
+                        .unwrap();
+                    assert_eq!(cached, direct, "{backend:?}: size {size}, entry {i}");
+                }
+                check_inclusion(
+                    &direct,
+                    size,
+                    signed.root,
+                    i,
+                    leaf_hash(&bodies[i as usize].body),
+                )
+                .unwrap();
+            }
+        }
+        db.close().await;
+    }
+}

@@ -114,12 +114,12 @@ impl Browser {
     }
 
     /// The visible text of the element `css` names.
-    fn text(&self, css: &str) -> String {
+    pub(crate) fn text(&self, css: &str) -> String {
         let element = self.find(css);
         self.run(&format!("text of {css}"), element.text())
     }
 
-    fn current_url(&self) -> String {
+    pub(crate) fn current_url(&self) -> String {
         self.run("current URL", self.client.current_url())
             .to_string()
     }
@@ -157,6 +157,70 @@ impl Browser {
         );
         let png = self.run("page screenshot", self.client.screenshot());
         std::fs::write(path, png).unwrap();
+    }
+
+    /// Shows the current page in a `width`×`height` viewport, asserts that it is no
+    /// wider than the viewport (`document.documentElement.scrollWidth <= innerWidth`:
+    /// nothing to scroll sideways) and that no identifier marked `.id` is broken
+    /// across lines, and saves a screenshot of the whole page at that
+    /// width (the window grown to the document's height) as `path`.
+    pub(crate) fn save_fitting(&self, width: u32, height: u32, path: &Path) {
+        self.run("resize", self.client.set_window_size(width, height));
+        // The window's frame, if any, comes off the viewport: grow until the
+        // viewport itself is `width` wide (and, for the whole-page shot, as tall as
+        // the document plus the frame).
+        let inner = self.js("return window.innerWidth;").as_u64().unwrap_or(0) as u32;
+        if inner != width && inner > 0 {
+            let outer = width + width.saturating_sub(inner);
+            self.run("resize", self.client.set_window_size(outer, height));
+        }
+        let fit = self.js("const e = document.documentElement; \
+             const broken = [...document.querySelectorAll('.id')] \
+                 .filter(x => x.getClientRects().length > 1).map(x => x.textContent); \
+             return [e.scrollWidth, window.innerWidth, e.scrollHeight, \
+                     window.outerHeight - window.innerHeight, broken];");
+        let (scroll, inner, tall, frame) = (
+            fit[0].as_u64().unwrap(),
+            fit[1].as_u64().unwrap(),
+            fit[2].as_u64().unwrap(),
+            fit[3].as_u64().unwrap_or(0),
+        );
+        assert_eq!(
+            inner,
+            u64::from(width),
+            "viewport of {}",
+            self.current_url()
+        );
+        assert!(
+            scroll <= inner,
+            "{} is {scroll} px wide in a {inner} px viewport: it scrolls sideways",
+            self.current_url()
+        );
+        // Identifiers marked `.id` (dates, codes, filing numbers, domains) stay whole.
+        assert_eq!(
+            fit[4],
+            serde_json::json!([]),
+            "identifiers broken across lines at {width} px on {}",
+            self.current_url()
+        );
+        let outer_width = self.run("window size", self.client.get_window_size()).0 as u32;
+        self.run(
+            "resize",
+            self.client
+                .set_window_size(outer_width, (tall.max(u64::from(height)) + frame) as u32),
+        );
+        let png = self.run("page screenshot", self.client.screenshot());
+        std::fs::write(path, png).unwrap();
+        self.run("resize", self.client.set_window_size(outer_width, height));
+    }
+
+    /// The current page printed to PDF by Chromium (the page's print style applies).
+    pub(crate) fn print_pdf(&self) -> Vec<u8> {
+        self.run(
+            "print",
+            self.client
+                .print(fantoccini::wd::PrintConfiguration::default()),
+        )
     }
 
     /// Screenshot of one element, saved as `path`; returns the PNG.

@@ -17,8 +17,10 @@ mod log;
 mod mail_webhooks;
 mod pki;
 mod replicas;
+mod reports;
 mod seal;
 mod settings;
+mod site;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

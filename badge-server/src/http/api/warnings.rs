@@ -5,8 +5,8 @@ use askama::Template;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -16,8 +16,11 @@ use utoipa_axum::routes;
 use crate::domain::account::Account;
 use crate::domain::warning::{NewWarning, SealCopy, Warning};
 use crate::error::AppError;
+use crate::http::extract::session::MaybeSession;
 use crate::http::openapi::{ErrorBody, InvalidFields};
 use crate::http::state::AppState;
+use crate::http::views::warning::WarningRow;
+use crate::http::web::{Nav, render};
 use crate::service::warnings as warning;
 
 /// Routes of this area; the HTML list rides along undocumented.
@@ -34,47 +37,24 @@ fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-struct Shown {
-    id: i64,
-    domain: String,
-    impersonates: Option<String>,
-    description: String,
-    evidence: String,
-    published: String,
-}
-
 #[derive(Template)]
 #[template(path = "warnings.html")]
 struct WarningsPage {
-    warnings: Vec<Shown>,
+    nav: Nav,
+    warnings: Vec<WarningRow>,
 }
 
-async fn page(State(state): State<AppState>) -> Result<Response, AppError> {
+async fn page(State(state): State<AppState>, session: MaybeSession) -> Result<Response, AppError> {
     let warnings = warning::list(&state)
         .await?
         .into_iter()
-        .map(|w| Shown {
-            id: w.id,
-            domain: ca::identity::Domain::parse(&w.domain)
-                .map(|d| d.to_unicode())
-                .unwrap_or(w.domain),
-            impersonates: w.impersonates,
-            description: w.description,
-            evidence: w.evidence,
-            published: crate::domain::clock::date_time(w.published_at),
-        })
+        .map(WarningRow::from)
         .collect();
-    let html = WarningsPage { warnings }
-        .render()
-        .map_err(|e| AppError::Internal(ca::Error::Encoding(e.to_string())))?;
-    let mut r = Html(html).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
-        ),
-    );
-    Ok(r)
+    let page = WarningsPage {
+        nav: Nav::of(session.0.as_ref()),
+        warnings,
+    };
+    Ok(render(StatusCode::OK, &page, None))
 }
 
 /// Published fraud warnings

@@ -4,8 +4,8 @@
 use askama::Template;
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -15,9 +15,11 @@ use utoipa_axum::routes;
 use crate::domain::site::PAGE_SIZE;
 use crate::error::AppError;
 use crate::http::api::applications::public_view;
+use crate::http::extract::session::MaybeSession;
 use crate::http::openapi::InvalidFields;
 use crate::http::state::AppState;
 use crate::http::views::site::PublicSiteView;
+use crate::http::web::{Nav, render};
 use crate::service::sites;
 
 /// Routes of this area; the document describes `/api/v1/sites`, not the HTML page.
@@ -117,6 +119,7 @@ async fn sites(
 #[derive(Template)]
 #[template(path = "archive.html")]
 struct ArchivePage {
+    nav: Nav,
     q: String,
     q_url: String,
     page: i64,
@@ -127,6 +130,7 @@ struct ArchivePage {
 async fn archive(
     State(state): State<AppState>,
     Query(q): Query<SearchQuery>,
+    session: MaybeSession,
 ) -> Result<Response, AppError> {
     let (text, page, views) = find(&state, &q).await?;
     let results: Vec<Row> = views
@@ -138,21 +142,13 @@ async fn archive(
             site: v.site,
         })
         .collect();
-    let page_html = ArchivePage {
+    let page = ArchivePage {
+        nav: Nav::of(session.0.as_ref()),
         q_url: url::form_urlencoded::byte_serialize(text.as_bytes()).collect(),
         q: text,
         page,
         has_next: results.len() as i64 == PAGE_SIZE,
         results,
-    }
-    .render()
-    .map_err(|e| AppError::Internal(ca::Error::Encoding(e.to_string())))?;
-    let mut r = Html(page_html).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
-        ),
-    );
-    Ok(r)
+    };
+    Ok(render(StatusCode::OK, &page, None))
 }

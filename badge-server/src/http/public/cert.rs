@@ -6,17 +6,18 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, OpenApi, ToSchema};
+use serde::Deserialize;
+use utoipa::{IntoParams, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::domain::site::SiteStatus;
 use crate::error::AppError;
-use crate::http::api::applications::{public_view, site_view};
+use crate::http::api::applications::public_view;
+use crate::http::extract::session::MaybeSession;
 use crate::http::openapi::{ErrorBody, InvalidFields};
 use crate::http::state::AppState;
-use crate::http::views::site::CertificateView;
+use crate::http::views::site::{CertificateView, Checked};
+use crate::http::web::Nav;
 use crate::service::sites;
 
 /// Routes of this area. Of `/cert/{file}`, the document describes the JSON face only.
@@ -57,6 +58,7 @@ async fn certificate(
     Path(file): Path<String>,
     Query(page): Query<crate::http::public::certificate::PageQuery>,
     headers: axum::http::HeaderMap,
+    session: MaybeSession,
 ) -> Result<Response, AppError> {
     if let Some(site) = file.strip_suffix(".json") {
         let public = public_view(&state, site).await?;
@@ -82,7 +84,8 @@ async fn certificate(
         );
         return Ok(r);
     }
-    crate::http::public::certificate::page(&state, &file, &page, &headers).await
+    let nav = Nav::of(session.0.as_ref());
+    crate::http::public::certificate::page(&state, &file, &page, &headers, nav).await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -91,52 +94,6 @@ struct CheckQuery {
     /// Any URL or bare host name, at most 2048 characters.
     #[param(example = "https://www.chenxi-shuzhi.cn/about")]
     url: String,
-}
-
-/// Whether a URL's host is covered by a certified site.
-// Fields in alphabetical order: the same bytes as the `json!` objects they replaced.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(untagged)]
-enum Checked {
-    /// A site covers the host.
-    Covered {
-        /// The site's certificate page.
-        #[schema(required = true)]
-        certificate_url: Option<String>,
-        /// The host, normalized to A-labels.
-        host: String,
-        /// The certified organization.
-        #[schema(required = true)]
-        organization: Option<String>,
-        /// The site's state: `certified`, `suspended`, `revoked` or `expired`.
-        result: SiteStatus,
-        /// Site id.
-        site: String,
-        /// The URL as given, trimmed.
-        url: String,
-    },
-    /// The host is on the fraud-warning list.
-    Warned {
-        /// The host, normalized to A-labels.
-        host: String,
-        /// `warned`.
-        #[schema(value_type = String, example = "warned")]
-        result: &'static str,
-        /// The URL as given, trimmed.
-        url: String,
-        /// The warning.
-        warning: crate::domain::warning::Warning,
-    },
-    /// No site covers the host.
-    NotCertified {
-        /// The host, normalized to A-labels.
-        host: String,
-        /// `not_certified`.
-        #[schema(value_type = String, example = "not_certified")]
-        result: &'static str,
-        /// The URL as given, trimmed.
-        url: String,
-    },
 }
 
 /// Check a URL
@@ -160,51 +117,6 @@ async fn check(
     State(state): State<AppState>,
     Query(q): Query<CheckQuery>,
 ) -> Result<Json<Checked>, AppError> {
-    let raw = q.url.trim();
-    if raw.is_empty() || raw.len() > 2048 {
-        return Err(AppError::Invalid(vec![(
-            "url".into(),
-            "give a URL of at most 2048 characters".into(),
-        )]));
-    }
-    let with_scheme = if raw.contains("://") {
-        raw.to_string()
-    } else {
-        format!("http://{raw}")
-    };
-    let host = url::Url::parse(&with_scheme)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_string))
-        .ok_or_else(|| AppError::Invalid(vec![("url".into(), format!("{raw:?} is not a URL"))]))?;
-    let host = ca::identity::Domain::parse(&host)
-        .map_err(|e| AppError::Invalid(vec![("url".into(), e.to_string())]))?;
-    // An impersonator is named as such even under a certified parent domain.
-    if let Some(warning) = crate::service::warnings::for_host(&state, &host).await? {
-        return Ok(Json(Checked::Warned {
-            host: host.as_str().to_string(),
-            result: "warned",
-            url: raw.to_string(),
-            warning,
-        }));
-    }
-    let labels: Vec<&str> = host.as_str().split('.').collect();
-    for i in 0..labels.len().saturating_sub(1) {
-        let candidate = labels[i..].join(".");
-        if let Some(site) = sites::for_domain(&state.db, &candidate).await? {
-            let view = site_view(&state, &site).await?;
-            return Ok(Json(Checked::Covered {
-                certificate_url: view.public.certificate_url,
-                host: host.as_str().to_string(),
-                organization: view.public.organization,
-                result: view.public.status,
-                site,
-                url: raw.to_string(),
-            }));
-        }
-    }
-    Ok(Json(Checked::NotCertified {
-        host: host.as_str().to_string(),
-        result: "not_certified",
-        url: raw.to_string(),
-    }))
+    let checked = crate::service::check::check(&state, &q.url).await?;
+    Ok(Json(Checked::new(checked, &state.public_base())))
 }

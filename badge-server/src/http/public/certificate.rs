@@ -29,7 +29,6 @@ struct Texts {
     banner_mismatch_1: &'static str,
     banner_mismatch_2: &'static str,
     banner_unknown: &'static str,
-    status: &'static str,
     organization: &'static str,
     uscc: &'static str,
     icp: &'static str,
@@ -44,6 +43,7 @@ struct Texts {
     serial: &'static str,
     download: &'static str,
     report: &'static str,
+    handbook: &'static str,
     other_lang: &'static str,
     other_lang_name: &'static str,
     freshness: &'static str,
@@ -79,7 +79,6 @@ const ZH: Texts = Texts {
     banner_mismatch_1: "警告：此印章显示在 ",
     banner_mismatch_2: " 上，本证书并不认证该网站。",
     banner_unknown: "无法判断此印章显示在哪个网站上；请核对浏览器地址栏中的域名是否在下列域名之中。",
-    status: "状态",
     organization: "主办单位",
     uscc: "统一社会信用代码",
     icp: "ICP备案号",
@@ -100,6 +99,7 @@ const ZH: Texts = Texts {
     serial: "证书序列号",
     download: "下载证书 (PEM)",
     report: "举报此网站",
+    handbook: "如何识破网络欺诈",
     other_lang: "en",
     other_lang_name: "English",
     freshness: "本页与印章实时反映证书状态：证书被暂停或撤销后，1 秒内所有印章即显示相应状态（浏览器每次显示印章前都会向我们核对）。",
@@ -132,7 +132,6 @@ const EN: Texts = Texts {
     banner_mismatch_1: "Warning: this seal was shown on ",
     banner_mismatch_2: ", which this certificate does not cover.",
     banner_unknown: "We could not tell where this seal was shown; check that the address bar shows one of the domains below.",
-    status: "Status",
     organization: "Organization",
     uscc: "Unified social credit code",
     icp: "ICP filing number",
@@ -153,6 +152,7 @@ const EN: Texts = Texts {
     serial: "Serial number",
     download: "Download certificate (PEM)",
     report: "Report this site",
+    handbook: "How to spot online fraud",
     other_lang: "zh",
     other_lang_name: "中文",
     freshness: "This page and the seal show the certificate's status as it is now: within one second of a hold or revocation every seal shows it (browsers check with us before showing a seal again).",
@@ -236,6 +236,8 @@ impl LogSection {
 #[derive(Template)]
 #[template(path = "cert.html")]
 struct CertPage {
+    /// Header state.
+    nav: crate::http::web::Nav,
     t: &'static Texts,
     banner: Banner,
     site: String,
@@ -300,7 +302,7 @@ fn date_time(unix: i64) -> String {
         .unwrap_or_default()
 }
 
-fn status_text(status: SiteStatus, en: bool) -> &'static str {
+pub(crate) fn status_text(status: SiteStatus, en: bool) -> &'static str {
     match (status, en) {
         (SiteStatus::Certified, false) => "有效",
         (SiteStatus::Certified, true) => "valid",
@@ -338,6 +340,7 @@ pub(crate) async fn page(
     site: &str,
     q: &PageQuery,
     headers: &HeaderMap,
+    nav: crate::http::web::Nav,
 ) -> Result<Response, AppError> {
     let en = match q.lang.as_deref() {
         Some("en") => true,
@@ -409,7 +412,11 @@ pub(crate) async fn page(
             title: s.title,
         })
         .collect();
+    // A signed-in visitor's page carries the logout form's token: kept out of
+    // every cache.
+    let private = nav.account.is_some();
     let page = CertPage {
+        nav,
         t,
         banner,
         site: site.to_string(),
@@ -474,6 +481,9 @@ pub(crate) async fn page(
         header::VARY,
         HeaderValue::from_static("Referer, Accept-Language"),
     );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(if private { "no-store" } else { "no-cache" }),
+    );
     Ok(r)
 }

@@ -6,3 +6,4 @@ pub mod convention;
 pub mod event;
 pub mod log;
 pub mod site;
+pub mod warning;

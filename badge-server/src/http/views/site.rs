@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 
 use crate::domain::seal::SealVariant;
 use crate::domain::site::{SiteStatus, certified_domains, domain_filings};
+use crate::service::check::{UrlCheck, Verdict};
 use crate::service::sites::SiteCertificate;
 
 /// One certified domain and the website filing number that covers it.
@@ -194,6 +195,84 @@ impl SiteView {
 impl From<SiteView> for PublicSiteView {
     fn from(v: SiteView) -> PublicSiteView {
         v.public
+    }
+}
+
+/// Whether a URL's host is covered by a certified site.
+// Fields in alphabetical order: the same bytes as the `json!` objects they replaced.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum Checked {
+    /// A site covers the host.
+    Covered {
+        /// The site's certificate page.
+        #[schema(required = true)]
+        certificate_url: Option<String>,
+        /// The host, normalized to A-labels.
+        host: String,
+        /// The certified organization.
+        #[schema(required = true)]
+        organization: Option<String>,
+        /// The site's state: `certified`, `suspended`, `revoked` or `expired`.
+        result: SiteStatus,
+        /// Site id.
+        site: String,
+        /// The URL as given, trimmed.
+        url: String,
+    },
+    /// The host is on the fraud-warning list.
+    Warned {
+        /// The host, normalized to A-labels.
+        host: String,
+        /// `warned`.
+        #[schema(value_type = String, example = "warned")]
+        result: &'static str,
+        /// The URL as given, trimmed.
+        url: String,
+        /// The warning.
+        warning: crate::domain::warning::Warning,
+    },
+    /// No site covers the host.
+    NotCertified {
+        /// The host, normalized to A-labels.
+        host: String,
+        /// `not_certified`.
+        #[schema(value_type = String, example = "not_certified")]
+        result: &'static str,
+        /// The URL as given, trimmed.
+        url: String,
+    },
+}
+
+impl Checked {
+    /// The view of a check's answer, links under the public base URL `base`.
+    pub fn new(c: UrlCheck, base: &str) -> Checked {
+        let host = c.host.as_str().to_string();
+        match c.verdict {
+            Verdict::Warned(warning) => Checked::Warned {
+                host,
+                result: "warned",
+                url: c.url,
+                warning,
+            },
+            Verdict::Covered(site) => {
+                let site_id = site.id.clone();
+                let view = SiteView::new(*site, base).public;
+                Checked::Covered {
+                    certificate_url: view.certificate_url,
+                    host,
+                    organization: view.organization,
+                    result: view.status,
+                    site: site_id,
+                    url: c.url,
+                }
+            }
+            Verdict::NotCertified => Checked::NotCertified {
+                host,
+                result: "not_certified",
+                url: c.url,
+            },
+        }
     }
 }
 

@@ -1,5 +1,6 @@
-//! The HTTP listener: HTTP/1.1 connections served by hyper under limits that keep one
-//! client (or 260 idle sockets) from starving the others.
+//! The HTTP listener shared by Chengxin's servers (badge-server, chengxin-witness):
+//! HTTP/1.1 connections served by hyper under limits that keep one client (or 260
+//! idle sockets) from starving the others.
 //!
 //! `axum::serve` sets no header-read timeout and no connection limit: sockets that
 //! never sent a request stayed open for ever, and 260 of them on a 256-descriptor
@@ -13,6 +14,9 @@
 //!   descriptors for its database and outgoing connections;
 //! - on shutdown, accepting stops, open connections finish the request under way and
 //!   close, and the wait for them is bounded.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
