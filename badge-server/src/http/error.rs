@@ -107,15 +107,20 @@ fn json_answer(e: AppError) -> Response {
 }
 
 /// Whether a request is a browser's asking for a page: it accepts `text/html`
-/// (browsers say so when they navigate; API clients, `<img>` and `fetch` do not) and
-/// is not under `/api/`, which always answers JSON.
+/// (browsers say so when they navigate; `<img>`, `fetch` and API clients do not),
+/// does not name `application/json` (a client that takes both gets JSON), and is not
+/// under `/api/`, which always answers JSON.
 pub fn wants_html(path: &str, headers: &HeaderMap) -> bool {
+    let accept: String = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",")
+        .to_ascii_lowercase();
     !path.starts_with("/api/")
-        && headers
-            .get_all(header::ACCEPT)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .any(|v| v.to_ascii_lowercase().contains("text/html"))
+        && accept.contains("text/html")
+        && !accept.contains("application/json")
 }
 
 /// The edge's error mapping for browsers: an [`AppError`] answer to a request that

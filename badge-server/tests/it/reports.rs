@@ -19,6 +19,9 @@ async fn get(t: &TestApp, path: &str) -> (StatusCode, axum::http::HeaderMap, Vec
     (s, h, b.to_vec())
 }
 
+/// A complaint seeded: category, filed, answered, decided, deadline.
+type SeededComplaint = (&'static str, i64, Option<i64>, Option<i64>, i64);
+
 /// Seeds 2026-Q3 (and its edges) with known events; returns the quarter.
 async fn seed(t: &TestApp) -> Period {
     let q = Period::parse("2026-Q3").unwrap();
@@ -116,7 +119,7 @@ async fn seed(t: &TestApp) -> Period {
     .await;
     // Complaints: (category, created, answered, decided, deadline).
     let h = 3_600;
-    let complaints: [(&str, i64, Option<i64>, Option<i64>, i64); 10] = [
+    let complaints: [SeededComplaint; 10] = [
         (
             "fraud",
             day(1),

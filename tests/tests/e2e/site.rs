@@ -37,6 +37,19 @@ fn the_public_pages_fit_a_phone_and_a_desktop_and_show_warnings_as_text() {
         .send()
         .unwrap();
     assert_eq!(published.status(), 201, "{:?}", published.text());
+    // A long look-alike domain, as fraudsters register them: it wraps only after its
+    // dots on a phone.
+    let long = client
+        .post(d.url("/api/v1/warnings"))
+        .bearer_auth(&staff)
+        .json(&serde_json::json!({
+            "domain": "www.beijing-chenxi-shuzhi-keji-youxian-gongsi-kefu.com.cn",
+            "description": "冒充晨曦数智“客服”的网站，以退款为名诱导转账。",
+            "evidence": "2026-12-01 用户来电",
+        }))
+        .send()
+        .unwrap();
+    assert_eq!(long.status(), 201, "{:?}", long.text());
 
     let shots = testkit::browser::artifacts_dir("site");
     let b = Browser::start(&[], "zh-CN,zh;q=0.9");

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use axum::Router;
 use axum::extract::Path;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
@@ -37,7 +37,8 @@ pub fn log_verify_path() -> &'static str {
 
 async fn file(Path(file): Path<String>) -> Response {
     if log_verify_path().strip_prefix("/static/") != Some(file.as_str()) {
-        return (StatusCode::NOT_FOUND, "no such file\n").into_response();
+        // The edge answers it as a page or as JSON (`http::error::negotiate`).
+        return crate::error::AppError::NotFound.into_response();
     }
     (
         [

@@ -20,6 +20,7 @@ use crate::domain::site::{SiteStatus, domain_filings};
 use crate::error::AppError;
 use crate::http::state::AppState;
 use crate::http::views::log::{CheckpointView, LogEventView, SiteLogView};
+use crate::http::views::text::domain_html;
 
 /// Labels in one language.
 struct Texts {
@@ -242,6 +243,8 @@ struct CertPage {
     banner: Banner,
     site: String,
     primary: String,
+    /// The primary domain as HTML that wraps only after dots.
+    primary_html: String,
     status: String,
     status_text: String,
     reason: Option<String>,
@@ -249,10 +252,12 @@ struct CertPage {
     revoked: Option<String>,
     organization: String,
     uscc: String,
-    /// Each filing number with the domains it covers (one entry: the number alone).
+    /// Each filing number with the domains it covers (one entry: the number alone),
+    /// the domains as HTML that wraps only after dots.
     filings: Vec<(String, Vec<String>)>,
     province: String,
     city: String,
+    /// As HTML that wraps only after dots.
     domains: Vec<String>,
     not_before: String,
     not_after: String,
@@ -322,7 +327,7 @@ pub(crate) fn status_text(status: SiteStatus, en: bool) -> &'static str {
 fn filing_groups(record: &ca::store::CertificateRecord) -> Vec<(String, Vec<String>)> {
     let mut groups: Vec<(String, Vec<String>)> = Vec::new();
     for (domain, icp) in domain_filings(record) {
-        let shown = Domain::parse(&domain).map_or(domain, |d| d.to_unicode());
+        let shown = domain_html(&Domain::parse(&domain).map_or(domain, |d| d.to_unicode()));
         match groups.iter_mut().find(|(n, _)| *n == icp) {
             Some((_, ds)) => ds.push(shown),
             None => groups.push((icp, vec![shown])),
@@ -421,6 +426,7 @@ pub(crate) async fn page(
         banner,
         site: site.to_string(),
         primary: domains.first().map(Domain::to_unicode).unwrap_or_default(),
+        primary_html: domain_html(&domains.first().map(Domain::to_unicode).unwrap_or_default()),
         status_text: status_text(status, en).to_string(),
         status: status.as_str().into(),
         revoked: record.revoked_at.map(date),
@@ -438,9 +444,9 @@ pub(crate) async fn page(
             .map(|d| {
                 let u = d.to_unicode();
                 if u == d.as_str() {
-                    u
+                    domain_html(&u)
                 } else {
-                    format!("{u} ({d})")
+                    format!("{} ({})", domain_html(&u), domain_html(d.as_str()))
                 }
             })
             .collect(),

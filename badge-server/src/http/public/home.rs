@@ -17,6 +17,7 @@ use crate::domain::site::{MAX_CHECK_URL, SiteStatus};
 use crate::error::AppError;
 use crate::http::extract::session::MaybeSession;
 use crate::http::public::certificate::status_text;
+use crate::http::public::reports::ReportLink;
 use crate::http::state::AppState;
 use crate::http::views::site::Checked;
 use crate::http::views::warning::WarningRow;
@@ -34,19 +35,6 @@ pub fn router() -> Router<AppState> {
         .route("/", get(home))
         .route("/check", get(check))
         .route("/handbook", get(handbook))
-}
-
-/// The newest published report, as the home page links it. The reports area
-/// (`/reports`) fills it; until a report is published the home page has no such
-/// section.
-#[derive(Debug, Clone)]
-pub struct ReportLink {
-    /// Where the report is (`/reports/2026-Q4`).
-    pub href: String,
-    /// Its title, zh-CN.
-    pub title: String,
-    /// Its title, English.
-    pub title_en: String,
 }
 
 #[derive(Template)]

@@ -13,7 +13,6 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::domain::report::{Chart, Figures, Period};
 use crate::error::AppError;
 use crate::http::extract::session::MaybeSession;
-use crate::http::public::home::ReportLink;
 use crate::http::state::AppState;
 use crate::http::web::{Nav, render, when};
 use crate::service::reports;
@@ -23,6 +22,18 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .route("/reports", get(list))
         .route("/reports/{file}", get(report))
+}
+
+/// The newest published report, as the home page links it (until a report is
+/// published the home page has no such section).
+#[derive(Debug, Clone)]
+pub struct ReportLink {
+    /// Where the report is (`/reports/2026-Q4`).
+    pub href: String,
+    /// Its title, zh-CN.
+    pub title: String,
+    /// Its title, English.
+    pub title_en: String,
 }
 
 struct Row {

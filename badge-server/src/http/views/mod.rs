@@ -6,4 +6,5 @@ pub mod convention;
 pub mod event;
 pub mod log;
 pub mod site;
+pub mod text;
 pub mod warning;

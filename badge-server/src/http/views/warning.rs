@@ -22,6 +22,12 @@ pub struct WarningRow {
 }
 
 impl WarningRow {
+    /// The domain as HTML that wraps only after its dots
+    /// ([`crate::http::views::text::domain_html`]).
+    pub fn domain_html(&self) -> String {
+        crate::http::views::text::domain_html(&self.domain)
+    }
+
     /// The first line of the description, at most `max` characters (with `…` when
     /// cut): what a list of the latest warnings shows.
     pub fn summary(&self, max: usize) -> String {
