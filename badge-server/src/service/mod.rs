@@ -7,6 +7,8 @@ pub mod applications;
 pub mod attachments;
 pub mod check;
 pub mod complaints;
+pub mod conventions;
+pub mod events;
 pub mod figures;
 pub mod health;
 pub mod limiter;

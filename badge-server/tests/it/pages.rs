@@ -327,7 +327,7 @@ async fn a_form_without_its_csrf_token_is_refused_and_changes_nothing() {
                     ("uscc", "91110108MA04T7K21H"),
                     ("icp", "京ICP备2024018653号-1"),
                     ("province", "北京市"),
-                    ("city", "海淀区"),
+                    ("city", "市辖区"),
                     ("domains", "www.chenxi-shuzhi.cn"),
                 ],
             ),
@@ -451,7 +451,7 @@ async fn bad_input_on_each_form_gets_a_clear_message_and_changes_nothing() {
             ("uscc", "91110108MA04T7K21H"),
             ("icp", "京ICP备2024018653号-1"),
             ("province", "北京市"),
-            ("city", "海淀区"),
+            ("city", "市辖区"),
             ("domains", "www.chenxi-shuzhi.cn"),
         ];
         let with = |k: &'static str, v: &'static str| {
@@ -792,7 +792,7 @@ async fn an_application_goes_from_the_apply_form_to_an_upheld_complaint_through_
                     ("uscc", "91110108MA04T7K21H"),
                     ("icp", "京ICP备2024018653号-1"),
                     ("province", "北京市"),
-                    ("city", "海淀区"),
+                    ("city", "市辖区"),
                     ("domains", "\r\nchenxi-shuzhi.cn\r\n"),
                 ],
             )
