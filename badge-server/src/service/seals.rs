@@ -81,17 +81,19 @@ pub const CONFIRM_HOURS: i64 = 2;
 /// hosts are dropped (and logged) rather than letting forged `Referer`s grow memory.
 const MAX_PENDING_COPIES: usize = 10_000;
 
-/// What a seal needs to know about a site.
+/// What a seal needs to know about a site. Every site's facts are kept in memory
+/// (100,000 sites at some 250 bytes each), so they are kept small: the drawn form
+/// of the first domain only when it differs from its A-labels (an IDN).
 #[derive(Debug)]
 pub struct SiteFacts {
     /// The site row's own status.
     row_status: SiteStatus,
     /// Its certificate's revocation and expiry.
     certificate: Option<CertificateState>,
-    /// The domains its certificate covers.
-    pub domains: Vec<Domain>,
-    /// The first domain as the seal shows it.
-    pub shown: Arc<str>,
+    /// The domains its certificate covers, the primary first.
+    pub domains: Box<[Domain]>,
+    /// The first domain as the seal draws it, when not its A-label form.
+    display: Option<Box<str>>,
 }
 
 impl SiteFacts {
@@ -101,19 +103,28 @@ impl SiteFacts {
             Some((domains, c)) => (domains, Some(c)),
             None => (Vec::new(), None),
         };
-        let domains: Vec<Domain> = domains
+        let domains: Box<[Domain]> = domains
             .iter()
             .filter_map(|d| Domain::parse(d).ok())
             .collect();
-        let shown = domains
-            .first()
-            .map(|d| seals.display_domain(d))
-            .unwrap_or_default();
+        let display = domains.first().and_then(|d| {
+            let shown = seals.display_domain(d);
+            (shown != d.as_str()).then(|| shown.into_boxed_str())
+        });
         SiteFacts {
             row_status: row.status,
             certificate,
             domains,
-            shown: shown.into(),
+            display,
+        }
+    }
+
+    /// The first domain as the seal shows it.
+    pub fn shown(&self) -> Arc<str> {
+        match (&self.display, self.domains.first()) {
+            (Some(d), _) => Arc::from(&**d),
+            (None, Some(d)) => Arc::from(d.as_str()),
+            (None, None) => Arc::from(""),
         }
     }
 
@@ -127,7 +138,7 @@ impl SiteFacts {
 /// read, and the sites evicted in recent polls (by poll number).
 #[derive(Debug, Default)]
 struct Facts {
-    known: HashMap<String, (Instant, Arc<SiteFacts>)>,
+    known: HashMap<Box<str>, (Instant, Arc<SiteFacts>)>,
     unknown: HashMap<String, Instant>,
     evicted: HashMap<String, u64>,
     /// The last poll that forgot every fact (the changes could not be followed): a
@@ -190,6 +201,12 @@ impl SealCache {
         Ok(facts)
     }
 
+    /// Whether the facts of `site` are held and trusted (a seal request for it reads
+    /// no database).
+    pub fn holds(&self, site: &str) -> bool {
+        matches!(self.get(site), Some(Some(_)))
+    }
+
     /// The permits of seal drawing: two per core.
     pub fn renders(&self) -> &tokio::sync::Semaphore {
         &self.renders
@@ -240,7 +257,7 @@ impl SealCache {
                     map.known.clear();
                 }
                 map.unknown.remove(site);
-                map.known.insert(site.to_string(), (now, f));
+                map.known.insert(site.into(), (now, f));
             }
             None => {
                 if map.unknown.len() >= MAX_UNKNOWN {
@@ -262,7 +279,7 @@ impl SealCache {
             map.cleared = poll;
         }
         for site in sites {
-            map.known.remove(site);
+            map.known.remove(site.as_str());
             map.unknown.remove(site);
             map.evicted.insert(site.clone(), poll);
         }
@@ -303,7 +320,11 @@ impl SealCache {
             after = last.clone();
             read += page.len();
             for (site, row) in page {
-                self.put(&site, Some(Arc::new(SiteFacts::from_row(row, seals))), began);
+                self.put(
+                    &site,
+                    Some(Arc::new(SiteFacts::from_row(row, seals))),
+                    began,
+                );
             }
         }
         Ok(read)
@@ -554,8 +575,8 @@ mod tests {
         Arc::new(SiteFacts {
             row_status: SiteStatus::Certified,
             certificate: None,
-            domains: Vec::new(),
-            shown: "chenxi-shuzhi.cn".into(),
+            domains: Box::new([]),
+            display: Some("chenxi-shuzhi.cn".into()),
         })
     }
 

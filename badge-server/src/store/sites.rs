@@ -202,7 +202,13 @@ pub struct SealRow {
 }
 
 /// A seal row as selected: status, domains, not_after, revoked_at, reason.
-type SealRaw = (String, Option<String>, Option<i64>, Option<i64>, Option<i64>);
+type SealRaw = (
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
 
 /// The columns of a [`SealRaw`], and the joins they come from.
 const SEAL_COLUMNS: &str = "s.status, c.domains, c.not_after, r.revoked_at, r.reason";
@@ -249,7 +255,14 @@ pub async fn seal_rows_after(
 ) -> Result<Vec<(String, SealRow)>, AppError> {
     let sql =
         format!("SELECT s.id, {SEAL_COLUMNS} {SEAL_FROM} WHERE s.id > $1 ORDER BY s.id LIMIT $2");
-    type Row = (String, String, Option<String>, Option<i64>, Option<i64>, Option<i64>);
+    type Row = (
+        String,
+        String,
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+    );
     let rows: Vec<Row> = on_pool!(db, |p| sqlx::query_as(&sql)
         .bind(after)
         .bind(limit)
@@ -257,7 +270,10 @@ pub async fn seal_rows_after(
         .await?);
     rows.into_iter()
         .map(|(id, status, domains, not_after, revoked_at, reason)| {
-            Ok((id, seal_row_from((status, domains, not_after, revoked_at, reason))?))
+            Ok((
+                id,
+                seal_row_from((status, domains, not_after, revoked_at, reason))?,
+            ))
         })
         .collect()
 }

@@ -1285,3 +1285,51 @@ async fn changes_made_outside_the_server_reach_its_cached_seal_within_a_second()
         eprintln!("{backend:?}: hold {held:?}, release {released:?}, row {revoked:?}");
     }
 }
+
+/// A refresh reads every site's facts in pages, so that a load spread over every
+/// site reads no database per seal; a revocation still evicts the site's facts (and
+/// the seal shows it) within the change poll.
+#[tokio::test]
+async fn a_refresh_holds_every_site_s_facts_and_a_revocation_still_evicts_them() {
+    for backend in Backend::all() {
+        let t = TestApp::new(backend).await;
+        let operator = account_of(&t, Role::Operator, OPERATOR).await;
+        let staff = account_of(&t, Role::Staff, STAFF).await;
+        let site = crate::certified_site(&t.state, &operator, &staff, "chenxi-shuzhi.cn").await;
+        let cache = &t.state.seal_cache;
+        // The change feed runs (spawned with the state); facts are only kept once it
+        // is followed.
+        let began = std::time::Instant::now();
+        while cache
+            .refresh(&t.state.db, &t.state.services.seals)
+            .await
+            .unwrap()
+            == 0
+            || !cache.holds(&site)
+        {
+            assert!(
+                began.elapsed() < std::time::Duration::from_secs(5),
+                "{backend:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(!cache.holds("s_nosuchsite"));
+        badge_server::service::sites::revoke(
+            &t.state.services,
+            &staff,
+            &site,
+            ca::RevocationReason::KeyCompromise,
+            badge_server::domain::clock::now(),
+        )
+        .await
+        .unwrap();
+        let began = std::time::Instant::now();
+        while cache.holds(&site) {
+            assert!(
+                began.elapsed() < std::time::Duration::from_secs(1),
+                "{backend:?}: a revoked site's facts were still held after 1 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
