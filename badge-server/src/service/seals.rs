@@ -289,10 +289,11 @@ impl SealCache {
     }
 
     /// Reads every site's facts into the cache, in pages, once the change feed is
-    /// followed and then every [`REFRESH_EVERY`], until the process ends. A page read
-    /// while a change named one of its sites is not kept for that site (the same rule
-    /// as a single read). At most three quarters of [`MAX_FACTS`] are read so that the
-    /// map does not start over; further sites are read on their first request.
+    /// followed and then every two minutes (`REFRESH_EVERY`), until the process ends.
+    /// A page read while a change named one of its sites is not kept for that site
+    /// (the same rule as a single read). At most three quarters of the facts the map
+    /// holds (`MAX_FACTS`) are read so that it does not start over; further sites are
+    /// read on their first request.
     pub async fn run_refresher(self: Arc<Self>, db: Database, seals: Arc<SealRenderer>) {
         loop {
             while !self.trusted() {
