@@ -7,6 +7,7 @@ pub mod applications;
 pub mod attachments;
 pub mod check;
 pub mod complaints;
+pub mod demo;
 pub mod figures;
 pub mod health;
 pub mod limiter;
@@ -64,6 +65,9 @@ pub struct Services {
     pub crl_publish_every: i64,
     /// The transparency log: checkpoints, witnesses, tiles and proofs.
     pub log: Arc<log::TransparencyLog>,
+    /// `serve --demo`: every site issued is demonstration data, and a `Referer` on a
+    /// `*.localhost` host is read as the name before `.localhost` (see [`demo`]).
+    pub demo: bool,
 }
 
 impl Services {
@@ -133,6 +137,7 @@ impl Services {
                 log::TransparencyLog::new(&settings.log, settings.common.log_signer()?)
                     .map_err(config)?,
             ),
+            demo: settings.demo,
         })
     }
 

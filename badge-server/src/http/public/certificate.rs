@@ -266,6 +266,8 @@ struct CertPage {
     serial: String,
     fingerprint: String,
     log: LogSection,
+    /// Demonstration data (`serve --demo`): the page says so first.
+    demo: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -351,8 +353,13 @@ pub(crate) async fn page(
         .iter()
         .filter_map(|d| Domain::parse(d).ok())
         .collect();
-    let banner = match crate::http::extract::referer::referer_host(headers).map(|h| h.into_owned())
-    {
+    let banner = match crate::http::extract::referer::referer_host(headers).map(|h| {
+        if state.demo {
+            crate::demo::referer_site_host(&h).to_string()
+        } else {
+            h.into_owned()
+        }
+    }) {
         Some(h) if domains.iter().any(|d| d.covers(&h)) => Banner::Match(h),
         Some(h) => Banner::Mismatch(h),
         None => Banner::Unknown,
@@ -429,6 +436,7 @@ pub(crate) async fn page(
             .map(hex::encode)
             .unwrap_or_default(),
         log: LogSection::new(log.into()),
+        demo: site_cert.demo,
     };
     let html = page
         .render()
