@@ -47,12 +47,26 @@ fn origin(url: &str) -> String {
 
 #[test]
 fn serve_demo_on_a_fresh_machine_prints_pages_whose_seals_and_login_work() {
-    let d = Deployment::new(Backend::Sqlite);
-    // The README's command in an empty directory: the embedded defaults, nothing else.
+    for backend in Backend::all() {
+        demo_on_a_fresh_database(backend);
+    }
+}
+
+/// On SQLite, the README's command in an empty directory: the embedded defaults,
+/// nothing else. On PostgreSQL, the same with a fresh database named.
+fn demo_on_a_fresh_database(backend: Backend) {
+    let d = Deployment::new(backend);
     let mut cmd = Command::new(bin("badge-server"));
     for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("CHENGXIN_")) {
         cmd.env_remove(k);
     }
+    let db_url = match backend {
+        Backend::Sqlite => format!("sqlite://{}", d.path("data/chengxin.db").display()),
+        Backend::Postgres => {
+            cmd.env("CHENGXIN_DATABASE_URL", &d.db_url);
+            d.db_url.clone()
+        }
+    };
     let log = std::fs::File::create(d.path("server.log")).unwrap();
     let child = cmd
         .current_dir(d.dir.path())
@@ -96,16 +110,13 @@ fn serve_demo_on_a_fresh_machine_prints_pages_whose_seals_and_login_work() {
         "{lines:?}"
     );
     assert!(password[0].len() >= 12, "{lines:?}");
-    // Nothing but the demo sites, and they are marked (the default database).
-    let db = d.path("data/chengxin.db");
-    assert_eq!(
-        testkit::sqlite3(
-            db.to_str().unwrap(),
-            "SELECT count(*), sum(demo) FROM sites"
-        )
-        .trim(),
-        "2|2"
-    );
+    // Nothing but the demo sites, and they are marked.
+    let marked = "SELECT count(*), count(*) FILTER (WHERE demo) FROM sites";
+    let census = match backend {
+        Backend::Sqlite => testkit::sqlite3(&db_url, marked),
+        Backend::Postgres => testkit::psql(&db_url, marked),
+    };
+    assert_eq!(census.trim(), "2|2", "{backend:?}");
 
     // The visitor's browser resolves *.localhost to loopback itself (RFC 6761); the
     // client here is told so, as reqwest does not.
