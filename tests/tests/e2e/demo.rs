@@ -192,6 +192,38 @@ fn demo_on_a_fresh_database(backend: Backend) {
     assert_eq!(status, 401);
 }
 
+/// Seconds a refused `serve --demo` may take to exit.
+const REFUSED_WITHIN: u64 = 30;
+
+/// Runs `cmd` to its end, its output in files; a process still running after
+/// `secs` seconds (a server that was not refused) is killed and the test fails.
+fn exit_within(d: &Deployment, cmd: &mut Command, secs: u64) -> testkit::Run {
+    let (out, err) = (d.path("refused.out"), d.path("refused.err"));
+    let mut child = Child(
+        cmd.stdout(std::fs::File::create(&out).unwrap())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running after {secs} s:\n{}",
+            std::fs::read_to_string(&out).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    testkit::Run {
+        code: status.code().unwrap_or(-1),
+        stdout: std::fs::read_to_string(&out).unwrap(),
+        stderr: std::fs::read_to_string(&err).unwrap(),
+    }
+}
+
 /// Rows of the tables a demo run would write, and the audit chain's length.
 fn census(d: &Deployment) -> String {
     d.sql(
@@ -210,7 +242,7 @@ fn serve_demo_on_a_database_with_a_real_site_is_refused_and_changes_nothing() {
         let before = census(&d);
         let mut cmd = Command::new(bin("badge-server"));
         d.env(&mut cmd);
-        let out = testkit::run(cmd.args(["serve", "--demo"]));
+        let out = exit_within(&d, cmd.args(["serve", "--demo"]), REFUSED_WITHIN);
         assert_ne!(out.code, 0, "{backend:?}: {out:?}");
         assert!(
             out.stderr.contains("--demo refused") && out.stderr.contains("1 real site"),
