@@ -220,6 +220,7 @@ async fn demo_setup(settings: &mut ServerSettings) -> ca::Result<crate::demo::dn
     v.dns_quorum = Some(1);
     v.icp_provider = Some(format!("file:{}", dataset.display()));
     settings.auto_approve = false;
+    crate::http::web::set_demo_mode();
     tracing::warn!(dns = %dns.addr, dataset = %dataset.display(), "DEMO MODE: demonstration data only");
     Ok(dns)
 }

@@ -56,22 +56,26 @@ fn serve_demo_on_a_fresh_machine_prints_pages_whose_seals_and_login_work() {
 /// nothing else. On PostgreSQL, the same with a fresh database named.
 fn demo_on_a_fresh_database(backend: Backend) {
     let d = Deployment::new(backend);
-    let mut cmd = Command::new(bin("badge-server"));
-    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("CHENGXIN_")) {
-        cmd.env_remove(k);
-    }
     let db_url = match backend {
         Backend::Sqlite => format!("sqlite://{}", d.path("data/chengxin.db").display()),
-        Backend::Postgres => {
-            cmd.env("CHENGXIN_DATABASE_URL", &d.db_url);
-            d.db_url.clone()
-        }
+        Backend::Postgres => d.db_url.clone(),
     };
+    let command = || {
+        let mut cmd = Command::new(bin("badge-server"));
+        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("CHENGXIN_")) {
+            cmd.env_remove(k);
+        }
+        if backend == Backend::Postgres {
+            cmd.env("CHENGXIN_DATABASE_URL", &d.db_url);
+        }
+        cmd.current_dir(d.dir.path())
+            .env("CHENGXIN_LISTEN", format!("127.0.0.1:{}", d.port))
+            .env("CHENGXIN_PUBLIC_URL", d.url(""));
+        cmd
+    };
+    let mut cmd = command();
     let log = std::fs::File::create(d.path("server.log")).unwrap();
     let child = cmd
-        .current_dir(d.dir.path())
-        .env("CHENGXIN_LISTEN", format!("127.0.0.1:{}", d.port))
-        .env("CHENGXIN_PUBLIC_URL", d.url(""))
         .args(["serve", "--demo"])
         .stdout(Stdio::piped())
         .stderr(log)
@@ -171,6 +175,12 @@ fn demo_on_a_fresh_database(backend: Backend) {
         assert!(cert_html[banner..].contains("演示 Demo"));
     }
 
+    // Every page of the demo server says it shows demonstration data.
+    for path in ["/", "/archive", "/login"] {
+        let html = http().get(d.url(path)).send().unwrap().text().unwrap();
+        assert!(html.contains("id=\"demo-mode\""), "{path}: {html}");
+    }
+
     // The copycat page embeds the first site's seal; shown there it is refused.
     let html = client.get(copycat[0]).send().unwrap().text().unwrap();
     assert!(html.contains("id=\"demo-banner\""), "{html}");
@@ -190,6 +200,16 @@ fn demo_on_a_fresh_database(backend: Backend) {
     assert_eq!(console.status(), 200);
     let (status, _, _) = form_login(&d, email[0], "not-the-printed-password");
     assert_eq!(status, 401);
+
+    // The demo database is not served as a real one.
+    drop(child);
+    let out = exit_within(&d, command().arg("serve"), REFUSED_WITHIN);
+    assert_ne!(out.code, 0, "{backend:?}: {out:?}");
+    assert!(
+        out.stderr.contains("2 demonstration site(s)"),
+        "{backend:?}: {}",
+        out.stderr
+    );
 }
 
 /// Seconds a refused `serve --demo` may take to exit.
