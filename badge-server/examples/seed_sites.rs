@@ -89,7 +89,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     "91110108MA04T7K21H",
                     "京ICP备2024018653号-1",
                     "北京市",
-                    "海淀区",
+                    "市辖区",
                     &[format!("s{i}.chenxi-shuzhi.cn")],
                 )?;
                 let filings = claims(&identity, &[]).map_err(badge_server::AppError::Invalid)?;

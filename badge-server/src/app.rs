@@ -149,6 +149,12 @@ pub async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
             .run_flusher(db.clone(), Duration::from_secs(1)),
     );
     tokio::spawn(state.seal_cache.clone().run_change_feed(db.clone()));
+    tokio::spawn(
+        state
+            .seal_cache
+            .clone()
+            .run_refresher(db.clone(), state.services.seals.clone()),
+    );
     tokio::spawn(state.services.log.clone().run(db.clone()));
     // The hourly CRL/OCSP refresh is a recurring job: one run per hour across replicas.
     let now = time::OffsetDateTime::now_utc().unix_timestamp();

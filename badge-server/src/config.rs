@@ -22,6 +22,10 @@ pub struct ServerSettings {
     /// last `X-Forwarded-For` hop (the one the proxy added) instead of the connection.
     #[arg(long, env = "CHENGXIN_TRUST_FORWARDED_FOR", default_value_t = false, value_parser = ca::config::boolish)]
     pub trust_forwarded_for: bool,
+    /// MiB of rendered seals kept in memory (the most visited variants; the rest are
+    /// put together again from cached glyphs).
+    #[arg(long, env = "CHENGXIN_SEAL_CACHE_MIB", default_value_t = crate::domain::seal::CACHE_BYTES >> 20)]
+    pub seal_cache_mib: usize,
     /// Chromium, which prints each published report to PDF (default: Debian's
     /// `/usr/bin/chromium` when installed; without one, reports are HTML only).
     #[arg(long, env = "CHENGXIN_CHROMIUM")]

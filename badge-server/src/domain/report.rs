@@ -488,7 +488,7 @@ impl Figures {
         .into_iter()
         .filter(|(_, bars)| !bars.is_empty())
         .map(|(title, bars)| Chart {
-            svg: bar_chart(title, &bars),
+            svg: bar_chart(&bars),
             title: title.to_owned(),
         })
         .collect()
@@ -525,11 +525,14 @@ pub struct Chart {
     pub svg: String,
 }
 
-/// A horizontal bar chart drawn by `plotters`' SVG backend: one bar per item, `<5`
-/// drawn as nought and labelled so.
-fn bar_chart(title: &str, bars: &[(String, Count)]) -> String {
+/// A horizontal bar chart drawn by `plotters`' SVG backend: one bar per item, the
+/// first at the top, each labelled with its count (`<5` drawn as nought and labelled
+/// so). The title is the figure's caption, not part of the drawing.
+fn bar_chart(bars: &[(String, Count)]) -> String {
     use plotters::prelude::*;
-    let height = 60 + 28 * bars.len() as u32;
+    use plotters::style::text_anchor::{HPos, Pos, VPos};
+    let rows = bars.len();
+    let height = 60 + 44 * rows as u32;
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (560, height)).into_drawing_area();
@@ -539,41 +542,45 @@ fn bar_chart(title: &str, bars: &[(String, Count)]) -> String {
             .max()
             .unwrap_or(0)
             .max(5);
+        // Row i from the top is segment rows - 1 - i from the bottom.
+        let row = |i: usize| rows - 1 - i;
         let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
             root.fill(&WHITE)?;
             let mut chart = ChartBuilder::on(&root)
-                .caption(title, ("sans-serif", 16))
-                .margin(8)
-                .x_label_area_size(24)
-                .y_label_area_size(180)
-                .build_cartesian_2d(0i64..max + max / 5 + 1, (0..bars.len()).into_segmented())?;
+                .margin(10)
+                .x_label_area_size(28)
+                .y_label_area_size(150)
+                .build_cartesian_2d(0i64..max + max / 4 + 1, (0..rows).into_segmented())?;
             chart
                 .configure_mesh()
                 .disable_y_mesh()
-                .y_labels(bars.len())
+                .y_labels(rows)
+                .label_style(("sans-serif", 15))
                 .y_label_formatter(&|v| match v {
-                    SegmentValue::CenterOf(i) => {
-                        bars.get(*i).map(|b| b.0.clone()).unwrap_or_default()
-                    }
+                    SegmentValue::CenterOf(i) if *i < rows => bars[row(*i)].0.clone(),
                     _ => String::new(),
                 })
                 .draw()?;
             chart.draw_series(bars.iter().enumerate().map(|(i, (_, c))| {
                 let mut bar = Rectangle::new(
                     [
-                        (0, SegmentValue::Exact(i)),
-                        (c.drawn(), SegmentValue::Exact(i + 1)),
+                        (0, SegmentValue::Exact(row(i))),
+                        (c.drawn(), SegmentValue::Exact(row(i) + 1)),
                     ],
                     RGBColor(0x1a, 0x7f, 0x37).filled(),
                 );
-                bar.set_margin(4, 4, 0, 0);
+                bar.set_margin(6, 6, 0, 0);
                 bar
             }))?;
+            let value = ("sans-serif", 15)
+                .into_font()
+                .color(&BLACK)
+                .pos(Pos::new(HPos::Left, VPos::Center));
             chart.draw_series(bars.iter().enumerate().map(|(i, (_, c))| {
                 Text::new(
-                    c.to_string(),
-                    (c.drawn() + max / 50 + 1, SegmentValue::CenterOf(i)),
-                    ("sans-serif", 13),
+                    format!(" {c}"),
+                    (c.drawn(), SegmentValue::CenterOf(row(i))),
+                    value.clone(),
                 )
             }))?;
             root.present()?;
@@ -583,6 +590,7 @@ fn bar_chart(title: &str, bars: &[(String, Count)]) -> String {
             tracing::warn!(error = %e, "a report chart was not drawn");
         }
     }
+    // plotters writes a viewBox, so the page's CSS scales it.
     svg
 }
 

@@ -26,9 +26,11 @@ use crate::domain::site::SiteStatus;
 /// own words need, and the characters of nearly every Chinese domain name.
 static FONT: &[u8] = include_bytes!("../../assets/wqy-microhei-gb2312.ttf");
 
-/// Rendered bytes kept in memory before the cache starts over. A text-as-paths seal
-/// is 5–15 KiB, so this holds a few thousand variants.
-const CACHE_BYTES: usize = 24 << 20;
+/// Rendered bytes kept in memory before the cache starts over, by default
+/// (`CHENGXIN_SEAL_CACHE_MIB`). A seal with its compressed forms is some 17 KiB, so
+/// this holds about a thousand variants: the sites most visited; the rest are put
+/// together again from cached glyphs in some 40 µs.
+pub const CACHE_BYTES: usize = 16 << 20;
 
 /// What the seal says about the site.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -478,6 +480,8 @@ const TEXT_WIDTH: f32 = 116.0;
 pub struct SealRenderer {
     font: skrifa::FontRef<'static>,
     cache: Mutex<Cache>,
+    /// The render cache's budget in bytes.
+    cache_bytes: usize,
     /// Each glyph's path data once per size: a seal is then put together from
     /// strings instead of drawing outlines, which is what lets a load spread over
     /// every site be served without a drawing per request.
@@ -525,13 +529,19 @@ impl std::fmt::Debug for SealRenderer {
 }
 
 impl SealRenderer {
-    /// Loads the embedded font.
+    /// Loads the embedded font; the render cache holds [`CACHE_BYTES`].
     pub fn new() -> Result<Self, SealError> {
+        Self::with_cache_bytes(CACHE_BYTES)
+    }
+
+    /// Loads the embedded font; the render cache holds `cache_bytes`.
+    pub fn with_cache_bytes(cache_bytes: usize) -> Result<Self, SealError> {
         let font = skrifa::FontRef::new(FONT)
             .map_err(|e| SealError::Raster(format!("embedded font: {e}")))?;
         Ok(SealRenderer {
             font,
             cache: Mutex::default(),
+            cache_bytes,
             glyphs: Mutex::default(),
         })
     }
@@ -605,7 +615,7 @@ impl SealRenderer {
             tag,
         });
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        if cache.bytes + rendered.size() > CACHE_BYTES {
+        if cache.bytes + rendered.size() > self.cache_bytes {
             // Starting over is cheaper to reason about than LRU bookkeeping on the
             // hot path, and a redraw costs milliseconds.
             *cache = Cache::default();

@@ -188,7 +188,7 @@ pub(crate) mod tests {
             uscc: "91110108MA04T7K21H".into(),
             icp: "京ICP备2024018653号-1".into(),
             province: "北京市".into(),
-            city: "海淀区".into(),
+            city: "市辖区".into(),
             domains: r#"["chenxi-shuzhi.cn","www.chenxi-shuzhi.cn"]"#.into(),
             not_before: 0,
             not_after,

@@ -42,6 +42,8 @@ pub const BEARER: &str = "bearer";
             with `Chengxin-Webhook-Id` and `Chengxin-Webhook-Timestamp` (unix seconds). \
             Receivers must verify the signature in constant time and reject timestamps \
             older than 5 minutes (replays); the id repeats on retries (deduplicate by it)."),
+        (name = "conventions", description = "Self-discipline conventions: staff publish them in versions, operators sign them for their organizations"),
+        (name = "events", description = "Seminars and forums: the public list, staff publishing them"),
         (name = "meta", description = "This document"),
     )
 )]

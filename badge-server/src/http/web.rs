@@ -92,6 +92,11 @@ fn field_zh(field: &str) -> &'static str {
         "impersonates" => "被冒充的网站",
         "satisfied" => "是否满意",
         "method" => "验证方式",
+        "title" => "标题",
+        "starts" => "开始时间",
+        "place" => "地点",
+        "registration_url" => "报名链接",
+        "organization_id" => "机构",
         _ => "输入",
     }
 }
@@ -115,6 +120,38 @@ pub fn input_problems(e: AppError) -> Result<Vec<String>, PageError> {
         )]),
         AppError::Forbidden(_) | AppError::Unauthorized => Err(PageError::Forbidden),
         other => Err(other.into()),
+    }
+}
+
+/// After a form's step: when it worked, `done` is left in the session and the browser
+/// is sent back to `back` (303), so a reload does not post the step again; when it
+/// was refused, the page `again` renders with the reasons and the form as filled
+/// (422 for bad input, 409 for the wrong state); an unknown object is the 404 page.
+pub async fn after_step<F, Fut>(
+    db: &ca::db::Database,
+    session: &Session,
+    back: &str,
+    result: Result<String, AppError>,
+    again: F,
+) -> Result<Response, PageError>
+where
+    F: FnOnce(Vec<String>, StatusCode) -> Fut,
+    Fut: std::future::Future<Output = Result<Response, PageError>>,
+{
+    match result {
+        Ok(done) => {
+            session.set_flash(db, &done).await?;
+            Ok(see_other(back, None))
+        }
+        Err(AppError::NotFound) => Err(PageError::NotFound),
+        Err(e) => {
+            let status = if matches!(e, AppError::Conflict(_)) {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            again(input_problems(e)?, status).await
+        }
     }
 }
 

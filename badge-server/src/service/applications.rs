@@ -17,6 +17,7 @@ use zeroize::Zeroizing;
 use crate::domain::account::Account;
 use crate::domain::application::{Application, ApplicationStatus, application_status, unfiled};
 use crate::domain::clock::new_id;
+use crate::domain::places;
 use crate::error::AppError;
 use crate::service::Services;
 use crate::service::sites::{SiteCertificate, site_certificate};
@@ -217,6 +218,20 @@ pub async fn verify(
             unfiled.join(", ")
         ));
         filing.and(Verdict::Review)
+    };
+    // A USCC registered in another province than the one named: a person looks
+    // (issue 16), it is not refused (an organization may have moved).
+    let filing = match places::uscc_mismatch(identity.uscc.as_str(), &identity.province) {
+        Some(why) => {
+            reasons.push(why);
+            // A pass becomes review; a transient error still asks to verify again.
+            if filing == Verdict::Pass {
+                Verdict::Review
+            } else {
+                filing
+            }
+        }
+        None => filing,
     };
     let (verdict, status) = application_status(control, filing);
     let mut tx = s.db.begin().await?;

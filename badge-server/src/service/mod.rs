@@ -7,7 +7,9 @@ pub mod applications;
 pub mod attachments;
 pub mod check;
 pub mod complaints;
+pub mod conventions;
 pub mod demo;
+pub mod events;
 pub mod figures;
 pub mod health;
 pub mod limiter;
@@ -120,7 +122,8 @@ impl Services {
                 3_600,
             )),
             seals: Arc::new(
-                crate::domain::seal::SealRenderer::new().map_err(|e| config(e.to_string()))?,
+                crate::domain::seal::SealRenderer::with_cache_bytes(settings.seal_cache_mib << 20)
+                    .map_err(|e| config(e.to_string()))?,
             ),
             public_url: settings.common.public_url()?,
             chromium: reports::find_chromium(settings.chromium.as_deref()),

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use ca::db::Database;
 use ca::identity::Domain;
 
+use crate::domain::seal::SealRenderer;
 use crate::domain::site::{CertificateState, SiteStatus};
 use crate::error::AppError;
 use crate::service::Services;
@@ -29,6 +30,15 @@ const POLL_TRUST: Duration = Duration::from_secs(2);
 /// Facts are read again after this even when no change named them: a safety net for
 /// a change the triggers of `seal_changes` do not see (a table edited by hand).
 const MAX_AGE: Duration = Duration::from_secs(300);
+
+/// How often a replica reads every site's facts again, in pages of
+/// [`REFRESH_PAGE`] (and first as soon as it follows the changes): facts are kept for
+/// [`MAX_AGE`], so under a steady load no seal request waits on the database, even
+/// one spread over every site.
+const REFRESH_EVERY: Duration = Duration::from_secs(120);
+
+/// Sites read per page of a refresh.
+const REFRESH_PAGE: i64 = 2_000;
 
 /// How long an unknown site id stays known to be unknown; kept apart from the facts
 /// of real sites so that made-up ids cannot push those out.
@@ -71,20 +81,53 @@ pub const CONFIRM_HOURS: i64 = 2;
 /// hosts are dropped (and logged) rather than letting forged `Referer`s grow memory.
 const MAX_PENDING_COPIES: usize = 10_000;
 
-/// What a seal needs to know about a site.
+/// What a seal needs to know about a site. Every site's facts are kept in memory
+/// (100,000 sites at some 250 bytes each), so they are kept small: the drawn form
+/// of the first domain only when it differs from its A-labels (an IDN).
 #[derive(Debug)]
 pub struct SiteFacts {
     /// The site row's own status.
     row_status: SiteStatus,
     /// Its certificate's revocation and expiry.
     certificate: Option<CertificateState>,
-    /// The domains its certificate covers.
-    pub domains: Vec<Domain>,
-    /// The first domain as the seal shows it.
-    pub shown: Arc<str>,
+    /// The domains its certificate covers, the primary first.
+    pub domains: Box<[Domain]>,
+    /// The first domain as the seal draws it, when not its A-label form.
+    display: Option<Box<str>>,
 }
 
 impl SiteFacts {
+    /// The facts of a site's seal row; the first domain drawn as `seals` shows it.
+    fn from_row(row: crate::store::sites::SealRow, seals: &SealRenderer) -> SiteFacts {
+        let (domains, certificate) = match row.certificate {
+            Some((domains, c)) => (domains, Some(c)),
+            None => (Vec::new(), None),
+        };
+        let domains: Box<[Domain]> = domains
+            .iter()
+            .filter_map(|d| Domain::parse(d).ok())
+            .collect();
+        let display = domains.first().and_then(|d| {
+            let shown = seals.display_domain(d);
+            (shown != d.as_str()).then(|| shown.into_boxed_str())
+        });
+        SiteFacts {
+            row_status: row.status,
+            certificate,
+            domains,
+            display,
+        }
+    }
+
+    /// The first domain as the seal shows it.
+    pub fn shown(&self) -> Arc<str> {
+        match (&self.display, self.domains.first()) {
+            (Some(d), _) => Arc::from(&**d),
+            (None, Some(d)) => Arc::from(d.as_str()),
+            (None, None) => Arc::from(""),
+        }
+    }
+
     /// The status the site shows at `now` (an expiry shows without a new read).
     pub fn status(&self, now: i64) -> SiteStatus {
         self.row_status.shown_with(self.certificate, now)
@@ -95,7 +138,7 @@ impl SiteFacts {
 /// read, and the sites evicted in recent polls (by poll number).
 #[derive(Debug, Default)]
 struct Facts {
-    known: HashMap<String, (Instant, Arc<SiteFacts>)>,
+    known: HashMap<Box<str>, (Instant, Arc<SiteFacts>)>,
     unknown: HashMap<String, Instant>,
     evicted: HashMap<String, u64>,
     /// The last poll that forgot every fact (the changes could not be followed): a
@@ -153,28 +196,15 @@ impl SealCache {
         let began = self.polls.load(Ordering::SeqCst);
         let facts = crate::store::sites::seal_row(&state.db, site)
             .await?
-            .map(|row| {
-                let (domains, certificate) = match row.certificate {
-                    Some((domains, c)) => (domains, Some(c)),
-                    None => (Vec::new(), None),
-                };
-                let domains: Vec<Domain> = domains
-                    .iter()
-                    .filter_map(|d| Domain::parse(d).ok())
-                    .collect();
-                let shown = domains
-                    .first()
-                    .map(|d| state.seals.display_domain(d))
-                    .unwrap_or_default();
-                Arc::new(SiteFacts {
-                    row_status: row.status,
-                    certificate,
-                    domains,
-                    shown: shown.into(),
-                })
-            });
+            .map(|row| Arc::new(SiteFacts::from_row(row, &state.seals)));
         self.put(site, facts.clone(), began);
         Ok(facts)
+    }
+
+    /// Whether the facts of `site` are held and trusted (a seal request for it reads
+    /// no database).
+    pub fn holds(&self, site: &str) -> bool {
+        matches!(self.get(site), Some(Some(_)))
     }
 
     /// The permits of seal drawing: two per core.
@@ -227,7 +257,7 @@ impl SealCache {
                     map.known.clear();
                 }
                 map.unknown.remove(site);
-                map.known.insert(site.to_string(), (now, f));
+                map.known.insert(site.into(), (now, f));
             }
             None => {
                 if map.unknown.len() >= MAX_UNKNOWN {
@@ -249,13 +279,55 @@ impl SealCache {
             map.cleared = poll;
         }
         for site in sites {
-            map.known.remove(site);
+            map.known.remove(site.as_str());
             map.unknown.remove(site);
             map.evicted.insert(site.clone(), poll);
         }
         if poll.is_multiple_of(RECENT_POLLS) {
             map.evicted.retain(|_, p| *p + RECENT_POLLS > poll);
         }
+    }
+
+    /// Reads every site's facts into the cache, in pages, once the change feed is
+    /// followed and then every [`REFRESH_EVERY`], until the process ends. A page read
+    /// while a change named one of its sites is not kept for that site (the same rule
+    /// as a single read). At most three quarters of [`MAX_FACTS`] are read so that the
+    /// map does not start over; further sites are read on their first request.
+    pub async fn run_refresher(self: Arc<Self>, db: Database, seals: Arc<SealRenderer>) {
+        loop {
+            while !self.trusted() {
+                tokio::time::sleep(CHANGE_POLL).await;
+            }
+            let started = Instant::now();
+            match self.refresh(&db, &seals).await {
+                Ok(n) => tracing::debug!(sites = n, took = ?started.elapsed(), "seal facts read"),
+                Err(e) => tracing::warn!(error = %e, "could not read the seal facts"),
+            }
+            tokio::time::sleep(REFRESH_EVERY).await;
+        }
+    }
+
+    /// One refresh: every site's facts, page by page; how many were read.
+    pub async fn refresh(&self, db: &Database, seals: &SealRenderer) -> Result<usize, AppError> {
+        let mut after = String::new();
+        let mut read = 0;
+        while read < MAX_FACTS * 3 / 4 {
+            let began = self.polls.load(Ordering::SeqCst);
+            let page = crate::store::sites::seal_rows_after(db, &after, REFRESH_PAGE).await?;
+            let Some((last, _)) = page.last() else {
+                break;
+            };
+            after = last.clone();
+            read += page.len();
+            for (site, row) in page {
+                self.put(
+                    &site,
+                    Some(Arc::new(SiteFacts::from_row(row, seals))),
+                    began,
+                );
+            }
+        }
+        Ok(read)
     }
 
     /// Follows `seal_changes` every [`CHANGE_POLL`] until the process ends, forgetting
@@ -503,8 +575,8 @@ mod tests {
         Arc::new(SiteFacts {
             row_status: SiteStatus::Certified,
             certificate: None,
-            domains: Vec::new(),
-            shown: "chenxi-shuzhi.cn".into(),
+            domains: Box::new([]),
+            display: Some("chenxi-shuzhi.cn".into()),
         })
     }
 

@@ -5,6 +5,8 @@ pub mod accounts;
 pub mod applications;
 pub mod attachments;
 pub mod complaints;
+pub mod conventions;
+pub mod events;
 pub mod figures;
 pub mod health;
 pub mod housekeeping;

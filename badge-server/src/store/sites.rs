@@ -217,26 +217,22 @@ pub struct SealRow {
     pub certificate: Option<(Vec<String>, CertificateState)>,
 }
 
-/// The seal's facts of `site`, `None` for an unknown site.
-pub async fn seal_row(db: &Database, site: &str) -> Result<Option<SealRow>, AppError> {
-    type Raw = (
-        String,
-        Option<String>,
-        Option<i64>,
-        Option<i64>,
-        Option<i64>,
-    );
-    let row: Option<Raw> = on_pool!(db, |p| sqlx::query_as(
-        "SELECT s.status, c.domains, c.not_after, r.revoked_at, r.reason FROM sites s \
-         LEFT JOIN certificates c ON c.id = s.certificate_id \
-         LEFT JOIN revocations r ON r.certificate_id = c.id WHERE s.id = $1"
-    )
-    .bind(site)
-    .fetch_optional(p)
-    .await?);
-    let Some((status, domains, not_after, revoked_at, reason)) = row else {
-        return Ok(None);
-    };
+/// A seal row as selected: status, domains, not_after, revoked_at, reason.
+type SealRaw = (
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
+
+/// The columns of a [`SealRaw`], and the joins they come from.
+const SEAL_COLUMNS: &str = "s.status, c.domains, c.not_after, r.revoked_at, r.reason";
+const SEAL_FROM: &str = "FROM sites s LEFT JOIN certificates c ON c.id = s.certificate_id \
+     LEFT JOIN revocations r ON r.certificate_id = c.id";
+
+fn seal_row_from(raw: SealRaw) -> Result<SealRow, AppError> {
+    let (status, domains, not_after, revoked_at, reason) = raw;
     let certificate = match (domains, not_after) {
         (Some(domains), Some(not_after)) => Some((
             serde_json::from_str(&domains).unwrap_or_default(),
@@ -249,10 +245,53 @@ pub async fn seal_row(db: &Database, site: &str) -> Result<Option<SealRow>, AppE
         )),
         _ => None,
     };
-    Ok(Some(SealRow {
+    Ok(SealRow {
         status: status.parse()?,
         certificate,
-    }))
+    })
+}
+
+/// The seal's facts of `site`, `None` for an unknown site.
+pub async fn seal_row(db: &Database, site: &str) -> Result<Option<SealRow>, AppError> {
+    let sql = format!("SELECT {SEAL_COLUMNS} {SEAL_FROM} WHERE s.id = $1");
+    let row: Option<SealRaw> = on_pool!(db, |p| sqlx::query_as(&sql)
+        .bind(site)
+        .fetch_optional(p)
+        .await?);
+    row.map(seal_row_from).transpose()
+}
+
+/// The seal facts of up to `limit` sites whose ids sort after `after`, in id order:
+/// a replica reads every site's facts in pages of these, rather than one read per
+/// site on its first seal request.
+pub async fn seal_rows_after(
+    db: &Database,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<(String, SealRow)>, AppError> {
+    let sql =
+        format!("SELECT s.id, {SEAL_COLUMNS} {SEAL_FROM} WHERE s.id > $1 ORDER BY s.id LIMIT $2");
+    type Row = (
+        String,
+        String,
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+    );
+    let rows: Vec<Row> = on_pool!(db, |p| sqlx::query_as(&sql)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(p)
+        .await?);
+    rows.into_iter()
+        .map(|(id, status, domains, not_after, revoked_at, reason)| {
+            Ok((
+                id,
+                seal_row_from((status, domains, not_after, revoked_at, reason))?,
+            ))
+        })
+        .collect()
 }
 
 /// The operator of a site (none for sites from before accounts); 404 for an unknown

@@ -23,7 +23,7 @@ const OPERATOR: &str = "op@chenxi-shuzhi.cn";
 const STAFF: &str = "staff@chengxin.test";
 
 /// A row of the shared MIIT fixtures (`F01`, `F02`, …).
-fn fixture_row(name: &str) -> Value {
+pub(crate) fn fixture_row(name: &str) -> Value {
     let all: Vec<Value> = serde_json::from_str(
         &std::fs::read_to_string(testkit::fixtures_dir().join("miit-rows.json")).unwrap(),
     )
@@ -35,7 +35,7 @@ fn fixture_row(name: &str) -> Value {
 }
 
 /// An offline ICP dataset of `rows`, loaded by the real file provider.
-fn dataset(dir: &std::path::Path, name: &str, rows: &[Value]) -> Arc<dyn IcpProvider> {
+pub(crate) fn dataset(dir: &std::path::Path, name: &str, rows: &[Value]) -> Arc<dyn IcpProvider> {
     let path = dir.join(name);
     let text: String = rows.iter().map(|r| format!("{r}\n")).collect();
     std::fs::write(&path, text).unwrap();
@@ -43,7 +43,7 @@ fn dataset(dir: &std::path::Path, name: &str, rows: &[Value]) -> Arc<dyn IcpProv
 }
 
 /// The operator (with a password, for pages) and the staff member of these tests.
-async fn people(t: &TestApp) -> (account::Account, account::Account) {
+pub(crate) async fn people(t: &TestApp) -> (account::Account, account::Account) {
     let operator = crate::pages::account_of(t, Role::Operator, OPERATOR).await;
     let staff = badge_server::store::accounts::upsert_role(
         &t.state.db,

@@ -6,10 +6,13 @@
 mod accounts;
 mod approval;
 mod complaints;
+mod conventions;
+mod events;
 mod log;
 mod openapi;
 mod pages;
 mod pki;
+mod places;
 mod queue;
 mod reports;
 mod site;
@@ -95,7 +98,7 @@ pub(crate) fn fixture_identity(icp: &str, domains: &[&str]) -> ca::profile::Site
         "91110108MA04T7K21H",
         icp,
         "北京市",
-        "海淀区",
+        "市辖区",
         domains,
     )
     .unwrap()

@@ -19,6 +19,7 @@ use tower::ServiceExt;
 /// What the API is, checked by hand: a route added, removed or renamed under `/api/v1`
 /// must change this list, the router and the document together.
 const API: &[(&str, &str)] = &[
+    ("delete", "/api/v1/events/{id}"),
     ("delete", "/api/v1/me/tokens/{id}"),
     ("delete", "/api/v1/me/webhook"),
     ("get", "/api/v1/applications/{id}"),
@@ -26,9 +27,14 @@ const API: &[(&str, &str)] = &[
     ("get", "/api/v1/complaints"),
     ("get", "/api/v1/complaints/{id}"),
     ("get", "/api/v1/complaints/{id}/attachments/{attachment}"),
+    ("get", "/api/v1/conventions"),
+    ("get", "/api/v1/conventions/{id}"),
+    ("get", "/api/v1/events"),
+    ("get", "/api/v1/events/{id}"),
     ("get", "/api/v1/me"),
     ("get", "/api/v1/me/tokens"),
     ("get", "/api/v1/openapi.json"),
+    ("get", "/api/v1/places"),
     ("get", "/api/v1/sites"),
     ("get", "/api/v1/seal-copies"),
     ("get", "/api/v1/sites/{site}"),
@@ -39,6 +45,10 @@ const API: &[(&str, &str)] = &[
     ("post", "/api/v1/applications/{id}/reject"),
     ("post", "/api/v1/applications/{id}/verify"),
     ("post", "/api/v1/complaints"),
+    ("post", "/api/v1/conventions"),
+    ("post", "/api/v1/conventions/{id}/sign"),
+    ("post", "/api/v1/conventions/{id}/versions"),
+    ("post", "/api/v1/events"),
     ("post", "/api/v1/complaints/{id}/answer"),
     ("post", "/api/v1/complaints/{id}/attachments"),
     ("post", "/api/v1/complaints/{id}/decide"),
@@ -49,6 +59,7 @@ const API: &[(&str, &str)] = &[
     ("post", "/api/v1/sites/{site}/revoke"),
     ("post", "/api/v1/warnings"),
     ("post", "/api/v1/warnings/{id}/withdraw"),
+    ("put", "/api/v1/events/{id}"),
     ("put", "/api/v1/me/webhook"),
 ];
 
@@ -593,7 +604,7 @@ async fn what_the_api_answers_through_an_application_s_life_is_what_the_document
     let f01 = json!({
         "domains": ["chenxi-shuzhi.cn"], "organization": "北京晨曦数智科技有限公司",
         "uscc": "91110108MA04T7K21H", "icp": "京ICP备2024018653号-1",
-        "province": "北京市", "city": "海淀区"
+        "province": "北京市", "city": "市辖区"
     });
     c.post("/api/v1/applications", None, f01.clone(), 401).await;
     c.post("/api/v1/applications", user, f01.clone(), 403).await;

@@ -102,6 +102,8 @@ async fn every_public_page_has_the_navigation_and_a_signed_in_visitor_keeps_thei
             "/archive".into(),
             "/warnings".into(),
             "/handbook".into(),
+            "/events".into(),
+            "/conventions".into(),
             "/check".into(),
             "/check?url=chenxi-shuzhi.cn".into(),
             format!("/cert/{site}"),

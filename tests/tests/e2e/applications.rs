@@ -49,7 +49,7 @@ fn an_operator_applies_proves_control_and_staff_approve_while_everyone_else_is_k
             "/api/v1/applications",
             Some(&a),
             serde_json::json!({"domains": ["bad domain"], "organization": "<script>x</script>公司", "uscc": "91110108MA04T7K21J",
-                "icp": "冀ICP备2022016663号-4A", "province": "北京市", "city": "海淀区"}),
+                "icp": "冀ICP备2022016663号-4A", "province": "北京市", "city": "市辖区"}),
         );
         assert_eq!(invalid.status(), 422);
         let fields: serde_json::Value = invalid.json().unwrap();
@@ -431,7 +431,7 @@ fn an_operator_applies_proves_control_and_staff_approve_while_everyone_else_is_k
             "北京晨曦数智科技有限公司",
             "91110108MA04T7K21H",
             "京ICP备2024018653号-1",
-            "北京市 海淀区",
+            "北京市 市辖区",
             "class=\"banner ok\"",
             "有效",
         ] {
@@ -610,7 +610,7 @@ fn a_hostile_organization_name_is_escaped_on_every_page_that_shows_it() {
         &staff,
         dns_port,
         serde_json::json!({"domains": ["pujiangyun.com"], "organization": hostile, "uscc": "91310115MA1H93QW9A",
-            "icp": "沪ICP备17024538号-3", "province": "上海市", "city": "<b>浦东</b>"}),
+            "icp": "沪ICP备17024538号-3", "province": "上海市", "city": "市辖区"}),
     );
     // The filing names 上海浦江云服务有限公司 without the markup: a human must look.
     assert_eq!(verified["status"], "review", "{verified}");
@@ -633,7 +633,7 @@ fn a_hostile_organization_name_is_escaped_on_every_page_that_shows_it() {
             html.contains("上海浦江云服务有限公司"),
             "{name} lost the name: {html}"
         );
-        for raw in ["<script>alert", "<svg onload", "<b>浦东"] {
+        for raw in ["<script>alert", "<svg onload"] {
             assert!(
                 !html.contains(raw),
                 "{name} shows {raw:?} unescaped: {html}"

@@ -83,7 +83,7 @@ fn the_browser_checks_the_log_proofs_and_signature_and_catches_a_tampered_proof_
     for backend in Backend::all() {
         let started = Instant::now();
         let d = Deployment::new(backend);
-        let (_server, site) = d.certified_chenxi();
+        let (server, site) = d.certified_chenxi();
         let site = site["site"].as_str().unwrap().to_string();
         // A hold and its release: three events of the site, so proofs are not empty.
         let staff = d.token("staff", "staff@seal.test");
@@ -149,6 +149,10 @@ fn the_browser_checks_the_log_proofs_and_signature_and_catches_a_tampered_proof_
         d.sql(&format!(
             "UPDATE log_tiles SET data = {zeros} WHERE level = 0 AND n = 0"
         ));
+        // The server keeps the tiles it read in memory (stored tiles only grow): a
+        // restarted one reads the tampered tile.
+        drop(server);
+        let _server = d.serve();
         let tampered = checked_page(&b, &page);
         b.save_page(&shots.join(format!("{tag}-2-tampered-tile.png")));
         assert_eq!(tampered.events.len(), 3);

@@ -308,7 +308,7 @@ impl Deployment {
 fn chenxi_application() -> serde_json::Value {
     serde_json::json!({
         "domains": ["chenxi-shuzhi.cn"], "organization": "北京晨曦数智科技有限公司", "uscc": "91110108MA04T7K21H",
-        "icp": "京ICP备2024018653号-1", "province": "北京市", "city": "海淀区"
+        "icp": "京ICP备2024018653号-1", "province": "北京市", "city": "市辖区"
     })
 }
 

@@ -167,6 +167,43 @@ fn the_public_pages_fit_a_phone_and_a_desktop_and_show_warnings_as_text() {
     assert!(b.text("#status").starts_with("revoked"));
     shoot("cert-revoked-en");
     // A browser's 404 is a page in the site's layout.
+    // A month's report with charts: certificates and revocations seeded in 2026-10
+    // (Beijing time), published by the operator's command. (Not last month, which the
+    // server's report.build job published when it started.)
+    let oct = 1_790_784_000 + 5 * 86_400; // 2026-10-06 00:00 +08:00
+    for (i, province) in ["上海市"; 6].iter().chain(["北京市"; 5].iter()).enumerate() {
+        d.sql(&format!(
+            "INSERT INTO certificates (issuer_id, serial, status, organization, uscc, icp, province, city, \
+             domains, not_before, not_after, created_at) SELECT id, X'7f{i:04x}', 'issued', 'Org', \
+             '91110108MA04T7K21H', 'icp', '{province}', 'c', '[]', {oct}, {oct}, {oct} FROM issuers LIMIT 1"
+        ));
+    }
+    for i in 0..5 {
+        d.sql(&format!(
+            "INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash) VALUES \
+             ({}, {oct}, 'test', 'certificate.revoke', 'x', '{{\"reason\":\"keyCompromise\"}}', X'00', X'00')",
+            2_000_000 + i
+        ));
+    }
+    let mut cmd = Command::new(testkit::bin("badge-server"));
+    d.env(&mut cmd);
+    let built = run(cmd.args(["report", "build", "--period", "2026-10"])).ok();
+    assert!(
+        built
+            .stdout
+            .ends_with("published 2026-10 (HTML, PDF, JSON, CSV)\n"),
+        "{}",
+        built.stdout
+    );
+    b.goto(&d.url("/reports/2026-10"));
+    assert!(b.text("#provinces").contains("上海市"));
+    assert_eq!(
+        b.js("return document.querySelectorAll('figure.chart svg').length;"),
+        2
+    );
+    assert_eq!(b.js("return document.scripts.length;"), 0);
+    shoot("report");
+
     b.goto(&d.url("/cert/s_nosuchsite"));
     assert!(b.text("h1").contains("Not found"));
     shoot("not-found");

@@ -53,7 +53,7 @@ impl World {
             "91110108MA04T7K21H",
             "京ICP备2024018653号-1",
             "北京市",
-            "海淀区",
+            "市辖区",
             &["chenxi-shuzhi.cn"],
         )
         .unwrap();

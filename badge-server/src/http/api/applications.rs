@@ -68,11 +68,13 @@ pub(crate) struct ApplyBody {
     /// The site's ICP filing number.
     #[schema(example = "京ICP备2024018653号-1")]
     pub(crate) icp: String,
-    /// Province.
+    /// Province (省/自治区/直辖市), exactly as on the official list
+    /// (`GET /api/v1/places`).
     #[schema(example = "北京市")]
     pub(crate) province: String,
-    /// City.
-    #[schema(example = "海淀区")]
+    /// City (市/州/盟) of that province, exactly as on the official list; a
+    /// municipality's own districts are `市辖区`.
+    #[schema(example = "市辖区")]
     pub(crate) city: String,
     /// PEM CSR for the operator's own key; without one the server generates a P-256
     /// key and returns it once, in this call's answer (never stored, never shown to
@@ -126,11 +128,10 @@ pub(crate) fn validate(b: &ApplyBody) -> Result<(SiteIdentity, Filings), AppErro
     );
     note("uscc", Uscc::parse(&b.uscc).map(drop));
     note("icp", IcpNumber::parse_website(&b.icp).map(drop));
-    note(
-        "province",
-        subject_text("province", &b.province, 32).map(drop),
-    );
-    note("city", subject_text("city", &b.city, 64).map(drop));
+    // Both from the official list (issue 16); anything else is refused naming it.
+    if let Err(e) = crate::domain::places::check(&b.province, &b.city) {
+        errors.extend(e);
+    }
     if b.domains.is_empty() || b.domains.len() > ca::profile::MAX_DOMAINS {
         errors.push((
             "domains".into(),

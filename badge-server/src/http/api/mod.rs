@@ -2,6 +2,8 @@
 
 pub mod applications;
 pub mod complaints;
+pub mod conventions;
+pub mod events;
 pub mod me;
 pub mod warnings;
 pub mod webhook;

@@ -19,7 +19,7 @@ use crate::domain::warning::{MAX_TEXT, NewWarning};
 use crate::error::AppError;
 use crate::http::extract::session::{CsrfForm, SignedIn, StaffSignedIn};
 use crate::http::state::AppState;
-use crate::http::web::{Nav, PageError, input_problems, render, see_other, when};
+use crate::http::web::{Nav, PageError, after_step, render, when};
 use crate::service::applications as apps;
 use crate::service::complaints as complaint;
 use crate::service::sites;
@@ -229,7 +229,7 @@ async fn home(
 }
 
 /// The signed-in staff member of a form's session, or the login / 403 page.
-fn staff(session: crate::http::session::Session) -> Result<SignedIn, PageError> {
+pub(crate) fn staff(session: crate::http::session::Session) -> Result<SignedIn, PageError> {
     let user = signed_in(session)?;
     user.require(&[
         crate::domain::account::Role::Staff,
@@ -238,32 +238,22 @@ fn staff(session: crate::http::session::Session) -> Result<SignedIn, PageError> 
     Ok(user)
 }
 
-/// After a step that worked, `done` is left in the session and the browser is sent
-/// back to the console (303), so a reload does not post the step again; after one
-/// that was refused, the console with the reasons and the form as filled (422 for
-/// bad input, 409 for the wrong state).
+/// After a step: back to the console with its notice, or the console with the
+/// reasons and the warning form as filled ([`after_step`]).
 async fn after(
     state: &AppState,
     user: &SignedIn,
     result: Result<String, AppError>,
     w: WarningForm,
 ) -> Result<Response, PageError> {
-    match result {
-        Ok(done) => {
-            user.session.set_flash(&state.db, &done).await?;
-            Ok(see_other("/console", None))
-        }
-        Err(AppError::NotFound) => Err(PageError::NotFound),
-        Err(e) => {
-            let status = if matches!(e, AppError::Conflict(_)) {
-                StatusCode::CONFLICT
-            } else {
-                StatusCode::UNPROCESSABLE_ENTITY
-            };
-            let errors = input_problems(e)?;
-            page(state, user, None, errors, w, status).await
-        }
-    }
+    after_step(
+        &state.db,
+        &user.session,
+        "/console",
+        result,
+        |errors, status| page(state, user, None, errors, w, status),
+    )
+    .await
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -4,4 +4,6 @@
 pub mod accounts;
 pub mod complaints;
 pub mod console;
+pub mod conventions;
+pub mod events;
 pub mod portal;

@@ -16,6 +16,7 @@ use crate::domain::account::Role;
 use crate::domain::application::{Application, ApplicationStatus};
 use crate::domain::clock::now;
 use crate::domain::complaint::{MIN_REPUTATION_COUNT, Reputation, Status};
+use crate::domain::places::{Province, provinces};
 use crate::domain::seal::SealVariant;
 use crate::domain::site::SiteStatus;
 use crate::error::AppError;
@@ -101,6 +102,9 @@ struct HomePage {
     nav: Nav,
     applications: Vec<AppRow>,
     sites: Vec<SiteRow>,
+    /// Signatures a convention's new version has outdated: (organization, title,
+    /// version signed, current version).
+    resign: Vec<(String, String, i64, i64)>,
 }
 
 fn operator(user: &SignedIn) -> Result<(), PageError> {
@@ -124,10 +128,21 @@ async fn home(State(state): State<AppState>, user: SignedIn) -> Result<Response,
             id,
         });
     }
+    let resign = crate::service::conventions::for_operator(&state, &user.account)
+        .await?
+        .into_iter()
+        .flat_map(|(organization, _, signed)| {
+            signed
+                .into_iter()
+                .filter(|s| s.outdated())
+                .map(move |s| (organization.clone(), s.title, s.version, s.current_version))
+        })
+        .collect();
     let page = HomePage {
         nav: Nav::of(Some(&user.session)),
         applications,
         sites: rows,
+        resign,
     };
     Ok(render(StatusCode::OK, &page, None))
 }
@@ -156,16 +171,40 @@ struct ApplyPage {
     csrf: String,
     f: ApplyForm,
     errors: Vec<String>,
+    /// The official list the select boxes offer.
+    provinces: &'static [Province],
+}
+
+impl ApplyPage {
+    fn new(nav: Nav, csrf: String, f: ApplyForm, errors: Vec<String>) -> Self {
+        ApplyPage {
+            nav,
+            csrf,
+            f,
+            errors,
+            provinces: provinces(),
+        }
+    }
+
+    /// Whether the form as sent chose `province` (shown selected again).
+    fn province_chosen(&self, province: &str) -> bool {
+        self.f.province.trim() == province
+    }
+
+    /// Whether the form as sent chose `city` of `province`.
+    fn city_chosen(&self, province: &str, city: &str) -> bool {
+        self.province_chosen(province) && self.f.city.trim() == city
+    }
 }
 
 async fn apply_page(user: SignedIn) -> Result<Response, PageError> {
     operator(&user)?;
-    let page = ApplyPage {
-        nav: Nav::of(Some(&user.session)),
-        csrf: user.session.csrf.clone(),
-        f: ApplyForm::default(),
-        errors: vec![],
-    };
+    let page = ApplyPage::new(
+        Nav::of(Some(&user.session)),
+        user.session.csrf.clone(),
+        ApplyForm::default(),
+        vec![],
+    );
     Ok(render(StatusCode::OK, &page, None))
 }
 
@@ -248,12 +287,12 @@ async fn apply(
                 filings: cut(&form.filings, 30_000),
                 csr_pem: cut(&form.csr_pem, 20_000),
             };
-            let page = ApplyPage {
-                nav: Nav::of(Some(&user.session)),
-                csrf: user.session.csrf.clone(),
+            let page = ApplyPage::new(
+                Nav::of(Some(&user.session)),
+                user.session.csrf.clone(),
                 f,
                 errors,
-            };
+            );
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page, None))
         }
     }

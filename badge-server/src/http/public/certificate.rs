@@ -268,6 +268,18 @@ struct CertPage {
     log: LogSection,
     /// Demonstration data (`serve --demo`): the page says so first.
     demo: bool,
+    /// The label of the conventions row, in the page's language.
+    conventions_label: &'static str,
+    /// The conventions the organization signed (its latest signature of each).
+    conventions: Vec<SignedConvention>,
+}
+
+/// A convention on the certificate page: title, link, and the version signed.
+struct SignedConvention {
+    id: i64,
+    title: String,
+    /// `第 2 版` / `version 2`, and that a newer one is out.
+    signed: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -392,6 +404,26 @@ pub(crate) async fn page(
     let status = site_cert.status;
     let filings = filing_groups(&record);
     let log = state.services.log.site_events(&state.db, site).await?;
+    let conventions = crate::service::conventions::signed_by(state, &record.uscc)
+        .await?
+        .into_iter()
+        .map(|s| SignedConvention {
+            signed: match (en, s.outdated()) {
+                (false, false) => format!("第 {} 版", s.version),
+                (false, true) => format!(
+                    "签署了第 {} 版，当前为第 {} 版",
+                    s.version, s.current_version
+                ),
+                (true, false) => format!("version {}", s.version),
+                (true, true) => format!(
+                    "signed version {}; current: {}",
+                    s.version, s.current_version
+                ),
+            },
+            id: s.convention_id,
+            title: s.title,
+        })
+        .collect();
     // A signed-in visitor's page carries the logout form's token: kept out of
     // every cache.
     let private = nav.account.is_some();
@@ -437,6 +469,12 @@ pub(crate) async fn page(
             .unwrap_or_default(),
         log: LogSection::new(log.into()),
         demo: site_cert.demo,
+        conventions_label: if en {
+            "Conventions signed"
+        } else {
+            "已签署的自律公约"
+        },
+        conventions,
     };
     let html = page
         .render()

@@ -10,5 +10,6 @@ pub mod health;
 pub mod home;
 pub mod log;
 pub mod pki;
+pub mod places;
 pub mod reports;
 pub mod seal;

@@ -84,25 +84,25 @@ async fn seal(
                     // it stands (a browser cannot send our origin from elsewhere).
                     (
                         SealState::from_status(f.status(now.unix_timestamp())),
-                        f.shown.clone(),
+                        f.shown(),
                     )
                 } else {
                     state.seal_cache.saw_copy(site, host);
-                    (SealState::NotThisSite, f.shown.clone())
+                    (SealState::NotThisSite, f.shown())
                 }
             }
             Some(_) => (
                 SealState::from_status(f.status(now.unix_timestamp())),
-                f.shown.clone(),
+                f.shown(),
             ),
             // No page named: a certified seal does not vouch, it asks the visitor to
             // compare the domain with the address bar; bad news is shown as ever.
             None => match SealState::from_status(f.status(now.unix_timestamp())) {
                 SealState::Certified => {
                     state.seal_cache.saw_without_referer(site);
-                    (SealState::CheckAddress, f.shown.clone())
+                    (SealState::CheckAddress, f.shown())
                 }
-                other => (other, f.shown.clone()),
+                other => (other, f.shown()),
             },
         },
     };

@@ -2,6 +2,8 @@
 //! domain and service types, and described by the OpenAPI document as they are.
 
 pub mod application;
+pub mod convention;
+pub mod event;
 pub mod log;
 pub mod site;
 pub mod text;
