@@ -152,7 +152,7 @@ fn the_browser_checks_the_log_proofs_and_signature_and_catches_a_tampered_proof_
         // The server keeps the tiles it read in memory (stored tiles only grow): a
         // restarted one reads the tampered tile.
         drop(server);
-        let _server = d.serve();
+        let server = d.serve();
         let tampered = checked_page(&b, &page);
         b.save_page(&shots.join(format!("{tag}-2-tampered-tile.png")));
         assert_eq!(tampered.events.len(), 3);
@@ -176,6 +176,8 @@ fn the_browser_checks_the_log_proofs_and_signature_and_catches_a_tampered_proof_
             "UPDATE log_tiles SET data = {} WHERE level = 0 AND n = 0",
             from_hex.replace("{}", &tile.to_lowercase())
         ));
+        drop(server);
+        let _server = d.serve();
         let sig_line = note
             .lines()
             .find(|l| l.starts_with("— "))
