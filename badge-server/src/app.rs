@@ -117,8 +117,18 @@ fn settings_dev_file(common: &ca::config::Settings) -> std::path::PathBuf {
 
 /// `badge-server serve`: everything wired, then serve until SIGTERM.
 pub async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
-    ensure_dev_ca(&mut settings)?;
     let db = settings.common.database().await?;
+    // Before anything is written: demo and real data never share a database.
+    if let Err(e) = crate::service::demo::check_database(&db, settings.demo).await {
+        db.close().await;
+        return Err(ca::Error::Config(e.to_string()));
+    }
+    ensure_dev_ca(&mut settings)?;
+    let demo_dns = if settings.demo {
+        Some(demo_setup(&mut settings).await?)
+    } else {
+        None
+    };
     let ca = Arc::new(settings.common.open_ca(db.clone()).await?);
     // A second server with this serial prefix refuses to start (CHENGXIN_CA_INSTANCE).
     ca.claim_serial_prefix().await?;
@@ -168,6 +178,7 @@ pub async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
             stopped,
         )))
     };
+    let services = state.services.clone();
     let app = router::build(state);
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -177,6 +188,11 @@ pub async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
         .map_err(|e| ca::Error::Config(e.to_string()))?;
     tracing::info!(%addr, "listening");
     println!("listening on http://{addr}");
+    // Kept until the server stops: the demo's DNS server and web pages.
+    let _demo = match &demo_dns {
+        Some(dns) => Some(demo_run(&services, dns).await?),
+        None => None,
+    };
     let limits = httpd::Limits {
         header_timeout: Duration::from_secs(settings.header_timeout_secs.max(1)),
         max_connections: settings.max_connections,
@@ -192,6 +208,86 @@ pub async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
     serial_prefix.release_serial_prefix().await?;
     db.close().await;
     Ok(())
+}
+
+/// `serve --demo`, before the services are built: starts the demo DNS server on
+/// loopback and points the verifier at it alone, and makes the bundled ICP dataset
+/// (written beside the CA directory) the filing source. Staff approve: no
+/// auto-approval.
+async fn demo_setup(settings: &mut ServerSettings) -> ca::Result<crate::demo::dns::DemoDns> {
+    let domains: Vec<&str> = crate::demo::SITES.iter().map(|s| s.domain).collect();
+    let dns = crate::demo::dns::DemoDns::start(&domains)
+        .await
+        .map_err(|e| ca::Error::Config(format!("demo DNS server: {e}")))?;
+    let dataset = settings_dev_file(&settings.common).with_file_name("demo-icp.jsonl");
+    std::fs::write(&dataset, crate::demo::ICP_DATASET).map_err(|e| ca::Error::io(&dataset, e))?;
+    let v = &mut settings.verifier;
+    v.dns_servers = Some(dns.addr.to_string());
+    v.dns_quorum = Some(1);
+    v.icp_provider = Some(format!("file:{}", dataset.display()));
+    settings.auto_approve = false;
+    crate::http::web::set_demo_mode();
+    tracing::warn!(dns = %dns.addr, dataset = %dataset.display(), "DEMO MODE: demonstration data only");
+    Ok(dns)
+}
+
+/// What `serve --demo` keeps running beside the server: the DNS server (held by the
+/// caller) and the demo pages' listener.
+struct DemoRun {
+    _pages: tokio::task::JoinHandle<()>,
+}
+
+/// `serve --demo`, once the server listens: certifies the demo sites through the
+/// real flow, starts the demo pages on a loopback port of their own, and prints
+/// where to look, with the demo staff account's newly generated password.
+async fn demo_run(services: &Services, dns: &crate::demo::dns::DemoDns) -> ca::Result<DemoRun> {
+    let fail = |e: crate::error::AppError| ca::Error::Config(format!("demo: {e}"));
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let certified = crate::service::demo::certify(services, dns, now)
+        .await
+        .map_err(fail)?;
+    let password = crate::service::demo::staff_password(services, now)
+        .await
+        .map_err(fail)?;
+    let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+        .await
+        .map_err(|e| ca::Error::Config(format!("demo pages: {e}")))?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| ca::Error::Config(e.to_string()))?
+        .port();
+    let base = services.public_base();
+    let pages: Vec<crate::http::demo::DemoPage> = certified
+        .iter()
+        .map(|c| crate::http::demo::DemoPage {
+            domain: c.spec.domain.to_string(),
+            title: c.spec.title.to_string(),
+            site: c.site.clone(),
+        })
+        .collect();
+    let router = crate::http::demo::router(pages, &base);
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::warn!(error = %e, "demo pages stopped");
+        }
+    });
+    println!("演示 Demo: demonstration data only; this database is marked as a demo.");
+    println!(
+        "demo DNS server:  {} (UDP and TCP, loopback only)",
+        dns.addr
+    );
+    for c in &certified {
+        println!(
+            "demo page:        {}",
+            crate::http::demo::page_url(c.spec.domain, port)
+        );
+        println!("certificate page: {base}/cert/{}", c.site);
+    }
+    println!("copycat page:     {}", crate::http::demo::copycat_url(port));
+    println!("console login:    {base}/login (then {base}/console)");
+    println!("  email:          {}", crate::demo::STAFF_EMAIL);
+    println!("  password:       {}", password.as_str());
+    Ok(DemoRun { _pages: task })
 }
 
 async fn shutdown() {

@@ -30,6 +30,11 @@ pub struct ServerSettings {
     /// `/usr/bin/chromium` when installed; without one, reports are HTML only).
     #[arg(long, env = "CHENGXIN_CHROMIUM")]
     pub chromium: Option<std::path::PathBuf>,
+    /// Demonstration: also start a DNS server and a demo web server on loopback, the
+    /// bundled ICP dataset as the filing source, and certify two demo sites through
+    /// the whole flow; prints where to look. Refused on a database with real sites.
+    #[arg(long, default_value_t = false)]
+    pub demo: bool,
     /// Address to listen on.
     #[arg(long, env = "CHENGXIN_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,

@@ -117,6 +117,8 @@ pub struct SiteRecord {
     pub status: SiteStatus,
     /// Its certificate's row, once issued.
     pub certificate_id: Option<i64>,
+    /// Demonstration data (`serve --demo`), marked as such wherever it is shown.
+    pub demo: bool,
 }
 
 /// The certified domains of a certificate record, primary first.

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod attachments;
+pub mod demo;
 pub mod encoding;
 pub mod error;
 pub mod extract;

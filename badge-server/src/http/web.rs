@@ -18,6 +18,18 @@ use crate::http::session::Session;
 pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; \
                        form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
+/// Set once at start-up by `serve --demo`: every page then says it shows
+/// demonstration data. A process-wide mode rather than a field of the state,
+/// because the header ([`Nav`]) is built in every page handler from the session
+/// alone; a demo database holds only demo sites, so the whole process shows demo
+/// data.
+static DEMO_MODE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Marks every page this process serves as demonstration data (`serve --demo`).
+pub fn set_demo_mode() {
+    DEMO_MODE.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// What `base.html`'s header shows: who is signed in, and the token of its logout form.
 #[derive(Debug, Clone, Default)]
 pub struct Nav {
@@ -37,6 +49,12 @@ impl Nav {
             },
             None => Nav::default(),
         }
+    }
+
+    /// Whether this process serves demonstration data (`serve --demo`): the
+    /// layout shows the "演示 Demo" banner on every page.
+    pub fn demo(&self) -> bool {
+        DEMO_MODE.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Whether the signed-in account is staff (shows the console link).

@@ -423,6 +423,7 @@ pub async fn approve(
             certificate_id: issued.certificate_id,
             account_id: app.account_id,
             now,
+            demo: s.demo,
         },
         &identity.domains,
         &search_text,

@@ -8,6 +8,7 @@ pub mod attachments;
 pub mod check;
 pub mod complaints;
 pub mod conventions;
+pub mod demo;
 pub mod events;
 pub mod figures;
 pub mod health;
@@ -66,6 +67,9 @@ pub struct Services {
     pub crl_publish_every: i64,
     /// The transparency log: checkpoints, witnesses, tiles and proofs.
     pub log: Arc<log::TransparencyLog>,
+    /// `serve --demo`: every site issued is demonstration data, and a `Referer` on a
+    /// `*.localhost` host is read as the name before `.localhost` (see [`demo`]).
+    pub demo: bool,
 }
 
 impl Services {
@@ -136,6 +140,7 @@ impl Services {
                 log::TransparencyLog::new(&settings.log, settings.common.log_signer()?)
                     .map_err(config)?,
             ),
+            demo: settings.demo,
         })
     }
 

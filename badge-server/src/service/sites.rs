@@ -21,6 +21,8 @@ pub struct SiteCertificate {
     pub status: SiteStatus,
     /// The certificate, once issued.
     pub certificate: Option<ca::store::CertificateRecord>,
+    /// Demonstration data (`serve --demo`): pages show a "演示 Demo" banner.
+    pub demo: bool,
 }
 
 impl SiteCertificate {
@@ -44,6 +46,7 @@ pub async fn site_certificate(db: &Database, site: &str) -> Result<SiteCertifica
         status: row.status.shown(certificate.as_ref(), clock::now()),
         id: row.id,
         certificate,
+        demo: row.demo,
     })
 }
 

@@ -52,6 +52,8 @@ pub struct NewSite<'a> {
     pub account_id: i64,
     /// Unix seconds.
     pub now: i64,
+    /// Issued by `serve --demo`: demonstration data, marked on every page.
+    pub demo: bool,
 }
 
 /// Stores a `certified` site with its domains (in order) and the text the registry
@@ -66,7 +68,7 @@ pub async fn insert(
     on_tx!(tx, |c| {
         sqlx::query(
         "INSERT INTO sites (id, organization_id, status, icp, filings, certificate_id, created_at, updated_at, \
-         account_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)"
+         account_id, demo) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9)"
     )
     .bind(new.id)
     .bind(new.organization_id)
@@ -76,6 +78,7 @@ pub async fn insert(
     .bind(new.certificate_id)
     .bind(new.now)
     .bind(new.account_id)
+    .bind(new.demo)
     .execute(c)
     .await
     .map(|_| ())
@@ -162,6 +165,7 @@ struct Row {
     id: String,
     status: String,
     certificate_id: Option<i64>,
+    demo: bool,
 }
 
 /// A site's domains, primary first, inside a transaction.
@@ -178,7 +182,7 @@ pub async fn domains_in(tx: &mut Tx, site: &str) -> Result<Vec<String>, AppError
 /// One site, or 404.
 pub async fn get(db: &Database, site: &str) -> Result<SiteRecord, AppError> {
     let row: Row = on_pool!(db, |p| sqlx::query_as(
-        "SELECT id, status, certificate_id FROM sites WHERE id = $1"
+        "SELECT id, status, certificate_id, demo FROM sites WHERE id = $1"
     )
     .bind(site)
     .fetch_optional(p)
@@ -188,7 +192,19 @@ pub async fn get(db: &Database, site: &str) -> Result<SiteRecord, AppError> {
         status: row.status.parse()?,
         id: row.id,
         certificate_id: row.certificate_id,
+        demo: row.demo,
     })
+}
+
+/// How many sites are real and how many are demonstration data (`serve --demo`).
+pub async fn census(db: &Database) -> Result<(i64, i64), AppError> {
+    let (real, demo): (i64, i64) = on_pool!(db, |p| sqlx::query_as(
+        "SELECT COALESCE(SUM(CASE WHEN demo THEN 0 ELSE 1 END), 0), \
+         COALESCE(SUM(CASE WHEN demo THEN 1 ELSE 0 END), 0) FROM sites"
+    )
+    .fetch_one(p)
+    .await?);
+    Ok((real, demo))
 }
 
 /// What a site's seal shows, read in one statement without the certificate's DER:

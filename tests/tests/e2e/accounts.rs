@@ -104,7 +104,7 @@ fn form_encode(value: &str) -> String {
 /// Logs in through the login form over plain HTTP, as a browser without JavaScript
 /// would: the session cookie of the login page, its CSRF token, our own Origin.
 /// Returns the status, the Location and the new session cookie.
-fn form_login(d: &Deployment, email: &str, password: &str) -> (u16, String, String) {
+pub(crate) fn form_login(d: &Deployment, email: &str, password: &str) -> (u16, String, String) {
     let client = reqwest::blocking::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(0)

@@ -12,6 +12,7 @@ mod applications;
 mod browser;
 mod browser_log;
 mod complaints;
+mod demo;
 mod limits;
 mod log;
 mod mail_webhooks;

@@ -266,6 +266,8 @@ struct CertPage {
     serial: String,
     fingerprint: String,
     log: LogSection,
+    /// Demonstration data (`serve --demo`): the page says so first.
+    demo: bool,
     /// The label of the conventions row, in the page's language.
     conventions_label: &'static str,
     /// The conventions the organization signed (its latest signature of each).
@@ -363,8 +365,13 @@ pub(crate) async fn page(
         .iter()
         .filter_map(|d| Domain::parse(d).ok())
         .collect();
-    let banner = match crate::http::extract::referer::referer_host(headers).map(|h| h.into_owned())
-    {
+    let banner = match crate::http::extract::referer::referer_host(headers).map(|h| {
+        if state.demo {
+            crate::demo::referer_site_host(&h).to_string()
+        } else {
+            h.into_owned()
+        }
+    }) {
         Some(h) if domains.iter().any(|d| d.covers(&h)) => Banner::Match(h),
         Some(h) => Banner::Mismatch(h),
         None => Banner::Unknown,
@@ -461,6 +468,7 @@ pub(crate) async fn page(
             .map(hex::encode)
             .unwrap_or_default(),
         log: LogSection::new(log.into()),
+        demo: site_cert.demo,
         conventions_label: if en {
             "Conventions signed"
         } else {

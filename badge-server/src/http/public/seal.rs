@@ -66,10 +66,18 @@ async fn seal(
     let facts = state.seal_cache.facts(&state, site).await?;
     let now = time::OffsetDateTime::now_utc();
     let referer_host = crate::http::extract::referer::referer_host(&headers);
+    // `serve --demo` only: a demo page at `<domain>.localhost` stands for `<domain>`.
+    let referer_host = referer_host.as_deref().map(|h| {
+        if state.demo {
+            crate::demo::referer_site_host(h)
+        } else {
+            h
+        }
+    });
     let (seal_state, domain) = match &facts {
         None => (SealState::Unknown, Arc::from("—")),
         // Shown on a host the certificate does not cover: a copy, whatever the state.
-        Some(f) => match referer_host.as_deref() {
+        Some(f) => match referer_host {
             Some(host) if !f.domains.iter().any(|d| d.covers(host)) => {
                 if is_own_host(&state, host) {
                     // The operator portal's preview: our own pages show the seal as

@@ -131,6 +131,7 @@ impl SiteView {
             id,
             status,
             certificate,
+            ..
         } = site;
         let Some(cert) = certificate else {
             return SiteView {
@@ -288,6 +289,7 @@ mod tests {
                 revocation_reason.map(|r| (2, r)),
                 2,
             )),
+            demo: false,
         }
     }
 
@@ -297,6 +299,7 @@ mod tests {
             id: "s_1".into(),
             status: SiteStatus::Pending,
             certificate: None,
+            demo: false,
         };
         let view = SiteView::new(site, "https://example.test");
         assert_eq!(
