@@ -53,17 +53,26 @@ pub(crate) fn documented() -> OpenApiRouter<AppState> {
         .layer(no_store)
 }
 
-/// Every route, without state or middleware other than the body limits.
+/// Every route, without state or middleware other than the body limits and the
+/// error pages.
+///
+/// The static-file-like answers (seal, PKI files, log tiles, health) are merged
+/// outside [`negotiate`](crate::http::error::negotiate): no browser navigates to
+/// them, their errors stay plain, and a per-request middleware there cost the seal
+/// some 5 µs of CPU per request (`scripts/bench-seal`: its boxed future is large
+/// enough to make glibc's malloc consolidate on every request).
 pub fn routes() -> Router<AppState> {
     let (documented, _) = documented().split_for_parts();
-    Router::new()
+    let files = Router::new()
         .merge(public::health::router())
-        .merge(public::home::router())
-        .merge(public::assets::router())
         .merge(public::log::router())
         .merge(public::pki::router())
-        .merge(public::reports::router())
         .merge(public::seal::router())
+        .layer(RequestBodyLimitLayer::new(MAX_BODY));
+    let pages = Router::new()
+        .merge(public::home::router())
+        .merge(public::assets::router())
+        .merge(public::reports::router())
         .merge(pages::accounts::router())
         .merge(pages::portal::router())
         .merge(pages::console::router())
@@ -75,6 +84,9 @@ pub fn routes() -> Router<AppState> {
         .merge(documented)
         .merge(pages::complaints::uploads())
         .fallback(crate::http::error::no_route)
+        // Errors as pages for browsers, as JSON for everyone else.
+        .layer(axum::middleware::from_fn(crate::http::error::negotiate));
+    files.merge(pages)
 }
 
 /// Builds the application.
@@ -90,8 +102,6 @@ pub fn build(state: AppState) -> Router {
     });
     routes()
         .with_state(state)
-        // Errors as pages for browsers, as JSON for everyone else.
-        .layer(axum::middleware::from_fn(crate::http::error::negotiate))
         .layer(tower::util::option_layer(hsts))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

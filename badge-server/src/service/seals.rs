@@ -119,6 +119,23 @@ impl SiteFacts {
         }
     }
 
+    /// Whether `row` says what these facts say (a refresh then keeps them as they
+    /// are instead of allocating them again).
+    fn same_as(&self, row: &crate::store::sites::SealRow) -> bool {
+        let (domains, certificate): (&[String], _) = match &row.certificate {
+            Some((d, c)) => (d, Some(*c)),
+            None => (&[], None),
+        };
+        self.row_status == row.status
+            && self.certificate == certificate
+            && self.domains.len() == domains.len()
+            && self
+                .domains
+                .iter()
+                .zip(domains)
+                .all(|(have, read)| have.as_str() == read)
+    }
+
     /// The first domain as the seal shows it.
     pub fn shown(&self) -> Arc<str> {
         match (&self.display, self.domains.first()) {
@@ -227,6 +244,12 @@ impl SealCache {
         self.polled.store(self.millis() + 1, Ordering::Relaxed);
     }
 
+    /// The facts held for `site`, however old.
+    fn get_any(&self, site: &str) -> Option<Arc<SiteFacts>> {
+        let map = self.facts.lock().unwrap_or_else(PoisonError::into_inner);
+        map.known.get(site).map(|(_, f)| f.clone())
+    }
+
     fn get(&self, site: &str) -> Option<Option<Arc<SiteFacts>>> {
         let map = self.facts.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((at, f)) = map.known.get(site) {
@@ -321,11 +344,11 @@ impl SealCache {
             after = last.clone();
             read += page.len();
             for (site, row) in page {
-                self.put(
-                    &site,
-                    Some(Arc::new(SiteFacts::from_row(row, seals))),
-                    began,
-                );
+                // Unchanged facts are kept, only marked fresh: a refresh every two
+                // minutes then allocates (and fragments) nothing for them.
+                let kept = self.get_any(&site).filter(|f| f.same_as(&row));
+                let facts = kept.unwrap_or_else(|| Arc::new(SiteFacts::from_row(row, seals)));
+                self.put(&site, Some(facts), began);
             }
         }
         Ok(read)
