@@ -8,6 +8,7 @@ mod approval;
 mod complaints;
 mod conventions;
 mod events;
+mod exchange;
 mod log;
 mod members;
 mod openapi;
