@@ -202,7 +202,10 @@ async fn members_read_decisions_holds_and_warnings_in_signed_pages() {
         );
         let decided = &events[1]["data"];
         assert_eq!(decided["uscc"], SITE_USCC);
-        assert_eq!(decided["organization"], "北京晨曦数智科技有限公司", "{decided}");
+        assert_eq!(
+            decided["organization"], "北京晨曦数智科技有限公司",
+            "{decided}"
+        );
         assert_eq!(decided["site"], site.as_str());
         assert_eq!(decided["complaint"]["decision"], "upheld");
         assert_eq!(decided["complaint"]["category"], "fraud");
