@@ -16,6 +16,7 @@ pub mod health;
 pub mod limiter;
 pub mod log;
 pub mod members;
+pub mod records;
 pub mod reports;
 pub mod seals;
 pub mod sites;
@@ -69,6 +70,8 @@ pub struct Services {
     pub crl_publish_every: i64,
     /// The transparency log: checkpoints, witnesses, tiles and proofs.
     pub log: Arc<log::TransparencyLog>,
+    /// Days a shared record is kept (`CHENGXIN_RECORD_RETENTION_DAYS`).
+    pub record_retention_days: i64,
     /// The exchange feed's signing key and cursor key.
     pub exchange: Arc<exchange::Exchange>,
     /// `serve --demo`: every site issued is demonstration data, and a `Referer` on a
@@ -144,6 +147,7 @@ impl Services {
                 log::TransparencyLog::new(&settings.log, settings.common.log_signer()?)
                     .map_err(config)?,
             ),
+            record_retention_days: settings.record_retention_days,
             exchange: Arc::new(exchange::Exchange::open(
                 &settings.common.ca_dir,
                 &settings.common.passphrase()?.ok_or_else(|| {

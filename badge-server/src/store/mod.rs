@@ -13,6 +13,7 @@ pub mod health;
 pub mod housekeeping;
 pub mod jobs;
 pub mod members;
+pub mod records;
 pub mod reports;
 pub mod seal_changes;
 pub mod seal_copies;

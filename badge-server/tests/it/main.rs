@@ -16,6 +16,7 @@ mod pages;
 mod pki;
 mod places;
 mod queue;
+mod records;
 mod reports;
 mod site;
 mod snapshots;

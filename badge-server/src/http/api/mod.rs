@@ -7,5 +7,6 @@ pub mod events;
 pub mod exchange;
 pub mod me;
 pub mod members;
+pub mod records;
 pub mod warnings;
 pub mod webhook;
