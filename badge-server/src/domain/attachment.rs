@@ -446,8 +446,8 @@ pub fn size_label(bytes: i64) -> String {
 pub struct Stored {
     /// `att_…`.
     pub id: String,
-    /// The complaint it belongs to.
-    pub complaint_id: String,
+    /// The complaint or shared record it belongs to.
+    pub owner_id: String,
     /// The sniffed media type.
     pub media_type: String,
     /// Bytes stored.
@@ -456,7 +456,7 @@ pub struct Stored {
     pub sha256: String,
     /// Display name (see [`display_name`]).
     pub name: String,
-    /// `complainant`, `operator` or `staff`.
+    /// `complainant`, `operator` or `staff` (a complaint's), `member` (a record's).
     pub uploader_role: String,
     /// When (unix seconds).
     pub created_at: i64,

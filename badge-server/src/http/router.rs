@@ -53,6 +53,7 @@ pub(crate) fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(serve))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .merge(api::complaints::uploads())
+        .merge(api::records::uploads())
         .layer(no_store)
 }
 

@@ -16,7 +16,7 @@ use crate::notify::complaint as notify;
 use crate::service::Services;
 use crate::service::complaints::{get, link, party};
 use crate::service::limiter::Limiter;
-use crate::store::attachments as store;
+use crate::store::attachments::{self as store, Owner};
 use crate::store::complaints;
 
 /// What every upload passes before its bytes are decoded: the uploader's hourly
@@ -91,7 +91,7 @@ pub async fn attach(
         })
     };
     may_add_to(c.status)?;
-    if let Some(e) = full(store::list(&s.db, id).await?.len() as i64) {
+    if let Some(e) = full(store::list(&s.db, Owner::Complaint(id)).await?.len() as i64) {
         return Err(e);
     }
     // Counted before anything is decoded (refusals cost CPU too), then one of a few
@@ -111,13 +111,13 @@ pub async fn attach(
         return Err(closed(held.current));
     }
     let current = held.current;
-    if let Some(e) = full(store::count_in(&mut tx, id).await?) {
+    if let Some(e) = full(store::count_in(&mut tx, Owner::Complaint(id)).await?) {
         return Err(e);
     }
     let stored = store::insert(
         &mut tx,
         &attachment_id,
-        id,
+        Owner::Complaint(id),
         &a,
         account.id,
         party.as_str(),
@@ -185,7 +185,7 @@ pub async fn attachment_for(
 ) -> Result<(Stored, String, Vec<u8>), AppError> {
     let c = get(s, id).await?;
     let party = party(s, account, &c).await?;
-    let (stored, content) = store::fetch(&s.db, id, attachment_id).await?;
+    let (stored, content) = store::fetch(&s.db, Owner::Complaint(id), attachment_id).await?;
     let name = attachment_name(party, &stored.name);
     Ok((stored, name, content))
 }
@@ -193,5 +193,5 @@ pub async fn attachment_for(
 /// The attachments of complaint `id`, oldest first, without their bytes; the caller
 /// has checked that the reader may see the complaint.
 pub async fn list(s: &Services, id: &str) -> Result<Vec<Stored>, AppError> {
-    store::list(&s.db, id).await
+    store::list(&s.db, Owner::Complaint(id)).await
 }

@@ -7,11 +7,13 @@
 use serde_json::json;
 
 use crate::domain::account::{Account, Role};
+use crate::domain::attachment::{Attachment, Stored};
 use crate::domain::clock::new_id;
 use crate::domain::record::{MAX_NOTE, NewRecord, Reader, Record, Scope, check, checked_text};
 use crate::error::AppError;
 use crate::notify::record_mail;
 use crate::service::Services;
+use crate::store::attachments::{self as files, Owner};
 use crate::store::records::{self as store, Audience};
 
 /// A member account submits a record for its member.
@@ -245,4 +247,91 @@ pub async fn resolve(
         Outcome::Keep => store::get(&s.db, id).await?,
         Outcome::Delete => None,
     })
+}
+
+/// Adds evidence to a record, by an account of the member that shared it: the same
+/// checks and limits as a complaint's attachments (sniffed type, decoded and
+/// re-encoded images, PDFs without scripts; size, count per record, uploads per hour,
+/// decodes at once). One transaction with its audit entry; a refusal stores nothing.
+pub async fn attach(
+    s: &Services,
+    account: &Account,
+    id: &str,
+    upload: Vec<u8>,
+    name: Option<String>,
+    now: i64,
+) -> Result<Stored, AppError> {
+    let record = get(s, account, id).await?;
+    if account.role != Role::Member || account.member.as_deref() != Some(record.member.as_str()) {
+        return Err(AppError::Forbidden(
+            "only the member that shared a record adds evidence to it".into(),
+        ));
+    }
+    let limits = s.attachments.clone();
+    let full = |n: i64| {
+        (n >= limits.per_complaint).then(|| {
+            AppError::Conflict(format!(
+                "the record has {n} attachments; at most {} are taken",
+                limits.per_complaint
+            ))
+        })
+    };
+    if let Some(e) = full(files::list(&s.db, Owner::Record(id)).await?.len() as i64) {
+        return Err(e);
+    }
+    let _slot = s.uploads.enter(account.id, now).await?;
+    let check = limits.clone();
+    let a =
+        tokio::task::spawn_blocking(move || Attachment::parse(&upload, name.as_deref(), &check))
+            .await
+            .map_err(|e| {
+                AppError::Internal(ca::Error::Config(format!("attachment check: {e}")))
+            })??;
+    let attachment_id = new_id("att_")?;
+    let mut tx = s.db.begin().await?;
+    if let Some(e) = full(files::count_in(&mut tx, Owner::Record(id)).await?) {
+        return Err(e);
+    }
+    let stored = files::insert(
+        &mut tx,
+        &attachment_id,
+        Owner::Record(id),
+        &a,
+        account.id,
+        "member",
+        now,
+    )
+    .await?;
+    ca::audit::append(
+        &mut tx,
+        &account.email,
+        "record.attach",
+        id,
+        &json!({ "attachment": attachment_id, "media_type": a.media_type().as_str(),
+                 "size": stored.size, "sha256": a.sha256() }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(stored)
+}
+
+/// A record's evidence, for whoever may see the record (404 otherwise).
+pub async fn attachments(
+    s: &Services,
+    account: &Account,
+    id: &str,
+) -> Result<Vec<Stored>, AppError> {
+    get(s, account, id).await?;
+    files::list(&s.db, Owner::Record(id)).await
+}
+
+/// One file of a record with its bytes, for whoever may see the record.
+pub async fn attachment(
+    s: &Services,
+    account: &Account,
+    id: &str,
+    attachment_id: &str,
+) -> Result<(Stored, Vec<u8>), AppError> {
+    get(s, account, id).await?;
+    files::fetch(&s.db, Owner::Record(id), attachment_id).await
 }

@@ -330,7 +330,7 @@ async fn attaching(backend: Backend) -> Attaching {
 }
 
 /// A `w` × `h` PNG of noise (which does not compress: about 3·w·h bytes) and its pixels.
-fn noisy_png(w: u32, h: u32) -> (Vec<u8>, image::RgbImage) {
+pub(crate) fn noisy_png(w: u32, h: u32) -> (Vec<u8>, image::RgbImage) {
     let mut seed = 0x2545_f491_u32;
     let pixels = image::RgbImage::from_fn(w, h, |_, _| {
         let mut next = || {
@@ -353,7 +353,7 @@ const PDF: &str = "%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n\
 
 /// Sends `body` to the real router with a bearer token; `declared` adds the
 /// `Content-Length` a real client would send.
-async fn api(
+pub(crate) async fn api(
     t: &TestApp,
     method: Method,
     path: &str,

@@ -4,7 +4,7 @@
 //! shared with members reach the exchange feed; expired records are deleted by
 //! housekeeping. Both backends.
 
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use badge_server::domain::account::Role;
 use badge_server::domain::record::NewRecord;
 use serde_json::{Value, json};
@@ -262,6 +262,77 @@ async fn members_share_records_the_organization_disputes_and_staff_resolve() {
         )
         .await;
         assert!(kept["resolved_at"].is_i64());
+        // Evidence: the member that shared a record adds files, its readers get them.
+        let (png, _) = crate::complaints::noisy_png(24, 24);
+        let upload = |id: &str| format!("/api/v1/records/{id}/attachments?name=evidence.png");
+        let post = |token: &str, id: &str, body: Vec<u8>| {
+            let (path, token) = (upload(id), token.to_string());
+            let t = &t;
+            async move { crate::complaints::api(t, Method::POST, &path, Some(&token), body, true).await }
+        };
+        assert_eq!(
+            post(&member_b, shared_id, png.clone()).await.0,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            post(&other_token, shared_id, png.clone()).await.0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            post(&member_a, shared_id, b"<html>".to_vec()).await.0,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+        assert_eq!(t.scalar("SELECT COUNT(*) FROM record_attachments").await, 0);
+        let (status, _, body) = post(&member_a, shared_id, png.clone()).await;
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "{}",
+            String::from_utf8_lossy(&body)
+        );
+        assert_eq!(
+            post(&member_a, staff_id, png.clone()).await.0,
+            StatusCode::CREATED
+        );
+        let files = expect(
+            &t,
+            api(
+                "GET",
+                &format!("/api/v1/records/{shared_id}/attachments"),
+                &member_b,
+                None,
+            ),
+            StatusCode::OK,
+        )
+        .await;
+        let url = files[0]["url"]
+            .as_str()
+            .unwrap()
+            .split("/api/")
+            .nth(1)
+            .unwrap()
+            .to_string();
+        let (status, headers, _) = t
+            .call(api("GET", &format!("/api/{url}"), &member_b, None))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers["content-type"], "image/png");
+        let (status, _, _) = t
+            .call(api("GET", &format!("/api/{url}"), &other_token, None))
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        expect(
+            &t,
+            api(
+                "GET",
+                &format!("/api/v1/records/{staff_id}/attachments"),
+                &member_b,
+                None,
+            ),
+            StatusCode::NOT_FOUND,
+        )
+        .await;
+
         let gone = json!({ "outcome": "delete", "reason": "重复提交。" });
         expect(
             &t,
@@ -280,6 +351,8 @@ async fn members_share_records_the_organization_disputes_and_staff_resolve() {
             StatusCode::NOT_FOUND,
         )
         .await;
+        // Its files went with it; the shared record's stay.
+        assert_eq!(t.scalar("SELECT COUNT(*) FROM record_attachments").await, 1);
 
         // On the feed: the shared record, its dispute and staff's decision; nothing of
         // the staff-only one.

@@ -161,7 +161,7 @@ impl AttachmentView {
             download_url: format!(
                 "{}/api/v1/complaints/{}/attachments/{}",
                 state.public_base(),
-                a.complaint_id,
+                a.owner_id,
                 a.id
             ),
             name: attachment_name(party, &a.name),
@@ -492,7 +492,7 @@ async fn upload(
 
 /// The body of a raw upload, at most `max` bytes: 413 when `Content-Length` says more,
 /// or when the stream runs past it.
-async fn read_upload(mut request: Request, max: usize) -> Result<Bytes, AppError> {
+pub(crate) async fn read_upload(mut request: Request, max: usize) -> Result<Bytes, AppError> {
     if crate::http::attachments::declares_more_than(request.headers(), max) {
         return Err(Refusal::TooLarge { max }.into());
     }

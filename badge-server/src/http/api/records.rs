@@ -25,6 +25,163 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(show))
         .routes(routes!(dispute))
         .routes(routes!(resolve))
+        .routes(routes!(files))
+        .routes(routes!(download))
+}
+
+/// The upload route, with the upload's own body limit (merged apart from the JSON
+/// routes, like a complaint's).
+pub fn uploads() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(upload))
+}
+
+/// A record's file as listed.
+#[derive(Debug, serde::Serialize, ToSchema)]
+struct FileView {
+    /// `att_…`.
+    id: String,
+    /// The sniffed media type.
+    media_type: String,
+    /// Bytes.
+    size: i64,
+    /// SHA-256 of the bytes, hex.
+    sha256: String,
+    /// Display name.
+    name: String,
+    /// Unix seconds.
+    created_at: i64,
+    /// Where to download it (bearer token).
+    url: String,
+}
+
+impl FileView {
+    fn of(state: &AppState, a: crate::domain::attachment::Stored) -> FileView {
+        FileView {
+            url: format!(
+                "{}/api/v1/records/{}/attachments/{}",
+                state.services.public_base(),
+                a.owner_id,
+                a.id
+            ),
+            id: a.id,
+            media_type: a.media_type,
+            size: a.size,
+            sha256: a.sha256,
+            name: crate::domain::privacy::mask(&a.name),
+            created_at: a.created_at,
+        }
+    }
+}
+
+/// The file's name, if given.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct UploadQuery {
+    /// The file's name as the uploader knows it; never used to decide the type.
+    name: Option<String>,
+}
+
+/// Add evidence to a record
+///
+/// An account of the member that shared the record. The body is the file: PNG, JPEG
+/// or WebP images (decoded and re-encoded without metadata) and PDFs without
+/// scripts, launch actions or embedded files, sniffed from the content; the size and
+/// count limits of complaint attachments apply. Audited.
+#[utoipa::path(
+    post,
+    path = "/api/v1/records/{id}/attachments",
+    operation_id = "addRecordAttachment",
+    tag = "members",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Record id (r_…)"), UploadQuery),
+    request_body(
+        description = "The file's bytes",
+        content(("image/png"), ("image/jpeg"), ("image/webp"), ("application/pdf"), ("application/octet-stream")),
+    ),
+    responses(
+        (status = 201, description = "Added", body = FileView),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Sees the record but did not share it", body = ErrorBody),
+        (status = 404, description = "No such record, or not one this account may see", body = ErrorBody),
+        (status = 409, description = "The record has as many files as it may", body = ErrorBody),
+        (status = 413, description = "Larger than the limit (5 MiB by default)", body = ErrorBody),
+        (status = 415, description = "Not a PNG, JPEG, WebP or PDF by its content, or an active PDF", body = ErrorBody),
+        (status = 422, description = "Empty, undecodable, too many pixels, or truncated", body = ErrorBody),
+        (status = 429, description = "Too many uploads this hour", body = ErrorBody),
+    )
+)]
+async fn upload(
+    State(state): State<AppState>,
+    account: Account,
+    Path(id): Path<String>,
+    Query(q): Query<UploadQuery>,
+    request: axum::extract::Request,
+) -> Result<(StatusCode, Json<FileView>), AppError> {
+    let bytes =
+        crate::http::api::complaints::read_upload(request, state.services.attachments.max_bytes)
+            .await?;
+    let stored =
+        service::attach(&state.services, &account, &id, bytes.into(), q.name, now()).await?;
+    Ok((StatusCode::CREATED, Json(FileView::of(&state, stored))))
+}
+
+/// A record's files
+///
+/// Whoever may see the record.
+#[utoipa::path(
+    get,
+    path = "/api/v1/records/{id}/attachments",
+    operation_id = "listRecordAttachments",
+    tag = "members",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Record id (r_…)")),
+    responses(
+        (status = 200, description = "Its files, oldest first", body = [FileView]),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 404, description = "No such record, or not one this account may see", body = ErrorBody),
+    )
+)]
+async fn files(
+    State(state): State<AppState>,
+    account: Account,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<FileView>>, AppError> {
+    let list = service::attachments(&state.services, &account, &id).await?;
+    Ok(Json(
+        list.into_iter().map(|a| FileView::of(&state, a)).collect(),
+    ))
+}
+
+/// Download a record's file
+///
+/// Whoever may see the record; served as a download with `nosniff`, a sandboxing
+/// policy and `Cache-Control: private, no-store`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/records/{id}/attachments/{attachment}",
+    operation_id = "getRecordAttachment",
+    tag = "members",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "Record id (r_…)"),
+        ("attachment" = String, Path, description = "Attachment id (att_…)"),
+    ),
+    responses(
+        (status = 200, description = "The file, as `Content-Disposition: attachment`",
+            content(("image/png"), ("image/jpeg"), ("image/webp"), ("application/pdf"))),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 404, description = "No such record or file, or not one this account may see", body = ErrorBody),
+    )
+)]
+async fn download(
+    State(state): State<AppState>,
+    account: Account,
+    Path((id, attachment_id)): Path<(String, String)>,
+) -> Result<axum::response::Response, AppError> {
+    let (stored, content) =
+        service::attachment(&state.services, &account, &id, &attachment_id).await?;
+    let name = crate::domain::privacy::mask(&stored.name);
+    Ok(crate::http::attachments::download(&stored, &name, content))
 }
 
 /// A record to share.
