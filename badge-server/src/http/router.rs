@@ -73,6 +73,7 @@ pub fn routes() -> Router<AppState> {
         .merge(public::home::router())
         .merge(public::assets::router())
         .merge(public::reports::router())
+        .merge(public::board::router())
         .merge(pages::accounts::router())
         .merge(pages::portal::router())
         .merge(pages::console::router())

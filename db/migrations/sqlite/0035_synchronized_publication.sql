@@ -1,0 +1,10 @@
+-- Synchronized publication (issue 17): staff mark a published fraud warning or an
+-- upheld complaint decision as prominent (重点案例); prominent cases lead the
+-- embeddable board (`/embed/warnings`), the Atom feed (`/warnings.atom`) and
+-- `/warnings`. Who marked it and when; NULL when it is not prominent (unmarking
+-- clears both).
+ALTER TABLE fraud_warnings ADD COLUMN prominent_at BIGINT;
+ALTER TABLE fraud_warnings ADD COLUMN prominent_by BIGINT REFERENCES accounts(id);
+ALTER TABLE complaints ADD COLUMN prominent_at BIGINT;
+ALTER TABLE complaints ADD COLUMN prominent_by BIGINT REFERENCES accounts(id);
+CREATE INDEX complaints_prominent ON complaints (prominent_at) WHERE prominent_at IS NOT NULL;
