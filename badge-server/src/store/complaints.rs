@@ -544,9 +544,8 @@ pub async fn set_prominent(
     id: &str,
     by: Option<(i64, i64)>,
 ) -> Result<bool, AppError> {
-    let n =
-        on_tx!(tx, |c| {
-            sqlx::query(
+    let n = on_tx!(tx, |c| {
+        sqlx::query(
         "UPDATE complaints SET prominent_by = $1, prominent_at = $2 WHERE id = $3 AND status = $4"
     )
     .bind(by.map(|b| b.0))
@@ -556,7 +555,7 @@ pub async fn set_prominent(
     .execute(c)
     .await?
     .rows_affected()
-        });
+    });
     Ok(n == 1)
 }
 
