@@ -416,3 +416,45 @@ async fn staff_mark_and_unmark_on_the_console_with_its_csrf_token_and_nobody_els
         assert_eq!(t.scalar(marked).await, 0);
     }
 }
+
+#[tokio::test]
+async fn the_board_reads_as_reviewed() {
+    for backend in Backend::all() {
+        let w = world(backend).await;
+        let t = &w.t;
+        let staff_token = token_for(t, &account_of(t, Role::Staff, STAFF).await).await;
+        expect(
+            t,
+            api(
+                "POST",
+                "/api/v1/warnings",
+                &staff_token,
+                Some(json!({
+                    "domain": "chenxi-shuzhi-refund.cn",
+                    "description": "冒充晨曦数智的“退款客服”网站，索要银行卡号和验证码。",
+                    "evidence": "seen",
+                })),
+            ),
+            StatusCode::CREATED,
+        )
+        .await;
+        let path = format!("/api/v1/warnings/{}/prominent", w.warning);
+        expect(
+            t,
+            api("POST", &path, &staff_token, None),
+            StatusCode::NO_CONTENT,
+        )
+        .await;
+        let (_, headers, zh) = get(t, "/embed/warnings?lang=zh&limit=5").await;
+        let (_, _, en) = get(t, "/embed/warnings?lang=en&limit=5").await;
+        let csp = headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .to_string();
+        crate::snapshots::settings(&w.site, &w.complaint).bind(|| {
+            insta::assert_snapshot!("board-zh.html", zh);
+            insta::assert_snapshot!("board-en.html", en);
+            insta::assert_snapshot!("board-csp", csp);
+        });
+    }
+}

@@ -19,9 +19,11 @@ use tower::ServiceExt;
 /// What the API is, checked by hand: a route added, removed or renamed under `/api/v1`
 /// must change this list, the router and the document together.
 const API: &[(&str, &str)] = &[
+    ("delete", "/api/v1/complaints/{id}/prominent"),
     ("delete", "/api/v1/events/{id}"),
     ("delete", "/api/v1/me/tokens/{id}"),
     ("delete", "/api/v1/me/webhook"),
+    ("delete", "/api/v1/warnings/{id}/prominent"),
     ("get", "/api/v1/applications/{id}"),
     ("get", "/api/v1/check"),
     ("get", "/api/v1/complaints"),
@@ -53,11 +55,13 @@ const API: &[(&str, &str)] = &[
     ("post", "/api/v1/complaints/{id}/attachments"),
     ("post", "/api/v1/complaints/{id}/decide"),
     ("post", "/api/v1/complaints/{id}/feedback"),
+    ("post", "/api/v1/complaints/{id}/prominent"),
     ("post", "/api/v1/complaints/{id}/withdraw"),
     ("post", "/api/v1/sites/{site}/recheck"),
     ("post", "/api/v1/seal-copies/warn"),
     ("post", "/api/v1/sites/{site}/revoke"),
     ("post", "/api/v1/warnings"),
+    ("post", "/api/v1/warnings/{id}/prominent"),
     ("post", "/api/v1/warnings/{id}/withdraw"),
     ("put", "/api/v1/events/{id}"),
     ("put", "/api/v1/me/webhook"),
