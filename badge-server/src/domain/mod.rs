@@ -8,6 +8,7 @@ pub mod clock;
 pub mod complaint;
 pub mod convention;
 pub mod event;
+pub mod member;
 pub mod password;
 pub mod places;
 pub mod privacy;
