@@ -198,6 +198,16 @@ pub fn order(cases: &mut [Case]) {
     });
 }
 
+/// An origin a member registered.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct MemberOrigin {
+    /// `https://host[:port]`, as [`parse_origin`] serializes it.
+    #[schema(example = "https://www.example.com")]
+    pub origin: String,
+    /// When it was registered (unix seconds).
+    pub created_at: i64,
+}
+
 /// Why an origin is refused, for the client.
 const ORIGIN_SHAPE: &str = "an origin is https://host or https://host:port (http:// only for localhost and 127.0.0.1), without path, query, user or wildcard";
 

@@ -11,6 +11,7 @@ pub mod figures;
 pub mod health;
 pub mod housekeeping;
 pub mod jobs;
+pub mod member_origins;
 pub mod members;
 pub mod reports;
 pub mod seal_changes;

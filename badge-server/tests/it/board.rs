@@ -16,6 +16,7 @@ use testkit::Backend;
 
 use crate::accounts::TestApp;
 use crate::events::{api, expect, token_for};
+use crate::members::{add_member, member_token};
 use crate::pages::{OPERATOR, STAFF, USER, account_of, signed_in, world};
 
 const XSS: &str = "<script>alert(1)</script>";
@@ -456,5 +457,174 @@ async fn the_board_reads_as_reviewed() {
             insta::assert_snapshot!("board-en.html", en);
             insta::assert_snapshot!("board-csp", csp);
         });
+    }
+}
+
+#[tokio::test]
+async fn a_member_registers_the_origins_that_may_frame_the_board_and_nobody_else_can() {
+    for backend in Backend::all() {
+        let t = TestApp::new(backend).await;
+        let admin = token_for(
+            &t,
+            &account_of(&t, Role::Admin, "admin@chengxin.test").await,
+        )
+        .await;
+        let staff = token_for(&t, &account_of(&t, Role::Staff, STAFF).await).await;
+        let operator = token_for(&t, &account_of(&t, Role::Operator, OPERATOR).await).await;
+        let m = add_member(&t, &admin, "示例网络科技有限公司", "91110108MA04T7K21H").await;
+        let other = add_member(&t, &admin, "深圳示例科技有限公司", "91440300708461136T").await;
+        let own = member_token(&t, &m, "tns@example-member.cn").await;
+        let foreign = member_token(&t, &other, "tns@other-member.cn").await;
+        let path = format!("/api/v1/members/{m}/origins");
+        let body = |o: &str| Some(json!({ "origin": o }));
+        let stored = "SELECT COUNT(*) FROM member_origins";
+
+        // Only the member itself or an admin: staff, an operator, another member 403.
+        for token in [&staff, &operator, &foreign] {
+            expect(
+                &t,
+                api("POST", &path, token, body("https://www.example.com")),
+                StatusCode::FORBIDDEN,
+            )
+            .await;
+            expect(&t, api("GET", &path, token, None), StatusCode::FORBIDDEN).await;
+        }
+        assert_eq!(t.scalar(stored).await, 0);
+        // Bad origins: 422 naming the field, nothing stored.
+        for bad in [
+            "www.example.com",
+            "http://www.example.com",
+            "https://www.example.com/embed",
+            "https://*.example.com",
+            "https://www.example.com; script-src *",
+            "https://user@www.example.com",
+            "javascript:alert(1)",
+        ] {
+            let r = expect(
+                &t,
+                api("POST", &path, &own, body(bad)),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+            assert!(
+                r["fields"]["origin"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("an origin is"),
+                "{bad}: {r}"
+            );
+        }
+        expect(
+            &t,
+            api(
+                "POST",
+                "/api/v1/members/m_AAAAAAAAAAAA/origins",
+                &admin,
+                body("https://a.example.com"),
+            ),
+            StatusCode::NOT_FOUND,
+        )
+        .await;
+        assert_eq!(t.scalar(stored).await, 0);
+
+        // The member registers one, normalized; twice is a conflict.
+        let o = expect(
+            &t,
+            api("POST", &path, &own, body("https://WWW.Example.com:443/")),
+            StatusCode::CREATED,
+        )
+        .await;
+        assert_eq!(o["origin"], "https://www.example.com");
+        expect(
+            &t,
+            api("POST", &path, &own, body("https://www.example.com")),
+            StatusCode::CONFLICT,
+        )
+        .await;
+        // An admin adds one for it; the member lists both.
+        expect(
+            &t,
+            api("POST", &path, &admin, body("http://127.0.0.1:41234")),
+            StatusCode::CREATED,
+        )
+        .await;
+        let listed = expect(&t, api("GET", &path, &own, None), StatusCode::OK).await;
+        let origins: Vec<&str> = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["origin"].as_str().unwrap())
+            .collect();
+        assert_eq!(origins.len(), 2, "{listed}");
+        assert!(
+            origins.contains(&"https://www.example.com")
+                && origins.contains(&"http://127.0.0.1:41234")
+        );
+        // The board names them as ancestors.
+        let (_, headers, _) = get(&t, "/embed/warnings").await;
+        let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(
+            csp.ends_with("frame-ancestors 'self' http://127.0.0.1:41234 https://www.example.com"),
+            "{csp}"
+        );
+
+        // Up to 20; the 21st is refused and not stored.
+        for i in 3..=20 {
+            expect(
+                &t,
+                api(
+                    "POST",
+                    &path,
+                    &own,
+                    body(&format!("https://s{i}.example.com")),
+                ),
+                StatusCode::CREATED,
+            )
+            .await;
+        }
+        let r = expect(
+            &t,
+            api("POST", &path, &own, body("https://s21.example.com")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert!(
+            r["fields"]["origin"]
+                .as_str()
+                .unwrap()
+                .contains("at most 20"),
+            "{r}"
+        );
+        assert_eq!(t.scalar(stored).await, 20);
+
+        // Removing: another member cannot; the member can, and the board forgets it.
+        let delete = format!("{path}?origin=https%3A%2F%2Fwww.example.com");
+        expect(
+            &t,
+            api("DELETE", &delete, &foreign, None),
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+        expect(
+            &t,
+            api("DELETE", &delete, &own, None),
+            StatusCode::NO_CONTENT,
+        )
+        .await;
+        expect(
+            &t,
+            api("DELETE", &delete, &own, None),
+            StatusCode::NOT_FOUND,
+        )
+        .await;
+        let (_, headers, _) = get(&t, "/embed/warnings").await;
+        let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(!csp.contains("https://www.example.com"), "{csp}");
+        assert_eq!(t.scalar(stored).await, 19);
+        assert_eq!(
+            t.scalar("SELECT COUNT(*) FROM audit_log WHERE action LIKE 'member.origin.%'")
+                .await,
+            21
+        );
     }
 }

@@ -21,6 +21,7 @@ use tower::ServiceExt;
 const API: &[(&str, &str)] = &[
     ("delete", "/api/v1/complaints/{id}/prominent"),
     ("delete", "/api/v1/events/{id}"),
+    ("delete", "/api/v1/members/{id}/origins"),
     ("delete", "/api/v1/me/tokens/{id}"),
     ("delete", "/api/v1/me/webhook"),
     ("delete", "/api/v1/warnings/{id}/prominent"),
@@ -37,6 +38,7 @@ const API: &[(&str, &str)] = &[
     ("get", "/api/v1/me/tokens"),
     ("get", "/api/v1/members"),
     ("get", "/api/v1/members/{id}"),
+    ("get", "/api/v1/members/{id}/origins"),
     ("get", "/api/v1/openapi.json"),
     ("get", "/api/v1/places"),
     ("get", "/api/v1/sites"),
@@ -54,6 +56,7 @@ const API: &[(&str, &str)] = &[
     ("post", "/api/v1/conventions/{id}/versions"),
     ("post", "/api/v1/events"),
     ("post", "/api/v1/members"),
+    ("post", "/api/v1/members/{id}/origins"),
     ("post", "/api/v1/complaints/{id}/answer"),
     ("post", "/api/v1/complaints/{id}/attachments"),
     ("post", "/api/v1/complaints/{id}/decide"),

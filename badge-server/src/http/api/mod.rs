@@ -6,5 +6,6 @@ pub mod conventions;
 pub mod events;
 pub mod me;
 pub mod members;
+pub mod origins;
 pub mod warnings;
 pub mod webhook;
