@@ -28,6 +28,24 @@ async fn get(t: &TestApp, path: &str) -> (StatusCode, HeaderMap, String) {
     (status, headers, String::from_utf8(body.to_vec()).unwrap())
 }
 
+/// A staff step that answers 204 (marking, unmarking).
+async fn staff_step(t: &TestApp, method: &str, path: &str, token: &str) {
+    expect(t, api(method, path, token, None), StatusCode::NO_CONTENT).await;
+}
+
+/// Registers `origin` at `path` (`/api/v1/members/{id}/origins`), expecting 422: the
+/// message for the field.
+async fn refused_origin(t: &TestApp, path: &str, token: &str, origin: &str) -> String {
+    let body = json!({ "origin": origin });
+    let r = expect(
+        t,
+        api("POST", path, token, Some(body)),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    r["fields"]["origin"].as_str().unwrap().to_string()
+}
+
 /// Where `needle` first is in `hay`, or a failure naming both.
 #[track_caller]
 fn at(hay: &str, needle: &str) -> usize {
@@ -159,18 +177,8 @@ async fn a_case_marked_prominent_leads_the_board_the_feed_and_the_warnings_page_
         .await;
 
         // Staff mark the older warning and the complaint.
-        expect(
-            t,
-            api("POST", &warning_path, &staff_token, None),
-            StatusCode::NO_CONTENT,
-        )
-        .await;
-        expect(
-            t,
-            api("POST", &complaint_path, &staff_token, None),
-            StatusCode::NO_CONTENT,
-        )
-        .await;
+        staff_step(t, "POST", &warning_path, &staff_token).await;
+        staff_step(t, "POST", &complaint_path, &staff_token).await;
         assert_eq!(t.scalar(marked).await, 2);
         assert_eq!(
             t.scalar(
@@ -288,18 +296,8 @@ async fn a_case_marked_prominent_leads_the_board_the_feed_and_the_warnings_page_
         );
 
         // Unmarking: the complaint leaves everything, the warning falls back to its date.
-        expect(
-            t,
-            api("DELETE", &complaint_path, &staff_token, None),
-            StatusCode::NO_CONTENT,
-        )
-        .await;
-        expect(
-            t,
-            api("DELETE", &warning_path, &staff_token, None),
-            StatusCode::NO_CONTENT,
-        )
-        .await;
+        staff_step(t, "DELETE", &complaint_path, &staff_token).await;
+        staff_step(t, "DELETE", &warning_path, &staff_token).await;
         let (_, _, board) = get(t, "/embed/warnings").await;
         assert!(!board.contains(&w.complaint), "{board}");
         assert!(at(&board, "xss-fake-shop.cn") < at(&board, "chenxi-shuzhi-shop.cn"));
@@ -440,12 +438,7 @@ async fn the_board_reads_as_reviewed() {
         )
         .await;
         let path = format!("/api/v1/warnings/{}/prominent", w.warning);
-        expect(
-            t,
-            api("POST", &path, &staff_token, None),
-            StatusCode::NO_CONTENT,
-        )
-        .await;
+        staff_step(t, "POST", &path, &staff_token).await;
         let (_, headers, zh) = get(t, "/embed/warnings?lang=zh&limit=5").await;
         let (_, _, en) = get(t, "/embed/warnings?lang=en&limit=5").await;
         let csp = headers[header::CONTENT_SECURITY_POLICY]
@@ -500,19 +493,8 @@ async fn a_member_registers_the_origins_that_may_frame_the_board_and_nobody_else
             "https://user@www.example.com",
             "javascript:alert(1)",
         ] {
-            let r = expect(
-                &t,
-                api("POST", &path, &own, body(bad)),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
-            assert!(
-                r["fields"]["origin"]
-                    .as_str()
-                    .unwrap()
-                    .starts_with("an origin is"),
-                "{bad}: {r}"
-            );
+            let refused = refused_origin(&t, &path, &own, bad).await;
+            assert!(refused.starts_with("an origin is"), "{bad}: {refused}");
         }
         expect(
             &t,
@@ -582,19 +564,8 @@ async fn a_member_registers_the_origins_that_may_frame_the_board_and_nobody_else
             )
             .await;
         }
-        let r = expect(
-            &t,
-            api("POST", &path, &own, body("https://s21.example.com")),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-        assert!(
-            r["fields"]["origin"]
-                .as_str()
-                .unwrap()
-                .contains("at most 20"),
-            "{r}"
-        );
+        let refused = refused_origin(&t, &path, &own, "https://s21.example.com").await;
+        assert!(refused.contains("at most 20"), "{refused}");
         assert_eq!(t.scalar(stored).await, 20);
 
         // Removing: another member cannot; the member can, and the board forgets it.

@@ -38,7 +38,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The board's whole style sheet, sent in one `<style>` element that the CSP allows
-/// by its SHA-256 ([`STYLE_SRC`]). Small, and fluid: the frame's width is the
+/// by its SHA-256 (see [`board_csp`]). Small, and fluid: the frame's width is the
 /// member's.
 pub const STYLE: &str = "body{margin:0;padding:8px;font:14px/1.5 system-ui,\"PingFang SC\",\"Microsoft YaHei\",sans-serif;color:#222;background:#fff}\
 h1{font-size:15px;margin:0 0 6px;color:#b00020}h1 a{color:inherit;text-decoration:none}\

@@ -46,7 +46,7 @@ pub fn rfc3339(t: i64) -> String {
 pub fn xml_text(text: &str) -> String {
     text.chars()
         .filter(|&c| {
-            !(c < ' ' && !matches!(c, '\t' | '\n' | '\r')) && c != '\u{FFFE}' && c != '\u{FFFF}'
+            (c >= ' ' || matches!(c, '\t' | '\n' | '\r')) && c != '\u{FFFE}' && c != '\u{FFFF}'
         })
         .collect()
 }
