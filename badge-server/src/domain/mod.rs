@@ -8,6 +8,8 @@ pub mod clock;
 pub mod complaint;
 pub mod convention;
 pub mod event;
+pub mod exchange;
+pub mod jws;
 pub mod member;
 pub mod password;
 pub mod places;

@@ -49,6 +49,7 @@ pub(crate) fn documented() -> OpenApiRouter<AppState> {
         .merge(api::conventions::router())
         .merge(api::members::router())
         .merge(api::origins::router())
+        .merge(api::exchange::router())
         .routes(routes!(serve))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .merge(api::complaints::uploads())

@@ -10,6 +10,7 @@ pub mod complaints;
 pub mod conventions;
 pub mod demo;
 pub mod events;
+pub mod exchange;
 pub mod figures;
 pub mod health;
 pub mod limiter;
@@ -69,6 +70,8 @@ pub struct Services {
     pub crl_publish_every: i64,
     /// The transparency log: checkpoints, witnesses, tiles and proofs.
     pub log: Arc<log::TransparencyLog>,
+    /// The exchange feed's signing key and cursor key.
+    pub exchange: Arc<exchange::Exchange>,
     /// `serve --demo`: every site issued is demonstration data, and a `Referer` on a
     /// `*.localhost` host is read as the name before `.localhost` (see [`demo`]).
     pub demo: bool,
@@ -142,6 +145,16 @@ impl Services {
                 log::TransparencyLog::new(&settings.log, settings.common.log_signer()?)
                     .map_err(config)?,
             ),
+            exchange: Arc::new(exchange::Exchange::open(
+                &settings.common.ca_dir,
+                &settings.common.passphrase()?.ok_or_else(|| {
+                    config(
+                        "the exchange feed's key is encrypted with the issuing key's passphrase: \
+                         set CHENGXIN_CA_PASSPHRASE (or --passphrase-file)"
+                            .into(),
+                    )
+                })?,
+            )?),
             demo: settings.demo,
         })
     }

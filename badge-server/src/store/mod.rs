@@ -7,6 +7,7 @@ pub mod attachments;
 pub mod complaints;
 pub mod conventions;
 pub mod events;
+pub mod exchange;
 pub mod figures;
 pub mod health;
 pub mod housekeeping;

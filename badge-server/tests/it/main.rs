@@ -9,6 +9,7 @@ mod board;
 mod complaints;
 mod conventions;
 mod events;
+mod exchange;
 mod log;
 mod members;
 mod openapi;

@@ -34,6 +34,7 @@ const API: &[(&str, &str)] = &[
     ("get", "/api/v1/conventions/{id}"),
     ("get", "/api/v1/events"),
     ("get", "/api/v1/events/{id}"),
+    ("get", "/api/v1/exchange/events"),
     ("get", "/api/v1/me"),
     ("get", "/api/v1/me/tokens"),
     ("get", "/api/v1/members"),

@@ -4,6 +4,7 @@ pub mod applications;
 pub mod complaints;
 pub mod conventions;
 pub mod events;
+pub mod exchange;
 pub mod me;
 pub mod members;
 pub mod origins;
