@@ -102,6 +102,16 @@ async fn a_case_marked_prominent_leads_the_board_the_feed_and_the_warnings_page_
         let staff_token = token_for(t, &staff).await;
         let operator_token = token_for(t, &operator).await;
         let user_token = token_for(t, &account_of(t, Role::User, USER).await).await;
+        let admin_token =
+            token_for(t, &account_of(t, Role::Admin, "admin@chengxin.test").await).await;
+        let member = add_member(
+            t,
+            &admin_token,
+            "示例网络科技有限公司",
+            "91440300708461136T",
+        )
+        .await;
+        let member_token = member_token(t, &member, "tns@example-member.cn").await;
 
         // A second, newer warning whose text is hostile and carries a phone number.
         let hostile = expect(
@@ -150,10 +160,11 @@ async fn a_case_marked_prominent_leads_the_board_the_feed_and_the_warnings_page_
         assert!(at(&board, "xss-fake-shop.cn") < at(&board, "chenxi-shuzhi-shop.cn"));
         assert!(!board.contains(&w.complaint), "{board}");
 
-        // Only staff mark: 403 for an operator and a user, 401 without a token.
+        // Only staff mark: 403 for an operator, a user and a member, 401 without a
+        // token.
         let warning_path = format!("/api/v1/warnings/{}/prominent", w.warning);
         let complaint_path = format!("/api/v1/complaints/{}/prominent", w.complaint);
-        for token in [&operator_token, &user_token] {
+        for token in [&operator_token, &user_token, &member_token] {
             for path in [&warning_path, &complaint_path] {
                 expect(t, api("POST", path, token, None), StatusCode::FORBIDDEN).await;
             }
@@ -358,18 +369,20 @@ async fn the_board_refuses_a_language_or_a_limit_it_does_not_offer() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
         assert!(body.contains(word), "{query}: {body}");
     }
-    // A browser (a frame) gets the message on a page, escaped.
+    // A browser (the member's frame) gets the message as plain text under the
+    // board's own policy, so that it shows in the frame: never as markup.
     let req = Request::get("/embed/warnings?lang=%3Cb%3E")
         .header(header::ACCEPT, "text/html")
         .body(Body::empty())
         .unwrap();
-    let (status, _, body) = t.call(req).await;
+    let (status, headers, body) = t.call(req).await;
     let body = String::from_utf8(body.to_vec()).unwrap();
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert!(
-        body.contains("lang must be zh or en") && !body.contains("<b>"),
-        "{body}"
-    );
+    assert!(body.starts_with("lang must be zh or en"), "{body}");
+    assert_eq!(headers[header::CONTENT_TYPE], "text/plain; charset=utf-8");
+    assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(csp.ends_with("frame-ancestors 'self'"), "{csp}");
     for query in ["", "?lang=zh", "?lang=en&limit=1", "?limit=20"] {
         let (status, _, _) = get(&t, &format!("/embed/warnings{query}")).await;
         assert_eq!(status, StatusCode::OK, "{query}");

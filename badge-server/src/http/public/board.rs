@@ -24,7 +24,7 @@ use axum::routing::get;
 use base64::Engine as _;
 use serde::Deserialize;
 
-use crate::domain::board::{FEED_ENTRIES, Lang, MAX_AGE_SECONDS, board_query};
+use crate::domain::board::{FEED_ENTRIES, Lang, MAX_AGE_SECONDS, MAX_LIMIT, board_query};
 use crate::error::AppError;
 use crate::http::state::AppState;
 use crate::http::views::board::{CaseView, rfc3339};
@@ -99,7 +99,31 @@ async fn embed(
     State(state): State<AppState>,
     Query(q): Query<BoardParams>,
 ) -> Result<Response, AppError> {
-    let q = board_query(q.lang.as_deref(), q.limit.as_deref()).map_err(AppError::BadRequest)?;
+    let origins = crate::service::origins::frame_origins(&state).await?;
+    let csp = HeaderValue::from_str(&board_csp(&origins))
+        .map_err(|e| AppError::Internal(ca::Error::Encoding(e.to_string())))?;
+    let q = match board_query(q.lang.as_deref(), q.limit.as_deref()) {
+        Ok(q) => q,
+        // Said in the member's frame itself (plain text under the board's own policy,
+        // not an error page that refuses every frame), so that whoever wrote the
+        // `src` sees what to fix.
+        Err(message) => {
+            return Ok((
+                StatusCode::BAD_REQUEST,
+                [
+                    (
+                        CONTENT_TYPE,
+                        HeaderValue::from_static("text/plain; charset=utf-8"),
+                    ),
+                    (CONTENT_SECURITY_POLICY, csp),
+                    (X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+                    (CACHE_CONTROL, max_age()),
+                ],
+                format!("{message} / 参数有误：lang 为 zh 或 en，limit 为 1 到 {MAX_LIMIT}\n"),
+            )
+                .into_response());
+        }
+    };
     let public = state.public_base();
     let cases = warning::board(&state, q.limit)
         .await?
@@ -122,9 +146,6 @@ async fn embed(
     };
     let html = page
         .render()
-        .map_err(|e| AppError::Internal(ca::Error::Encoding(e.to_string())))?;
-    let origins = crate::service::origins::frame_origins(&state).await?;
-    let csp = HeaderValue::from_str(&board_csp(&origins))
         .map_err(|e| AppError::Internal(ca::Error::Encoding(e.to_string())))?;
     Ok((
         StatusCode::OK,
