@@ -34,6 +34,12 @@ pub enum Kind {
     WarningPublished,
     /// A member shared a record with all members.
     RecordShared,
+    /// The organization a shared record concerns disputed it.
+    RecordDisputed,
+    /// Staff kept a disputed shared record.
+    RecordKept,
+    /// Staff deleted a shared record.
+    RecordRemoved,
 }
 
 impl Kind {
@@ -46,6 +52,9 @@ impl Kind {
             Kind::SiteReleased => "site.released",
             Kind::WarningPublished => "warning.published",
             Kind::RecordShared => "record.shared",
+            Kind::RecordDisputed => "record.disputed",
+            Kind::RecordKept => "record.kept",
+            Kind::RecordRemoved => "record.removed",
         }
     }
 
@@ -59,7 +68,11 @@ impl Kind {
             "certificate.revoke" => Some(Kind::SiteRevoked),
             "certificate.release" => Some(Kind::SiteReleased),
             "warning.publish" => Some(Kind::WarningPublished),
-            "record.submit" if details["scope"] == "members" => Some(Kind::RecordShared),
+            _ if details["scope"] != "members" => None,
+            "record.submit" => Some(Kind::RecordShared),
+            "record.dispute" => Some(Kind::RecordDisputed),
+            "record.keep" => Some(Kind::RecordKept),
+            "record.remove" => Some(Kind::RecordRemoved),
             _ => None,
         }
     }

@@ -14,6 +14,7 @@ pub mod member;
 pub mod password;
 pub mod places;
 pub mod privacy;
+pub mod record;
 pub mod report;
 pub mod seal;
 pub mod site;

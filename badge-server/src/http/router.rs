@@ -50,6 +50,7 @@ pub(crate) fn documented() -> OpenApiRouter<AppState> {
         .merge(api::members::router())
         .merge(api::origins::router())
         .merge(api::exchange::router())
+        .merge(api::records::router())
         .routes(routes!(serve))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .merge(api::complaints::uploads())

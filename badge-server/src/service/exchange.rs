@@ -246,6 +246,11 @@ async fn event_data(
                     "description": mask(&description), "published_at": published_at })
         }
         Kind::RecordShared => details["record"].clone(),
+        Kind::RecordDisputed | Kind::RecordKept | Kind::RecordRemoved => json!({
+            "record": entry.subject,
+            "text": details["text"],
+            "reason": details["reason"],
+        }),
     };
     Ok(Some(data))
 }

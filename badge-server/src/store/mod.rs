@@ -14,6 +14,7 @@ pub mod housekeeping;
 pub mod jobs;
 pub mod member_origins;
 pub mod members;
+pub mod records;
 pub mod reports;
 pub mod seal_changes;
 pub mod seal_copies;

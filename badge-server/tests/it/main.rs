@@ -17,6 +17,7 @@ mod pages;
 mod pki;
 mod places;
 mod queue;
+mod records;
 mod reports;
 mod site;
 mod snapshots;

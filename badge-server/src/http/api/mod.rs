@@ -8,5 +8,6 @@ pub mod exchange;
 pub mod me;
 pub mod members;
 pub mod origins;
+pub mod records;
 pub mod warnings;
 pub mod webhook;
