@@ -3,6 +3,7 @@
 pub mod account;
 pub mod application;
 pub mod attachment;
+pub mod board;
 pub mod clock;
 pub mod complaint;
 pub mod convention;

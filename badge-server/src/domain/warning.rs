@@ -34,6 +34,9 @@ pub struct Warning {
     /// It names a certified domain (or a parent or a child of one), published on
     /// staff's explicit confirmation.
     pub on_certified: bool,
+    /// When staff marked it prominent (重点案例), if they did: it then leads the
+    /// board members embed, the Atom feed and `/warnings`.
+    pub prominent_at: Option<i64>,
 }
 
 /// What staff submit.

@@ -508,6 +508,35 @@ pub async fn decide(
     .await
 }
 
+/// Marks an upheld complaint prominent, or unmarks it (staff): one transaction with
+/// its audit entry. It then leads the board members embed, the Atom feed and
+/// `/warnings` (issue 17); a complaint not upheld is refused with 409.
+pub async fn set_prominent(
+    s: &Services,
+    account: &Account,
+    id: &str,
+    prominent: bool,
+    now: i64,
+) -> Result<(), AppError> {
+    account.require(&[Role::Staff, Role::Admin])?;
+    let c = get(s, id).await?;
+    let mut tx = s.db.begin().await?;
+    if !store::set_prominent(&mut tx, id, prominent.then_some((account.id, now))).await? {
+        return Err(AppError::Conflict(format!(
+            "complaint {id} is {}: only an upheld complaint is a public case",
+            c.status.as_str()
+        )));
+    }
+    let action = if prominent {
+        "complaint.prominent"
+    } else {
+        "complaint.unprominent"
+    };
+    ca::audit::append(&mut tx, &account.email, action, id, &json!({})).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// The complainant withdraws a complaint that is not decided yet.
 pub async fn withdraw(
     s: &Services,

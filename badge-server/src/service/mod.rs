@@ -16,6 +16,7 @@ pub mod health;
 pub mod limiter;
 pub mod log;
 pub mod members;
+pub mod origins;
 pub mod records;
 pub mod reports;
 pub mod seals;

@@ -8,6 +8,7 @@ use ca::identity::Domain;
 use serde_json::json;
 
 use crate::domain::account::{Account, Role};
+use crate::domain::board::{self, Case};
 use crate::domain::site::SiteStatus;
 use crate::domain::warning::{
     NewWarning, SealCopy, Warning, certified_conflict, check, covering, from_copy_texts,
@@ -15,6 +16,7 @@ use crate::domain::warning::{
 use crate::error::AppError;
 use crate::service::Services;
 use crate::service::sites;
+use crate::store::complaints;
 use crate::store::seal_copies;
 use crate::store::warnings as store;
 
@@ -87,6 +89,7 @@ pub async fn publish(
         evidence: checked.evidence,
         published_at: now,
         on_certified,
+        prominent_at: None,
     })
 }
 
@@ -107,6 +110,55 @@ pub async fn withdraw(s: &Services, account: &Account, id: i64, now: i64) -> Res
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Marks a published warning prominent, or unmarks it (staff): one transaction with
+/// its audit entry. It then leads the board members embed, the Atom feed and
+/// `/warnings` (issue 17).
+pub async fn set_prominent(
+    s: &Services,
+    account: &Account,
+    id: i64,
+    prominent: bool,
+    now: i64,
+) -> Result<(), AppError> {
+    account.require(&[Role::Staff, Role::Admin])?;
+    let mut tx = s.db.begin().await?;
+    if !store::set_prominent(&mut tx, id, prominent.then_some((account.id, now))).await? {
+        return Err(AppError::NotFound);
+    }
+    let action = if prominent {
+        "warning.prominent"
+    } else {
+        "warning.unprominent"
+    };
+    ca::audit::append(&mut tx, &account.email, action, &id.to_string(), &json!({})).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The first `limit` public cases in the order everything shows them
+/// ([`board::order`]): published warnings and prominent upheld complaints, prominent
+/// ones first, then newest first. Read fresh on every call: a case marked
+/// prominent shows at once (what the edges cache is at most
+/// [`board::MAX_AGE_SECONDS`]).
+pub async fn board(s: &Services, limit: usize) -> Result<Vec<Case>, AppError> {
+    let n = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut cases: Vec<Case> = store::board(&s.db, n)
+        .await?
+        .iter()
+        .map(|w| Case::of_warning(w, w.prominent_at))
+        .collect();
+    cases.extend(complaints::prominent_cases(&s.db, n).await?);
+    board::order(&mut cases);
+    cases.truncate(limit);
+    Ok(cases)
+}
+
+/// The prominent upheld complaints `/warnings` lists beside the warnings, newest
+/// first (at most [`LIST_LIMIT`]).
+pub async fn prominent_complaints(s: &Services) -> Result<Vec<Case>, AppError> {
+    complaints::prominent_cases(&s.db, LIST_LIMIT).await
 }
 
 /// Most warnings the public list shows.

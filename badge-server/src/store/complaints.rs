@@ -8,6 +8,7 @@
 use ca::db::{Database, Tx};
 use ca::{on_pool, on_tx};
 
+use crate::domain::board::Case;
 use crate::domain::complaint::{Category, Complaint, Event, Record, Status};
 use crate::error::AppError;
 
@@ -532,6 +533,69 @@ pub async fn records(db: &Database, site: &str, since: i64) -> Result<Vec<Record
                 status: r.status.parse()?,
                 satisfied: r.satisfied,
             })
+        })
+        .collect()
+}
+
+/// Marks upheld complaint `id` prominent (`Some((account, now))`) or not (`None`)
+/// in the step's transaction; whether an upheld complaint was found.
+pub async fn set_prominent(
+    tx: &mut Tx,
+    id: &str,
+    by: Option<(i64, i64)>,
+) -> Result<bool, AppError> {
+    let n = on_tx!(tx, |c| {
+        sqlx::query(
+        "UPDATE complaints SET prominent_by = $1, prominent_at = $2 WHERE id = $3 AND status = $4"
+    )
+    .bind(by.map(|b| b.0))
+    .bind(by.map(|b| b.1))
+    .bind(id)
+    .bind(Status::Upheld.as_str())
+    .execute(c)
+    .await?
+    .rows_affected()
+    });
+    Ok(n == 1)
+}
+
+/// A prominent upheld complaint as the board reads it.
+#[derive(sqlx::FromRow)]
+struct CaseRow {
+    id: String,
+    domain: Option<String>,
+    site_id: String,
+    category: String,
+    decision_reason: Option<String>,
+    decided_at: Option<i64>,
+    prominent_at: i64,
+}
+
+/// The newest `limit` prominent upheld complaints (by decision), as cases: the
+/// site's first domain, the category, staff's reason.
+pub async fn prominent_cases(db: &Database, limit: i64) -> Result<Vec<Case>, AppError> {
+    let rows: Vec<CaseRow> = on_pool!(db, |p| sqlx::query_as(
+        "SELECT c.id, c.site_id, c.category, c.decision_reason, c.decided_at, c.prominent_at, \
+         (SELECT d.domain FROM site_domains d WHERE d.site_id = c.site_id \
+          ORDER BY d.position LIMIT 1) AS domain \
+         FROM complaints c WHERE c.prominent_at IS NOT NULL AND c.status = $1 \
+         ORDER BY c.decided_at DESC, c.id DESC LIMIT $2"
+    )
+    .bind(Status::Upheld.as_str())
+    .bind(limit)
+    .fetch_all(p)
+    .await?);
+    rows.into_iter()
+        .map(|r| {
+            let category = r.category.parse::<Category>()?;
+            Ok(Case::of_complaint(
+                r.id,
+                r.domain.unwrap_or(r.site_id),
+                category,
+                r.decision_reason.as_deref().unwrap_or_default(),
+                r.decided_at.unwrap_or(r.prominent_at),
+                Some(r.prominent_at),
+            ))
         })
         .collect()
 }

@@ -12,6 +12,7 @@ pub mod figures;
 pub mod health;
 pub mod housekeeping;
 pub mod jobs;
+pub mod member_origins;
 pub mod members;
 pub mod records;
 pub mod reports;

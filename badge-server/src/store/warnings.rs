@@ -9,7 +9,8 @@ use ca::{on_pool, on_tx};
 use crate::domain::warning::{Checked, Warning, with_parents};
 use crate::error::AppError;
 
-const COLUMNS: &str = "id, domain, impersonates, description, evidence, published_at, on_certified";
+const COLUMNS: &str =
+    "id, domain, impersonates, description, evidence, published_at, on_certified, prominent_at";
 
 /// A `fraud_warnings` row as read.
 #[derive(sqlx::FromRow)]
@@ -21,6 +22,7 @@ struct Row {
     evidence: String,
     published_at: i64,
     on_certified: bool,
+    prominent_at: Option<i64>,
 }
 
 impl From<Row> for Warning {
@@ -33,6 +35,7 @@ impl From<Row> for Warning {
             evidence: r.evidence,
             published_at: r.published_at,
             on_certified: r.on_certified,
+            prominent_at: r.prominent_at,
         }
     }
 }
@@ -113,6 +116,36 @@ pub async fn withdraw(tx: &mut Tx, id: i64, now: i64) -> Result<bool, AppError> 
     .await?
     .rows_affected());
     Ok(n == 1)
+}
+
+/// Marks published warning `id` prominent (`Some((account, now))`) or not
+/// (`None`) in the step's transaction; whether a published warning was found.
+pub async fn set_prominent(tx: &mut Tx, id: i64, by: Option<(i64, i64)>) -> Result<bool, AppError> {
+    let n = on_tx!(tx, |c| sqlx::query(
+        "UPDATE fraud_warnings SET prominent_by = $1, prominent_at = $2 \
+         WHERE id = $3 AND withdrawn_at IS NULL"
+    )
+    .bind(by.map(|b| b.0))
+    .bind(by.map(|b| b.1))
+    .bind(id)
+    .execute(c)
+    .await?
+    .rows_affected());
+    Ok(n == 1)
+}
+
+/// The first `limit` published warnings in the board's order: prominent ones
+/// first, then newest first ([`crate::domain::board::order`]).
+pub async fn board(db: &Database, limit: i64) -> Result<Vec<Warning>, AppError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM fraud_warnings WHERE withdrawn_at IS NULL \
+         ORDER BY (prominent_at IS NULL), published_at DESC, id DESC LIMIT $1"
+    );
+    let rows: Vec<Row> = on_pool!(db, |p| sqlx::query_as(&sql)
+        .bind(limit)
+        .fetch_all(p)
+        .await?);
+    Ok(rows.into_iter().map(Warning::from).collect())
 }
 
 /// The newest `limit` published warnings, newest first.

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod approval;
+mod board;
 mod complaints;
 mod conventions;
 mod events;

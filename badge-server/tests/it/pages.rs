@@ -61,7 +61,7 @@ pub(crate) struct World {
     pub(crate) site: String,
     app: String,
     pub(crate) complaint: String,
-    warning: i64,
+    pub(crate) warning: i64,
 }
 
 pub(crate) async fn world(backend: Backend) -> World {

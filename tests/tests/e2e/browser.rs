@@ -119,6 +119,26 @@ impl Browser {
         self.run(&format!("text of {css}"), element.text())
     }
 
+    /// Switches to the `index`th frame of the current page (what later commands
+    /// read), until [`Browser::leave_frame`].
+    pub(crate) fn enter_frame(&self, index: u16) {
+        self.run(
+            &format!("enter frame {index}"),
+            self.client.enter_frame(index),
+        );
+    }
+
+    /// Back from a frame to the page that holds it.
+    pub(crate) fn leave_frame(&self) {
+        self.run("leave frame", self.client.enter_parent_frame());
+    }
+
+    /// The computed value of the CSS property `prop` of the element `css` names.
+    pub(crate) fn css_value(&self, css: &str, prop: &str) -> String {
+        let element = self.find(css);
+        self.run(&format!("{prop} of {css}"), element.css_value(prop))
+    }
+
     pub(crate) fn current_url(&self) -> String {
         self.run("current URL", self.client.current_url())
             .to_string()

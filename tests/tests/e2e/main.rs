@@ -9,6 +9,7 @@
 mod accounts;
 mod api;
 mod applications;
+mod board;
 mod browser;
 mod browser_log;
 mod complaints;

@@ -31,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(feedback))
         .routes(routes!(decide))
         .routes(routes!(withdraw))
+        .routes(routes!(mark_prominent, unmark_prominent))
         .routes(routes!(download))
 }
 
@@ -406,6 +407,63 @@ async fn decide(
     let decision = decision(&b.decision, b.revocation.as_deref())?;
     let c = complaint::decide(&state, &account, &id, decision, &b.reason, now()).await?;
     as_party(&state, &account, c).await
+}
+
+/// Mark an upheld complaint prominent
+///
+/// Staff. A prominent case (重点案例) leads the board members embed
+/// (`/embed/warnings`), the Atom feed (`/warnings.atom`) and `/warnings` with the
+/// site's domain, the category and staff's reason (masked), within a minute on every
+/// one of them. Audited.
+#[utoipa::path(
+    post,
+    path = "/api/v1/complaints/{id}/prominent",
+    operation_id = "markComplaintProminent",
+    tag = "complaints",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Complaint id (`c_…`)")),
+    responses(
+        (status = 204, description = "Marked"),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Not staff", body = ErrorBody),
+        (status = 404, description = "No such complaint", body = ErrorBody),
+        (status = 409, description = "The complaint is not upheld", body = ErrorBody),
+    )
+)]
+async fn mark_prominent(
+    State(state): State<AppState>,
+    account: Account,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    complaint::set_prominent(&state, &account, &id, true, now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Unmark a prominent complaint
+///
+/// Staff. The complaint leaves the board, the feed and `/warnings`. Audited.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/complaints/{id}/prominent",
+    operation_id = "unmarkComplaintProminent",
+    tag = "complaints",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Complaint id (`c_…`)")),
+    responses(
+        (status = 204, description = "Unmarked"),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Not staff", body = ErrorBody),
+        (status = 404, description = "No such complaint", body = ErrorBody),
+        (status = 409, description = "The complaint is not upheld", body = ErrorBody),
+    )
+)]
+async fn unmark_prominent(
+    State(state): State<AppState>,
+    account: Account,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    complaint::set_prominent(&state, &account, &id, false, now()).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Withdraw a complaint

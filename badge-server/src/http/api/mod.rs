@@ -7,6 +7,7 @@ pub mod events;
 pub mod exchange;
 pub mod me;
 pub mod members;
+pub mod origins;
 pub mod records;
 pub mod warnings;
 pub mod webhook;

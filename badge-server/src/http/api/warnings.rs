@@ -14,11 +14,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::domain::account::Account;
+use crate::domain::board::Lang;
 use crate::domain::warning::{NewWarning, SealCopy, Warning};
 use crate::error::AppError;
 use crate::http::extract::session::MaybeSession;
 use crate::http::openapi::{ErrorBody, InvalidFields};
 use crate::http::state::AppState;
+use crate::http::views::board::CaseView;
 use crate::http::views::warning::WarningRow;
 use crate::http::web::{Nav, render};
 use crate::service::warnings as warning;
@@ -28,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, publish))
         .routes(routes!(withdraw))
+        .routes(routes!(mark_prominent, unmark_prominent))
         .routes(routes!(copies))
         .routes(routes!(warn_copy))
         .route("/warnings", get(page))
@@ -41,18 +44,26 @@ fn now() -> i64 {
 #[template(path = "warnings.html")]
 struct WarningsPage {
     nav: Nav,
+    /// Prominent upheld complaints (issue 17), newest first.
+    cases: Vec<CaseView>,
+    /// Published warnings, prominent ones first, then newest first.
     warnings: Vec<WarningRow>,
 }
 
 async fn page(State(state): State<AppState>, session: MaybeSession) -> Result<Response, AppError> {
-    let warnings = warning::list(&state)
+    let mut listed = warning::list(&state).await?;
+    // Stable: newest first within each group, as everything shows them.
+    listed.sort_by_key(|w| w.prominent_at.is_none());
+    let public = state.public_base();
+    let cases = warning::prominent_complaints(&state)
         .await?
-        .into_iter()
-        .map(WarningRow::from)
+        .iter()
+        .map(|c| CaseView::new(c, Lang::Zh, &public))
         .collect();
     let page = WarningsPage {
         nav: Nav::of(session.0.as_ref()),
-        warnings,
+        cases,
+        warnings: listed.into_iter().map(WarningRow::from).collect(),
     };
     Ok(render(StatusCode::OK, &page, None))
 }
@@ -159,6 +170,62 @@ async fn withdraw(
     Path(id): Path<i64>,
 ) -> Result<StatusCode, AppError> {
     warning::withdraw(&state, &account, id, now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Mark a warning prominent
+///
+/// Staff. A prominent case (重点案例) leads the board members embed
+/// (`/embed/warnings`), the Atom feed (`/warnings.atom`) and `/warnings`, within a
+/// minute on every one of them. Audited.
+#[utoipa::path(
+    post,
+    path = "/api/v1/warnings/{id}/prominent",
+    operation_id = "markWarningProminent",
+    tag = "warnings",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Warning id")),
+    responses(
+        (status = 204, description = "Marked"),
+        (status = 400, description = "The id is not a number (plain text, from the framework)", content_type = "text/plain", body = String),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Not staff", body = ErrorBody),
+        (status = 404, description = "No such published warning", body = ErrorBody),
+    )
+)]
+async fn mark_prominent(
+    State(state): State<AppState>,
+    account: Account,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, AppError> {
+    warning::set_prominent(&state, &account, id, true, now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Unmark a prominent warning
+///
+/// Staff. The warning stays published, in its place by date. Audited.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/warnings/{id}/prominent",
+    operation_id = "unmarkWarningProminent",
+    tag = "warnings",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Warning id")),
+    responses(
+        (status = 204, description = "Unmarked"),
+        (status = 400, description = "The id is not a number (plain text, from the framework)", content_type = "text/plain", body = String),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Not staff", body = ErrorBody),
+        (status = 404, description = "No such published warning", body = ErrorBody),
+    )
+)]
+async fn unmark_prominent(
+    State(state): State<AppState>,
+    account: Account,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, AppError> {
+    warning::set_prominent(&state, &account, id, false, now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -40,6 +40,11 @@ pub fn router() -> Router<AppState> {
         .route("/console/recheck-due", post(recheck_due))
         .route("/console/warnings", post(publish))
         .route("/console/warnings/{id}/withdraw", post(withdraw))
+        .route("/console/warnings/{id}/prominent", post(warning_prominent))
+        .route(
+            "/console/complaints/{id}/prominent",
+            post(complaint_prominent),
+        )
         .route("/console/copies/warn", post(warn_copy))
         .route("/console/audit", get(audit))
 }
@@ -80,6 +85,10 @@ struct QueueRow {
     status_en: &'static str,
     deadline: String,
     open: bool,
+    /// Upheld: a public case staff may mark prominent.
+    upheld: bool,
+    /// Marked prominent (issue 17).
+    prominent: bool,
 }
 
 struct WarningRow {
@@ -90,6 +99,7 @@ struct WarningRow {
     evidence: String,
     published: String,
     on_certified: bool,
+    prominent: bool,
 }
 
 struct CopyRow {
@@ -155,6 +165,11 @@ async fn page(
             icp: a.icp,
         });
     }
+    let prominent: Vec<String> = warning::prominent_complaints(state)
+        .await?
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
     let queue = complaint::list(state, &user.account)
         .await?
         .into_iter()
@@ -162,6 +177,8 @@ async fn page(
             let (status_zh, status_en) = c.status.labels();
             QueueRow {
                 open: !c.status.is_final(),
+                upheld: c.status == crate::domain::complaint::Status::Upheld,
+                prominent: prominent.contains(&c.id),
                 id: c.id,
                 site: c.site_id,
                 status: c.status.as_str().into(),
@@ -194,6 +211,7 @@ async fn page(
             evidence: w.evidence,
             published: when(w.published_at),
             on_certified: w.on_certified,
+            prominent: w.prominent_at.is_some(),
         })
         .collect();
     let page = ConsolePage {
@@ -426,6 +444,65 @@ async fn withdraw(
     let r = warning::withdraw(&state, &user.account, id, now())
         .await
         .map(|()| format!("已撤回警示 #{id}。 / Withdrew warning #{id}."));
+    after(&state, &user, r, WarningForm::default()).await
+}
+
+/// The mark-prominent buttons: `prominent=1` marks, `prominent=0` unmarks.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ProminentForm {
+    prominent: String,
+}
+
+impl ProminentForm {
+    fn mark(&self) -> Result<bool, AppError> {
+        match self.prominent.as_str() {
+            "1" => Ok(true),
+            "0" => Ok(false),
+            _ => Err(AppError::Invalid(vec![(
+                "prominent".into(),
+                "1 to mark, 0 to unmark".into(),
+            )])),
+        }
+    }
+}
+
+/// The notice after (un)marking case `what`.
+fn prominent_notice(what: &str, mark: bool) -> String {
+    if mark {
+        format!("已将{what}标为重点案例。 / Marked {what} as a prominent case.")
+    } else {
+        format!("已取消{what}的重点标记。 / {what} is no longer a prominent case.")
+    }
+}
+
+async fn warning_prominent(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm { session, form, .. }: CsrfForm<ProminentForm>,
+) -> Result<Response, PageError> {
+    let user = staff(session)?;
+    let r: Result<String, AppError> = async {
+        let mark = form.mark()?;
+        warning::set_prominent(&state, &user.account, id, mark, now()).await?;
+        Ok(prominent_notice(&format!(" #{id} "), mark))
+    }
+    .await;
+    after(&state, &user, r, WarningForm::default()).await
+}
+
+async fn complaint_prominent(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    CsrfForm { session, form, .. }: CsrfForm<ProminentForm>,
+) -> Result<Response, PageError> {
+    let user = staff(session)?;
+    let r: Result<String, AppError> = async {
+        let mark = form.mark()?;
+        complaint::set_prominent(&state, &user.account, &id, mark, now()).await?;
+        Ok(prominent_notice(&format!(" {} ", cut(&id, 64)), mark))
+    }
+    .await;
     after(&state, &user, r, WarningForm::default()).await
 }
 

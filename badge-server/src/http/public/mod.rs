@@ -4,6 +4,7 @@
 
 pub mod archive;
 pub mod assets;
+pub mod board;
 pub mod cert;
 pub mod certificate;
 pub mod health;

@@ -2,6 +2,7 @@
 //! domain and service types, and described by the OpenAPI document as they are.
 
 pub mod application;
+pub mod board;
 pub mod convention;
 pub mod event;
 pub mod log;

@@ -19,6 +19,8 @@ pub struct WarningRow {
     pub evidence: String,
     /// When it was published, UTC+8.
     pub published: String,
+    /// Marked prominent by staff (issue 17).
+    pub prominent: bool,
 }
 
 impl WarningRow {
@@ -52,6 +54,7 @@ impl From<Warning> for WarningRow {
             description: w.description,
             evidence: w.evidence,
             published: crate::domain::clock::date_time(w.published_at),
+            prominent: w.prominent_at.is_some(),
         }
     }
 }
@@ -70,6 +73,7 @@ mod tests {
             evidence: String::new(),
             published_at: 0,
             on_certified: false,
+            prominent_at: None,
         });
         assert_eq!(row.summary(100), "冒充晨曦数智的网站，请勿付款。");
         assert_eq!(row.summary(4), "冒充晨曦…");
