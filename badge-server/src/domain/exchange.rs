@@ -32,6 +32,11 @@ pub enum Kind {
     SiteReleased,
     /// A fraud warning was published.
     WarningPublished,
+    /// Staff marked a public case (a warning, an upheld complaint) prominent: members
+    /// publish it on their own sites too.
+    CaseProminent,
+    /// Staff took the mark off.
+    CaseUnprominent,
     /// A member shared a record with all members.
     RecordShared,
     /// The organization a shared record concerns disputed it.
@@ -51,6 +56,8 @@ impl Kind {
             Kind::SiteHeld => "site.held",
             Kind::SiteReleased => "site.released",
             Kind::WarningPublished => "warning.published",
+            Kind::CaseProminent => "case.prominent",
+            Kind::CaseUnprominent => "case.unprominent",
             Kind::RecordShared => "record.shared",
             Kind::RecordDisputed => "record.disputed",
             Kind::RecordKept => "record.kept",
@@ -68,6 +75,8 @@ impl Kind {
             "certificate.revoke" => Some(Kind::SiteRevoked),
             "certificate.release" => Some(Kind::SiteReleased),
             "warning.publish" => Some(Kind::WarningPublished),
+            "warning.prominent" | "complaint.prominent" => Some(Kind::CaseProminent),
+            "warning.unprominent" | "complaint.unprominent" => Some(Kind::CaseUnprominent),
             _ if details["scope"] != "members" => None,
             "record.submit" => Some(Kind::RecordShared),
             "record.dispute" => Some(Kind::RecordDisputed),
@@ -235,6 +244,10 @@ mod tests {
             Some(Kind::RecordShared)
         );
         assert_eq!(Kind::of_audit("complaint.submit", &json!({})), None);
+        assert_eq!(
+            Kind::of_audit("warning.prominent", &json!({})),
+            Some(Kind::CaseProminent)
+        );
     }
 
     #[test]

@@ -245,6 +245,10 @@ async fn event_data(
             json!({ "warning": id, "domain": domain, "impersonates": impersonates,
                     "description": mask(&description), "published_at": published_at })
         }
+        Kind::CaseProminent | Kind::CaseUnprominent => json!({
+            "case": entry.action.split('.').next(),
+            "id": entry.subject,
+        }),
         Kind::RecordShared => details["record"].clone(),
         Kind::RecordDisputed | Kind::RecordKept | Kind::RecordRemoved => json!({
             "record": entry.subject,

@@ -182,12 +182,15 @@ async fn members_read_decisions_holds_and_warnings_in_signed_pages() {
             evidence: "seen 2026-12-01",
             confirm_certified: false,
         };
-        warnings::publish(s, &staff, &w, now).await.unwrap();
+        let published = warnings::publish(s, &staff, &w, now).await.unwrap();
+        warnings::set_prominent(s, &staff, published.id, true, now)
+            .await
+            .unwrap();
         // Nothing is in the feed before the projection, and then each once (the
         // projection again adds nothing).
         let (before, start) = read_all(&t, &member, 100, None).await;
         assert!(before.is_empty(), "{before:?}");
-        assert_eq!(project(&t).await, 3);
+        assert_eq!(project(&t).await, 4);
         assert_eq!(project(&t).await, 0);
         // From the empty page's cursor on: the same events as from the start.
         let (from_start, _) = read_all(&t, &member, 1, None).await;
@@ -197,7 +200,12 @@ async fn members_read_decisions_holds_and_warnings_in_signed_pages() {
         // In the audit log's order: the decision's transaction audits the hold first.
         assert_eq!(
             kinds,
-            ["site.held", "complaint.decided", "warning.published"],
+            [
+                "site.held",
+                "complaint.decided",
+                "warning.published",
+                "case.prominent"
+            ],
             "{events:?}"
         );
         let decided = &events[1]["data"];
@@ -222,6 +230,9 @@ async fn members_read_decisions_holds_and_warnings_in_signed_pages() {
         assert_eq!(events[0]["data"]["reason"], "certificateHold");
         assert_eq!(events[0]["data"]["site"], site.as_str());
         assert_eq!(events[2]["data"]["domain"], "chenxi-shuzhi-kefu.cn");
+        // A case marked prominent: members publish it on their own sites too.
+        assert_eq!(events[3]["data"]["case"], "warning");
+        assert_eq!(events[3]["data"]["id"], published.id.to_string());
         // Strictly increasing, and each event's cursor goes on after it.
         let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
         assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
