@@ -7,6 +7,7 @@ pub mod clock;
 pub mod complaint;
 pub mod convention;
 pub mod event;
+pub mod impersonation;
 pub mod password;
 pub mod places;
 pub mod privacy;
