@@ -156,6 +156,8 @@ enum Source {
 struct Token {
     /// Folded text ([`fold`]), ASCII.
     text: Box<[u8]>,
+    /// Which bytes it holds ([`letters`]): a typo changes at most two per edit.
+    letters: u64,
     brand: u32,
     source: Source,
 }
@@ -171,15 +173,24 @@ pub struct Index {
     tokens: Vec<Token>,
     /// Token ids by folded text.
     by_text: HashMap<Box<[u8]>, Vec<u32>>,
-    /// Token ids by folded length (index = length).
-    by_len: Vec<Vec<u32>>,
+    /// Token ids by folded length and first byte: a typo keeps the first letter
+    /// (or a look-alike of it) and the length within the budget.
+    by_start: HashMap<(usize, u8), Vec<u32>>,
+    /// Brand ids by normalized member name ([`normalize_org`]), and the lengths in
+    /// characters held, for substring lookups.
+    members: HashMap<String, Vec<u32>>,
+    member_lengths: Vec<usize>,
+    /// Brand ids by the skeleton of the normalized member name.
+    member_skeletons: HashMap<String, Vec<u32>>,
     /// Brand ids by alias (NFKC, lower case).
     aliases: HashMap<String, Vec<u32>>,
     /// Lengths in characters of the aliases held, to bound substring lookups.
     alias_lengths: Vec<usize>,
     /// Short place names (北京, 南京…): an alias occurrence straddling one is part of
     /// the place's name (`北京东方` does not hold `京东`).
-    places: Vec<String>,
+    places: std::collections::HashSet<String>,
+    /// Lengths in characters of the place names.
+    place_lengths: Vec<usize>,
     /// [`LURE_WORDS`], folded as labels are.
     lure_words: Vec<String>,
 }
@@ -188,7 +199,7 @@ impl Index {
     /// Prepares `brands` for screening: skeletons, pinyin and tables, once.
     pub fn new(brands: Vec<Brand>) -> Self {
         let mut index = Index {
-            places: place_names(),
+            places: place_names().into_iter().collect(),
             lure_words: LURE_WORDS.iter().map(|w| fold(w)).collect(),
             ..Index::default()
         };
@@ -203,6 +214,18 @@ impl Index {
             );
             let member = normalize_org(&brand.member_name);
             let member_folded = fold(&member);
+            if !member.is_empty() && member.chars().count() <= MAX_TEXT {
+                let len = member.chars().count();
+                if !index.member_lengths.contains(&len) {
+                    index.member_lengths.push(len);
+                }
+                index.members.entry(member.clone()).or_default().push(id);
+                index
+                    .member_skeletons
+                    .entry(member_folded.clone())
+                    .or_default()
+                    .push(id);
+            }
             index.member_names.push((member, member_folded));
             index.add_token(&fold(&brand.name), id, Source::Name);
             for alias in &brand.aliases {
@@ -217,6 +240,12 @@ impl Index {
                 } else {
                     index.add_token(&fold(&alias), id, Source::Name);
                 }
+            }
+        }
+        for place in &index.places {
+            let len = place.chars().count();
+            if !index.place_lengths.contains(&len) {
+                index.place_lengths.push(len);
             }
         }
         index.brands = brands;
@@ -234,11 +263,12 @@ impl Index {
         }
         let id = u32::try_from(self.tokens.len()).unwrap_or(u32::MAX);
         ids.push(id);
-        if self.by_len.len() <= text.len() {
-            self.by_len.resize_with(text.len() + 1, Vec::new);
-        }
-        self.by_len[text.len()].push(id);
+        self.by_start
+            .entry((text.len(), text[0]))
+            .or_default()
+            .push(id);
         self.tokens.push(Token {
+            letters: letters(&text),
             text,
             brand,
             source,
@@ -440,33 +470,38 @@ impl Index {
         }
         let shown = organization.trim();
         let folded = fold(&org);
-        for (i, (member, member_folded)) in self.member_names.iter().enumerate() {
-            if member.is_empty() || *member == org {
-                continue;
-            }
-            let id = u32::try_from(i).unwrap_or(u32::MAX);
-            if *member_folded == folded {
+        let is_member = |brand: u32| self.member_names[brand as usize].0 == org;
+        for &brand in self.member_skeletons.get(&folded).into_iter().flatten() {
+            if !is_member(brand) {
                 found.add(
-                    id,
+                    brand,
                     shown,
                     false,
                     Rule::Organization,
                     "the organization name has the same UTS #39 skeleton as the member's name"
                         .into(),
                 );
-            } else if org.contains(member.as_str()) {
-                found.add(
-                    id,
-                    shown,
-                    false,
-                    Rule::Organization,
-                    format!("the organization name contains the member's name {member:?}"),
-                );
+            }
+        }
+        let chars: Vec<(usize, char)> = org.char_indices().collect();
+        let at = |i: usize| chars.get(i).map_or(org.len(), |c| c.0);
+        for &len in &self.member_lengths {
+            for start in 0..chars.len().saturating_sub(len - 1) {
+                let name = &org[at(start)..at(start + len)];
+                for &brand in self.members.get(name).into_iter().flatten() {
+                    if !is_member(brand) {
+                        found.add(
+                            brand,
+                            shown,
+                            false,
+                            Rule::Organization,
+                            format!("the organization name contains the member's name {name:?}"),
+                        );
+                    }
+                }
             }
         }
         // Aliases anywhere in the name, unless part of a place name.
-        let chars: Vec<(usize, char)> = org.char_indices().collect();
-        let at = |i: usize| chars.get(i).map_or(org.len(), |c| c.0);
         for &len in &self.alias_lengths {
             for start in 0..chars.len().saturating_sub(len - 1) {
                 let (a, b) = (at(start), at(start + len));
@@ -521,25 +556,42 @@ impl Index {
     /// Calls `f(token, edits)` for each brand token within its typo budget of `part`.
     fn typos(&self, part: &[u8], f: &mut impl FnMut(u32, u32)) {
         let m = part.len();
-        let lo = m.saturating_sub(MAX_EDITS as usize);
-        let hi = (m + MAX_EDITS as usize).min(self.by_len.len().saturating_sub(1));
-        for n in lo..=hi {
-            let Some(bucket) = self.by_len.get(n) else {
-                continue;
-            };
-            let budget = budget(n);
-            if budget == 0 || m.abs_diff(n) > budget as usize {
-                continue;
+        let mask = letters(part);
+        let Some(&first) = part.first() else {
+            return;
+        };
+        let starts = std::iter::once(first).chain(LOOK_ALIKE.iter().filter_map(|&(a, b)| {
+            if a == first {
+                Some(b)
+            } else if b == first {
+                Some(a)
+            } else {
+                None
             }
-            for &t in bucket {
-                let token = &self.tokens[t as usize].text;
-                if token.as_ref() == part || !same_start(token[0], part[0]) {
+        }));
+        for start in starts {
+            for n in m.saturating_sub(MAX_EDITS as usize)..=m + MAX_EDITS as usize {
+                let Some(bucket) = self.by_start.get(&(n, start)) else {
+                    continue;
+                };
+                let budget = budget(n);
+                if budget == 0 || m.abs_diff(n) > budget as usize {
                     continue;
                 }
-                if let Some(edits) = typo_distance(token, part, budget, n < SHORT_BRAND + 1)
-                    && edits > 0
-                {
-                    f(t, edits);
+                for &t in bucket {
+                    let token = &self.tokens[t as usize];
+                    if (token.letters ^ mask).count_ones() > 2 * budget {
+                        continue;
+                    }
+                    let token = &token.text;
+                    if token.as_ref() == part {
+                        continue;
+                    }
+                    if let Some(edits) = typo_distance(token, part, budget, n < SHORT_BRAND + 1)
+                        && edits > 0
+                    {
+                        f(t, edits);
+                    }
                 }
             }
         }
@@ -561,10 +613,16 @@ impl Index {
 
     /// True when `text[a..b]` overlaps a place name without containing it whole.
     fn straddles_place(&self, text: &str, a: usize, b: usize) -> bool {
-        self.places.iter().any(|place| {
-            text.match_indices(place.as_str()).any(|(p, s)| {
-                let q = p + s.len();
-                p < b && a < q && !(a <= p && q <= b)
+        let starts: Vec<usize> = text
+            .char_indices()
+            .map(|(i, _)| i)
+            .chain(std::iter::once(text.len()))
+            .collect();
+        // Only places that overlap [a, b): starting before b and ending after a.
+        self.place_lengths.iter().any(|&len| {
+            starts.windows(len + 1).any(|w| {
+                let (p, q) = (w[0], w[len]);
+                p < b && a < q && !(a <= p && q <= b) && self.places.contains(&text[p..q])
             })
         })
     }
@@ -613,6 +671,12 @@ impl Found {
         });
         out
     }
+}
+
+/// A set of the bytes of `s`, folded onto 64 bits (letters and digits each have
+/// their own bit): one edit adds or removes at most one member on each side.
+fn letters(s: &[u8]) -> u64 {
+    s.iter().fold(0, |m, &b| m | 1 << (b % 64))
 }
 
 /// How many typo edits a brand name of `n` characters allows.
@@ -706,11 +770,30 @@ const LOOK_ALIKE: &[(u8, u8)] = &[
     (b'o', b'0'),
 ];
 
+/// Per ASCII byte, the bytes it may be typed as: bit `b` of `[a][0]` when `a`, `b`
+/// look alike, of `[a][1]` when they are neighbouring keys. Built once: the typo
+/// distance asks for every cell of its table.
+static SUBSTITUTES: std::sync::LazyLock<[[u128; 2]; 128]> = std::sync::LazyLock::new(|| {
+    let mut table = [[0u128; 2]; 128];
+    for a in 0..128u8 {
+        for b in 0..128u8 {
+            let alike = a == b
+                || LOOK_ALIKE
+                    .iter()
+                    .any(|&(x, y)| (x, y) == (a, b) || (y, x) == (a, b));
+            table[usize::from(a)][0] |= u128::from(alike) << b;
+            table[usize::from(a)][1] |= u128::from(neighbouring_keys(a, b)) << b;
+        }
+    }
+    table
+});
+
 fn look_alike(a: u8, b: u8) -> bool {
-    a == b
-        || LOOK_ALIKE
-            .iter()
-            .any(|&(x, y)| (x, y) == (a, b) || (y, x) == (a, b))
+    a < 128 && b < 128 && SUBSTITUTES[usize::from(a)][0] >> b & 1 == 1
+}
+
+fn near_key(a: u8, b: u8) -> bool {
+    a < 128 && b < 128 && SUBSTITUTES[usize::from(a)][1] >> b & 1 == 1
 }
 
 fn key_position(c: u8) -> Option<(usize, usize)> {
@@ -734,9 +817,9 @@ fn neighbouring_keys(a: u8, b: u8) -> bool {
     }
 }
 
-fn same_start(a: u8, b: u8) -> bool {
-    look_alike(a, b)
-}
+/// Longest folded label part compared for typos, in bytes: a DNS label is at most 63
+/// octets, and folding can double a letter (`m` → `rn`).
+const MAX_FOLDED: usize = 128;
 
 /// "Impossible" in the typo distance: an edit typosquatting does not make.
 const NO: u32 = u32::MAX / 4;
@@ -749,18 +832,21 @@ const NO: u32 = u32::MAX / 4;
 /// substitutions. The first letter is never dropped.
 fn typo_distance(brand: &[u8], label: &[u8], budget: u32, strict: bool) -> Option<u32> {
     let (n, m) = (brand.len(), label.len());
-    if n.abs_diff(m) > budget as usize || n == 0 || m == 0 {
+    if n.abs_diff(m) > budget as usize || n == 0 || m == 0 || m > MAX_FOLDED {
         return None;
     }
     let width = m + 1;
-    // Three rows of the table (i-2, i-1, i).
-    let mut rows = vec![NO; 3 * width];
+    // Three rows of the table (i-2, i-1, i), on the stack: this runs per brand.
+    let mut rows = [NO; 3 * (MAX_FOLDED + 1)];
     let idx = |i: usize, j: usize| (i % 3) * width + j;
     // The smallest value of the previous row: a swap reaches back two rows.
     let mut previous_best = NO;
+    let band = budget as usize;
     for i in 0..=n {
         let mut best = NO;
-        for j in 0..=m {
+        // Cells further than the budget from the diagonal cannot be within it.
+        rows[(i % 3) * width..(i % 3 + 1) * width].fill(NO);
+        for j in i.saturating_sub(band)..=(i + band).min(m) {
             let v = if i == 0 && j == 0 {
                 0
             } else {
@@ -769,7 +855,7 @@ fn typo_distance(brand: &[u8], label: &[u8], budget: u32, strict: bool) -> Optio
                     let (a, b) = (brand[i - 1], label[j - 1]);
                     let sub = if a == b {
                         0
-                    } else if look_alike(a, b) || (!strict && neighbouring_keys(a, b)) {
+                    } else if look_alike(a, b) || (!strict && near_key(a, b)) {
                         1
                     } else {
                         NO
@@ -784,8 +870,7 @@ fn typo_distance(brand: &[u8], label: &[u8], budget: u32, strict: bool) -> Optio
                 // Only in a longer label: a typo adds or drops letters, not both.
                 if j > 0 && !strict && i > 0 && m > n {
                     let c = label[j - 1];
-                    let near =
-                        |k: Option<&u8>| k.is_some_and(|&k| k == c || neighbouring_keys(k, c));
+                    let near = |k: Option<&u8>| k.is_some_and(|&k| k == c || near_key(k, c));
                     if near(j.checked_sub(2).and_then(|p| label.get(p))) || near(label.get(j)) {
                         v = v.min(rows[idx(i, j - 1)].saturating_add(1));
                     }
