@@ -32,6 +32,11 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Members of the alliance.
+    Member {
+        #[command(subcommand)]
+        command: MemberCommand,
+    },
     /// The anti-fraud work report.
     Report {
         #[command(subcommand)]
@@ -57,17 +62,39 @@ enum ReportCommand {
 }
 
 #[derive(Subcommand, Debug)]
+enum MemberCommand {
+    /// Add a member organization; prints its id (m_…) on the last line. Give its
+    /// staff accounts with `user add --role member --member ID`.
+    Add {
+        /// The organization's registered name.
+        #[arg(long)]
+        name: String,
+        /// Its unified social credit code.
+        #[arg(long)]
+        uscc: String,
+        /// Address of its trust-and-safety team.
+        #[arg(long)]
+        contact: Option<String>,
+        #[command(flatten)]
+        common: ca::config::Settings,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum UserCommand {
     /// Create the account, or give an existing one this role. With --password-file,
     /// set its password and mark the address confirmed; without, mail it a link to set
     /// one. Prints a new API token for the account on the last line.
     Add {
-        /// user, operator, staff or admin.
+        /// user, operator, staff, admin or member.
         #[arg(long)]
         role: String,
         /// The account's e-mail address.
         #[arg(long)]
         email: String,
+        /// The member (m_…) a `member` account acts for.
+        #[arg(long)]
+        member: Option<String>,
         /// A file whose first line is the password.
         #[arg(long)]
         password_file: Option<std::path::PathBuf>,
@@ -124,6 +151,7 @@ pub async fn main() -> ExitCode {
         Command::Serve(settings) => crate::app::serve(*settings).await,
         Command::Token { command } => return command_exit(token(command).await),
         Command::User { command } => return command_exit(user_add(command).await),
+        Command::Member { command } => return command_exit(member(command).await),
         Command::Report { command } => return command_exit(report(command).await),
     };
     match result {
@@ -249,10 +277,32 @@ async fn token(command: TokenCommand) -> Result<(), AppError> {
     Ok(())
 }
 
+async fn member(cmd: MemberCommand) -> Result<(), AppError> {
+    let MemberCommand::Add {
+        name,
+        uscc,
+        contact,
+        common,
+    } = cmd;
+    let new = crate::domain::member::NewMember {
+        name: &name,
+        uscc: &uscc,
+        contact: contact.as_deref(),
+    };
+    let db = common.database().await?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let member = crate::service::members::add(&db, "cli", &new, now).await?;
+    db.close().await;
+    println!("member {} ({})", member.name, member.uscc);
+    println!("{}", member.id);
+    Ok(())
+}
+
 async fn user_add(cmd: UserCommand) -> Result<(), AppError> {
     let UserCommand::Add {
         role,
         email,
+        member,
         password_file,
         common,
     } = cmd;
@@ -272,7 +322,22 @@ async fn user_add(cmd: UserCommand) -> Result<(), AppError> {
     };
     let public_url = common.public_url()?;
     let db = common.database().await?;
-    let account = crate::store::accounts::upsert_role(&db, &email, role).await?;
+    let account = match (role, member) {
+        (Role::Member, Some(member)) => {
+            crate::store::accounts::upsert_member(&db, &email, &member).await?
+        }
+        (Role::Member, None) => {
+            return Err(AppError::BadRequest(
+                "the member role needs --member ID (from `member add`)".into(),
+            ));
+        }
+        (_, Some(_)) => {
+            return Err(AppError::BadRequest(
+                "--member is for the member role only".into(),
+            ));
+        }
+        (role, None) => crate::store::accounts::upsert_role(&db, &email, role).await?,
+    };
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let mut tx = db.begin().await?;
     match &password {

@@ -30,6 +30,9 @@ pub enum Role {
     Staff,
     /// Staff who also manage staff.
     Admin,
+    /// Trust-and-safety staff of an alliance member: reads the exchange feed, shares
+    /// records, registers its brands. Always tied to one member.
+    Member,
 }
 
 impl Role {
@@ -40,6 +43,7 @@ impl Role {
             Role::Operator => "operator",
             Role::Staff => "staff",
             Role::Admin => "admin",
+            Role::Member => "member",
         }
     }
 
@@ -52,14 +56,20 @@ impl Role {
 impl FromStr for Role {
     type Err = AppError;
     fn from_str(s: &str) -> Result<Self, AppError> {
-        [Role::User, Role::Operator, Role::Staff, Role::Admin]
-            .into_iter()
-            .find(|r| r.as_str() == s.trim())
-            .ok_or_else(|| {
-                AppError::BadRequest(format!(
-                    "unknown role {s:?}; use user, operator, staff or admin"
-                ))
-            })
+        [
+            Role::User,
+            Role::Operator,
+            Role::Staff,
+            Role::Admin,
+            Role::Member,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s.trim())
+        .ok_or_else(|| {
+            AppError::BadRequest(format!(
+                "unknown role {s:?}; use user, operator, staff, admin or member"
+            ))
+        })
     }
 }
 
@@ -113,6 +123,9 @@ pub struct Account {
     pub email: String,
     /// Role.
     pub role: Role,
+    /// The member (`m_…`) a `member` account acts for; none for other roles.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
 }
 
 impl Account {

@@ -8,6 +8,7 @@ pub mod complaint;
 pub mod convention;
 pub mod event;
 pub mod impersonation;
+pub mod member;
 pub mod password;
 pub mod places;
 pub mod privacy;

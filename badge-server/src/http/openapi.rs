@@ -44,6 +44,7 @@ pub const BEARER: &str = "bearer";
             older than 5 minutes (replays); the id repeats on retries (deduplicate by it)."),
         (name = "conventions", description = "Self-discipline conventions: staff publish them in versions, operators sign them for their organizations"),
         (name = "events", description = "Seminars and forums: the public list, staff publishing them"),
+        (name = "members", description = "Members of the alliance and their trust-and-safety accounts"),
         (name = "meta", description = "This document"),
     )
 )]

@@ -47,6 +47,7 @@ pub(crate) fn documented() -> OpenApiRouter<AppState> {
         .merge(api::warnings::router())
         .merge(api::events::router())
         .merge(api::conventions::router())
+        .merge(api::members::router())
         .routes(routes!(serve))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .merge(api::complaints::uploads())

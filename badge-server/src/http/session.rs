@@ -201,6 +201,7 @@ async fn find(db: &Database, token: &str) -> Result<Option<Session>, AppError> {
             id,
             email,
             role: role.parse::<Role>()?,
+            member: row.member,
         }),
         _ => None,
     };

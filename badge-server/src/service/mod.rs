@@ -14,6 +14,7 @@ pub mod figures;
 pub mod health;
 pub mod limiter;
 pub mod log;
+pub mod members;
 pub mod reports;
 pub mod seals;
 pub mod sites;

@@ -29,13 +29,18 @@ const POLL_TRUST: Duration = Duration::from_secs(2);
 
 /// Facts are read again after this even when no change named them: a safety net for
 /// a change the triggers of `seal_changes` do not see (a table edited by hand).
-const MAX_AGE: Duration = Duration::from_secs(300);
+/// Three refreshes long, so that one failed refresh does not send requests to the
+/// database.
+const MAX_AGE: Duration = Duration::from_secs(30 * 60);
 
 /// How often a replica reads every site's facts again, in pages of
 /// [`REFRESH_PAGE`] (and first as soon as it follows the changes): facts are kept for
 /// [`MAX_AGE`], so under a steady load no seal request waits on the database, even
-/// one spread over every site.
-const REFRESH_EVERY: Duration = Duration::from_secs(120);
+/// one spread over every site. Changes reach the cache through the change feed
+/// within [`CHANGE_POLL`]; the refresh is only the safety net, so it runs rarely:
+/// reading 100,000 sites costs a few seconds of CPU, which at a two-minute period
+/// showed as several µs on every seal request (bench-seal).
+const REFRESH_EVERY: Duration = Duration::from_secs(10 * 60);
 
 /// Sites read per page of a refresh.
 const REFRESH_PAGE: i64 = 2_000;
@@ -312,7 +317,7 @@ impl SealCache {
     }
 
     /// Reads every site's facts into the cache, in pages, once the change feed is
-    /// followed and then every two minutes (`REFRESH_EVERY`), until the process ends.
+    /// followed and then every ten minutes (`REFRESH_EVERY`), until the process ends.
     /// A page read while a change named one of its sites is not kept for that site
     /// (the same rule as a single read). At most three quarters of the facts the map
     /// holds (`MAX_FACTS`) are read so that it does not start over; further sites are
@@ -324,7 +329,7 @@ impl SealCache {
             }
             let started = Instant::now();
             match self.refresh(&db, &seals).await {
-                Ok(n) => tracing::debug!(sites = n, took = ?started.elapsed(), "seal facts read"),
+                Ok(n) => tracing::info!(sites = n, took = ?started.elapsed(), "seal facts read"),
                 Err(e) => tracing::warn!(error = %e, "could not read the seal facts"),
             }
             tokio::time::sleep(REFRESH_EVERY).await;
@@ -344,7 +349,7 @@ impl SealCache {
             after = last.clone();
             read += page.len();
             for (site, row) in page {
-                // Unchanged facts are kept, only marked fresh: a refresh every two
+                // Unchanged facts are kept, only marked fresh: a refresh every ten
                 // minutes then allocates (and fragments) nothing for them.
                 let kept = self.get_any(&site).filter(|f| f.same_as(&row));
                 let facts = kept.unwrap_or_else(|| Arc::new(SiteFacts::from_row(row, seals)));

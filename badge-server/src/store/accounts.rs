@@ -15,16 +15,17 @@ fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-/// Finds or creates the account for `email` with `role`. An existing account keeps
-/// its role: changing roles is a deliberate act, not a side effect.
+/// Finds or creates the account for `email` with `role` (not `member`: see
+/// [`upsert_member`]). An existing account keeps its role: changing roles is a
+/// deliberate act, not a side effect.
 pub async fn ensure(db: &Database, email: &Email, role: Role) -> Result<Account, AppError> {
-    let existing: Option<(i64, String)> = on_pool!(db, |p| sqlx::query_as(
-        "SELECT id, role FROM accounts WHERE email = $1"
+    let existing: Option<(i64, String, Option<String>)> = on_pool!(db, |p| sqlx::query_as(
+        "SELECT id, role, member_id FROM accounts WHERE email = $1"
     )
     .bind(email.as_str())
     .fetch_optional(p)
     .await?);
-    if let Some((id, r)) = existing {
+    if let Some((id, r, current_member)) = existing {
         let current: Role = r.parse()?;
         if current != role {
             return Err(AppError::BadRequest(format!(
@@ -36,9 +37,10 @@ pub async fn ensure(db: &Database, email: &Email, role: Role) -> Result<Account,
             id,
             email: email.as_str().into(),
             role,
+            member: current_member,
         });
     }
-    write(db, email, role, false).await
+    write(db, email, role, None, false).await
 }
 
 /// Creates an API token of [`TOKEN_DAYS`] for an account and returns its plaintext,
@@ -146,19 +148,22 @@ pub async fn authenticate(db: &Database, token: &str) -> Result<Option<Account>,
     if !token.starts_with("cx_") || token.len() != 46 {
         return Ok(None);
     }
-    let row: Option<(i64, String, String)> = on_pool!(db, |p| sqlx::query_as(
-        "SELECT a.id, a.email, a.role FROM api_tokens t JOIN accounts a ON a.id = t.account_id \
+    let row: Option<(i64, String, String, Option<String>)> = on_pool!(db, |p| {
+        sqlx::query_as(
+        "SELECT a.id, a.email, a.role, a.member_id FROM api_tokens t JOIN accounts a ON a.id = t.account_id \
          WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > $2"
     )
     .bind(hash(token))
     .bind(now())
     .fetch_optional(p)
-    .await?);
-    row.map(|(id, email, role)| {
+    .await?
+    });
+    row.map(|(id, email, role, member)| {
         Ok(Account {
             id,
             email,
             role: role.parse()?,
+            member,
         })
     })
     .transpose()
@@ -166,20 +171,28 @@ pub async fn authenticate(db: &Database, token: &str) -> Result<Option<Account>,
 
 /// The account with this address, with its password hash.
 pub async fn credentials(db: &Database, email: &Email) -> Result<Option<Credentials>, AppError> {
-    type Row = (i64, String, String, Option<String>, Option<i64>);
+    type Row = (
+        i64,
+        String,
+        String,
+        Option<String>,
+        Option<i64>,
+        Option<String>,
+    );
     let row: Option<Row> = on_pool!(db, |p| sqlx::query_as(
-        "SELECT id, email, role, password_hash, email_confirmed_at \
+        "SELECT id, email, role, password_hash, email_confirmed_at, member_id \
          FROM accounts WHERE email = $1"
     )
     .bind(email.as_str())
     .fetch_optional(p)
     .await?);
-    row.map(|(id, email, role, password_hash, confirmed)| {
+    row.map(|(id, email, role, password_hash, confirmed, member)| {
         Ok(Credentials {
             account: Account {
                 id,
                 email,
                 role: role.parse()?,
+                member,
             },
             password_hash,
             email_confirmed_at: confirmed,
@@ -514,10 +527,21 @@ pub async fn set_password(
     Ok(())
 }
 
-/// Creates the account for `email` with `role`, or gives an existing one that role:
-/// what `badge-server user add` does. Audited either way.
+/// Creates the account for `email` with `role` (not `member`), or gives an existing
+/// one that role: what `badge-server user add` does. Audited either way.
 pub async fn upsert_role(db: &Database, email: &Email, role: Role) -> Result<Account, AppError> {
-    write(db, email, role, true).await
+    write(db, email, role, None, true).await
+}
+
+/// Creates the account for `email` with the `member` role acting for `member`, or
+/// gives an existing account that role: `badge-server user add --role member
+/// --member ID`. Audited either way; an unknown member is 404.
+pub async fn upsert_member(
+    db: &Database,
+    email: &Email,
+    member: &str,
+) -> Result<Account, AppError> {
+    write(db, email, Role::Member, Some(member), true).await
 }
 
 /// Inserts the account (or, with `set_role`, gives an existing one `role`) and
@@ -526,24 +550,38 @@ async fn write(
     db: &Database,
     email: &Email,
     role: Role,
+    member: Option<&str>,
     set_role: bool,
 ) -> Result<Account, AppError> {
+    if (role == Role::Member) != member.is_some() {
+        return Err(AppError::BadRequest(
+            "the member role needs --member (a member id), and only it takes one".into(),
+        ));
+    }
     let (sql, action) = if set_role {
         (
-            "INSERT INTO accounts (email, role, created_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (email) DO UPDATE SET role = excluded.role RETURNING id",
+            "INSERT INTO accounts (email, role, member_id, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (email) DO UPDATE SET role = excluded.role, member_id = excluded.member_id \
+             RETURNING id",
             "account.role",
         )
     } else {
         (
-            "INSERT INTO accounts (email, role, created_at) VALUES ($1, $2, $3) RETURNING id",
+            "INSERT INTO accounts (email, role, member_id, created_at) VALUES ($1, $2, $3, $4) \
+             RETURNING id",
             "account.create",
         )
     };
     let mut tx = db.begin().await?;
+    if let Some(m) = member {
+        crate::store::members::get_tx(&mut tx, m)
+            .await?
+            .ok_or_else(|| AppError::Invalid(vec![("member".into(), format!("no member {m}"))]))?;
+    }
     let (id,): (i64,) = on_tx!(&mut tx, |c| sqlx::query_as(sql)
         .bind(email.as_str())
         .bind(role.as_str())
+        .bind(member)
         .bind(now())
         .fetch_one(c)
         .await?);
@@ -552,7 +590,7 @@ async fn write(
         "cli",
         action,
         email.as_str(),
-        &json!({ "role": role }),
+        &json!({ "role": role, "member": member }),
     )
     .await?;
     tx.commit().await?;
@@ -560,6 +598,7 @@ async fn write(
         id,
         email: email.as_str().into(),
         role,
+        member: member.map(str::to_string),
     })
 }
 

@@ -11,6 +11,7 @@ pub mod figures;
 pub mod health;
 pub mod housekeeping;
 pub mod jobs;
+pub mod members;
 pub mod reports;
 pub mod seal_changes;
 pub mod seal_copies;

@@ -22,6 +22,8 @@ pub struct SessionRow {
     pub role: Option<String>,
     /// The message left for the next page.
     pub flash: Option<String>,
+    /// The member a `member` account acts for.
+    pub member: Option<String>,
 }
 
 /// The session with this id hash and its account, if the row exists.
@@ -34,10 +36,11 @@ pub async fn find(db: &Database, id_hash: &[u8]) -> Result<Option<SessionRow>, A
         Option<String>,
         Option<String>,
         Option<String>,
+        Option<String>,
     );
     let row: Option<Row> = on_pool!(db, |p| {
         sqlx::query_as(
-            "SELECT s.account_id, s.csrf_token, s.last_seen_at, s.expires_at, a.email, a.role, s.flash \
+            "SELECT s.account_id, s.csrf_token, s.last_seen_at, s.expires_at, a.email, a.role, s.flash, a.member_id \
              FROM sessions s LEFT JOIN accounts a ON a.id = s.account_id WHERE s.id_hash = $1",
         )
         .bind(id_hash)
@@ -45,7 +48,7 @@ pub async fn find(db: &Database, id_hash: &[u8]) -> Result<Option<SessionRow>, A
         .await?
     });
     Ok(row.map(
-        |(account_id, csrf, last_seen_at, expires_at, email, role, flash)| SessionRow {
+        |(account_id, csrf, last_seen_at, expires_at, email, role, flash, member)| SessionRow {
             account_id,
             csrf,
             last_seen_at,
@@ -53,6 +56,7 @@ pub async fn find(db: &Database, id_hash: &[u8]) -> Result<Option<SessionRow>, A
             email,
             role,
             flash,
+            member,
         },
     ))
 }

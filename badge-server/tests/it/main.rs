@@ -9,6 +9,7 @@ mod complaints;
 mod conventions;
 mod events;
 mod log;
+mod members;
 mod openapi;
 mod pages;
 mod pki;

@@ -5,5 +5,6 @@ pub mod complaints;
 pub mod conventions;
 pub mod events;
 pub mod me;
+pub mod members;
 pub mod warnings;
 pub mod webhook;

@@ -1,4 +1,5 @@
-//! `/api/v1/me/webhook`: the operator's webhook endpoint and its signing secret.
+//! `/api/v1/me/webhook`: the webhook endpoint of an operator (its sites' events) or of a
+//! member account (the exchange feed's events), and its signing secret.
 
 use axum::Json;
 use axum::extract::State;
@@ -63,7 +64,7 @@ pub struct WebhookSecret {
         (status = 200, description = "Set; the secret is shown this once", body = WebhookSecret),
         (status = 400, description = "The body is not JSON", body = ErrorBody),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
-        (status = 403, description = "Not an operator", body = ErrorBody),
+        (status = 403, description = "Neither an operator nor a member account", body = ErrorBody),
         (status = 422, description = "The URL is refused (`fields.url` says why)", body = InvalidFields),
     )
 )]
@@ -72,7 +73,7 @@ async fn put_webhook(
     account: Account,
     body: Result<Json<WebhookRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<WebhookSecret>, AppError> {
-    account.require(&[Role::Operator])?;
+    account.require(&[Role::Operator, Role::Member])?;
     let Json(req) = body?;
     let url = state
         .webhooks
@@ -98,14 +99,14 @@ async fn put_webhook(
     responses(
         (status = 204, description = "Removed (or there was none)"),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
-        (status = 403, description = "Not an operator", body = ErrorBody),
+        (status = 403, description = "Neither an operator nor a member account", body = ErrorBody),
     )
 )]
 async fn delete_webhook(
     State(state): State<AppState>,
     account: Account,
 ) -> Result<StatusCode, AppError> {
-    account.require(&[Role::Operator])?;
+    account.require(&[Role::Operator, Role::Member])?;
     webhook::clear(&state, &account, now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

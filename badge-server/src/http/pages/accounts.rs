@@ -290,6 +290,7 @@ async fn register(
                 id,
                 email: email.as_str().into(),
                 role,
+                member: None,
             };
             crate::service::accounts::enqueue_confirm(&mut tx, &created, &state.public_url, now)
                 .await?;
@@ -687,6 +688,7 @@ async fn account_page(
             Role::Operator => "网站运营者",
             Role::Staff => "员工",
             Role::Admin => "管理员",
+            Role::Member => "联盟成员",
         },
         confirmed: confirmed.map_or_else(|| "—".into(), date),
         created: date(created),

@@ -32,6 +32,7 @@ struct Texts {
     banner_unknown: &'static str,
     organization: &'static str,
     uscc: &'static str,
+    member: &'static str,
     icp: &'static str,
     icp_query: &'static str,
     location: &'static str,
@@ -82,6 +83,7 @@ const ZH: Texts = Texts {
     banner_unknown: "无法判断此印章显示在哪个网站上；请核对浏览器地址栏中的域名是否在下列域名之中。",
     organization: "主办单位",
     uscc: "统一社会信用代码",
+    member: "联盟成员",
     icp: "ICP备案号",
     icp_query: "在工信部备案系统查询",
     location: "所在地",
@@ -135,6 +137,7 @@ const EN: Texts = Texts {
     banner_unknown: "We could not tell where this seal was shown; check that the address bar shows one of the domains below.",
     organization: "Organization",
     uscc: "Unified social credit code",
+    member: "Alliance",
     icp: "ICP filing number",
     icp_query: "look it up at MIIT",
     location: "Location",
@@ -272,6 +275,9 @@ struct CertPage {
     conventions_label: &'static str,
     /// The conventions the organization signed (its latest signature of each).
     conventions: Vec<SignedConvention>,
+    /// When the organization is a member of the alliance: the row, in the page's
+    /// language ("联盟成员单位（自 2026-12-03 起）").
+    membership: Option<String>,
 }
 
 /// A convention on the certificate page: title, link, and the version signed.
@@ -424,6 +430,15 @@ pub(crate) async fn page(
             title: s.title,
         })
         .collect();
+    let membership = crate::service::members::of_organization(&state.db, &record.uscc)
+        .await?
+        .map(|m| {
+            if en {
+                format!("Member of the alliance since {}", date(m.created_at))
+            } else {
+                format!("联盟成员单位（自 {} 起）", date(m.created_at))
+            }
+        });
     // A signed-in visitor's page carries the logout form's token: kept out of
     // every cache.
     let private = nav.account.is_some();
@@ -475,6 +490,7 @@ pub(crate) async fn page(
             "已签署的自律公约"
         },
         conventions,
+        membership,
     };
     let html = page
         .render()
