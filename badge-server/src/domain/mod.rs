@@ -16,3 +16,4 @@ pub mod report;
 pub mod seal;
 pub mod site;
 pub mod warning;
+pub mod watch;

@@ -48,6 +48,7 @@ pub(crate) fn documented() -> OpenApiRouter<AppState> {
         .merge(api::events::router())
         .merge(api::conventions::router())
         .merge(api::members::router())
+        .merge(api::watch::router())
         .routes(routes!(serve))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .merge(api::complaints::uploads())

@@ -5,4 +5,5 @@ pub mod account_mail;
 pub mod complaint;
 pub mod mail;
 pub mod site_mail;
+pub mod watch;
 pub mod webhook;

@@ -7,4 +7,5 @@ pub mod events;
 pub mod me;
 pub mod members;
 pub mod warnings;
+pub mod watch;
 pub mod webhook;
