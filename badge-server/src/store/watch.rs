@@ -230,9 +230,8 @@ pub async fn decide(
     by: &str,
     now: i64,
 ) -> Result<bool, AppError> {
-    let done =
-        on_tx!(tx, |c| {
-            sqlx::query(
+    let done = on_tx!(tx, |c| {
+        sqlx::query(
         "UPDATE warning_drafts SET state = $1, warning_id = $2, decided_by = $3, decided_at = $4 \
          WHERE id = $5 AND state = 'draft'"
     )
@@ -244,7 +243,7 @@ pub async fn decide(
     .execute(c)
     .await?
     .rows_affected()
-        });
+    });
     Ok(done == 1)
 }
 

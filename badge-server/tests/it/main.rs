@@ -10,6 +10,7 @@ mod conventions;
 mod events;
 mod log;
 mod members;
+mod members_watch;
 mod openapi;
 mod pages;
 mod pki;
