@@ -139,7 +139,17 @@ async fn brands_hold_imitating_applications_as_drafts_that_staff_decide() {
                 .unwrap()
                 .contains("taobao-refund.cn")
         );
-        // Verifying again keeps it for a person (never auto-approved).
+        // Staff see the reason in the console's review list.
+        let mut console = crate::pages::signed_in(&t, STAFF).await;
+        let page = console.get("/console").await;
+        assert!(
+            page.body.contains("Impersonation:") && page.body.contains("brand_in_host"),
+            "{}",
+            page.body
+        );
+
+        // Verifying again keeps the reason (a failed domain check fails it; a passed
+        // one leaves it for a person, never auto-approved).
         let app = badge_server::service::applications::get(&t.state.db, &fake)
             .await
             .unwrap()
@@ -287,6 +297,34 @@ async fn a_host_copying_a_member_s_seal_becomes_one_draft_and_one_mail() {
                 .unwrap()
                 .contains("chenxi-shuzhi.cn"),
             "{mails:?}"
+        );
+
+        // Published from the console, naming the copied site.
+        let staff_token = token_for(&t, &staff).await;
+        let drafts = expect(
+            &t,
+            api("GET", "/api/v1/warning-drafts", &staff_token, None),
+            StatusCode::OK,
+        )
+        .await;
+        let id = drafts[0]["id"].as_str().unwrap().to_string();
+        let mut console = crate::pages::signed_in(&t, STAFF).await;
+        let page = console.get("/console").await;
+        assert!(page.body.contains(&format!("draft-{id}")), "{}", page.body);
+        let r = console
+            .submit("/console", &format!("/console/drafts/{id}/publish"), &[])
+            .await;
+        let r = console.follow(r).await;
+        assert!(
+            r.body
+                .contains("Published a warning about chenxi-fake-shop.cn"),
+            "{}",
+            r.body
+        );
+        assert!(!r.body.contains(&format!("draft-{id}")));
+        assert_eq!(
+            t.scalar(&format!("SELECT COUNT(*) FROM fraud_warnings WHERE domain = 'chenxi-fake-shop.cn' AND impersonates = '{site}'")).await,
+            1
         );
     }
 }
