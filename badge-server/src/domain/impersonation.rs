@@ -424,33 +424,27 @@ impl Index {
     /// A Chinese registrable label: an alias in it, or its pinyin equal to a brand.
     fn chinese_label(&self, label: &str, hit: &mut impl FnMut(u32, Rule, String)) {
         let label: String = label.nfkc().flat_map(char::to_lowercase).collect();
-        let chars: Vec<(usize, char)> = label.char_indices().collect();
-        let n = chars.len();
-        let at = |i: usize| chars.get(i).map_or(label.len(), |c| c.0);
-        for &len in &self.alias_lengths {
-            for start in 0..n.saturating_sub(len - 1) {
-                let (a, b) = (at(start), at(start + len));
-                let Some(brands) = self.aliases.get(&label[a..b]) else {
-                    continue;
-                };
-                let before = &label[..a];
-                let after = &label[b..];
-                let beside_lure = |s: &str| s.is_empty() || LURE_WORDS_ZH.contains(&s);
-                let whole_or_lure = (before.is_empty() && beside_lure(after))
-                    || (after.is_empty() && beside_lure(before));
-                if !(len >= FREE_ALIAS || whole_or_lure) || self.straddles_place(&label, a, b) {
-                    continue;
-                }
-                for &brand in brands {
-                    hit(
-                        brand,
-                        Rule::ChineseName,
-                        format!(
-                            "its label {label:?} holds the brand's name {:?}",
-                            &label[a..b]
-                        ),
-                    );
-                }
+        for (a, b, len) in substrings(&label, &self.alias_lengths) {
+            let Some(brands) = self.aliases.get(&label[a..b]) else {
+                continue;
+            };
+            let before = &label[..a];
+            let after = &label[b..];
+            let beside_lure = |s: &str| s.is_empty() || LURE_WORDS_ZH.contains(&s);
+            let whole_or_lure = (before.is_empty() && beside_lure(after))
+                || (after.is_empty() && beside_lure(before));
+            if !(len >= FREE_ALIAS || whole_or_lure) || self.straddles_place(&label, a, b) {
+                continue;
+            }
+            for &brand in brands {
+                hit(
+                    brand,
+                    Rule::ChineseName,
+                    format!(
+                        "its label {label:?} holds the brand's name {:?}",
+                        &label[a..b]
+                    ),
+                );
             }
         }
         let spoken = fold(&to_pinyin(&label));
@@ -483,65 +477,45 @@ impl Index {
                 );
             }
         }
-        let chars: Vec<(usize, char)> = org.char_indices().collect();
-        let at = |i: usize| chars.get(i).map_or(org.len(), |c| c.0);
-        for &len in &self.member_lengths {
-            for start in 0..chars.len().saturating_sub(len - 1) {
-                let name = &org[at(start)..at(start + len)];
-                for &brand in self.members.get(name).into_iter().flatten() {
-                    if !is_member(brand) {
-                        found.add(
-                            brand,
-                            shown,
-                            false,
-                            Rule::Organization,
-                            format!("the organization name contains the member's name {name:?}"),
-                        );
-                    }
-                }
+        let mut hit = |brand: u32, why: String| {
+            if !is_member(brand) {
+                found.add(brand, shown, false, Rule::Organization, why);
+            }
+        };
+        for (a, b, _) in substrings(&org, &self.member_lengths) {
+            let name = &org[a..b];
+            for &brand in self.members.get(name).into_iter().flatten() {
+                hit(
+                    brand,
+                    format!("the organization name contains the member's name {name:?}"),
+                );
             }
         }
         // Aliases anywhere in the name, unless part of a place name.
-        for &len in &self.alias_lengths {
-            for start in 0..chars.len().saturating_sub(len - 1) {
-                let (a, b) = (at(start), at(start + len));
-                if let Some(brands) = self.aliases.get(&org[a..b])
-                    && !self.straddles_place(&org, a, b)
-                {
-                    for &brand in brands {
-                        if self.member_names[brand as usize].0 != org {
-                            found.add(
-                                brand,
-                                shown,
-                                false,
-                                Rule::Organization,
-                                format!(
-                                    "the organization name contains the brand's name {:?}",
-                                    &org[a..b]
-                                ),
-                            );
-                        }
-                    }
+        for (a, b, _) in substrings(&org, &self.alias_lengths) {
+            let alias = &org[a..b];
+            if let Some(brands) = self.aliases.get(alias)
+                && !self.straddles_place(&org, a, b)
+            {
+                for &brand in brands {
+                    hit(
+                        brand,
+                        format!("the organization name contains the brand's name {alias:?}"),
+                    );
                 }
             }
         }
-        // Latin brand names of FREE_AFFIX letters or more, as a whole word-ish run.
+        // A brand name as one Latin word of the name.
         let latin: String = organization
             .nfkc()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { ' ' })
             .collect();
         for word in latin.split_whitespace() {
             for &t in self.exact(&fold(word)) {
-                let brand = self.tokens[t as usize].brand;
-                if self.member_names[brand as usize].0 != org {
-                    found.add(
-                        brand,
-                        shown,
-                        false,
-                        Rule::Organization,
-                        format!("the organization name contains the brand name {word:?}"),
-                    );
-                }
+                hit(
+                    self.tokens[t as usize].brand,
+                    format!("the organization name contains the brand name {word:?}"),
+                );
             }
         }
     }
@@ -613,17 +587,8 @@ impl Index {
 
     /// True when `text[a..b]` overlaps a place name without containing it whole.
     fn straddles_place(&self, text: &str, a: usize, b: usize) -> bool {
-        let starts: Vec<usize> = text
-            .char_indices()
-            .map(|(i, _)| i)
-            .chain(std::iter::once(text.len()))
-            .collect();
-        // Only places that overlap [a, b): starting before b and ending after a.
-        self.place_lengths.iter().any(|&len| {
-            starts.windows(len + 1).any(|w| {
-                let (p, q) = (w[0], w[len]);
-                p < b && a < q && !(a <= p && q <= b) && self.places.contains(&text[p..q])
-            })
+        substrings(text, &self.place_lengths).any(|(p, q, _)| {
+            p < b && a < q && !(a <= p && q <= b) && self.places.contains(&text[p..q])
         })
     }
 }
@@ -671,6 +636,23 @@ impl Found {
         });
         out
     }
+}
+
+/// Every substring of `text` whose length in characters is one of `lengths`, as
+/// (start, end, length): byte offsets, always on character boundaries.
+fn substrings<'a>(
+    text: &'a str,
+    lengths: &'a [usize],
+) -> impl Iterator<Item = (usize, usize, usize)> + 'a {
+    let starts: Vec<usize> = text
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain(std::iter::once(text.len()))
+        .collect();
+    lengths.iter().flat_map(move |&len| {
+        let starts = starts.clone();
+        (0..starts.len().saturating_sub(len)).map(move |i| (starts[i], starts[i + len], len))
+    })
 }
 
 /// A set of the bytes of `s`, folded onto 64 bits (letters and digits each have

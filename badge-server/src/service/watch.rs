@@ -1,7 +1,8 @@
 //! The impersonation watch as use cases (issue 17): members register brands; a new
 //! application that imitates one is held for staff with the reason and becomes a
 //! draft warning, and so does a host showing a member's site seal; the member is
-//! told in the same transaction; staff publish or dismiss the drafts.
+//! told in the same transaction; staff dismiss drafts here and publish them with
+//! [`crate::service::warnings::publish_draft`].
 //!
 //! Members are tens with a few brands each: the index is built for each screening
 //! from the table (well under a millisecond at that size; `scripts/bench-impersonation`
@@ -14,13 +15,11 @@ use serde_json::json;
 use crate::domain::account::{Account, Role};
 use crate::domain::clock::new_id;
 use crate::domain::impersonation::{Candidate, Index, Match};
-use crate::domain::warning::{NewWarning, Warning};
 use crate::domain::watch::{
-    DraftSource, DraftState, MemberBrand, NewDraft, WarningDraft, check_brand, draft_texts,
+    DraftSource, DraftState, MemberBrand, NewDraft, WarningDraft, check_brand,
 };
 use crate::error::AppError;
 use crate::notify;
-use crate::service::Services;
 use crate::service::members::require_staff_or_member;
 use crate::store::members as member_store;
 use crate::store::watch as store;
@@ -205,7 +204,7 @@ pub async fn drafts(
 }
 
 /// A draft still waiting, or why not.
-async fn open_draft(db: &Database, id: &str) -> Result<WarningDraft, AppError> {
+pub(crate) async fn open_draft(db: &Database, id: &str) -> Result<WarningDraft, AppError> {
     let draft = store::draft(db, id).await?.ok_or(AppError::NotFound)?;
     if draft.state != DraftState::Draft {
         return Err(AppError::Conflict(format!(
@@ -214,52 +213,6 @@ async fn open_draft(db: &Database, id: &str) -> Result<WarningDraft, AppError> {
         )));
     }
     Ok(draft)
-}
-
-/// Publishes a draft as a warning (staff), through the warnings' own publication
-/// (its checks, its audit entry), then marks the draft published.
-pub async fn publish_draft(
-    s: &Services,
-    account: &Account,
-    id: &str,
-    now: i64,
-) -> Result<Warning, AppError> {
-    account.require(&[Role::Staff, Role::Admin])?;
-    let draft = open_draft(&s.db, id).await?;
-    let (description, evidence) = draft_texts(&draft);
-    let warning = crate::service::warnings::publish(
-        s,
-        account,
-        &NewWarning {
-            domain: &draft.domain,
-            impersonates: draft.site_id.as_deref(),
-            description: &description,
-            evidence: &evidence,
-            confirm_certified: false,
-        },
-        now,
-    )
-    .await?;
-    let mut tx = s.db.begin().await?;
-    store::decide(
-        &mut tx,
-        id,
-        DraftState::Published,
-        Some(warning.id),
-        &account.email,
-        now,
-    )
-    .await?;
-    ca::audit::append(
-        &mut tx,
-        &account.email,
-        "warning_draft.publish",
-        id,
-        &json!({ "warning": warning.id }),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(warning)
 }
 
 /// Dismisses a draft (staff): not an impersonation.

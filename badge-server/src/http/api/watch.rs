@@ -175,7 +175,8 @@ async fn publish_draft(
     account: Account,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Warning>), AppError> {
-    let warning = service::publish_draft(&state.services, &account, &id, now()).await?;
+    let warning =
+        crate::service::warnings::publish_draft(&state.services, &account, &id, now()).await?;
     Ok((StatusCode::CREATED, Json(warning)))
 }
 

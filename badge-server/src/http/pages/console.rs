@@ -491,7 +491,7 @@ async fn publish_draft(
     CsrfForm { session, .. }: CsrfForm<NoFields>,
 ) -> Result<Response, PageError> {
     let user = staff(session)?;
-    let r = watch::publish_draft(&state, &user.account, &id, now())
+    let r = warning::publish_draft(&state, &user.account, &id, now())
         .await
         .map(|w| {
             format!(
