@@ -156,6 +156,10 @@ pub async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
             .run_refresher(db.clone(), state.services.seals.clone()),
     );
     tokio::spawn(state.services.log.clone().run(db.clone()));
+    tokio::spawn(crate::service::exchange::run_projector(
+        db.clone(),
+        state.services.exchange.clone(),
+    ));
     // The hourly CRL/OCSP refresh is a recurring job: one run per hour across replicas.
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     jobs::schedule(&db, now)

@@ -71,6 +71,11 @@ pub struct ServerSettings {
     /// queries through every resolver and HTTP fetches.
     #[arg(long, env = "CHENGXIN_DOMAIN_CHECKS_PER_HOUR", default_value_t = 300)]
     pub domain_checks_per_hour: u32,
+    /// Days a shared record (客户诚信档案) is kept before the housekeeping job deletes
+    /// it (1 to 3650); applies to records submitted from then on.
+    #[arg(long, env = "CHENGXIN_RECORD_RETENTION_DAYS", default_value_t = 730,
+          value_parser = clap::value_parser!(i64).range(1..=3650))]
+    pub record_retention_days: i64,
     /// OCSP requests one client (an IPv4 address, an IPv6 /64) may make a minute;
     /// more are answered 429 with `Retry-After`. Answers are pre-signed, but each
     /// request still costs a database read, and a relying party asks about a

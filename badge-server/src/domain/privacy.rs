@@ -58,6 +58,49 @@ pub fn mask(text: &str) -> String {
         .into_owned()
 }
 
+/// What kind of personal number `text` still holds once digits written apart
+/// (spaces, dots, dashes, slashes, full-width forms) are read together: `phone`,
+/// `ID-card` or `bank-card`, or none. Run on text that [`mask`] has masked: what it
+/// finds, masking missed, and a record that must hold nothing personal is refused.
+pub fn personal_number_left(text: &str) -> Option<&'static str> {
+    // Full-width digits and separators to ASCII (NFKC), then separators between
+    // digits dropped.
+    let folded: String = unicode_normalization::UnicodeNormalization::nfkc(text).collect();
+    let chars: Vec<char> = folded.chars().collect();
+    let mut joined = String::with_capacity(folded.len());
+    for (i, &c) in chars.iter().enumerate() {
+        let between_digits = i > 0
+            && chars[..i]
+                .iter()
+                .rev()
+                .find(|p| !SEPARATORS.contains(p))
+                .is_some_and(char::is_ascii_digit)
+            && chars[i + 1..]
+                .iter()
+                .find(|n| !SEPARATORS.contains(n))
+                .is_some_and(char::is_ascii_digit);
+        if SEPARATORS.contains(&c) && between_digits {
+            continue;
+        }
+        joined.push(c);
+    }
+    DIGITS.find_iter(&joined).find_map(|m| {
+        let run = m.as_str();
+        if is_resident_id(run) {
+            Some("ID-card")
+        } else if is_mobile(run) || run.strip_prefix("86").is_some_and(is_mobile) {
+            Some("phone")
+        } else if (13..=19).contains(&run.len()) && luhn(run) {
+            Some("bank-card")
+        } else {
+            None
+        }
+    })
+}
+
+/// What people put between groups of digits.
+const SEPARATORS: [char; 6] = [' ', '-', '.', '/', '_', '\u{b7}'];
+
 fn keep_ends(s: &str, head: usize, tail: usize) -> String {
     let chars: Vec<char> = s.chars().collect();
     if chars.len() <= head + tail {
@@ -132,6 +175,30 @@ pub fn shown_count(n: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_written_apart_are_found_after_masking() {
+        for (text, kind) in [
+            ("电话 138.1234.5678", "phone"),
+            ("电话 １３８１２３４５６７８", "phone"),
+            ("身份证 110101 19900307 7619", "ID-card"),
+            ("卡号 6222 0202 0000 0000 014", "bank-card"),
+        ] {
+            assert_eq!(personal_number_left(&mask(text)), Some(kind), "{text}");
+        }
+        for clean in [
+            "电话 13812345678，邮箱 a@b.cn",
+            "订单 2026-12-03 共 3 件，金额 199.00 元",
+            "备案号 京ICP备2024018653号-1",
+        ] {
+            assert_eq!(
+                personal_number_left(&mask(clean)),
+                None,
+                "{clean}: {}",
+                mask(clean)
+            );
+        }
+    }
     use proptest::prelude::*;
 
     #[test]

@@ -49,6 +49,8 @@ pub(crate) fn documented() -> OpenApiRouter<AppState> {
         .merge(api::conventions::router())
         .merge(api::members::router())
         .merge(api::watch::router())
+        .merge(api::exchange::router())
+        .merge(api::records::router())
         .routes(routes!(serve))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .merge(api::complaints::uploads())

@@ -130,6 +130,8 @@ pub struct Purged {
     pub no_referer_days: u64,
     /// Seal changes older than an hour.
     pub seal_changes: u64,
+    /// Shared records past their retention.
+    pub records: u64,
 }
 
 /// Deletes, as of `now`, what no one reads again. Pending and running jobs, live
@@ -148,6 +150,7 @@ pub async fn purge(db: &ca::db::Database, now: i64) -> Result<Purged, AppError> 
             copy_confirm_hours: crate::service::seals::CONFIRM_HOURS,
             no_referer_day: now.div_euclid(86_400) - 30,
             seal_changes: now - 3_600,
+            records: now,
         },
     )
     .await?;
@@ -158,6 +161,7 @@ pub async fn purge(db: &ca::db::Database, now: i64) -> Result<Purged, AppError> 
         seal_copies: counts[3],
         no_referer_days: counts[4],
         seal_changes: counts[5],
+        records: counts[6],
     })
 }
 

@@ -4,6 +4,7 @@
 pub mod account_mail;
 pub mod complaint;
 pub mod mail;
+pub mod record_mail;
 pub mod site_mail;
 pub mod watch;
 pub mod webhook;

@@ -10,11 +10,13 @@ pub mod complaints;
 pub mod conventions;
 pub mod demo;
 pub mod events;
+pub mod exchange;
 pub mod figures;
 pub mod health;
 pub mod limiter;
 pub mod log;
 pub mod members;
+pub mod records;
 pub mod reports;
 pub mod seals;
 pub mod sites;
@@ -69,6 +71,10 @@ pub struct Services {
     pub crl_publish_every: i64,
     /// The transparency log: checkpoints, witnesses, tiles and proofs.
     pub log: Arc<log::TransparencyLog>,
+    /// Days a shared record is kept (`CHENGXIN_RECORD_RETENTION_DAYS`).
+    pub record_retention_days: i64,
+    /// The exchange feed's signing key and cursor key.
+    pub exchange: Arc<exchange::Exchange>,
     /// `serve --demo`: every site issued is demonstration data, and a `Referer` on a
     /// `*.localhost` host is read as the name before `.localhost` (see [`demo`]).
     pub demo: bool,
@@ -142,6 +148,17 @@ impl Services {
                 log::TransparencyLog::new(&settings.log, settings.common.log_signer()?)
                     .map_err(config)?,
             ),
+            record_retention_days: settings.record_retention_days,
+            exchange: Arc::new(exchange::Exchange::open(
+                &settings.common.ca_dir,
+                &settings.common.passphrase()?.ok_or_else(|| {
+                    config(
+                        "the exchange feed's key is encrypted with the issuing key's passphrase: \
+                         set CHENGXIN_CA_PASSPHRASE (or --passphrase-file)"
+                            .into(),
+                    )
+                })?,
+            )?),
             demo: settings.demo,
         })
     }

@@ -29,12 +29,15 @@ pub struct Cutoffs {
     pub no_referer_day: i64,
     /// Seal changes (`seal_changes`) made before this; every replica has long read them.
     pub seal_changes: i64,
+    /// Shared records whose retention (`CHENGXIN_RECORD_RETENTION_DAYS` when they
+    /// were submitted) ends before this.
+    pub records: i64,
 }
 
 /// Rows deleted per table, in the order jobs, sessions, e-mail links, seal copies,
-/// counts of seals fetched without a `Referer`, seal changes.
-pub async fn purge(db: &Database, c: &Cutoffs) -> Result<[u64; 6], AppError> {
-    let statements: [(&str, &[i64]); 6] = [
+/// counts of seals fetched without a `Referer`, seal changes, shared records.
+pub async fn purge(db: &Database, c: &Cutoffs) -> Result<[u64; 7], AppError> {
+    let statements: [(&str, &[i64]); 7] = [
         (
             "DELETE FROM jobs WHERE (done_at IS NOT NULL AND done_at < $1) \
              OR (failed_at IS NOT NULL AND failed_at < $2)",
@@ -54,9 +57,13 @@ pub async fn purge(db: &Database, c: &Cutoffs) -> Result<[u64; 6], AppError> {
             &[c.no_referer_day],
         ),
         ("DELETE FROM seal_changes WHERE at < $1", &[c.seal_changes]),
+        (
+            "DELETE FROM shared_records WHERE expires_at <= $1",
+            &[c.records],
+        ),
     ];
     let mut tx = db.begin().await?;
-    let mut counts = [0u64; 6];
+    let mut counts = [0u64; 7];
     for (count, (sql, binds)) in counts.iter_mut().zip(statements) {
         *count = on_tx!(&mut tx, |conn| {
             let mut q = sqlx::query(sql);

@@ -16,6 +16,7 @@ mod demo;
 mod limits;
 mod log;
 mod mail_webhooks;
+mod members;
 mod pki;
 mod replicas;
 mod reports;
