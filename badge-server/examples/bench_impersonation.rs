@@ -43,6 +43,7 @@ fn brands(n: usize, rng: &mut Rng) -> Vec<Brand> {
             Brand {
                 member_id: format!("m_{i:05}"),
                 member_name: format!("{alias}网络科技有限公司{i}"),
+                member_uscc: String::new(),
                 domains: vec![format!("{name}.com"), format!("{name}.cn")],
                 aliases: vec![alias],
                 name,

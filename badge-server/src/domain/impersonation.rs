@@ -77,6 +77,9 @@ pub struct Brand {
     /// The member's registered name (its organization), for the organization rule;
     /// empty when unknown.
     pub member_name: String,
+    /// The member's USCC, so that its own applications are not taken for imitations;
+    /// empty when unknown.
+    pub member_uscc: String,
     /// The brand, e.g. `taobao`.
     pub name: String,
     /// The brand's own domains, e.g. `taobao.com`: never flagged, nor their hosts.
@@ -887,6 +890,7 @@ mod tests {
         Brand {
             member_id: member.into(),
             member_name: String::new(),
+            member_uscc: String::new(),
             name: name.into(),
             domains: domains.iter().map(|d| d.to_string()).collect(),
             aliases: aliases.iter().map(|d| d.to_string()).collect(),
@@ -1062,6 +1066,7 @@ mod tests {
                 Brand {
                     member_id: format!("m_{}", f[0]),
                     member_name: String::new(),
+                    member_uscc: String::new(),
                     name: f[0].into(),
                     domains: list(f[1]),
                     aliases: f.get(2).map_or_else(Vec::new, |a| list(a)),

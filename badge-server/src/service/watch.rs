@@ -86,11 +86,29 @@ fn candidate_domains(identity: &SiteIdentity) -> Vec<String> {
 /// member's brand (read only: verification asks again, so a brand registered after
 /// the application still holds it).
 pub async fn screen(db: &Database, identity: &SiteIdentity) -> Result<Vec<Match>, AppError> {
-    let index = Index::new(store::screening_brands(db).await?);
-    Ok(index.screen(Candidate {
-        domains: &candidate_domains(identity),
-        organization: &identity.organization,
-    }))
+    let brands = store::screening_brands(db).await?;
+    Ok(screen_brands(brands, identity))
+}
+
+/// The matches against `brands`, less those of the applicant's own member: a member
+/// applying for a new site of its own imitates nobody.
+fn screen_brands(
+    brands: Vec<crate::domain::impersonation::Brand>,
+    identity: &SiteIdentity,
+) -> Vec<Match> {
+    let own: Vec<String> = brands
+        .iter()
+        .filter(|b| b.member_uscc == identity.uscc.as_str())
+        .map(|b| b.member_id.clone())
+        .collect();
+    Index::new(brands)
+        .screen(Candidate {
+            domains: &candidate_domains(identity),
+            organization: &identity.organization,
+        })
+        .into_iter()
+        .filter(|m| !own.contains(&m.member_id))
+        .collect()
 }
 
 /// Screens a new application in its transaction: each match becomes a draft warning
@@ -106,10 +124,7 @@ pub async fn screen_application(
     if brands.is_empty() {
         return Ok(Vec::new());
     }
-    let matches = Index::new(brands).screen(Candidate {
-        domains: &candidate_domains(identity),
-        organization: &identity.organization,
-    });
+    let matches = screen_brands(brands, identity);
     for m in &matches {
         // An organization name has no domain of its own: the draft names the
         // application's first domain.

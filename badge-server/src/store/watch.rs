@@ -122,6 +122,7 @@ pub async fn brands_of(db: &Database, member_id: &str) -> Result<Vec<MemberBrand
 struct ScreenRow {
     member_id: String,
     member_name: String,
+    member_uscc: String,
     name: String,
     aliases: String,
     domains: String,
@@ -132,6 +133,7 @@ impl From<ScreenRow> for Brand {
         Brand {
             member_id: r.member_id,
             member_name: r.member_name,
+            member_uscc: r.member_uscc,
             name: r.name,
             domains: list(&r.domains),
             aliases: list(&r.aliases),
@@ -139,7 +141,8 @@ impl From<ScreenRow> for Brand {
     }
 }
 
-const SCREEN_SQL: &str = "SELECT b.member_id, m.name AS member_name, b.name, b.aliases, b.domains \
+const SCREEN_SQL: &str = "SELECT b.member_id, m.name AS member_name, m.uscc AS member_uscc, \
+                          b.name, b.aliases, b.domains \
                           FROM member_brands b JOIN members m ON m.id = b.member_id \
                           ORDER BY b.member_id, b.name";
 

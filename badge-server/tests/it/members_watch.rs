@@ -121,6 +121,17 @@ async fn brands_hold_imitating_applications_as_drafts_that_staff_decide() {
         }
         assert_eq!(t.scalar("SELECT COUNT(*) FROM warning_drafts").await, 0);
         assert!(mails_to(&t, "tns@example.com").await.is_empty());
+        // A member applying for a new site of its own imitates nobody.
+        let chenxi = json!({ "name": "chenxi", "domains": ["chenxi-shuzhi.cn"] });
+        let theirs_path = format!("/api/v1/members/{other}/brands");
+        expect(
+            &t,
+            api("POST", &theirs_path, &theirs, Some(chenxi)),
+            StatusCode::CREATED,
+        )
+        .await;
+        let own_new = crate::apply_for(&t.state, &op, ICP, &["chenxi-mall.cn"]).await;
+        assert_eq!(status_of(&t, &own_new).await["status"], "pending");
 
         // An imitation: held for review with the reason, one draft, the member told.
         let fake = crate::apply_for(&t.state, &op, ICP, &["taobao-refund.cn"]).await;
