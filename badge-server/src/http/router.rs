@@ -49,6 +49,7 @@ pub(crate) fn documented() -> OpenApiRouter<AppState> {
         .merge(api::conventions::router())
         .merge(api::members::router())
         .merge(api::origins::router())
+        .merge(api::watch::router())
         .merge(api::exchange::router())
         .merge(api::records::router())
         .routes(routes!(serve))

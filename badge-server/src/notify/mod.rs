@@ -6,4 +6,5 @@ pub mod complaint;
 pub mod mail;
 pub mod record_mail;
 pub mod site_mail;
+pub mod watch;
 pub mod webhook;

@@ -21,6 +21,7 @@ use crate::domain::places;
 use crate::error::AppError;
 use crate::service::Services;
 use crate::service::sites::{SiteCertificate, site_certificate};
+use crate::service::watch;
 use crate::store::applications::{self as store, NewApplication, StatusChange};
 use crate::store::sites::{self as site_store, NewSite};
 
@@ -86,6 +87,24 @@ pub async fn create(
         },
     )
     .await?;
+    // Imitating a member's brand (issue 17): held for staff with the reasons, a
+    // draft warning for each match and the member told, all in this transaction.
+    let imitations = watch::screen_application(&mut tx, &id, identity, now).await?;
+    if !imitations.is_empty() {
+        let reasons = imitation_reasons(&imitations);
+        store::set_status(
+            &mut tx,
+            &id,
+            &StatusChange {
+                status: ApplicationStatus::Review,
+                method: None,
+                reasons: &reasons,
+                site: None,
+                now,
+            },
+        )
+        .await?;
+    }
     ca::audit::append(
         &mut tx,
         &account.email,
@@ -95,6 +114,7 @@ pub async fn create(
             "domains": identity.domains,
             "filings": filings,
             "key": if private_key_pem.is_some() { "generated" } else { "csr" },
+            "imitations": imitations.len(),
         }),
     )
     .await?;
@@ -103,6 +123,14 @@ pub async fn create(
         application: get(db, &id).await?.ok_or(AppError::NotFound)?,
         private_key_pem,
     })
+}
+
+/// The reasons an application imitating a member's brand is held, one per match.
+fn imitation_reasons(matches: &[crate::domain::impersonation::Match]) -> Vec<String> {
+    matches
+        .iter()
+        .map(|m| format!("Impersonation: {}", m.reason))
+        .collect()
 }
 
 /// Domains of one application whose control is checked at the same time.
@@ -232,6 +260,19 @@ pub async fn verify(
             }
         }
         None => filing,
+    };
+    // Still imitating a member's brand (one registered since counts too): a person
+    // decides, never auto-approval.
+    let imitations = watch::screen(&s.db, &identity).await?;
+    let filing = if imitations.is_empty() {
+        filing
+    } else {
+        reasons.extend(imitation_reasons(&imitations));
+        if filing == Verdict::Pass {
+            Verdict::Review
+        } else {
+            filing
+        }
     };
     let (verdict, status) = application_status(control, filing);
     let mut tx = s.db.begin().await?;

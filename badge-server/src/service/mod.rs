@@ -22,6 +22,7 @@ pub mod reports;
 pub mod seals;
 pub mod sites;
 pub mod warnings;
+pub mod watch;
 pub mod webhooks;
 
 use std::sync::Arc;

@@ -447,6 +447,13 @@ impl SealCache {
                 tracing::warn!(%site, %host, "site has {MAX_COPIES_PER_SITE} stronger copied-seal hosts on record; not recording another");
             } else {
                 recorded += 1;
+                // A new host copying a member's site seal: a draft warning and a mail
+                // to the member (issue 17). A failure there does not lose the copy.
+                if let Err(e) =
+                    crate::service::watch::on_seal_copy(db, &site, &host, seen.last).await
+                {
+                    tracing::warn!(%site, %host, error = %e, "could not draft a warning for a copied member seal");
+                }
             }
         }
         Ok(recorded)

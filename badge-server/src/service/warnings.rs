@@ -13,6 +13,7 @@ use crate::domain::site::SiteStatus;
 use crate::domain::warning::{
     NewWarning, SealCopy, Warning, certified_conflict, check, covering, from_copy_texts,
 };
+use crate::domain::watch::{DraftState, draft_texts};
 use crate::error::AppError;
 use crate::service::Services;
 use crate::service::sites;
@@ -220,4 +221,50 @@ pub async fn from_copy(
         now,
     )
     .await
+}
+
+/// Publishes a draft of the impersonation watch (issue 17) as a warning (staff),
+/// through [`publish`] (its checks, its audit entry), then marks the draft published.
+pub async fn publish_draft(
+    s: &Services,
+    account: &Account,
+    id: &str,
+    now: i64,
+) -> Result<Warning, AppError> {
+    account.require(&[Role::Staff, Role::Admin])?;
+    let draft = crate::service::watch::open_draft(&s.db, id).await?;
+    let (description, evidence) = draft_texts(&draft);
+    let warning = publish(
+        s,
+        account,
+        &NewWarning {
+            domain: &draft.domain,
+            impersonates: draft.site_id.as_deref(),
+            description: &description,
+            evidence: &evidence,
+            confirm_certified: false,
+        },
+        now,
+    )
+    .await?;
+    let mut tx = s.db.begin().await?;
+    crate::store::watch::decide(
+        &mut tx,
+        id,
+        DraftState::Published,
+        Some(warning.id),
+        &account.email,
+        now,
+    )
+    .await?;
+    ca::audit::append(
+        &mut tx,
+        &account.email,
+        "warning_draft.publish",
+        id,
+        &json!({ "warning": warning.id }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(warning)
 }

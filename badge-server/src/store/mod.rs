@@ -22,4 +22,5 @@ pub mod seal_fetches;
 pub mod sessions;
 pub mod sites;
 pub mod warnings;
+pub mod watch;
 pub mod webhooks;

@@ -12,6 +12,7 @@ mod events;
 mod exchange;
 mod log;
 mod members;
+mod members_watch;
 mod openapi;
 mod pages;
 mod pki;

@@ -10,4 +10,5 @@ pub mod members;
 pub mod origins;
 pub mod records;
 pub mod warnings;
+pub mod watch;
 pub mod webhook;

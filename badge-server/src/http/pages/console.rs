@@ -16,6 +16,7 @@ use ca::identity::subject_text;
 use serde::Deserialize;
 
 use crate::domain::warning::{MAX_TEXT, NewWarning};
+use crate::domain::watch::DraftState;
 use crate::error::AppError;
 use crate::http::extract::session::{CsrfForm, SignedIn, StaffSignedIn};
 use crate::http::state::AppState;
@@ -24,6 +25,7 @@ use crate::service::applications as apps;
 use crate::service::complaints as complaint;
 use crate::service::sites;
 use crate::service::warnings as warning;
+use crate::service::watch;
 
 use super::portal::evidence_texts;
 use crate::http::api::applications::run_recheck;
@@ -46,6 +48,8 @@ pub fn router() -> Router<AppState> {
             post(complaint_prominent),
         )
         .route("/console/copies/warn", post(warn_copy))
+        .route("/console/drafts/{id}/publish", post(publish_draft))
+        .route("/console/drafts/{id}/dismiss", post(dismiss_draft))
         .route("/console/audit", get(audit))
 }
 
@@ -123,6 +127,18 @@ struct WarningForm {
     confirm_certified: Option<String>,
 }
 
+/// A draft warning of the impersonation watch, as the console lists it.
+struct DraftRow {
+    id: String,
+    domain: String,
+    member_id: String,
+    brand: String,
+    source: &'static str,
+    application_id: Option<String>,
+    site_id: Option<String>,
+    reason: String,
+}
+
 #[derive(Template)]
 #[template(path = "console.html")]
 struct ConsolePage {
@@ -135,6 +151,7 @@ struct ConsolePage {
     queue: Vec<QueueRow>,
     warnings: Vec<WarningRow>,
     copies: Vec<CopyRow>,
+    drafts: Vec<DraftRow>,
     reasons: [(&'static str, &'static str); 7],
     w: WarningForm,
 }
@@ -214,6 +231,21 @@ async fn page(
             prominent: w.prominent_at.is_some(),
         })
         .collect();
+    let drafts = watch::drafts(&state.db, &user.account, DraftState::Draft)
+        .await?
+        .into_iter()
+        .map(|d| DraftRow {
+            domain: ca::identity::Domain::parse(&d.domain)
+                .map_or_else(|_| d.domain.clone(), |x| x.to_unicode()),
+            source: d.source.as_str(),
+            id: d.id,
+            member_id: d.member_id,
+            brand: d.brand,
+            application_id: d.application_id,
+            site_id: d.site_id,
+            reason: d.reason,
+        })
+        .collect();
     let page = ConsolePage {
         nav: Nav::of(Some(&user.session)),
         csrf: user.session.csrf.clone(),
@@ -224,6 +256,7 @@ async fn page(
         queue,
         warnings,
         copies,
+        drafts,
         reasons: REASONS,
         w,
     };
@@ -526,6 +559,35 @@ async fn warn_copy(
                 d = w.domain
             )
         });
+    after(&state, &user, r, WarningForm::default()).await
+}
+
+async fn publish_draft(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    CsrfForm { session, .. }: CsrfForm<NoFields>,
+) -> Result<Response, PageError> {
+    let user = staff(session)?;
+    let r = warning::publish_draft(&state, &user.account, &id, now())
+        .await
+        .map(|w| {
+            format!(
+                "已发布关于 {d} 的警示。 / Published a warning about {d}.",
+                d = w.domain
+            )
+        });
+    after(&state, &user, r, WarningForm::default()).await
+}
+
+async fn dismiss_draft(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    CsrfForm { session, .. }: CsrfForm<NoFields>,
+) -> Result<Response, PageError> {
+    let user = staff(session)?;
+    let r = watch::dismiss_draft(&state.db, &user.account, &id, now())
+        .await
+        .map(|()| format!("已驳回草稿 {id}。 / Dismissed draft {id}."));
     after(&state, &user, r, WarningForm::default()).await
 }
 
