@@ -121,16 +121,24 @@ pub async fn project(db: &Database, exchange: &Exchange, now: i64) -> Result<usi
     let mut added = 0;
     // A look without the lock first: on SQLite the lock is the database's write lock,
     // which a replica polling every second should not take for nothing.
-    if store::audit_max(db).await? <= store::head(db).await? {
+    //
+    // Entries up to the newest committed one (`upto`) are all committed (they commit
+    // in number order), so the head may move to `upto` once the entries that make
+    // events are read: the others are never read at all.
+    let upto = store::audit_max(db).await?;
+    if upto <= store::head(db).await? {
         return Ok(0);
     }
     loop {
         let mut tx = db.begin().await?;
         let head = store::lock_head(&mut tx).await?;
-        let entries = store::audit_after(&mut tx, head, PROJECT_BATCH).await?;
-        let Some(last) = entries.last().map(|e| e.seq) else {
-            drop(tx);
+        if head >= upto {
             return Ok(added);
+        }
+        let entries = store::audit_after(&mut tx, head, upto, PROJECT_BATCH).await?;
+        let last = match entries.last() {
+            Some(e) if entries.len() as i64 == PROJECT_BATCH => e.seq,
+            _ => upto,
         };
         let hooks = store::member_hooks(&mut tx).await?;
         for entry in &entries {
@@ -168,7 +176,7 @@ pub async fn project(db: &Database, exchange: &Exchange, now: i64) -> Result<usi
         }
         store::set_head(&mut tx, last).await?;
         tx.commit().await?;
-        if (entries.len() as i64) < PROJECT_BATCH {
+        if last == upto {
             return Ok(added);
         }
     }

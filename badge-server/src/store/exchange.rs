@@ -4,7 +4,7 @@
 use ca::db::{Database, Tx};
 use ca::{on_pool, on_tx};
 
-use crate::domain::exchange::Event;
+use crate::domain::exchange::{ACTIONS, Event};
 use crate::error::AppError;
 
 /// Takes the projection's lock (the head row's, until `tx` ends) and returns how far
@@ -45,17 +45,26 @@ pub struct AuditRow {
     pub details: String,
 }
 
-/// Up to `limit` committed audit entries after `after`, in order.
-pub async fn audit_after(tx: &mut Tx, after: i64, limit: i64) -> Result<Vec<AuditRow>, AppError> {
-    Ok(on_tx!(tx, |c| {
-        sqlx::query_as(
-        "SELECT seq, at, action, subject, details FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"
-    )
-    .bind(after)
-    .bind(limit)
-    .fetch_all(c)
-    .await?
-    }))
+/// Up to `limit` audit entries after `after` and up to `upto`, in order, of the
+/// actions that can make an event ([`ACTIONS`]; the names are ours, written into
+/// the statement).
+pub async fn audit_after(
+    tx: &mut Tx,
+    after: i64,
+    upto: i64,
+    limit: i64,
+) -> Result<Vec<AuditRow>, AppError> {
+    let actions = ACTIONS.map(|a| format!("'{a}'")).join(", ");
+    let sql = format!(
+        "SELECT seq, at, action, subject, details FROM audit_log \
+         WHERE seq > $1 AND seq <= $2 AND action IN ({actions}) ORDER BY seq LIMIT $3"
+    );
+    Ok(on_tx!(tx, |c| sqlx::query_as(&sql)
+        .bind(after)
+        .bind(upto)
+        .bind(limit)
+        .fetch_all(c)
+        .await?))
 }
 
 /// Stores one event.

@@ -496,10 +496,10 @@ async fn withdraw(
 /// The upload's name, for display only.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-struct UploadQuery {
+pub(crate) struct UploadQuery {
     /// The file's name as the uploader knows it (`截图.png`): shown and downloaded as,
     /// after cleaning; never used to decide the type.
-    name: Option<String>,
+    pub(crate) name: Option<String>,
 }
 
 /// Add a file to a complaint

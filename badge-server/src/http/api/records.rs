@@ -14,6 +14,7 @@ use crate::domain::account::Account;
 use crate::domain::clock::now;
 use crate::domain::record::{NewRecord, Record};
 use crate::error::AppError;
+use crate::http::api::complaints::UploadQuery;
 use crate::http::openapi::{ErrorBody, InvalidFields};
 use crate::http::state::AppState;
 use crate::service::records::{self as service, Outcome};
@@ -71,14 +72,6 @@ impl FileView {
             created_at: a.created_at,
         }
     }
-}
-
-/// The file's name, if given.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-struct UploadQuery {
-    /// The file's name as the uploader knows it; never used to decide the type.
-    name: Option<String>,
 }
 
 /// Add evidence to a record
