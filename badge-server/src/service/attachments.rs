@@ -62,6 +62,27 @@ impl UploadGate {
     }
 }
 
+/// Checks an upload (complaint or record evidence): counted against the uploader's
+/// hour before anything is decoded (refusals cost CPU too), then parsed off the async
+/// workers in one of a few decoding slots, held until the decode is done.
+pub async fn checked_upload(
+    s: &Services,
+    account: &Account,
+    upload: Vec<u8>,
+    name: Option<String>,
+    now: i64,
+) -> Result<Attachment, AppError> {
+    let _slot = s.uploads.enter(account.id, now).await?;
+    let check = s.attachments.clone();
+    Ok(
+        tokio::task::spawn_blocking(move || Attachment::parse(&upload, name.as_deref(), &check))
+            .await
+            .map_err(|e| {
+                AppError::Internal(ca::Error::Config(format!("attachment check: {e}")))
+            })??,
+    )
+}
+
 /// Adds a file (see [`crate::domain::attachment`]) to a complaint that is not closed (not
 /// upheld, dismissed or withdrawn), by the complainant, the site's operator or staff.
 ///
@@ -94,16 +115,7 @@ pub async fn attach(
     if let Some(e) = full(store::list(&s.db, Owner::Complaint(id)).await?.len() as i64) {
         return Err(e);
     }
-    // Counted before anything is decoded (refusals cost CPU too), then one of a few
-    // decoding slots, held until the decode is done.
-    let _slot = s.uploads.enter(account.id, now).await?;
-    let check = limits.clone();
-    let a =
-        tokio::task::spawn_blocking(move || Attachment::parse(&upload, name.as_deref(), &check))
-            .await
-            .map_err(|e| {
-                AppError::Internal(ca::Error::Config(format!("attachment check: {e}")))
-            })??;
+    let a = checked_upload(s, account, upload, name, now).await?;
     let attachment_id = new_id("att_")?;
     let mut tx = s.db.begin().await?;
     let held = complaints::hold_open(&mut tx, id, now).await?;

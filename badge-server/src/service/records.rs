@@ -7,7 +7,7 @@
 use serde_json::json;
 
 use crate::domain::account::{Account, Role};
-use crate::domain::attachment::{Attachment, Stored};
+use crate::domain::attachment::Stored;
 use crate::domain::clock::new_id;
 use crate::domain::record::{MAX_NOTE, NewRecord, Reader, Record, Scope, check, checked_text};
 use crate::error::AppError;
@@ -279,14 +279,7 @@ pub async fn attach(
     if let Some(e) = full(files::list(&s.db, Owner::Record(id)).await?.len() as i64) {
         return Err(e);
     }
-    let _slot = s.uploads.enter(account.id, now).await?;
-    let check = limits.clone();
-    let a =
-        tokio::task::spawn_blocking(move || Attachment::parse(&upload, name.as_deref(), &check))
-            .await
-            .map_err(|e| {
-                AppError::Internal(ca::Error::Config(format!("attachment check: {e}")))
-            })??;
+    let a = crate::service::attachments::checked_upload(s, account, upload, name, now).await?;
     let attachment_id = new_id("att_")?;
     let mut tx = s.db.begin().await?;
     if let Some(e) = full(files::count_in(&mut tx, Owner::Record(id)).await?) {
