@@ -15,6 +15,9 @@ use super::privacy::{mask, personal_number_left};
 pub const MAX_SUMMARY: usize = 4_000;
 /// The longest dispute or resolution text taken, in characters.
 pub const MAX_NOTE: usize = 2_000;
+/// Records one member account may submit a day: a partner's trust-and-safety team
+/// shares cases, not bulk dumps, and one account must not fill the table others read.
+pub const PER_ACCOUNT_PER_DAY: u32 = 100;
 /// Days a record is kept unless `CHENGXIN_RECORD_RETENTION_DAYS` says otherwise.
 pub const RETENTION_DAYS: i64 = 730;
 

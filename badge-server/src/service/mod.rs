@@ -72,6 +72,9 @@ pub struct Services {
     pub crl_publish_every: i64,
     /// The transparency log: checkpoints, witnesses, tiles and proofs.
     pub log: Arc<log::TransparencyLog>,
+    /// Records submitted per member account and day
+    /// ([`crate::domain::record::PER_ACCOUNT_PER_DAY`]).
+    pub record_submissions: Arc<limiter::Limiter<i64>>,
     /// Days a shared record is kept (`CHENGXIN_RECORD_RETENTION_DAYS`).
     pub record_retention_days: i64,
     /// The exchange feed's signing key and cursor key.
@@ -149,6 +152,10 @@ impl Services {
                 log::TransparencyLog::new(&settings.log, settings.common.log_signer()?)
                     .map_err(config)?,
             ),
+            record_submissions: Arc::new(limiter::Limiter::new(
+                crate::domain::record::PER_ACCOUNT_PER_DAY,
+                86_400,
+            )),
             record_retention_days: settings.record_retention_days,
             exchange: Arc::new(exchange::Exchange::open(
                 &settings.common.ca_dir,

@@ -29,6 +29,15 @@ pub async fn submit(
         .as_deref()
         .ok_or_else(|| AppError::Forbidden("this account acts for no member".into()))?;
     let r = check(new).map_err(AppError::Invalid)?;
+    if !s.record_submissions.allow(account.id, now) {
+        return Err(AppError::TooMany {
+            message: format!(
+                "at most {} records a day from one account",
+                crate::domain::record::PER_ACCOUNT_PER_DAY
+            ),
+            retry_after: s.record_submissions.retry_after(&account.id, now),
+        });
+    }
     let expires = now + s.record_retention_days * 86_400;
     let mut tx = s.db.begin().await?;
     let record = store::insert(

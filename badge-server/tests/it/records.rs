@@ -451,3 +451,33 @@ async fn records_past_their_retention_are_deleted_by_housekeeping() {
         );
     }
 }
+
+#[tokio::test]
+async fn one_member_account_submits_at_most_its_daily_records() {
+    for backend in Backend::all() {
+        let t = TestApp::new(backend).await;
+        let admin = account_of(&t, Role::Admin, "admin@chengxin.test").await;
+        let admin = token_for(&t, &admin).await;
+        let a = add_member(&t, &admin, "甲网络有限公司", "91440300708461136T").await;
+        let member = member_token(&t, &a, "tns@a.cn").await;
+        let other = member_token(&t, &a, "tns2@a.cn").await;
+        let body = json!({ "uscc": SITE_USCC, "category": "fraud", "summary": "收款后不发货。", "scope": "staff" });
+        let limit = badge_server::domain::record::PER_ACCOUNT_PER_DAY as i64;
+        for _ in 0..limit {
+            submit(&t, &member, body.clone(), StatusCode::CREATED).await;
+        }
+        let (status, headers, text) = t
+            .call(api("POST", "/api/v1/records", &member, Some(body.clone())))
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{}",
+            String::from_utf8_lossy(&text)
+        );
+        assert!(headers.contains_key("retry-after"));
+        assert_eq!(t.scalar("SELECT COUNT(*) FROM shared_records").await, limit);
+        // Another account is counted apart.
+        submit(&t, &other, body, StatusCode::CREATED).await;
+    }
+}
