@@ -149,6 +149,10 @@ impl Evidence {
         } else {
             zh
         };
+        let zh = match self.resolver.as_deref() {
+            Some(r) => format!("{zh}（查询 {r}）"),
+            None => zh,
+        };
         let via = self
             .resolver
             .as_deref()
