@@ -175,7 +175,9 @@ impl Evidence {
         let d = &self.subject;
         match self.check.as_str() {
             "dns-txt" => (
-                format!("在 DNS 中重新发布 TXT 记录 _chengxin-challenge.{d}（记录值见门户中该网站的页面）"),
+                format!(
+                    "在 DNS 中重新发布 TXT 记录 _chengxin-challenge.{d}（记录值见门户中该网站的页面）"
+                ),
                 format!(
                     "publish the TXT record _chengxin-challenge.{d} again (its value is on the site's page in the portal)"
                 ),
@@ -186,7 +188,9 @@ impl Evidence {
             ),
             "html-meta" => (
                 format!("把 chengxin-site-verification 标签放回 {d} 首页的 <head>"),
-                format!("put the chengxin-site-verification tag back into the <head> of {d}'s homepage"),
+                format!(
+                    "put the chengxin-site-verification tag back into the <head> of {d}'s homepage"
+                ),
             ),
             _ => icp_fix(),
         }
@@ -249,11 +253,15 @@ impl Notice {
         Some(match self.kind {
             Kind::Grace => (
                 format!("宽限期至 {when}；届时检查仍未通过，证书将被暂停"),
-                format!("Grace ends {when}; if the checks still fail then, the certificate is put on hold"),
+                format!(
+                    "Grace ends {when}; if the checks still fail then, the certificate is put on hold"
+                ),
             ),
             _ => (
                 format!("暂停期至 {when}；届时检查仍未通过，证书将被撤销"),
-                format!("The hold ends {when}; if the checks still fail then, the certificate is revoked"),
+                format!(
+                    "The hold ends {when}; if the checks still fail then, the certificate is revoked"
+                ),
             ),
         })
     }

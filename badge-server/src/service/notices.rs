@@ -19,11 +19,11 @@ use std::time::Duration;
 use ca::db::Database;
 use serde_json::Value;
 
-use crate::domain::notice::Notice;
+use crate::domain::notice::{ACTIONS, ACTOR, Notice};
 use crate::error::AppError;
 use crate::notify::complaint as notify;
 use crate::service::Services;
-use crate::store::exchange::audit_max;
+use crate::store::exchange::{self as log, Head, audit_max};
 use crate::store::notices as store;
 
 /// Audit entries one projection transaction reads.
@@ -46,16 +46,17 @@ pub async fn project(s: &Services, now: i64) -> Result<usize, AppError> {
     // Entries up to the newest committed one are all committed (they commit in
     // number order), so the head may move to it once they are read.
     let upto = audit_max(db).await?;
-    if upto <= store::head(db).await? {
+    if upto <= log::head(db, Head::SiteNotices).await? {
         return Ok(0);
     }
     loop {
         let mut tx = db.begin().await?;
-        let head = store::lock_head(&mut tx).await?;
+        let head = log::lock_head(&mut tx, Head::SiteNotices).await?;
         if head >= upto {
             return Ok(added);
         }
-        let entries = store::transitions_after(&mut tx, head, upto, PROJECT_BATCH).await?;
+        let entries =
+            log::audit_after(&mut tx, (head, upto, PROJECT_BATCH), &ACTIONS, Some(ACTOR)).await?;
         let last = match entries.last() {
             Some(e) if entries.len() as i64 == PROJECT_BATCH => e.seq,
             _ => upto,
@@ -82,7 +83,7 @@ pub async fn project(s: &Services, now: i64) -> Result<usize, AppError> {
             .await?;
             added += 1;
         }
-        store::set_head(&mut tx, last).await?;
+        log::set_head(&mut tx, Head::SiteNotices, last).await?;
         tx.commit().await?;
         if last == upto {
             return Ok(added);

@@ -1,67 +1,11 @@
-//! The operator notices' tables (migration 0040): the projection's head over the
-//! audit log, and each site's latest notice.
+//! The operator notices' table (migration 0040): each site's latest notice, and
+//! who to tell (the projection's head is [`crate::store::exchange::Head`]).
 
 use ca::db::{Database, Tx};
 use ca::{on_pool, on_tx};
 
-use crate::domain::notice::{ACTIONS, ACTOR, Kind, Notice};
+use crate::domain::notice::{Kind, Notice};
 use crate::error::AppError;
-use crate::store::exchange::AuditRow;
-
-/// Takes the projection's lock (the head row's, until `tx` ends) and returns how far
-/// it has read the audit log.
-pub async fn lock_head(tx: &mut Tx) -> Result<i64, AppError> {
-    let (seq,): (i64,) = on_tx!(tx, |c| sqlx::query_as(
-        "UPDATE site_notice_head SET seq = seq WHERE id = 1 RETURNING seq"
-    )
-    .fetch_one(c)
-    .await?);
-    Ok(seq)
-}
-
-/// Records how far the projection has read.
-pub async fn set_head(tx: &mut Tx, seq: i64) -> Result<(), AppError> {
-    on_tx!(tx, |c| sqlx::query(
-        "UPDATE site_notice_head SET seq = $1 WHERE id = 1"
-    )
-    .bind(seq)
-    .execute(c)
-    .await
-    .map(|_| ())?);
-    Ok(())
-}
-
-/// How far the projection has read (without the lock).
-pub async fn head(db: &Database) -> Result<i64, AppError> {
-    let (seq,): (i64,) = on_pool!(db, |p| sqlx::query_as(
-        "SELECT seq FROM site_notice_head WHERE id = 1"
-    )
-    .fetch_one(p)
-    .await?);
-    Ok(seq)
-}
-
-/// Up to `limit` re-verification transitions ([`ACTIONS`] by [`ACTOR`]; the names
-/// are ours, written into the statement) after `after` and up to `upto`, in order.
-pub async fn transitions_after(
-    tx: &mut Tx,
-    after: i64,
-    upto: i64,
-    limit: i64,
-) -> Result<Vec<AuditRow>, AppError> {
-    let actions = ACTIONS.map(|a| format!("'{a}'")).join(", ");
-    let sql = format!(
-        "SELECT seq, at, action, subject, details FROM audit_log \
-         WHERE seq > $1 AND seq <= $2 AND action IN ({actions}) AND actor = '{ACTOR}' \
-         ORDER BY seq LIMIT $3"
-    );
-    Ok(on_tx!(tx, |c| sqlx::query_as(&sql)
-        .bind(after)
-        .bind(upto)
-        .bind(limit)
-        .fetch_all(c)
-        .await?))
-}
 
 /// Who runs a site: the operator's account id and e-mail, and the site's primary
 /// domain.

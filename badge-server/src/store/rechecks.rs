@@ -60,12 +60,7 @@ pub async fn insert(
     .await);
     match r {
         Ok((id,)) => Ok(Some(id)),
-        Err(e)
-            if e.as_database_error()
-                .is_some_and(|d| d.is_unique_violation()) =>
-        {
-            Ok(None)
-        }
+        Err(e) if super::conventions::unique_violation(&e) => Ok(None),
         Err(e) => Err(e.into()),
     }
 }

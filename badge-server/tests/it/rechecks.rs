@@ -117,7 +117,9 @@ async fn recheck_at(
     // The notices are queued by the real clock, whatever the re-verification's.
     let real = badge_server::domain::clock::now();
     notices::project(&t.state, real).await.unwrap();
-    badge_server::jobs::queue::run_due(&t.state, real).await.unwrap();
+    badge_server::jobs::queue::run_due(&t.state, real)
+        .await
+        .unwrap();
     summary
 }
 
@@ -166,23 +168,28 @@ async fn grace_hold_release_and_revocation_by_re_verification_each_tell_the_oper
         .await
         .unwrap());
         let without = Zone::new().start();
-        let with =
-            Zone::new()
-                .txt(&format!("_chengxin-challenge.{domain}"), &txt_token)
-                .start();
+        let with = Zone::new()
+            .txt(&format!("_chengxin-challenge.{domain}"), &txt_token)
+            .start();
 
         // The TXT record disappears: grace.
         let s = recheck_at(&t, &without, &site, now).await;
         assert_eq!(s.entered_grace, 1, "{backend:?} {s:?}");
         assert_eq!(s.changes.len(), 1);
-        assert_eq!((s.changes[0].from, s.changes[0].to), (State::Ok, State::Grace));
+        assert_eq!(
+            (s.changes[0].from, s.changes[0].to),
+            (State::Ok, State::Grace)
+        );
         assert!(
             s.changes[0].reason.contains("no TXT record"),
             "{:?}",
             s.changes[0]
         );
         let notice = badge_server::http::web::recheck_notice(&s);
-        assert!(notice.contains(&site) && notice.contains("grace"), "{notice}");
+        assert!(
+            notice.contains(&site) && notice.contains("grace"),
+            "{notice}"
+        );
         let mails = sink.wait_for(1, 15);
         assert_eq!(mails[0].rcpt_tos, vec![OPERATOR.to_string()]);
         assert!(mails[0].subject.contains("宽限期"), "{}", mails[0].subject);
@@ -215,7 +222,13 @@ async fn grace_hold_release_and_revocation_by_re_verification_each_tell_the_oper
         assert_eq!(s.changes[0].to, State::Suspended);
         let mails = sink.wait_for(2, 15);
         assert!(mails[1].subject.contains("暂停"), "{}", mails[1].subject);
-        assert!(mails[1].text.contains(&badge_server::domain::clock::date_time(held_at + policy.suspension)));
+        assert!(
+            mails[1]
+                .text
+                .contains(&badge_server::domain::clock::date_time(
+                    held_at + policy.suspension
+                ))
+        );
         let hook = delivery(&hooks, 1);
         assert_eq!(hook["event"], "site.held");
         assert_eq!(hook["data"]["deadline_at"], held_at + policy.suspension);
@@ -237,7 +250,13 @@ async fn grace_hold_release_and_revocation_by_re_verification_each_tell_the_oper
         let start = held_at + 120;
         recheck_at(&t, &without, &site, start).await;
         recheck_at(&t, &without, &site, start + policy.grace).await;
-        let s = recheck_at(&t, &without, &site, start + policy.grace + policy.suspension).await;
+        let s = recheck_at(
+            &t,
+            &without,
+            &site,
+            start + policy.grace + policy.suspension,
+        )
+        .await;
         assert_eq!(s.revoked, 1, "{s:?}");
         assert_eq!(s.changes[0].to, State::Revoked);
         let mails = sink.wait_for(6, 15);
@@ -272,10 +291,7 @@ async fn api(t: &TestApp, method: &str, path: &str, token: &str) -> (StatusCode,
         .body(Body::empty())
         .unwrap();
     let (status, _, body) = t.call(req).await;
-    (
-        status,
-        serde_json::from_slice(&body).unwrap_or(Value::Null),
-    )
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
 
 /// Claims and runs one job of a run (one batch), as the worker does.
@@ -306,7 +322,8 @@ async fn a_run_walks_the_due_sites_in_batches_survives_a_restart_and_lists_what_
         } = setup(backend, "1").await;
         let second = crate::certified_site(&t.state, &op, &staff, "shop.chenxi-shuzhi.cn").await;
         let third = crate::certified_site(&t.state, &op, &staff, "news.chenxi-shuzhi.cn").await;
-        t.exec("UPDATE recheck_subjects SET domain_due_at = 0").await;
+        t.exec("UPDATE recheck_subjects SET domain_due_at = 0")
+            .await;
         let without = Zone::new().start();
         ask(&mut t, &without);
         let staff_token = badge_server::store::accounts::create_token(&t.state.db, &staff, "t")
@@ -322,7 +339,11 @@ async fn a_run_walks_the_due_sites_in_batches_survives_a_restart_and_lists_what_
             ("GET", "/api/v1/staff/rechecks"),
             ("GET", "/api/v1/staff/rechecks/1"),
         ] {
-            assert_eq!(api(&t, m, p, &op_token).await.0, StatusCode::FORBIDDEN, "{m} {p}");
+            assert_eq!(
+                api(&t, m, p, &op_token).await.0,
+                StatusCode::FORBIDDEN,
+                "{m} {p}"
+            );
         }
         let mut o = signed_in(&t, OPERATOR).await;
         o.get("/console/rechecks/1").await.expect(403, "");
@@ -374,10 +395,20 @@ async fn a_run_walks_the_due_sites_in_batches_survives_a_restart_and_lists_what_
 
         // One batch (one site): the counts move, the run goes on.
         assert!(one_batch(&t).await);
-        let (st, run) = api(&t, "GET", &format!("/api/v1/staff/rechecks/{id}"), &staff_token).await;
+        let (st, run) = api(
+            &t,
+            "GET",
+            &format!("/api/v1/staff/rechecks/{id}"),
+            &staff_token,
+        )
+        .await;
         assert_eq!(st, StatusCode::OK);
         assert_eq!(
-            (run["state"].as_str(), run["total"].as_i64(), run["done"].as_i64()),
+            (
+                run["state"].as_str(),
+                run["total"].as_i64(),
+                run["done"].as_i64()
+            ),
             (Some("running"), Some(3), Some(1)),
             "{run}"
         );
@@ -394,9 +425,18 @@ async fn a_run_walks_the_due_sites_in_batches_survives_a_restart_and_lists_what_
         // The last job finds nothing left and ends the run.
         assert!(one_batch(&t).await);
         assert!(!one_batch(&t).await);
-        let (_, run) = api(&t, "GET", &format!("/api/v1/staff/rechecks/{id}"), &staff_token).await;
+        let (_, run) = api(
+            &t,
+            "GET",
+            &format!("/api/v1/staff/rechecks/{id}"),
+            &staff_token,
+        )
+        .await;
         assert_eq!(run["state"], "finished", "{run}");
-        assert_eq!((run["done"].as_i64(), run["failed"].as_i64()), (Some(3), Some(3)));
+        assert_eq!(
+            (run["done"].as_i64(), run["failed"].as_i64()),
+            (Some(3), Some(3))
+        );
         let changed: Vec<&str> = run["changes"]
             .as_array()
             .unwrap()
@@ -406,12 +446,20 @@ async fn a_run_walks_the_due_sites_in_batches_survives_a_restart_and_lists_what_
         let mut expected = vec![site.as_str(), second.as_str(), third.as_str()];
         expected.sort();
         assert_eq!(changed, expected, "{run}");
-        assert!(run["changes"][0]["reason"].as_str().unwrap().contains("no TXT record"));
+        assert!(
+            run["changes"][0]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("no TXT record")
+        );
         assert_eq!(run["changes"][0]["to"], "grace");
 
         let mut s = signed_in(&t, STAFF).await;
         let p = s.get(&run_page).await.expect(200, "id=\"run-summary\"");
-        assert_eq!(p.body.matches("class=\"change\" data-to=\"grace\"").count(), 3);
+        assert_eq!(
+            p.body.matches("class=\"change\" data-to=\"grace\"").count(),
+            3
+        );
         assert!(p.body.contains("进入宽限期"), "{}", p.body);
         assert!(!p.body.contains("http-equiv=\"refresh\""));
         let (_, list) = api(&t, "GET", "/api/v1/staff/rechecks", &staff_token).await;

@@ -544,7 +544,11 @@ fn verifier_recheck_on_the_command_line_mails_the_operator_of_a_site_that_entere
             if let Some(m) = found {
                 break m;
             }
-            assert!(Instant::now() < deadline, "no grace mail: {:?}", sink.messages());
+            assert!(
+                Instant::now() < deadline,
+                "no grace mail: {:?}",
+                sink.messages()
+            );
             std::thread::sleep(Duration::from_millis(100));
         };
         assert_eq!(mail.rcpt_tos, vec![operator.to_string()]);
@@ -554,7 +558,11 @@ fn verifier_recheck_on_the_command_line_mails_the_operator_of_a_site_that_entere
             "Grace ends",
             &format!("/portal/sites/{site}"),
         ] {
-            assert!(mail.text.contains(needle), "{needle:?} not in {}", mail.text);
+            assert!(
+                mail.text.contains(needle),
+                "{needle:?} not in {}",
+                mail.text
+            );
         }
     }
 }

@@ -61,10 +61,7 @@ async fn start(
         (status = 403, description = "Not staff", body = ErrorBody),
     )
 )]
-async fn list(
-    State(state): State<AppState>,
-    account: Account,
-) -> Result<Json<Vec<Run>>, AppError> {
+async fn list(State(state): State<AppState>, account: Account) -> Result<Json<Vec<Run>>, AppError> {
     Ok(Json(rechecks::recent(&state.db, &account).await?))
 }
 

@@ -12,10 +12,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
+use crate::domain::account::Role;
 use crate::domain::recheck_run::{Run, RunState};
 use crate::error::AppError;
 use crate::http::extract::session::{CsrfForm, SignedIn, StaffSignedIn};
-use crate::http::pages::console::staff;
 use crate::http::state::AppState;
 use crate::http::web::{MessagePage, Nav, PageError, render, see_other, when};
 use crate::service::rechecks;
@@ -73,7 +73,8 @@ async fn start(
     State(state): State<AppState>,
     CsrfForm { session, .. }: CsrfForm<NoFields>,
 ) -> Result<Response, PageError> {
-    let user = staff(session)?;
+    let user = crate::http::pages::complaints::signed_in(session)?;
+    user.require(&[Role::Staff, Role::Admin])?;
     start_as(&state, &user).await
 }
 
@@ -140,8 +141,10 @@ async fn page(
         run,
     };
     let mut r = render(StatusCode::OK, &page, None);
-    r.headers_mut()
-        .insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(RUN_CSP));
+    r.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(RUN_CSP),
+    );
     Ok(r)
 }
 
