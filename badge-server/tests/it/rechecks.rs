@@ -471,3 +471,48 @@ async fn a_run_walks_the_due_sites_in_batches_survives_a_restart_and_lists_what_
         assert_eq!(run["total"], 0);
     }
 }
+
+#[tokio::test]
+async fn the_database_allows_one_running_run_and_a_run_whose_job_died_does_not_block_the_next() {
+    for backend in Backend::all() {
+        let Setup { t, staff, .. } = setup(backend, "10").await;
+        let now = badge_server::domain::clock::now();
+        // Four starts at once (each past the look for a running run before any
+        // inserts): the unique index lets one through.
+        let (a, b, c, d) = tokio::join!(
+            rechecks::start(&t.state, &staff, now),
+            rechecks::start(&t.state, &staff, now),
+            rechecks::start(&t.state, &staff, now),
+            rechecks::start(&t.state, &staff, now),
+        );
+        let started: Vec<_> = [a, b, c, d].into_iter().filter_map(Result::ok).collect();
+        assert_eq!(started.len(), 1, "{backend:?}");
+        assert_eq!(
+            t.scalar("SELECT COUNT(*) FROM recheck_runs WHERE state = 'running'")
+                .await,
+            1
+        );
+        // Even written by hand, a second running row is refused.
+        let second = ca::on_pool!(&t.state.db, |p| sqlx::query(
+            "INSERT INTO recheck_runs (state, started_by, started_at, total) \
+             VALUES ('running', 'x', 0, 0)"
+        )
+        .execute(p)
+        .await
+        .is_err());
+        assert!(second, "{backend:?}");
+        // Its job fails for good: the run no longer blocks the next one.
+        t.exec(&format!(
+            "UPDATE jobs SET failed_at = {now} WHERE kind = '{}'",
+            rechecks::JOB_RUN
+        ))
+        .await;
+        let next = rechecks::start(&t.state, &staff, now).await.unwrap();
+        let first = rechecks::get(&t.state.db, &staff, started[0].id)
+            .await
+            .unwrap();
+        assert_eq!(first.state, badge_server::domain::recheck_run::RunState::Failed);
+        assert!(first.problem.is_some());
+        assert_ne!(next.id, first.id);
+    }
+}
