@@ -511,7 +511,10 @@ async fn the_database_allows_one_running_run_and_a_run_whose_job_died_does_not_b
         let first = rechecks::get(&t.state.db, &staff, started[0].id)
             .await
             .unwrap();
-        assert_eq!(first.state, badge_server::domain::recheck_run::RunState::Failed);
+        assert_eq!(
+            first.state,
+            badge_server::domain::recheck_run::RunState::Failed
+        );
         assert!(first.problem.is_some());
         assert_ne!(next.id, first.id);
     }
