@@ -137,16 +137,22 @@ pub async fn project(db: &Database, exchange: &Exchange, now: i64) -> Result<usi
     // in number order), so the head may move to `upto` once the entries that make
     // events are read: the others are never read at all.
     let upto = store::audit_max(db).await?;
-    if upto <= store::head(db).await? {
+    if upto <= store::head(db, store::Head::Exchange).await? {
         return Ok(0);
     }
     loop {
         let mut tx = db.begin().await?;
-        let head = store::lock_head(&mut tx).await?;
+        let head = store::lock_head(&mut tx, store::Head::Exchange).await?;
         if head >= upto {
             return Ok(added);
         }
-        let entries = store::audit_after(&mut tx, head, upto, PROJECT_BATCH).await?;
+        let entries = store::audit_after(
+            &mut tx,
+            (head, upto, PROJECT_BATCH),
+            &crate::domain::exchange::ACTIONS,
+            None,
+        )
+        .await?;
         let last = match entries.last() {
             Some(e) if entries.len() as i64 == PROJECT_BATCH => e.seq,
             _ => upto,
@@ -185,7 +191,7 @@ pub async fn project(db: &Database, exchange: &Exchange, now: i64) -> Result<usi
             }
             added += 1;
         }
-        store::set_head(&mut tx, last).await?;
+        store::set_head(&mut tx, store::Head::Exchange, last).await?;
         tx.commit().await?;
         if last == upto {
             return Ok(added);
