@@ -379,6 +379,19 @@ impl SiteFilter {
     }
 }
 
+/// Whether a complaint is past its deadline: marked overdue, or still waiting for the
+/// operator's answer after its deadline (the console's queue count, store/site_list.rs
+/// `queue_counts`, counts the same).
+pub fn complaint_past_deadline(
+    status: crate::domain::complaint::Status,
+    deadline_at: i64,
+    now: i64,
+) -> bool {
+    use crate::domain::complaint::Status;
+    status == Status::Overdue
+        || (matches!(status, Status::Submitted | Status::Forwarded) && deadline_at < now)
+}
+
 /// The kinds of entry in a site's history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HistoryKind {
