@@ -377,7 +377,8 @@ pub async fn note(
 pub struct Queues {
     /// Applications awaiting review.
     pub awaiting_review: i64,
-    /// Why they wait: each reason with how many applications it holds.
+    /// Why they wait: each reason with how many applications it holds (among the
+    /// oldest 200 the console lists).
     pub review_reasons: Vec<(String, i64)>,
     /// Sites in grace whose grace ends within 24 hours.
     pub grace_ending: i64,
@@ -401,7 +402,7 @@ pub async fn queues(s: &Services, account: &Account, now: i64) -> Result<Queues,
     let mut review_reasons: Vec<(String, i64)> = reasons.into_iter().collect();
     review_reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     Ok(Queues {
-        awaiting_review: review.len() as i64,
+        awaiting_review: counts.awaiting_review,
         review_reasons,
         grace_ending: counts.grace_ending,
         complaints_overdue: counts.complaints_overdue,

@@ -461,6 +461,8 @@ pub async fn warnings(db: &Database, site: &str, limit: i64) -> Result<Vec<Warni
 /// The console's queue counts, each in one indexed statement.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct QueueCounts {
+    /// Applications awaiting review (validated, or held for staff).
+    pub awaiting_review: i64,
     /// Sites in grace whose grace ends within the window.
     pub grace_ending: i64,
     /// Complaints past their answer deadline (or marked overdue), not closed.
@@ -485,12 +487,20 @@ pub async fn queue_counts(db: &Database, cx: ListContext) -> Result<QueueCounts,
     .bind(cx.now)
     .fetch_one(p)
     .await?);
+    let (awaiting_review,): (i64,) = on_pool!(db, |p| sqlx::query_as(
+        "SELECT COUNT(*) FROM applications WHERE status IN ($1, $2)"
+    )
+    .bind(crate::domain::application::ApplicationStatus::Validated.as_str())
+    .bind(crate::domain::application::ApplicationStatus::Review.as_str())
+    .fetch_one(p)
+    .await?);
     let (warning_drafts,): (i64,) = on_pool!(db, |p| sqlx::query_as(
         "SELECT COUNT(*) FROM warning_drafts WHERE state = 'draft'"
     )
     .fetch_one(p)
     .await?);
     Ok(QueueCounts {
+        awaiting_review,
         grace_ending,
         complaints_overdue,
         warning_drafts,
