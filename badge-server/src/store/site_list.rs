@@ -142,11 +142,14 @@ pub async fn list(
             let now = q.arg(Arg::Int(cx.now));
             q.clauses.push(match state {
                 StaffState::Expired => format!("r.certificate_id IS NULL AND c.not_after < {now}"),
+                // `+c.not_after`: nearly every site is within its validity, so
+                // SQLite must not walk the validity index for it (the unary plus
+                // keeps it off the index; PostgreSQL plans by statistics anyway).
                 StaffState::Grace => format!(
-                    "r.certificate_id IS NULL AND c.not_after >= {now} AND rs.state = 'grace'"
+                    "r.certificate_id IS NULL AND +c.not_after >= {now} AND rs.state = 'grace'"
                 ),
                 _ => format!(
-                    "r.certificate_id IS NULL AND c.not_after >= {now} \
+                    "r.certificate_id IS NULL AND +c.not_after >= {now} \
                      AND (rs.state IS NULL OR rs.state <> 'grace')"
                 ),
             });
@@ -205,28 +208,36 @@ pub async fn list(
             _ => format!("(s.id = {id} OR s.search_text LIKE {pattern} ESCAPE '\\')"),
         });
     }
-    let order = match filter.sort {
-        Sort::Newest => "s.created_at DESC, s.id DESC".to_string(),
-        Sort::Due => format!("{NEXT_DUE}, rs.site_id"),
-        Sort::Failure => "rs.failing_since DESC NULLS LAST, rs.site_id DESC".to_string(),
+    let (order, outer_order) = match filter.sort {
+        Sort::Newest => (
+            "s.created_at DESC, s.id DESC".to_string(),
+            "p.created_at DESC, p.id DESC",
+        ),
+        Sort::Due => (format!("{NEXT_DUE}, rs.site_id"), "p.next_due, p.id"),
+        Sort::Failure => (
+            "rs.failing_since DESC NULLS LAST, rs.site_id DESC".to_string(),
+            "p.failing_since DESC NULLS LAST, p.id DESC",
+        ),
     };
     let limit = q.arg(Arg::Int(filter.limit + 1));
     let offset = q.arg(Arg::Int(filter.offset()));
     let copy_hours = q.arg(Arg::Int(cx.copy_hours));
+    // The page is chosen first; the two counts are then read for its rows alone (a
+    // select-list subquery of the inner query would run for every skipped row too).
     let sql = format!(
-        "SELECT s.id, o.name AS organization, o.uscc, o.province, c.domains, s.created_at, \
-         c.not_after, r.reason AS revocation, rs.state AS recheck_state, rs.failing_since, \
-         rs.retry_at, {due} AS next_due, rs.last_reason, \
-         (SELECT COUNT(*) FROM complaints k WHERE k.site_id = s.id AND k.status IN ({open})) \
+        "SELECT p.*, \
+         (SELECT COUNT(*) FROM complaints k WHERE k.site_id = p.id AND k.status IN ({open})) \
            AS open_complaints, \
-         (SELECT COUNT(*) FROM seal_copies sc WHERE sc.site_id = s.id \
-           AND sc.hours_seen >= {copy_hours}) AS copies, \
-         s.demo \
+         (SELECT COUNT(*) FROM seal_copies sc WHERE sc.site_id = p.id \
+           AND sc.hours_seen >= {copy_hours}) AS copies \
+         FROM (SELECT s.id, o.name AS organization, o.uscc, o.province, c.domains, s.created_at, \
+         c.not_after, r.reason AS revocation, rs.state AS recheck_state, rs.failing_since, \
+         rs.retry_at, {due} AS next_due, rs.last_reason, s.demo \
          FROM sites s JOIN organizations o ON o.id = s.organization_id \
          {cjoin} certificates c ON c.id = s.certificate_id \
          {rjoin} revocations r ON r.certificate_id = c.id \
          {rsjoin} recheck_subjects rs ON rs.site_id = s.id \
-         {where_} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
+         {where_} ORDER BY {order} LIMIT {limit} OFFSET {offset}) p ORDER BY {outer_order}",
         due = NEXT_DUE,
         open = open_statuses(),
         cjoin = if filter.state.is_some() { "JOIN" } else { "LEFT JOIN" },

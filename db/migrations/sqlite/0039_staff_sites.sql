@@ -23,3 +23,5 @@ CREATE INDEX complaints_site_status ON complaints (site_id, status);
 -- A site's page: the audit entries about it or its certificates, the warnings naming it.
 CREATE INDEX audit_log_subject ON audit_log (subject, seq);
 CREATE INDEX fraud_warnings_impersonates ON fraud_warnings (impersonates, published_at);
+-- The console's queue of applications awaiting review (counted, and listed oldest first).
+CREATE INDEX applications_status ON applications (status, updated_at);
