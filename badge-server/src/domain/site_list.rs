@@ -77,9 +77,7 @@ impl StaffState {
     /// code (if revoked or held), its end of validity, and the re-verification state.
     pub fn of(revocation: Option<i64>, not_after: i64, recheck: Option<&str>, now: i64) -> Self {
         match revocation {
-            Some(code) if code == ca::RevocationReason::CertificateHold.code() => {
-                StaffState::Held
-            }
+            Some(code) if code == ca::RevocationReason::CertificateHold.code() => StaffState::Held,
             Some(_) => StaffState::Revoked,
             None if not_after < now => StaffState::Expired,
             None if recheck == Some("grace") => StaffState::Grace,
@@ -500,19 +498,38 @@ mod tests {
     #[test]
     fn states_follow_the_certificate_first_then_re_verification() {
         let now = 1_000;
-        assert_eq!(StaffState::of(Some(6), 2_000, Some("grace"), now), StaffState::Held);
-        assert_eq!(StaffState::of(Some(1), 2_000, None, now), StaffState::Revoked);
-        assert_eq!(StaffState::of(None, 999, Some("grace"), now), StaffState::Expired);
-        assert_eq!(StaffState::of(None, 2_000, Some("grace"), now), StaffState::Grace);
-        assert_eq!(StaffState::of(None, 2_000, Some("ok"), now), StaffState::Certified);
-        assert_eq!(StaffState::of(None, 2_000, None, now), StaffState::Certified);
+        assert_eq!(
+            StaffState::of(Some(6), 2_000, Some("grace"), now),
+            StaffState::Held
+        );
+        assert_eq!(
+            StaffState::of(Some(1), 2_000, None, now),
+            StaffState::Revoked
+        );
+        assert_eq!(
+            StaffState::of(None, 999, Some("grace"), now),
+            StaffState::Expired
+        );
+        assert_eq!(
+            StaffState::of(None, 2_000, Some("grace"), now),
+            StaffState::Grace
+        );
+        assert_eq!(
+            StaffState::of(None, 2_000, Some("ok"), now),
+            StaffState::Certified
+        );
+        assert_eq!(
+            StaffState::of(None, 2_000, None, now),
+            StaffState::Certified
+        );
     }
 
     #[test]
     fn the_filter_is_validated_and_the_page_size_bounded() {
         let f = SiteFilter::parse(&raw(&[])).unwrap();
         assert_eq!((f.limit, f.page, f.sort), (PAGE_DEFAULT, 1, Sort::Newest));
-        let f = SiteFilter::parse(&raw(&[("state", "grace"), ("due", "1"), ("sort", "due")])).unwrap();
+        let f =
+            SiteFilter::parse(&raw(&[("state", "grace"), ("due", "1"), ("sort", "due")])).unwrap();
         assert_eq!(f.state, Some(StaffState::Grace));
         assert!(f.due);
         assert_eq!(f.query(2), "state=grace&due=1&sort=due&page=2");

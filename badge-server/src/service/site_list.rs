@@ -6,6 +6,7 @@ use ca::store::CertificateRecord;
 use serde_json::json;
 
 use crate::domain::account::{Account, Role};
+use crate::domain::clock::date_time;
 use crate::domain::site_list::{
     GRACE_ENDING_WITHIN, HISTORY_PER_KIND, HistoryKind, SiteAction, SiteFilter, StaffState,
     note_text,
@@ -194,7 +195,14 @@ pub async fn detail(
             .map(|c| ca::Serial::from_bytes(&c.serial).to_hex()),
     );
     let audit = ca::audit::about(&s.db, &subjects, HISTORY_PER_KIND).await?;
-    let history = merge(&certificates, &checks, &complaints, &copies, &warnings, &audit);
+    let history = merge(
+        &certificates,
+        &checks,
+        &complaints,
+        &copies,
+        &warnings,
+        &audit,
+    );
     Ok(SiteDetail {
         identity,
         state,
@@ -235,14 +243,24 @@ fn merge(
             c.not_before,
             HistoryKind::Certificate,
             format!("certificate {serial} issued"),
-            format!("valid {} – {}; {}", c.not_before, c.not_after, c.domains),
+            format!(
+                "valid {} – {}; {}",
+                date_time(c.not_before),
+                date_time(c.not_after),
+                c.domains
+            ),
         ));
         if let Some(r) = c.revocation() {
-            let name = r.reason().map_or_else(|| r.code.to_string(), |x| x.name().to_string());
+            let name = r
+                .reason()
+                .map_or_else(|| r.code.to_string(), |x| x.name().to_string());
             out.push(entry(
                 r.at,
                 HistoryKind::Certificate,
-                format!("certificate {serial} {}", if r.on_hold() { "held" } else { "revoked" }),
+                format!(
+                    "certificate {serial} {}",
+                    if r.on_hold() { "held" } else { "revoked" }
+                ),
                 name,
             ));
         }
@@ -271,7 +289,7 @@ fn merge(
                 c.created_at,
                 HistoryKind::Complaint,
                 format!("complaint {} ({}): {}", c.id, c.category, c.status),
-                format!("answer by {}", c.deadline_at),
+                format!("answer by {}", date_time(c.deadline_at)),
             )
         });
     }
@@ -282,7 +300,9 @@ fn merge(
             format!("seal seen on {}", c.host),
             format!(
                 "{} requests in {} hours, last {}",
-                c.hits, c.hours_seen, c.last_seen
+                c.hits,
+                c.hours_seen,
+                date_time(c.last_seen)
             ),
         ));
     }
@@ -294,7 +314,7 @@ fn merge(
                 HistoryKind::Warning,
                 format!("warning #{} about {}", w.id, w.domain),
                 w.withdrawn_at
-                    .map_or_else(String::new, |at| format!("withdrawn {at}")),
+                    .map_or_else(String::new, |at| format!("withdrawn {}", date_time(at))),
             )
         });
     }
@@ -310,7 +330,7 @@ fn merge(
         });
     }
     // Stable: equal times keep the order above.
-    out.sort_by(|a, b| b.at.cmp(&a.at));
+    out.sort_by_key(|e| std::cmp::Reverse(e.at));
     out
 }
 

@@ -240,7 +240,11 @@ pub async fn list(
          {where_} ORDER BY {order} LIMIT {limit} OFFSET {offset}) p ORDER BY {outer_order}",
         due = NEXT_DUE,
         open = open_statuses(),
-        cjoin = if filter.state.is_some() { "JOIN" } else { "LEFT JOIN" },
+        cjoin = if filter.state.is_some() {
+            "JOIN"
+        } else {
+            "LEFT JOIN"
+        },
         rjoin = if revoked { "JOIN" } else { "LEFT JOIN" },
         rsjoin = if needs_recheck { "JOIN" } else { "LEFT JOIN" },
         where_ = if q.clauses.is_empty() {

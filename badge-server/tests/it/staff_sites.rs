@@ -17,7 +17,10 @@ use crate::accounts::{Client, TestApp};
 use crate::events::{api, expect, token_for};
 use crate::pages::{OPERATOR, STAFF, USER, account_of, signed_in};
 
-const XSS: [&str; 2] = ["<script>alert(1)</script>", "\"><img src=x onerror=alert(1)>"];
+const XSS: [&str; 2] = [
+    "<script>alert(1)</script>",
+    "\"><img src=x onerror=alert(1)>",
+];
 
 fn now() -> i64 {
     badge_server::domain::clock::now()
@@ -177,7 +180,10 @@ async fn the_sites_list_filters_and_sorts_a_seeded_database_by_every_filter() {
             ("?last=error", of(&[&s[1]])),
             ("?last=pass", of(&[&s[0], &s[4], &s[5], &s[6]])),
             ("?province=%E4%B8%8A%E6%B5%B7%E5%B8%82", of(&[&s[6]])),
-            ("?province=%E5%8C%97%E4%BA%AC%E5%B8%82&state=certified", of(&[&s[0], &s[1]])),
+            (
+                "?province=%E5%8C%97%E4%BA%AC%E5%B8%82&state=certified",
+                of(&[&s[0], &s[1]]),
+            ),
             ("?complaints=1", of(&[&s[0]])),
             ("?copies=1", of(&[&s[1]])),
             (&format!("?q={}", s[3]) as &str, of(&[&s[3]])),
@@ -194,8 +200,14 @@ async fn the_sites_list_filters_and_sorts_a_seeded_database_by_every_filter() {
         assert_eq!(row["last_result"], "fail");
         assert_eq!(row["url"], format!("/console/sites/{}", s[2]));
         assert!(row["grace_ends"].as_i64().unwrap() <= now() + GRACE_ENDING_WITHIN);
-        assert_eq!(listed(&t, &token, "?complaints=1").await["sites"][0]["open_complaints"], 1);
-        assert_eq!(listed(&t, &token, "?copies=1").await["sites"][0]["copies"], 1);
+        assert_eq!(
+            listed(&t, &token, "?complaints=1").await["sites"][0]["open_complaints"],
+            1
+        );
+        assert_eq!(
+            listed(&t, &token, "?copies=1").await["sites"][0]["copies"],
+            1
+        );
 
         // Sorts: due first is the retry due now; the latest failure first is s4.
         let due = ids(&listed(&t, &token, "?sort=due").await);
@@ -244,11 +256,19 @@ async fn the_sites_list_filters_and_sorts_a_seeded_database_by_every_filter() {
         let mut b = signed_in(&t, STAFF).await;
         let page = b.get("/console/sites?state=grace").await.expect(200, &s[2]);
         assert_eq!(page.body.matches("class=\"site-row\"").count(), 2);
-        assert!(page.body.contains(&format!("href=\"/console/sites/{}\"", s[3])));
+        assert!(
+            page.body
+                .contains(&format!("href=\"/console/sites/{}\"", s[3]))
+        );
         b.get("/console/sites?limit=999").await.expect(422, "limit");
 
         // The queues: one grace ending, one complaint past its deadline.
-        let q = expect(&t, api("GET", "/api/v1/staff/queues", &token, None), StatusCode::OK).await;
+        let q = expect(
+            &t,
+            api("GET", "/api/v1/staff/queues", &token, None),
+            StatusCode::OK,
+        )
+        .await;
         assert_eq!(q["grace_ending"]["count"], 1, "{q}");
         assert_eq!(q["complaints_overdue"]["count"], 1, "{q}");
         assert_eq!(q["warning_drafts"]["count"], 0, "{q}");
@@ -274,7 +294,12 @@ async fn the_sites_list_filters_and_sorts_a_seeded_database_by_every_filter() {
 }
 
 /// Opens `page`, posts `fields` with its CSRF token to `action`, returns the answer.
-async fn post_from(b: &mut Client<'_>, page: &str, action: &str, fields: &[(&str, &str)]) -> crate::accounts::Resp {
+async fn post_from(
+    b: &mut Client<'_>,
+    page: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> crate::accounts::Resp {
     b.submit(page, action, fields).await
 }
 
@@ -313,10 +338,18 @@ async fn a_site_page_shows_its_whole_history_in_time_order_and_each_action_is_au
 
         // Hold: the first post only asks for confirmation (nothing done).
         let reason = format!("hold {}", XSS[1]);
-        let ask = post_from(&mut b, &page, &format!("{page}/act/hold"), &[("reason", &reason)])
-            .await
-            .expect(200, "id=\"confirm-action\"");
-        assert!(!ask.body.contains(XSS[1]), "escaped on the confirmation page");
+        let ask = post_from(
+            &mut b,
+            &page,
+            &format!("{page}/act/hold"),
+            &[("reason", &reason)],
+        )
+        .await
+        .expect(200, "id=\"confirm-action\"");
+        assert!(
+            !ask.body.contains(XSS[1]),
+            "escaped on the confirmation page"
+        );
         assert_eq!(t.scalar("SELECT COUNT(*) FROM revocations").await, 0);
         assert_eq!(t.scalar("SELECT COUNT(*) FROM audit_log").await, before);
         let confirm = [("reason", reason.as_str()), ("confirm", "yes")];
@@ -356,13 +389,20 @@ async fn a_site_page_shows_its_whole_history_in_time_order_and_each_action_is_au
         for x in XSS {
             assert!(!shown.body.contains(x), "{x} shown as markup");
         }
-        assert!(shown.body.contains("&#60;script&#62;alert(1)"), "shown as text");
+        assert!(
+            shown.body.contains("&#60;script&#62;alert(1)"),
+            "shown as text"
+        );
         // Revoking again: 409 on the page.
         post_from(
             &mut b,
             &page,
             &format!("{page}/act/revoke"),
-            &[("reason", "again"), ("rfc_reason", "privilegeWithdrawn"), ("confirm", "yes")],
+            &[
+                ("reason", "again"),
+                ("rfc_reason", "privilegeWithdrawn"),
+                ("confirm", "yes"),
+            ],
         )
         .await
         .expect(409, "already revoked");
@@ -396,20 +436,43 @@ async fn a_site_page_shows_its_whole_history_in_time_order_and_each_action_is_au
         )
         .await;
         assert_eq!(d["state"], "revoked");
-        assert_eq!(d["certificates"][0]["revocation_reason"], "privilegeWithdrawn");
+        assert_eq!(
+            d["certificates"][0]["revocation_reason"],
+            "privilegeWithdrawn"
+        );
         assert_eq!(d["domains"][0]["domain"], "chenxi-shuzhi.cn");
         assert_eq!(d["domains"][0]["icp"], "京ICP备2024018653号-1");
         let history = d["history"].as_array().unwrap();
-        let kinds: BTreeSet<&str> = history.iter().map(|h| h["kind"].as_str().unwrap()).collect();
-        for kind in ["certificate", "check", "complaint", "copy", "warning", "audit"] {
+        let kinds: BTreeSet<&str> = history
+            .iter()
+            .map(|h| h["kind"].as_str().unwrap())
+            .collect();
+        for kind in [
+            "certificate",
+            "check",
+            "complaint",
+            "copy",
+            "warning",
+            "audit",
+        ] {
             assert!(kinds.contains(kind), "{kind} missing from {kinds:?}");
         }
         let times: Vec<i64> = history.iter().map(|h| h["at"].as_i64().unwrap()).collect();
-        assert!(times.windows(2).all(|p| p[0] >= p[1]), "newest first: {times:?}");
+        assert!(
+            times.windows(2).all(|p| p[0] >= p[1]),
+            "newest first: {times:?}"
+        );
         let check = history.iter().find(|h| h["kind"] == "check").unwrap();
         let detail = check["detail"].as_str().unwrap();
-        assert!(detail.contains("asked:") && detail.contains("resolver:"), "{detail}");
-        assert!(history.iter().any(|h| h["title"].as_str().unwrap().starts_with("site.note")));
+        assert!(
+            detail.contains("asked:") && detail.contains("resolver:"),
+            "{detail}"
+        );
+        assert!(
+            history
+                .iter()
+                .any(|h| h["title"].as_str().unwrap().starts_with("site.note"))
+        );
         // The page shows the same history in the same order.
         let html = b.get(&page).await.expect(200, "data-kind=\"copy\"");
         let at: Vec<i64> = html
@@ -423,20 +486,35 @@ async fn a_site_page_shows_its_whole_history_in_time_order_and_each_action_is_au
         // The API actions: a note, a hold of a revoked certificate refused.
         let n = expect(
             t,
-            api("POST", &format!("/api/v1/staff/sites/{site}/notes"), &token, Some(json!({ "note": XSS[1] }))),
+            api(
+                "POST",
+                &format!("/api/v1/staff/sites/{site}/notes"),
+                &token,
+                Some(json!({ "note": XSS[1] })),
+            ),
             StatusCode::CREATED,
         )
         .await;
         assert!(n["seq"].as_i64().unwrap() > 0);
         expect(
             t,
-            api("POST", &format!("/api/v1/staff/sites/{site}/hold"), &token, Some(json!({ "reason": "x" }))),
+            api(
+                "POST",
+                &format!("/api/v1/staff/sites/{site}/hold"),
+                &token,
+                Some(json!({ "reason": "x" })),
+            ),
             StatusCode::CONFLICT,
         )
         .await;
         expect(
             t,
-            api("POST", &format!("/api/v1/staff/sites/{site}/explode"), &token, Some(json!({ "reason": "x" }))),
+            api(
+                "POST",
+                &format!("/api/v1/staff/sites/{site}/explode"),
+                &token,
+                Some(json!({ "reason": "x" })),
+            ),
             StatusCode::NOT_FOUND,
         )
         .await;
@@ -455,13 +533,21 @@ async fn member_account(t: &TestApp, email: &str) -> Account {
     let admin = account_of(t, Role::Admin, "admin@chengxin.test").await;
     let admin = token_for(t, &admin).await;
     let member = crate::members::add_member(t, &admin, "成员", "91110108MA04T7K21H").await;
-    let a = badge_server::store::accounts::upsert_member(&t.state.db, &Email::parse(email).unwrap(), &member)
-        .await
-        .unwrap();
+    let a = badge_server::store::accounts::upsert_member(
+        &t.state.db,
+        &Email::parse(email).unwrap(),
+        &member,
+    )
+    .await
+    .unwrap();
     let hash = badge_server::domain::password::hash(crate::accounts::PASSWORD).unwrap();
     let mut tx = t.state.db.begin().await.unwrap();
-    badge_server::store::accounts::set_password(&mut tx, a.id, &hash).await.unwrap();
-    badge_server::store::accounts::confirm_email(&mut tx, a.id, 1).await.unwrap();
+    badge_server::store::accounts::set_password(&mut tx, a.id, &hash)
+        .await
+        .unwrap();
+    badge_server::store::accounts::confirm_email(&mut tx, a.id, 1)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     a
 }
@@ -529,19 +615,34 @@ async fn only_staff_open_or_post_to_any_console_page_or_staff_api_route() {
         let covered: BTreeSet<String> = pages.iter().map(|(_, p)| p.to_string()).collect();
         let named = console_routes();
         let missing: Vec<&String> = named.difference(&covered).collect();
-        assert!(missing.is_empty(), "console routes missing from the matrix: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "console routes missing from the matrix: {missing:?}"
+        );
         let api_routes: Vec<(&str, String, Option<Value>)> = vec![
             ("GET", "/api/v1/staff/sites".into(), None),
             ("GET", format!("/api/v1/staff/sites/{site}"), None),
             ("POST", format!("/api/v1/staff/sites/{site}/recheck"), None),
-            ("POST", format!("/api/v1/staff/sites/{site}/hold"), Some(json!({ "reason": "x" }))),
-            ("POST", format!("/api/v1/staff/sites/{site}/release"), Some(json!({ "reason": "x" }))),
+            (
+                "POST",
+                format!("/api/v1/staff/sites/{site}/hold"),
+                Some(json!({ "reason": "x" })),
+            ),
+            (
+                "POST",
+                format!("/api/v1/staff/sites/{site}/release"),
+                Some(json!({ "reason": "x" })),
+            ),
             (
                 "POST",
                 format!("/api/v1/staff/sites/{site}/revoke"),
                 Some(json!({ "reason": "x", "rfc_reason": "privilegeWithdrawn" })),
             ),
-            ("POST", format!("/api/v1/staff/sites/{site}/notes"), Some(json!({ "note": "x" }))),
+            (
+                "POST",
+                format!("/api/v1/staff/sites/{site}/notes"),
+                Some(json!({ "note": "x" })),
+            ),
             ("GET", "/api/v1/staff/queues".into(), None),
             ("GET", "/api/v1/warning-drafts".into(), None),
             (
@@ -565,7 +666,11 @@ async fn only_staff_open_or_post_to_any_console_page_or_staff_api_route() {
                 None => t.browser(),
             };
             let csrf = b
-                .get(if email.is_some() { "/account" } else { "/login" })
+                .get(if email.is_some() {
+                    "/account"
+                } else {
+                    "/login"
+                })
                 .await
                 .csrf();
             for (method, template) in &pages {
@@ -573,7 +678,11 @@ async fn only_staff_open_or_post_to_any_console_page_or_staff_api_route() {
                 let r = if *method == "GET" {
                     b.get(&path).await
                 } else {
-                    b.post(&path, &[("csrf", &csrf), ("reason", "x"), ("confirm", "yes")]).await
+                    b.post(
+                        &path,
+                        &[("csrf", &csrf), ("reason", "x"), ("confirm", "yes")],
+                    )
+                    .await
                 };
                 match email {
                     // Signed out: to the login page.
@@ -582,7 +691,11 @@ async fn only_staff_open_or_post_to_any_console_page_or_staff_api_route() {
                         assert!(r.location().starts_with("/login"), "{method} {path}");
                     }
                     Some(e) => {
-                        assert_eq!(r.status, StatusCode::FORBIDDEN, "{e} {method} {path}: {r:?}");
+                        assert_eq!(
+                            r.status,
+                            StatusCode::FORBIDDEN,
+                            "{e} {method} {path}: {r:?}"
+                        );
                         assert!(r.body.contains("Forbidden"), "{e} {method} {path}");
                     }
                 }
@@ -601,13 +714,21 @@ async fn only_staff_open_or_post_to_any_console_page_or_staff_api_route() {
                         .unwrap(),
                 )
                 .await;
-            assert_eq!(status, StatusCode::UNAUTHORIZED, "anonymous {method} {path}");
+            assert_eq!(
+                status,
+                StatusCode::UNAUTHORIZED,
+                "anonymous {method} {path}"
+            );
             for (email, token) in &tokens {
                 let (status, _, _) = t.call(api(method, path, token, body.clone())).await;
                 assert_eq!(status, StatusCode::FORBIDDEN, "{email} {method} {path}");
             }
         }
-        assert_eq!(t.scalar("SELECT COUNT(*) FROM audit_log").await, audited, "nothing audited");
+        assert_eq!(
+            t.scalar("SELECT COUNT(*) FROM audit_log").await,
+            audited,
+            "nothing audited"
+        );
         assert_eq!(t.scalar("SELECT COUNT(*) FROM revocations").await, revoked);
     }
 }

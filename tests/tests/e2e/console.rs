@@ -18,7 +18,12 @@ fn staff_find_a_site_in_the_console_and_hold_it_after_confirming_with_screenshot
     let started = Instant::now();
     let d = Deployment::new(Backend::Sqlite);
     d.ca(&["init"]).ok();
-    let operator = user_add(&d, "operator", "op@chenxi-shuzhi.cn", "operator passphrase 2026");
+    let operator = user_add(
+        &d,
+        "operator",
+        "op@chenxi-shuzhi.cn",
+        "operator passphrase 2026",
+    );
     let staff = user_add(&d, "staff", STAFF, PASSWORD);
     let dns_port = free_port();
     let miit = testkit::fixtures_dir().join("miit-rows.json");
@@ -71,7 +76,10 @@ fn staff_find_a_site_in_the_console_and_hold_it_after_confirming_with_screenshot
     b.wait_for("the confirmation page", 15, |b| {
         b.current_url().ends_with("/act/hold").then_some(())
     });
-    assert!(b.text("#confirm-reason").contains("<script>alert(1)</script>"));
+    assert!(
+        b.text("#confirm-reason")
+            .contains("<script>alert(1)</script>")
+    );
     b.save_page(&shots.join("confirm-hold.png"));
     b.click("#confirm-action");
     b.wait_for("the site page again", 15, |b| {

@@ -171,11 +171,9 @@ async fn recheck(
 ) -> Result<Json<StaffRechecked>, AppError> {
     // Staff only, and 404 before anything runs for an unknown site.
     service::detail(&state.services, &account, &id, now()).await?;
-    let summary = super::applications::run_recheck(
-        &state,
-        verifier::recheck::Scope::Site(id.clone()),
-    )
-    .await?;
+    let summary =
+        super::applications::run_recheck(&state, verifier::recheck::Scope::Site(id.clone()))
+            .await?;
     let site = service::detail(&state.services, &account, &id, now()).await?;
     Ok(Json(StaffRechecked {
         summary: serde_json::json!(summary),
@@ -233,7 +231,16 @@ async fn act(
     let action = SiteAction::parse(&action).ok_or(AppError::NotFound)?;
     let Json(b) = body?;
     let rfc = b.rfc_reason.as_deref().map(parse_reason).transpose()?;
-    service::act(&state.services, &account, &id, action, rfc, &b.reason, now()).await?;
+    service::act(
+        &state.services,
+        &account,
+        &id,
+        action,
+        rfc,
+        &b.reason,
+        now(),
+    )
+    .await?;
     let d = service::detail(&state.services, &account, &id, now()).await?;
     Ok(Json(d.into()))
 }
@@ -318,6 +325,8 @@ async fn queues(
     account: Account,
 ) -> Result<Json<StaffQueues>, AppError> {
     Ok(Json(
-        service::queues(&state.services, &account, now()).await?.into(),
+        service::queues(&state.services, &account, now())
+            .await?
+            .into(),
     ))
 }

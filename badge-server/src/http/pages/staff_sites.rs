@@ -91,11 +91,18 @@ async fn list(
         Ok(f) => {
             let page = service::list(&state.services, &user.account, f.clone(), now).await?;
             let prev = (f.page > 1).then(|| format!("?{}", f.query(f.page - 1)));
-            (Some((StaffSiteList::new(page, now), prev)), vec![], StatusCode::OK)
+            (
+                Some((StaffSiteList::new(page, now), prev)),
+                vec![],
+                StatusCode::OK,
+            )
         }
         Err(AppError::Invalid(fields)) => (
             None,
-            fields.into_iter().map(|(k, v)| format!("{k}: {v}")).collect(),
+            fields
+                .into_iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect(),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
         Err(e) => return Err(e.into()),
@@ -108,10 +115,7 @@ async fn list(
             v.sites
                 .into_iter()
                 .map(|r| Row {
-                    state_zh: r
-                        .state
-                        .parse::<StaffState>()
-                        .map_or("", |s| s.labels().0),
+                    state_zh: r.state.parse::<StaffState>().map_or("", |s| s.labels().0),
                     domains: r.domains.join(", "),
                     last: r.last_result.unwrap_or_default(),
                     due: maybe(r.next_due),
@@ -227,7 +231,16 @@ async fn show(
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let notice = user.session.take_flash(&state.db).await?;
-    site_page(&state, &user, &id, notice, vec![], String::new(), StatusCode::OK).await
+    site_page(
+        &state,
+        &user,
+        &id,
+        notice,
+        vec![],
+        String::new(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// Back to the site's page with the step's notice, or the page with its reasons.
@@ -304,14 +317,13 @@ async fn act(
 ) -> Result<Response, PageError> {
     let user = staff(session)?;
     let action = SiteAction::parse(&action).ok_or(PageError::NotFound)?;
-    let checked: Result<Option<ca::RevocationReason>, AppError> = async {
-        crate::domain::site_list::note_text("reason", &form.reason)?;
-        match action {
-            SiteAction::Revoke => Ok(Some(parse_reason(&form.rfc_reason)?)),
+    // The reason in words, and for a revocation its RFC 5280 reason, are checked
+    // before the confirmation page is shown.
+    let checked: Result<Option<ca::RevocationReason>, AppError> =
+        crate::domain::site_list::note_text("reason", &form.reason).and_then(|_| match action {
+            SiteAction::Revoke => parse_reason(&form.rfc_reason).map(Some),
             _ => Ok(None),
-        }
-    }
-    .await;
+        });
     if form.confirm != "yes" {
         // The confirmation step: what will happen, the reason as typed, one button.
         return match checked {

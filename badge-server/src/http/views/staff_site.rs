@@ -94,7 +94,9 @@ impl StaffSiteList {
     pub fn new(p: SitePage, now: i64) -> Self {
         let grace = p.grace;
         StaffSiteList {
-            next: p.more.then(|| format!("?{}", p.filter.query(p.filter.page + 1))),
+            next: p
+                .more
+                .then(|| format!("?{}", p.filter.query(p.filter.page + 1))),
             page: p.filter.page,
             limit: p.filter.limit,
             sites: p
