@@ -147,6 +147,12 @@ pub async fn head(db: &Database) -> Result<(i64, Vec<u8>)> {
     store::audit::head(db).await
 }
 
+/// The most recent entries (at most `limit`) whose subject is one of `subjects`,
+/// newest first: what concerns one site (its id and its certificates' serials).
+pub async fn about(db: &Database, subjects: &[String], limit: i64) -> Result<Vec<Entry>> {
+    store::audit::about(db, subjects, limit).await
+}
+
 /// The most recent entries, newest first.
 pub async fn recent(db: &Database, limit: i64) -> Result<Vec<Entry>> {
     store::audit::recent(db, limit).await

@@ -21,5 +21,6 @@ pub mod record;
 pub mod report;
 pub mod seal;
 pub mod site;
+pub mod site_list;
 pub mod warning;
 pub mod watch;

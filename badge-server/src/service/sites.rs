@@ -82,6 +82,20 @@ pub async fn revoke(
     reason: ca::RevocationReason,
     now: i64,
 ) -> Result<(), AppError> {
+    revoke_noted(s, account, site, reason, None, now).await
+}
+
+/// As [`revoke`] (a hold is `certificateHold`, a release `removeFromCRL`), with the
+/// staff member's reason in words: when given, a `site.hold`, `site.release` or
+/// `site.revoke` audit entry about the site keeps it, in the revocation's transaction.
+pub async fn revoke_noted(
+    s: &Services,
+    account: &Account,
+    site: &str,
+    reason: ca::RevocationReason,
+    note: Option<&str>,
+    now: i64,
+) -> Result<(), AppError> {
     account.require(&[Role::Staff, Role::Admin])?;
     let certificate = site_certificate(&s.db, site)
         .await?
@@ -96,6 +110,25 @@ pub async fn revoke(
                 ca::Error::RevocationRefused(m) => AppError::Conflict(m),
                 other => other.into(),
             })?;
+    if let Some(note) = note {
+        let action = match reason {
+            ca::RevocationReason::CertificateHold => "site.hold",
+            ca::RevocationReason::RemoveFromCrl => "site.release",
+            _ => "site.revoke",
+        };
+        ca::audit::append(
+            &mut tx,
+            &account.email,
+            action,
+            site,
+            &serde_json::json!({
+                "reason": reason.name(),
+                "note": note,
+                "serial": serial.to_hex(),
+            }),
+        )
+        .await?;
+    }
     notify_same_key_revocations(s, &mut tx, &revoked, now).await?;
     s.publish_crls_after(&mut tx, now).await?;
     tx.commit().await?;

@@ -116,9 +116,11 @@ pub async fn insert(
     Ok(())
 }
 
-/// Registry search: sites whose search text contains `q` (case-insensitive), newest
-/// first, one page of [`PAGE_SIZE`]. Returns site ids.
-pub async fn search(db: &Database, q: &str, page: i64) -> Result<Vec<String>, AppError> {
+/// The `LIKE … ESCAPE '\\'` pattern that finds `q` (trimmed, lowercased) anywhere in
+/// a site's search text, and whether it is too short for the trigram index (under
+/// three characters; two Chinese characters are a common query), so that the caller
+/// scans the sites table instead.
+pub(crate) fn contains_pattern(q: &str) -> (String, bool) {
     let needle = q.trim().to_lowercase();
     // LIKE wildcards in the query are literal characters.
     let escaped: String = needle
@@ -128,11 +130,14 @@ pub async fn search(db: &Database, q: &str, page: i64) -> Result<Vec<String>, Ap
             c => vec![c],
         })
         .collect();
-    let pattern = format!("%{escaped}%");
+    (format!("%{escaped}%"), needle.chars().count() < 3)
+}
+
+/// Registry search: sites whose search text contains `q` (case-insensitive), newest
+/// first, one page of [`PAGE_SIZE`]. Returns site ids.
+pub async fn search(db: &Database, q: &str, page: i64) -> Result<Vec<String>, AppError> {
+    let (pattern, short) = contains_pattern(q);
     let offset = (page.max(1) - 1) * PAGE_SIZE;
-    // The trigram index cannot answer substrings shorter than three characters (two
-    // Chinese characters are a common query): those scan the sites table instead.
-    let short = needle.chars().count() < 3;
     let rows: Vec<(String,)> = match db {
         Database::Sqlite(p) if !short => {
             sqlx::query_as(

@@ -23,6 +23,7 @@ mod records;
 mod reports;
 mod site;
 mod snapshots;
+mod staff_sites;
 mod storage;
 mod warnings;
 

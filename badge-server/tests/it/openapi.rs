@@ -88,6 +88,12 @@ const API: &[(&str, &str)] = &[
     ("post", "/api/v1/warnings/{id}/withdraw"),
     ("put", "/api/v1/events/{id}"),
     ("put", "/api/v1/me/webhook"),
+    ("get", "/api/v1/staff/sites"),
+    ("get", "/api/v1/staff/sites/{id}"),
+    ("post", "/api/v1/staff/sites/{id}/recheck"),
+    ("post", "/api/v1/staff/sites/{id}/{action}"),
+    ("post", "/api/v1/staff/sites/{id}/notes"),
+    ("get", "/api/v1/staff/queues"),
 ];
 
 const PROBED: [Method; 5] = [

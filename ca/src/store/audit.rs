@@ -118,6 +118,27 @@ pub(crate) async fn head(db: &Database) -> Result<(i64, Vec<u8>)> {
 }
 
 /// The most recent entries, newest first.
+/// The most recent entries whose subject is one of `subjects`, newest first (a
+/// site's page: the site id and its certificates' serials).
+pub(crate) async fn about(db: &Database, subjects: &[String], limit: i64) -> Result<Vec<Entry>> {
+    if subjects.is_empty() {
+        return Ok(vec![]);
+    }
+    let marks: Vec<String> = (2..subjects.len() + 2).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT seq, at, actor, action, subject, details FROM audit_log WHERE subject IN ({}) \
+         ORDER BY seq DESC LIMIT $1",
+        marks.join(", ")
+    );
+    Ok(on_pool!(db, |p| {
+        let mut q = sqlx::query_as(&sql).bind(limit);
+        for s in subjects {
+            q = q.bind(s);
+        }
+        q.fetch_all(p).await?
+    }))
+}
+
 pub(crate) async fn recent(db: &Database, limit: i64) -> Result<Vec<Entry>> {
     Ok(on_pool!(db, |p| sqlx::query_as(
         "SELECT seq, at, actor, action, subject, details FROM audit_log ORDER BY seq DESC LIMIT $1"

@@ -102,13 +102,13 @@ impl Browser {
     }
 
     /// Types `text` into the field `css` names.
-    fn fill(&self, css: &str, text: &str) {
+    pub(crate) fn fill(&self, css: &str, text: &str) {
         let field = self.find(css);
         self.run(&format!("type into {css}"), field.send_keys(text));
     }
 
     /// Clicks the element `css` names.
-    fn click(&self, css: &str) {
+    pub(crate) fn click(&self, css: &str) {
         let element = self.find(css);
         self.run(&format!("click {css}"), element.click());
     }
@@ -488,7 +488,7 @@ fn a_person_registers_confirms_the_mailed_link_logs_in_and_out_in_a_browser() {
 // The complaint pages in a browser, from registration to a revoked seal.
 
 /// `badge-server user add` with a password file: the account's bearer token.
-fn user_add(d: &Deployment, role: &str, email: &str, password: &str) -> String {
+pub(crate) fn user_add(d: &Deployment, role: &str, email: &str, password: &str) -> String {
     let file = d.path(&format!("{role}-password"));
     std::fs::write(&file, format!("{password}\n")).unwrap();
     let mut cmd = Command::new(bin("badge-server"));

@@ -13,6 +13,7 @@ mod board;
 mod browser;
 mod browser_log;
 mod complaints;
+mod console;
 mod demo;
 mod limits;
 mod log;

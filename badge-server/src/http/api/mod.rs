@@ -10,6 +10,7 @@ pub mod members;
 pub mod origins;
 pub mod rechecks;
 pub mod records;
+pub mod staff_sites;
 pub mod warnings;
 pub mod watch;
 pub mod webhook;

@@ -152,8 +152,11 @@ struct ConsolePage {
     warnings: Vec<WarningRow>,
     copies: Vec<CopyRow>,
     drafts: Vec<DraftRow>,
-    reasons: [(&'static str, &'static str); 7],
     w: WarningForm,
+    /// The queue counts (issue 18), each linking to its filtered list.
+    queues: crate::http::views::staff_site::StaffQueues,
+    /// The complaint queue shows only those past their deadline.
+    overdue_only: bool,
 }
 
 fn cut(s: &str, n: usize) -> String {
@@ -168,6 +171,21 @@ async fn page(
     w: WarningForm,
     status: StatusCode,
 ) -> Result<Response, PageError> {
+    page_of(state, user, notice, errors, w, status, false).await
+}
+
+/// The console's first screen; `overdue_only` keeps the complaints past their
+/// deadline in the complaint queue (the queue count's list).
+async fn page_of(
+    state: &AppState,
+    user: &SignedIn,
+    notice: Option<String>,
+    errors: Vec<String>,
+    w: WarningForm,
+    status: StatusCode,
+    overdue_only: bool,
+) -> Result<Response, PageError> {
+    let at = now();
     let mut reviews = vec![];
     for a in apps::awaiting_review(&state.db).await? {
         reviews.push(Review {
@@ -190,6 +208,10 @@ async fn page(
     let queue = complaint::list(state, &user.account)
         .await?
         .into_iter()
+        .filter(|c| {
+            !overdue_only
+                || crate::domain::site_list::complaint_past_deadline(c.status, c.deadline_at, at)
+        })
         .map(|c| {
             let (status_zh, status_en) = c.status.labels();
             QueueRow {
@@ -257,24 +279,36 @@ async fn page(
         warnings,
         copies,
         drafts,
-        reasons: REASONS,
         w,
+        queues: crate::service::site_list::queues(&state.services, &user.account, at)
+            .await?
+            .into(),
+        overdue_only,
     };
     Ok(render(status, &page, None))
+}
+
+/// The console home's query: `complaints=overdue` narrows the complaint queue.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct HomeQuery {
+    complaints: Option<String>,
 }
 
 async fn home(
     State(state): State<AppState>,
     StaffSignedIn(user): StaffSignedIn,
+    Query(q): Query<HomeQuery>,
 ) -> Result<Response, PageError> {
     let notice = user.session.take_flash(&state.db).await?;
-    page(
+    page_of(
         &state,
         &user,
         notice,
         vec![],
         WarningForm::default(),
         StatusCode::OK,
+        q.complaints.as_deref() == Some("overdue"),
     )
     .await
 }

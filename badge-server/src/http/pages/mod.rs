@@ -8,3 +8,4 @@ pub mod conventions;
 pub mod events;
 pub mod portal;
 pub mod rechecks;
+pub mod staff_sites;

@@ -7,5 +7,6 @@ pub mod convention;
 pub mod event;
 pub mod log;
 pub mod site;
+pub mod staff_site;
 pub mod text;
 pub mod warning;
