@@ -78,6 +78,54 @@ impl VerifierSettings {
     }
 }
 
+/// The stored setting (`staff_settings.name`) for days between ICP checks of a
+/// healthy site; staff change it in the console, `CHENGXIN_RECHECK_ICP_DAYS` is the
+/// default.
+pub const SETTING_ICP_DAYS: &str = "recheck_icp_days";
+/// The stored setting for days between domain-control checks of a healthy site
+/// (default `CHENGXIN_RECHECK_DOMAIN_DAYS`).
+pub const SETTING_DOMAIN_DAYS: &str = "recheck_domain_days";
+/// The stored setting for hours of grace from the first failure to suspension, and
+/// again from suspension to revocation (default `CHENGXIN_GRACE_HOURS`).
+pub const SETTING_GRACE_HOURS: &str = "grace_hours";
+
+impl Policy {
+    /// These timings with the settings staff stored (name, value) in place of the
+    /// configured ones. Values were validated when stored; one that does not parse
+    /// as a positive number (a row written by hand) is ignored, with a warning, and
+    /// the configured value stays.
+    pub fn with_stored(mut self, stored: &[(String, String)]) -> Policy {
+        for (name, value) in stored {
+            let field = match name.as_str() {
+                SETTING_ICP_DAYS => (&mut self.icp_every, 86_400),
+                SETTING_DOMAIN_DAYS => (&mut self.domain_every, 86_400),
+                SETTING_GRACE_HOURS => (&mut self.grace, 3_600),
+                _ => continue,
+            };
+            match value.trim().parse::<i64>() {
+                Ok(n) if n > 0 => *field.0 = n.saturating_mul(field.1),
+                _ => tracing::warn!(%name, %value, "a stored setting is not a positive number; the configured value stays"),
+            }
+            if name == SETTING_GRACE_HOURS {
+                self.suspension = self.grace;
+            }
+        }
+        self
+    }
+
+    /// The timings in force now: these, overridden by what staff stored.
+    pub async fn in_force(&self, db: &Database) -> Result<Policy> {
+        Ok(self.clone().with_stored(&store::stored_settings(db).await?))
+    }
+
+    /// As [`Policy::in_force`], read inside the caller's transaction.
+    pub async fn in_force_in(&self, tx: &mut Tx) -> Result<Policy> {
+        Ok(self
+            .clone()
+            .with_stored(&store::stored_settings_in(tx).await?))
+    }
+}
+
 /// A certified site handed to the verifier for re-verification.
 #[derive(Debug, Clone)]
 pub struct Enrollment {
@@ -260,7 +308,28 @@ pub struct Rechecker {
 impl Rechecker {
     /// Re-verifies the sites in `scope` as of `now`; `progress(done, total)` is called
     /// after each site.
+    ///
+    /// The timings are those in force when the run starts: [`Rechecker::policy`]
+    /// overridden by what staff stored, so a change in the console applies to the
+    /// next run without a restart.
     pub async fn run(
+        &self,
+        scope: Scope,
+        now: i64,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<Summary> {
+        let this = Rechecker {
+            db: self.db.clone(),
+            challenger: self.challenger.clone(),
+            icp: self.icp.clone(),
+            ca: self.ca.clone(),
+            policy: self.policy.in_force(&self.db).await?,
+            concurrency: self.concurrency,
+        };
+        this.run_with_policy(scope, now, progress).await
+    }
+
+    async fn run_with_policy(
         &self,
         scope: Scope,
         now: i64,

@@ -18,6 +18,7 @@ pub mod privacy;
 pub mod record;
 pub mod report;
 pub mod seal;
+pub mod settings;
 pub mod site;
 pub mod warning;
 pub mod watch;

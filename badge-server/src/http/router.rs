@@ -52,6 +52,7 @@ pub(crate) fn documented() -> OpenApiRouter<AppState> {
         .merge(api::watch::router())
         .merge(api::exchange::router())
         .merge(api::records::router())
+        .merge(api::settings::router())
         .routes(routes!(serve))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .merge(api::complaints::uploads())
@@ -85,6 +86,7 @@ pub fn routes() -> Router<AppState> {
         .merge(pages::console::router())
         .merge(pages::events::router())
         .merge(pages::conventions::router())
+        .merge(pages::settings::router())
         .merge(pages::complaints::router())
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         // Limited as they should be already (see `documented`).

@@ -481,7 +481,9 @@ pub async fn approve(
         token: Token::parse(&app.token)?,
         certificate_serial: Some(issued.serial.clone()),
     };
-    enroll(&mut tx, &enrollment, &s.policy, now).await?;
+    // The first due dates follow the intervals staff set (`/console/settings`).
+    let policy = s.policy.in_force_in(&mut tx).await?;
+    enroll(&mut tx, &enrollment, &policy, now).await?;
     ca::audit::append(
         &mut tx,
         &actor.email,

@@ -20,6 +20,7 @@ pub mod origins;
 pub mod records;
 pub mod reports;
 pub mod seals;
+pub mod settings;
 pub mod sites;
 pub mod warnings;
 pub mod watch;

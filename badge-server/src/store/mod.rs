@@ -20,6 +20,7 @@ pub mod seal_changes;
 pub mod seal_copies;
 pub mod seal_fetches;
 pub mod sessions;
+pub mod settings;
 pub mod sites;
 pub mod warnings;
 pub mod watch;

@@ -20,6 +20,7 @@ mod places;
 mod queue;
 mod records;
 mod reports;
+mod settings;
 mod site;
 mod snapshots;
 mod storage;

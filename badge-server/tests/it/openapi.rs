@@ -48,6 +48,7 @@ const API: &[(&str, &str)] = &[
     ("get", "/api/v1/records/{id}/attachments"),
     ("get", "/api/v1/records/{id}/attachments/{attachment}"),
     ("get", "/api/v1/sites"),
+    ("get", "/api/v1/staff/settings"),
     ("get", "/api/v1/seal-copies"),
     ("get", "/api/v1/sites/{site}"),
     ("get", "/api/v1/warnings"),
@@ -85,6 +86,7 @@ const API: &[(&str, &str)] = &[
     ("post", "/api/v1/warnings/{id}/withdraw"),
     ("put", "/api/v1/events/{id}"),
     ("put", "/api/v1/me/webhook"),
+    ("put", "/api/v1/staff/settings"),
 ];
 
 const PROBED: [Method; 5] = [

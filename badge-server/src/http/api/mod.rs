@@ -9,6 +9,7 @@ pub mod me;
 pub mod members;
 pub mod origins;
 pub mod records;
+pub mod settings;
 pub mod warnings;
 pub mod watch;
 pub mod webhook;

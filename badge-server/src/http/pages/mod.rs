@@ -7,3 +7,4 @@ pub mod console;
 pub mod conventions;
 pub mod events;
 pub mod portal;
+pub mod settings;
