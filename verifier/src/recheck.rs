@@ -104,7 +104,9 @@ impl Policy {
             };
             match value.trim().parse::<i64>() {
                 Ok(n) if n > 0 => *field.0 = n.saturating_mul(field.1),
-                _ => tracing::warn!(%name, %value, "a stored setting is not a positive number; the configured value stays"),
+                _ => {
+                    tracing::warn!(%name, %value, "a stored setting is not a positive number; the configured value stays")
+                }
             }
             if name == SETTING_GRACE_HOURS {
                 self.suspension = self.grace;
@@ -124,6 +126,25 @@ impl Policy {
             .clone()
             .with_stored(&store::stored_settings_in(tx).await?))
     }
+}
+
+/// `chengxin_reverifications_total{method, verdict}`: one per site re-verified, by
+/// the method that proves control and the verdict — `pass`, `fail` (grace, still
+/// failing, held, revoked) or `error` (a transient error retried later, or one that
+/// stopped the check).
+fn count_outcome(method: &str, result: &Result<Transition>) {
+    let verdict = match result {
+        Ok(Transition::Passed { .. }) => "pass",
+        Ok(
+            Transition::EnteredGrace
+            | Transition::StillFailing
+            | Transition::Suspended
+            | Transition::Revoked,
+        ) => "fail",
+        Ok(Transition::Retried) | Err(_) => "error",
+    };
+    metrics::counter!("chengxin_reverifications_total", "method" => method.to_string(), "verdict" => verdict)
+        .increment(1);
 }
 
 /// A certified site handed to the verifier for re-verification.
@@ -343,12 +364,14 @@ impl Rechecker {
         let mut results = futures_util::stream::iter(rows)
             .map(|row| async move {
                 let id = row.site_id.clone();
-                (id, self.recheck(row, now, force).await)
+                let method = row.method.clone();
+                (id, method, self.recheck(row, now, force).await)
             })
             .buffer_unordered(self.concurrency.max(1));
-        while let Some((id, result)) = results.next().await {
+        while let Some((id, method, result)) = results.next().await {
             done += 1;
             summary.checked += 1;
+            count_outcome(&method, &result);
             match result {
                 Ok(Transition::Passed { released }) => {
                     summary.passed += 1;

@@ -252,7 +252,10 @@ pub fn parse_number(field: &str, text: &str) -> Result<i64, (String, String)> {
 /// The complaint deadlines in force: `configured`, with the stored answer deadline
 /// and reminders in place of its own. A stored value that does not parse (a row
 /// written by hand) is ignored with a warning.
-pub fn complaint_policy(configured: &ComplaintPolicy, stored: &[(String, String)]) -> ComplaintPolicy {
+pub fn complaint_policy(
+    configured: &ComplaintPolicy,
+    stored: &[(String, String)],
+) -> ComplaintPolicy {
     let mut policy = configured.clone();
     for (name, value) in stored {
         match name.as_str() {
@@ -311,11 +314,17 @@ mod tests {
             "0 hours, and the reminders now come before the filing"
         );
         assert_eq!(
-            refused(change(|c| c.complaint_deadline_hours = Some(MAX_DEADLINE_HOURS + 1))),
+            refused(change(
+                |c| c.complaint_deadline_hours = Some(MAX_DEADLINE_HOURS + 1)
+            )),
             [DEADLINE_HOURS]
         );
         let none = change(|c| c.complaint_reminder_hours = Some(vec![]));
-        assert_eq!(defaults().changed(&none).check(), Ok(()), "no reminders is fine");
+        assert_eq!(
+            defaults().changed(&none).check(),
+            Ok(()),
+            "no reminders is fine"
+        );
         for bad in [vec![0], vec![-3], vec![120], vec![200, 24], vec![24, 24]] {
             let c = Change {
                 complaint_reminder_hours: Some(bad.clone()),
@@ -358,7 +367,10 @@ mod tests {
         assert_eq!(c.reminders_before, vec![6 * 3_600, 36 * 3_600]);
         let now = Settings::in_force(&ComplaintPolicy::default(), &Policy::default(), &stored);
         assert_eq!(now.complaint_reminder_hours, vec![36, 6]);
-        assert_eq!(now.recheck_icp_days, 7, "an unreadable row leaves the default");
+        assert_eq!(
+            now.recheck_icp_days, 7,
+            "an unreadable row leaves the default"
+        );
         assert_eq!(now.grace_hours, 24);
         assert_eq!(
             defaults().differences(&now),

@@ -111,6 +111,8 @@ pub fn build(state: AppState) -> Router {
     });
     routes()
         .with_state(state)
+        // Innermost: every route's requests counted and timed by its template.
+        .layer(crate::http::metrics::HttpMetricsLayer)
         .layer(tower::util::option_layer(hsts))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

@@ -20,12 +20,13 @@ pub struct Stored {
     pub changed_at: i64,
 }
 
-const SELECT: &str =
-    "SELECT name, value, changed_by, changed_at FROM staff_settings ORDER BY name";
+const SELECT: &str = "SELECT name, value, changed_by, changed_at FROM staff_settings ORDER BY name";
 
 /// Every stored setting.
 pub async fn all(db: &Database) -> Result<Vec<Stored>, AppError> {
-    Ok(on_pool!(db, |p| sqlx::query_as(SELECT).fetch_all(p).await?))
+    Ok(on_pool!(db, |p| sqlx::query_as(SELECT)
+        .fetch_all(p)
+        .await?))
 }
 
 /// Every stored setting, inside the caller's transaction.

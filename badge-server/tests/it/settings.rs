@@ -47,7 +47,13 @@ async fn admins_change_settings_that_apply_to_the_next_complaint_and_re_verifica
         let staff_token = token_for(&t, &staff).await;
         let operator_token = token_for(&t, &operator).await;
         let user_token = token_for(&t, &visitor).await;
-        let member = add_member(&t, &admin_token, "示例网络科技有限公司", "91440300708461136T").await;
+        let member = add_member(
+            &t,
+            &admin_token,
+            "示例网络科技有限公司",
+            "91440300708461136T",
+        )
+        .await;
         let member_token = member_token(&t, &member, "tns@example-member.cn").await;
 
         // Staff read the configured values; nothing was changed yet.
@@ -125,7 +131,11 @@ async fn admins_change_settings_that_apply_to_the_next_complaint_and_re_verifica
         assert_eq!(changed["current"]["grace_hours"], 1);
         assert_eq!(changed["defaults"], defaults);
         let changes = changed["changes"].as_array().unwrap();
-        assert_eq!(changes.len(), 3, "the unchanged interval is not stored: {changed}");
+        assert_eq!(
+            changes.len(),
+            3,
+            "the unchanged interval is not stored: {changed}"
+        );
         assert!(changes.iter().all(|c| c["changed_by"] == ADMIN));
 
         // One audit entry: who changed what from what to what.
@@ -188,7 +198,10 @@ async fn admins_change_settings_that_apply_to_the_next_complaint_and_re_verifica
             .run(Scope::Due, now + HOUR + 1, &|_, _| {})
             .await
             .unwrap();
-        assert_eq!(later.suspended, 1, "{backend:?}: grace of 1 hour: {later:?}");
+        assert_eq!(
+            later.suspended, 1,
+            "{backend:?}: grace of 1 hour: {later:?}"
+        );
     }
 }
 
@@ -242,7 +255,11 @@ async fn the_console_page_shows_the_settings_and_its_form_changes_them_for_admin
             .submit("/console/settings", "/console/settings", &bad)
             .await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
-        assert!(r.body.contains("投诉答复期限 (complaint_deadline_hours)"), "{}", r.body);
+        assert!(
+            r.body.contains("投诉答复期限 (complaint_deadline_hours)"),
+            "{}",
+            r.body
+        );
         assert!(r.body.contains("value=\"0\""));
         assert_eq!(t.scalar("SELECT COUNT(*) FROM staff_settings").await, 0);
 
