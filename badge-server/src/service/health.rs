@@ -67,7 +67,8 @@ pub struct Gauges {
     pub jobs: Vec<crate::store::jobs::Waiting>,
     /// The pool's connections.
     pub pool: ca::db::PoolConnections,
-    /// The newest CRL per issuer and shard: slug, shard, thisUpdate, nextUpdate.
+    /// The newest CRL per issuer and shard with an unexpired certificate: slug,
+    /// shard, thisUpdate, nextUpdate.
     pub crls: Vec<(String, i64, i64, i64)>,
     /// The earliest nextUpdate of a stored OCSP response of an unexpired certificate.
     pub ocsp_earliest_next_update: Option<i64>,
@@ -78,7 +79,7 @@ pub async fn gauges(db: &Database, now: i64) -> Result<Gauges, crate::error::App
     Ok(Gauges {
         jobs: crate::store::jobs::waiting(db, now).await?,
         pool: db.connections(),
-        crls: ca::store::newest_crls(db).await?,
+        crls: ca::store::newest_crls(db, now).await?,
         ocsp_earliest_next_update: ca::store::earliest_ocsp_next_update(db, now).await?,
     })
 }

@@ -873,14 +873,20 @@ mod tests {
     }
 }
 
-/// The newest CRL of each issuer and shard: (issuer slug, shard, thisUpdate,
-/// nextUpdate). Old CRLs are pruned, so this reads a small table.
-pub async fn newest_crls(db: &Database) -> Result<Vec<(String, i64, i64, i64)>> {
+/// The newest CRL of each issuer and shard that still lists for an unexpired
+/// certificate at `now` (the shards the hourly refresh keeps current; one whose
+/// certificates all expired is left to age): (issuer slug, shard, thisUpdate,
+/// nextUpdate). Old CRLs are pruned, so this reads a small table, and each shard's
+/// check stops at its first unexpired certificate (`certificates_crl_shard`).
+pub async fn newest_crls(db: &Database, now: i64) -> Result<Vec<(String, i64, i64, i64)>> {
     Ok(on_pool!(db, |p| sqlx::query_as(
         "SELECT i.slug, l.shard, MAX(l.this_update), MAX(l.next_update) \
-         FROM crls l JOIN issuers i ON i.id = l.issuer_id GROUP BY i.slug, l.shard \
-         ORDER BY i.slug, l.shard"
+         FROM crls l JOIN issuers i ON i.id = l.issuer_id \
+         WHERE EXISTS (SELECT 1 FROM certificates c WHERE c.issuer_id = l.issuer_id \
+                       AND c.crl_shard = l.shard AND c.status = 'issued' AND c.not_after > $1) \
+         GROUP BY i.slug, l.shard ORDER BY i.slug, l.shard"
     )
+    .bind(now)
     .fetch_all(p)
     .await?))
 }

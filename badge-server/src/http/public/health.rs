@@ -151,7 +151,7 @@ async fn exposition(state: &AppState) -> Result<Exposition, AppError> {
     e.family(
         "chengxin_crl_age_seconds",
         "gauge",
-        "Age of the newest CRL of each issuer and shard (now minus its thisUpdate).",
+        "Age of the newest CRL of each issuer and shard that holds an unexpired certificate (now minus its thisUpdate).",
     );
     for (issuer, shard, this_update, _) in &g.crls {
         let shard = shard.to_string();
