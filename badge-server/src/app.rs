@@ -43,6 +43,13 @@ pub fn job_registry() -> Registry {
         crate::service::complaints::JOB_DEADLINE,
         crate::service::complaints::deadline_job,
     );
+    r.register(
+        crate::service::rechecks::JOB_RUN,
+        crate::service::rechecks::run_job,
+    );
+    // A batch of a re-verification run may take minutes of DNS and ICP look-ups:
+    // complaint deadlines and the rest do not wait behind it.
+    r.own_lane(&[crate::service::rechecks::JOB_RUN]);
     // A webhook endpoint that never answers holds up only webhooks, a slow SMTP
     // server only mail; the PKI refresh, complaint deadlines and the rest share the
     // third lane.
@@ -153,6 +160,10 @@ pub async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
             .run_refresher(db.clone(), state.services.seals.clone()),
     );
     tokio::spawn(state.services.log.clone().run(db.clone()));
+    // Operators are told of re-verification's transitions from the audit log.
+    tokio::spawn(crate::service::notices::run_projector(
+        state.services.clone(),
+    ));
     tokio::spawn(crate::service::exchange::run_projector(
         db.clone(),
         state.services.exchange.clone(),

@@ -187,6 +187,10 @@ pub struct JobSettings {
     /// Jobs claimed (and run concurrently) at once.
     #[arg(long, env = "CHENGXIN_JOB_BATCH", default_value_t = 10)]
     pub job_batch: u32,
+    /// Sites one job of a re-verification run takes (the run's counts move after
+    /// each such batch; a crash loses at most one batch's work).
+    #[arg(long, env = "CHENGXIN_RECHECK_RUN_BATCH", default_value_t = 100)]
+    pub recheck_run_batch: usize,
     /// Seconds between two publications of the CRLs that revocations changed (the
     /// `crl.publish` job, one per period across replicas): a revoked certificate is
     /// listed in its shard's CRL by the end of the period it was revoked in, and a

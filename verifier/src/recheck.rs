@@ -184,7 +184,8 @@ pub enum State {
 }
 
 impl State {
-    fn as_str(self) -> &'static str {
+    /// The stored name (`ok`, `grace`, `suspended`, `revoked`).
+    pub fn as_str(self) -> &'static str {
         match self {
             State::Ok => "ok",
             State::Grace => "grace",
@@ -192,7 +193,8 @@ impl State {
             State::Revoked => "revoked",
         }
     }
-    fn parse(s: &str) -> State {
+    /// The state a stored name means (anything unknown reads as `ok`).
+    pub fn parse(s: &str) -> State {
         match s {
             "grace" => State::Grace,
             "suspended" => State::Suspended,
@@ -298,7 +300,41 @@ pub struct Summary {
     pub released: usize,
     /// Sites that could not be processed, with the reason.
     pub failures: Vec<String>,
+    /// Every site whose state changed (entered grace, held, revoked, released, or
+    /// passing again within grace), with the reason: a summary that only counted
+    /// them left staff unable to say which site entered grace.
+    pub changes: Vec<Change>,
 }
+
+impl Summary {
+    /// Sites whose checks failed (in grace, held or revoked, newly or still).
+    pub fn failed(&self) -> usize {
+        self.entered_grace + self.still_failing + self.suspended + self.revoked
+    }
+
+    /// Sites that could not be told: a transient error to retry, or one that could
+    /// not be processed at all.
+    pub fn errors(&self) -> usize {
+        self.retried + self.failures.len()
+    }
+}
+
+/// A site whose re-verification state changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    /// The server's site id.
+    pub site: String,
+    /// Its state before.
+    pub from: State,
+    /// Its state after.
+    pub to: State,
+    /// Why, in the words the audit entry carries.
+    pub reason: String,
+}
+
+/// Evidence lines an audit entry of a transition carries at most (the failing
+/// checks; the full evidence stays in `verification_checks`).
+pub const AUDIT_EVIDENCE_MAX: usize = 8;
 
 enum Transition {
     Passed { released: bool },
@@ -339,15 +375,24 @@ impl Rechecker {
         now: i64,
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<Summary> {
-        let this = Rechecker {
+        self.in_force()
+            .await?
+            .run_with_policy(scope, now, progress)
+            .await
+    }
+
+    /// This rechecker with the timings in force now ([`Policy::in_force`]): what a
+    /// run or a batch of a durable run uses, so that a change staff made applies from
+    /// the next one on.
+    async fn in_force(&self) -> Result<Rechecker> {
+        Ok(Rechecker {
             db: self.db.clone(),
             challenger: self.challenger.clone(),
             icp: self.icp.clone(),
             ca: self.ca.clone(),
             policy: self.policy.in_force(&self.db).await?,
             concurrency: self.concurrency,
-        };
-        this.run_with_policy(scope, now, progress).await
+        })
     }
 
     async fn run_with_policy(
@@ -357,8 +402,18 @@ impl Rechecker {
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<Summary> {
         let rows = self.select(&scope, now).await?;
-        let total = rows.len();
         let force = !matches!(scope, Scope::Due);
+        self.run_rows(rows, now, force, progress).await
+    }
+
+    async fn run_rows(
+        &self,
+        rows: Vec<Row>,
+        now: i64,
+        force: bool,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<Summary> {
+        let total = rows.len();
         let mut summary = Summary::default();
         let mut done = 0;
         let mut results = futures_util::stream::iter(rows)
@@ -371,6 +426,10 @@ impl Rechecker {
         while let Some((id, method, result)) = results.next().await {
             done += 1;
             summary.checked += 1;
+            let result = result.map(|(t, change)| {
+                summary.changes.extend(change);
+                t
+            });
             count_outcome(&method, &result);
             match result {
                 Ok(Transition::Passed { released }) => {
@@ -387,6 +446,35 @@ impl Rechecker {
             progress(done, total);
         }
         Ok(summary)
+    }
+
+    /// One batch of a durable run: the sites due at `now` whose ids sort after
+    /// `after`, at most `limit`, re-verified as [`Rechecker::run`] does (with the
+    /// timings in force when the batch starts). Returns what
+    /// the batch did and the last site id it took (`None`: nothing was left, the run
+    /// is over). Walking by site id means a site is taken at most once per run, even
+    /// one that errors and stays due.
+    pub async fn run_batch(
+        &self,
+        after: &str,
+        limit: usize,
+        now: i64,
+    ) -> Result<(Summary, Option<String>)> {
+        let rows =
+            store::subjects_due_after(&self.db, now, after, i64::try_from(limit).unwrap_or(1))
+                .await?;
+        let last = rows.last().map(|r| r.site_id.clone());
+        let summary = self
+            .in_force()
+            .await?
+            .run_rows(rows, now, false, &|_, _| {})
+            .await?;
+        Ok((summary, last))
+    }
+
+    /// How many sites are due at `now` (what a run over the due sites will take).
+    pub async fn count_due(&self, now: i64) -> Result<i64> {
+        store::count_due(&self.db, now).await
     }
 
     async fn select(&self, scope: &Scope, now: i64) -> Result<Vec<Row>> {
@@ -406,7 +494,12 @@ impl Rechecker {
         Ok(rows)
     }
 
-    async fn recheck(&self, row: Row, now: i64, force: bool) -> Result<Transition> {
+    async fn recheck(
+        &self,
+        row: Row,
+        now: i64,
+        force: bool,
+    ) -> Result<(Transition, Option<Change>)> {
         let domains: Vec<Domain> = serde_json::from_str(&row.domains)
             .map_err(|e| Error::Config(format!("stored domains of {}: {e}", row.site_id)))?;
         let method: Method = row.method.parse()?;
@@ -484,6 +577,7 @@ impl Rechecker {
         let state = State::parse(&row.state);
         let serial = row.certificate_serial.as_deref().map(Serial::from_bytes);
         let p = &self.policy;
+        let mut changed: Option<(State, State, String)> = None;
         let transition = if let Some(change) = subject_changed {
             if state != State::Suspended {
                 self.certificate(&mut tx, serial.as_ref(), RevocationReason::CertificateHold)
@@ -503,8 +597,10 @@ impl Rechecker {
                 None,
             )
             .await?;
-            self.audit(&mut tx, &row.site_id, "site.suspend", &change)
+            let details = notice(&change, Some(now + p.suspension), &evidence);
+            self.audit(&mut tx, &row.site_id, "site.suspend", details)
                 .await?;
+            changed = Some((state, State::Suspended, change.clone()));
             Transition::Suspended
         } else {
             match verdict {
@@ -513,8 +609,12 @@ impl Rechecker {
                     if released {
                         self.certificate(&mut tx, serial.as_ref(), RevocationReason::RemoveFromCrl)
                             .await?;
-                        self.audit(&mut tx, &row.site_id, "site.release", "checks pass again")
+                        let details = notice("checks pass again", None, &evidence);
+                        self.audit(&mut tx, &row.site_id, "site.release", details)
                             .await?;
+                        changed = Some((state, State::Ok, "checks pass again".into()));
+                    } else if state == State::Grace {
+                        changed = Some((state, State::Ok, "checks pass".into()));
                     }
                     let domain_due = if run_domain {
                         now + p.domain_every
@@ -582,8 +682,10 @@ impl Rechecker {
                                 None,
                             )
                             .await?;
-                            self.audit(&mut tx, &row.site_id, "site.grace", &reason)
+                            let details = notice(&reason, Some(now + p.grace), &evidence);
+                            self.audit(&mut tx, &row.site_id, "site.grace", details)
                                 .await?;
+                            changed = Some((state, State::Grace, reason.clone()));
                             Transition::EnteredGrace
                         }
                         State::Grace if now - since >= p.grace => {
@@ -607,8 +709,10 @@ impl Rechecker {
                                 None,
                             )
                             .await?;
-                            self.audit(&mut tx, &row.site_id, "site.suspend", &reason)
+                            let details = notice(&reason, Some(now + p.suspension), &evidence);
+                            self.audit(&mut tx, &row.site_id, "site.suspend", details)
                                 .await?;
+                            changed = Some((state, State::Suspended, reason.clone()));
                             Transition::Suspended
                         }
                         State::Suspended
@@ -634,13 +738,11 @@ impl Rechecker {
                                 None,
                             )
                             .await?;
-                            self.audit(
-                                &mut tx,
-                                &row.site_id,
-                                "site.revoke",
-                                &format!("{why}: {reason}"),
-                            )
-                            .await?;
+                            let why = format!("{why}: {reason}");
+                            let details = notice(&why, None, &evidence);
+                            self.audit(&mut tx, &row.site_id, "site.revoke", details)
+                                .await?;
+                            changed = Some((state, State::Revoked, why));
                             Transition::Revoked
                         }
                         _ => {
@@ -665,7 +767,15 @@ impl Rechecker {
             }
         };
         tx.commit().await?;
-        Ok(transition)
+        let change = changed
+            .filter(|(from, to, _)| from != to)
+            .map(|(from, to, reason)| Change {
+                site: row.site_id.clone(),
+                from,
+                to,
+                reason,
+            });
+        Ok((transition, change))
     }
 
     /// Holds, releases or revokes the site's certificate in the same transaction.
@@ -689,8 +799,14 @@ impl Rechecker {
         }
     }
 
-    async fn audit(&self, tx: &mut Tx, site: &str, action: &str, reason: &str) -> Result<()> {
-        ca::audit::append(tx, "verifier", action, site, &json!({ "reason": reason })).await?;
+    async fn audit(
+        &self,
+        tx: &mut Tx,
+        site: &str,
+        action: &str,
+        details: serde_json::Value,
+    ) -> Result<()> {
+        ca::audit::append(tx, "verifier", action, site, &details).await?;
         Ok(())
     }
 
@@ -739,6 +855,29 @@ impl Rechecker {
         )
         .await
     }
+}
+
+/// The details of a transition's audit entry: the reason, the deadline of the next
+/// step (`until`: the end of grace, or of the hold), and the failing checks. The
+/// server tells the operator from this entry (the audit entry is the outbox: it
+/// commits with the transition, whoever ran it, this process or `verifier recheck`).
+fn notice(reason: &str, until: Option<i64>, evidence: &[Evidence]) -> serde_json::Value {
+    let failing: Vec<serde_json::Value> = evidence
+        .iter()
+        .filter(|e| e.verdict != Verdict::Pass)
+        .take(AUDIT_EVIDENCE_MAX)
+        .map(|e| {
+            json!({
+                "check": e.check,
+                "subject": e.subject,
+                "resolver": e.resolver,
+                "verdict": e.verdict,
+                "reasons": e.reasons,
+                "at": e.at,
+            })
+        })
+        .collect();
+    json!({ "reason": reason, "until": until, "evidence": failing })
 }
 
 /// The subject fields of the row covering each registrable domain, from the ICP

@@ -188,6 +188,38 @@ pub(crate) async fn subjects_due(db: &Database, now: i64) -> Result<Vec<SubjectR
         .await?))
 }
 
+/// The condition of [`subjects_due`], `$1` being now.
+const DUE: &str = "state <> 'revoked' AND \
+     (CASE WHEN retry_at IS NOT NULL THEN retry_at <= $1 \
+      ELSE (domain_due_at <= $1 OR icp_due_at <= $1) END)";
+
+/// Up to `limit` sites due at `now` whose ids sort after `after`, by id: one batch
+/// of a run that walks the due sites.
+pub(crate) async fn subjects_due_after(
+    db: &Database,
+    now: i64,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<SubjectRow>> {
+    let sql = format!(
+        "SELECT {SUBJECT_COLUMNS} FROM recheck_subjects WHERE {DUE} AND site_id > $2 \
+         ORDER BY site_id LIMIT $3"
+    );
+    Ok(on_pool!(db, |p| sqlx::query_as(&sql)
+        .bind(now)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(p)
+        .await?))
+}
+
+/// How many sites are due at `now`.
+pub(crate) async fn count_due(db: &Database, now: i64) -> Result<i64> {
+    let sql = format!("SELECT COUNT(*) FROM recheck_subjects WHERE {DUE}");
+    let (n,): (i64,) = on_pool!(db, |p| sqlx::query_as(&sql).bind(now).fetch_one(p).await?);
+    Ok(n)
+}
+
 /// Every site not revoked.
 pub(crate) async fn subjects_not_revoked(db: &Database) -> Result<Vec<SubjectRow>> {
     let sql = format!(

@@ -18,6 +18,12 @@ use crate::error::AppError;
 pub const DEFAULT_PAGE: i64 = 100;
 /// The most events one page holds.
 pub const MAX_PAGE: i64 = 1_000;
+/// Pages one member account may read a minute. A member that keeps up polls every few
+/// seconds; one catching up reads 10 pages a second, [`MAX_PAGE`] events each, twice
+/// the 5,000 events a second the feed promises a paging client. One account cannot
+/// keep a replica signing pages: a page of 1,000 events costs some 8 ms of CPU
+/// (`scripts/bench-exchange`), so at most 8% of a core.
+pub const PAGES_PER_MINUTE: u32 = 600;
 
 /// What happened, as members see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1187,6 +1187,45 @@ mod tests {
     }
 
     #[test]
+    fn the_render_cache_stays_within_its_byte_budget() {
+        // Room for about four SVG seals with their codings
+        // (`CHENGXIN_SEAL_CACHE_MIB` sets the budget in MiB; bytes here).
+        let one = renderer()
+            .get(&seal(
+                SealState::Certified,
+                "site0.cn",
+                Lang::Zh,
+                Size::Medium,
+                Format::Svg,
+            ))
+            .unwrap()
+            .size();
+        let budget = one * 4 + one / 2;
+        let r = SealRenderer::with_cache_bytes(budget).unwrap();
+        let seals: Vec<Seal> = (0..10)
+            .map(|i| {
+                seal(
+                    SealState::Certified,
+                    &format!("site{i}.cn"),
+                    Lang::Zh,
+                    Size::Medium,
+                    Format::Svg,
+                )
+            })
+            .collect();
+        for s in &seals {
+            r.get(s).unwrap();
+            let used = r.cache.lock().unwrap().bytes;
+            assert!(used <= budget, "{used} > {budget}");
+        }
+        // The first ones were let go to make room; the last one is kept.
+        assert!(r.cached(&seals[0]).is_none());
+        assert!(r.cached(&seals[9]).is_some());
+        let kept = r.cache.lock().unwrap().entries.len();
+        assert!((1..=4).contains(&kept), "{kept}");
+    }
+
+    #[test]
     fn an_svg_seal_is_compressed_once_with_brotli_and_gzip_and_each_has_its_own_etag() {
         use std::io::Read as _;
         let r = renderer();

@@ -126,4 +126,19 @@ pub struct RecheckSummary {
     pub released: u64,
     /// Sites that could not be processed, with the reason.
     pub failures: Vec<String>,
+    /// Every site whose state changed, with the reason.
+    pub changes: Vec<RecheckChange>,
+}
+
+/// A site whose re-verification state changed.
+#[derive(ToSchema)]
+pub struct RecheckChange {
+    /// The site id.
+    pub site: String,
+    /// `ok`, `grace`, `suspended` or `revoked` before.
+    pub from: String,
+    /// The state after.
+    pub to: String,
+    /// Why.
+    pub reason: String,
 }

@@ -433,16 +433,32 @@ impl IntoResponse for PageError {
     }
 }
 
-/// What a re-verification run did, for the notice of the page that asked for it.
+/// What a re-verification run did, for the notice of the page that asked for it:
+/// the counts, then each site that changed state with its reason (the page escapes
+/// the text).
 pub fn recheck_notice(s: &verifier::recheck::Summary) -> String {
-    format!(
-        "已重新验证：检查 {c} 个网站，通过 {p}，待重试 {r}，进入宽限期 {g}，暂停 {su}，撤销 {rv}。 / \
-         Re-verified: {c} checked, {p} passed, {r} to retry, {g} entered grace, {su} suspended, {rv} revoked.",
+    let mut out = format!(
+        "已重新验证：检查 {c} 个网站，通过 {p}，待重试 {r}，进入宽限期 {g}，暂停 {su}，撤销 {rv}，恢复 {rl}。 / \
+         Re-verified: {c} checked, {p} passed, {r} to retry, {g} entered grace, {su} suspended, {rv} revoked, {rl} released.",
         c = s.checked,
         p = s.passed,
         r = s.retried,
         g = s.entered_grace,
         su = s.suspended,
-        rv = s.revoked
-    )
+        rv = s.revoked,
+        rl = s.released,
+    );
+    for c in &s.changes {
+        out.push_str(&format!(
+            " {}: {} → {} ({})",
+            c.site,
+            c.from.as_str(),
+            c.to.as_str(),
+            c.reason
+        ));
+    }
+    for f in &s.failures {
+        out.push_str(&format!(" {f}"));
+    }
+    out
 }

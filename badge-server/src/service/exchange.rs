@@ -16,10 +16,11 @@ use ring::hmac;
 use serde_json::{Value, json};
 
 use crate::domain::account::{Account, Role};
-use crate::domain::exchange::{Cursor, Event, Kind, page_body, page_size};
+use crate::domain::exchange::{Cursor, Event, Kind, PAGES_PER_MINUTE, page_body, page_size};
 use crate::domain::jws::Es256Key;
 use crate::domain::privacy::mask;
 use crate::error::AppError;
+use crate::service::limiter::Limiter;
 use crate::store::exchange as store;
 
 /// The exchange key's file in the CA directory, encrypted like the CA's keys.
@@ -40,6 +41,8 @@ const PUSH_WITHIN_SECS: i64 = 86_400;
 pub struct Exchange {
     key: Es256Key,
     cursors: hmac::Key,
+    /// Pages read per account ([`crate::domain::exchange::PAGES_PER_MINUTE`]).
+    pages: Limiter<i64>,
 }
 
 impl std::fmt::Debug for Exchange {
@@ -75,6 +78,7 @@ impl Exchange {
         Ok(Exchange {
             key: Es256Key::from_pkcs8(pkcs8)?,
             cursors,
+            pages: Limiter::new(PAGES_PER_MINUTE, 60),
         })
     }
 
@@ -104,6 +108,13 @@ pub async fn page(
 ) -> Result<SignedPage, AppError> {
     account.require(&[Role::Member])?;
     let limit = page_size(limit)?;
+    let now = crate::domain::clock::now();
+    if !exchange.pages.allow(account.id, now) {
+        return Err(AppError::TooMany {
+            message: format!("at most {PAGES_PER_MINUTE} pages a minute from one account"),
+            retry_after: exchange.pages.retry_after(&account.id, now),
+        });
+    }
     let after = match after {
         Some(c) => Cursor::open(c, &exchange.cursors)?,
         None => Cursor(0),
@@ -126,16 +137,22 @@ pub async fn project(db: &Database, exchange: &Exchange, now: i64) -> Result<usi
     // in number order), so the head may move to `upto` once the entries that make
     // events are read: the others are never read at all.
     let upto = store::audit_max(db).await?;
-    if upto <= store::head(db).await? {
+    if upto <= store::head(db, store::Head::Exchange).await? {
         return Ok(0);
     }
     loop {
         let mut tx = db.begin().await?;
-        let head = store::lock_head(&mut tx).await?;
+        let head = store::lock_head(&mut tx, store::Head::Exchange).await?;
         if head >= upto {
             return Ok(added);
         }
-        let entries = store::audit_after(&mut tx, head, upto, PROJECT_BATCH).await?;
+        let entries = store::audit_after(
+            &mut tx,
+            (head, upto, PROJECT_BATCH),
+            &crate::domain::exchange::ACTIONS,
+            None,
+        )
+        .await?;
         let last = match entries.last() {
             Some(e) if entries.len() as i64 == PROJECT_BATCH => e.seq,
             _ => upto,
@@ -174,7 +191,7 @@ pub async fn project(db: &Database, exchange: &Exchange, now: i64) -> Result<usi
             }
             added += 1;
         }
-        store::set_head(&mut tx, last).await?;
+        store::set_head(&mut tx, store::Head::Exchange, last).await?;
         tx.commit().await?;
         if last == upto {
             return Ok(added);

@@ -16,7 +16,9 @@ pub mod health;
 pub mod limiter;
 pub mod log;
 pub mod members;
+pub mod notices;
 pub mod origins;
+pub mod rechecks;
 pub mod records;
 pub mod reports;
 pub mod seals;
@@ -80,6 +82,8 @@ pub struct Services {
     pub record_retention_days: i64,
     /// The exchange feed's signing key and cursor key.
     pub exchange: Arc<exchange::Exchange>,
+    /// Sites one job of a re-verification run takes (`CHENGXIN_RECHECK_RUN_BATCH`).
+    pub recheck_run_batch: usize,
     /// `serve --demo`: every site issued is demonstration data, and a `Referer` on a
     /// `*.localhost` host is read as the name before `.localhost` (see [`demo`]).
     pub demo: bool,
@@ -168,6 +172,7 @@ impl Services {
                     )
                 })?,
             )?),
+            recheck_run_batch: jobs.recheck_run_batch.max(1),
             demo: settings.demo,
         })
     }

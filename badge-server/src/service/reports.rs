@@ -29,6 +29,21 @@ pub const PDF_TIMEOUT: Duration = Duration::from_secs(60);
 /// Largest PDF kept (a report prints to well under 1 MiB).
 pub const MAX_PDF_BYTES: usize = 16 << 20;
 
+/// How long Chromium may take and how large its PDF may be.
+#[derive(Debug, Clone, Copy)]
+struct PdfLimits {
+    /// Chromium is killed after this long.
+    timeout: Duration,
+    /// A larger output is refused.
+    max_bytes: usize,
+}
+
+/// The limits builds run with.
+const PDF_LIMITS: PdfLimits = PdfLimits {
+    timeout: PDF_TIMEOUT,
+    max_bytes: MAX_PDF_BYTES,
+};
+
 /// What a build did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -150,6 +165,15 @@ fn unchanged(
 /// Prints the report's standalone document to PDF with headless Chromium, in a
 /// private temporary directory removed afterwards; killed after [`PDF_TIMEOUT`].
 async fn print_pdf(chromium: &Path, figures: &Figures) -> Result<Vec<u8>, String> {
+    print_pdf_within(chromium, figures, PDF_LIMITS).await
+}
+
+/// [`print_pdf`] within `limits`.
+async fn print_pdf_within(
+    chromium: &Path,
+    figures: &Figures,
+    limits: PdfLimits,
+) -> Result<Vec<u8>, String> {
     let html = figures.print_html().map_err(|e| e.to_string())?;
     let dir = PrivateDir::new().map_err(|e| format!("temporary directory: {e}"))?;
     let page = dir.0.join("report.html");
@@ -181,18 +205,19 @@ async fn print_pdf(chromium: &Path, figures: &Figures) -> Result<Vec<u8>, String
     let child = cmd
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", chromium.display()))?;
-    let done = tokio::time::timeout(PDF_TIMEOUT, child.wait_with_output())
+    let done = tokio::time::timeout(limits.timeout, child.wait_with_output())
         .await
-        .map_err(|_| format!("Chromium did not finish in {} s", PDF_TIMEOUT.as_secs()))?
+        .map_err(|_| format!("Chromium did not finish in {} s", limits.timeout.as_secs()))?
         .map_err(|e| e.to_string())?;
     let pdf = tokio::fs::read(&out).await.map_err(|e| {
         let stderr = String::from_utf8_lossy(&done.stderr);
         let last = stderr.lines().last().unwrap_or_default();
         format!("Chromium ({}) wrote no PDF: {e}; {last}", done.status)
     })?;
-    if !pdf.starts_with(b"%PDF-") || pdf.len() > MAX_PDF_BYTES {
+    if !pdf.starts_with(b"%PDF-") || pdf.len() > limits.max_bytes {
         return Err(format!(
-            "Chromium's output is not a PDF of at most {MAX_PDF_BYTES} bytes"
+            "Chromium's output is not a PDF of at most {} bytes",
+            limits.max_bytes
         ));
     }
     Ok(pdf)
@@ -259,4 +284,92 @@ pub async fn get(
 /// A published report's PDF.
 pub async fn pdf(db: &Database, period: Period) -> Result<Option<Vec<u8>>, AppError> {
     store::pdf(db, &period.to_string()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::report::Counted;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A stand-in for a Chromium that misbehaves: a shell script that is handed the
+    /// same arguments. It notes its process id and output path in `dir`.
+    fn chromium(dir: &Path, body: &str) -> PathBuf {
+        let path = dir.join("chromium");
+        let script = format!(
+            "#!/bin/sh\nfor a; do case $a in --print-to-pdf=*) out=${{a#--print-to-pdf=}};; esac; done\n\
+             echo $$ > {d}/pid; echo \"$out\" > {d}/out\n{body}\n",
+            d = dir.display()
+        );
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    fn figures() -> Figures {
+        Figures::from_counted(Period::parse("2026-Q3").unwrap(), &Counted::default())
+    }
+
+    fn noted(dir: &Path, what: &str) -> String {
+        std::fs::read_to_string(dir.join(what))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+
+    const LIMITS: PdfLimits = PdfLimits {
+        timeout: Duration::from_secs(1),
+        max_bytes: 1024,
+    };
+
+    #[tokio::test]
+    async fn a_chromium_that_hangs_is_killed_at_the_timeout_and_its_directory_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = chromium(dir.path(), "exec sleep 60");
+        let started = std::time::Instant::now();
+        let err = print_pdf_within(&bin, &figures(), LIMITS)
+            .await
+            .unwrap_err();
+        assert_eq!(err, "Chromium did not finish in 1 s");
+        assert!(started.elapsed() < Duration::from_secs(10));
+        // Killed, not left running: give the kernel a moment to reap it.
+        let pid = noted(dir.path(), "pid");
+        let mut gone = false;
+        for _ in 0..50 {
+            let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // Gone, or a zombie waiting for a parent that no longer waits.
+            if state.is_empty() || state.split(") ").nth(1).is_some_and(|s| s.starts_with('Z')) {
+                gone = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(gone, "the stand-in ({pid}) still runs");
+        let out = PathBuf::from(noted(dir.path(), "out"));
+        assert!(!out.parent().unwrap().exists(), "{}", out.display());
+    }
+
+    #[tokio::test]
+    async fn output_over_the_size_limit_or_not_a_pdf_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        for body in [
+            "head -c 2000 /dev/zero | sed 's/^/%PDF-/' > \"$out\"",
+            "echo '<html>not a pdf</html>' > \"$out\"",
+        ] {
+            let bin = chromium(dir.path(), body);
+            let err = print_pdf_within(&bin, &figures(), LIMITS)
+                .await
+                .unwrap_err();
+            assert_eq!(
+                err, "Chromium's output is not a PDF of at most 1024 bytes",
+                "{body}"
+            );
+            let out = PathBuf::from(noted(dir.path(), "out"));
+            assert!(!out.parent().unwrap().exists(), "{}", out.display());
+        }
+        // Within the limits: taken as it is.
+        let bin = chromium(dir.path(), "printf '%%PDF-1.4 small' > \"$out\"");
+        let pdf = print_pdf_within(&bin, &figures(), LIMITS).await.unwrap();
+        assert_eq!(pdf, b"%PDF-1.4 small");
+    }
 }

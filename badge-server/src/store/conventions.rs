@@ -72,7 +72,8 @@ impl From<SignatureRow> for Signature {
     }
 }
 
-fn unique_violation(e: &sqlx::Error) -> bool {
+/// Whether `e` is a unique index refusing a row (also used by [`super::rechecks`]).
+pub(crate) fn unique_violation(e: &sqlx::Error) -> bool {
     e.as_database_error()
         .is_some_and(|d| d.is_unique_violation())
 }

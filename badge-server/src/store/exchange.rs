@@ -4,29 +4,47 @@
 use ca::db::{Database, Tx};
 use ca::{on_pool, on_tx};
 
-use crate::domain::exchange::{ACTIONS, Event};
+use crate::domain::exchange::Event;
 use crate::error::AppError;
+
+/// A projection of the audit log, read in order, and the one-row table of its head:
+/// the exchange feed's, and the operator notices' (migration 0040).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Head {
+    /// The exchange feed (`exchange_head`).
+    Exchange,
+    /// Re-verification notices to operators (`site_notice_head`).
+    SiteNotices,
+}
+
+impl Head {
+    fn table(self) -> &'static str {
+        match self {
+            Head::Exchange => "exchange_head",
+            Head::SiteNotices => "site_notice_head",
+        }
+    }
+}
 
 /// Takes the projection's lock (the head row's, until `tx` ends) and returns how far
 /// it has read the audit log.
-pub async fn lock_head(tx: &mut Tx) -> Result<i64, AppError> {
-    let (seq,): (i64,) = on_tx!(tx, |c| sqlx::query_as(
-        "UPDATE exchange_head SET seq = seq WHERE id = 1 RETURNING seq"
-    )
-    .fetch_one(c)
-    .await?);
+pub async fn lock_head(tx: &mut Tx, head: Head) -> Result<i64, AppError> {
+    let sql = format!(
+        "UPDATE {} SET seq = seq WHERE id = 1 RETURNING seq",
+        head.table()
+    );
+    let (seq,): (i64,) = on_tx!(tx, |c| sqlx::query_as(&sql).fetch_one(c).await?);
     Ok(seq)
 }
 
 /// Records how far the projection has read.
-pub async fn set_head(tx: &mut Tx, seq: i64) -> Result<(), AppError> {
-    on_tx!(tx, |c| sqlx::query(
-        "UPDATE exchange_head SET seq = $1 WHERE id = 1"
-    )
-    .bind(seq)
-    .execute(c)
-    .await
-    .map(|_| ())?);
+pub async fn set_head(tx: &mut Tx, head: Head, seq: i64) -> Result<(), AppError> {
+    let sql = format!("UPDATE {} SET seq = $1 WHERE id = 1", head.table());
+    on_tx!(tx, |c| sqlx::query(&sql)
+        .bind(seq)
+        .execute(c)
+        .await
+        .map(|_| ())?);
     Ok(())
 }
 
@@ -45,19 +63,26 @@ pub struct AuditRow {
     pub details: String,
 }
 
-/// Up to `limit` audit entries after `after` and up to `upto`, in order, of the
-/// actions that can make an event ([`ACTIONS`]; the names are ours, written into
-/// the statement).
+/// Up to `limit` audit entries after `after` and up to `upto`, in order, of
+/// `actions` (the exchange feed's: [`crate::domain::exchange::ACTIONS`]), by `actor` when given (the names
+/// are ours, written into the statement).
 pub async fn audit_after(
     tx: &mut Tx,
-    after: i64,
-    upto: i64,
-    limit: i64,
+    (after, upto, limit): (i64, i64, i64),
+    actions: &[&str],
+    actor: Option<&str>,
 ) -> Result<Vec<AuditRow>, AppError> {
-    let actions = ACTIONS.map(|a| format!("'{a}'")).join(", ");
+    let actions = actions
+        .iter()
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let by = actor
+        .map(|a| format!(" AND actor = '{a}'"))
+        .unwrap_or_default();
     let sql = format!(
         "SELECT seq, at, action, subject, details FROM audit_log \
-         WHERE seq > $1 AND seq <= $2 AND action IN ({actions}) ORDER BY seq LIMIT $3"
+         WHERE seq > $1 AND seq <= $2 AND action IN ({actions}){by} ORDER BY seq LIMIT $3"
     );
     Ok(on_tx!(tx, |c| sqlx::query_as(&sql)
         .bind(after)
@@ -102,13 +127,11 @@ pub async fn page(db: &Database, after: i64, limit: i64) -> Result<Vec<Event>, A
         .collect())
 }
 
-/// How far the projection has read the audit log: no cursor beyond it was issued.
-pub async fn head(db: &Database) -> Result<i64, AppError> {
-    let (seq,): (i64,) = on_pool!(db, |p| sqlx::query_as(
-        "SELECT seq FROM exchange_head WHERE id = 1"
-    )
-    .fetch_one(p)
-    .await?);
+/// How far the projection has read the audit log (the exchange feed issued no
+/// cursor beyond it).
+pub async fn head(db: &Database, head: Head) -> Result<i64, AppError> {
+    let sql = format!("SELECT seq FROM {} WHERE id = 1", head.table());
+    let (seq,): (i64,) = on_pool!(db, |p| sqlx::query_as(&sql).fetch_one(p).await?);
     Ok(seq)
 }
 

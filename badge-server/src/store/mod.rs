@@ -14,6 +14,8 @@ pub mod housekeeping;
 pub mod jobs;
 pub mod member_origins;
 pub mod members;
+pub mod notices;
+pub mod rechecks;
 pub mod records;
 pub mod reports;
 pub mod seal_changes;

@@ -312,6 +312,35 @@ async fn only_member_accounts_read_the_feed_and_bad_cursors_are_refused() {
 }
 
 #[tokio::test]
+async fn one_member_account_reads_at_most_pages_per_minute() {
+    use badge_server::domain::exchange::PAGES_PER_MINUTE;
+    for backend in Backend::all() {
+        let Setup { t, member, .. } = setup(backend).await;
+        for _ in 0..PAGES_PER_MINUTE {
+            assert_eq!(get_page(&t, &member, "?limit=1").await.0, StatusCode::OK);
+        }
+        let (status, headers, body) = t
+            .call(api("GET", "/api/v1/exchange/events", &member, None))
+            .await;
+        let text = String::from_utf8_lossy(&body);
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{text}");
+        assert!(text.contains("pages a minute"), "{text}");
+        let wait: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=60).contains(&wait), "{wait}");
+        // Another member's account is not held back by this one.
+        let other = member_token(&t, &other_member(&t).await, "other@member.test").await;
+        assert_eq!(get_page(&t, &other, "").await.0, StatusCode::OK);
+    }
+}
+
+/// A second member, for limits that are per account.
+async fn other_member(t: &TestApp) -> String {
+    let admin = account_of(t, Role::Admin, "admin2@chengxin.test").await;
+    let admin = token_for(t, &admin).await;
+    add_member(t, &admin, "深圳示例网络有限公司", "91440300708461136T").await
+}
+
+#[tokio::test]
 async fn no_event_is_skipped_or_repeated_while_writers_and_two_projectors_run() {
     const WRITERS: usize = 4;
     const EACH: usize = 12;
@@ -367,7 +396,8 @@ async fn no_event_is_skipped_or_repeated_while_writers_and_two_projectors_run() 
                 project(&t).await;
             }
             seen.extend(events.iter().map(|e| e["seq"].as_i64().unwrap()));
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            // Paced as a client must be, to stay within PAGES_PER_MINUTE.
+            tokio::time::sleep(std::time::Duration::from_millis(40)).await;
         }
         for p in projectors {
             p.await.unwrap();

@@ -18,6 +18,7 @@ mod pages;
 mod pki;
 mod places;
 mod queue;
+mod rechecks;
 mod records;
 mod reports;
 mod settings;

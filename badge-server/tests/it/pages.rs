@@ -269,6 +269,7 @@ async fn who_may_open_the_portal_the_console_and_the_complaint_pages() {
         }
         for path in [
             "/console/recheck-due",
+            "/console/rechecks",
             "/console/copies/warn",
             "/portal/apply",
         ] {
@@ -375,6 +376,7 @@ async fn a_form_without_its_csrf_token_is_refused_and_changes_nothing() {
             ),
             (STAFF, "/console/sites/recheck".into(), vec![("site", site)]),
             (STAFF, "/console/recheck-due".into(), vec![]),
+            (STAFF, "/console/rechecks".into(), vec![]),
             (
                 STAFF,
                 "/console/warnings".into(),
@@ -943,8 +945,9 @@ async fn an_application_goes_from_the_apply_form_to_an_upheld_complaint_through_
         op.submit(&site_page, &format!("{site_page}/recheck"), &[])
             .await
             .expect(200, "Re-verified");
+        // Every site due: a durable run, shown on its own page.
         let r = s.submit("/console", "/console/recheck-due", &[]).await;
-        s.follow(r).await.expect(200, "Re-verified");
+        s.follow(r).await.expect(200, "data-state=\"running\"");
         let audit = s
             .get("/console/audit")
             .await

@@ -385,6 +385,9 @@ async fn a_quarter_s_report_counts_every_figure_is_immutable_and_is_served_as_pa
         ] {
             assert!(csv.contains(&format!("{line}\r\n")), "{line}\n{csv}");
         }
+        // Read by Python's csv and json modules: every CSV row is one figure of the
+        // JSON, the same value.
+        assert_eq!(python_cross_check(&csv, EXPECTED), "22 rows agree");
         let (status, _, page) = get(&t, "/reports/2026-Q3").await;
         assert_eq!(status, StatusCode::OK);
         let page = String::from_utf8(page).unwrap();
@@ -502,4 +505,52 @@ async fn the_scheduled_build_publishes_the_last_month_and_quarter_once() {
         get(&t, "/reports/2026-09.pdf").await.0,
         StatusCode::NOT_FOUND
     );
+}
+
+/// The CSV and the JSON of a report as Python's `csv` and `json` modules read them:
+/// "N rows agree", or what disagrees.
+fn python_cross_check(csv: &str, json: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("r.csv"), csv).unwrap();
+    std::fs::write(dir.path().join("r.json"), json).unwrap();
+    let script = r#"
+import csv, json, sys
+d = sys.argv[1]
+rows = list(csv.reader(open(d + "/r.csv", newline="", encoding="utf-8"), strict=True))
+j = json.load(open(d + "/r.json", encoding="utf-8"))
+assert rows[0] == ["section", "key", "value"], rows[0]
+bad = []
+def text(v):
+    return "" if v is None else str(v)
+for section, key, value in rows[1:]:
+    if section == "period":
+        want = j["period"] if key == "" else j[key]
+    elif section == "answered_within_deadline_percent":
+        want = j["answered_within_deadline"]["value"]
+    elif section.startswith("median_hours"):
+        want = (j[section] or {}).get("value")
+    elif section == "top_provinces":
+        want = dict(j[section]).get(key)
+    elif key:
+        want = j[section].get(key)
+    else:
+        want = j[section]
+    # Numbers as numbers: the CSV writes 3 where the JSON has 3.0.
+    same = float(value) == want if isinstance(want, float) else text(want) == value
+    if not same:
+        bad.append((section, key, value, want))
+print("%d rows agree" % (len(rows) - 1) if not bad else bad)
+"#;
+    let out = std::process::Command::new("/usr/bin/python3")
+        .arg("-c")
+        .arg(script)
+        .arg(dir.path())
+        .output()
+        .expect("Debian's python3 is installed (.ci/run)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }

@@ -492,3 +492,77 @@ fn a_never_answering_webhook_delays_a_reset_mail_by_under_two_seconds() {
         eprintln!("{backend:?}: the reset mail went out after {took:?}");
     }
 }
+
+/// Issue 18, tried from outside: a certified site's TXT record disappears and
+/// `verifier recheck --all` runs on the command line while the server runs. The
+/// transition's audit entry is the outbox: the server mails the operator (real SMTP)
+/// with the reason, the failing check in plain words, what to do and the deadline,
+/// and the JSON summary lists the site as changed.
+#[test]
+fn verifier_recheck_on_the_command_line_mails_the_operator_of_a_site_that_entered_grace() {
+    for backend in Backend::all() {
+        let d = Deployment::new(backend);
+        d.ca(&["init"]).ok();
+        let sink = testkit::SmtpSink::start();
+        let dns_port = free_port();
+        let operator = "a@chenxi-shuzhi.cn";
+        let (op, staff) = (
+            d.token("operator", operator),
+            d.token("staff", "staff@seal.test"),
+        );
+        let miit = testkit::fixtures_dir().join("miit-rows.json");
+        let _server = d.serve_with(&quick_queue(&[
+            ("CHENGXIN_DNS_SERVERS", format!("127.0.0.1:{dns_port}")),
+            ("CHENGXIN_DNS_TIMEOUT", "1".into()),
+            ("CHENGXIN_HTTP_TIMEOUT", "2".into()),
+            ("CHENGXIN_HTTP_CHALLENGE_PORT", free_port().to_string()),
+            ("CHENGXIN_ICP_PROVIDER", format!("file:{}", miit.display())),
+            ("CHENGXIN_SMTP_URL", sink.url()),
+        ]));
+        let (_, site) = d.certify(&op, &staff, dns_port, crate::chenxi_application());
+        let site = site["site"].as_str().unwrap().to_string();
+        // The record is gone: the DNS server answers, without it.
+        let _dns = testkit::Zone::new().start_on(dns_port);
+        let mut cmd = Command::new(testkit::bin("verifier"));
+        d.env(&mut cmd);
+        let out = run(cmd
+            .env("CHENGXIN_DNS_SERVERS", format!("127.0.0.1:{dns_port}"))
+            .env("CHENGXIN_DNS_TIMEOUT", "1")
+            .env("CHENGXIN_ICP_PROVIDER", format!("file:{}", miit.display()))
+            .args(["recheck", "--all"]))
+        .ok();
+        let summary: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(summary["entered_grace"], 1, "{summary}");
+        assert_eq!(summary["changes"][0]["site"], site.as_str(), "{summary}");
+        assert_eq!(summary["changes"][0]["to"], "grace");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mail = loop {
+            let found = sink
+                .messages()
+                .into_iter()
+                .find(|m| m.subject.contains("宽限期"));
+            if let Some(m) = found {
+                break m;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no grace mail: {:?}",
+                sink.messages()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        assert_eq!(mail.rcpt_tos, vec![operator.to_string()]);
+        for needle in [
+            "_chengxin-challenge.chenxi-shuzhi.cn",
+            "宽限期至",
+            "Grace ends",
+            &format!("/portal/sites/{site}"),
+        ] {
+            assert!(
+                mail.text.contains(needle),
+                "{needle:?} not in {}",
+                mail.text
+            );
+        }
+    }
+}

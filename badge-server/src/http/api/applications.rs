@@ -566,14 +566,7 @@ pub(crate) async fn run_recheck(
     state: &AppState,
     scope: verifier::recheck::Scope,
 ) -> Result<verifier::recheck::Summary, AppError> {
-    let rechecker = verifier::recheck::Rechecker {
-        db: state.db.clone(),
-        challenger: (*state.challenger).clone(),
-        icp: state.icp.clone(),
-        ca: Some(state.ca.clone()),
-        policy: state.policy.clone(),
-        concurrency: 1,
-    };
+    let rechecker = crate::service::rechecks::rechecker(state, 1);
     let now = verifier::verdict::now();
     let summary = rechecker.run(scope, now, &|_, _| {}).await?;
     // The verifier marked the shards of what it held, released or revoked; their CRLs

@@ -60,6 +60,7 @@ struct PageQuery {
         (status = 400, description = "A cursor this feed never issued, or a limit out of range (plain text when the query itself is malformed)", body = ErrorBody),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 403, description = "Not a member account", body = ErrorBody),
+        (status = 429, description = "Over 600 pages this minute from this account (`Retry-After` says when to go on)", body = ErrorBody),
     )
 )]
 async fn events(

@@ -8,6 +8,7 @@ pub mod exchange;
 pub mod me;
 pub mod members;
 pub mod origins;
+pub mod rechecks;
 pub mod records;
 pub mod settings;
 pub mod warnings;

@@ -422,15 +422,14 @@ async fn recheck_site(
     after(&state, &user, r, WarningForm::default()).await
 }
 
+/// The old "re-verify every site due" button: starts a durable run and shows its
+/// page, as `POST /console/rechecks` does.
 async fn recheck_due(
     State(state): State<AppState>,
     CsrfForm { session, .. }: CsrfForm<NoFields>,
 ) -> Result<Response, PageError> {
     let user = staff(session)?;
-    let r = run_recheck(&state, verifier::recheck::Scope::Due)
-        .await
-        .map(|s| crate::http::web::recheck_notice(&s));
-    after(&state, &user, r, WarningForm::default()).await
+    super::rechecks::start_as(&state, &user).await
 }
 
 async fn publish(

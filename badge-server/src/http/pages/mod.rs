@@ -7,4 +7,5 @@ pub mod console;
 pub mod conventions;
 pub mod events;
 pub mod portal;
+pub mod rechecks;
 pub mod settings;

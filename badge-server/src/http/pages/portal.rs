@@ -465,6 +465,61 @@ struct SitePage {
     notice: Option<String>,
     /// Seal requests without a Referer in the last seven days.
     no_referer: i64,
+    /// What re-verification last did to the site, while it still holds.
+    recheck: Option<RecheckNotice>,
+}
+
+/// Words in both languages.
+struct Words {
+    zh: String,
+    en: String,
+}
+
+impl From<(String, String)> for Words {
+    fn from((zh, en): (String, String)) -> Self {
+        Words { zh, en }
+    }
+}
+
+/// The notice re-verification sent the operator, as the site page shows it: the
+/// same words as the mail.
+struct RecheckNotice {
+    kind: &'static str,
+    headline: Words,
+    at: String,
+    reason: String,
+    evidence: Vec<Words>,
+    deadline: Option<Words>,
+    todo: Words,
+}
+
+impl RecheckNotice {
+    /// The site's latest notice when it still describes the site's state (a site in
+    /// grace whose checks passed again is back to normal without a notice).
+    async fn current(state: &AppState, site: &str) -> Result<Option<Self>, AppError> {
+        let Some(n) = crate::service::notices::latest(&state.db, site).await? else {
+            return Ok(None);
+        };
+        let now_state = verifier::recheck::state_of(&state.db, site)
+            .await?
+            .map(|(s, _)| s.as_str());
+        if now_state != Some(n.kind.state()) {
+            return Ok(None);
+        }
+        let (zh, en) = n.kind.headline();
+        Ok(Some(RecheckNotice {
+            kind: n.kind.as_str(),
+            headline: Words {
+                zh: zh.into(),
+                en: en.into(),
+            },
+            at: when(n.at),
+            reason: n.reason.clone(),
+            evidence: n.evidence.iter().map(|e| e.plain().into()).collect(),
+            deadline: n.deadline().map(Words::from),
+            todo: n.what_to_do().into(),
+        }))
+    }
 }
 
 /// Fetches without a Referer in seven days from which the site page asks the operator
@@ -524,6 +579,7 @@ async fn site_view(
         min_reputation: MIN_REPUTATION_COUNT,
         notice,
         no_referer: crate::service::seals::no_referer_week(state, site, now()).await?,
+        recheck: RecheckNotice::current(state, site).await?,
     };
     Ok(render(StatusCode::OK, &page, None))
 }

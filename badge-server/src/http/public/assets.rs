@@ -25,21 +25,38 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/static/{file}", get(file))
 }
 
+/// The script of a re-verification run's page: polls the run's progress and shows
+/// it without reloading the page (the page refreshes itself without scripts).
+pub const RECHECK_RUN_JS: &str = include_str!("../../../static/recheck-run.js");
+
+/// `/static/<stem>.<hash>.js` for `body`.
+fn hashed(stem: &str, body: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, body.as_bytes());
+    let hex = hex::encode(digest.as_ref());
+    format!("/static/{stem}.{}.js", &hex[..HASH_HEX])
+}
+
 /// Where [`LOG_VERIFY_JS`] is served: `/static/log-verify.<hash>.js`.
 pub fn log_verify_path() -> &'static str {
     static PATH: OnceLock<String> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let digest = ring::digest::digest(&ring::digest::SHA256, LOG_VERIFY_JS.as_bytes());
-        let hex = hex::encode(digest.as_ref());
-        format!("/static/log-verify.{}.js", &hex[..HASH_HEX])
-    })
+    PATH.get_or_init(|| hashed("log-verify", LOG_VERIFY_JS))
+}
+
+/// Where [`RECHECK_RUN_JS`] is served: `/static/recheck-run.<hash>.js`.
+pub fn recheck_run_path() -> &'static str {
+    static PATH: OnceLock<String> = OnceLock::new();
+    PATH.get_or_init(|| hashed("recheck-run", RECHECK_RUN_JS))
 }
 
 async fn file(Path(file): Path<String>) -> Response {
-    if log_verify_path().strip_prefix("/static/") != Some(file.as_str()) {
+    let body = if log_verify_path().strip_prefix("/static/") == Some(file.as_str()) {
+        LOG_VERIFY_JS
+    } else if recheck_run_path().strip_prefix("/static/") == Some(file.as_str()) {
+        RECHECK_RUN_JS
+    } else {
         // The edge answers it as a page or as JSON (`http::error::negotiate`).
         return crate::error::AppError::NotFound.into_response();
-    }
+    };
     (
         [
             (
@@ -55,7 +72,7 @@ async fn file(Path(file): Path<String>) -> Response {
                 HeaderValue::from_static("nosniff"),
             ),
         ],
-        LOG_VERIFY_JS,
+        body,
     )
         .into_response()
 }
