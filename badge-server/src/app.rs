@@ -145,10 +145,7 @@ pub async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
 
     let services = Services::build(&settings, db.clone(), ca, job_registry())?;
     let mut state = AppState::build(&settings, services);
-    state.metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .install_recorder()
-        .map_err(|e| tracing::warn!(error = %e, "metrics disabled"))
-        .ok();
+    state.metrics = install_metrics();
     tokio::spawn(
         state
             .seal_cache
@@ -224,6 +221,37 @@ pub async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
     db.close().await;
     Ok(())
 }
+
+/// Installs the process's metrics recorder: histograms with the HTTP layer's buckets
+/// (rendered as Prometheus histograms, not summaries), the counters an alert needs
+/// from the start registered at zero, and an upkeep task that folds recorded samples
+/// into the buckets every few seconds (without it they pile up until a scrape).
+fn install_metrics() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets(&crate::http::metrics::BUCKETS)
+        .and_then(|b| b.install_recorder())
+        .map_err(|e| tracing::warn!(error = %e, "metrics disabled"))
+        .ok()?;
+    for name in [
+        "chengxin_certificates_issued_total",
+        "chengxin_certificate_holds_total",
+        "chengxin_certificate_releases_total",
+    ] {
+        metrics::counter!(name).increment(0);
+    }
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(METRICS_UPKEEP);
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+    Some(handle)
+}
+
+/// How often recorded histogram samples are folded into their buckets.
+const METRICS_UPKEEP: Duration = Duration::from_secs(5);
 
 /// `serve --demo`, before the services are built: starts the demo DNS server on
 /// loopback and points the verifier at it alone, and makes the bundled ICP dataset

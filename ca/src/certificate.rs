@@ -76,6 +76,7 @@ impl Ca {
             .queue
             .submit(&self.db, self.issuer_id, prepared.clone(), actor)
             .await?;
+        issued_counter().increment(1);
         Self::issued(prepared, certificate_id, private_key_pem)
     }
 
@@ -109,6 +110,7 @@ impl Ca {
         let crl_shard = self.crl_shard_in(tx).await?;
         let (prepared, private_key_pem) = self.prepare(identity, key, crl_shard, site)?;
         let ids = store_batch(tx, self.issuer_id, std::slice::from_ref(&prepared), actor).await?;
+        issued_counter().increment(1);
         Self::issued(prepared, ids[0], private_key_pem)
     }
 
@@ -363,4 +365,11 @@ impl Ca {
             problems,
         })
     }
+}
+
+/// `chengxin_certificates_issued_total`: certificates stored, counted when written
+/// (a caller's transaction that rolls back afterwards is still counted). Counted in
+/// whichever process holds a metrics recorder (the server; the CLI has none).
+fn issued_counter() -> metrics::Counter {
+    metrics::counter!("chengxin_certificates_issued_total")
 }

@@ -192,6 +192,7 @@ impl Ca {
             &json!({ "reason": reason.name(), "crl_shard": rec.crl_shard }),
         )
         .await?;
+        count_revocation(reason);
         Ok(Revoked {
             certificate_id: rec.id,
             serial: serial.clone(),
@@ -596,4 +597,22 @@ struct RawSigned<'a> {
     tbs: der::asn1::AnyRef<'a>,
     algorithm: der::asn1::AnyRef<'a>,
     signature: der::asn1::BitStringRef<'a>,
+}
+
+/// Counts a revocation as it is written: holds (`chengxin_certificate_holds_total`),
+/// releases (`chengxin_certificate_releases_total`) and the rest by RFC 5280 reason
+/// (`chengxin_revocations_total{reason}`). A caller's transaction that rolls back
+/// afterwards is still counted.
+fn count_revocation(reason: RevocationReason) {
+    match reason {
+        RevocationReason::CertificateHold => {
+            metrics::counter!("chengxin_certificate_holds_total").increment(1)
+        }
+        RevocationReason::RemoveFromCrl => {
+            metrics::counter!("chengxin_certificate_releases_total").increment(1)
+        }
+        other => {
+            metrics::counter!("chengxin_revocations_total", "reason" => other.name()).increment(1)
+        }
+    }
 }

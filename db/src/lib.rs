@@ -61,6 +61,15 @@ pub enum Database {
     Postgres(PgPool),
 }
 
+/// How many of the pool's connections are in use and idle ([`Database::connections`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolConnections {
+    /// Lent out: a query or transaction runs on each.
+    pub in_use: u32,
+    /// Open and waiting in the pool.
+    pub idle: u32,
+}
+
 /// A transaction on the shared database.
 #[derive(Debug)]
 pub enum Tx {
@@ -168,16 +177,32 @@ impl Database {
     /// committed and, on SQLite, the write lock held. On the task the `Transaction`
     /// is always built; when nobody waits for it any more it is dropped there, which
     /// rolls it back.
+    ///
+    /// The wait (a pooled connection, then the write lock on SQLite) is recorded in
+    /// `chengxin_db_begin_seconds`.
     pub async fn begin(&self) -> Result<Tx> {
         let db = self.clone();
-        tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let tx = tokio::spawn(async move {
             Ok(match db {
                 Database::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
                 Database::Postgres(p) => Tx::Postgres(p.begin().await?),
             })
         })
         .await
-        .map_err(|e| Error::Config(format!("the task beginning a transaction died: {e}")))?
+        .map_err(|e| Error::Config(format!("the task beginning a transaction died: {e}")))?;
+        metrics::histogram!("chengxin_db_begin_seconds").record(started.elapsed().as_secs_f64());
+        tx
+    }
+
+    /// Connections the pool holds now: in use and idle.
+    pub fn connections(&self) -> PoolConnections {
+        let (size, idle) = on_pool!(self, |p| (p.size(), p.num_idle()));
+        let idle = u32::try_from(idle).unwrap_or(u32::MAX).min(size);
+        PoolConnections {
+            in_use: size - idle,
+            idle,
+        }
     }
 
     /// Proves the database takes writes: one committed write transaction (a no-op
@@ -264,11 +289,16 @@ async fn outside_transaction<C: sqlx::Connection>(conn: &mut C) -> sqlx::Result<
 
 impl Tx {
     /// Commits the transaction.
+    ///
+    /// How long the commit takes (the write to disk) is recorded in
+    /// `chengxin_db_commit_seconds`.
     pub async fn commit(self) -> Result<()> {
+        let started = std::time::Instant::now();
         match self {
             Tx::Sqlite(t) => t.commit().await?,
             Tx::Postgres(t) => t.commit().await?,
         }
+        metrics::histogram!("chengxin_db_commit_seconds").record(started.elapsed().as_secs_f64());
         Ok(())
     }
 }

@@ -78,6 +78,75 @@ impl VerifierSettings {
     }
 }
 
+/// The stored setting (`staff_settings.name`) for days between ICP checks of a
+/// healthy site; staff change it in the console, `CHENGXIN_RECHECK_ICP_DAYS` is the
+/// default.
+pub const SETTING_ICP_DAYS: &str = "recheck_icp_days";
+/// The stored setting for days between domain-control checks of a healthy site
+/// (default `CHENGXIN_RECHECK_DOMAIN_DAYS`).
+pub const SETTING_DOMAIN_DAYS: &str = "recheck_domain_days";
+/// The stored setting for hours of grace from the first failure to suspension, and
+/// again from suspension to revocation (default `CHENGXIN_GRACE_HOURS`).
+pub const SETTING_GRACE_HOURS: &str = "grace_hours";
+
+impl Policy {
+    /// These timings with the settings staff stored (name, value) in place of the
+    /// configured ones. Values were validated when stored; one that does not parse
+    /// as a positive number (a row written by hand) is ignored, with a warning, and
+    /// the configured value stays.
+    pub fn with_stored(mut self, stored: &[(String, String)]) -> Policy {
+        for (name, value) in stored {
+            let field = match name.as_str() {
+                SETTING_ICP_DAYS => (&mut self.icp_every, 86_400),
+                SETTING_DOMAIN_DAYS => (&mut self.domain_every, 86_400),
+                SETTING_GRACE_HOURS => (&mut self.grace, 3_600),
+                _ => continue,
+            };
+            match value.trim().parse::<i64>() {
+                Ok(n) if n > 0 => *field.0 = n.saturating_mul(field.1),
+                _ => {
+                    tracing::warn!(%name, %value, "a stored setting is not a positive number; the configured value stays")
+                }
+            }
+            if name == SETTING_GRACE_HOURS {
+                self.suspension = self.grace;
+            }
+        }
+        self
+    }
+
+    /// The timings in force now: these, overridden by what staff stored.
+    pub async fn in_force(&self, db: &Database) -> Result<Policy> {
+        Ok(self.clone().with_stored(&store::stored_settings(db).await?))
+    }
+
+    /// As [`Policy::in_force`], read inside the caller's transaction.
+    pub async fn in_force_in(&self, tx: &mut Tx) -> Result<Policy> {
+        Ok(self
+            .clone()
+            .with_stored(&store::stored_settings_in(tx).await?))
+    }
+}
+
+/// `chengxin_reverifications_total{method, verdict}`: one per site re-verified, by
+/// the method that proves control and the verdict — `pass`, `fail` (grace, still
+/// failing, held, revoked) or `error` (a transient error retried later, or one that
+/// stopped the check).
+fn count_outcome(method: &str, result: &Result<Transition>) {
+    let verdict = match result {
+        Ok(Transition::Passed { .. }) => "pass",
+        Ok(
+            Transition::EnteredGrace
+            | Transition::StillFailing
+            | Transition::Suspended
+            | Transition::Revoked,
+        ) => "fail",
+        Ok(Transition::Retried) | Err(_) => "error",
+    };
+    metrics::counter!("chengxin_reverifications_total", "method" => method.to_string(), "verdict" => verdict)
+        .increment(1);
+}
+
 /// A certified site handed to the verifier for re-verification.
 #[derive(Debug, Clone)]
 pub struct Enrollment {
@@ -296,7 +365,37 @@ pub struct Rechecker {
 impl Rechecker {
     /// Re-verifies the sites in `scope` as of `now`; `progress(done, total)` is called
     /// after each site.
+    ///
+    /// The timings are those in force when the run starts: [`Rechecker::policy`]
+    /// overridden by what staff stored, so a change in the console applies to the
+    /// next run without a restart.
     pub async fn run(
+        &self,
+        scope: Scope,
+        now: i64,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<Summary> {
+        self.in_force()
+            .await?
+            .run_with_policy(scope, now, progress)
+            .await
+    }
+
+    /// This rechecker with the timings in force now ([`Policy::in_force`]): what a
+    /// run or a batch of a durable run uses, so that a change staff made applies from
+    /// the next one on.
+    async fn in_force(&self) -> Result<Rechecker> {
+        Ok(Rechecker {
+            db: self.db.clone(),
+            challenger: self.challenger.clone(),
+            icp: self.icp.clone(),
+            ca: self.ca.clone(),
+            policy: self.policy.in_force(&self.db).await?,
+            concurrency: self.concurrency,
+        })
+    }
+
+    async fn run_with_policy(
         &self,
         scope: Scope,
         now: i64,
@@ -320,16 +419,18 @@ impl Rechecker {
         let mut results = futures_util::stream::iter(rows)
             .map(|row| async move {
                 let id = row.site_id.clone();
-                (id, self.recheck(row, now, force).await)
+                let method = row.method.clone();
+                (id, method, self.recheck(row, now, force).await)
             })
             .buffer_unordered(self.concurrency.max(1));
-        while let Some((id, result)) = results.next().await {
+        while let Some((id, method, result)) = results.next().await {
             done += 1;
             summary.checked += 1;
             let result = result.map(|(t, change)| {
                 summary.changes.extend(change);
                 t
             });
+            count_outcome(&method, &result);
             match result {
                 Ok(Transition::Passed { released }) => {
                     summary.passed += 1;
@@ -348,7 +449,8 @@ impl Rechecker {
     }
 
     /// One batch of a durable run: the sites due at `now` whose ids sort after
-    /// `after`, at most `limit`, re-verified as [`Rechecker::run`] does. Returns what
+    /// `after`, at most `limit`, re-verified as [`Rechecker::run`] does (with the
+    /// timings in force when the batch starts). Returns what
     /// the batch did and the last site id it took (`None`: nothing was left, the run
     /// is over). Walking by site id means a site is taken at most once per run, even
     /// one that errors and stays due.
@@ -362,7 +464,11 @@ impl Rechecker {
             store::subjects_due_after(&self.db, now, after, i64::try_from(limit).unwrap_or(1))
                 .await?;
         let last = rows.last().map(|r| r.site_id.clone());
-        let summary = self.run_rows(rows, now, false, &|_, _| {}).await?;
+        let summary = self
+            .in_force()
+            .await?
+            .run_rows(rows, now, false, &|_, _| {})
+            .await?;
         Ok((summary, last))
     }
 

@@ -278,3 +278,22 @@ pub(crate) async fn update_subject(tx: &mut Tx, u: &SubjectUpdate<'_>) -> Result
     });
     Ok(())
 }
+
+/// The settings staff stored (`staff_settings`, name and value), which override the
+/// configured re-verification timings ([`crate::recheck::Policy::with_stored`]).
+pub async fn stored_settings(db: &Database) -> Result<Vec<(String, String)>> {
+    Ok(on_pool!(db, |p| sqlx::query_as(
+        "SELECT name, value FROM staff_settings ORDER BY name"
+    )
+    .fetch_all(p)
+    .await?))
+}
+
+/// As [`stored_settings`], inside the caller's transaction.
+pub async fn stored_settings_in(tx: &mut Tx) -> Result<Vec<(String, String)>> {
+    Ok(on_tx!(tx, |c| sqlx::query_as(
+        "SELECT name, value FROM staff_settings ORDER BY name"
+    )
+    .fetch_all(c)
+    .await?))
+}

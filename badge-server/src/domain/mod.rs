@@ -20,6 +20,7 @@ pub mod recheck_run;
 pub mod record;
 pub mod report;
 pub mod seal;
+pub mod settings;
 pub mod site;
 pub mod site_list;
 pub mod warning;

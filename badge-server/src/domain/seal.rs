@@ -11,6 +11,7 @@
 //! or another domain simply asks for another entry: nothing needs invalidating.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use askama::Template;
@@ -482,6 +483,10 @@ pub struct SealRenderer {
     cache: Mutex<Cache>,
     /// The render cache's budget in bytes.
     cache_bytes: usize,
+    /// Seals found in the render cache (`chengxin_seal_render_cache_hits_total`).
+    hits: AtomicU64,
+    /// Seals drawn because they were not (`chengxin_seal_render_cache_misses_total`).
+    misses: AtomicU64,
     /// Each glyph's path data once per size: a seal is then put together from
     /// strings instead of drawing outlines, which is what lets a load spread over
     /// every site be served without a drawing per request.
@@ -542,6 +547,8 @@ impl SealRenderer {
             font,
             cache: Mutex::default(),
             cache_bytes,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
             glyphs: Mutex::default(),
         })
     }
@@ -588,10 +595,22 @@ impl SealRenderer {
         }
     }
 
+    /// Look-ups the render cache answered, and seals drawn because it could not.
+    pub fn cache_counts(&self) -> (u64, u64) {
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
+    }
+
     /// The cached bytes of `seal`, if drawn before.
     pub fn cached(&self, seal: &Seal) -> Option<Arc<Rendered>> {
         let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        cache.entries.get(seal).cloned()
+        let found = cache.entries.get(seal).cloned();
+        if found.is_some() {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+        }
+        found
     }
 
     /// The bytes of `seal`, drawn now if not cached. CPU-bound for a millisecond or
@@ -600,6 +619,7 @@ impl SealRenderer {
         if let Some(r) = self.cached(seal) {
             return Ok(r);
         }
+        self.misses.fetch_add(1, Ordering::Relaxed);
         let bytes = Bytes::from(self.render(seal)?);
         let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
         let tag = hex::encode(&digest.as_ref()[..12]);

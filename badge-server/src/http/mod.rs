@@ -9,6 +9,7 @@ pub mod demo;
 pub mod encoding;
 pub mod error;
 pub mod extract;
+pub mod metrics;
 pub mod openapi;
 pub mod pages;
 pub mod public;

@@ -45,6 +45,7 @@ pub const BEARER: &str = "bearer";
         (name = "conventions", description = "Self-discipline conventions: staff publish them in versions, operators sign them for their organizations"),
         (name = "events", description = "Seminars and forums: the public list, staff publishing them"),
         (name = "members", description = "Members of the alliance and their trust-and-safety accounts"),
+        (name = "settings", description = "Settings staff change without a restart: complaint deadlines, re-verification intervals, grace period"),
         (name = "meta", description = "This document"),
     )
 )]

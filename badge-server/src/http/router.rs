@@ -54,6 +54,7 @@ pub(crate) fn documented() -> OpenApiRouter<AppState> {
         .merge(api::records::router())
         .merge(api::rechecks::router())
         .merge(api::staff_sites::router())
+        .merge(api::settings::router())
         .routes(routes!(serve))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .merge(api::complaints::uploads())
@@ -89,6 +90,7 @@ pub fn routes() -> Router<AppState> {
         .merge(pages::staff_sites::router())
         .merge(pages::events::router())
         .merge(pages::conventions::router())
+        .merge(pages::settings::router())
         .merge(pages::complaints::router())
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         // Limited as they should be already (see `documented`).
@@ -111,13 +113,11 @@ pub fn build(state: AppState) -> Router {
             HeaderValue::from_static("max-age=31536000"),
         )
     });
-    routes()
-        .with_state(state)
-        .layer(tower::util::option_layer(hsts))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
-        ))
+    // One stack, layered on the routes at once: axum wraps every route in each layer
+    // given to `Router::layer` separately, and each wrapping costs a clone of the
+    // boxed route and a boxed future per request; four layers given one by one cost
+    // four of each on every seal.
+    let stack = tower::ServiceBuilder::new()
         // The span names the method and the path, never the query: links carry their
         // one-time tokens there (`/password/reset?token=…`), which went to the log at
         // debug level.
@@ -126,6 +126,14 @@ pub fn build(state: AppState) -> Router {
                 tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
             }),
         )
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .layer(tower::util::option_layer(hsts))
+        // Innermost: every route's requests counted and timed by its template.
+        .layer(crate::http::metrics::HttpMetricsLayer);
+    routes().with_state(state).layer(stack)
 }
 
 /// The document, built from the routers that serve the operations it describes.

@@ -97,6 +97,11 @@ fn field_zh(field: &str) -> &'static str {
         "place" => "地点",
         "registration_url" => "报名链接",
         "organization_id" => "机构",
+        "complaint_deadline_hours" => "投诉答复期限",
+        "complaint_reminder_hours" => "答复提醒",
+        "recheck_icp_days" => "ICP 复核间隔",
+        "recheck_domain_days" => "域名控制复核间隔",
+        "grace_hours" => "宽限期",
         _ => "输入",
     }
 }

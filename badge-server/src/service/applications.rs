@@ -198,6 +198,8 @@ pub async fn verify(
             .await,
     );
     for (d, out) in outcomes {
+        let method = out.evidence.last().map_or("none", |e| e.check.as_str());
+        count_verification(method, out.verdict);
         if out.verdict == Verdict::Pass {
             proven_by = out.evidence.last().map(|e| e.check.clone());
         } else {
@@ -219,6 +221,7 @@ pub async fn verify(
                 &identity.domains,
             )
             .await;
+            count_verification("icp", out.outcome.verdict);
             if out.outcome.verdict != Verdict::Pass {
                 reasons.extend(out.outcome.reasons.iter().map(|r| format!("ICP: {r}")));
             }
@@ -481,7 +484,9 @@ pub async fn approve(
         token: Token::parse(&app.token)?,
         certificate_serial: Some(issued.serial.clone()),
     };
-    enroll(&mut tx, &enrollment, &s.policy, now).await?;
+    // The first due dates follow the intervals staff set (`/console/settings`).
+    let policy = s.policy.in_force_in(&mut tx).await?;
+    enroll(&mut tx, &enrollment, &policy, now).await?;
     ca::audit::append(
         &mut tx,
         &actor.email,
@@ -531,4 +536,12 @@ pub async fn reject(
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// `chengxin_verifications_total{method, verdict}`: one per domain-control check of a
+/// domain (by the method that decided it: `dns-txt`, `http-file`, …) and one per ICP
+/// check of an application (`icp`), by verdict.
+fn count_verification(method: &str, verdict: Verdict) {
+    metrics::counter!("chengxin_verifications_total", "method" => method.to_string(), "verdict" => verdict.as_str())
+        .increment(1);
 }

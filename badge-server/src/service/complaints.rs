@@ -200,8 +200,11 @@ pub async fn submit(
         ));
     }
     let id = new_id("c_")?;
-    let deadline = now + s.complaints.answer_within;
     let mut tx = s.db.begin().await?;
+    // The deadline and reminders staff set last (`/console/settings`), read here so
+    // that a change applies to the next complaint without a restart.
+    let policy = crate::service::settings::complaint_policy_in(s, &mut tx).await?;
+    let deadline = now + policy.answer_within;
     within_filing_limits(s, &mut tx, account.id, &sc.id, now).await?;
     store::insert(
         &mut tx,
@@ -290,7 +293,7 @@ pub async fn submit(
             .await?;
         }
     }
-    for before in &s.complaints.reminders_before {
+    for before in &policy.reminders_before {
         let at = deadline - before;
         if at > now {
             queue::enqueue(

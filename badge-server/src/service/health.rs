@@ -58,3 +58,28 @@ async fn write(db: &Database) -> ca::Result<()> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     crate::store::health::probe_write(db, now).await
 }
+
+/// What `/metrics` computes when scraped: cheap reads of the job queue, the
+/// connection pool and the newest CRLs and OCSP responses.
+#[derive(Debug, Clone)]
+pub struct Gauges {
+    /// Unfinished jobs per kind.
+    pub jobs: Vec<crate::store::jobs::Waiting>,
+    /// The pool's connections.
+    pub pool: ca::db::PoolConnections,
+    /// The newest CRL per issuer and shard with an unexpired certificate: slug,
+    /// shard, thisUpdate, nextUpdate.
+    pub crls: Vec<(String, i64, i64, i64)>,
+    /// The earliest nextUpdate of a stored OCSP response of an unexpired certificate.
+    pub ocsp_earliest_next_update: Option<i64>,
+}
+
+/// The gauges as of `now`.
+pub async fn gauges(db: &Database, now: i64) -> Result<Gauges, crate::error::AppError> {
+    Ok(Gauges {
+        jobs: crate::store::jobs::waiting(db, now).await?,
+        pool: db.connections(),
+        crls: ca::store::newest_crls(db, now).await?,
+        ocsp_earliest_next_update: ca::store::earliest_ocsp_next_update(db, now).await?,
+    })
+}

@@ -22,6 +22,7 @@ pub mod rechecks;
 pub mod records;
 pub mod reports;
 pub mod seals;
+pub mod settings;
 pub mod site_list;
 pub mod sites;
 pub mod warnings;

@@ -182,3 +182,34 @@ pub async fn release(db: &Database, worker: &str) -> Result<u64, AppError> {
     .await?
     .rows_affected()))
 }
+
+/// Jobs waiting, per kind: how many (scheduled ones included), how many are due at
+/// `now` and wait for a worker (not one a worker holds now: a long report build is
+/// running, not waiting), and the `run_at` of the oldest of those. Reads the
+/// partial index of unfinished jobs only.
+pub async fn waiting(db: &Database, now: i64) -> Result<Vec<Waiting>, AppError> {
+    Ok(on_pool!(db, |p| sqlx::query_as(
+        "SELECT kind, COUNT(*) AS queued, \
+         COALESCE(SUM(CASE WHEN run_at <= $1 AND COALESCE(locked_until, 0) <= $1 \
+                      THEN 1 ELSE 0 END), 0) AS due, \
+         MIN(CASE WHEN run_at <= $1 AND COALESCE(locked_until, 0) <= $1 THEN run_at END) \
+             AS oldest_due \
+         FROM jobs WHERE done_at IS NULL AND failed_at IS NULL GROUP BY kind ORDER BY kind"
+    )
+    .bind(now)
+    .fetch_all(p)
+    .await?))
+}
+
+/// Unfinished jobs of one kind ([`waiting`]).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Waiting {
+    /// The job kind.
+    pub kind: String,
+    /// Unfinished jobs, scheduled ones included.
+    pub queued: i64,
+    /// Those due now that no worker holds.
+    pub due: i64,
+    /// When the oldest of those was due.
+    pub oldest_due: Option<i64>,
+}

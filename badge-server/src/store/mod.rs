@@ -22,6 +22,7 @@ pub mod seal_changes;
 pub mod seal_copies;
 pub mod seal_fetches;
 pub mod sessions;
+pub mod settings;
 pub mod site_list;
 pub mod sites;
 pub mod warnings;

@@ -21,6 +21,7 @@ mod queue;
 mod rechecks;
 mod records;
 mod reports;
+mod settings;
 mod site;
 mod snapshots;
 mod staff_sites;

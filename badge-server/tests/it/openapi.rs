@@ -48,6 +48,7 @@ const API: &[(&str, &str)] = &[
     ("get", "/api/v1/records/{id}/attachments"),
     ("get", "/api/v1/records/{id}/attachments/{attachment}"),
     ("get", "/api/v1/sites"),
+    ("get", "/api/v1/staff/settings"),
     ("get", "/api/v1/seal-copies"),
     ("get", "/api/v1/sites/{site}"),
     ("get", "/api/v1/staff/rechecks"),
@@ -94,6 +95,7 @@ const API: &[(&str, &str)] = &[
     ("post", "/api/v1/staff/sites/{id}/{action}"),
     ("post", "/api/v1/staff/sites/{id}/notes"),
     ("get", "/api/v1/staff/queues"),
+    ("put", "/api/v1/staff/settings"),
 ];
 
 const PROBED: [Method; 5] = [

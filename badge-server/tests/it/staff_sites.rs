@@ -611,6 +611,11 @@ async fn only_staff_open_or_post_to_any_console_page_or_staff_api_route() {
             ("POST", "/console/sites/{id}/recheck"),
             ("POST", "/console/sites/{id}/note"),
             ("POST", "/console/sites/{id}/act/{action}"),
+            ("POST", "/console/rechecks"),
+            ("GET", "/console/rechecks/{id}"),
+            ("GET", "/console/rechecks/{id}/progress"),
+            ("GET", "/console/settings"),
+            ("POST", "/console/settings"),
         ];
         let covered: BTreeSet<String> = pages.iter().map(|(_, p)| p.to_string()).collect();
         let named = console_routes();
@@ -644,6 +649,15 @@ async fn only_staff_open_or_post_to_any_console_page_or_staff_api_route() {
                 Some(json!({ "note": "x" })),
             ),
             ("GET", "/api/v1/staff/queues".into(), None),
+            ("GET", "/api/v1/staff/rechecks".into(), None),
+            ("POST", "/api/v1/staff/rechecks".into(), None),
+            ("GET", "/api/v1/staff/rechecks/1".into(), None),
+            ("GET", "/api/v1/staff/settings".into(), None),
+            (
+                "PUT",
+                "/api/v1/staff/settings".into(),
+                Some(json!({ "grace_hours": 1 })),
+            ),
             ("GET", "/api/v1/warning-drafts".into(), None),
             (
                 "POST",
@@ -730,5 +744,7 @@ async fn only_staff_open_or_post_to_any_console_page_or_staff_api_route() {
             "nothing audited"
         );
         assert_eq!(t.scalar("SELECT COUNT(*) FROM revocations").await, revoked);
+        assert_eq!(t.scalar("SELECT COUNT(*) FROM recheck_runs").await, 0);
+        assert_eq!(t.scalar("SELECT COUNT(*) FROM staff_settings").await, 0);
     }
 }

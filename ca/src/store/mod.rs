@@ -809,6 +809,40 @@ pub async fn ocsp_response(
     Ok(row.and_then(|r| r.0))
 }
 
+/// The newest CRL of each issuer and shard that still lists for an unexpired
+/// certificate at `now` (the shards the hourly refresh keeps current; one whose
+/// certificates all expired is left to age): (issuer slug, shard, thisUpdate,
+/// nextUpdate). Old CRLs are pruned, so this reads a small table, and each shard's
+/// check stops at its first unexpired certificate (`certificates_crl_shard`).
+pub async fn newest_crls(db: &Database, now: i64) -> Result<Vec<(String, i64, i64, i64)>> {
+    Ok(on_pool!(db, |p| sqlx::query_as(
+        "SELECT i.slug, l.shard, MAX(l.this_update), MAX(l.next_update) \
+         FROM crls l JOIN issuers i ON i.id = l.issuer_id \
+         WHERE EXISTS (SELECT 1 FROM certificates c WHERE c.issuer_id = l.issuer_id \
+                       AND c.crl_shard = l.shard AND c.status = 'issued' AND c.not_after > $1) \
+         GROUP BY i.slug, l.shard ORDER BY i.slug, l.shard"
+    )
+    .bind(now)
+    .fetch_all(p)
+    .await?))
+}
+
+/// The earliest nextUpdate among the stored OCSP responses of certificates
+/// unexpired at `now` (expired ones are no longer refreshed): read along the
+/// `next_update` index, so it stops at the first such response.
+pub async fn earliest_ocsp_next_update(db: &Database, now: i64) -> Result<Option<i64>> {
+    let row: Option<(i64,)> = on_pool!(db, |p| {
+        sqlx::query_as(
+        "SELECT o.next_update FROM ocsp_responses o JOIN certificates c ON c.id = o.certificate_id \
+         WHERE c.not_after > $1 ORDER BY o.next_update LIMIT 1"
+    )
+    .bind(now)
+    .fetch_optional(p)
+    .await?
+    });
+    Ok(row.map(|(t,)| t))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

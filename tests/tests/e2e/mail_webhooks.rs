@@ -13,7 +13,7 @@ fn sql_text(s: &str) -> String {
 }
 
 /// Inserts a due job the way `queue::enqueue` does; returns its id.
-fn insert_job(d: &Deployment, kind: &str, payload: &serde_json::Value) -> i64 {
+pub(crate) fn insert_job(d: &Deployment, kind: &str, payload: &serde_json::Value) -> i64 {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

@@ -19,6 +19,7 @@ mod limits;
 mod log;
 mod mail_webhooks;
 mod members;
+mod metrics;
 mod pki;
 mod replicas;
 mod reports;

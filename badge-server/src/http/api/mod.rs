@@ -10,6 +10,7 @@ pub mod members;
 pub mod origins;
 pub mod rechecks;
 pub mod records;
+pub mod settings;
 pub mod staff_sites;
 pub mod warnings;
 pub mod watch;

@@ -8,4 +8,5 @@ pub mod conventions;
 pub mod events;
 pub mod portal;
 pub mod rechecks;
+pub mod settings;
 pub mod staff_sites;

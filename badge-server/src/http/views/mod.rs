@@ -6,6 +6,7 @@ pub mod board;
 pub mod convention;
 pub mod event;
 pub mod log;
+pub mod settings;
 pub mod site;
 pub mod staff_site;
 pub mod text;

@@ -174,6 +174,7 @@ async fn settle(
             store::mark_done(&state.db, job.id, worker, now).await?
         }
         Err(JobError::Retry(e)) if job.attempts < job.max_attempts => {
+            count_failure(&job.kind, "retry");
             let delay = q.settings.backoff_with_jitter(job.attempts);
             tracing::warn!(
                 job = job.id, kind = %job.kind, attempt = job.attempts,
@@ -183,6 +184,7 @@ async fn settle(
             store::retry_at(&state.db, job.id, worker, now + delay, &truncate(&e)).await?
         }
         Err(JobError::Retry(e) | JobError::Fail(e)) => {
+            count_failure(&job.kind, "failed");
             tracing::error!(
                 job = job.id, kind = %job.kind, attempts = job.attempts, error = %e,
                 "job failed for good"
@@ -311,4 +313,12 @@ pub async fn run(state: Services, mut stop: tokio::sync::watch::Receiver<bool>) 
 /// it meanwhile — then it runs twice, which is why deliveries are at-least-once.
 pub async fn release(db: &Database, worker: &str) -> Result<u64, AppError> {
     store::release(db, worker).await
+}
+
+/// `chengxin_job_failures_total{kind, outcome}`: a failed attempt of a job of `kind`
+/// (`mail`, `webhook`: the deliveries; and every other kind), `retry` when it will be
+/// tried again, `failed` when it is given up.
+fn count_failure(kind: &str, outcome: &'static str) {
+    metrics::counter!("chengxin_job_failures_total", "kind" => kind.to_string(), "outcome" => outcome)
+        .increment(1);
 }
