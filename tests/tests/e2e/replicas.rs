@@ -162,8 +162,15 @@ fn look_everywhere(
 
 /// Asks `replicas` for every variant every [`POLL_EVERY`] from `since` (the answer
 /// to the change) until all show `want`, and returns the ETag each had when it first
-/// did, after checking that each did so within [`VISIBLE_WITHIN`] (timed when its
-/// answer came) and never went back.
+/// did, after checking that each did so within [`VISIBLE_WITHIN`] and never went
+/// back.
+///
+/// Each (replica, variant) has a poller of its own, and a sighting is timed when its
+/// request was sent: a request sent at `t` that gets the new state proves the replica
+/// showed it at `t`. Asked one after another, the first sighting of a variant waited
+/// for the others' first draws of the new state (brotli and two PNGs per replica, in
+/// a debug build on two loaded cores), which measured the test's round, not the
+/// replica.
 fn wait_until_shown(
     client: &reqwest::blocking::Client,
     replicas: &[Replica],
@@ -171,29 +178,49 @@ fn wait_until_shown(
     want: Shown,
     since: Instant,
 ) -> Vec<Option<String>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
     let asks: Vec<(&Replica, Variant)> = replicas
         .iter()
         .flat_map(|r| VARIANTS.map(|v| (r, v)))
         .collect();
-    let mut first: Vec<Option<(Duration, Option<String>)>> = vec![None; asks.len()];
-    let mut rounds = 0;
-    while first.iter().any(Option::is_none) && since.elapsed() < GIVE_UP_AFTER {
-        rounds += 1;
-        for (i, (replica, variant)) in asks.iter().enumerate() {
-            let (shown, etag) = look(client, replica, site, *variant);
-            let at = since.elapsed();
-            match (&first[i], shown == want) {
-                (None, true) => first[i] = Some((at, etag)),
-                (Some((when, _)), false) => panic!(
-                    "replica {} {variant:?} showed {want:?} after {when:.3?}, then {shown:?} \
-                     again after {at:.3?}",
-                    replica.name
-                ),
-                _ => {}
-            }
-        }
-        std::thread::sleep(POLL_EVERY);
-    }
+    let (seen, rounds, total) = (AtomicUsize::new(0), AtomicUsize::new(0), asks.len());
+    let first: Vec<Option<(Duration, Option<String>)>> = std::thread::scope(|scope| {
+        let pollers: Vec<_> = asks
+            .iter()
+            .map(|(replica, variant)| {
+                let (seen, rounds) = (&seen, &rounds);
+                scope.spawn(move || {
+                    let mut first: Option<(Duration, Option<String>)> = None;
+                    // Until every poller has seen the change: one that saw it goes on
+                    // asking, so that a replica going back is caught.
+                    while seen.load(Ordering::SeqCst) < total && since.elapsed() < GIVE_UP_AFTER {
+                        rounds.fetch_add(1, Ordering::Relaxed);
+                        let sent = since.elapsed();
+                        let (shown, etag) = look(client, replica, site, *variant);
+                        match (&first, shown == want) {
+                            (None, true) => {
+                                first = Some((sent, etag));
+                                seen.fetch_add(1, Ordering::SeqCst);
+                            }
+                            (Some((when, _)), false) => panic!(
+                                "replica {} {variant:?} showed {want:?} when asked after \
+                                 {when:.3?}, then {shown:?} again when asked after {sent:.3?}",
+                                replica.name
+                            ),
+                            _ => {}
+                        }
+                        std::thread::sleep(POLL_EVERY);
+                    }
+                    first
+                })
+            })
+            .collect();
+        pollers
+            .into_iter()
+            .map(|p| p.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    let rounds = rounds.into_inner();
     let mut late = Vec::new();
     for replica in replicas {
         let times: Vec<String> = asks
@@ -219,7 +246,7 @@ fn wait_until_shown(
     }
     let slowest = first.iter().flatten().map(|(at, _)| *at).max();
     eprintln!(
-        "{want:?} everywhere after {slowest:.3?} ({rounds} rounds of {} requests)",
+        "{want:?} everywhere after {slowest:.3?} ({rounds} requests by {} pollers)",
         asks.len()
     );
     assert!(
