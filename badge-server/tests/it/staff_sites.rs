@@ -324,6 +324,29 @@ async fn a_site_page_shows_its_whole_history_in_time_order_and_each_action_is_au
         // Re-verify now: the result is shown, the checks join the history.
         let r = post_from(&mut b, &page, &format!("{page}/recheck"), &[]).await;
         b.follow(r).await.expect(200, "Re-verified");
+        // Staff re-verifications are charged to the account's hourly quota of
+        // domain-control checks, like an operator's: past it, 429 and nothing runs.
+        let checks = t.scalar("SELECT COUNT(*) FROM verification_checks").await;
+        let quota = t.state.services.domain_checks.clone();
+        while quota.allow(staff.id, now) {}
+        let (status, _, body) = t
+            .call(api(
+                "POST",
+                &format!("/api/v1/staff/sites/{site}/recheck"),
+                &token,
+                None,
+            ))
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{}",
+            String::from_utf8_lossy(&body)
+        );
+        assert_eq!(
+            t.scalar("SELECT COUNT(*) FROM verification_checks").await,
+            checks
+        );
 
         // A note with script in it.
         let note = format!("operator called {} {}", XSS[0], XSS[1]);

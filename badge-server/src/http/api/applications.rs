@@ -553,21 +553,26 @@ async fn recheck(
     Path(site): Path<String>,
 ) -> Result<Json<Rechecked>, AppError> {
     site_access(&state, &account, &site).await?;
-    apps::charge_recheck(&state, &account, &site, now()).await?;
-    let summary = run_recheck(&state, verifier::recheck::Scope::Site(site.clone())).await?;
+    let summary = run_recheck(&state, &account, &site).await?;
     Ok(Json(Rechecked {
         site: site_view(&state, &site).await?,
         summary: json!(summary),
     }))
 }
 
-/// Runs re-verification over `scope` now, with the periodic run's consequences.
+/// Re-verifies `site` now, on `account`'s request, with the periodic run's
+/// consequences. Every such request, an operator's or staff's, is charged to the
+/// account's hourly quota of domain-control checks first: each one asks resolvers,
+/// web servers and the ICP provider again.
 pub(crate) async fn run_recheck(
     state: &AppState,
-    scope: verifier::recheck::Scope,
+    account: &Account,
+    site: &str,
 ) -> Result<verifier::recheck::Summary, AppError> {
-    let rechecker = crate::service::rechecks::rechecker(state, 1);
     let now = verifier::verdict::now();
+    apps::charge_recheck(state, account, site, now).await?;
+    let rechecker = crate::service::rechecks::rechecker(state, 1);
+    let scope = verifier::recheck::Scope::Site(site.to_string());
     let summary = rechecker.run(scope, now, &|_, _| {}).await?;
     // The verifier marked the shards of what it held, released or revoked; their CRLs
     // are published like any revocation's.

@@ -171,9 +171,7 @@ async fn recheck(
 ) -> Result<Json<StaffRechecked>, AppError> {
     // Staff only, and 404 before anything runs for an unknown site.
     service::detail(&state.services, &account, &id, now()).await?;
-    let summary =
-        super::applications::run_recheck(&state, verifier::recheck::Scope::Site(id.clone()))
-            .await?;
+    let summary = super::applications::run_recheck(&state, &account, &id).await?;
     let site = service::detail(&state.services, &account, &id, now()).await?;
     Ok(Json(StaffRechecked {
         summary: serde_json::json!(summary),

@@ -449,7 +449,7 @@ async fn recheck_site(
     let user = staff(session)?;
     let r: Result<String, AppError> = async {
         let site = known_site(&state, &form.site).await?;
-        let s = run_recheck(&state, verifier::recheck::Scope::Site(site)).await?;
+        let s = run_recheck(&state, &user.account, &site).await?;
         Ok(crate::http::web::recheck_notice(&s))
     }
     .await;

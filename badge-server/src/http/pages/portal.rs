@@ -607,8 +607,7 @@ async fn recheck(
             AppError::Forbidden(_) => PageError::Forbidden,
             e => e.into(),
         })?;
-    apps::charge_recheck(&state, &user.account, &site, now()).await?;
-    let s = run_recheck(&state, verifier::recheck::Scope::Site(site.clone())).await?;
+    let s = run_recheck(&state, &user.account, &site).await?;
     let notice = crate::http::web::recheck_notice(&s);
     site_view(&state, &user, &site, Some(notice)).await
 }

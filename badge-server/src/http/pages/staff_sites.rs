@@ -269,12 +269,9 @@ async fn recheck(
     let user = staff(session)?;
     // 404 for an unknown site before anything runs.
     service::detail(&state.services, &user.account, &id, now()).await?;
-    let r = crate::http::api::applications::run_recheck(
-        &state,
-        verifier::recheck::Scope::Site(id.clone()),
-    )
-    .await
-    .map(|s| crate::http::web::recheck_notice(&s));
+    let r = crate::http::api::applications::run_recheck(&state, &user.account, &id)
+        .await
+        .map(|s| crate::http::web::recheck_notice(&s));
     after(&state, &user, &id, r, String::new()).await
 }
 
