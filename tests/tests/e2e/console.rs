@@ -11,6 +11,18 @@ use testkit::{Backend, free_port};
 use crate::browser::{Browser, user_add};
 use crate::{Deployment, chenxi_application, quick_queue};
 
+/// Opens `path`, signs in on the login page it leads to, and waits to be back there.
+fn sign_in(b: &Browser, d: &Deployment, path: &str, email: &str, password: &str) {
+    b.goto(&d.url(path));
+    b.wait_for("the login page", 10, |b| {
+        b.current_url().contains("/login?next=").then_some(())
+    });
+    b.fill("#email", email);
+    b.fill("#password", password);
+    b.click("#submit");
+    b.wait_for(path, 15, |b| b.current_url().ends_with(path).then_some(()));
+}
+
 #[test]
 fn staff_find_a_site_in_the_console_and_hold_it_after_confirming_with_screenshots() {
     const STAFF: &str = "reviewer@chengxin.test";
@@ -39,16 +51,7 @@ fn staff_find_a_site_in_the_console_and_hold_it_after_confirming_with_screenshot
     let shots = testkit::browser::artifacts_dir("console");
     let b = Browser::start(&[], "zh-CN");
 
-    b.goto(&d.url("/console"));
-    b.wait_for("the login page", 10, |b| {
-        b.current_url().contains("/login?next=").then_some(())
-    });
-    b.fill("#email", STAFF);
-    b.fill("#password", PASSWORD);
-    b.click("#submit");
-    b.wait_for("the console", 15, |b| {
-        b.current_url().ends_with("/console").then_some(())
-    });
+    sign_in(&b, &d, "/console", STAFF, PASSWORD);
     assert!(b.text("#q-grace").contains("0"), "{}", b.text("#q-grace"));
     b.save_page(&shots.join("console.png"));
 
@@ -95,4 +98,61 @@ fn staff_find_a_site_in_the_console_and_hold_it_after_confirming_with_screenshot
         started.elapsed().as_secs_f64(),
         shots.display()
     );
+}
+
+/// The run page's script (`static/recheck-run.js`) in Chromium: while a run goes it
+/// shows the progress in place, without reloading the page, and once the run has
+/// ended it loads the page again, which then shows the summary. The run's row is
+/// written directly so that the test, not a job's timing, decides when it moves.
+#[test]
+fn a_running_re_verification_shows_its_progress_in_place_and_its_summary_when_it_ends() {
+    const STAFF: &str = "runner@chengxin.test";
+    const PASSWORD: &str = "staff passphrase 2026";
+    let d = Deployment::new(Backend::Sqlite);
+    d.ca(&["init"]).ok();
+    user_add(&d, "staff", STAFF, PASSWORD);
+    let _server = d.serve_with(&quick_queue(&[]));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    d.sql(&format!(
+        "INSERT INTO recheck_runs (id, state, started_by, started_at, total) \
+         VALUES (7, 'running', '{STAFF}', {now}, 3)"
+    ));
+    let shots = testkit::browser::artifacts_dir("console");
+    let b = Browser::start(&[], "zh-CN");
+    sign_in(&b, &d, "/console/rechecks/7", STAFF, PASSWORD);
+    assert_eq!(b.text("#run-done"), "0");
+    // A mark on this page's window: a reload would drop it.
+    b.js("window.chengxinMark = 'this page'; return true;");
+    d.sql("UPDATE recheck_runs SET done = 2, passed = 1, errors = 1 WHERE id = 7");
+    b.wait_for("the progress shown in place", 15, |b| {
+        (b.text("#run-done") == "2").then_some(())
+    });
+    assert_eq!(b.text("#run-passed"), "1");
+    assert_eq!(b.text("#run-errors"), "1");
+    assert_eq!(
+        b.js("return window.chengxinMark || null;"),
+        serde_json::json!("this page"),
+        "the page was reloaded to show the progress"
+    );
+    b.save_page(&shots.join("run-running.png"));
+
+    d.sql(&format!(
+        "UPDATE recheck_runs SET state = 'finished', done = 3, passed = 2, \
+         finished_at = {now} WHERE id = 7"
+    ));
+    b.wait_for("the summary after the run ended", 15, |b| {
+        b.js("return document.getElementById('run-summary') !== null;")
+            .as_bool()
+            .unwrap_or(false)
+            .then_some(())
+    });
+    assert_eq!(
+        b.js("return window.chengxinMark || null;"),
+        serde_json::Value::Null
+    );
+    assert_eq!(b.text("#run-done"), "3");
+    b.save_page(&shots.join("run-finished.png"));
 }
