@@ -209,7 +209,7 @@ pub async fn list(
         });
     }
     // The page is chosen first, from the narrowest rows that decide it: only the
-    // tables a filter or the sort reads are joined, and only the sort keys selected,
+    // tables a filter or the sort reads are joined, and only the site's id selected,
     // so that the rows skipped or sorted away are never read whole (on SQLite each
     // of them was a page read per table: with 12,500 sites in a province that was
     // most of a request's time). The wide row and the two counts are then read for
