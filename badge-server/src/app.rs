@@ -191,7 +191,7 @@ pub async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
         )))
     };
     let services = state.services.clone();
-    let app = router::build(state);
+    let app = router::build(state.clone());
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .map_err(|e| ca::Error::Config(format!("cannot listen on {}: {e}", settings.listen)))?;
@@ -209,7 +209,9 @@ pub async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
         header_timeout: Duration::from_secs(settings.header_timeout_secs.max(1)),
         max_connections: settings.max_connections,
     };
-    httpd::serve(listener, app, limits, async move {
+    // Seals are answered before the router (`http::edge`).
+    let edge = crate::http::edge::per_connection(app, state);
+    httpd::serve_with(listener, edge, limits, async move {
         shutdown().await;
         let _ = stop.send(true);
     })

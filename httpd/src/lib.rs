@@ -14,17 +14,22 @@
 //!   descriptors for its database and outgoing connections;
 //! - on shutdown, accepting stops, open connections finish the request under way and
 //!   close, and the wait for them is bounded.
+//!
+//! [`serve`] serves an axum [`Router`]; [`serve_with`] serves any hyper service made
+//! per connection, for a server that answers its hottest requests before routing them
+//! (badge-server's seal).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
-use axum::http::Request;
+use axum::http::{Request, Response};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -44,13 +49,60 @@ pub struct Limits {
 /// Longest wait, on shutdown, for open connections to finish.
 const DRAIN: Duration = Duration::from_secs(30);
 
-/// Serves `app` on `listener` until `shutdown` completes, then drains.
+/// Serves `app` on `listener` until `shutdown` completes, then drains. Each request
+/// carries its peer's address as axum's [`ConnectInfo`].
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: Limits,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
+    serve_with(
+        listener,
+        move |peer| routed(app.clone(), peer),
+        limits,
+        shutdown,
+    )
+    .await;
+}
+
+/// `app` as the hyper service of a connection from `peer`: every request carries the
+/// peer's address as axum's [`ConnectInfo`] (the per-address limiters read it).
+pub fn routed(
+    app: Router,
+    peer: SocketAddr,
+) -> impl hyper::service::Service<
+    Request<Incoming>,
+    Response = Response<axum::body::Body>,
+    Error = Infallible,
+    Future: Send + 'static,
+> + Send
++ 'static {
+    TowerToHyperService::new(tower::ServiceExt::map_request(
+        app,
+        move |mut req: Request<Incoming>| {
+            req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+            req
+        },
+    ))
+}
+
+/// Serves on `listener` until `shutdown` completes, then drains: each connection's
+/// requests go to the service `make` builds for it from the peer's address.
+pub async fn serve_with<S, B>(
+    listener: TcpListener,
+    make: impl Fn(SocketAddr) -> S,
+    limits: Limits,
+    shutdown: impl std::future::Future<Output = ()>,
+) where
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let max = limits.max_connections.clamp(1, Semaphore::MAX_PERMITS);
     let slots = Arc::new(Semaphore::new(max));
     let (closing, closed) = watch::channel(());
@@ -81,14 +133,7 @@ pub async fn serve(
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "TCP_NODELAY not set");
         }
-        // The peer address feeds the per-address login limiter.
-        let service = TowerToHyperService::new(tower::ServiceExt::map_request(
-            app.clone(),
-            move |mut req: Request<Incoming>| {
-                req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
-                req
-            },
-        ));
+        let service = make(peer);
         let mut close = closed.clone();
         tokio::spawn(async move {
             let mut builder = hyper::server::conn::http1::Builder::new();

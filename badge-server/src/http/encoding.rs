@@ -21,25 +21,30 @@ pub fn negotiate(
     accept: GetAll<'_, HeaderValue>,
     offered: impl Iterator<Item = Coding>,
 ) -> Option<Coding> {
-    let mut named: Vec<(Token, u16)> = Vec::new();
+    // The q-value of the first element naming each token (read in one pass, with
+    // nothing allocated: this runs on every seal).
+    let (mut br, mut gzip, mut identity, mut any) = (None, None, None, None);
     for line in accept {
         let Ok(line) = line.to_str() else { continue };
-        named.extend(line.split(',').filter_map(element));
+        for (token, q) in line.split(',').filter_map(element) {
+            let slot = match token {
+                Token::Coding(Coding::Br) => &mut br,
+                Token::Coding(Coding::Gzip) => &mut gzip,
+                Token::Identity => &mut identity,
+                Token::Any => &mut any,
+                Token::Other => continue,
+            };
+            slot.get_or_insert(q);
+        }
     }
-    if named.is_empty() {
-        return None;
-    }
-    let q_of = |t: Token| {
-        named
-            .iter()
-            .find(|(n, _)| *n == t)
-            .or_else(|| named.iter().find(|(n, _)| *n == Token::Any))
-            .map(|(_, q)| *q)
-    };
-    let identity = q_of(Token::Identity);
+    let identity = identity.or(any);
     let mut best: Option<(Coding, u16)> = None;
     for coding in offered {
-        let Some(q) = q_of(Token::Coding(coding)) else {
+        let named = match coding {
+            Coding::Br => br,
+            Coding::Gzip => gzip,
+        };
+        let Some(q) = named.or(any) else {
             continue;
         };
         if q > 0 && best.is_none_or(|(_, b)| q > b) {
@@ -97,7 +102,11 @@ fn qvalue(v: &str) -> Option<u16> {
     if frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let frac_value = format!("{frac:0<3}").parse::<u16>().ok()?;
+    let frac_value = frac
+        .bytes()
+        .zip([100, 10, 1])
+        .map(|(digit, place)| u16::from(digit - b'0') * place)
+        .sum::<u16>();
     match int {
         "0" => Some(frac_value),
         "1" if frac_value == 0 => Some(1000),

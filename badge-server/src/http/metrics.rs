@@ -183,11 +183,35 @@ where
         let this = self.project();
         let out = std::task::ready!(this.inner.poll(cx));
         if let Ok(response) = &out {
-            let class = usize::from(response.status().as_u16() / 100).clamp(1, 5) - 1;
-            let nanos = u64::try_from(this.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-            this.series.classes[class].observe(nanos);
+            this.series.observe(response.status(), *this.started);
         }
         Poll::Ready(out)
+    }
+}
+
+impl RouteSeries {
+    /// One request answered with `status`, begun at `started`.
+    fn observe(&self, status: axum::http::StatusCode, started: Instant) {
+        let class = usize::from(status.as_u16() / 100).clamp(1, 5) - 1;
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.classes[class].observe(nanos);
+    }
+}
+
+/// A route's series for requests answered outside the router (the seal's hot path in
+/// [`crate::http::edge`]): counted and timed as the layer counts and times them.
+#[derive(Clone, Copy)]
+pub struct RouteTimer(&'static RouteSeries);
+
+impl RouteTimer {
+    /// The series of the route template `route` (as axum would match it).
+    pub fn of(route: &str) -> RouteTimer {
+        RouteTimer(series_of(route))
+    }
+
+    /// One request answered with `status`, begun at `started`.
+    pub fn observe(self, status: axum::http::StatusCode, started: Instant) {
+        self.0.observe(status, started);
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod attachments;
 pub mod demo;
+pub mod edge;
 pub mod encoding;
 pub mod error;
 pub mod extract;

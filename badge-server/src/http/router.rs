@@ -26,6 +26,13 @@ use crate::http::{api, pages, public};
 /// loosened further in, only tightened.
 pub const MAX_BODY: usize = 64 * 1024;
 
+/// Longest a request is worked on before it is answered 408.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `Strict-Transport-Security` of every answer when the public URL is https: browsers
+/// come back only over https for a year.
+pub const HSTS: &str = "max-age=31536000";
+
 /// The areas whose operations the OpenAPI document describes (the JSON API under
 /// `/api/v1`, and `/cert/{site}.json`), with the document they add up to. Their other
 /// routes (`/archive`, `/cert/{site}` pages) ride along undocumented.
@@ -110,13 +117,14 @@ pub fn build(state: AppState) -> Router {
     let hsts = state.public_url.starts_with("https://").then(|| {
         SetResponseHeaderLayer::if_not_present(
             header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=31536000"),
+            HeaderValue::from_static(HSTS),
         )
     });
     // One stack, layered on the routes at once: axum wraps every route in each layer
     // given to `Router::layer` separately, and each wrapping costs a clone of the
     // boxed route and a boxed future per request; four layers given one by one cost
-    // four of each on every seal.
+    // four of each on every request. (The listener answers seals before this router:
+    // `http::edge`.)
     let stack = tower::ServiceBuilder::new()
         // The span names the method and the path, never the query: links carry their
         // one-time tokens there (`/password/reset?token=…`), which went to the log at
@@ -128,7 +136,7 @@ pub fn build(state: AppState) -> Router {
         )
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
+            REQUEST_TIMEOUT,
         ))
         .layer(tower::util::option_layer(hsts))
         // Innermost: every route's requests counted and timed by its template.

@@ -8,6 +8,7 @@ mod approval;
 mod board;
 mod complaints;
 mod conventions;
+mod edge;
 mod events;
 mod exchange;
 mod log;

@@ -10,10 +10,12 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Response, StatusCode, Uri, header};
+use axum::response::IntoResponse;
 use axum::routing::get;
+use http_body_util::{BodyExt, Full};
 use serde::Deserialize;
 
 use crate::domain::seal::{Format, Lang, Seal, SealState, Size};
@@ -43,14 +45,38 @@ fn parse_file(file: &str) -> Option<(&str, Format)> {
     }
 }
 
-/// Reads the path and query from the URI itself: the path segment is borrowed rather
-/// than copied, and the query is only parsed when there is one (an embedded default
-/// seal has none).
-async fn seal(
-    State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Result<Response, AppError> {
+/// The route: the request is borrowed whole (axum's `HeaderMap` extractor copies
+/// every header). The listener answers most seal requests before routing them
+/// ([`crate::http::edge`]), with [`answer`] too.
+async fn seal(State(state): State<AppState>, req: Request) -> Response<Full<Bytes>> {
+    answer(&state, req.uri(), req.headers()).await
+}
+
+/// The seal for a `GET` (or `HEAD`) of `uri` with `headers`, errors included (plain,
+/// as for every static-file-like answer). Reads the path and query from the URI
+/// itself: the path segment is borrowed rather than copied, and the query is only
+/// parsed when there is one (an embedded default seal has none).
+pub async fn answer(state: &AppState, uri: &Uri, headers: &HeaderMap) -> Response<Full<Bytes>> {
+    match drawn(state, uri, headers).await {
+        Ok(response) => response,
+        Err(e) => {
+            let (parts, body) = e.into_response().into_parts();
+            // An error page is a few hundred bytes, made at once.
+            let bytes = body
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            Response::from_parts(parts, Full::new(bytes))
+        }
+    }
+}
+
+async fn drawn(
+    state: &AppState,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<Response<Full<Bytes>>, AppError> {
     let file = uri
         .path()
         .strip_prefix("/seal/")
@@ -63,9 +89,9 @@ async fn seal(
     };
     let lang = Lang::parse(q.lang.as_deref()).map_err(AppError::BadRequest)?;
     let size = Size::parse(q.size.as_deref()).map_err(AppError::BadRequest)?;
-    let facts = state.seal_cache.facts(&state, site).await?;
+    let facts = state.seal_cache.facts(state, site).await?;
     let now = time::OffsetDateTime::now_utc();
-    let referer_host = crate::http::extract::referer::referer_host(&headers);
+    let referer_host = crate::http::extract::referer::referer_host(headers);
     // `serve --demo` only: a demo page at `<domain>.localhost` stands for `<domain>`.
     let referer_host = referer_host.as_deref().map(|h| {
         if state.demo {
@@ -79,7 +105,7 @@ async fn seal(
         // Shown on a host the certificate does not cover: a copy, whatever the state.
         Some(f) => match referer_host {
             Some(host) if !f.domains.iter().any(|d| d.covers(host)) => {
-                if is_own_host(&state, host) {
+                if is_own_host(state, host) {
                     // The operator portal's preview: our own pages show the seal as
                     // it stands (a browser cannot send our origin from elsewhere).
                     (
@@ -126,7 +152,7 @@ async fn seal(
         r
     } else {
         let seals = state.seals.clone();
-        off_workers(&state, move || seals.get(&key)).await?
+        off_workers(state, move || seals.get(&key)).await?
     };
     served_counter(seal_state).increment(1);
     let coding = crate::http::encoding::negotiate(
@@ -138,10 +164,25 @@ async fn seal(
     {
         // The first client of the day to take this coding: compress once.
         let r = rendered.clone();
-        off_workers(&state, move || r.encode(c)).await?;
+        off_workers(state, move || r.encode(c)).await?;
     }
     let (coding, body, etag) = rendered.body(coding);
-    let mut h = HeaderMap::with_capacity(7);
+    let not_modified = headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| matches_etag(v, etag));
+    let (status, body) = if not_modified {
+        (StatusCode::NOT_MODIFIED, Bytes::new())
+    } else if facts.is_none() {
+        (StatusCode::NOT_FOUND, body.clone())
+    } else {
+        (StatusCode::OK, body.clone())
+    };
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    // Written into the response's own map, sized once: a map built beside it and
+    // merged in cost four allocations per seal instead of two.
+    let h = response.headers_mut();
+    h.reserve(7);
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(format.content_type()),
@@ -170,18 +211,7 @@ async fn seal(
         HeaderValue::from_static("nosniff"),
     );
     h.insert(header::ETAG, etag.clone());
-    if headers
-        .get(header::IF_NONE_MATCH)
-        .is_some_and(|v| matches_etag(v, etag))
-    {
-        return Ok((StatusCode::NOT_MODIFIED, h).into_response());
-    }
-    let status = if facts.is_none() {
-        StatusCode::NOT_FOUND
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, h, body.clone()).into_response())
+    Ok(response)
 }
 
 /// Runs CPU-bound seal work (drawing, compressing) on a blocking thread within the
