@@ -13,7 +13,8 @@
 //! to it is added here: the request is counted and timed under the route template
 //! `/seal/{file}` ([`RouteTimer`]), bounded by [`REQUEST_TIMEOUT`] (408), and carries
 //! HSTS over https. A request with a body, or with any other method, goes to the router
-//! (its 413 and 405).
+//! (its 413 and 405). Not added: the router's debug-level request span (a seal is not
+//! logged per request; its counters are in the metrics).
 
 use std::convert::Infallible;
 use std::future::Future;
