@@ -20,7 +20,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -74,6 +74,21 @@ fn is_seal(req: &Request<Incoming>) -> bool {
         && req.body().is_end_stream()
 }
 
+/// `answer`, or an empty 408 once `limit` has passed: the router's `TimeoutLayer`
+/// for the requests the edge answers itself.
+async fn within(
+    limit: Duration,
+    answer: impl Future<Output = Response<Full<Bytes>>>,
+) -> Response<Full<Bytes>> {
+    tokio::time::timeout(limit, answer)
+        .await
+        .unwrap_or_else(|_| {
+            let mut r = Response::new(Full::new(Bytes::new()));
+            *r.status_mut() = StatusCode::REQUEST_TIMEOUT;
+            r
+        })
+}
+
 type SealFuture = Pin<Box<dyn Future<Output = Result<Response<EdgeBody>, Infallible>> + Send>>;
 type RoutedFuture =
     MapOk<Oneshot<Router, Request<Incoming>>, fn(Response<Body>) -> Response<EdgeBody>>;
@@ -97,14 +112,7 @@ impl hyper::service::Service<Request<Incoming>> for Edge {
             let started = Instant::now();
             let (parts, _) = req.into_parts();
             let answer = seal::answer(&state, &parts.uri, &parts.headers);
-            let mut response = match tokio::time::timeout(REQUEST_TIMEOUT, answer).await {
-                Ok(response) => response,
-                Err(_) => {
-                    let mut r = Response::new(Full::new(Bytes::new()));
-                    *r.status_mut() = StatusCode::REQUEST_TIMEOUT;
-                    r
-                }
-            };
+            let mut response = within(REQUEST_TIMEOUT, answer).await;
             if hsts {
                 response.headers_mut().insert(
                     header::STRICT_TRANSPORT_SECURITY,
@@ -114,5 +122,24 @@ impl hyper::service::Service<Request<Incoming>> for Edge {
             timer.observe(response.status(), started);
             Ok(response.map(http_body_util::Either::Left))
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A seal answer that never comes is answered 408 at [`REQUEST_TIMEOUT`], not
+    /// before (the clock is tokio's paused one, which jumps to the next timer).
+    #[tokio::test(start_paused = true)]
+    async fn a_seal_answer_that_never_comes_is_answered_408_at_the_request_timeout() {
+        let started = tokio::time::Instant::now();
+        let r = within(REQUEST_TIMEOUT, std::future::pending()).await;
+        assert_eq!(r.status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(started.elapsed(), REQUEST_TIMEOUT);
+
+        let ready = Response::new(Full::new(Bytes::from_static(b"<svg/>")));
+        let r = within(REQUEST_TIMEOUT, std::future::ready(ready)).await;
+        assert_eq!(r.status(), StatusCode::OK);
     }
 }

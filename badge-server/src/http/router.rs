@@ -113,8 +113,15 @@ pub fn routes() -> Router<AppState> {
 pub fn build(state: AppState) -> Router {
     // The document is built now, not on the first request.
     json();
+    let https = state.public_url.starts_with("https://");
+    layered(routes().with_state(state), https)
+}
+
+/// `routes` inside the layers every routed request passes: its debug span, HSTS when
+/// served over https, the metrics, and the [`REQUEST_TIMEOUT`].
+fn layered(routes: Router, https: bool) -> Router {
     // Served over https, browsers are told to come back only over https (a year).
-    let hsts = state.public_url.starts_with("https://").then(|| {
+    let hsts = https.then(|| {
         SetResponseHeaderLayer::if_not_present(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static(HSTS),
@@ -134,14 +141,16 @@ pub fn build(state: AppState) -> Router {
                 tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
             }),
         )
+        // Outside the timeout, so that its 408 carries HSTS and is counted, as the
+        // edge's is.
+        .layer(tower::util::option_layer(hsts))
+        // Every route's requests counted and timed by its template.
+        .layer(crate::http::metrics::HttpMetricsLayer)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
-        ))
-        .layer(tower::util::option_layer(hsts))
-        // Innermost: every route's requests counted and timed by its template.
-        .layer(crate::http::metrics::HttpMetricsLayer);
-    routes().with_state(state).layer(stack)
+        ));
+    routes.layer(stack)
 }
 
 /// The document, built from the routers that serve the operations it describes.
@@ -187,4 +196,41 @@ pub(crate) async fn serve() -> impl IntoResponse {
         )],
         json(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use axum::routing::get;
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    /// A request still worked on at [`REQUEST_TIMEOUT`] is answered 408 then, with
+    /// HSTS over https, and counted under its route (the clock is tokio's paused one,
+    /// which jumps to the next timer).
+    #[tokio::test(start_paused = true)]
+    async fn a_request_still_worked_on_at_the_timeout_is_answered_408() {
+        const ROUTE: &str = "/test-only/slow";
+        for https in [false, true] {
+            let slow = Router::new().route(ROUTE, get(std::future::pending::<&str>));
+            let started = tokio::time::Instant::now();
+            let r = layered(slow, https)
+                .oneshot(Request::get(ROUTE).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::REQUEST_TIMEOUT);
+            assert_eq!(started.elapsed(), REQUEST_TIMEOUT);
+            assert_eq!(
+                r.headers().contains_key(header::STRICT_TRANSPORT_SECURITY),
+                https
+            );
+        }
+        let mut metrics = crate::http::metrics::Exposition::default();
+        metrics.http();
+        let counted =
+            format!("chengxin_http_requests_total{{route=\"{ROUTE}\",status=\"4xx\"}} 2\n");
+        assert!(metrics.into_text().contains(&counted), "{counted}");
+    }
 }
