@@ -238,7 +238,7 @@ async fn issue_concurrent(
 
 fn sqlite_pool(db: &Database) -> Option<&sqlx::SqlitePool> {
     match db {
-        Database::Sqlite(p) => Some(p),
+        Database::Sqlite(p, _) => Some(p),
         Database::Postgres(_) => None,
     }
 }
@@ -516,7 +516,7 @@ struct BulkFigures {
     largest_shard: i64,
 }
 
-/// [4] Revokes `n` certificates, 500 to a transaction (`Ca::revoke_many`), with
+/// [4] Revokes `n` certificates, `BULK_REVOCATION_BATCH` to a transaction (`Ca::revoke_many`), with
 /// `already` revoked beforehand, while a publisher task signs the dirty shards'
 /// CRLs every `publish_ms`. A batch's lag is from its commit to the end of the first
 /// publication that began after it. After each batch one of its certificates' stored

@@ -66,7 +66,7 @@ enum Command {
         )]
         serial: Option<String>,
         /// A file of serial numbers in hexadecimal, one a line (blank lines and
-        /// `#` comments are skipped), all revoked for `--reason`, 500 to a
+        /// `#` comments are skipped), all revoked for `--reason`, 100 to a
         /// transaction. Any bad or unknown serial is refused, naming its line, before
         /// anything is revoked; serials already revoked are skipped, so the command
         /// can be run again after an interruption.

@@ -90,3 +90,88 @@ async fn a_transaction_ends_however_its_caller_is_cancelled() {
         assert_eq!(committed(backend, &url), 32, "{backend:?}");
     }
 }
+
+/// A SQLite database in a temporary directory with the `scratch` table, rows in
+/// insertion order.
+async fn sqlite_scratch(dir: &std::path::Path) -> Database {
+    let db = Database::connect(&Backend::Sqlite.fresh_database(dir))
+        .await
+        .unwrap();
+    on_pool!(&db, |p| sqlx::query(
+        "CREATE TABLE scratch (id INTEGER PRIMARY KEY, n BIGINT NOT NULL)"
+    )
+    .execute(p)
+    .await
+    .map(drop))
+    .unwrap();
+    db
+}
+
+/// SQLite writers of one process take turns in the order they asked: a writer that
+/// commits and begins again at once goes after the one already waiting. SQLite's
+/// own busy handler polls (up to 100 ms between tries), so the writer beginning
+/// again took the lock back before the waiting one woke: the CRL publisher waited
+/// out a bulk revocation's batches that way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_writers_take_turns_in_the_order_they_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_scratch(dir.path()).await;
+    for round in 0..5 {
+        let n = round * 10;
+        let mut first = db.begin().await.unwrap();
+        on_tx!(&mut first, |c| sqlx::query(
+            "INSERT INTO scratch (n) VALUES ($1)"
+        )
+        .bind(n + 1)
+        .execute(c)
+        .await
+        .map(drop))
+        .unwrap();
+        let waiting = tokio::spawn({
+            let db = db.clone();
+            async move { write(&db, n + 2).await }
+        });
+        // Long enough for the other writer to be waiting.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        first.commit().await.unwrap();
+        write(&db, n + 3).await.unwrap();
+        waiting.await.unwrap().unwrap();
+    }
+    let order: Vec<(i64,)> = on_pool!(&db, |p| sqlx::query_as("SELECT n FROM scratch ORDER BY id")
+        .fetch_all(p)
+        .await)
+    .unwrap();
+    let order: Vec<i64> = order.into_iter().map(|r| r.0).collect();
+    let asked: Vec<i64> = (0..5)
+        .flat_map(|r| [r * 10 + 1, r * 10 + 2, r * 10 + 3])
+        .collect();
+    assert_eq!(order, asked);
+}
+
+/// A SQLite writer that gets no turn within `WRITE_QUEUE_TIMEOUT` fails with
+/// `Error::Busy`, not before (tokio's paused clock, once the first writer holds the
+/// turn), and the turn it did not get is not lost: the next writer gets it once the
+/// first commits.
+#[tokio::test]
+async fn a_sqlite_writer_without_a_turn_fails_busy_at_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_scratch(dir.path()).await;
+    let first = db.begin().await.unwrap();
+    tokio::time::pause();
+    let started = tokio::time::Instant::now();
+    let refused = db.begin().await.unwrap_err();
+    // The timer's millisecond rounds up.
+    let waited = started.elapsed();
+    assert!(
+        waited >= chengxin_db::WRITE_QUEUE_TIMEOUT
+            && waited <= chengxin_db::WRITE_QUEUE_TIMEOUT + Duration::from_millis(10),
+        "{waited:?}"
+    );
+    assert!(
+        matches!(refused, chengxin_db::Error::Busy(t) if t == chengxin_db::WRITE_QUEUE_TIMEOUT),
+        "{refused}"
+    );
+    tokio::time::resume();
+    first.commit().await.unwrap();
+    write(&db, CHECK).await.unwrap();
+}
