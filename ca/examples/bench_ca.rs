@@ -238,7 +238,7 @@ async fn issue_concurrent(
 
 fn sqlite_pool(db: &Database) -> Option<&sqlx::SqlitePool> {
     match db {
-        Database::Sqlite(p, _) => Some(p),
+        Database::Sqlite(p) => Some(p),
         Database::Postgres(_) => None,
     }
 }

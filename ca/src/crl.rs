@@ -45,10 +45,10 @@ pub use crate::profile::LEGACY_SHARD;
 pub const SHARD_SEQUENCE_BLOCK: i64 = 100;
 
 /// Revocations per transaction in [`Ca::revoke_many`]. A batch holds SQLite's write
-/// lock while it runs (about 1 ms a revocation), so this is how long the CRL
-/// publisher, queued behind it, waits: at 500 a publication waited up to half a
-/// second for each of its transactions and the worst commit-to-CRL time was 1.7 s;
-/// at 100 it is 1.1 s, and revocations run faster (bench-ca, issue 14's note).
+/// lock while it runs (about 1 ms a revocation), and a CRL publication waits for the
+/// lock between batches: at 500 a publication waited up to a second and more, and the
+/// worst commit-to-CRL time passed 2 s; at 100 it stays near 1 s (bench-ca, issue
+/// 14's note).
 pub const BULK_REVOCATION_BATCH: usize = 100;
 
 /// The CRL shard of issuance sequence number `seq` (the first is 1).

@@ -177,10 +177,6 @@ pub enum Error {
     /// The database failed.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
-    /// The database had no turn to write for this process within its timeout
-    /// (`chengxin_db::Error::Busy`).
-    #[error("{0}")]
-    Busy(String),
     /// A database migration failed.
     #[error("database migration: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
@@ -207,7 +203,6 @@ impl From<chengxin_db::Error> for Error {
             chengxin_db::Error::Migration(e) => Error::Migration(e),
             chengxin_db::Error::Io { path, source } => Error::Io { path, source },
             chengxin_db::Error::Config(m) => Error::Config(m),
-            e @ chengxin_db::Error::Busy(_) => Error::Busy(e.to_string()),
         }
     }
 }

@@ -35,11 +35,6 @@ pub enum Error {
         /// The cause.
         source: std::io::Error,
     },
-    /// No turn to write on SQLite within [`WRITE_QUEUE_TIMEOUT`]: the writers before
-    /// this one held the database that long (what SQLite's busy timeout reports as
-    /// "database is locked").
-    #[error("database is locked: no turn to write within {0:?}")]
-    Busy(Duration),
     /// The URL names no backend we speak, or a task died.
     #[error("configuration: {0}")]
     Config(String),
@@ -60,9 +55,8 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// A connection pool to the one shared database.
 #[derive(Clone, Debug)]
 pub enum Database {
-    /// Embedded SQLite in WAL mode (single machine), and this process's queue of its
-    /// writers.
-    Sqlite(SqlitePool, WriteQueue),
+    /// Embedded SQLite in WAL mode (single machine).
+    Sqlite(SqlitePool),
     /// PostgreSQL (several replicas).
     Postgres(PgPool),
 }
@@ -76,31 +70,11 @@ pub struct PoolConnections {
     pub idle: u32,
 }
 
-/// The writers of one SQLite database in this process, served in the order they
-/// asked. SQLite has one write lock, and a writer that finds it taken polls for it
-/// (its busy handler sleeps 1 ms, then longer, up to 100 ms between tries): a writer
-/// that commits and begins again at once, such as a bulk revocation's batches, took
-/// the lock back every time while the CRL publisher slept, which then waited a
-/// second and more, and every writer woke up to 100 ms after the lock was free. In
-/// this queue (tokio's mutex is first come, first served) each writer is woken the
-/// moment the one before it ends. Other processes on the same file (the `ca`
-/// commands beside the server) still meet on SQLite's lock and its busy timeout.
-#[derive(Clone, Debug, Default)]
-pub struct WriteQueue(std::sync::Arc<tokio::sync::Mutex<()>>);
-
-/// A SQLite writer's turn ([`WriteQueue`]), held until its transaction ends.
-#[derive(Debug)]
-pub struct WriteTurn(#[allow(dead_code)] tokio::sync::OwnedMutexGuard<()>);
-
-/// How long a writer waits for its turn in the [`WriteQueue`] before it fails, as
-/// it would on SQLite's busy timeout.
-pub const WRITE_QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// A transaction on the shared database.
 #[derive(Debug)]
 pub enum Tx {
-    /// SQLite transaction, and its turn in the [`WriteQueue`] (dropped after it).
-    Sqlite(Transaction<'static, Sqlite>, WriteTurn),
+    /// SQLite transaction.
+    Sqlite(Transaction<'static, Sqlite>),
     /// PostgreSQL transaction.
     Postgres(Transaction<'static, Postgres>),
 }
@@ -110,7 +84,7 @@ pub enum Tx {
 macro_rules! on_pool {
     ($db:expr, |$c:ident| $body:expr) => {
         match $db {
-            $crate::Database::Sqlite($c, _) => $body,
+            $crate::Database::Sqlite($c) => $body,
             $crate::Database::Postgres($c) => $body,
         }
     };
@@ -121,7 +95,7 @@ macro_rules! on_pool {
 macro_rules! on_tx {
     ($tx:expr, |$c:ident| $body:expr) => {
         match $tx {
-            $crate::Tx::Sqlite(t, _) => {
+            $crate::Tx::Sqlite(t) => {
                 let $c = &mut **t;
                 $body
             }
@@ -163,13 +137,13 @@ impl Database {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
-                .busy_timeout(WRITE_QUEUE_TIMEOUT);
+                .busy_timeout(Duration::from_secs(10));
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
                 .after_release(|c, _| Box::pin(outside_transaction(c)))
                 .connect_with(opts)
                 .await?;
-            Database::Sqlite(pool, WriteQueue::default())
+            Database::Sqlite(pool)
         } else {
             return Err(Error::Config(format!(
                 "database URL must start with sqlite:// or postgres://, got {url:?}"
@@ -181,15 +155,14 @@ impl Database {
 
     async fn migrate(&self) -> Result<()> {
         match self {
-            Database::Sqlite(p, _) => sqlx::migrate!("./migrations/sqlite").run(p).await?,
+            Database::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await?,
             Database::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await?,
         }
         Ok(())
     }
 
     /// Starts a transaction. On SQLite it is `BEGIN IMMEDIATE`: the write lock is
-    /// taken at the start, once this writer's turn in the [`WriteQueue`] has come
-    /// (within [`WRITE_QUEUE_TIMEOUT`], or [`Error::Busy`]). A deferred
+    /// taken at the start, so concurrent writers queue on the busy timeout. A deferred
     /// transaction that reads before it writes fails at once with "database is
     /// locked" when another writer holds the lock (SQLite cannot upgrade it), which
     /// the bench-seal seeding hit with four concurrent approvals.
@@ -205,19 +178,14 @@ impl Database {
     /// is always built; when nobody waits for it any more it is dropped there, which
     /// rolls it back.
     ///
-    /// The wait (on SQLite its turn and the write lock, and a pooled connection) is recorded in
+    /// The wait (a pooled connection, then the write lock on SQLite) is recorded in
     /// `chengxin_db_begin_seconds`.
     pub async fn begin(&self) -> Result<Tx> {
         let db = self.clone();
         let started = std::time::Instant::now();
         let tx = tokio::spawn(async move {
             Ok(match db {
-                Database::Sqlite(p, queue) => {
-                    let turn = tokio::time::timeout(WRITE_QUEUE_TIMEOUT, queue.0.lock_owned())
-                        .await
-                        .map_err(|_| Error::Busy(WRITE_QUEUE_TIMEOUT))?;
-                    Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, WriteTurn(turn))
-                }
+                Database::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
                 Database::Postgres(p) => Tx::Postgres(p.begin().await?),
             })
         })
@@ -260,7 +228,7 @@ impl Database {
     /// Which backend, for logs and metrics.
     pub fn backend(&self) -> &'static str {
         match self {
-            Database::Sqlite(..) => "sqlite",
+            Database::Sqlite(_) => "sqlite",
             Database::Postgres(_) => "postgres",
         }
     }
@@ -327,8 +295,7 @@ impl Tx {
     pub async fn commit(self) -> Result<()> {
         let started = std::time::Instant::now();
         match self {
-            // The turn passes on once the commit is done.
-            Tx::Sqlite(t, _turn) => t.commit().await?,
+            Tx::Sqlite(t) => t.commit().await?,
             Tx::Postgres(t) => t.commit().await?,
         }
         metrics::histogram!("chengxin_db_commit_seconds").record(started.elapsed().as_secs_f64());

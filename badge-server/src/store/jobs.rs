@@ -94,7 +94,7 @@ pub async fn claim(
 ) -> Result<Vec<ClaimedRow>, AppError> {
     let lock = match db {
         Database::Postgres(_) => " FOR UPDATE SKIP LOCKED",
-        Database::Sqlite(..) => "",
+        Database::Sqlite(_) => "",
     };
     let sql = format!(
         "UPDATE jobs SET locked_until = $1, locked_by = $2, attempts = attempts + 1 \

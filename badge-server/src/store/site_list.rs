@@ -201,7 +201,7 @@ pub async fn list(
         let pattern = q.arg(Arg::Text(pattern));
         q.clauses.push(match db {
             // SQLite answers LIKE through the FTS5 trigram table (three characters on).
-            Database::Sqlite(..) if !short => format!(
+            Database::Sqlite(_) if !short => format!(
                 "(s.id = {id} OR s.id IN (SELECT site_id FROM site_search \
                  WHERE text LIKE {pattern} ESCAPE '\\'))"
             ),

@@ -139,7 +139,7 @@ pub async fn search(db: &Database, q: &str, page: i64) -> Result<Vec<String>, Ap
     let (pattern, short) = contains_pattern(q);
     let offset = (page.max(1) - 1) * PAGE_SIZE;
     let rows: Vec<(String,)> = match db {
-        Database::Sqlite(p, _) if !short => {
+        Database::Sqlite(p) if !short => {
             sqlx::query_as(
                 "SELECT s.id FROM site_search f JOIN sites s ON s.id = f.site_id \
              WHERE f.text LIKE $1 ESCAPE '\\' ORDER BY s.created_at DESC, s.id LIMIT $2 OFFSET $3",

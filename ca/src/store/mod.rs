@@ -356,7 +356,7 @@ pub async fn certificate_by_serial_for_update(
 fn lock_certificates(tx: &Tx) -> &'static str {
     match tx {
         Tx::Postgres(_) => " FOR UPDATE OF c",
-        Tx::Sqlite(..) => "",
+        Tx::Sqlite(_) => "",
     }
 }
 
