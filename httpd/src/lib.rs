@@ -68,7 +68,7 @@ pub async fn serve(
 
 /// `app` as the hyper service of a connection from `peer`: every request carries the
 /// peer's address as axum's [`ConnectInfo`] (the per-address limiters read it).
-pub fn routed(
+fn routed(
     app: Router,
     peer: SocketAddr,
 ) -> impl hyper::service::Service<
