@@ -208,6 +208,11 @@ pub async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
     let limits = httpd::Limits {
         header_timeout: Duration::from_secs(settings.header_timeout_secs.max(1)),
         max_connections: settings.max_connections,
+        threads: Some(
+            std::num::NonZeroUsize::new(settings.http_threads).unwrap_or_else(|| {
+                std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN)
+            }),
+        ),
     };
     // Seals are answered before the router (`http::edge`).
     let edge = crate::http::edge::per_connection(app, state);
@@ -215,7 +220,8 @@ pub async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
         shutdown().await;
         let _ = stop.send(true);
     })
-    .await;
+    .await
+    .map_err(|e| ca::Error::Config(format!("cannot serve on {addr}: {e}")))?;
     if let Some(worker) = worker {
         let _ = worker.await;
     }

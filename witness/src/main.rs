@@ -149,8 +149,8 @@ async fn serve(
         limits,
         shutdown(),
     )
-    .await;
-    Ok(())
+    .await
+    .map_err(|e| format!("serve on {addr}: {e}"))
 }
 
 async fn shutdown() {
@@ -201,6 +201,7 @@ fn main() -> ExitCode {
                     httpd::Limits {
                         header_timeout: Duration::from_secs(header_timeout.max(1)),
                         max_connections,
+                        threads: None,
                     },
                 ))
             }),

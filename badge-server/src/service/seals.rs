@@ -212,7 +212,7 @@ impl SealCache {
         state: &Services,
         site: &str,
     ) -> Result<Option<Arc<SiteFacts>>, AppError> {
-        if let Some(f) = self.get(site) {
+        if let Some(f) = self.cached(site) {
             return Ok(f);
         }
         let began = self.polls.load(Ordering::SeqCst);
@@ -226,7 +226,7 @@ impl SealCache {
     /// Whether the facts of `site` are held and trusted (a seal request for it reads
     /// no database).
     pub fn holds(&self, site: &str) -> bool {
-        matches!(self.get(site), Some(Some(_)))
+        matches!(self.cached(site), Some(Some(_)))
     }
 
     /// The permits of seal drawing: two per core.
@@ -255,7 +255,9 @@ impl SealCache {
         map.known.get(site).map(|(_, f)| f.clone())
     }
 
-    fn get(&self, site: &str) -> Option<Option<Arc<SiteFacts>>> {
+    /// The facts of `site` if held and trusted (`Some(None)`: known not to exist), or
+    /// `None` when they must be read ([`SealCache::facts`]).
+    pub fn cached(&self, site: &str) -> Option<Option<Arc<SiteFacts>>> {
         let map = self.facts.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((at, f)) = map.known.get(site) {
             return (at.elapsed() < MAX_AGE && self.trusted()).then(|| Some(f.clone()));
@@ -628,11 +630,14 @@ mod tests {
         let cache = trusted_cache();
         cache.put("s_a", Some(facts()), 1);
         cache.put("s_b", Some(facts()), 1);
-        assert!(matches!(cache.get("s_a"), Some(Some(_))));
+        assert!(matches!(cache.cached("s_a"), Some(Some(_))));
         cache.evict(&["s_a".to_string()], false, 1);
         cache.polls.store(2, Ordering::SeqCst);
-        assert!(cache.get("s_a").is_none(), "a changed site is read again");
-        assert!(matches!(cache.get("s_b"), Some(Some(_))));
+        assert!(
+            cache.cached("s_a").is_none(),
+            "a changed site is read again"
+        );
+        assert!(matches!(cache.cached("s_b"), Some(Some(_))));
     }
 
     #[test]
@@ -644,10 +649,13 @@ mod tests {
         cache.evict(&["s_a".to_string()], false, 1);
         cache.polls.store(2, Ordering::SeqCst);
         cache.put("s_a", Some(facts()), began);
-        assert!(cache.get("s_a").is_none(), "stale facts must not be kept");
+        assert!(
+            cache.cached("s_a").is_none(),
+            "stale facts must not be kept"
+        );
         // A read begun after the eviction is kept.
         cache.put("s_a", Some(facts()), 2);
-        assert!(matches!(cache.get("s_a"), Some(Some(_))));
+        assert!(matches!(cache.cached("s_a"), Some(Some(_))));
     }
 
     #[test]
@@ -658,24 +666,27 @@ mod tests {
         cache.polls.store(2, Ordering::SeqCst);
         cache.put("s_a", Some(facts()), began);
         assert!(
-            cache.get("s_a").is_none(),
+            cache.cached("s_a").is_none(),
             "any site may have changed unseen"
         );
         cache.put("s_a", Some(facts()), 2);
-        assert!(matches!(cache.get("s_a"), Some(Some(_))));
+        assert!(matches!(cache.cached("s_a"), Some(Some(_))));
     }
 
     #[test]
     fn nothing_is_trusted_before_the_first_poll_or_when_polls_stop() {
         let cache = SealCache::default();
         cache.put("s_a", Some(facts()), 0);
-        assert!(cache.get("s_a").is_none(), "read before the cursor was set");
+        assert!(
+            cache.cached("s_a").is_none(),
+            "read before the cursor was set"
+        );
         let cache = trusted_cache();
         cache.put("s_a", Some(facts()), 1);
         cache.polled.store(1, Ordering::Relaxed);
         std::thread::sleep(POLL_TRUST);
         assert!(
-            cache.get("s_a").is_none(),
+            cache.cached("s_a").is_none(),
             "no poll for POLL_TRUST: read again"
         );
     }
@@ -687,7 +698,7 @@ mod tests {
         for i in 0..MAX_UNKNOWN + 10 {
             cache.put(&format!("s_fake{i}"), None, 1);
         }
-        assert!(matches!(cache.get("s_real"), Some(Some(_))));
+        assert!(matches!(cache.cached("s_real"), Some(Some(_))));
         assert!(cache.facts.lock().unwrap().unknown.len() <= MAX_UNKNOWN);
     }
 }

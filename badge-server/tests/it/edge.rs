@@ -12,8 +12,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::accounts::TestApp;
 use crate::pages::{OPERATOR, STAFF, account_of};
 
-/// Serves `t`'s application on a loopback port through the edge (`edge`) or the
-/// router alone, as `serve` does.
+/// Serves `t`'s application on a loopback port through the edge (`edge`: on two
+/// connection threads of their own, as `serve` does) or the router alone (on the
+/// test's runtime).
 async fn listen(t: &TestApp, edge: bool) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -21,6 +22,7 @@ async fn listen(t: &TestApp, edge: bool) -> SocketAddr {
     let limits = httpd::Limits {
         header_timeout: Duration::from_secs(5),
         max_connections: 16,
+        threads: edge.then_some(std::num::NonZeroUsize::new(2).unwrap()),
     };
     let never = std::future::pending::<()>();
     if edge {
@@ -120,7 +122,7 @@ async fn the_edge_answers_every_seal_request_as_the_router_does() {
         ),
         (
             "English, large",
-            get(&format!("{svg}?lang=en&size=large"), on_site),
+            get(&format!("{svg}?lang=en&size=l"), on_site),
         ),
         ("bad size", get(&format!("{svg}?size=huge"), on_site)),
         ("bad query", get(&format!("{svg}?lang=%FF%FE"), on_site)),
@@ -153,11 +155,19 @@ async fn the_edge_answers_every_seal_request_as_the_router_does() {
         ("not a seal: routed", get("/healthz", "")),
     ];
     for (case, request) in &requests {
-        let via_edge = exchange(edge, request.as_bytes()).await;
-        let via_router = exchange(router, request.as_bytes()).await;
-        assert_eq!(via_edge.0, via_router.0, "{case}: status");
-        assert_eq!(via_edge.1, via_router.1, "{case}: headers");
-        assert!(via_edge.2 == via_router.2, "{case}: the bodies differ");
+        // The first time, a seal may wait (a drawing, a first compression) and be
+        // answered on the test's runtime; the second, it is answered from memory on
+        // its connection's thread.
+        for round in ["first", "again"] {
+            let via_edge = exchange(edge, request.as_bytes()).await;
+            let via_router = exchange(router, request.as_bytes()).await;
+            assert_eq!(via_edge.0, via_router.0, "{case} ({round}): status");
+            assert_eq!(via_edge.1, via_router.1, "{case} ({round}): headers");
+            assert!(
+                via_edge.2 == via_router.2,
+                "{case} ({round}): the bodies differ"
+            );
+        }
     }
     // The cases are what they say (the comparison above would pass for two servers
     // that both failed).
@@ -179,10 +189,30 @@ async fn the_edge_answers_every_seal_request_as_the_router_does() {
             .contains(&"content-encoding: br".to_string())
     );
     assert!(status(5).await.0.ends_with("304 Not Modified"));
+    assert!(status(10).await.0.ends_with("200 OK"));
     assert!(status(11).await.0.ends_with("400 Bad Request"));
     assert!(status(15).await.0.ends_with("404 Not Found"));
     let (head, _, body) = status(17).await;
     assert!(head.ends_with("200 OK") && body.is_empty());
     assert!(status(18).await.0.ends_with("405 Method Not Allowed"));
     assert!(status(19).await.0.ends_with("413 Payload Too Large"));
+
+    // A seal that waited is counted once, as one that did not: a copy's PNG in a
+    // variant not drawn yet (answered after the drawing) and then from memory.
+    t.state.seal_cache.flush_copies(&t.state.db).await.unwrap();
+    let png = get(
+        &format!("/seal/{site}.png?lang=en&size=l"),
+        "Referer: https://png-copy.example/\r\n",
+    );
+    for _ in 0..2 {
+        assert!(exchange(edge, png.as_bytes()).await.0.ends_with("200 OK"));
+    }
+    t.state.seal_cache.flush_copies(&t.state.db).await.unwrap();
+    assert_eq!(
+        t.scalar(&format!(
+            "SELECT hits FROM seal_copies WHERE site_id = '{site}' AND host = 'png-copy.example'"
+        ))
+        .await,
+        2
+    );
 }

@@ -18,9 +18,10 @@ use axum::routing::get;
 use http_body_util::{BodyExt, Full};
 use serde::Deserialize;
 
-use crate::domain::seal::{Format, Lang, Seal, SealState, Size};
+use crate::domain::seal::{Coding, Format, Lang, Rendered, Seal, SealState, Size};
 use crate::error::AppError;
 use crate::http::state::AppState;
+use crate::service::seals::SiteFacts;
 
 /// Routes of this area.
 pub fn router() -> Router<AppState> {
@@ -72,16 +73,83 @@ pub async fn answer(state: &AppState, uri: &Uri, headers: &HeaderMap) -> Respons
     }
 }
 
+/// The seal when the caches hold all it needs — the site's facts, the drawing (an
+/// SVG is drawn here, in microseconds) and the coding asked for — else `None`: then
+/// [`answer`] waits for what is missing (and answers errors). This is what a page
+/// view of a certified site costs: nothing awaited, no future boxed, no timer set.
+pub fn answer_now(
+    state: &AppState,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Option<Response<Full<Bytes>>> {
+    respond(state, uri, headers, &Known::default()).ok()?.ok()
+}
+
+/// What [`respond`] was given beyond the caches (each once waited for).
+#[derive(Default)]
+struct Known {
+    /// The site's facts, read from the database.
+    facts: Option<Option<Arc<SiteFacts>>>,
+    /// The drawing, made off the workers.
+    rendered: Option<Arc<Rendered>>,
+}
+
+/// What answering a seal waits for.
+enum Pending {
+    /// The site's facts are not cached.
+    Facts,
+    /// A PNG not drawn yet.
+    Draw(Seal),
+    /// The drawing, not yet in the coding the client takes.
+    Encode(Arc<Rendered>, Coding),
+}
+
+/// Most rounds of waiting a seal needs: its facts, its drawing, its coding.
+const MAX_WAITS: usize = 3;
+
 async fn drawn(
     state: &AppState,
     uri: &Uri,
     headers: &HeaderMap,
 ) -> Result<Response<Full<Bytes>>, AppError> {
-    let file = uri
-        .path()
-        .strip_prefix("/seal/")
-        .ok_or(AppError::NotFound)?;
-    let (site, format) = parse_file(file).ok_or(AppError::NotFound)?;
+    let mut known = Known::default();
+    // Each round gives what the last one waited for, so the last round answers.
+    for _ in 0..=MAX_WAITS {
+        match respond(state, uri, headers, &known)? {
+            Ok(response) => return Ok(response),
+            Err(Pending::Facts) => {
+                let site = site_of(uri).ok_or(AppError::NotFound)?.0;
+                known.facts = Some(state.seal_cache.facts(state, site).await?);
+            }
+            Err(Pending::Draw(key)) => {
+                let seals = state.seals.clone();
+                known.rendered = Some(off_workers(state, move || seals.get(&key)).await?);
+            }
+            Err(Pending::Encode(rendered, coding)) => {
+                // The first client of the day to take this coding: compress once.
+                let r = rendered.clone();
+                off_workers(state, move || r.encode(coding)).await?;
+                known.rendered = Some(rendered);
+            }
+        }
+    }
+    Err(ca::Error::Config("the seal was not ready after its waits".into()).into())
+}
+
+/// The site and format a seal's path names.
+fn site_of(uri: &Uri) -> Option<(&str, Format)> {
+    parse_file(uri.path().strip_prefix("/seal/")?)
+}
+
+/// The seal from the caches and `known`, or what it waits for. Counts the seal (its
+/// state, a copy's host, a fetch without a `Referer`) only when it answers.
+fn respond(
+    state: &AppState,
+    uri: &Uri,
+    headers: &HeaderMap,
+    known: &Known,
+) -> Result<Result<Response<Full<Bytes>>, Pending>, AppError> {
+    let (site, format) = site_of(uri).ok_or(AppError::NotFound)?;
     let q: SealQuery = match uri.query() {
         Some(query) => serde_urlencoded::from_str(query)
             .map_err(|e| AppError::BadRequest(format!("query: {e}")))?,
@@ -89,7 +157,13 @@ async fn drawn(
     };
     let lang = Lang::parse(q.lang.as_deref()).map_err(AppError::BadRequest)?;
     let size = Size::parse(q.size.as_deref()).map_err(AppError::BadRequest)?;
-    let facts = state.seal_cache.facts(state, site).await?;
+    let Some(facts) = known
+        .facts
+        .clone()
+        .or_else(|| state.seal_cache.cached(site))
+    else {
+        return Ok(Err(Pending::Facts));
+    };
     let now = time::OffsetDateTime::now_utc();
     let referer_host = crate::http::extract::referer::referer_host(headers);
     // `serve --demo` only: a demo page at `<domain>.localhost` stands for `<domain>`.
@@ -100,8 +174,14 @@ async fn drawn(
             h
         }
     });
-    let (seal_state, domain) = match &facts {
-        None => (SealState::Unknown, Arc::from("—")),
+    // What this fetch is counted as, once answered.
+    enum Seen<'h> {
+        Copy(&'h str),
+        WithoutReferer,
+        Plain,
+    }
+    let (seal_state, domain, seen) = match &facts {
+        None => (SealState::Unknown, Arc::from("—"), Seen::Plain),
         // Shown on a host the certificate does not cover: a copy, whatever the state.
         Some(f) => match referer_host {
             Some(host) if !f.domains.iter().any(|d| d.covers(host)) => {
@@ -111,24 +191,22 @@ async fn drawn(
                     (
                         SealState::from_status(f.status(now.unix_timestamp())),
                         f.shown(),
+                        Seen::Plain,
                     )
                 } else {
-                    state.seal_cache.saw_copy(site, host);
-                    (SealState::NotThisSite, f.shown())
+                    (SealState::NotThisSite, f.shown(), Seen::Copy(host))
                 }
             }
             Some(_) => (
                 SealState::from_status(f.status(now.unix_timestamp())),
                 f.shown(),
+                Seen::Plain,
             ),
             // No page named: a certified seal does not vouch, it asks the visitor to
             // compare the domain with the address bar; bad news is shown as ever.
             None => match SealState::from_status(f.status(now.unix_timestamp())) {
-                SealState::Certified => {
-                    state.seal_cache.saw_without_referer(site);
-                    (SealState::CheckAddress, f.shown())
-                }
-                other => (other, f.shown()),
+                SealState::Certified => (SealState::CheckAddress, f.shown(), Seen::WithoutReferer),
+                other => (other, f.shown(), Seen::Plain),
             },
         },
     };
@@ -140,21 +218,21 @@ async fn drawn(
         size,
         format,
     };
-    // An SVG is put together from cached glyph paths in microseconds: on the worker,
-    // as a load spread over every site needs (`get` looks in the cache first). A PNG
-    // is rasterised: off it.
-    let rendered = if format == Format::Svg {
-        state
+    // An SVG is put together from cached glyph paths in microseconds: here, as a load
+    // spread over every site needs (`get` looks in the cache first; drawing it off the
+    // connection's thread cost 40% more CPU per request and more memory). A PNG is
+    // rasterised: off the workers.
+    let rendered = match &known.rendered {
+        Some(r) => r.clone(),
+        None if format == Format::Svg => state
             .seals
             .get(&key)
-            .map_err(|e| ca::Error::Config(e.to_string()))?
-    } else if let Some(r) = state.seals.cached(&key) {
-        r
-    } else {
-        let seals = state.seals.clone();
-        off_workers(state, move || seals.get(&key)).await?
+            .map_err(|e| ca::Error::Config(e.to_string()))?,
+        None => match state.seals.cached(&key) {
+            Some(r) => r,
+            None => return Ok(Err(Pending::Draw(key))),
+        },
     };
-    served_counter(seal_state).increment(1);
     let coding = crate::http::encoding::negotiate(
         headers.get_all(header::ACCEPT_ENCODING),
         rendered.codings(),
@@ -162,10 +240,14 @@ async fn drawn(
     if let Some(c) = coding
         && rendered.encoded(c).is_none()
     {
-        // The first client of the day to take this coding: compress once.
-        let r = rendered.clone();
-        off_workers(state, move || r.encode(c)).await?;
+        return Ok(Err(Pending::Encode(rendered, c)));
     }
+    match seen {
+        Seen::Copy(host) => state.seal_cache.saw_copy(site, host),
+        Seen::WithoutReferer => state.seal_cache.saw_without_referer(site),
+        Seen::Plain => {}
+    }
+    served_counter(seal_state).increment(1);
     let (coding, body, etag) = rendered.body(coding);
     let not_modified = headers
         .get(header::IF_NONE_MATCH)
@@ -211,7 +293,7 @@ async fn drawn(
         HeaderValue::from_static("nosniff"),
     );
     h.insert(header::ETAG, etag.clone());
-    Ok(response)
+    Ok(Ok(response))
 }
 
 /// Runs CPU-bound seal work (drawing, compressing) on a blocking thread within the
