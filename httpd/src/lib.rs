@@ -230,8 +230,8 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     /// Serves the connection's requests until it ends or is told to close; then
-    /// counts it off `open`.
-    async fn serve(self, tcp: TcpStream, open: Option<Arc<AtomicUsize>>) {
+    /// counts it off its thread's `open` (also if the service panics).
+    async fn serve(self, tcp: TcpStream, open: Option<Open>) {
         let Connection {
             service,
             peer,
@@ -257,10 +257,16 @@ where
                 let _ = conn.await;
             }
         }
-        if let Some(open) = open {
-            open.fetch_sub(1, Ordering::Relaxed);
-        }
-        drop(slot);
+        drop((open, slot));
+    }
+}
+
+/// One connection counted in its thread's number of open connections until dropped.
+struct Open(Arc<AtomicUsize>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -304,7 +310,7 @@ where
                     while let Some((tcp, conn)) = handed.recv().await {
                         match TcpStream::from_std(tcp) {
                             Ok(tcp) => {
-                                tokio::spawn(conn.serve(tcp, Some(counted.clone())));
+                                tokio::spawn(conn.serve(tcp, Some(Open(counted.clone()))));
                             }
                             Err(e) => {
                                 counted.fetch_sub(1, Ordering::Relaxed);
