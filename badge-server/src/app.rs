@@ -208,10 +208,12 @@ pub async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
     let limits = httpd::Limits {
         header_timeout: Duration::from_secs(settings.header_timeout_secs.max(1)),
         max_connections: settings.max_connections,
+        // No more threads than connections: a thread without one would idle.
         threads: Some(
-            std::num::NonZeroUsize::new(settings.http_threads).unwrap_or_else(|| {
-                std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN)
-            }),
+            std::num::NonZeroUsize::new(settings.http_threads.min(settings.max_connections))
+                .unwrap_or_else(|| {
+                    std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN)
+                }),
         ),
     };
     // Seals are answered before the router (`http::edge`).

@@ -47,9 +47,10 @@ pub struct ServerSettings {
     /// connections need descriptors too.
     #[arg(long, env = "CHENGXIN_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
-    /// Threads that accept and serve HTTP connections, each with its own event loop
-    /// (as nginx's workers); 0: one per core. Pages and API requests are handed to the
-    /// main runtime; a seal answered from memory never leaves its connection's thread.
+    /// Threads that serve HTTP connections, each with its own event loop (as nginx's
+    /// workers); 0: one per core; at most `CHENGXIN_MAX_CONNECTIONS`. Pages and API
+    /// requests are handed to the main runtime; a seal answered from memory never
+    /// leaves its connection's thread.
     #[arg(long, env = "CHENGXIN_HTTP_THREADS", default_value_t = 0)]
     pub http_threads: usize,
     /// `/healthz` proves a write at most this often (seconds; 0: on every check) and
