@@ -63,6 +63,50 @@ pub struct Limits {
     pub threads: Option<NonZeroUsize>,
 }
 
+/// The hyper service a connection's requests go to: what [`serve_with`]'s `make`
+/// builds, moved to the connection's thread.
+pub trait ConnectionService:
+    hyper::service::Service<
+        Request<Incoming>,
+        Response = Response<Self::Body>,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Send
+    + 'static
+{
+    /// Its responses' body.
+    type Body: ResponseBody;
+}
+
+impl<T, B> ConnectionService for T
+where
+    T: hyper::service::Service<
+            Request<Incoming>,
+            Response = Response<B>,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Send
+        + 'static,
+    B: ResponseBody,
+{
+    type Body = B;
+}
+
+/// A response body hyper can write from any thread.
+pub trait ResponseBody:
+    hyper::body::Body<Data: Send, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
+    + Send
+    + 'static
+{
+}
+
+impl<T> ResponseBody for T where
+    T: hyper::body::Body<Data: Send, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
+        + Send
+        + 'static
+{
+}
+
 /// Longest wait, on shutdown, for open connections to finish.
 const DRAIN: Duration = Duration::from_secs(30);
 
@@ -108,21 +152,12 @@ fn routed(
 /// Serves on `listener` until `shutdown` completes, then drains: each connection's
 /// requests go to the service `make` builds for it from the peer's address. Errors
 /// only when the connection threads ([`Limits::threads`]) cannot be started.
-pub async fn serve_with<S, B>(
+pub async fn serve_with<S: ConnectionService>(
     listener: TcpListener,
     make: impl Fn(SocketAddr) -> S,
     limits: Limits,
     shutdown: impl std::future::Future<Output = ()>,
-) -> std::io::Result<()>
-where
-    S: hyper::service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: hyper::body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
+) -> std::io::Result<()> {
     let max = limits.max_connections.clamp(1, Semaphore::MAX_PERMITS);
     let slots = Arc::new(Semaphore::new(max));
     let (closing, closed) = watch::channel(());
@@ -219,16 +254,7 @@ struct Connection<S> {
     slot: OwnedSemaphorePermit,
 }
 
-impl<S, B> Connection<S>
-where
-    S: hyper::service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: hyper::body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
+impl<S: ConnectionService> Connection<S> {
     /// Serves the connection's requests until it ends or is told to close; then
     /// counts it off its thread's `open` (also if the service panics).
     async fn serve(self, tcp: TcpStream, open: Option<Open>) {
@@ -282,16 +308,7 @@ struct Thread<C> {
     ended: oneshot::Receiver<()>,
 }
 
-impl<S, B> Thread<Connection<S>>
-where
-    S: hyper::service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: hyper::body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
+impl<S: ConnectionService> Thread<Connection<S>> {
     /// Starts thread `i`, which serves what it is handed until `released` changes
     /// (after the drain), then stops.
     fn start(i: usize, mut released: watch::Receiver<()>) -> std::io::Result<Self> {
