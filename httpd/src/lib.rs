@@ -403,6 +403,19 @@ mod tests {
         (addr, stop, served)
     }
 
+    /// Stops the server `server` started and waits (at most 10 s) for its drain.
+    async fn shut_down(
+        stop: oneshot::Sender<()>,
+        served: tokio::task::JoinHandle<std::io::Result<()>>,
+    ) {
+        let _ = stop.send(());
+        tokio::time::timeout(Duration::from_secs(10), served)
+            .await
+            .expect("drained")
+            .unwrap()
+            .unwrap();
+    }
+
     #[tokio::test]
     async fn each_connection_goes_to_the_thread_serving_the_fewest_and_stays_there() {
         let (addr, stop, served) = server(NonZeroUsize::new(2)).await;
@@ -420,12 +433,7 @@ mod tests {
             assert_eq!(&answered_by(conn).await, first);
         }
         // Shutdown closes the idle connections and stops the threads.
-        let _ = stop.send(());
-        tokio::time::timeout(Duration::from_secs(10), served)
-            .await
-            .expect("drained")
-            .unwrap()
-            .unwrap();
+        shut_down(stop, served).await;
         for conn in &mut conns {
             let mut rest = Vec::new();
             assert_eq!(conn.read_to_end(&mut rest).await.unwrap(), 0, "closed");
@@ -438,11 +446,6 @@ mod tests {
         let mut conn = TcpStream::connect(addr).await.unwrap();
         let caller = std::thread::current().name().unwrap_or("?").to_string();
         assert_eq!(answered_by(&mut conn).await, caller);
-        let _ = stop.send(());
-        tokio::time::timeout(Duration::from_secs(10), served)
-            .await
-            .expect("drained")
-            .unwrap()
-            .unwrap();
+        shut_down(stop, served).await;
     }
 }
