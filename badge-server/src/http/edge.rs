@@ -64,10 +64,7 @@ pub struct Edge {
 
 /// Makes each connection's [`Edge`] from its peer's address. Call it on the
 /// application's runtime: what is not answered at once is sent there.
-pub fn per_connection(
-    router: Router,
-    state: AppState,
-) -> impl Fn(SocketAddr) -> Edge + Send + Sync + 'static {
+pub fn per_connection(router: Router, state: AppState) -> impl Fn(SocketAddr) -> Edge {
     let seal = RouteTimer::of(SEAL_ROUTE);
     let hsts = state.public_url.starts_with("https://");
     let app = Handle::current();

@@ -95,9 +95,9 @@ struct Known {
 }
 
 /// What answering a seal waits for.
-enum Pending {
-    /// The site's facts are not cached.
-    Facts,
+enum Pending<'u> {
+    /// The facts of this site are not cached.
+    Facts(&'u str),
     /// A PNG not drawn yet.
     Draw(Seal),
     /// The drawing, not yet in the coding the client takes.
@@ -117,8 +117,7 @@ async fn drawn(
     for _ in 0..=MAX_WAITS {
         match respond(state, uri, headers, &known)? {
             Ok(response) => return Ok(response),
-            Err(Pending::Facts) => {
-                let site = site_of(uri).ok_or(AppError::NotFound)?.0;
+            Err(Pending::Facts(site)) => {
                 known.facts = Some(state.seal_cache.facts(state, site).await?);
             }
             Err(Pending::Draw(key)) => {
@@ -143,12 +142,12 @@ fn site_of(uri: &Uri) -> Option<(&str, Format)> {
 
 /// The seal from the caches and `known`, or what it waits for. Counts the seal (its
 /// state, a copy's host, a fetch without a `Referer`) only when it answers.
-fn respond(
+fn respond<'u>(
     state: &AppState,
-    uri: &Uri,
+    uri: &'u Uri,
     headers: &HeaderMap,
     known: &Known,
-) -> Result<Result<Response<Full<Bytes>>, Pending>, AppError> {
+) -> Result<Result<Response<Full<Bytes>>, Pending<'u>>, AppError> {
     let (site, format) = site_of(uri).ok_or(AppError::NotFound)?;
     let q: SealQuery = match uri.query() {
         Some(query) => serde_urlencoded::from_str(query)
@@ -162,7 +161,7 @@ fn respond(
         .clone()
         .or_else(|| state.seal_cache.cached(site))
     else {
-        return Ok(Err(Pending::Facts));
+        return Ok(Err(Pending::Facts(site)));
     };
     let now = time::OffsetDateTime::now_utc();
     let referer_host = crate::http::extract::referer::referer_host(headers);
