@@ -94,9 +94,13 @@ pub async fn append_many(tx: &mut Tx, entries: &[NewEntry<'_>]) -> Result<i64> {
 }
 
 /// Recomputes the whole chain; returns the number of entries, or the first break.
+/// The entries and the head are read in one snapshot ([`Database::snapshot`]), so
+/// appends committed meanwhile by a running server are either all seen or not at all.
 pub async fn verify(db: &Database) -> Result<i64> {
-    let rows = store::audit::all_entries(db).await?;
-    let (head_seq, head_hash) = store::audit::head(db).await?;
+    let mut tx = db.snapshot().await?;
+    let rows = store::audit::all_entries(&mut tx).await?;
+    let (head_seq, head_hash) = store::audit::head(&mut tx).await?;
+    tx.rollback().await?;
     let mut prev = vec![0u8; 32];
     let mut expected_seq = 1i64;
     for row in rows {
@@ -144,7 +148,10 @@ pub async fn hash_at(db: &Database, seq: i64) -> Result<Option<Vec<u8>>> {
 
 /// The chain's head: how many entries, and the last one's hash (for an audit anchor).
 pub async fn head(db: &Database) -> Result<(i64, Vec<u8>)> {
-    store::audit::head(db).await
+    let mut tx = db.snapshot().await?;
+    let head = store::audit::head(&mut tx).await?;
+    tx.rollback().await?;
+    Ok(head)
 }
 
 /// The most recent entries (at most `limit`) whose subject is one of `subjects`,

@@ -181,12 +181,33 @@ impl Database {
     /// The wait (a pooled connection, then the write lock on SQLite) is recorded in
     /// `chengxin_db_begin_seconds`.
     pub async fn begin(&self) -> Result<Tx> {
+        self.begin_on_task("BEGIN IMMEDIATE", "BEGIN").await
+    }
+
+    /// Starts a read-only transaction whose every statement sees one snapshot of the
+    /// database: what a check that reads several tables of a live database needs.
+    /// `ca audit verify` read the audit entries and then, in a statement of its own,
+    /// the head row; an append committed between the two made a sound chain look
+    /// broken ("the log ends at entry 23 but the head records entry 24").
+    ///
+    /// SQLite: a deferred `BEGIN`, whose first read fixes the snapshot (WAL mode) and
+    /// which takes no write lock. PostgreSQL: `REPEATABLE READ`, whose snapshot is
+    /// taken at the first statement (the default, `READ COMMITTED`, takes one per
+    /// statement). Roll it back or drop it when done; it writes nothing.
+    pub async fn snapshot(&self) -> Result<Tx> {
+        self.begin_on_task("BEGIN", "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .await
+    }
+
+    /// Runs `BEGIN` (`sqlite` or `postgres`, by backend) on a task of its own; see
+    /// [`Database::begin`] for why.
+    async fn begin_on_task(&self, sqlite: &'static str, postgres: &'static str) -> Result<Tx> {
         let db = self.clone();
         let started = std::time::Instant::now();
         let tx = tokio::spawn(async move {
             Ok(match db {
-                Database::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
-                Database::Postgres(p) => Tx::Postgres(p.begin().await?),
+                Database::Sqlite(p) => Tx::Sqlite(p.begin_with(sqlite).await?),
+                Database::Postgres(p) => Tx::Postgres(p.begin_with(postgres).await?),
             })
         })
         .await
@@ -299,6 +320,16 @@ impl Tx {
             Tx::Postgres(t) => t.commit().await?,
         }
         metrics::histogram!("chengxin_db_commit_seconds").record(started.elapsed().as_secs_f64());
+        Ok(())
+    }
+
+    /// Rolls the transaction back: how a [`Database::snapshot`] ends. (Dropping a
+    /// transaction rolls it back too, but only when its connection is next used.)
+    pub async fn rollback(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(t) => t.rollback().await?,
+            Tx::Postgres(t) => t.rollback().await?,
+        }
         Ok(())
     }
 }

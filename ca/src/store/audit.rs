@@ -88,17 +88,17 @@ pub(crate) async fn set_head_hash(tx: &mut Tx, hash: &[u8]) -> Result<()> {
 }
 
 /// Every entry with its links, in chain order.
-pub(crate) async fn all_entries(db: &Database) -> Result<Vec<StoredEntry>> {
-    Ok(on_pool!(db, |p| {
+pub(crate) async fn all_entries(tx: &mut Tx) -> Result<Vec<StoredEntry>> {
+    Ok(on_tx!(tx, |c| {
         sqlx::query_as(
         "SELECT seq, at, actor, action, subject, details, prev_hash, hash FROM audit_log ORDER BY seq"
     )
-    .fetch_all(p)
+    .fetch_all(c)
     .await?
     }))
 }
 
-/// The head row: the last sequence number and its hash.
+/// The hash of entry `seq`, if stored.
 pub(crate) async fn hash_at(db: &Database, seq: i64) -> Result<Option<Vec<u8>>> {
     let row: Option<(Vec<u8>,)> = on_pool!(db, |c| sqlx::query_as(
         "SELECT hash FROM audit_log WHERE seq = $1"
@@ -109,11 +109,12 @@ pub(crate) async fn hash_at(db: &Database, seq: i64) -> Result<Option<Vec<u8>>> 
     Ok(row.map(|r| r.0))
 }
 
-pub(crate) async fn head(db: &Database) -> Result<(i64, Vec<u8>)> {
-    Ok(on_pool!(db, |p| sqlx::query_as(
+/// The head row: the last sequence number and its hash.
+pub(crate) async fn head(tx: &mut Tx) -> Result<(i64, Vec<u8>)> {
+    Ok(on_tx!(tx, |c| sqlx::query_as(
         "SELECT seq, hash FROM audit_head WHERE id = 1"
     )
-    .fetch_one(p)
+    .fetch_one(c)
     .await?))
 }
 
