@@ -162,7 +162,7 @@ async fn append_section(
     writers: u64,
     period: Duration,
 ) -> BoxResult<()> {
-    let start_size = ca::store::log::appended(&db).await? as u64;
+    let start_size = ca::store::log::appended(&mut db.snapshot().await?).await? as u64;
     println!(
         "[1] append {events} events: {writers} writers, {batch} entries per transaction \
          (ca::transparency::append), integrate + publish every {} ms; log starts at {start_size}",
@@ -238,7 +238,7 @@ async fn append_section(
 }
 
 async fn grow_section(db: Database, signer: LogSigner, size: u64, chunk: u64) -> BoxResult<()> {
-    let have = ca::store::log::appended(&db).await? as u64;
+    let have = ca::store::log::appended(&mut db.snapshot().await?).await? as u64;
     println!("[grow] log from {have} to {size} entries, {chunk} per transaction");
     let rng = SystemRandom::new();
     let t0 = Instant::now();

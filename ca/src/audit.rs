@@ -142,8 +142,8 @@ pub async fn verify(db: &Database) -> Result<i64> {
 
 /// The hash of audit entry `seq`, if the chain has it (what an audit anchor in the
 /// transparency log names).
-pub async fn hash_at(db: &Database, seq: i64) -> Result<Option<Vec<u8>>> {
-    store::audit::hash_at(db, seq).await
+pub async fn hash_at(tx: &mut Tx, seq: i64) -> Result<Option<Vec<u8>>> {
+    store::audit::hash_at(tx, seq).await
 }
 
 /// The chain's head: how many entries, and the last one's hash (for an audit anchor).

@@ -440,7 +440,18 @@ pub struct Verified {
 /// before; `from` (a checkpoint someone kept) likewise; every issued certificate with
 /// exactly one issue entry and its revocation state the one its entries end in;
 /// every audit anchor matching the audit chain. The first discrepancy is the error.
+///
+/// Everything is read in one snapshot ([`Database::snapshot`]): an auditor runs this
+/// against the live database, and an entry, checkpoint or revocation committed
+/// between two reads would otherwise look like a discrepancy.
 pub async fn verify(db: &Database, vkey: &str, from: Option<&[u8]>) -> Result<Verified> {
+    let mut tx = db.snapshot().await?;
+    let verified = verify_in(&mut tx, vkey, from).await;
+    tx.rollback().await?;
+    verified
+}
+
+async fn verify_in(tx: &mut Tx, vkey: &str, from: Option<&[u8]>) -> Result<Verified> {
     let bad = |m: String| Error::Log(m);
     let mut map = TileMap::new();
     let mut size: u64 = 0;
@@ -448,11 +459,11 @@ pub async fn verify(db: &Database, vkey: &str, from: Option<&[u8]>) -> Result<Ve
     let mut certs: std::collections::HashMap<i64, (u32, [u8; 32], Option<String>)> =
         std::collections::HashMap::new();
     let mut anchors = Vec::new();
-    let total = db::appended(db).await?;
+    let total = db::appended(tx).await?;
     let hashes: std::collections::HashMap<i64, Vec<u8>> =
-        db::certificate_hashes(db).await?.into_iter().collect();
+        db::certificate_hashes(tx).await?.into_iter().collect();
     loop {
-        let rows = db::entries(db, size as i64, size as i64 + READ_CHUNK * 10).await?;
+        let rows = db::entries_in(tx, size as i64, READ_CHUNK * 10).await?;
         if rows.is_empty() {
             break;
         }
@@ -514,7 +525,7 @@ pub async fn verify(db: &Database, vkey: &str, from: Option<&[u8]>) -> Result<Ve
         )));
     }
     // The stored tiles and head.
-    let (head_size, head_root) = db::head(db).await?;
+    let (head_size, head_root) = db::head_in(tx).await?;
     let head_size = head_size as u64;
     if head_size > size {
         return Err(bad(format!(
@@ -528,15 +539,27 @@ pub async fn verify(db: &Database, vkey: &str, from: Option<&[u8]>) -> Result<Ve
         )));
     }
     let mut tiles_checked = 0;
-    for path in tlog::TilePath::hash_tiles(head_size) {
-        let tlog::TilePath::Hashes { level, n, width } = path else {
-            continue;
-        };
-        let stored = hash_tile(db, level, n, width).await?;
-        let want = map
-            .get(level, n)
-            .map(|d| &d[..(width as usize * tiles::HASH_BYTES).min(d.len())]);
-        if stored.as_deref() != want {
+    let paths: Vec<(u8, u64, u32)> = tlog::TilePath::hash_tiles(head_size)
+        .into_iter()
+        .filter_map(|path| match path {
+            tlog::TilePath::Hashes { level, n, width } => Some((level, n, width)),
+            _ => None,
+        })
+        .collect();
+    let keys: Vec<(u8, u64)> = paths.iter().map(|&(level, n, _)| (level, n)).collect();
+    let stored: std::collections::HashMap<(i16, i64), Vec<u8>> = db::tiles_in(tx, &keys)
+        .await?
+        .into_iter()
+        .map(|(level, n, data)| ((level, n), data))
+        .collect();
+    for (level, n, width) in paths {
+        let path = tlog::TilePath::Hashes { level, n, width };
+        let bytes = width as usize * tiles::HASH_BYTES;
+        let stored = stored
+            .get(&(i16::from(level), n as i64))
+            .and_then(|d| d.get(..bytes));
+        let want = map.get(level, n).map(|d| &d[..bytes.min(d.len())]);
+        if stored != want {
             return Err(bad(format!(
                 "stored tile {} differs from the entries",
                 path.to_path()
@@ -545,7 +568,7 @@ pub async fn verify(db: &Database, vkey: &str, from: Option<&[u8]>) -> Result<Ve
         tiles_checked += 1;
     }
     // Checkpoints.
-    let checkpoints = db::checkpoints(db).await?;
+    let checkpoints = db::checkpoints(tx).await?;
     let mut prev: Option<Checkpoint> = None;
     let check = |note: &[u8], what: &str| -> Result<Checkpoint> {
         let c = Checkpoint::open(note, vkey).map_err(|e| bad(format!("{what}: {e}")))?;
@@ -583,13 +606,13 @@ pub async fn verify(db: &Database, vkey: &str, from: Option<&[u8]>) -> Result<Ve
         check(note, "the checkpoint given")?;
     }
     // Certificates and revocations.
-    if let Some((id, n)) = db::certificates_not_logged_once(db).await?.first() {
+    if let Some((id, n)) = db::certificates_not_logged_once(tx).await?.first() {
         return Err(bad(format!(
             "certificate {id} has {n} issue entries, not one"
         )));
     }
     let revoked: std::collections::HashMap<i64, i64> =
-        db::revocation_reasons(db).await?.into_iter().collect();
+        db::revocation_reasons(tx).await?.into_iter().collect();
     for (id, (_, _, state)) in &certs {
         let want = revoked
             .get(id)
@@ -611,7 +634,7 @@ pub async fn verify(db: &Database, vkey: &str, from: Option<&[u8]>) -> Result<Ve
     }
     // Audit anchors.
     for (idx, audit_size, audit_head) in &anchors {
-        if crate::audit::hash_at(db, *audit_size as i64)
+        if crate::audit::hash_at(tx, *audit_size as i64)
             .await?
             .is_none_or(|h| h != audit_head)
         {

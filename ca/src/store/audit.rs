@@ -99,8 +99,8 @@ pub(crate) async fn all_entries(tx: &mut Tx) -> Result<Vec<StoredEntry>> {
 }
 
 /// The hash of entry `seq`, if stored.
-pub(crate) async fn hash_at(db: &Database, seq: i64) -> Result<Option<Vec<u8>>> {
-    let row: Option<(Vec<u8>,)> = on_pool!(db, |c| sqlx::query_as(
+pub(crate) async fn hash_at(tx: &mut Tx, seq: i64) -> Result<Option<Vec<u8>>> {
+    let row: Option<(Vec<u8>,)> = on_tx!(tx, |c| sqlx::query_as(
         "SELECT hash FROM audit_log WHERE seq = $1"
     )
     .bind(seq)

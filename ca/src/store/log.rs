@@ -102,8 +102,8 @@ pub async fn append(tx: &mut Tx, entries: &[NewLogEntry]) -> Result<i64> {
 }
 
 /// How many entries have been appended (committed and visible to this transaction).
-pub async fn appended(db: &Database) -> Result<i64> {
-    let row: Option<(i64,)> = on_pool!(db, |c| sqlx::query_as(
+pub async fn appended(tx: &mut Tx) -> Result<i64> {
+    let row: Option<(i64,)> = on_tx!(tx, |c| sqlx::query_as(
         "SELECT value FROM counters WHERE name = 'log'"
     )
     .fetch_optional(c)
@@ -124,6 +124,16 @@ pub async fn head_for_update(tx: &mut Tx) -> Result<(i64, Vec<u8>)> {
 /// The head: (size, root).
 pub async fn head(db: &Database) -> Result<(i64, Vec<u8>)> {
     let row: Option<(i64, Vec<u8>)> = on_pool!(db, |c| sqlx::query_as(
+        "SELECT size, root FROM log_head WHERE id = 1"
+    )
+    .fetch_optional(c)
+    .await?);
+    Ok(row.unwrap_or((0, Vec::new())))
+}
+
+/// The head, as `tx` sees it: (size, root).
+pub async fn head_in(tx: &mut Tx) -> Result<(i64, Vec<u8>)> {
+    let row: Option<(i64, Vec<u8>)> = on_tx!(tx, |c| sqlx::query_as(
         "SELECT size, root FROM log_head WHERE id = 1"
     )
     .fetch_optional(c)
@@ -351,9 +361,9 @@ pub async fn unpublished(db: &Database) -> Result<Vec<CheckpointRow>> {
 }
 
 /// Every checkpoint, in size order (for `ca log verify`).
-pub async fn checkpoints(db: &Database) -> Result<Vec<CheckpointRow>> {
+pub async fn checkpoints(tx: &mut Tx) -> Result<Vec<CheckpointRow>> {
     let sql = format!("SELECT {CHECKPOINT_COLUMNS} FROM log_checkpoints ORDER BY size");
-    Ok(on_pool!(db, |c| sqlx::query_as(&sql).fetch_all(c).await?))
+    Ok(on_tx!(tx, |c| sqlx::query_as(&sql).fetch_all(c).await?))
 }
 
 /// The size a witness last cosigned (0 when never).
@@ -382,8 +392,8 @@ pub async fn set_witness_size(db: &Database, name: &str, size: i64) -> Result<()
 }
 
 /// Issued certificates without exactly one `issue` entry: (certificate id, entries).
-pub async fn certificates_not_logged_once(db: &Database) -> Result<Vec<(i64, i64)>> {
-    Ok(on_pool!(db, |c| sqlx::query_as(
+pub async fn certificates_not_logged_once(tx: &mut Tx) -> Result<Vec<(i64, i64)>> {
+    Ok(on_tx!(tx, |c| sqlx::query_as(
         "SELECT c.id, COUNT(e.idx) FROM certificates c \
          LEFT JOIN log_entries e ON e.certificate_id = c.id AND e.kind = 'issue' \
          WHERE c.status = 'issued' GROUP BY c.id HAVING COUNT(e.idx) <> 1 ORDER BY c.id LIMIT 10"
@@ -393,8 +403,8 @@ pub async fn certificates_not_logged_once(db: &Database) -> Result<Vec<(i64, i64
 }
 
 /// Every issued certificate's SHA-256: (id, hash).
-pub async fn certificate_hashes(db: &Database) -> Result<Vec<(i64, Vec<u8>)>> {
-    Ok(on_pool!(db, |c| sqlx::query_as(
+pub async fn certificate_hashes(tx: &mut Tx) -> Result<Vec<(i64, Vec<u8>)>> {
+    Ok(on_tx!(tx, |c| sqlx::query_as(
         "SELECT id, sha256 FROM certificates WHERE status = 'issued' AND sha256 IS NOT NULL"
     )
     .fetch_all(c)
@@ -403,8 +413,8 @@ pub async fn certificate_hashes(db: &Database) -> Result<Vec<(i64, Vec<u8>)>> {
 
 /// Each certificate's revocation state as the database has it: (certificate id,
 /// reason code) for every revoked or held certificate.
-pub async fn revocation_reasons(db: &Database) -> Result<Vec<(i64, i64)>> {
-    Ok(on_pool!(db, |c| sqlx::query_as(
+pub async fn revocation_reasons(tx: &mut Tx) -> Result<Vec<(i64, i64)>> {
+    Ok(on_tx!(tx, |c| sqlx::query_as(
         "SELECT certificate_id, reason FROM revocations ORDER BY certificate_id"
     )
     .fetch_all(c)

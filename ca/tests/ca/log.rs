@@ -138,7 +138,9 @@ async fn ca_log_verify_finds_a_changed_entry_tile_revocation_or_checkpoint() {
 async fn a_kept_checkpoint_is_checked_against_the_log() {
     let t = populated(Backend::Sqlite);
     let db = t.db().await;
-    let first = ca::store::log::checkpoints(&db).await.unwrap()[0]
+    let first = ca::store::log::checkpoints(&mut db.snapshot().await.unwrap())
+        .await
+        .unwrap()[0]
         .note
         .clone();
     db.close().await;
@@ -203,7 +205,9 @@ async fn go_sumdb_verifies_the_checkpoint_and_proves_every_entry_from_our_tiles(
         drop(ca);
         let old = t.path("old.note");
         let db = t.db().await;
-        let first = ca::store::log::checkpoints(&db).await.unwrap()[1]
+        let first = ca::store::log::checkpoints(&mut db.snapshot().await.unwrap())
+            .await
+            .unwrap()[1]
             .note
             .clone();
         std::fs::write(&old, first).unwrap();
@@ -435,6 +439,67 @@ async fn proofs_through_the_tile_cache_equal_proofs_from_the_database_as_the_tre
                 .unwrap();
             }
         }
+        db.close().await;
+    }
+}
+
+/// An auditor runs `ca log verify` against the live database: entries appended and
+/// integrated while it reads must not look like discrepancies. It used to read the
+/// count, the entries, the head, the tiles and the checkpoints in statements of
+/// their own, so an append between two of them failed a sound log.
+#[tokio::test]
+async fn verifying_while_entries_are_appended_and_integrated_sees_one_consistent_log() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    for backend in Backend::all() {
+        let t = TestCa::new(backend);
+        t.issue("a.pem", &[]).ok();
+        let db = t.db().await;
+        let keys = tempfile::tempdir().unwrap();
+        let signer = Arc::new(
+            ca::transparency::LogSigner::open(keys.path(), b"passphrase", "live.test/log").unwrap(),
+        );
+        let vkey = signer.verifier_key();
+        // Anchors of the audit chain's first entry: sound entries that need no
+        // certificate.
+        let mut tx = db.snapshot().await.unwrap();
+        let first = ca::audit::hash_at(&mut tx, 1).await.unwrap().unwrap();
+        tx.rollback().await.unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let writer = tokio::spawn({
+            let (db, stop, signer) = (db.clone(), stop.clone(), signer.clone());
+            async move {
+                let mut n = 0u32;
+                while !stop.load(Ordering::Relaxed) {
+                    let anchor = tlog::Entry {
+                        audit_size: Some(1),
+                        audit_head: Some(first.clone().try_into().unwrap()),
+                        ..tlog::Entry::new(tlog::Kind::AuditAnchor, 1_700_000_000)
+                    };
+                    let mut tx = db.begin().await.unwrap();
+                    ca::transparency::append(&mut tx, &[(anchor, None)])
+                        .await
+                        .unwrap();
+                    tx.commit().await.unwrap();
+                    if n.is_multiple_of(3) {
+                        signer.integrate(&db).await.unwrap();
+                    }
+                    n += 1;
+                }
+                n
+            }
+        });
+        let mut sizes = Vec::new();
+        for _ in 0..60 {
+            let v = ca::transparency::verify(&db, &vkey, None)
+                .await
+                .unwrap_or_else(|e| panic!("{backend:?}: {e}"));
+            sizes.push(v.entries);
+        }
+        stop.store(true, Ordering::Relaxed);
+        let appended = writer.await.unwrap();
+        assert!(appended > 10, "{backend:?}: only {appended} appends");
+        assert!(sizes.first() < sizes.last(), "{backend:?}: {sizes:?}");
         db.close().await;
     }
 }
