@@ -383,8 +383,8 @@ impl Ca {
         Ok(())
     }
 
-    /// Builds, signs and stores a new CRL for `shard` of this issuer in its own
-    /// transaction, then a `crl.publish` audit entry (see [`Ca::publish_dirty_crls`]).
+    /// Builds, signs and stores a new CRL for `shard` of this issuer and its
+    /// `crl.publish` audit entry, in one transaction (see [`Ca::publish_dirty_crls`]).
     pub async fn publish_crl(&self, shard: i64, actor: &str) -> Result<CrlRecord> {
         self.publish_shards(&[(self, shard)], actor)
             .await?
@@ -418,11 +418,13 @@ impl Ca {
     }
 
     /// Publishes a new CRL for every dirty shard of this issuer and of the retired
-    /// ones, one short transaction per shard, then one `crl.publish` audit entry
-    /// naming them all (in a transaction of its own: a revocation batch holds the
-    /// audit head while it marks shards, so taking it inside a shard's transaction
-    /// could deadlock on PostgreSQL). The server calls it at most once a second, the
-    /// `ca` commands that revoke at their end.
+    /// ones, and one `crl.publish` audit entry naming them all, in one transaction:
+    /// a crash cannot leave CRLs published without their audit record. The
+    /// transaction takes the audit head first, as a revocation does before it marks
+    /// shards, so the two queue and never wait on each other (they used to publish
+    /// in a transaction per shard and audit in one of their own, for fear of that
+    /// deadlock). The server calls it at most once a second, the `ca` commands that
+    /// revoke at their end.
     pub async fn publish_dirty_crls(&self, actor: &str) -> Result<Vec<ShardCrl>> {
         let mut todo = Vec::new();
         for ca in self.all_issuers() {
@@ -466,36 +468,35 @@ impl Ca {
     }
 
     async fn publish_shards(&self, todo: &[(&Ca, i64)], actor: &str) -> Result<Vec<ShardCrl>> {
+        if todo.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.db.begin().await?;
+        store::audit::lock_head(&mut tx).await?;
         let mut out = Vec::with_capacity(todo.len());
         for &(ca, shard) in todo {
-            let mut tx = self.db.begin().await?;
-            let crl = ca.publish_crl_in(&mut tx, shard).await?;
-            tx.commit().await?;
             out.push(ShardCrl {
                 issuer: ca.slug().to_string(),
                 shard,
-                crl,
+                crl: ca.publish_crl_in(&mut tx, shard).await?,
             });
         }
-        if !out.is_empty() {
-            let published: Vec<_> = out
-                .iter()
-                .map(|p| {
-                    json!({ "issuer": p.issuer, "shard": p.shard, "number": p.crl.number,
-                            "entries": p.crl.entries })
-                })
-                .collect();
-            let mut tx = self.db.begin().await?;
-            audit::append(
-                &mut tx,
-                actor,
-                "crl.publish",
-                self.slug(),
-                &json!({ "crls": published }),
-            )
-            .await?;
-            tx.commit().await?;
-        }
+        let published: Vec<_> = out
+            .iter()
+            .map(|p| {
+                json!({ "issuer": p.issuer, "shard": p.shard, "number": p.crl.number,
+                        "entries": p.crl.entries })
+            })
+            .collect();
+        audit::append(
+            &mut tx,
+            actor,
+            "crl.publish",
+            self.slug(),
+            &json!({ "crls": published }),
+        )
+        .await?;
+        tx.commit().await?;
         Ok(out)
     }
 

@@ -329,3 +329,155 @@ fn the_shard_of_a_sequence_number_holds_at_most_the_shard_size() {
     assert_eq!(shard_of_sequence(CRL_SHARD_SIZE + 1), 1);
     assert_eq!(shard_of_sequence(3 * CRL_SHARD_SIZE), 2);
 }
+
+/// A CRL publication and its `crl.publish` audit entry commit together: when the
+/// audit entry cannot be written, no CRL is published and the shard stays dirty
+/// (they used to commit in separate transactions, so a crash between them left CRLs
+/// with no audit record). Revocations and publications running at once queue on
+/// the audit head and finish (the order that keeps PostgreSQL from deadlocking).
+#[tokio::test]
+async fn a_publication_commits_with_its_audit_entry_or_not_at_all() {
+    let (refuse, allow) = (
+        [
+            "CREATE FUNCTION refuse_crl_audit() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'crl.publish refused'; END $$",
+            "CREATE TRIGGER refuse BEFORE INSERT ON audit_log FOR EACH ROW \
+             WHEN (NEW.action = 'crl.publish') EXECUTE FUNCTION refuse_crl_audit()",
+        ],
+        "DROP TRIGGER refuse ON audit_log",
+    );
+    for backend in Backend::all() {
+        let t = TestCa::new(backend);
+        let ca = std::sync::Arc::new(t.open().await);
+        let mut serials = Vec::new();
+        for _ in 0..8 {
+            let issued = ca
+                .issue(&f01_identity(), KeySource::Generate, "test")
+                .await
+                .unwrap();
+            serials.push(issued.serial);
+        }
+        let latest = || async {
+            ca::store::latest_shard_crl(ca.db(), ca.slug(), 0)
+                .await
+                .unwrap()
+                .unwrap()
+                .number
+        };
+        ca.revoke(&serials[0], RevocationReason::Superseded, "test")
+            .await
+            .unwrap();
+        let before = latest().await;
+        let statements: Vec<&str> = match backend {
+            Backend::Sqlite => vec![
+                "CREATE TRIGGER refuse BEFORE INSERT ON audit_log \
+                 WHEN NEW.action = 'crl.publish' BEGIN SELECT RAISE(ABORT, 'crl.publish refused'); END",
+            ],
+            Backend::Postgres => refuse.to_vec(),
+        };
+        for sql in statements {
+            on_pool!(ca.db(), |p| {
+                sqlx::query(sql).execute(p).await.unwrap();
+            });
+        }
+        let err = ca.publish_dirty_crls("test").await.unwrap_err();
+        assert!(err.to_string().contains("refused"), "{backend:?}: {err}");
+        assert_eq!(
+            latest().await,
+            before,
+            "{backend:?}: a CRL without its audit entry"
+        );
+        assert_eq!(dirty_shards(&t).await, 1, "{backend:?}");
+        let drop_trigger = match backend {
+            Backend::Sqlite => "DROP TRIGGER refuse",
+            Backend::Postgres => allow,
+        };
+        on_pool!(ca.db(), |p| {
+            sqlx::query(drop_trigger).execute(p).await.unwrap();
+        });
+        let published = ca.publish_dirty_crls("test").await.unwrap();
+        assert_eq!(published.len(), 1, "{backend:?}");
+        let number = published[0].crl.number;
+        assert!(number > before);
+
+        // The other seven revoked one by one while a publisher runs flat out.
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let publisher = tokio::spawn({
+            let (ca, stop) = (ca.clone(), stop.clone());
+            async move {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    ca.publish_dirty_crls("test").await.unwrap();
+                }
+            }
+        });
+        let revocations = serials[1..].iter().map(|s| {
+            let ca = ca.clone();
+            let s = s.clone();
+            tokio::spawn(async move {
+                ca.revoke(&s, RevocationReason::KeyCompromise, "test")
+                    .await
+                    .unwrap();
+            })
+        });
+        let revocations: Vec<_> = revocations.collect();
+        tokio::time::timeout(std::time::Duration::from_secs(60), async {
+            for r in revocations {
+                r.await.unwrap();
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{backend:?}: revocations stuck"));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        tokio::time::timeout(std::time::Duration::from_secs(60), publisher)
+            .await
+            .unwrap_or_else(|_| panic!("{backend:?}: publisher stuck"))
+            .unwrap();
+        ca.publish_dirty_crls("test").await.unwrap();
+        assert_eq!(latest_entries(&ca).await, 8, "{backend:?}");
+        assert_eq!(dirty_shards(&t).await, 0, "{backend:?}");
+        // Every CRL signed since has its audit entry, naming its number: the numbers
+        // come from one counter per issuer, each publication takes the next, and
+        // only the newest CRL is kept, so the audited numbers from the first one
+        // must run without a gap to the newest.
+        let details: Vec<(String,)> = on_pool!(ca.db(), |p| sqlx::query_as(
+            "SELECT details FROM audit_log WHERE action = 'crl.publish'"
+        )
+        .fetch_all(p)
+        .await
+        .unwrap());
+        let mut audited: Vec<i64> = details
+            .iter()
+            .flat_map(|(d,)| {
+                let d: serde_json::Value = serde_json::from_str(d).unwrap();
+                d["crls"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c["number"].as_i64().unwrap())
+                    .collect::<Vec<_>>()
+            })
+            .filter(|&n| n >= number)
+            .collect();
+        audited.sort_unstable();
+        let newest = ca::store::latest_shard_crl(ca.db(), ca.slug(), 0)
+            .await
+            .unwrap()
+            .unwrap()
+            .number;
+        assert_eq!(
+            audited,
+            (number..=newest).collect::<Vec<_>>(),
+            "{backend:?}"
+        );
+        assert!(newest > number, "{backend:?}: nothing published meanwhile");
+        ca.db().close().await;
+    }
+}
+
+async fn latest_entries(ca: &Ca) -> i64 {
+    ca::store::latest_shard_crl(ca.db(), ca.slug(), 0)
+        .await
+        .unwrap()
+        .unwrap()
+        .entries
+}
