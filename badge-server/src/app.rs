@@ -2,6 +2,7 @@
 //! registers the job handlers, builds the HTTP state and router, and serves until
 //! SIGTERM. The only place besides `http/` that knows the HTTP layer.
 
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -208,13 +209,11 @@ pub async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
     let limits = httpd::Limits {
         header_timeout: Duration::from_secs(settings.header_timeout_secs.max(1)),
         max_connections: settings.max_connections,
-        // No more threads than connections: a thread without one would idle.
-        threads: Some(
-            std::num::NonZeroUsize::new(settings.http_threads.min(settings.max_connections))
-                .unwrap_or_else(|| {
-                    std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN)
-                }),
-        ),
+        threads: Some(http_threads(
+            settings.http_threads,
+            settings.max_connections,
+            std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN),
+        )),
     };
     // Seals are answered before the router (`http::edge`).
     let edge = crate::http::edge::per_connection(app, state);
@@ -230,6 +229,14 @@ pub async fn serve(mut settings: ServerSettings) -> ca::Result<()> {
     serial_prefix.release_serial_prefix().await?;
     db.close().await;
     Ok(())
+}
+
+/// How many connection threads serve HTTP: `requested`, or one per core when 0, and
+/// never more than `max_connections` (a thread that can never get a connection would
+/// idle) nor fewer than one.
+fn http_threads(requested: usize, max_connections: usize, cores: NonZeroUsize) -> NonZeroUsize {
+    let wanted = NonZeroUsize::new(requested).unwrap_or(cores);
+    NonZeroUsize::new(wanted.get().min(max_connections)).unwrap_or(NonZeroUsize::MIN)
 }
 
 /// Installs the process's metrics recorder: histograms with the HTTP layer's buckets
@@ -359,4 +366,27 @@ async fn shutdown() {
         () = term => {},
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn n(v: usize) -> NonZeroUsize {
+        NonZeroUsize::new(v).unwrap()
+    }
+
+    #[test]
+    fn connection_threads_default_to_the_cores_and_never_outnumber_the_connections() {
+        // 0: one per core.
+        assert_eq!(http_threads(0, 1024, n(2)), n(2));
+        // As asked, within the connections.
+        assert_eq!(http_threads(8, 1024, n(2)), n(8));
+        // Capped at the connections, whether asked for or by default.
+        assert_eq!(http_threads(8, 3, n(2)), n(3));
+        assert_eq!(http_threads(0, 1, n(4)), n(1));
+        // Never none, even with no connections allowed.
+        assert_eq!(http_threads(4, 0, n(2)), n(1));
+    }
 }
