@@ -335,7 +335,7 @@ fn the_shard_of_a_sequence_number_holds_at_most_the_shard_size() {
 /// (they used to commit in separate transactions, so a crash between them left CRLs
 /// with no audit record). Revocations and publications running at once queue on
 /// the audit head and finish (the order that keeps PostgreSQL from deadlocking).
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_publication_commits_with_its_audit_entry_or_not_at_all() {
     let (refuse, allow) = (
         [
