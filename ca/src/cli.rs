@@ -392,6 +392,7 @@ async fn run(cli: Cli) -> Result<()> {
                     for serial in &done.already_revoked {
                         println!("{serial} already revoked, skipped");
                     }
+                    print_published(&ca, &done.published);
                     println!(
                         "{} certificates revoked ({reason}), {} already revoked",
                         done.revoked.len(),
@@ -501,7 +502,13 @@ async fn run(cli: Cli) -> Result<()> {
 /// Publishes the CRLs of the shards a revocation marked: the `ca` command has no
 /// job runner, so it does what the server's `crl.publish` job does, once, at its end.
 async fn publish_dirty(ca: &authority::Ca) -> Result<()> {
-    for p in ca.publish_dirty_crls(ACTOR).await? {
+    print_published(ca, &ca.publish_dirty_crls(ACTOR).await?);
+    Ok(())
+}
+
+/// One line per CRL published: its number, its URL and how many it lists.
+fn print_published(ca: &authority::Ca, published: &[crate::crl::ShardCrl]) {
+    for p in published {
         println!(
             "CRL {} of {} with {} entries",
             p.crl.number,
@@ -510,7 +517,6 @@ async fn publish_dirty(ca: &authority::Ca) -> Result<()> {
             p.crl.entries
         );
     }
-    Ok(())
 }
 
 /// The serials of a `--serials-file` with their line numbers: hexadecimal, one a

@@ -481,3 +481,55 @@ async fn latest_entries(ca: &Ca) -> i64 {
         .unwrap()
         .entries
 }
+
+/// A bulk revocation publishes the dirty shards itself, between batches, once a
+/// shard has waited [`ca::crl::STARVED_CRL_SECS`] (on SQLite the publisher can miss
+/// the lock between batches for over a second), and leaves fresh marks to the
+/// publisher.
+#[tokio::test]
+async fn a_bulk_revocation_publishes_a_shard_the_publisher_left_waiting() {
+    for backend in Backend::all() {
+        let t = TestCa::new(backend);
+        let ca = t.open().await;
+        let mut serials = Vec::new();
+        for _ in 0..3 {
+            let issued = ca
+                .issue(&f01_identity(), KeySource::Generate, "test")
+                .await
+                .unwrap();
+            serials.push(issued.serial);
+        }
+        // A fresh mark is the publisher's. (Marks are whole seconds: start just
+        // after a second begins, so that marking and checking fall in the same one.)
+        let into_second = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_millis();
+        tokio::time::sleep(std::time::Duration::from_millis(u64::from(
+            1010 - into_second,
+        )))
+        .await;
+        let done = ca
+            .revoke_many(&serials[..1], RevocationReason::Superseded, "test")
+            .await
+            .unwrap();
+        assert!(done.published.is_empty(), "{backend:?}");
+        assert_eq!(dirty_shards(&t).await, 1, "{backend:?}");
+        // A mark the publisher has left for longer is published by the next batch.
+        on_pool!(ca.db(), |p| {
+            sqlx::query("UPDATE crl_shards SET dirty_since = dirty_since - $1")
+                .bind(ca::crl::STARVED_CRL_SECS + 1)
+                .execute(p)
+                .await
+                .unwrap();
+        });
+        let done = ca
+            .revoke_many(&serials[1..], RevocationReason::Superseded, "test")
+            .await
+            .unwrap();
+        assert_eq!(done.published.len(), 1, "{backend:?}");
+        assert_eq!(done.published[0].crl.entries, 3, "{backend:?}");
+        assert_eq!(dirty_shards(&t).await, 0, "{backend:?}");
+        ca.db().close().await;
+    }
+}
