@@ -79,49 +79,29 @@ async fn a_row_inserted_into_the_middle_breaks_the_chain_even_with_a_plausible_p
 /// complaint flow: "the log ends at entry 23 but the head records entry 24").
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verifying_while_entries_are_appended_sees_one_consistent_chain() {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
     for backend in Backend::all() {
         let t = TestCa::new(backend);
         let db = t.db().await;
-        let (stop, appended) = (
-            Arc::new(AtomicBool::new(false)),
-            Arc::new(AtomicU32::new(0)),
-        );
-        let appender = tokio::spawn({
-            let (db, stop, appended) = (db.clone(), stop.clone(), appended.clone());
-            async move {
-                while !stop.load(Ordering::Relaxed) {
-                    let n = appended.load(Ordering::Relaxed);
+        let append = {
+            let db = db.clone();
+            move |n: u32| {
+                let db = db.clone();
+                async move {
                     let mut tx = db.begin().await.unwrap();
-                    ca::audit::append(
-                        &mut tx,
-                        "test",
-                        "test.append",
-                        "x",
-                        &serde_json::json!({ "n": n }),
-                    )
-                    .await
-                    .unwrap();
+                    let details = serde_json::json!({ "n": n });
+                    ca::audit::append(&mut tx, "test", "test.append", "x", &details)
+                        .await
+                        .unwrap();
                     tx.commit().await.unwrap();
-                    appended.fetch_add(1, Ordering::Relaxed);
                 }
             }
-        });
-        // Verify until the appends have really run alongside (however loaded the
-        // machine): many of them, and many verifications.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-        let mut seen = Vec::new();
-        while appended.load(Ordering::Relaxed) < 100 || seen.len() < 50 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{backend:?}: too slow"
-            );
-            let r = ca::audit::verify(&db).await;
-            seen.push(r.unwrap_or_else(|e| panic!("{backend:?}: {e}")));
-        }
-        stop.store(true, Ordering::Relaxed);
-        appender.await.unwrap();
+        };
+        let seen = while_writing(100, 50, append, || async {
+            ca::audit::verify(&db)
+                .await
+                .unwrap_or_else(|e| panic!("{backend:?}: {e}"))
+        })
+        .await;
         assert!(seen.first() < seen.last(), "{backend:?}: {seen:?}");
         db.close().await;
     }

@@ -349,14 +349,7 @@ async fn a_publication_commits_with_its_audit_entry_or_not_at_all() {
     for backend in Backend::all() {
         let t = TestCa::new(backend);
         let ca = std::sync::Arc::new(t.open().await);
-        let mut serials = Vec::new();
-        for _ in 0..8 {
-            let issued = ca
-                .issue(&f01_identity(), KeySource::Generate, "test")
-                .await
-                .unwrap();
-            serials.push(issued.serial);
-        }
+        let serials = issue_through(&ca, 8).await;
         let latest = || async {
             ca::store::latest_shard_crl(ca.db(), ca.slug(), 0)
                 .await
@@ -474,6 +467,19 @@ async fn a_publication_commits_with_its_audit_entry_or_not_at_all() {
     }
 }
 
+/// `n` certificates for F01 issued through the library: their serials.
+async fn issue_through(ca: &Ca, n: usize) -> Vec<ca::Serial> {
+    let mut serials = Vec::with_capacity(n);
+    for _ in 0..n {
+        let issued = ca
+            .issue(&f01_identity(), KeySource::Generate, "test")
+            .await
+            .unwrap();
+        serials.push(issued.serial);
+    }
+    serials
+}
+
 async fn latest_entries(ca: &Ca) -> i64 {
     ca::store::latest_shard_crl(ca.db(), ca.slug(), 0)
         .await
@@ -491,14 +497,7 @@ async fn a_bulk_revocation_publishes_a_shard_the_publisher_left_waiting() {
     for backend in Backend::all() {
         let t = TestCa::new(backend);
         let ca = t.open().await;
-        let mut serials = Vec::new();
-        for _ in 0..3 {
-            let issued = ca
-                .issue(&f01_identity(), KeySource::Generate, "test")
-                .await
-                .unwrap();
-            serials.push(issued.serial);
-        }
+        let serials = issue_through(&ca, 3).await;
         // A fresh mark is the publisher's. (Marks are whole seconds: start just
         // after a second begins, so that marking and checking fall in the same one.)
         let into_second = std::time::SystemTime::now()

@@ -450,7 +450,6 @@ async fn proofs_through_the_tile_cache_equal_proofs_from_the_database_as_the_tre
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verifying_while_entries_are_appended_and_integrated_sees_one_consistent_log() {
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
     for backend in Backend::all() {
         let t = TestCa::new(backend);
         t.issue("a.pem", &[]).ok();
@@ -463,21 +462,21 @@ async fn verifying_while_entries_are_appended_and_integrated_sees_one_consistent
         // Anchors of the audit chain's first entry: sound entries that need no
         // certificate.
         let mut tx = db.snapshot().await.unwrap();
-        let first = ca::audit::hash_at(&mut tx, 1).await.unwrap().unwrap();
+        let first: [u8; 32] = ca::audit::hash_at(&mut tx, 1)
+            .await
+            .unwrap()
+            .unwrap()
+            .try_into()
+            .unwrap();
         tx.rollback().await.unwrap();
-        let (stop, appended) = (
-            Arc::new(AtomicBool::new(false)),
-            Arc::new(AtomicU32::new(0)),
-        );
-        let writer = tokio::spawn({
-            let (db, stop, signer, appended) =
-                (db.clone(), stop.clone(), signer.clone(), appended.clone());
-            async move {
-                while !stop.load(Ordering::Relaxed) {
-                    let n = appended.load(Ordering::Relaxed);
+        let append = {
+            let db = db.clone();
+            move |n: u32| {
+                let (db, signer) = (db.clone(), signer.clone());
+                async move {
                     let anchor = tlog::Entry {
                         audit_size: Some(1),
-                        audit_head: Some(first.clone().try_into().unwrap()),
+                        audit_head: Some(first),
                         ..tlog::Entry::new(tlog::Kind::AuditAnchor, 1_700_000_000)
                     };
                     let mut tx = db.begin().await.unwrap();
@@ -488,26 +487,16 @@ async fn verifying_while_entries_are_appended_and_integrated_sees_one_consistent
                     if n.is_multiple_of(3) {
                         signer.integrate(&db).await.unwrap();
                     }
-                    appended.fetch_add(1, Ordering::Relaxed);
                 }
             }
-        });
-        // Verify until the writer has really run alongside, however loaded the
-        // machine.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-        let mut sizes = Vec::new();
-        while appended.load(Ordering::Relaxed) < 60 || sizes.len() < 20 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{backend:?}: too slow"
-            );
-            let v = ca::transparency::verify(&db, &vkey, None)
+        };
+        let sizes = while_writing(60, 20, append, || async {
+            ca::transparency::verify(&db, &vkey, None)
                 .await
-                .unwrap_or_else(|e| panic!("{backend:?}: {e}"));
-            sizes.push(v.entries);
-        }
-        stop.store(true, Ordering::Relaxed);
-        writer.await.unwrap();
+                .unwrap_or_else(|e| panic!("{backend:?}: {e}"))
+                .entries
+        })
+        .await;
         assert!(sizes.first() < sizes.last(), "{backend:?}: {sizes:?}");
         db.close().await;
     }

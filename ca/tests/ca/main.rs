@@ -248,3 +248,45 @@ fn pem_body(pem: &str) -> Vec<u8> {
         .decode(body)
         .unwrap()
 }
+
+/// Runs `check` again and again while `write(n)` runs for n = 0, 1, … on another
+/// task, until `write` has completed `writes` times and `check` `checks` times (two
+/// minutes at most, however loaded the machine): for what must hold against a live
+/// database. Returns what each `check` returned, in order.
+async fn while_writing<W, WF, C, CF, T>(
+    writes: u32,
+    checks: usize,
+    mut write: W,
+    mut check: C,
+) -> Vec<T>
+where
+    W: FnMut(u32) -> WF + Send + 'static,
+    WF: std::future::Future<Output = ()> + Send,
+    C: FnMut() -> CF,
+    CF: std::future::Future<Output = T>,
+{
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    let (stop, written) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU32::new(0)),
+    );
+    let writer = tokio::spawn({
+        let (stop, written) = (stop.clone(), written.clone());
+        async move {
+            while !stop.load(Ordering::Relaxed) {
+                write(written.load(Ordering::Relaxed)).await;
+                written.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let mut seen = Vec::new();
+    while written.load(Ordering::Relaxed) < writes || seen.len() < checks {
+        assert!(std::time::Instant::now() < deadline, "too slow");
+        seen.push(check().await);
+    }
+    stop.store(true, Ordering::Relaxed);
+    writer.await.unwrap();
+    seen
+}
