@@ -215,7 +215,7 @@ async fn append_section(
     let all_in = t0.elapsed();
     times.sort_unstable();
     let rate = events as f64 / appended.as_secs_f64();
-    let (size, _) = ca::store::log::head(&db).await?;
+    let (size, _) = ca::store::log::head(&mut db.snapshot().await?).await?;
     println!(
         "  appended {events} in {:.2} s = {rate:.0} events/s; all integrated {:.2} s after the start (head {size})",
         appended.as_secs_f64(),
@@ -254,7 +254,7 @@ async fn grow_section(db: Database, signer: LogSigner, size: u64, chunk: u64) ->
             integrate_time += t.elapsed();
         }
     }
-    let (head, _) = ca::store::log::head(&db).await?;
+    let (head, _) = ca::store::log::head(&mut db.snapshot().await?).await?;
     println!(
         "  grown in {:.1} s (of which integrating {:.1} s); head {head}",
         t0.elapsed().as_secs_f64(),

@@ -525,7 +525,7 @@ async fn verify_in(tx: &mut Tx, vkey: &str, from: Option<&[u8]>) -> Result<Verif
         )));
     }
     // The stored tiles and head.
-    let (head_size, head_root) = db::head_in(tx).await?;
+    let (head_size, head_root) = db::head(tx).await?;
     let head_size = head_size as u64;
     if head_size > size {
         return Err(bad(format!(

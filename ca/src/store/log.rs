@@ -121,18 +121,8 @@ pub async fn head_for_update(tx: &mut Tx) -> Result<(i64, Vec<u8>)> {
     row.ok_or_else(|| Error::Encoding("the log has no head row: open the log first".into()))
 }
 
-/// The head: (size, root).
-pub async fn head(db: &Database) -> Result<(i64, Vec<u8>)> {
-    let row: Option<(i64, Vec<u8>)> = on_pool!(db, |c| sqlx::query_as(
-        "SELECT size, root FROM log_head WHERE id = 1"
-    )
-    .fetch_optional(c)
-    .await?);
-    Ok(row.unwrap_or((0, Vec::new())))
-}
-
 /// The head, as `tx` sees it: (size, root).
-pub async fn head_in(tx: &mut Tx) -> Result<(i64, Vec<u8>)> {
+pub async fn head(tx: &mut Tx) -> Result<(i64, Vec<u8>)> {
     let row: Option<(i64, Vec<u8>)> = on_tx!(tx, |c| sqlx::query_as(
         "SELECT size, root FROM log_head WHERE id = 1"
     )
